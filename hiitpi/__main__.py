@@ -1,0 +1,5 @@
+import sys
+
+from hiitpi.cli import main
+
+sys.exit(main())

@@ -1,0 +1,84 @@
+"""The one `hiitpi` command. Each subcommand lives in its own module under hiitpi/commands/.
+
+A command module exposes ``register(subparsers)`` which adds its parser and sets
+``func=handler``; a handler takes (args, settings) and returns an exit code. Heavy imports
+(TFLite, Dash, llama.cpp) happen inside handlers so ``hiitpi --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+
+from hiitpi import __version__
+from hiitpi.config import ConfigError, load_settings
+from hiitpi.logs import setup_logging
+
+log = logging.getLogger(__name__)
+
+#: Command modules, in the order `hiitpi --help` lists them.
+COMMAND_MODULES = (
+    "hiitpi.commands.serve",
+    "hiitpi.commands.models",
+    "hiitpi.commands.bench",
+    "hiitpi.commands.config",
+)
+
+
+class UsageError(Exception):
+    """A user mistake a handler reports as one line and exit code 2."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="hiitpi",
+        description="HIIT PI: a home workout referee. Watches a camera or video, counts reps, "
+        "calls no-reps, and serves a live dashboard on the LAN.",
+    )
+    parser.add_argument("--version", action="version", version=f"hiitpi {__version__}")
+    parser.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        help="TOML settings file (default: $HIITPI_CONFIG, else /etc/hiitpi/hiitpi.toml if present)",
+    )
+    parser.add_argument(
+        "--log-level",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="override [general] log_level",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    overrides = dict(getattr(args, "settings_overrides", lambda a: {})(args))
+    overrides[("general", "log_level")] = args.log_level
+    try:
+        settings = load_settings(args.config, overrides=overrides)
+    except ConfigError as exc:
+        setup_logging("INFO")
+        for line in exc.errors:
+            print(f"hiitpi: config error: {line}", file=sys.stderr)
+        return 2
+    setup_logging(settings.general.log_level)
+    try:
+        return int(args.func(args, settings) or 0)
+    except UsageError as exc:
+        print(f"hiitpi: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,332 @@
+"""One typed settings object: defaults → TOML file → environment (HIITPI_*) → flags.
+
+Every section is a pydantic model with ``extra="forbid"``, so a misspelled key is an error that
+names the file, the line and the keys that are allowed. Environment variables map onto fields by
+path: ``HIITPI_POSE_MODEL`` sets ``[pose] model``, ``HIITPI_REDIS_URL`` sets ``[redis] url``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from hiitpi.tomlpos import TomlDocument, TomlSyntaxError, load_toml
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CONFIG_FILE = Path("/etc/hiitpi/hiitpi.toml")
+PACKAGE_ROOT = Path(__file__).resolve().parent
+#: rules/ beside the package in a checkout; the installed copy otherwise.
+DEFAULT_RULES_DIR = (
+    PACKAGE_ROOT.parent / "rules" if (PACKAGE_ROOT.parent / "rules").is_dir() else PACKAGE_ROOT / "rules"
+)
+#: models/manifest.toml beside the package in a checkout; the installed copy otherwise.
+DEFAULT_MANIFEST = (
+    PACKAGE_ROOT.parent / "models" / "manifest.toml"
+    if (PACKAGE_ROOT.parent / "models" / "manifest.toml").is_file()
+    else PACKAGE_ROOT / "models" / "manifest.toml"
+)
+
+
+def _default_data_dir() -> Path:
+    xdg = os.environ.get("XDG_DATA_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".local" / "share") / "hiitpi"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class GeneralSettings(Section):
+    data_dir: Path = Field(
+        default_factory=_default_data_dir,
+        title="Data folder",
+        description="Where the database, downloaded models and secrets live.",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", title="Log level", description="Logging threshold for the stderr log."
+    )
+
+
+class CaptureSettings(Section):
+    source: str = Field(
+        "auto",
+        title="Frame source",
+        description="'auto' (Pi camera, then /dev/video0), 'picamera', a V4L2 device "
+        "('/dev/video0' or '0'), an rtsp:// URL, or a video file path.",
+    )
+    width: int = Field(640, ge=64, le=4096, title="Capture width", description="Pixels.")
+    height: int = Field(480, ge=64, le=4096, title="Capture height", description="Pixels.")
+    fps: float = Field(30.0, gt=0, le=120, title="Capture rate", description="Frames per second.")
+    loop: bool = Field(False, title="Loop video files", description="Restart a file at its end.")
+    paced: bool = Field(
+        True,
+        title="Pace video files",
+        description="Play a file at its own frame rate (live demo) instead of as fast as possible.",
+    )
+
+
+class SmoothingSettings(Section):
+    enabled: bool = Field(True, title="Smoothing on", description="One Euro filter per keypoint.")
+    min_cutoff: float = Field(
+        1.7, gt=0, title="Min cutoff (Hz)", description="Lower = smoother at rest, more lag."
+    )
+    beta: float = Field(0.3, ge=0, title="Speed coefficient", description="Higher = less lag on fast moves.")
+    d_cutoff: float = Field(1.0, gt=0, title="Derivative cutoff (Hz)", description="")
+
+
+class PoseSettings(Section):
+    model: str = Field(
+        "movenet-lightning",
+        title="Pose model",
+        description="Backend name: movenet-lightning, movenet-thunder, posenet, blazepose-full.",
+    )
+    threads: int = Field(1, ge=1, le=16, title="CPU threads", description="TFLite interpreter threads.")
+    device: Literal["auto", "cpu", "edgetpu"] = Field(
+        "auto",
+        title="Device",
+        description="'edgetpu' requires a Coral; 'auto' uses it when present, else the CPU.",
+    )
+    fallback: Literal["none", "cpu"] = Field(
+        "none",
+        title="Fallback",
+        description="With device='edgetpu': 'cpu' logs and falls back when the Coral is missing.",
+    )
+    min_score: float = Field(
+        0.2, ge=0, le=1, title="Min pose score", description="Below this a frame has no person."
+    )
+    smoothing: SmoothingSettings = Field(default_factory=SmoothingSettings)
+
+
+class RefereeSettings(Section):
+    rules_dir: Path = Field(
+        DEFAULT_RULES_DIR, title="Rules folder", description="One TOML file per workout or program."
+    )
+    workout: str = Field("squat", title="Default workout", description="Rules name to start with.")
+    pace_window_s: float = Field(
+        20.0, gt=1, le=600, title="Pace window", description="Seconds of reps the pace is taken over."
+    )
+
+
+class RedisSettings(Section):
+    url: str = Field("redis://127.0.0.1:6379/0", title="Redis URL", description="The live bus.")
+    stream_maxlen: int = Field(
+        5000, ge=100, le=1_000_000, title="Stream cap", description="Approximate entries kept."
+    )
+    prefix: str = Field("hiitpi", title="Key prefix", description="Namespace for every key.")
+
+
+class WebSettings(Section):
+    host: str = Field("0.0.0.0", title="Listen address", description="0.0.0.0 serves the LAN.")
+    port: int = Field(8050, ge=1, le=65535, title="Port", description="HTTP port.")
+    threads: int = Field(8, ge=1, le=64, title="Server threads", description="WSGI worker threads.")
+    privacy_mode: bool = Field(
+        False, title="Privacy mode", description="Stream only the skeleton, never the camera image."
+    )
+    stream_fps: float = Field(15.0, gt=0, le=60, title="Stream rate", description="MJPEG frames/s cap.")
+    stream_width: int = Field(640, ge=64, le=1920, title="Stream width", description="Pixels cap.")
+    jpeg_quality: int = Field(70, ge=10, le=95, title="JPEG quality", description="10..95.")
+
+
+class StoreSettings(Section):
+    database: Path | None = Field(
+        None,
+        title="Database file",
+        description="SQLite file; default <data_dir>/hiitpi.db.",
+    )
+
+
+class CoachSettings(Section):
+    enabled: bool = Field(True, title="Coach on", description="Write a summary after each session.")
+    model_path: Path | None = Field(
+        None,
+        title="GGUF model",
+        description="Default: the manifest's tinyllama file in <data_dir>/models.",
+    )
+    threads: int = Field(2, ge=1, le=16, title="Threads", description="llama.cpp threads.")
+    max_tokens: int = Field(220, ge=16, le=2048, title="Max tokens", description="Summary length cap.")
+    timeout_s: float = Field(
+        120.0, gt=0, title="Time limit", description="Past this the template summary is used."
+    )
+
+
+class ModelSettings(Section):
+    dir: Path | None = Field(
+        None, title="Model folder", description="Where model files live; default <data_dir>/models."
+    )
+    mirror: Path | None = Field(
+        None,
+        title="Mirror folder",
+        description="A folder holding model files by their manifest path (HIITPI_MODEL_MIRROR).",
+    )
+    manifest: Path = Field(DEFAULT_MANIFEST, title="Manifest", description="models/manifest.toml.")
+
+
+class Settings(Section):
+    general: GeneralSettings = Field(default_factory=GeneralSettings)
+    capture: CaptureSettings = Field(default_factory=CaptureSettings)
+    pose: PoseSettings = Field(default_factory=PoseSettings)
+    referee: RefereeSettings = Field(default_factory=RefereeSettings)
+    redis: RedisSettings = Field(default_factory=RedisSettings)
+    web: WebSettings = Field(default_factory=WebSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    coach: CoachSettings = Field(default_factory=CoachSettings)
+    models: ModelSettings = Field(default_factory=ModelSettings)
+
+    @property
+    def models_dir(self) -> Path:
+        return self.models.dir or self.general.data_dir / "models"
+
+    @property
+    def database_path(self) -> Path:
+        return self.store.database or self.general.data_dir / "hiitpi.db"
+
+
+class ConfigError(ValueError):
+    """A config that cannot be used; ``errors`` holds one line per problem."""
+
+    def __init__(self, errors: list[str]):
+        self.errors = errors
+        super().__init__("\n".join(errors))
+
+
+#: Environment names kept for convenience beside the path-derived ones.
+ENV_ALIASES = {
+    "HIITPI_MODEL_MIRROR": ("models", "mirror"),
+    "HIITPI_DATA_DIR": ("general", "data_dir"),
+}
+#: HIITPI_* variables that are not settings (read by tests and scripts).
+ENV_NOT_SETTINGS = {"HIITPI_CONFIG", "HIITPI_DATA", "HIITPI_TEST_ARTIFACTS"}
+
+
+def _field_paths(model: type[BaseModel], prefix: tuple[str, ...] = ()) -> dict[str, tuple[str, ...]]:
+    out: dict[str, tuple[str, ...]] = {}
+    for name, info in model.model_fields.items():
+        path = (*prefix, name)
+        ann = info.annotation
+        if isinstance(ann, type) and issubclass(ann, BaseModel):
+            out.update(_field_paths(ann, path))
+        else:
+            out["HIITPI_" + "_".join(path).upper()] = path
+    return out
+
+
+ENV_FIELDS = {**_field_paths(Settings), **ENV_ALIASES}
+
+
+def _set_path(data: dict, path: tuple[str, ...], value: Any) -> None:
+    for key in path[:-1]:
+        data = data.setdefault(key, {})
+    data[path[-1]] = value
+
+
+def _allowed_keys(path: tuple) -> list[str]:
+    model: type[BaseModel] = Settings
+    for key in path:
+        info = model.model_fields.get(str(key))
+        if info is None or not (isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel)):
+            return []
+        model = info.annotation
+    return sorted(model.model_fields)
+
+
+def _format_errors(exc: ValidationError, doc: TomlDocument | None, origin: dict) -> list[str]:
+    errors = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        key = ".".join(str(p) for p in loc)
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_keys(loc[:-1])
+            what = f"unknown key '{key}'; allowed here: {', '.join(allowed)}"
+        else:
+            what = f"'{key}': {err['msg']} (got {err.get('input')!r})"
+        src = origin.get(loc)
+        if src:
+            where = src
+        elif (doc is not None and loc in doc.lines) or (doc is not None and loc[:-1] in doc.lines):
+            where = doc.where(loc)
+        else:
+            where = "settings"
+        errors.append(f"{where}: {what}")
+    return errors
+
+
+def load_settings(
+    path: str | Path | None = None,
+    *,
+    env: dict[str, str] | None = None,
+    overrides: dict[tuple[str, ...], Any] | None = None,
+) -> Settings:
+    """Build the effective settings.
+
+    ``path`` is the TOML file (default: $HIITPI_CONFIG, then /etc/hiitpi/hiitpi.toml if it
+    exists). ``overrides`` are command-line flags as {("pose", "model"): "posenet"}; ``None``
+    values are ignored. Raises `ConfigError` listing every problem with file/line/key.
+    """
+    env = dict(os.environ if env is None else env)
+    data: dict = {}
+    origin: dict[tuple, str] = {}
+    doc: TomlDocument | None = None
+    if path is None:
+        path = env.get("HIITPI_CONFIG") or (DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None)
+    if path is not None:
+        try:
+            doc = load_toml(path)
+        except TomlSyntaxError as exc:
+            raise ConfigError([str(exc)]) from exc
+        data = doc.data
+    for name, value in sorted(env.items()):
+        if not name.startswith("HIITPI_") or name in ENV_NOT_SETTINGS:
+            continue
+        field_path = ENV_FIELDS.get(name)
+        if field_path is None:
+            log.warning("ignoring unknown environment variable %s", name)
+            continue
+        _set_path(data, field_path, value)
+        origin[field_path] = f"environment {name}"
+    for field_path, value in (overrides or {}).items():
+        if value is None:
+            continue
+        _set_path(data, field_path, value)
+        origin[field_path] = "command line --" + field_path[-1].replace("_", "-")
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc, doc, origin)) from exc
+
+
+def settings_to_toml(settings: Settings) -> str:
+    """The effective settings as a TOML document (what `hiitpi config show` prints)."""
+    lines: list[str] = []
+
+    def fmt(value: Any) -> str:
+        if isinstance(value, bool):
+            return "true" if value else "false"
+        if isinstance(value, int | float):
+            return repr(value)
+        return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+    def emit(model: BaseModel, table: str) -> None:
+        scalars, tables = [], []
+        for name in type(model).model_fields:
+            value = getattr(model, name)
+            if isinstance(value, BaseModel):
+                tables.append((name, value))
+            elif value is not None:
+                scalars.append(f"{name} = {fmt(value)}")
+            else:
+                scalars.append(f"# {name} = (unset)")
+        if table and scalars:
+            lines.append(f"[{table}]")
+        lines.extend(scalars)
+        if scalars:
+            lines.append("")
+        for name, sub in tables:
+            emit(sub, f"{table}.{name}" if table else name)
+
+    emit(settings, "")
+    return "\n".join(lines).rstrip() + "\n"

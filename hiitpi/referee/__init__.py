@@ -1,0 +1,1 @@
+"""The referee: rules loading/validation, features, the state machine, pace."""

@@ -1,0 +1,41 @@
+"""What the referee says: events from the state machine, read by the live bus, store and coach."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Literal
+
+EventKind = Literal["rep", "no_rep", "fault", "hold_tick"]
+
+
+@dataclass(slots=True)
+class RefEvent:
+    """One referee decision.
+
+    - ``rep``: a counted repetition. ``t_start``/``t_end`` are frame timestamps (seconds);
+      ``eccentric_s``/``concentric_s`` split its duration (time under tension); ``rom`` is the
+      range of motion reached (0..1 of the rule's full range); ``count`` is the running total.
+    - ``no_rep``: a movement that did not count; ``reason`` says why ("not low enough").
+    - ``fault``: a form problem during a hold or a rep ("hips sagging"), not a count change.
+    - ``hold_tick``: a timed hold advanced; ``hold_s`` is the total time held with good form.
+    """
+
+    kind: EventKind
+    workout: str
+    t_start: float
+    t_end: float
+    count: int = 0
+    eccentric_s: float | None = None
+    concentric_s: float | None = None
+    rom: float | None = None
+    reason: str | None = None
+    side: str | None = None
+    hold_s: float | None = None
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def duration_s(self) -> float:
+        return self.t_end - self.t_start
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None and v != {}}

@@ -1,0 +1,151 @@
+"""Shared test set-up: a real redis-server on a free loopback port, the shared data folders.
+
+Tests that need ../shared (models, clips, images) use the `model_mirror` / `shared_data`
+fixtures: on a user's machine without it they skip with a reason; with CI=true they fail, so CI
+can never pass by skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_SHARED = REPO.parent / "shared"
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _need(path: Path, what: str) -> Path:
+    if path.exists():
+        return path
+    msg = f"{what} not found at {path} (set HIITPI_MODEL_MIRROR / HIITPI_DATA)"
+    if IN_CI:
+        pytest.fail(msg + " — required when CI=true")
+    pytest.skip(msg)
+
+
+@pytest.fixture(scope="session")
+def model_mirror() -> Path:
+    """Folder with the model files by manifest path (HIITPI_MODEL_MIRROR, default ../shared/models)."""
+    return _need(Path(os.environ.get("HIITPI_MODEL_MIRROR") or DEFAULT_SHARED / "models"), "model mirror")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """Folder with clips/, images/, repcount_pose/ (HIITPI_DATA, default ../shared/data)."""
+    return _need(Path(os.environ.get("HIITPI_DATA") or DEFAULT_SHARED / "data"), "shared data")
+
+
+@pytest.fixture(scope="session")
+def shared_llm() -> Path:
+    """Folder with the tiny test GGUF files (default ../shared/llm)."""
+    return _need(DEFAULT_SHARED / "llm", "shared llm folder")
+
+
+@pytest.fixture()
+def settings_factory(tmp_path, model_mirror):
+    """Build Settings isolated in tmp_path, with models read from the mirror."""
+    from hiitpi.config import load_settings
+
+    def make(**overrides):
+        base = {
+            ("general", "data_dir"): str(tmp_path / "data"),
+            ("models", "mirror"): str(model_mirror),
+        }
+        base.update(overrides)
+        return load_settings(None, env={}, overrides=base)
+
+    return make
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class RedisServer:
+    """A real redis-server on a free loopback port; never the default 6379."""
+
+    def __init__(self, workdir: Path):
+        exe = shutil.which("redis-server")
+        if not exe:
+            msg = "redis-server not installed (scripts/setup.sh installs it)"
+            if IN_CI:
+                pytest.fail(msg)
+            pytest.skip(msg)
+        self.exe = exe
+        self.workdir = workdir
+        self.port = free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                self.exe,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+                "--protected-mode",
+                "yes",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                if time.monotonic() > deadline or self.proc.poll() is not None:
+                    raise RuntimeError(f"redis-server did not start on port {self.port}") from None
+                time.sleep(0.05)
+        client.close()
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(5)
+        self.proc = None
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """One real redis-server for the test session; tests get a flushed DB via `redis_url`."""
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture()
+def redis_url(redis_server) -> str:
+    import redis
+
+    if redis_server.proc is None or redis_server.proc.poll() is not None:
+        redis_server.start()
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushdb()
+    client.close()
+    return redis_server.url
