@@ -1,0 +1,94 @@
+"""Skeleton overlay: on the camera image (annotated video, MJPEG) or on black (privacy mode)."""
+
+from __future__ import annotations
+
+import logging
+
+import cv2
+import numpy as np
+
+from hiitpi.pose.types import KEYPOINT_NAMES, SKELETON_EDGES, Pose
+
+log = logging.getLogger(__name__)
+
+#: BGR colours: the person's left side, right side, and the middle (face, hips/shoulders lines).
+LEFT_COLOUR = (255, 170, 0)
+RIGHT_COLOUR = (0, 140, 255)
+MIDDLE_COLOUR = (80, 220, 80)
+#: Extra points (heels, toes) hang off these keypoints when drawn.
+_EXTRA_PARENT = {
+    "left_heel": "left_ankle",
+    "right_heel": "right_ankle",
+    "left_foot_index": "left_ankle",
+    "right_foot_index": "right_ankle",
+}
+
+
+def _side_colour(a: str, b: str = "") -> tuple[int, int, int]:
+    if a.startswith("left") and (not b or b.startswith("left")):
+        return LEFT_COLOUR
+    if a.startswith("right") and (not b or b.startswith("right")):
+        return RIGHT_COLOUR
+    return MIDDLE_COLOUR
+
+
+def blank_canvas(width: int, height: int) -> np.ndarray:
+    """A black BGR image, for drawing the skeleton without the camera picture."""
+    return np.zeros((height, width, 3), dtype=np.uint8)
+
+
+def draw_pose(
+    frame_bgr: np.ndarray | None,
+    pose: Pose | None,
+    *,
+    min_score: float = 0.2,
+    blank: bool = False,
+    copy: bool = True,
+    thickness: int | None = None,
+) -> np.ndarray:
+    """Draw ``pose``'s skeleton on ``frame_bgr`` and return the image.
+
+    Joints and bones whose score is below ``min_score`` are left out. ``blank=True`` (or
+    ``frame_bgr=None``) draws on a black image of the frame's size (privacy mode); with no frame
+    the size comes from the pose. ``copy=False`` draws in place. ``pose=None`` returns the
+    image (or blank) untouched, so callers can pass "no person" straight through.
+    """
+    if frame_bgr is None:
+        if pose is None:
+            raise ValueError("draw_pose needs a frame or a pose to know the image size")
+        canvas = blank_canvas(pose.width, pose.height)
+    elif blank:
+        canvas = blank_canvas(frame_bgr.shape[1], frame_bgr.shape[0])
+    else:
+        canvas = frame_bgr.copy() if copy else frame_bgr
+    if pose is None:
+        return canvas
+    h, w = canvas.shape[:2]
+    t = thickness or max(2, round(min(w, h) / 160))
+    radius = t + 1
+    pts = {name: pose.keypoints[i] for i, name in enumerate(KEYPOINT_NAMES)}
+    pts.update(pose.extras)
+
+    def px(p: np.ndarray) -> tuple[int, int]:
+        return round(float(p[0]) * w), round(float(p[1]) * h)
+
+    edges = list(SKELETON_EDGES) + [(parent, name) for name, parent in _EXTRA_PARENT.items() if name in pts]
+    if "left_heel" in pts and "left_foot_index" in pts:
+        edges.append(("left_heel", "left_foot_index"))
+    if "right_heel" in pts and "right_foot_index" in pts:
+        edges.append(("right_heel", "right_foot_index"))
+    for a, b in edges:
+        pa, pb = pts[a], pts[b]
+        if pa[2] < min_score or pb[2] < min_score:
+            continue
+        cv2.line(canvas, px(pa), px(pb), _side_colour(a, b), t, cv2.LINE_AA)
+    for name, p in pts.items():
+        if p[2] < min_score:
+            continue
+        centre = px(p)
+        cv2.circle(canvas, centre, radius, _side_colour(name), -1, cv2.LINE_AA)
+        cv2.circle(canvas, centre, radius, (255, 255, 255), 1, cv2.LINE_AA)
+    return canvas
+
+
+__all__ = ["blank_canvas", "draw_pose"]

@@ -1,0 +1,100 @@
+"""Crop/letterbox a frame region into a model input, and map model points back to the frame.
+
+A region is a rectangle in frame pixels (centre, size, rotation). `RegionWarp` samples it into
+an ``out_w`` x ``out_h`` model input (area outside the frame is black, as with a letterbox) and
+maps points from input coordinates back to the full frame, for any aspect ratio.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Region:
+    """A rectangle in frame pixels: centre, width, height, rotation (radians, clockwise on screen)."""
+
+    cx: float
+    cy: float
+    width: float
+    height: float
+    angle: float = 0.0
+
+    @classmethod
+    def from_box(cls, x0: float, y0: float, x1: float, y1: float) -> Region:
+        return cls((x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0)
+
+    @classmethod
+    def letterbox(cls, frame_w: int, frame_h: int) -> Region:
+        """The square centred on the frame that just holds it (the frame letterboxed)."""
+        side = float(max(frame_w, frame_h))
+        return cls(frame_w / 2, frame_h / 2, side, side)
+
+
+class RegionWarp:
+    """The affine map between a frame region and an ``out_w`` x ``out_h`` model input."""
+
+    def __init__(self, region: Region, out_w: int, out_h: int):
+        self.region = region
+        self.out_w = out_w
+        self.out_h = out_h
+        c, s = math.cos(region.angle), math.sin(region.angle)
+        sx = region.width / out_w
+        sy = region.height / out_h
+        # input (u, v) in pixels, continuous, origin at the input's top-left corner ->
+        # frame continuous pixels: centre + R @ ((u - out_w/2) * sx, (v - out_h/2) * sy)
+        a = np.array([[c * sx, -s * sy], [s * sx, c * sy]], dtype=np.float64)
+        t = np.array([region.cx, region.cy]) - a @ np.array([out_w / 2, out_h / 2])
+        self.to_frame = np.hstack([a, t[:, None]])  # 2x3, input -> frame (continuous coords)
+        self.scale = max(sx, sy)
+
+    def sample(self, frame: np.ndarray, rgb: bool = True) -> np.ndarray:
+        """The region as an ``out_h`` x ``out_w`` x 3 uint8 image (RGB when ``rgb``)."""
+        m = self.to_frame.copy()
+        src = frame
+        # Shrink first when the region is much bigger than the input: bilinear sampling alone
+        # would alias (skip pixels); INTER_AREA averages them.
+        factor = int(self.scale // 1.5)
+        if factor >= 2:
+            h, w = frame.shape[:2]
+            nw, nh = max(1, w // factor), max(1, h // factor)
+            src = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_AREA)
+            m[0] *= nw / w
+            m[1] *= nh / h
+        # continuous -> pixel-index convention for warpAffine (pixel centres at +0.5)
+        m_idx = m.copy()
+        m_idx[:, 2] += m[:, 0] * 0.5 + m[:, 1] * 0.5 - 0.5
+        out = cv2.warpAffine(
+            src,
+            m_idx,
+            (self.out_w, self.out_h),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_CONSTANT,
+            borderValue=(0, 0, 0),
+        )
+        if rgb:
+            out = cv2.cvtColor(out, cv2.COLOR_BGR2RGB)
+        return out
+
+    def points_to_frame(self, uv: np.ndarray) -> np.ndarray:
+        """(N, 2) input pixel coordinates -> (N, 2) frame pixel coordinates (continuous)."""
+        uv = np.asarray(uv, dtype=np.float64)
+        return uv @ self.to_frame[:, :2].T + self.to_frame[:, 2]
+
+    def normalized_to_frame(self, uv01: np.ndarray, frame_w: int, frame_h: int) -> np.ndarray:
+        """(N, 2) input coordinates in [0, 1] -> (N, 2) frame coordinates in [0, 1]."""
+        uv = np.asarray(uv01, dtype=np.float64) * (self.out_w, self.out_h)
+        return self.points_to_frame(uv) / (frame_w, frame_h)
+
+
+def check_frame(frame: object) -> None:
+    """Raise ValueError unless ``frame`` is an HxWx3 uint8 (BGR) image."""
+    if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
+        desc = f"{type(frame).__name__} {getattr(frame, 'shape', '')} {getattr(frame, 'dtype', '')}".strip()
+        raise ValueError(f"a frame must be an HxWx3 uint8 BGR image, got {desc}")
+    if frame.shape[0] < 2 or frame.shape[1] < 2:
+        raise ValueError(f"frame too small: {frame.shape[1]}x{frame.shape[0]}")
