@@ -1,0 +1,125 @@
+"""Settings: defaults → file → environment → flags, and errors that name file, line and key."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from hiitpi.config import ConfigError, load_settings, settings_to_toml
+from hiitpi.tomlpos import key_lines, load_toml
+
+
+def test_defaults_are_valid():
+    s = load_settings(None, env={})
+    assert s.pose.model == "movenet-lightning"
+    assert s.web.port == 8050
+    assert s.database_path.name == "hiitpi.db"
+
+
+def test_precedence_file_env_flags(tmp_path):
+    f = tmp_path / "h.toml"
+    f.write_text('[pose]\nmodel = "posenet"\nthreads = 2\n[web]\nport = 9000\n')
+    s = load_settings(
+        f,
+        env={"HIITPI_POSE_THREADS": "3", "HIITPI_WEB_PORT": "9100"},
+        overrides={("web", "port"): 9200, ("pose", "model"): None},
+    )
+    assert s.pose.model == "posenet"  # file (flag None is ignored)
+    assert s.pose.threads == 3  # env beats file
+    assert s.web.port == 9200  # flag beats env
+
+
+def test_env_alias_for_model_mirror(tmp_path):
+    s = load_settings(None, env={"HIITPI_MODEL_MIRROR": str(tmp_path)})
+    assert s.models.mirror == tmp_path
+
+
+def test_misspelled_key_names_file_line_and_allowed(tmp_path):
+    f = tmp_path / "bad.toml"
+    f.write_text('# comment\n[pose]\nmodel = "posenet"\n\nthreds = 2\n')
+    with pytest.raises(ConfigError) as exc:
+        load_settings(f, env={})
+    (line,) = exc.value.errors
+    assert line.startswith(f"{f}:5:")
+    assert "pose.threds" in line and "threads" in line
+
+
+def test_bad_value_says_what_is_allowed(tmp_path):
+    f = tmp_path / "bad.toml"
+    f.write_text('[pose]\ndevice = "gpu"\n[web]\nport = 0\n')
+    with pytest.raises(ConfigError) as exc:
+        load_settings(f, env={})
+    text = str(exc.value)
+    assert f"{f}:2:" in text and "'auto', 'cpu' or 'edgetpu'" in text
+    assert f"{f}:4:" in text and "web.port" in text
+
+
+def test_unknown_section(tmp_path):
+    f = tmp_path / "bad.toml"
+    f.write_text('[pose]\nmodel = "posenet"\n[camra]\nfps = 30\n')
+    with pytest.raises(ConfigError) as exc:
+        load_settings(f, env={})
+    assert f"{f}:3:" in str(exc.value) and "camra" in str(exc.value)
+
+
+def test_syntax_error_names_line(tmp_path):
+    f = tmp_path / "bad.toml"
+    f.write_text('[pose]\nmodel = "posenet\n')
+    with pytest.raises(ConfigError) as exc:
+        load_settings(f, env={})
+    assert f"{f}:2" in str(exc.value)
+
+
+def test_bad_env_value_names_variable():
+    with pytest.raises(ConfigError) as exc:
+        load_settings(None, env={"HIITPI_POSE_THREADS": "many"})
+    assert "HIITPI_POSE_THREADS" in str(exc.value)
+
+
+def test_show_round_trips(tmp_path):
+    s = load_settings(None, env={}, overrides={("pose", "threads"): 4, ("web", "privacy_mode"): True})
+    f = tmp_path / "shown.toml"
+    f.write_text(settings_to_toml(s))
+    again = load_settings(f, env={})
+    assert again == s
+
+
+def test_key_lines_arrays_and_multiline():
+    text = '[[state]]\nname = "up"\narr = [\n  1,\n  2,\n]\n[[state]]\nname = "down"\ns = """a\nb"""\nx = 1\n'
+    lines = key_lines(text)
+    assert lines[("state", 0, "name")] == 2
+    assert lines[("state", 1, "name")] == 8
+    assert lines[("state", 1, "x")] == 11
+
+
+def test_load_toml_where(tmp_path):
+    f = tmp_path / "r.toml"
+    f.write_text('[a]\nb.c = 1\n"d e" = 2\n')
+    doc = load_toml(f)
+    assert doc.where(("a", "b", "c")) == f"{f}:2"
+    assert doc.where(("a", "d e")) == f"{f}:3"
+    assert doc.where(("a", "zzz")) == f"{f}:1"
+
+
+def _cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "hiitpi", *args], capture_output=True, text=True, env=env)
+
+
+def test_config_check_cli(tmp_path):
+    good = tmp_path / "good.toml"
+    good.write_text("[web]\nport = 8080\n")
+    assert _cli("config", "check", str(good)).returncode == 0
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[web]\nport = 8080\nprivacy = true\n")
+    res = _cli("config", "check", str(bad))
+    assert res.returncode == 1
+    assert f"{bad}:3:" in res.stderr and "web.privacy" in res.stderr and "privacy_mode" in res.stderr
+
+
+def test_config_show_cli(tmp_path):
+    res = _cli("--config", str(tmp_path / "missing.toml"), "config", "show")
+    assert res.returncode == 2 and "cannot read" in res.stderr
+    res = _cli("config", "show")
+    assert res.returncode == 0 and "[pose]" in res.stdout
