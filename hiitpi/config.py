@@ -68,6 +68,20 @@ class CaptureSettings(Section):
         title="Pace video files",
         description="Play a file at its own frame rate (live demo) instead of as fast as possible.",
     )
+    lores_width: int = Field(
+        320,
+        ge=64,
+        le=1920,
+        title="Inference stream width",
+        description="Pi camera only: width of the small 'lores' stream the pose model reads (pixels).",
+    )
+    stall_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        le=120,
+        title="Stall timeout",
+        description="The watchdog restarts a source that delivers no frame for this long (seconds).",
+    )
 
 
 class SmoothingSettings(Section):

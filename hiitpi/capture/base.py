@@ -1,0 +1,82 @@
+"""The `FrameSource` interface and the `Frame` it produces."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+
+import numpy as np
+
+
+class SourceError(RuntimeError):
+    """A source failed while running (the watchdog restarts it)."""
+
+
+class SourceOpenError(SourceError):
+    """A source could not be opened; the message says what to do next."""
+
+
+class EndOfStream(Exception):
+    """A finite source (a video file without looping) has no more frames."""
+
+
+@dataclass(slots=True)
+class Frame:
+    """One captured frame.
+
+    ``image`` is the HxWx3 uint8 BGR image for inference (the Pi camera's small ``lores`` stream);
+    ``view`` is the image for viewers when the source has a larger one (the Pi camera's ``main``
+    stream), else None and viewers use ``image``. ``captured_at`` is ``time.monotonic()`` when the
+    frame left the source (what latency is measured from); ``timestamp`` is the time the referee
+    sees, in seconds: the media time for a file, the capture clock for a camera. ``seq`` counts
+    frames delivered by the source since it was opened.
+    """
+
+    image: np.ndarray
+    timestamp: float
+    captured_at: float
+    seq: int
+    view: np.ndarray | None = None
+
+    @property
+    def viewing_image(self) -> np.ndarray:
+        return self.view if self.view is not None else self.image
+
+
+class FrameSource(abc.ABC):
+    """A camera, a stream or a file. ``read()`` blocks until the next frame.
+
+    ``live`` says whether frames arrive at their own pace (a camera, a paced file): then stale
+    frames are dropped rather than waited for. An unpaced file is not live: the consumer may take
+    its time and no frame is lost.
+    """
+
+    name: str = "source"
+    live: bool = True
+
+    @abc.abstractmethod
+    def open(self) -> None:
+        """Acquire the device/file. Raises `SourceOpenError` with what to do next."""
+
+    @abc.abstractmethod
+    def read(self) -> Frame:
+        """The next frame. Raises `EndOfStream` at the end of a finite source, `SourceError` on failure."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Release the device/file; safe to call twice and after a failed open."""
+
+    @property
+    def fps(self) -> float | None:
+        """Nominal frame rate, when known."""
+        return None
+
+    def __enter__(self) -> FrameSource:
+        self.open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"

@@ -1,0 +1,108 @@
+"""A video file as a frame source: paced at its own frame rate (a live demo) or as fast as possible."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from hiitpi.capture.base import EndOfStream, Frame, FrameSource, SourceError, SourceOpenError
+
+log = logging.getLogger(__name__)
+
+
+class VideoFileSource(FrameSource):
+    """Frames of a video file, decoded with OpenCV.
+
+    ``paced=True`` delivers frames at the file's own rate (and is `live`: a slow consumer loses
+    frames, as with a camera); ``paced=False`` delivers them as fast as they decode and loses none.
+    ``loop=True`` starts again at the end; timestamps keep rising across loops. ``timestamp`` is
+    the media time (frame index / fps), so the referee sees the clip's own clock either way.
+    """
+
+    def __init__(self, path: str | Path, *, paced: bool = True, loop: bool = False):
+        self.path = Path(path)
+        self.name = str(self.path)
+        self.paced = paced
+        self.live = paced
+        self.loop = loop
+        self._cap: cv2.VideoCapture | None = None
+        self._fps = 0.0
+        self._index = 0  # frames delivered since open, across loops
+        self._loop_offset = 0.0
+        self._frame_in_loop = 0
+        self._t0 = 0.0
+
+    @property
+    def fps(self) -> float | None:
+        return self._fps or None
+
+    def open(self) -> None:
+        if not self.path.is_file():
+            raise SourceOpenError(f"video file {self.path} does not exist; pass a path to a video file")
+        cap = cv2.VideoCapture(str(self.path))
+        if not cap.isOpened():
+            cap.release()
+            raise SourceOpenError(
+                f"cannot decode video file {self.path}; check it plays with `ffprobe {self.path}`"
+            )
+        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+        if not (1.0 <= fps <= 240.0):
+            log.warning("video %s reports %.3f fps; assuming 30", self.path, fps)
+            fps = 30.0
+        self._cap = cap
+        self._fps = fps
+        self._index = 0
+        self._frame_in_loop = 0
+        self._loop_offset = 0.0
+        self._t0 = time.monotonic()
+        log.info(
+            "opened video %s at %.3f fps (%s%s)",
+            self.path,
+            fps,
+            "paced" if self.paced else "unpaced",
+            ", looping" if self.loop else "",
+        )
+
+    def _decode(self) -> np.ndarray:
+        if self._cap is None:
+            raise SourceError(f"video {self.path} is not open")
+        ok, image = self._cap.read()
+        if ok:
+            return image
+        if not self.loop:
+            raise EndOfStream(str(self.path))
+        if self._frame_in_loop == 0:
+            raise SourceError(f"video {self.path} has no decodable frames")
+        self._loop_offset += self._frame_in_loop / self._fps
+        self._frame_in_loop = 0
+        self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
+        ok, image = self._cap.read()
+        if not ok:
+            raise SourceError(f"video {self.path} could not be rewound for looping")
+        log.debug("video %s looped", self.path)
+        return image
+
+    def read(self) -> Frame:
+        image = self._decode()
+        timestamp = self._loop_offset + self._frame_in_loop / self._fps
+        if self.paced:
+            due = self._t0 + self._index / self._fps
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            elif delay < -1.0:
+                # Fell more than a second behind (a suspended process): re-anchor instead of bursting.
+                self._t0 = time.monotonic() - self._index / self._fps
+        frame = Frame(image=image, timestamp=timestamp, captured_at=time.monotonic(), seq=self._index)
+        self._index += 1
+        self._frame_in_loop += 1
+        return frame
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None

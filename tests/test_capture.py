@@ -1,0 +1,247 @@
+"""Frame sources on real video, the latest-frame buffer, the watchdog, source selection."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from hiitpi.capture.base import EndOfStream, Frame, SourceError, SourceOpenError
+from hiitpi.capture.buffer import LatestFrameBuffer
+from hiitpi.capture.opencv import OpenCVSource, device_index
+from hiitpi.capture.runner import CaptureRunner
+from hiitpi.capture.select import create_source_factory
+from hiitpi.capture.video import VideoFileSource
+from hiitpi.config import CaptureSettings
+
+CLIP = "jumping_jack/afrl_jumpingjacks.mp4"  # 30 fps, 4.2 s
+
+
+@pytest.fixture()
+def clip(shared_data) -> Path:
+    return shared_data / "clips" / CLIP
+
+
+@pytest.fixture()
+def short_clip(tmp_path, clip) -> Path:
+    """The first 12 frames of a real clip, re-encoded (for loop tests that must reach the end fast)."""
+    cap = cv2.VideoCapture(str(clip))
+    frames = [cap.read()[1] for _ in range(12)]
+    cap.release()
+    h, w = frames[0].shape[:2]
+    out = tmp_path / "short.avi"
+    writer = cv2.VideoWriter(str(out), cv2.VideoWriter_fourcc(*"MJPG"), 30.0, (w, h))
+    for f in frames:
+        writer.write(f)
+    writer.release()
+    return out
+
+
+def test_video_file_unpaced_reads_every_frame_with_media_timestamps(short_clip):
+    with VideoFileSource(short_clip, paced=False) as src:
+        assert not src.live
+        assert src.fps == pytest.approx(30.0)
+        frames = []
+        with pytest.raises(EndOfStream):
+            while True:
+                frames.append(src.read())
+    assert len(frames) == 12
+    assert [f.seq for f in frames] == list(range(12))
+    assert frames[5].timestamp == pytest.approx(5 / 30.0)
+    assert frames[0].image.shape[2] == 3 and frames[0].image.dtype == np.uint8
+
+
+def test_video_file_paced_runs_at_its_own_rate(clip):
+    with VideoFileSource(clip, paced=True) as src:
+        assert src.live
+        t0 = time.monotonic()
+        for _ in range(16):
+            src.read()
+        elapsed = time.monotonic() - t0
+    # 16 frames at 30 fps: the 16th is due 15/30 = 0.5 s after the first.
+    assert 0.45 <= elapsed <= 0.75
+
+
+def test_video_file_loops_with_rising_timestamps(short_clip):
+    with VideoFileSource(short_clip, paced=False, loop=True) as src:
+        stamps = [src.read().timestamp for _ in range(30)]
+    assert all(b > a for a, b in itertools.pairwise(stamps))
+    assert stamps[12] == pytest.approx(12 / 30.0)
+    assert stamps[29] == pytest.approx(29 / 30.0)
+
+
+def test_missing_and_bad_files_say_what_is_wrong(tmp_path):
+    with pytest.raises(SourceOpenError, match="does not exist"):
+        VideoFileSource(tmp_path / "nope.mp4").open()
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"not a video at all" * 100)
+    with pytest.raises(SourceOpenError, match="ffprobe"):
+        VideoFileSource(bad).open()
+
+
+def test_v4l2_device_that_is_absent_is_a_clear_error():
+    assert device_index("/dev/video7") == 7 and device_index("3") == 3 and device_index("x.mp4") is None
+    with pytest.raises(SourceOpenError, match="v4l2-ctl --list-devices"):
+        OpenCVSource("/dev/video57").open()
+
+
+def _frame(i: int) -> Frame:
+    return Frame(image=np.zeros((2, 2, 3), np.uint8), timestamp=i, captured_at=time.monotonic(), seq=i)
+
+
+def test_latest_frame_buffer_live_drops_and_counts():
+    buf = LatestFrameBuffer()
+    for i in range(5):
+        assert buf.put(_frame(i))
+    got = buf.get(timeout=0.1)
+    assert got is not None and got.seq == 4
+    assert buf.dropped == 4
+    assert buf.get(timeout=0.05) is None
+    buf.close()
+    assert not buf.put(_frame(9))
+
+
+def test_latest_frame_buffer_lossless_waits_for_the_consumer():
+    buf = LatestFrameBuffer(lossless=True)
+    assert buf.put(_frame(0))
+    assert not buf.put(_frame(1), timeout=0.05)  # previous frame not taken yet
+    seen = []
+
+    def consume():
+        for _ in range(3):
+            f = buf.get(timeout=1)
+            seen.append(f.seq)
+
+    t = threading.Thread(target=consume)
+    t.start()
+    assert buf.put(_frame(1), timeout=1)
+    assert buf.put(_frame(2), timeout=1)
+    t.join(2)
+    assert seen == [0, 1, 2] and buf.dropped == 0
+
+
+def test_runner_delivers_a_whole_unpaced_file_then_finishes(short_clip):
+    runner = CaptureRunner(lambda: VideoFileSource(short_clip, paced=False))
+    runner.start()
+    seqs = []
+    try:
+        while True:
+            f = runner.buffer.get(timeout=2)
+            if f is None:
+                break
+            seqs.append(f.seq)
+    finally:
+        runner.stop()
+    assert seqs == list(range(12))
+    assert runner.finished.is_set() and runner.status().dropped == 0
+
+
+def test_runner_cannot_open_is_a_clear_error(tmp_path):
+    runner = CaptureRunner(lambda: VideoFileSource(tmp_path / "missing.mp4"))
+    with pytest.raises(SourceOpenError, match="does not exist"):
+        runner.start()
+
+
+class StallingVideo(VideoFileSource):
+    """A real video whose first instance stops delivering after ``stall_after`` frames (a hung camera)."""
+
+    instances = 0
+
+    def __init__(self, path, stall_after: int, release: threading.Event, **kw):
+        super().__init__(path, **kw)
+        type(self).instances += 1
+        self.first = type(self).instances == 1
+        self.stall_after = stall_after
+        self.release = release
+
+    def read(self):
+        if self.first and self._index >= self.stall_after:
+            self.release.wait(10)  # hangs like a wedged driver until the test ends
+        return super().read()
+
+
+class FailingVideo(VideoFileSource):
+    instances = 0
+
+    def __init__(self, path, **kw):
+        super().__init__(path, **kw)
+        type(self).instances += 1
+        self.first = type(self).instances == 1
+
+    def read(self):
+        if self.first and self._index >= 5:
+            raise SourceError("USB camera unplugged")
+        return super().read()
+
+
+def test_watchdog_restarts_a_source_that_stops_delivering(clip, caplog):
+    StallingVideo.instances = 0
+    release = threading.Event()
+    runner = CaptureRunner(
+        lambda: StallingVideo(clip, stall_after=5, release=release, paced=True),
+        stall_timeout_s=0.4,
+        backoff_initial_s=0.1,
+        check_interval_s=0.05,
+    )
+    caplog.set_level(logging.WARNING, logger="hiitpi.capture.runner")
+    runner.start()
+    try:
+        seqs = []
+        deadline = time.monotonic() + 5
+        while len(seqs) < 12 and time.monotonic() < deadline:
+            f = runner.buffer.get(timeout=0.5)
+            if f is not None:
+                seqs.append(f.seq)
+        assert runner.restarts == 1
+        assert StallingVideo.instances == 2
+        # The first source gave frames 0..4, then the restarted one starts again at 0.
+        assert seqs[:5] == [0, 1, 2, 3, 4] and 0 in seqs[5:]
+        assert "stalled" in caplog.text and "restarted" in caplog.text
+    finally:
+        release.set()
+        runner.stop()
+
+
+def test_watchdog_restarts_a_failed_source_with_backoff(clip, caplog):
+    FailingVideo.instances = 0
+    runner = CaptureRunner(
+        lambda: FailingVideo(clip, paced=True), backoff_initial_s=0.2, check_interval_s=0.05
+    )
+    caplog.set_level(logging.WARNING, logger="hiitpi.capture.runner")
+    runner.start()
+    try:
+        deadline = time.monotonic() + 5
+        while runner.restarts == 0 and time.monotonic() < deadline:
+            runner.buffer.get(timeout=0.2)
+        assert runner.restarts == 1
+        assert "USB camera unplugged" in caplog.text
+        assert runner.buffer.get(timeout=1) is not None  # frames flow again
+    finally:
+        runner.stop()
+
+
+def test_select_sources(clip, tmp_path):
+    factory = create_source_factory(CaptureSettings(source=str(clip), paced=False))
+    src = factory()
+    assert isinstance(src, VideoFileSource) and not src.paced
+    assert isinstance(create_source_factory(CaptureSettings(source="/dev/video3"))(), OpenCVSource)
+    assert (
+        create_source_factory(CaptureSettings(source="rtsp://cam.local/s1"))().name == "rtsp://cam.local/s1"
+    )
+    with pytest.raises(SourceOpenError, match="not a video file"):
+        create_source_factory(CaptureSettings(source=str(tmp_path / "nothing.mp4")))
+
+
+def test_auto_on_a_machine_without_cameras_says_what_to_do():
+    from hiitpi.capture.picam import picamera2_available
+
+    if picamera2_available() or list(Path("/dev").glob("video[0-9]*")):
+        pytest.skip("this machine has a camera")
+    with pytest.raises(SourceOpenError, match="--source FILE"):
+        create_source_factory(CaptureSettings(source="auto"))

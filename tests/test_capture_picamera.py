@@ -1,0 +1,150 @@
+"""picamera2: only the `Picamera2` class (and the request it hands out) is faked; the code that
+configures the camera, reads both streams and converts YUV420 is the real one."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import cv2
+import numpy as np
+import pytest
+
+from hiitpi.capture.base import SourceOpenError
+from hiitpi.capture.picam import PiCameraSource, lores_size, yuv420_to_bgr
+from hiitpi.capture.select import create_source_factory
+from hiitpi.config import CaptureSettings
+
+
+def _i420_with_stride(bgr: np.ndarray, stride: int) -> np.ndarray:
+    """What libcamera hands out for a YUV420 stream: I420 planes, rows padded to ``stride``."""
+    h, w = bgr.shape[:2]
+    i420 = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420).reshape(-1)
+    y = i420[: h * w].reshape(h, w)
+    u = i420[h * w : h * w + h * w // 4].reshape(h // 2, w // 2)
+    v = i420[h * w + h * w // 4 :].reshape(h // 2, w // 2)
+    out_y = np.zeros((h, stride), np.uint8)
+    out_y[:, :w] = y
+    out_u = np.zeros((h // 2, stride // 2), np.uint8)
+    out_u[:, : w // 2] = u
+    out_v = np.zeros((h // 2, stride // 2), np.uint8)
+    out_v[:, : w // 2] = v
+    flat = np.concatenate([out_y.reshape(-1), out_u.reshape(-1), out_v.reshape(-1)])
+    return flat.reshape(h * 3 // 2, stride)
+
+
+class FakeRequest:
+    def __init__(self, cam):
+        self.cam = cam
+
+    def make_array(self, name):
+        cfg = self.cam.configured[name]
+        w, h = cfg["size"]
+        image = cv2.resize(self.cam.scene, (w, h), interpolation=cv2.INTER_AREA)
+        if cfg["format"] == "YUV420":
+            return _i420_with_stride(image, self.cam.stride_pad + w)
+        assert cfg["format"] == "RGB888"  # picamera2's RGB888 is B,G,R in memory
+        return image
+
+    def release(self):
+        self.cam.released += 1
+
+
+class FakePicamera2:
+    """Stands in for picamera2.Picamera2: the camera hardware."""
+
+    instances: list = []  # noqa: RUF012
+    scene: np.ndarray
+    stride_pad = 0
+    fail_open = False
+
+    def __init__(self, camera_num=0):
+        if self.fail_open:
+            raise IndexError("list index out of range")
+        self.camera_num = camera_num
+        self.configured = None
+        self.started = self.closed = False
+        self.released = 0
+        type(self).instances.append(self)
+
+    def create_video_configuration(self, main, lores, controls, buffer_count):
+        return {"main": dict(main), "lores": dict(lores), "controls": controls, "buffer_count": buffer_count}
+
+    def configure(self, config):
+        self.configured = config
+
+    def start(self):
+        assert self.configured is not None
+        self.started = True
+
+    def capture_request(self):
+        assert self.started
+        return FakeRequest(self)
+
+    def stop(self):
+        self.started = False
+
+    def close(self):
+        self.closed = True
+
+
+@pytest.fixture()
+def fake_picamera2(monkeypatch, shared_data):
+    scene = cv2.imread(str(shared_data / "images" / "squat.bmp"))
+    FakePicamera2.instances = []
+    FakePicamera2.scene = scene
+    FakePicamera2.stride_pad = 0
+    FakePicamera2.fail_open = False
+    module = types.ModuleType("picamera2")
+    module.Picamera2 = FakePicamera2
+    monkeypatch.setitem(sys.modules, "picamera2", module)
+    return FakePicamera2
+
+
+def test_lores_size_keeps_aspect_and_unpadded_rows():
+    assert lores_size((640, 480), 320) == (320, 240)
+    assert lores_size((1280, 720), 300) == (256, 144)
+    assert lores_size((320, 240), 640) == (320, 240)
+
+
+@pytest.mark.parametrize("pad", [0, 64])
+def test_picamera_reads_lores_for_inference_and_main_for_viewing(fake_picamera2, pad):
+    fake_picamera2.stride_pad = pad
+    with PiCameraSource(width=640, height=480, fps=30, lores_width=320) as src:
+        cam = fake_picamera2.instances[0]
+        assert cam.configured["lores"] == {"size": (320, 240), "format": "YUV420"}
+        assert cam.configured["main"] == {"size": (640, 480), "format": "RGB888"}
+        assert cam.configured["controls"] == {"FrameRate": 30.0}
+        f0, f1 = src.read(), src.read()
+    assert cam.closed and not cam.started and cam.released == 2
+    assert f0.image.shape == (240, 320, 3) and f0.view.shape == (480, 640, 3)
+    assert (f0.seq, f1.seq) == (0, 1) and f1.captured_at >= f0.captured_at
+    expected = cv2.resize(fake_picamera2.scene, (320, 240), interpolation=cv2.INTER_AREA)
+    # YUV420 round trip loses chroma detail, not the picture.
+    assert np.abs(f0.image.astype(int) - expected.astype(int)).mean() < 6
+
+
+def test_yuv420_padded_equals_unpadded(shared_data):
+    img = cv2.resize(cv2.imread(str(shared_data / "images" / "squat.bmp")), (320, 240))
+    a = yuv420_to_bgr(_i420_with_stride(img, 320), 320, 240)
+    b = yuv420_to_bgr(_i420_with_stride(img, 384), 320, 240)
+    assert np.array_equal(a, b)
+
+
+def test_no_camera_attached_says_what_to_check(fake_picamera2):
+    fake_picamera2.fail_open = True
+    with pytest.raises(SourceOpenError, match="rpicam-hello --list-cameras"):
+        PiCameraSource().open()
+
+
+def test_picamera_without_picamera2_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "picamera2", None)  # import fails, as on this machine
+    with pytest.raises(SourceOpenError, match=r"sudo apt install python3-picamera2.*--system-site-packages"):
+        create_source_factory(CaptureSettings(source="picamera"))().open()
+
+
+def test_auto_prefers_the_pi_camera_when_picamera2_is_there(fake_picamera2):
+    src = create_source_factory(CaptureSettings(source="auto", width=320, height=240, lores_width=192))()
+    assert isinstance(src, PiCameraSource)
+    with src:
+        assert src.read().image.shape == (144, 192, 3)
