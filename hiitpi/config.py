@@ -152,6 +152,28 @@ class StoreSettings(Section):
         title="Database file",
         description="SQLite file; default <data_dir>/hiitpi.db.",
     )
+    flush_interval_s: float = Field(
+        0.5,
+        gt=0,
+        le=5,
+        title="Write batch interval",
+        description="Reps are written to disk in batches at most this many seconds after they happen.",
+    )
+    flush_max_events: int = Field(
+        64,
+        ge=1,
+        le=10_000,
+        title="Write batch size",
+        description="A batch is written early at this many events.",
+    )
+    busy_timeout_ms: int = Field(
+        5000, ge=0, le=600_000, title="Busy timeout", description="How long a writer waits for a lock (ms)."
+    )
+    synchronous: Literal["NORMAL", "FULL"] = Field(
+        "FULL",
+        title="Sync mode",
+        description="FULL survives power loss (an fsync per batch); NORMAL survives a crash only.",
+    )
 
 
 class CoachSettings(Section):

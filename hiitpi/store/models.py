@@ -1,0 +1,152 @@
+"""The history tables: players, sessions, intervals, reps (SQLAlchemy 2.x declarative).
+
+Times of day are stored as naive UTC and returned as aware UTC datetimes. Rep times
+(``t_start``/``t_end``) are in the referee's clock (frame timestamps, seconds); a session keeps
+``t0``, the referee time at which it started, so ``t_end - t0`` is seconds into the session.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+SESSION_STATUSES = ("open", "done", "recovered", "aborted")
+SUMMARY_KINDS = ("model", "template")
+PLAYER_NAME_MAX = 40
+
+
+class UTCDateTime(TypeDecorator):
+    """Aware UTC datetimes in, naive UTC in the file, aware UTC out."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware datetime (UTC)")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Player(Base):
+    __tablename__ = "players"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(PLAYER_NAME_MAX), nullable=False)
+    #: casefolded name: two players cannot differ only by case.
+    name_key: Mapped[str] = mapped_column(String(PLAYER_NAME_MAX), nullable=False, unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+    sessions: Mapped[list[WorkoutSession]] = relationship(back_populates="player")
+
+
+class WorkoutSession(Base):
+    __tablename__ = "sessions"
+    __table_args__ = (
+        CheckConstraint(f"status IN {SESSION_STATUSES!r}", name="ck_sessions_status"),
+        CheckConstraint(
+            f"summary_kind IS NULL OR summary_kind IN {SUMMARY_KINDS!r}", name="ck_sessions_summary_kind"
+        ),
+        Index("ix_sessions_started_at", "started_at"),
+        Index("ix_sessions_player_started", "player_id", "started_at"),
+        Index("ix_sessions_workout_started", "workout", "started_at"),
+        Index("ix_sessions_status", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    player_id: Mapped[int] = mapped_column(ForeignKey("players.id", ondelete="RESTRICT"), nullable=False)
+    #: the workout started (a program's first workout for a program session).
+    workout: Mapped[str] = mapped_column(String(64), nullable=False)
+    program: Mapped[str | None] = mapped_column(String(64))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    #: last time a batch of this session reached the disk (what recovery uses as its end).
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    t0: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="open")
+    duration_s: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    reps: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    no_reps: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    faults: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    hold_s: Mapped[float | None] = mapped_column(Float)
+    summary: Mapped[str | None] = mapped_column(Text)
+    summary_kind: Mapped[str | None] = mapped_column(String(16))
+    summary_reason: Mapped[str | None] = mapped_column(Text)
+
+    player: Mapped[Player] = relationship(back_populates="sessions")
+    intervals: Mapped[list[Interval]] = relationship(
+        back_populates="session", order_by="Interval.index", cascade="all, delete-orphan"
+    )
+
+
+class Interval(Base):
+    __tablename__ = "intervals"
+    __table_args__ = (
+        Index("ux_intervals_session_index", "session_id", "index", unique=True),
+        Index("ix_intervals_workout_session", "workout", "session_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False)
+    index: Mapped[int] = mapped_column(Integer, nullable=False)
+    workout: Mapped[str] = mapped_column(String(64), nullable=False)
+    round: Mapped[int | None] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    duration_s: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    reps: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    no_reps: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    faults: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    hold_s: Mapped[float | None] = mapped_column(Float)
+
+    session: Mapped[WorkoutSession] = relationship(back_populates="intervals")
+
+
+class Rep(Base):
+    """A counted rep (``valid``) or a no-rep (``valid`` false, with its ``reason``)."""
+
+    __tablename__ = "reps"
+    __table_args__ = (
+        Index("ux_reps_session_index", "session_id", "index", unique=True),
+        Index("ix_reps_interval", "interval_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), nullable=False)
+    interval_id: Mapped[int] = mapped_column(ForeignKey("intervals.id", ondelete="CASCADE"), nullable=False)
+    #: 1-based, in order of happening, over the whole session (reps and no-reps).
+    index: Mapped[int] = mapped_column(Integer, nullable=False)
+    t_start: Mapped[float] = mapped_column(Float, nullable=False)
+    t_end: Mapped[float] = mapped_column(Float, nullable=False)
+    eccentric_s: Mapped[float | None] = mapped_column(Float)
+    concentric_s: Mapped[float | None] = mapped_column(Float)
+    rom: Mapped[float | None] = mapped_column(Float)
+    side: Mapped[str | None] = mapped_column(String(16))
+    valid: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    reason: Mapped[str | None] = mapped_column(String(200))
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)

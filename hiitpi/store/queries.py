@@ -1,0 +1,506 @@
+"""Read-only queries behind the history pages: list, detail, weekly trends, bests, leaderboard.
+
+Every function takes a `Store` and returns plain frozen dataclasses (no ORM objects escape), so
+pages and tests can use the results after the read transaction is over.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+
+from sqlalchemy import Select, and_, exists, func, literal_column, select
+
+from hiitpi.store.db import Store
+from hiitpi.store.errors import InvalidInput, NotFound
+from hiitpi.store.models import SESSION_STATUSES, Interval, Player, Rep, WorkoutSession
+
+log = logging.getLogger(__name__)
+
+PER_PAGE_MAX = 200
+#: Pace bests only count workouts of at least this long (a 5-second burst is not a pace).
+MIN_PACE_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    id: int
+    player_id: int
+    player: str
+    workout: str
+    program: str | None
+    started_at: datetime
+    ended_at: datetime | None
+    duration_s: float
+    status: str
+    reps: int
+    no_reps: int
+    faults: int
+    hold_s: float | None
+    summary_kind: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    items: list[SessionRow]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.per_page))
+
+
+@dataclass(frozen=True, slots=True)
+class IntervalRow:
+    index: int
+    workout: str
+    round: int | None
+    started_at: datetime
+    ended_at: datetime | None
+    duration_s: float
+    reps: int
+    no_reps: int
+    faults: int
+    hold_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class RepRow:
+    index: int
+    interval_index: int
+    workout: str
+    t_start: float
+    t_end: float
+    #: seconds since the session started (t_end - the session's t0).
+    at_s: float
+    eccentric_s: float | None
+    concentric_s: float | None
+    rom: float | None
+    side: str | None
+    valid: bool
+    reason: str | None
+    recorded_at: datetime
+
+    @property
+    def time_under_tension_s(self) -> float:
+        if self.eccentric_s is not None and self.concentric_s is not None:
+            return self.eccentric_s + self.concentric_s
+        return self.t_end - self.t_start
+
+
+@dataclass(frozen=True, slots=True)
+class SessionDetail:
+    session: SessionRow
+    t0: float
+    summary: str | None
+    summary_reason: str | None
+    intervals: list[IntervalRow] = field(default_factory=list)
+    reps: list[RepRow] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class WeekRow:
+    week: date  # the Monday (UTC) starting the week
+    workout: str
+    sessions: int
+    reps: int
+    no_reps: int
+    active_s: float
+    best_reps: int
+
+
+@dataclass(frozen=True, slots=True)
+class BestRow:
+    workout: str
+    sessions: int
+    best_reps: int
+    best_reps_session: int
+    best_reps_at: datetime
+    best_pace_rpm: float | None
+    best_pace_session: int | None
+    longest_hold_s: float | None
+    longest_hold_session: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class LeaderRow:
+    rank: int
+    player_id: int
+    player: str
+    value: float
+    session_id: int
+    at: datetime
+
+
+# --- argument checks -----------------------------------------------------------------------------
+
+
+def _as_start(value: date | datetime | None, what: str) -> datetime | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime.combine(value, time.min, UTC)
+    raise InvalidInput(f"{what} must be a date (YYYY-MM-DD)")
+
+
+def _as_end(value: date | datetime | None, what: str) -> datetime | None:
+    """An exclusive upper bound: a date means 'up to the end of that day'."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+    if isinstance(value, date):
+        return datetime.combine(value + timedelta(days=1), time.min, UTC)
+    raise InvalidInput(f"{what} must be a date (YYYY-MM-DD)")
+
+
+def parse_date(text: str | None, what: str = "date") -> date | None:
+    """A YYYY-MM-DD string from a page into a date, or `InvalidInput`."""
+    if text is None or not str(text).strip():
+        return None
+    try:
+        return date.fromisoformat(str(text).strip())
+    except ValueError:
+        raise InvalidInput(f"{what} {text!r} is not a date: use YYYY-MM-DD") from None
+
+
+def _player_filter(player: int | str | None):
+    if player is None:
+        return None
+    if isinstance(player, int) and not isinstance(player, bool):
+        return WorkoutSession.player_id == player
+    if isinstance(player, str):
+        return Player.name_key == player.strip().casefold()
+    raise InvalidInput("player must be an id or a name")
+
+
+def _session_row_select() -> Select:
+    return select(
+        WorkoutSession.id,
+        WorkoutSession.player_id,
+        Player.name,
+        WorkoutSession.workout,
+        WorkoutSession.program,
+        WorkoutSession.started_at,
+        WorkoutSession.ended_at,
+        WorkoutSession.duration_s,
+        WorkoutSession.status,
+        WorkoutSession.reps,
+        WorkoutSession.no_reps,
+        WorkoutSession.faults,
+        WorkoutSession.hold_s,
+        WorkoutSession.summary_kind,
+    ).join(Player, Player.id == WorkoutSession.player_id)
+
+
+# --- queries -------------------------------------------------------------------------------------
+
+
+def list_sessions(
+    store: Store,
+    *,
+    player: int | str | None = None,
+    workout: str | None = None,
+    program: str | None = None,
+    date_from: date | datetime | None = None,
+    date_to: date | datetime | None = None,
+    status: str | None = None,
+    page: int = 1,
+    per_page: int = 20,
+) -> Page:
+    """Sessions newest first. ``workout`` matches any interval of that workout (programs too);
+    ``date_to`` is inclusive when a date. Bad arguments raise `InvalidInput`."""
+    if not isinstance(page, int) or page < 1:
+        raise InvalidInput("page must be a whole number from 1")
+    if not isinstance(per_page, int) or not 1 <= per_page <= PER_PAGE_MAX:
+        raise InvalidInput(f"per_page must be between 1 and {PER_PAGE_MAX}")
+    if status is not None and status not in SESSION_STATUSES:
+        raise InvalidInput(f"status must be one of {', '.join(SESSION_STATUSES)}")
+    start, end = _as_start(date_from, "date_from"), _as_end(date_to, "date_to")
+    if start and end and start >= end:
+        raise InvalidInput("the start date is after the end date")
+    conds = []
+    if (pf := _player_filter(player)) is not None:
+        conds.append(pf)
+    if workout:
+        conds.append(
+            exists().where(
+                and_(Interval.session_id == WorkoutSession.id, Interval.workout == workout.strip())
+            )
+        )
+    if program:
+        conds.append(WorkoutSession.program == program.strip())
+    if start:
+        conds.append(WorkoutSession.started_at >= start)
+    if end:
+        conds.append(WorkoutSession.started_at < end)
+    if status:
+        conds.append(WorkoutSession.status == status)
+    where = and_(True, *conds)
+    q = (
+        _session_row_select()
+        .where(where)
+        .order_by(WorkoutSession.started_at.desc(), WorkoutSession.id.desc())
+        .limit(per_page)
+        .offset((page - 1) * per_page)
+    )
+    count_q = (
+        select(func.count())
+        .select_from(WorkoutSession)
+        .join(Player, Player.id == WorkoutSession.player_id)
+        .where(where)
+    )
+    with store.reading() as s:
+        total = s.scalar(count_q) or 0
+        items = [SessionRow(*r) for r in s.execute(q).all()]
+    return Page(items, total, page, per_page)
+
+
+def get_session(store: Store, session_id: int) -> SessionRow:
+    with store.reading() as s:
+        r = s.execute(_session_row_select().where(WorkoutSession.id == session_id)).first()
+    if r is None:
+        raise NotFound(f"no session with id {session_id}")
+    return SessionRow(*r)
+
+
+def session_detail(store: Store, session_id: int) -> SessionDetail:
+    """One session with its intervals and every rep and no-rep in order."""
+    with store.reading() as s:
+        r = s.execute(
+            _session_row_select()
+            .add_columns(WorkoutSession.t0, WorkoutSession.summary, WorkoutSession.summary_reason)
+            .where(WorkoutSession.id == session_id)
+        ).first()
+        if r is None:
+            raise NotFound(f"no session with id {session_id}")
+        row, (t0, summary, reason) = SessionRow(*r[:14]), r[14:]
+        intervals = [
+            IntervalRow(*x)
+            for x in s.execute(
+                select(
+                    Interval.index,
+                    Interval.workout,
+                    Interval.round,
+                    Interval.started_at,
+                    Interval.ended_at,
+                    Interval.duration_s,
+                    Interval.reps,
+                    Interval.no_reps,
+                    Interval.faults,
+                    Interval.hold_s,
+                )
+                .where(Interval.session_id == session_id)
+                .order_by(Interval.index)
+            ).all()
+        ]
+        reps = [
+            RepRow(idx, i_idx, wk, ts, te, te - t0, ecc, con, rom, side, bool(valid), rsn, rec)
+            for idx, i_idx, wk, ts, te, ecc, con, rom, side, valid, rsn, rec in s.execute(
+                select(
+                    Rep.index,
+                    Interval.index,
+                    Interval.workout,
+                    Rep.t_start,
+                    Rep.t_end,
+                    Rep.eccentric_s,
+                    Rep.concentric_s,
+                    Rep.rom,
+                    Rep.side,
+                    Rep.valid,
+                    Rep.reason,
+                    Rep.recorded_at,
+                )
+                .join(Interval, Interval.id == Rep.interval_id)
+                .where(Rep.session_id == session_id)
+                .order_by(Rep.index)
+            ).all()
+        ]
+    return SessionDetail(row, t0, summary, reason, intervals, reps)
+
+
+def list_workouts(store: Store) -> list[str]:
+    """Every workout name in the history (for filter pickers)."""
+    with store.reading() as s:
+        return list(s.scalars(select(Interval.workout).distinct().order_by(Interval.workout)))
+
+
+def _week_expr():
+    # The Monday on or before started_at: step back 6 days, then forward to the next Monday.
+    return func.date(WorkoutSession.started_at, "-6 days", "weekday 1")
+
+
+def _per_session_workout(player: int | str | None, workout: str | None, since: datetime | None):
+    """Per (session, workout): reps, no-reps, active seconds and longest hold — a subquery."""
+    q = (
+        select(
+            WorkoutSession.id.label("session_id"),
+            WorkoutSession.player_id.label("player_id"),
+            WorkoutSession.started_at.label("started_at"),
+            _week_expr().label("week"),
+            Interval.workout.label("workout"),
+            func.sum(Interval.reps).label("reps"),
+            func.sum(Interval.no_reps).label("no_reps"),
+            func.sum(Interval.duration_s).label("active_s"),
+            func.max(Interval.hold_s).label("hold_s"),
+        )
+        .join(Interval, Interval.session_id == WorkoutSession.id)
+        .group_by(WorkoutSession.id, Interval.workout)
+    )
+    if (pf := _player_filter(player)) is not None:
+        if isinstance(player, str):
+            q = q.join(Player, Player.id == WorkoutSession.player_id)
+        q = q.where(pf)
+    if workout:
+        q = q.where(Interval.workout == workout.strip())
+    if since is not None:
+        q = q.where(WorkoutSession.started_at >= since)
+    return q.subquery()
+
+
+def weekly_trends(
+    store: Store,
+    *,
+    player: int | str | None = None,
+    workout: str | None = None,
+    weeks: int | None = 12,
+    now: datetime | None = None,
+) -> list[WeekRow]:
+    """Per week (Monday, UTC) and workout: sessions, reps, no-reps, active time, best session.
+
+    ``weeks`` limits to the last N weeks before ``now`` (None: all history). Oldest week first.
+    """
+    if weeks is not None and (not isinstance(weeks, int) or weeks < 1):
+        raise InvalidInput("weeks must be a whole number from 1")
+    since = None
+    if weeks is not None:
+        now = now or datetime.now(UTC)
+        monday = (now - timedelta(days=now.weekday())).date()
+        since = datetime.combine(monday - timedelta(weeks=weeks - 1), time.min, UTC)
+    sub = _per_session_workout(player, workout, since)
+    q = (
+        select(
+            sub.c.week,
+            sub.c.workout,
+            func.count(sub.c.session_id),
+            func.sum(sub.c.reps),
+            func.sum(sub.c.no_reps),
+            func.sum(sub.c.active_s),
+            func.max(sub.c.reps),
+        )
+        .group_by(sub.c.week, sub.c.workout)
+        .order_by(sub.c.week, sub.c.workout)
+    )
+    with store.reading() as s:
+        rows = s.execute(q).all()
+    return [
+        WeekRow(date.fromisoformat(w), wk, n, int(r or 0), int(nr or 0), float(a or 0.0), int(b or 0))
+        for w, wk, n, r, nr, a, b in rows
+    ]
+
+
+def personal_bests(store: Store, player: int | str) -> list[BestRow]:
+    """One player's bests per workout: most reps in a session, best pace, longest hold."""
+    if player is None:
+        raise InvalidInput("pick a player to see personal bests")
+    sub = _per_session_workout(player, None, None)
+    q = select(
+        sub.c.workout, sub.c.session_id, sub.c.started_at, sub.c.reps, sub.c.active_s, sub.c.hold_s
+    ).order_by(sub.c.workout, sub.c.started_at)
+    with store.reading() as s:
+        rows = s.execute(q).all()
+    from hiitpi.store.models import UTCDateTime
+
+    to_dt = UTCDateTime().process_result_value
+    best: dict[str, dict] = {}
+    for wk, sid, started, reps, active, hold in rows:
+        started = to_dt(started, None) if not isinstance(started, str) else _parse_dt(started)
+        b = best.setdefault(
+            wk,
+            {"n": 0, "reps": -1, "rs": None, "ra": None, "pace": None, "ps": None, "hold": None, "hs": None},
+        )
+        b["n"] += 1
+        reps = int(reps or 0)
+        if reps > b["reps"]:  # strictly more: the first session to reach a best keeps it
+            b["reps"], b["rs"], b["ra"] = reps, sid, started
+        if active and active >= MIN_PACE_S and reps:
+            pace = reps * 60.0 / active
+            if b["pace"] is None or pace > b["pace"]:
+                b["pace"], b["ps"] = pace, sid
+        if hold is not None and (b["hold"] is None or hold > b["hold"]):
+            b["hold"], b["hs"] = float(hold), sid
+    return [
+        BestRow(wk, b["n"], b["reps"], b["rs"], b["ra"], b["pace"], b["ps"], b["hold"], b["hs"])
+        for wk, b in sorted(best.items())
+    ]
+
+
+def _parse_dt(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
+
+
+LEADERBOARD_METRICS = ("reps", "hold_s")
+
+
+def leaderboard(
+    store: Store,
+    workout: str,
+    *,
+    metric: str = "reps",
+    since: date | datetime | None = None,
+    limit: int = 10,
+) -> list[LeaderRow]:
+    """Each player's best single session at ``workout`` (most reps or longest hold), best first."""
+    if not workout or not isinstance(workout, str):
+        raise InvalidInput("pick a workout for the leaderboard")
+    if metric not in LEADERBOARD_METRICS:
+        raise InvalidInput(f"metric must be one of {', '.join(LEADERBOARD_METRICS)}")
+    if not isinstance(limit, int) or not 1 <= limit <= 100:
+        raise InvalidInput("limit must be between 1 and 100")
+    sub = _per_session_workout(None, workout, _as_start(since, "since"))
+    value = sub.c.reps if metric == "reps" else sub.c.hold_s
+    ranked = (
+        select(
+            sub.c.player_id,
+            value.label("value"),
+            sub.c.session_id,
+            sub.c.started_at,
+            func.row_number()
+            .over(partition_by=sub.c.player_id, order_by=(value.desc(), sub.c.started_at))
+            .label("rn"),
+        )
+        .where(value.is_not(None))
+        .subquery()
+    )
+    q = (
+        select(ranked.c.player_id, Player.name, ranked.c.value, ranked.c.session_id, ranked.c.started_at)
+        .join(Player, Player.id == ranked.c.player_id)
+        .where(ranked.c.rn == 1, ranked.c.value > literal_column("0"))
+        .order_by(ranked.c.value.desc(), ranked.c.started_at)
+        .limit(limit)
+    )
+    with store.reading() as s:
+        rows = s.execute(q).all()
+    out = []
+    for i, (pid, name, val, sid, started) in enumerate(rows, 1):
+        at = _parse_dt(started) if isinstance(started, str) else started
+        out.append(LeaderRow(i, pid, name, float(val), sid, at))
+    return out
+
+
+def previous_best(
+    store: Store, player_id: int, workout: str, before: datetime, exclude: int | None = None
+) -> int | None:
+    """Most reps at ``workout`` in one of the player's sessions started before ``before``."""
+    sub = _per_session_workout(player_id, workout, None)
+    q = select(func.max(sub.c.reps)).where(sub.c.started_at < before)
+    if exclude is not None:
+        q = q.where(sub.c.session_id != exclude)
+    with store.reading() as s:
+        v = s.scalar(q)
+    return None if v is None else int(v)

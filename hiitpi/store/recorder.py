@@ -1,0 +1,546 @@
+"""SessionRecorder: the live engine's writer. `record(event)` never blocks; a thread batches to disk.
+
+The analysis thread calls `start_session`, `start_interval`, `record` and `end_session`. Every call
+becomes an operation on one queue, applied in order by a writer thread that commits a batch every
+``flush_interval_s`` (default 0.5 s) or every ``flush_max_events`` events, whichever comes first,
+so a rep is on disk within about a second of happening. Session and interval totals are rewritten
+with each batch, so a crash leaves a session whose totals match its reps up to the last batch.
+
+When the database cannot be written (disk full, read-only) the batch is rolled back, kept in
+memory and retried every ``retry_s``; `healthy` turns False and `last_error` says why. Nothing is
+dropped unless more than ``max_pending`` operations pile up (then the oldest events are dropped
+and counted in `dropped`).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from sqlalchemy import insert, update
+
+from hiitpi.referee.events import RefEvent
+from hiitpi.store.db import Store
+from hiitpi.store.errors import InvalidInput, StoreError
+from hiitpi.store.models import Interval, Rep, WorkoutSession, utcnow
+
+log = logging.getLogger(__name__)
+
+END_STATUSES = ("done", "aborted")
+WORKOUT_NAME_MAX = 64
+
+
+@dataclass(slots=True)
+class _StartSession:
+    player_id: int
+    workout: str
+    program: str | None
+    round: int | None
+    started_at: datetime
+    t0: float
+    done: Future = field(default_factory=Future)
+
+
+@dataclass(slots=True)
+class _StartInterval:
+    workout: str
+    round: int | None
+    at: datetime
+
+
+@dataclass(slots=True)
+class _Event:
+    event: RefEvent
+    at: datetime
+
+
+@dataclass(slots=True)
+class _EndSession:
+    status: str
+    at: datetime
+    done: Future = field(default_factory=Future)
+
+
+@dataclass(slots=True)
+class _Flush:
+    done: Future = field(default_factory=Future)
+
+
+_STOP = object()
+
+
+@dataclass(slots=True)
+class _State:
+    """What the writer has committed about the current session (None when none is open)."""
+
+    session_id: int | None = None
+    session_started: datetime | None = None
+    interval_id: int | None = None
+    interval_index: int = 0
+    interval_started: datetime | None = None
+    next_rep: int = 1
+    s_reps: int = 0
+    s_no_reps: int = 0
+    s_faults: int = 0
+    s_hold_closed: float = 0.0  # hold seconds of closed intervals
+    s_has_hold: bool = False
+    i_reps: int = 0
+    i_no_reps: int = 0
+    i_faults: int = 0
+    i_hold: float | None = None
+
+
+def _check_workout(name: object, what: str = "workout") -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidInput(f"{what} name is empty: pick a workout from the rules list")
+    name = name.strip()
+    if len(name) > WORKOUT_NAME_MAX:
+        raise InvalidInput(f"{what} name is {len(name)} characters long; at most {WORKOUT_NAME_MAX}")
+    return name
+
+
+class SessionRecorder:
+    """Writes one session at a time from the live engine; see the module docstring."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        flush_interval_s: float = 0.5,
+        flush_max_events: int = 64,
+        retry_s: float = 1.0,
+        max_pending: int = 200_000,
+    ):
+        self.store = store
+        self.flush_interval_s = flush_interval_s
+        self.flush_max_events = flush_max_events
+        self.retry_s = retry_s
+        self.max_pending = max_pending
+        self.dropped = 0
+        self.written_events = 0
+        self.last_write_at: datetime | None = None
+        self._q: queue.SimpleQueue = queue.SimpleQueue()
+        self._state = _State()
+        self._pending_count = 0
+        self._lock = threading.Lock()
+        self._open = False  # the caller's view: a session was started and not ended
+        self._ignored = 0
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="hiitpi-store-writer", daemon=True)
+        self._thread.start()
+
+    @classmethod
+    def from_settings(cls, store: Store, settings) -> SessionRecorder:
+        s = settings.store
+        return cls(store, flush_interval_s=s.flush_interval_s, flush_max_events=s.flush_max_events)
+
+    # --- the caller's side (analysis thread) -------------------------------------------------
+
+    @property
+    def healthy(self) -> bool:
+        return self.store.healthy
+
+    @property
+    def last_error(self) -> str | None:
+        return self.store.last_error
+
+    @property
+    def pending(self) -> int:
+        """Operations queued or retried but not yet on disk."""
+        return self._pending_count
+
+    @property
+    def session_id(self) -> int | None:
+        """The session being written (committed to disk), or None."""
+        return self._state.session_id
+
+    @property
+    def active(self) -> bool:
+        return self._open
+
+    def start_session(
+        self,
+        player: str | int,
+        workout: str,
+        *,
+        program: str | None = None,
+        round: int | None = None,
+        t0: float = 0.0,
+        started_at: datetime | None = None,
+        timeout: float = 10.0,
+    ) -> int:
+        """Open a session (ending an open one as 'done') with its first interval; returns its id.
+
+        ``player`` is a player id or a name (created if new). ``t0`` is the referee clock at the
+        start, so rep times can be told relative to the session. Blocks until it is on disk.
+        """
+        from hiitpi.store.players import get_or_create_player, get_player
+
+        workout = _check_workout(workout)
+        program = _check_workout(program, "program") if program is not None else None
+        player_id = (
+            get_player(self.store, player).id
+            if isinstance(player, int)
+            else get_or_create_player(self.store, player).id
+        )
+        op = _StartSession(player_id, workout, program, round, started_at or utcnow(), float(t0))
+        self._put(op)
+        self._open = True
+        sid = self._wait(op.done, timeout, "start the session")
+        log.info("session %s started: player %s, %s", sid, player_id, program or workout)
+        return sid
+
+    def start_interval(self, workout: str, *, round: int | None = None, at: datetime | None = None) -> None:
+        """Close the current interval (keeping its reps) and open the next one. Does not block."""
+        workout = _check_workout(workout)
+        if not self._open:
+            raise InvalidInput("no session is running: start one before switching workout")
+        self._put(_StartInterval(workout, round, at or utcnow()))
+
+    def record(self, event: RefEvent, *, at: datetime | None = None) -> None:
+        """Queue a referee event for writing. Never blocks, never raises for database trouble."""
+        if not self._open:
+            self._ignored += 1
+            if self._ignored == 1:
+                log.debug("event %s ignored: no session is being recorded", event.kind)
+            return
+        self._put(_Event(event, at or utcnow()))
+
+    def end_session(
+        self, status: str = "done", *, ended_at: datetime | None = None, timeout: float = 10.0
+    ) -> int | None:
+        """Close the current session ('done' or 'aborted'), keeping every rep; returns its id.
+
+        Raises `InvalidInput` when no session is running ("stop without start").
+        """
+        if status not in END_STATUSES:
+            raise InvalidInput(f"status must be one of {', '.join(END_STATUSES)}, not {status!r}")
+        if not self._open:
+            raise InvalidInput("no session is running: there is nothing to stop")
+        op = _EndSession(status, ended_at or utcnow())
+        self._put(op)
+        self._open = False
+        return self._wait(op.done, timeout, "close the session")
+
+    def flush(self, timeout: float = 10.0) -> None:
+        """Block until everything queued so far is on disk (`StoreError` if it cannot be)."""
+        op = _Flush()
+        self._put(op)
+        self._wait(op.done, timeout, "write the queued reps")
+
+    def close(self, timeout: float = 10.0) -> None:
+        """End an open session as 'done', write everything, and stop the writer thread."""
+        if self._closed:
+            return
+        if self._open:
+            try:
+                self.end_session("done", timeout=timeout)
+            except StoreError as exc:
+                log.error("could not close the session at shutdown: %s", exc)
+        self._closed = True
+        self._q.put(_STOP)
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.error(
+                "store writer did not stop within %.1f s; %d operations unwritten", timeout, self.pending
+            )
+
+    def __enter__(self) -> SessionRecorder:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _put(self, op) -> None:
+        if self._closed:
+            raise StoreError("the session recorder is closed")
+        with self._lock:
+            self._pending_count += 1
+        self._q.put(op)
+
+    def _wait(self, fut: Future, timeout: float, what: str):
+        try:
+            return fut.result(timeout)
+        except FutureTimeout:
+            raise StoreError(
+                f"could not {what} within {timeout:.0f} s: {self.last_error or 'the writer is busy'}"
+            ) from None
+
+    # --- the writer thread ---------------------------------------------------------------------
+
+    def _run(self) -> None:
+        pending: list = []
+        deadline: float | None = None
+        retry_at = 0.0
+        stopping = False
+        while True:
+            timeout = None
+            if pending:
+                timeout = max(0.0, max(deadline or 0.0, retry_at) - time.monotonic())
+            try:
+                op = self._q.get(timeout=timeout)
+            except queue.Empty:
+                op = None
+            ops = [] if op is None else [op]
+            while True:
+                try:
+                    ops.append(self._q.get_nowait())
+                except queue.Empty:
+                    break
+            for op in ops:
+                if op is _STOP:
+                    stopping = True
+                    continue
+                if not pending:
+                    deadline = time.monotonic() + self.flush_interval_s
+                pending.append(op)
+            self._trim(pending)
+            now = time.monotonic()
+            n_events = sum(isinstance(o, _Event) for o in pending)
+            urgent = (
+                stopping
+                or n_events >= self.flush_max_events
+                or any(not isinstance(o, _Event | _StartInterval) for o in pending)
+            )
+            if pending and now >= retry_at and (urgent or now >= (deadline or 0.0)):
+                if self._flush(pending):
+                    with self._lock:
+                        self._pending_count -= len(pending)
+                    pending, deadline, retry_at = [], None, 0.0
+                else:
+                    retry_at = time.monotonic() + self.retry_s
+                    if stopping:
+                        self._give_up(pending)
+                        pending = []
+            if stopping and not pending:
+                return
+
+    def _trim(self, pending: list) -> None:
+        excess = len(pending) - self.max_pending
+        if excess <= 0:
+            return
+        kept, dropped = [], 0
+        for op in pending:
+            if dropped < excess and isinstance(op, _Event):
+                dropped += 1
+            else:
+                kept.append(op)
+        pending[:] = kept
+        self.dropped += dropped
+        with self._lock:
+            self._pending_count -= dropped
+        log.error("store writer: %d events dropped (database unwritable, %d pending)", dropped, len(kept))
+
+    def _give_up(self, pending: list) -> None:
+        log.error("store writer stopping with %d operations unwritten: %s", len(pending), self.last_error)
+        err = StoreError(self.last_error or "database unwritable")
+        for op in pending:
+            if hasattr(op, "done") and not op.done.done():
+                op.done.set_exception(err)
+        with self._lock:
+            self._pending_count -= len(pending)
+
+    def _flush(self, ops: list) -> bool:
+        """Apply ``ops`` in one transaction; on success adopt the new state and resolve futures."""
+        st = replace(self._state)
+        results: list[tuple[Future, object]] = []
+        rows: list[dict] = []
+        n_events = 0
+        now = utcnow()
+        try:
+            with self.store.writing() as s:
+                for op in ops:
+                    if isinstance(op, _Event):
+                        n_events += 1
+                        self._apply_event(st, op, rows)
+                    elif isinstance(op, _StartSession):
+                        self._write_rows(s, rows)
+                        if st.session_id is not None:
+                            self._close_session(s, st, "done", op.started_at)
+                        self._open_session(s, st, op)
+                        results.append((op.done, st.session_id))
+                    elif isinstance(op, _StartInterval):
+                        self._write_rows(s, rows)
+                        if st.session_id is None:
+                            log.warning("interval %s ignored: no session is open", op.workout)
+                            continue
+                        self._close_interval(s, st, op.at)
+                        self._open_interval(s, st, op.workout, op.round, op.at)
+                    elif isinstance(op, _EndSession):
+                        self._write_rows(s, rows)
+                        sid = st.session_id
+                        if sid is not None:
+                            self._close_session(s, st, op.status, op.at)
+                        results.append((op.done, sid))
+                    elif isinstance(op, _Flush):
+                        results.append((op.done, None))
+                self._write_rows(s, rows)
+                if st.session_id is not None:
+                    self._write_totals(s, st, now)
+        except StoreError:
+            return False  # logged and noted by store.writing; the ops stay pending
+        except Exception as exc:  # a bug: do not spin on it, but say loudly what was lost
+            log.exception("store writer: batch of %d operations failed and was dropped", len(ops))
+            self.store.note_failure(f"store writer error: {exc}")
+            for op in ops:
+                if hasattr(op, "done") and not op.done.done():
+                    op.done.set_exception(exc)
+            return True
+        self._state = st
+        self.written_events += n_events
+        self.last_write_at = now
+        for fut, value in results:
+            if not fut.done():
+                fut.set_result(value)
+        return True
+
+    # --- steps inside a batch (``st`` is the batch's working copy of the state) -----------------
+
+    def _apply_event(self, st: _State, op: _Event, rows: list[dict]) -> None:
+        ev = op.event
+        if st.session_id is None:
+            return
+        if ev.kind in ("rep", "no_rep"):
+            valid = ev.kind == "rep"
+            rows.append(
+                {
+                    "session_id": st.session_id,
+                    "interval_id": st.interval_id,
+                    "index": st.next_rep,
+                    "t_start": float(ev.t_start),
+                    "t_end": float(ev.t_end),
+                    "eccentric_s": ev.eccentric_s,
+                    "concentric_s": ev.concentric_s,
+                    "rom": ev.rom,
+                    "side": ev.side,
+                    "valid": valid,
+                    "reason": ev.reason,
+                    "recorded_at": op.at,
+                }
+            )
+            st.next_rep += 1
+            if valid:
+                st.s_reps += 1
+                st.i_reps += 1
+            else:
+                st.s_no_reps += 1
+                st.i_no_reps += 1
+        elif ev.kind == "fault":
+            st.s_faults += 1
+            st.i_faults += 1
+        elif ev.kind == "hold_tick" and ev.hold_s is not None:
+            st.i_hold = float(ev.hold_s)
+            st.s_has_hold = True
+
+    @staticmethod
+    def _write_rows(s, rows: list[dict]) -> None:
+        if rows:
+            s.execute(insert(Rep), rows)
+            rows.clear()
+
+    def _open_session(self, s, st: _State, op: _StartSession) -> None:
+        sid = s.execute(
+            insert(WorkoutSession)
+            .values(
+                player_id=op.player_id,
+                workout=op.workout,
+                program=op.program,
+                started_at=op.started_at,
+                updated_at=op.started_at,
+                t0=op.t0,
+                status="open",
+                duration_s=0.0,
+                reps=0,
+                no_reps=0,
+                faults=0,
+            )
+            .returning(WorkoutSession.id)
+        ).scalar_one()
+        st.__init__()  # reset
+        st.session_id = sid
+        st.session_started = op.started_at
+        self._open_interval(s, st, op.workout, op.round, op.started_at)
+
+    def _open_interval(self, s, st: _State, workout: str, round_: int | None, at: datetime) -> None:
+        st.interval_index += 1
+        st.interval_id = s.execute(
+            insert(Interval)
+            .values(
+                session_id=st.session_id,
+                index=st.interval_index,
+                workout=workout,
+                round=round_,
+                started_at=at,
+                duration_s=0.0,
+                reps=0,
+                no_reps=0,
+                faults=0,
+            )
+            .returning(Interval.id)
+        ).scalar_one()
+        st.interval_started = at
+        st.i_reps = st.i_no_reps = st.i_faults = 0
+        st.i_hold = None
+
+    def _close_interval(self, s, st: _State, at: datetime) -> None:
+        s.execute(
+            update(Interval)
+            .where(Interval.id == st.interval_id)
+            .values(ended_at=at, **self._interval_totals(st, at))
+        )
+        st.s_hold_closed += st.i_hold or 0.0
+        st.i_hold = None
+
+    def _close_session(self, s, st: _State, status: str, at: datetime) -> None:
+        self._close_interval(s, st, at)
+        totals = self._session_totals(st, at)
+        s.execute(
+            update(WorkoutSession)
+            .where(WorkoutSession.id == st.session_id)
+            .values(status=status, ended_at=at, updated_at=at, **totals)
+        )
+        log.info(
+            "session %s %s: %d reps, %d no-reps, %.0f s",
+            st.session_id,
+            status,
+            st.s_reps,
+            st.s_no_reps,
+            totals["duration_s"],
+        )
+        st.__init__()
+
+    def _write_totals(self, s, st: _State, now: datetime) -> None:
+        s.execute(
+            update(Interval).where(Interval.id == st.interval_id).values(**self._interval_totals(st, now))
+        )
+        s.execute(
+            update(WorkoutSession)
+            .where(WorkoutSession.id == st.session_id)
+            .values(updated_at=now, **self._session_totals(st, now))
+        )
+
+    @staticmethod
+    def _interval_totals(st: _State, at: datetime) -> dict:
+        return {
+            "duration_s": max(0.0, (at - st.interval_started).total_seconds()),
+            "reps": st.i_reps,
+            "no_reps": st.i_no_reps,
+            "faults": st.i_faults,
+            "hold_s": st.i_hold,
+        }
+
+    @staticmethod
+    def _session_totals(st: _State, at: datetime) -> dict:
+        return {
+            "duration_s": max(0.0, (at - st.session_started).total_seconds()),
+            "reps": st.s_reps,
+            "no_reps": st.s_no_reps,
+            "faults": st.s_faults,
+            "hold_s": (st.s_hold_closed + (st.i_hold or 0.0)) if st.s_has_hold else None,
+        }
