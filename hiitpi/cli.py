@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "hiitpi.commands.models",
     "hiitpi.commands.bench",
     "hiitpi.commands.config",
+    "hiitpi.commands.db",
 )
 
 

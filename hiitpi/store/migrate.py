@@ -12,6 +12,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Connection, Engine
 
 log = logging.getLogger(__name__)
+# Alembic logs every plugin and context at INFO; our own line says what changed.
+logging.getLogger("alembic").setLevel(logging.WARNING)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 

@@ -1,0 +1,161 @@
+"""`hiitpi db upgrade|status|export|recover`: the history database."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from hiitpi.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "db", help="the history database: upgrade, status, export, recover", description=__doc__
+    )
+    p.add_argument("--database", metavar="FILE", help="SQLite file (default: [store] database)")
+    dsub = p.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    up = dsub.add_parser("upgrade", help="create the database or bring its schema to the newest version")
+    up.set_defaults(func=upgrade_cmd, settings_overrides=_overrides)
+    st = dsub.add_parser("status", help="schema version, counts, open sessions, integrity")
+    st.set_defaults(func=status_cmd, settings_overrides=_overrides)
+    ex = dsub.add_parser("export", help="write one session or the whole history as CSV or JSON")
+    ex.add_argument("--session", type=int, metavar="ID", help="one session (default: all history)")
+    ex.add_argument("--format", choices=["csv", "json"], default="csv", help="default csv")
+    ex.add_argument("--out", metavar="FILE", help="output file (default: stdout)")
+    ex.set_defaults(func=export_cmd, settings_overrides=_overrides)
+    rc = dsub.add_parser("recover", help="close sessions a crash left open, keeping their reps")
+    rc.set_defaults(func=recover_cmd, settings_overrides=_overrides)
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    return {("store", "database"): args.database}
+
+
+def _open(settings: Settings, *, upgrade: bool = True):
+    from hiitpi.store import Store, StoreError
+
+    try:
+        s = settings.store
+        return Store.open(
+            settings.database_path,
+            upgrade=upgrade,
+            busy_timeout_ms=s.busy_timeout_ms,
+            synchronous=s.synchronous,
+        )
+    except StoreError as exc:
+        print(f"hiitpi: {exc}", file=sys.stderr)
+        return None
+
+
+def upgrade_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    from hiitpi.store.migrate import upgrade
+
+    store = _open(settings, upgrade=False)
+    if store is None:
+        return 1
+    try:
+        before, after = upgrade(store.write_engine)
+    except Exception as exc:  # SQLite trouble: say which and what to do
+        from hiitpi.store.errors import describe_db_error
+
+        print(f"hiitpi: {describe_db_error(exc, store.path)}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    if before == after:
+        print(f"{store.path}: schema already at {after}")
+    else:
+        print(f"{store.path}: schema upgraded from {before or 'empty'} to {after}")
+    return 0
+
+
+def status_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    from sqlalchemy import func, select
+
+    from hiitpi.store.migrate import current_revision, head_revision
+    from hiitpi.store.models import Interval, Player, Rep, WorkoutSession
+
+    path = settings.database_path
+    if not path.exists():
+        print(f"{path}: no database yet (`hiitpi db upgrade` or `hiitpi serve` creates it)")
+        return 1
+    store = _open(settings, upgrade=False)
+    if store is None:
+        return 1
+    try:
+        current, head = current_revision(store.read_engine), head_revision()
+        print(f"database: {path} ({path.stat().st_size / 1e6:.2f} MB)")
+        wal = path.with_name(path.name + "-wal")
+        if wal.exists():
+            print(f"wal:      {wal.stat().st_size / 1e6:.2f} MB")
+        print(
+            f"schema:   {current or 'empty'} (newest {head}){'' if current == head else '  → run `hiitpi db upgrade`'}"
+        )
+        if current is None:
+            return 1
+        with store.reading() as s:
+            for name, model in (
+                ("players", Player),
+                ("sessions", WorkoutSession),
+                ("intervals", Interval),
+                ("reps", Rep),
+            ):
+                print(f"{name + ':':10s}{s.scalar(select(func.count()).select_from(model))}")
+            by_status = s.execute(
+                select(WorkoutSession.status, func.count()).group_by(WorkoutSession.status)
+            ).all()
+        print("by status: " + (", ".join(f"{st} {n}" for st, n in sorted(by_status)) or "none"))
+        check = store.integrity_check()
+        print(f"integrity: {check}")
+        return 0 if check == "ok" and current == head else 1
+    finally:
+        store.close()
+
+
+def export_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    from hiitpi.store import NotFound, StoreError
+    from hiitpi.store.export import export
+
+    store = _open(settings)
+    if store is None:
+        return 1
+    try:
+        if args.out:
+            tmp = f"{args.out}.part"
+            with open(tmp, "w", encoding="utf-8", newline="") as fh:
+                n = export(store, fh, fmt=args.format, session_id=args.session)
+            import os
+
+            os.replace(tmp, args.out)
+            print(f"{n} session(s) written to {args.out}", file=sys.stderr)
+        else:
+            export(store, sys.stdout, fmt=args.format, session_id=args.session)
+        return 0
+    except NotFound as exc:
+        print(f"hiitpi: {exc} (see `hiitpi db status`)", file=sys.stderr)
+        return 1
+    except (StoreError, OSError) as exc:
+        print(f"hiitpi: export failed: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+
+
+def recover_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    from hiitpi.store import StoreError, recover_open_sessions
+
+    store = _open(settings)
+    if store is None:
+        return 1
+    try:
+        ids = recover_open_sessions(store)
+    except StoreError as exc:
+        print(f"hiitpi: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        store.close()
+    print(f"recovered {len(ids)} session(s)" + (": " + ", ".join(map(str, ids)) if ids else ""))
+    return 0
