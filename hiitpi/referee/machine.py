@@ -1,0 +1,417 @@
+"""The referee: one state machine per active workout, fed one `Pose` at a time.
+
+Each pose: features are measured in pixels, the first state whose conditions all hold is the
+*candidate*, and it becomes the current state once it has held for the state's minimum dwell
+time (so one noisy frame never changes state). Because states are separate threshold regions
+(the rules loader rejects overlapping ones) a value between them keeps the current state:
+that gap is the hysteresis.
+
+A rep is a *cycle*: it starts when the pose leaves the rule's start state and ends when the
+start state is entered again. If the cycle passed through the rule's sequence of states, in
+order, it is a rep — unless a form check failed, which makes it a no-rep with the check's reason.
+A cycle that only reached the rule's ``partial`` threshold is a no-rep ("not low enough"); one
+that reached neither was noise. A cycle longer than ``max_s``, or a person lost for longer than
+``max_gap_s``, resets the half-done rep. Work per pose is constant: nothing grows with the
+session.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from hiitpi.pose.types import Pose
+from hiitpi.referee.events import RefEvent
+from hiitpi.referee.features import BodyScale, Feature
+from hiitpi.referee.pace import PaceMeter
+from hiitpi.referee.rules import Rule
+
+log = logging.getLogger(__name__)
+
+_INF = math.inf
+
+
+class _Check:
+    __slots__ = ("bad_frames", "during", "extreme", "fi", "hi", "lo", "reported", "spec", "violated")
+
+    def __init__(self, spec, fi: int):
+        self.spec = spec
+        self.fi = fi
+        self.lo = spec.min if spec.min is not None else -_INF
+        self.hi = spec.max if spec.max is not None else _INF
+        self.during = frozenset(spec.during)
+        self.reset()
+
+    def reset(self) -> None:
+        self.bad_frames = 0
+        self.violated = False
+        self.reported = False
+        self.extreme = None
+
+
+class Referee:
+    """Counts one workout. ``update(pose)`` returns the events that pose caused."""
+
+    def __init__(self, rule: Rule, pace_window_s: float = 20.0):
+        self.rule = rule
+        self.name = rule.name
+        self._scale = BodyScale(rule.min_score)
+        self._features = [Feature(spec, rule.min_score) for spec in rule.features.values()]
+        self._fidx = {f.spec.name: i for i, f in enumerate(self._features)}
+        self.values: list[float | None] = [None] * len(self._features)
+        self._states = [
+            (
+                s.name,
+                tuple(
+                    (
+                        self._fidx[c.feature],
+                        -_INF if c.above is None else c.above,
+                        _INF if c.below is None else c.below,
+                    )
+                    for c in s.when
+                ),
+                rule.min_dwell_s if s.min_dwell_s is None else s.min_dwell_s,
+                tuple(
+                    (
+                        self._fidx[c.feature],
+                        -_INF if c.above is None else c.above,
+                        _INF if c.below is None else c.below,
+                    )
+                    for c in s.any
+                ),
+            )
+            for s in rule.states
+        ]
+        self._state_features = sorted(
+            {fi for _, conds, _, anys in self._states for fi, _, _ in (*conds, *anys)}
+        )
+        self._checks = [_Check(c, self._fidx[c.feature]) for c in rule.checks]
+        rep = rule.rep
+        self._start = rep.start if rep else None
+        self._seq = rep.sequence if rep else ()
+        if rep and rep.partial:
+            c = rep.partial
+            self._partial = (
+                self._fidx[c.feature],
+                -_INF if c.above is None else c.above,
+                _INF if c.below is None else c.below,
+            )
+        else:
+            self._partial = None
+        if rep and rep.rom:
+            self._rom = (self._fidx[rep.rom.feature], rep.rom.start, rep.rom.full)
+        elif rep:
+            # no rom given: time the split on the first condition of the first sequence state
+            first = (*rule.state(rep.sequence[0]).when, *rule.state(rep.sequence[0]).any)[0]
+            full = first.below if first.below is not None else first.above
+            start_state = rule.state(rep.start)
+            sc = next((c for c in (*start_state.when, *start_state.any) if c.feature == first.feature), None)
+            start = (sc.above if sc and sc.above is not None else sc.below) if sc else None
+            self._rom = (self._fidx[first.feature], start, full) if start is not None else None
+        else:
+            self._rom = None
+        self._hold = rule.hold
+        self.pace_meter = PaceMeter(pace_window_s)
+        self.reset()
+
+    # ----------------------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget everything (a new set, a new clip)."""
+        self.count = 0
+        self.no_reps = 0
+        self.state: str | None = None
+        self.hold_s = 0.0
+        self.last_t: float | None = None
+        self.last_side: str | None = None
+        self._cand: str | None = None
+        self._cand_since = 0.0
+        self._armed = False
+        self._t_last_start = None
+        self._missing_since: float | None = None
+        self._hold_ticks = 0
+        self.pace_meter.reset()
+        for f in self._features:
+            f.reset()
+        self._reset_cycle()
+
+    def _reset_cycle(self) -> None:
+        self._in_cycle = False
+        self._t_cycle = 0.0
+        self._seq_pos = 0
+        self._partial_hit = False
+        self._peak: float | None = None
+        self._t_peak = 0.0
+        self._peak_side: str | None = None
+        for c in self._checks:
+            c.reset()
+
+    # ----------------------------------------------------------------------------------------
+    @property
+    def phase(self) -> str:
+        """The current state's name ('-' before the first state is reached)."""
+        return self.state or "-"
+
+    @property
+    def pace(self) -> float:
+        """Reps per minute over the pace window, at the time of the latest pose."""
+        return 0.0 if self.last_t is None else self.pace_meter.rate(self.last_t)
+
+    def pace_at(self, now: float) -> float:
+        return self.pace_meter.rate(now)
+
+    def feature_values(self) -> dict[str, float | None]:
+        return {f.spec.name: v for f, v in zip(self._features, self.values, strict=True)}
+
+    def snapshot(self) -> dict:
+        """What the live view shows."""
+        return {
+            "workout": self.name,
+            "count": self.count,
+            "no_reps": self.no_reps,
+            "phase": self.phase,
+            "pace": round(self.pace, 2),
+            "hold_s": round(self.hold_s, 2),
+        }
+
+    # ----------------------------------------------------------------------------------------
+    def update(self, pose: Pose | None, timestamp: float | None = None) -> list[RefEvent]:
+        """Feed one pose (None: nobody seen this frame). Returns the events it caused."""
+        t = pose.timestamp if pose is not None else timestamp
+        if t is None:
+            return []
+        events: list[RefEvent] = []
+        dt = 0.0 if self.last_t is None else t - self.last_t
+        self.last_t = t
+        self.pace_meter.seen(t)
+        values = self.values
+        if pose is None:
+            for i in range(len(values)):
+                values[i] = None
+        else:
+            w = pose.width
+            h = pose.height
+            px = [(x * w, y * h, s) for x, y, s in pose.keypoints.tolist()]
+            self._scale.update(px)
+            for i, f in enumerate(self._features):
+                values[i] = f.compute(px, self._scale, t)
+
+        # which state do the features say?
+        match = None
+        for name, conds, _dwell, anys in self._states:
+            for fi, lo, hi in conds:
+                v = values[fi]
+                if v is None or not (lo < v < hi):
+                    break
+            else:
+                if anys:
+                    for fi, lo, hi in anys:
+                        v = values[fi]
+                        if v is not None and lo < v < hi:
+                            break
+                    else:
+                        continue
+                match = name
+                break
+
+        # occlusion: a short gap holds the state; a long one resets the half-done rep
+        if match is None and any(values[fi] is None for fi in self._state_features):
+            if self._missing_since is None:
+                self._missing_since = t
+            elif t - self._missing_since > self.rule.max_gap_s and (self._armed or self.state):
+                log.debug("%s: person lost for %.1fs, resetting", self.name, t - self._missing_since)
+                self._armed = False
+                self.state = None
+                self._cand = None
+                self._reset_cycle()
+        else:
+            self._missing_since = None
+
+        if match != self._cand:
+            self._cand = match
+            self._cand_since = t
+        if self._hold is not None:
+            return self._update_hold(t, dt, match, values, events)
+
+        start = self._start
+        if match == start and match is not None:
+            self._t_last_start = t
+        elif self._armed and not self._in_cycle and self.state == start:
+            # left the start position: a cycle begins
+            self._in_cycle = True
+            self._t_cycle = self._t_last_start if self._t_last_start is not None else t
+
+        if self._in_cycle:
+            self._track_cycle(t, values, events)
+
+        if match is not None and (match != self.state or (self._in_cycle and match == start)):
+            if t - self._cand_since >= self._dwell_of(match) - 1e-9:
+                self._commit(match, t, events)
+
+        if self._in_cycle and t - self._t_cycle > self.rule.rep.max_s:
+            log.debug("%s: rep timed out after %.1fs", self.name, t - self._t_cycle)
+            self._reset_cycle()
+            self._armed = False
+        return events
+
+    def _track_cycle(self, t: float, values: list, events: list[RefEvent]) -> None:
+        if self._partial is not None and not self._partial_hit:
+            fi, lo, hi = self._partial
+            v = values[fi]
+            if v is not None and lo < v < hi:
+                self._partial_hit = True
+        rom = self._rom
+        if rom is not None:
+            v = values[rom[0]]
+            if v is not None:
+                p = self._peak
+                if p is None or (v > p if rom[2] > rom[1] else v < p):
+                    self._peak = v
+                    self._t_peak = t
+                    self._peak_side = self._features[rom[0]].side
+        state = self.state
+        for c in self._checks:
+            if c.during and state not in c.during:
+                continue
+            v = values[c.fi]
+            if v is None:
+                continue
+            spec = c.spec
+            if spec.reach_above is not None or spec.reach_below is not None:
+                e = c.extreme
+                if spec.reach_above is not None:
+                    c.extreme = v if e is None or v > e else e
+                else:
+                    c.extreme = v if e is None or v < e else e
+            if c.lo < v < c.hi:
+                c.bad_frames = 0
+                continue
+            if c.lo == -_INF and c.hi == _INF:
+                continue
+            c.bad_frames += 1
+            if c.bad_frames >= spec.min_frames and not c.violated:
+                c.violated = True
+                if spec.action == "fault" and not c.reported:
+                    c.reported = True
+                    events.append(RefEvent("fault", self.name, t, t, self.count, reason=spec.reason))
+
+    def _commit(self, name: str, t: float, events: list[RefEvent]) -> None:
+        self.state = name
+        if name == self._start:
+            if self._armed and self._in_cycle:
+                self._finish_cycle(t, events)
+            self._reset_cycle()
+            self._armed = True
+            self._t_last_start = t
+            return
+        if self._armed:
+            if not self._in_cycle:
+                self._in_cycle = True
+                self._t_cycle = self._t_last_start if self._t_last_start is not None else t
+            seq = self._seq
+            if self._seq_pos < len(seq) and seq[self._seq_pos] == name:
+                self._seq_pos += 1
+
+    def _finish_cycle(self, t_end: float, events: list[RefEvent]) -> None:
+        rep = self.rule.rep
+        t0 = self._t_cycle
+        complete = self._seq_pos >= len(self._seq)
+        if not complete:
+            if self._partial_hit:
+                self.no_reps += 1
+                events.append(RefEvent("no_rep", self.name, t0, t_end, self.count, reason=rep.partial_reason))
+            return
+        if t_end - t0 < rep.min_s:
+            log.debug("%s: cycle of %.2fs is shorter than min_s, ignored", self.name, t_end - t0)
+            return
+        reason = None
+        for c in self._checks:
+            s = c.spec
+            if s.action != "no_rep":
+                continue
+            if c.violated:
+                reason = s.reason
+                break
+            if s.reach_above is not None and (c.extreme is None or c.extreme <= s.reach_above):
+                reason = s.reason
+                break
+            if s.reach_below is not None and (c.extreme is None or c.extreme >= s.reach_below):
+                reason = s.reason
+                break
+        rom_val = None
+        ecc = con = None
+        if self._rom is not None and self._peak is not None:
+            _, r0, r1 = self._rom
+            rom_val = max(0.0, min(1.0, (self._peak - r0) / (r1 - r0)))
+            t_peak = min(max(self._t_peak, t0), t_end)
+            ecc = round(t_peak - t0, 3)
+            con = round(t_end - t_peak, 3)
+        side = self._peak_side
+        if reason is not None:
+            self.no_reps += 1
+            events.append(
+                RefEvent(
+                    "no_rep", self.name, t0, t_end, self.count, ecc, con, rom_val, reason=reason, side=side
+                )
+            )
+            return
+        self.count += 1
+        self.pace_meter.add(t_end)
+        if rep.alternate and side is not None and side == self.last_side:
+            events.append(
+                RefEvent(
+                    "fault", self.name, t0, t_end, self.count, reason="same side twice: alternate", side=side
+                )
+            )
+        self.last_side = side
+        events.append(RefEvent("rep", self.name, t0, t_end, self.count, ecc, con, rom_val, side=side))
+
+    # ----------------------------------------------------------------------------------------
+    def _update_hold(
+        self, t: float, dt: float, match: str | None, values: list, events: list[RefEvent]
+    ) -> list[RefEvent]:
+        hold = self._hold
+        if match is not None and match != self.state and t - self._cand_since >= self._dwell_of(match) - 1e-9:
+            self.state = match
+            for c in self._checks:
+                c.reset()
+        if self.state is None:
+            return events
+        if self._missing_since is not None and match is None:
+            # nobody measurable: the clock does not run
+            return events
+        in_hold = self.state == hold.state
+        faulted = False
+        for c in self._checks:
+            if c.during and self.state not in c.during:
+                continue
+            v = values[c.fi]
+            if v is None:
+                continue
+            if c.lo < v < c.hi:
+                c.bad_frames = 0
+                if c.violated:
+                    c.violated = False
+                    c.reported = False
+                continue
+            c.bad_frames += 1
+            if c.bad_frames >= c.spec.min_frames:
+                c.violated = True
+                if in_hold and not c.reported:
+                    c.reported = True
+                    events.append(
+                        RefEvent(
+                            "fault", self.name, t, t, 0, reason=c.spec.reason, hold_s=round(self.hold_s, 3)
+                        )
+                    )
+            if c.violated:
+                faulted = True
+        if in_hold and match == hold.state and not faulted and dt > 0.0:
+            self.hold_s += min(dt, 0.5)  # a stalled camera is not time held
+            ticks = int(self.hold_s / hold.tick_s + 1e-9)
+            if ticks > self._hold_ticks:
+                self._hold_ticks = ticks
+                events.append(RefEvent("hold_tick", self.name, t, t, 0, hold_s=round(self.hold_s, 3)))
+        return events
+
+    def _dwell_of(self, name: str) -> float:
+        return next(d for n, _, d, _ in self._states if n == name)
