@@ -1,0 +1,205 @@
+"""The Redis contract between the analysis side (one engine) and the web side (any number of readers).
+
+Every key lives under ``settings.redis.prefix`` (default ``hiitpi``):
+
+``{prefix}:live`` — a stream, appended with ``XADD … MAXLEN ~ stream_maxlen``. Each entry has a
+``type``:
+
+- ``sample``: one analysed frame. ``seq`` (frame number), ``ts`` (the referee's clock, s),
+  ``wall`` (Unix time, s), ``session``, ``score`` (pose score, "" with no person), ``kp`` (JSON
+  ``[[x, y, score] × 17]``, x/y in 0..1 of the frame, "" with no person), ``stages`` (JSON
+  ``{stage: ms}``), ``age_ms`` (frame captured → entry written, without the pose model).
+- ``event``: ``kind`` (``rep``, ``no_rep``, ``fault``, ``hold_tick`` from the referee;
+  ``session_start``, ``session_stop``, ``status`` from the engine), ``session``, ``ts``,
+  ``wall``, ``count`` (reps so far), ``data`` (JSON: the referee event's fields, or the session's
+  player/workout, or a status message).
+
+``{prefix}:state`` — a hash, the current state, rewritten after every frame: ``session``,
+``player``, ``workout``, ``running`` (1/0), ``phase``, ``reps``, ``no_reps``, ``pace``
+(reps/min), ``elapsed`` (s), ``fps``, ``dropped``, ``source``, ``degraded`` (comma-separated
+flags: ``source``, ``store``, ``pose``), ``redis_reconnects``, ``updated`` (Unix time), and the last command's ``cmd_id``,
+``cmd_ok`` (1/0), ``cmd_message``.
+
+``{prefix}:commands`` — a stream the web side appends to (``XADD``, capped) and only the engine
+reads: ``action`` (``start``, ``stop``, ``switch``), ``player``, ``workout``, ``sent`` (Unix time).
+
+Readers use ``XREAD``/``XRANGE`` from an id they keep: nothing is ever popped, so every viewer
+sees the same entries in the same order.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+ENTRY_SAMPLE = "sample"
+ENTRY_EVENT = "event"
+ENGINE_EVENTS = ("session_start", "session_stop", "status")
+COMMAND_ACTIONS = ("start", "stop", "switch")
+#: Cap on the command stream: commands are consumed within a frame or two.
+COMMANDS_MAXLEN = 1000
+MAX_PLAYER_LEN = 64
+
+
+@dataclass(frozen=True, slots=True)
+class LiveKeys:
+    prefix: str = "hiitpi"
+
+    @property
+    def stream(self) -> str:
+        return f"{self.prefix}:live"
+
+    @property
+    def state(self) -> str:
+        return f"{self.prefix}:state"
+
+    @property
+    def commands(self) -> str:
+        return f"{self.prefix}:commands"
+
+
+def _num(value: float | None, digits: int = 4) -> str:
+    return "" if value is None else repr(round(float(value), digits))
+
+
+def encode_sample(
+    *,
+    seq: int,
+    ts: float,
+    wall: float,
+    session: str,
+    keypoints: np.ndarray | None,
+    score: float | None,
+    stages: dict[str, float],
+    age_ms: float | None = None,
+) -> dict[str, str]:
+    kp = ""
+    if keypoints is not None:
+        kp = json.dumps(np.round(keypoints[:, :3].astype(float), 4).tolist(), separators=(",", ":"))
+    return {
+        "type": ENTRY_SAMPLE,
+        "seq": str(seq),
+        "ts": _num(ts),
+        "wall": _num(wall, 3),
+        "session": session,
+        "score": _num(score),
+        "kp": kp,
+        "stages": json.dumps({k: round(v, 3) for k, v in stages.items()}, separators=(",", ":")),
+        "age_ms": _num(age_ms, 3),
+    }
+
+
+def encode_event(
+    kind: str, *, ts: float, wall: float, session: str, count: int, data: dict[str, Any]
+) -> dict[str, str]:
+    return {
+        "type": ENTRY_EVENT,
+        "kind": kind,
+        "ts": _num(ts),
+        "wall": _num(wall, 3),
+        "session": session,
+        "count": str(count),
+        "data": json.dumps(data, separators=(",", ":"), default=str),
+    }
+
+
+def encode_state(state: dict[str, Any]) -> dict[str, str]:
+    out = {}
+    for key, value in state.items():
+        if value is None:
+            out[key] = ""
+        elif isinstance(value, bool):
+            out[key] = "1" if value else "0"
+        elif isinstance(value, float):
+            out[key] = repr(round(value, 4))
+        elif isinstance(value, list | tuple | set):
+            out[key] = ",".join(sorted(str(v) for v in value))
+        else:
+            out[key] = str(value)
+    return out
+
+
+def _s(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+@dataclass(slots=True)
+class LiveEntry:
+    """One decoded stream entry."""
+
+    id: str
+    type: str
+    session: str
+    ts: float | None
+    wall: float | None
+    kind: str | None = None
+    count: int | None = None
+    data: dict[str, Any] = field(default_factory=dict)
+    seq: int | None = None
+    score: float | None = None
+    keypoints: list[list[float]] | None = None
+    stages: dict[str, float] = field(default_factory=dict)
+    age_ms: float | None = None
+
+    @classmethod
+    def decode(cls, entry_id: Any, fields: dict) -> LiveEntry:
+        f = {_s(k): _s(v) for k, v in fields.items()}
+
+        def num(key: str) -> float | None:
+            v = f.get(key, "")
+            return float(v) if v else None
+
+        common = {"id": _s(entry_id), "type": f.get("type", ""), "session": f.get("session", "")}
+        if common["type"] == ENTRY_EVENT:
+            return cls(
+                **common,
+                ts=num("ts"),
+                wall=num("wall"),
+                kind=f.get("kind"),
+                count=int(f.get("count") or 0),
+                data=json.loads(f["data"]) if f.get("data") else {},
+            )
+        return cls(
+            **common,
+            ts=num("ts"),
+            wall=num("wall"),
+            seq=int(f["seq"]) if f.get("seq") else None,
+            score=num("score"),
+            keypoints=json.loads(f["kp"]) if f.get("kp") else None,
+            stages=json.loads(f["stages"]) if f.get("stages") else {},
+            age_ms=num("age_ms"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LiveCommand:
+    """start {player, workout} | stop | switch {workout}: sent by the web side, run by the engine."""
+
+    id: str
+    action: str
+    player: str | None = None
+    workout: str | None = None
+
+    @classmethod
+    def decode(cls, entry_id: Any, fields: dict) -> LiveCommand:
+        f = {_s(k): _s(v) for k, v in fields.items()}
+        return cls(
+            id=_s(entry_id),
+            action=f.get("action", ""),
+            player=f.get("player") or None,
+            workout=f.get("workout") or None,
+        )
+
+
+def validate_command(action: str, player: str | None, workout: str | None) -> str | None:
+    """The reason a command is malformed, or None. (Whether the workout exists is the engine's call.)"""
+    if action not in COMMAND_ACTIONS:
+        return f"unknown action {action!r}; use one of {', '.join(COMMAND_ACTIONS)}"
+    if player is not None and not (0 < len(player.strip()) <= MAX_PLAYER_LEN):
+        return f"player name must be 1..{MAX_PLAYER_LEN} characters"
+    if action == "switch" and not workout:
+        return "switch needs a workout"
+    return None
