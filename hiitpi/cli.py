@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "hiitpi.commands.bench",
     "hiitpi.commands.config",
     "hiitpi.commands.db",
+    "hiitpi.commands.summary",
 )
 
 

@@ -188,6 +188,13 @@ class CoachSettings(Section):
     timeout_s: float = Field(
         120.0, gt=0, title="Time limit", description="Past this the template summary is used."
     )
+    nice: int = Field(
+        10,
+        ge=0,
+        le=19,
+        title="Niceness",
+        description="CPU priority of the summary thread (0 = normal, 19 = lowest) so the engine keeps the CPU.",
+    )
 
 
 class ModelSettings(Section):

@@ -9,7 +9,7 @@ import argparse
 import importlib
 
 #: Modules that add a `hiitpi bench NAME` subcommand.
-BENCH_MODULES: tuple[str, ...] = ()
+BENCH_MODULES: tuple[str, ...] = ("hiitpi.coach.bench",)
 
 
 def register(sub: argparse._SubParsersAction) -> None:

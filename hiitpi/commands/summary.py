@@ -1,0 +1,101 @@
+"""`hiitpi summary SESSION_ID [--model PATH]`: write (again) the coach's summary of one session.
+
+The text streams to stdout as the model writes it; a draft the fact check rejects is announced
+on stderr and written again; the final summary is stored with its kind (model/template) and, for
+the template, the reason.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from hiitpi.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "summary",
+        help="write the coach's summary of one session (streams; stores it)",
+        description=__doc__,
+    )
+    p.add_argument("session_id", type=int, metavar="SESSION_ID", help="session id (see the history page)")
+    p.add_argument(
+        "--model", metavar="PATH", help="GGUF model file (default: [coach] model_path, else tinyllama)"
+    )
+    p.add_argument("--database", metavar="FILE", help="SQLite file (default: [store] database)")
+    p.add_argument(
+        "--timeout", type=float, metavar="S", help="time limit in seconds (default [coach] timeout_s)"
+    )
+    p.add_argument("--no-save", action="store_true", help="print only; do not store the summary")
+    p.add_argument("--json", action="store_true", help="print the result (kind, reason, attempts) as JSON")
+    p.set_defaults(func=summary_cmd, settings_overrides=_overrides)
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    return {("store", "database"): args.database, ("coach", "timeout_s"): args.timeout}
+
+
+def summary_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    from hiitpi.coach.summary import Coach, CoachEvent
+    from hiitpi.store import NotFound, Store, StoreError
+    from hiitpi.store.facts import session_facts, set_summary
+
+    if not settings.database_path.is_file():
+        print(
+            f"hiitpi: no history database at {settings.database_path}: record a session first "
+            "or pass --database FILE",
+            file=sys.stderr,
+        )
+        return 1
+    try:
+        store = Store.from_settings(settings)
+    except StoreError as exc:
+        print(f"hiitpi: {exc}", file=sys.stderr)
+        return 1
+    try:
+        try:
+            facts = session_facts(store, args.session_id)
+        except NotFound as exc:
+            print(f"hiitpi: {exc}", file=sys.stderr)
+            return 1
+        coach = Coach.from_settings(settings, args.model)
+        stream = not args.json
+
+        def on_event(ev: CoachEvent) -> None:
+            if not stream:
+                return
+            if ev.kind == "start" and ev.source == "model":
+                print(
+                    f"[model {coach.model_path.name if coach.model_path else ''}, try {ev.attempt}]",
+                    file=sys.stderr,
+                )
+            elif ev.kind == "start":
+                print("[template]", file=sys.stderr)
+            elif ev.kind == "token":
+                sys.stdout.write(ev.text)
+                sys.stdout.flush()
+            elif ev.kind == "discard":
+                print(f"\n[discarded: {ev.text}]", file=sys.stderr)
+            elif ev.kind == "done":
+                sys.stdout.write("\n")
+
+        summary = coach.summarize(facts, on_event=on_event)
+        if args.json:
+            print(json.dumps(summary.to_dict(), indent=2, default=str))
+        else:
+            print(
+                f"[{summary.kind}"
+                + (f": {summary.reason}" if summary.reason else "")
+                + f"; {summary.elapsed_s:.1f} s]",
+                file=sys.stderr,
+            )
+        if not args.no_save:
+            set_summary(store, facts.session_id, summary.text, summary.kind, summary.reason)
+        return 0
+    finally:
+        store.close()
