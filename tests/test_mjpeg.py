@@ -1,0 +1,127 @@
+"""The shared MJPEG encoder: real frames, a real pose from the real model, real JPEG encoding."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import cv2
+import numpy as np
+import pytest
+
+from hiitpi.config import WebSettings
+from hiitpi.web.mjpeg import MJPEG_MIMETYPE, MjpegBroadcaster, Overlay, render_frame
+
+
+@pytest.fixture(scope="module")
+def squat_and_pose(shared_data, model_mirror, tmp_path_factory):
+    from hiitpi.config import load_settings
+    from hiitpi.pose.registry import create_estimator
+
+    settings = load_settings(
+        None,
+        env={},
+        overrides={
+            ("general", "data_dir"): str(tmp_path_factory.mktemp("d")),
+            ("models", "mirror"): str(model_mirror),
+        },
+    )
+    image = cv2.imread(str(shared_data / "images" / "squat.bmp"))
+    est = create_estimator(settings)
+    pose = est.estimate(image, 0.0)
+    est.close()
+    assert pose is not None
+    return image, pose
+
+
+def test_render_scales_and_draws(squat_and_pose):
+    image, pose = squat_and_pose
+    out = render_frame(image, pose, Overlay(reps=7, workout="squat"), max_width=320, privacy=False)
+    h, w = image.shape[:2]
+    assert out.shape[1] == min(320, w) and abs(out.shape[0] - round(h * out.shape[1] / w)) <= 1
+    plain = cv2.resize(image, (out.shape[1], out.shape[0]), interpolation=cv2.INTER_AREA)
+    changed = np.any(out != plain, axis=2)
+    # the skeleton and the count changed some pixels, most of the picture is the camera image
+    assert 0.005 < changed.mean() < 0.5
+
+
+def test_privacy_mode_never_sends_the_camera_image(squat_and_pose):
+    image, pose = squat_and_pose
+    out = render_frame(image, pose, Overlay(reps=3), max_width=640, privacy=True)
+    lit = np.any(out > 0, axis=2)
+    assert 0.001 < lit.mean() < 0.2  # only skeleton and the count box text
+    # where the skeleton is not drawn, nothing of the photo leaks through
+    assert not np.any(out[~lit])
+    # no person: a black picture with the count
+    empty = render_frame(image, None, Overlay(reps=0), max_width=640, privacy=True)
+    assert np.any(empty > 0, axis=2).mean() < 0.02
+
+
+def _parts(gen, n):
+    out = []
+    for part in gen:
+        head, _, rest = part.partition(b"\r\n\r\n")
+        assert head.startswith(b"--frame\r\nContent-Type: image/jpeg")
+        length = int(head.split(b"Content-Length: ")[1])
+        jpeg = rest[:-2]
+        assert len(jpeg) == length and jpeg[:2] == b"\xff\xd8"
+        out.append(jpeg)
+        if len(out) == n:
+            break
+    return out
+
+
+def test_one_encoder_shared_by_clients_capped_rate(squat_and_pose, caplog):
+    image, pose = squat_and_pose
+    caplog.set_level(logging.INFO, logger="hiitpi.web.mjpeg")
+    b = MjpegBroadcaster(WebSettings(stream_fps=10, stream_width=320, jpeg_quality=60))
+    assert "multipart/x-mixed-replace" in MJPEG_MIMETYPE
+    b.start()
+    try:
+        b.submit(image, pose, Overlay(reps=1))
+        time.sleep(0.2)
+        assert b.encoded == 0  # nobody watching: nothing encoded
+        got: dict[str, list[bytes]] = {}
+        gens = {name: b.stream(name) for name in ("phone", "tablet")}
+        threads = [
+            threading.Thread(target=lambda n=n, g=g: got.__setitem__(n, _parts(g, 5)))
+            for n, g in gens.items()
+        ]
+        for t in threads:
+            t.start()
+        while b.clients < 2:
+            time.sleep(0.01)
+        t0 = time.monotonic()
+        i = 0
+        while any(t.is_alive() for t in threads) and time.monotonic() - t0 < 5:
+            b.submit(image, pose, Overlay(reps=i))  # 100 frames/s offered
+            i += 1
+            time.sleep(0.01)
+        elapsed = time.monotonic() - t0
+        for g in gens.values():
+            g.close()  # the clients leave
+        assert got["phone"] == got["tablet"]  # the same JPEGs, encoded once
+        assert len(set(got["phone"])) == 5
+        # 10 fps cap: 5 frames cannot come in much under 0.4 s although 100 fps were offered
+        assert elapsed >= 0.35
+        assert b.encoded <= 10 * elapsed + 2
+        decoded = cv2.imdecode(np.frombuffer(got["phone"][0], np.uint8), cv2.IMREAD_COLOR)
+        assert decoded.shape[1] == 320
+        assert b.clients == 0
+        assert "video client phone left" in caplog.text and "video client tablet left" in caplog.text
+    finally:
+        b.stop()
+
+
+def test_snapshot_and_stop_ends_streams(squat_and_pose):
+    image, pose = squat_and_pose
+    b = MjpegBroadcaster(WebSettings(stream_fps=30))
+    b.start()
+    stopper = threading.Timer(0.1, lambda: b.submit(image, pose, Overlay()))
+    stopper.start()
+    jpeg = b.snapshot(timeout_s=2)
+    assert jpeg is not None and jpeg[:2] == b"\xff\xd8"
+    gen = b.stream("late")
+    threading.Timer(0.2, b.stop).start()
+    assert list(gen) == []  # the engine stopped: the response ends cleanly
