@@ -21,6 +21,7 @@ log = logging.getLogger(__name__)
 #: Command modules, in the order `hiitpi --help` lists them.
 COMMAND_MODULES = (
     "hiitpi.commands.serve",
+    "hiitpi.commands.pose",
     "hiitpi.commands.models",
     "hiitpi.commands.bench",
     "hiitpi.commands.config",

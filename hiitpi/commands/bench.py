@@ -9,7 +9,7 @@ import argparse
 import importlib
 
 #: Modules that add a `hiitpi bench NAME` subcommand.
-BENCH_MODULES: tuple[str, ...] = ("hiitpi.coach.bench",)
+BENCH_MODULES: tuple[str, ...] = ("hiitpi.coach.bench", "hiitpi.commands.pose")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -12,6 +12,7 @@ import gc
 import importlib
 import logging
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -161,7 +162,7 @@ def choose_device(
     ``device`` is "cpu", "edgetpu" or "auto"; ``fallback`` "none" or "cpu". ``edgetpu_file_ok``
     says whether the model's ``_edgetpu`` file is in place.
     """
-    if device == "cpu":
+    if device == "cpu" or (device == "auto" and edgetpu_model is None):
         return DeviceChoice("cpu", cpu_model)
     problem: str | None = None
     if edgetpu_model is None:
@@ -179,7 +180,8 @@ def choose_device(
             log.info("Edge TPU delegate loaded; running %s", edgetpu_model)
             return DeviceChoice("edgetpu", edgetpu_model, [delegate])
     if device == "auto":
-        log.info("Edge TPU not used (%s); running on the CPU", problem.split(":")[0])
+        log.info("no usable Edge TPU; running %s on the CPU", cpu_model)
+        log.debug("Edge TPU: %s", problem)
         return DeviceChoice("cpu", cpu_model)
     if fallback == "cpu":
         log.warning("device = 'edgetpu' but %s; falling back to the CPU as [pose] fallback = 'cpu'", problem)
@@ -201,6 +203,9 @@ class TFLiteModel:
         self.input_shape = tuple(int(d) for d in self.input["shape"])
         self.input_dtype = self.input["dtype"]
         self.outputs = interpreter.get_output_details()
+        #: Total seconds spent in `run` (set_tensor + invoke + reading outputs) and its call count.
+        self.run_seconds = 0.0
+        self.run_count = 0
 
     @property
     def input_hw(self) -> tuple[int, int]:
@@ -223,6 +228,7 @@ class TFLiteModel:
 
     def run(self, tensor: np.ndarray) -> list[np.ndarray]:
         """Invoke on one input batch; outputs in the model's order, dequantised to float32."""
+        t0 = time.perf_counter()
         self.interpreter.set_tensor(self.input["index"], tensor)
         self.interpreter.invoke()
         out = []
@@ -232,6 +238,8 @@ class TFLiteModel:
             if scale:
                 value = (value.astype(np.float32) - zero) * scale
             out.append(value)
+        self.run_seconds += time.perf_counter() - t0
+        self.run_count += 1
         return out
 
     def output_index(self, *fragments: str) -> int:
