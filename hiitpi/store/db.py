@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from hiitpi.store.errors import StoreError, describe_db_error
@@ -120,6 +120,9 @@ class Store:
         try:
             yield session
             session.commit()
+        except IntegrityError:
+            session.rollback()  # a constraint said no: the caller's problem, not the disk's
+            raise
         except (OperationalError, DBAPIError) as exc:
             session.rollback()
             msg = describe_db_error(exc, self.path)

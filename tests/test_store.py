@@ -1,0 +1,506 @@
+"""The history store on real SQLite files: schema, recorder, queries, players, export, coach facts."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sqlite3
+import threading
+import time
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from hiitpi.referee.events import RefEvent
+from hiitpi.store import InvalidInput, NotFound, SessionRecorder, Store, StoreError, queries
+from hiitpi.store import export as export_mod
+from hiitpi.store.facts import session_facts, set_summary
+from hiitpi.store.migrate import current_revision, head_revision
+from hiitpi.store.players import create_player, list_players
+
+
+def rep(i: float, workout: str = "squat", **kw) -> RefEvent:
+    return RefEvent(
+        "rep",
+        workout,
+        t_start=i,
+        t_end=i + 0.9,
+        count=int(i),
+        eccentric_s=0.5,
+        concentric_s=0.4,
+        rom=0.8,
+        **kw,
+    )
+
+
+def no_rep(i: float, reason: str = "not low enough", workout: str = "squat") -> RefEvent:
+    return RefEvent("no_rep", workout, t_start=i, t_end=i + 0.7, reason=reason, rom=0.4)
+
+
+@pytest.fixture()
+def store(tmp_path):
+    s = Store.open(tmp_path / "history.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture()
+def recorder(store):
+    r = SessionRecorder(store, flush_interval_s=0.2, flush_max_events=16)
+    yield r
+    r.close()
+
+
+def raw(path) -> sqlite3.Connection:
+    """A plain sqlite3 connection: what another process would see on disk."""
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+
+
+# --- schema ----------------------------------------------------------------------------------------
+
+
+def test_migrations_from_empty_create_schema_wal_and_foreign_keys(tmp_path):
+    path = tmp_path / "new" / "h.db"
+    store = Store.open(path)
+    try:
+        assert current_revision(store.read_engine) == head_revision() == "0001"
+        con = raw(path)
+        tables = {r[0] for r in con.execute("select name from sqlite_master where type='table'")}
+        assert {"players", "sessions", "intervals", "reps", "alembic_version"} <= tables
+        indexes = {r[0] for r in con.execute("select name from sqlite_master where type='index'")}
+        assert {
+            "ix_sessions_player_started",
+            "ix_intervals_workout_session",
+            "ux_reps_session_index",
+        } <= indexes
+        assert con.execute("pragma journal_mode").fetchone()[0] == "wal"
+        con.close()
+        with store.write_engine.connect() as c:
+            assert c.exec_driver_sql("pragma foreign_keys").scalar() == 1
+            assert c.exec_driver_sql("pragma busy_timeout").scalar() == 5000
+        # a rep pointing at no session is refused by the foreign keys
+        with pytest.raises(IntegrityError, match="FOREIGN KEY"), store.writing() as s:
+            s.connection().exec_driver_sql(
+                'insert into reps (session_id, interval_id, "index", t_start, t_end, valid, recorded_at) '
+                "values (99, 99, 1, 0, 1, 1, '2026-01-01 00:00:00')"
+            )
+    finally:
+        store.close()
+    # opening again is a no-op upgrade
+    again = Store.open(path)
+    assert current_revision(again.read_engine) == "0001"
+    again.close()
+
+
+def test_migration_matches_models(store):
+    """Autogenerate finds no difference between the migration scripts and the models."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from hiitpi.store.models import Base
+
+    with store.read_engine.connect() as conn:
+        diffs = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+    assert diffs == []
+
+
+def test_open_a_file_that_is_not_a_database(tmp_path):
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    with pytest.raises(StoreError, match=r"not a database.*restore a backup or move it aside"):
+        Store.open(bad)
+
+
+# --- recorder --------------------------------------------------------------------------------------
+
+
+def test_reps_reach_disk_within_a_second_without_stop(store, recorder):
+    sid = recorder.start_session("Ann", "squat", t0=10.0)
+    t_recorded = time.monotonic()
+    for i in range(5):
+        recorder.record(rep(10 + i))
+    recorder.record(no_rep(16))
+    deadline = t_recorded + 1.0
+    con = raw(store.path)
+    while True:
+        n = con.execute("select count(*) from reps where session_id=?", (sid,)).fetchone()[0]
+        if n == 6 or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)
+    assert n == 6, "reps not on disk within 1 s"
+    status, reps, no_reps = con.execute(
+        "select status, reps, no_reps from sessions where id=?", (sid,)
+    ).fetchone()
+    assert (status, reps, no_reps) == ("open", 5, 1)
+    con.close()
+
+
+def test_switching_workout_without_stop_keeps_the_interval(store, recorder):
+    sid = recorder.start_session("Ben", "squat", program="circuit", round=1, t0=0.0)
+    for i in range(3):
+        recorder.record(rep(i))
+    recorder.record(RefEvent("fault", "squat", 3, 3.2, reason="knees in"))
+    recorder.start_interval("plank", round=2)
+    recorder.record(RefEvent("hold_tick", "plank", 4, 5, hold_s=1.0))
+    recorder.record(RefEvent("hold_tick", "plank", 5, 6, hold_s=2.0))
+    recorder.start_interval("pushup", round=3)
+    recorder.record(rep(7, "pushup"))
+    recorder.record(no_rep(8, "chest not low", "pushup"))
+    assert recorder.end_session() == sid
+    d = queries.session_detail(store, sid)
+    assert [(i.index, i.workout, i.round, i.reps, i.no_reps, i.faults, i.hold_s) for i in d.intervals] == [
+        (1, "squat", 1, 3, 0, 1, None),
+        (2, "plank", 2, 0, 0, 0, 2.0),
+        (3, "pushup", 3, 1, 1, 0, None),
+    ]
+    assert all(i.ended_at is not None for i in d.intervals)
+    assert d.session.status == "done" and d.session.program == "circuit"
+    assert (d.session.reps, d.session.no_reps, d.session.faults, d.session.hold_s) == (4, 1, 1, 2.0)
+    assert [r.index for r in d.reps] == [1, 2, 3, 4, 5]
+    assert [r.interval_index for r in d.reps] == [1, 1, 1, 3, 3]
+    assert d.reps[-1].reason == "chest not low" and not d.reps[-1].valid
+
+
+def test_starting_a_new_session_closes_the_open_one(store, recorder):
+    first = recorder.start_session("Cy", "squat")
+    recorder.record(rep(1))
+    second = recorder.start_session("Cy", "lunge")
+    recorder.end_session("aborted")
+    a, b = queries.get_session(store, first), queries.get_session(store, second)
+    assert (a.status, a.reps, b.status, b.workout) == ("done", 1, "aborted", "lunge")
+
+
+def test_record_never_blocks_while_another_writer_holds_the_lock(store, recorder):
+    recorder.start_session("Dee", "squat")
+    blocker = sqlite3.connect(store.path, timeout=1)
+    blocker.isolation_level = None
+    blocker.execute("BEGIN IMMEDIATE")  # hold the write lock for 1.5 s
+    worst = 0.0
+    start = time.monotonic()
+    n = 0
+    while time.monotonic() - start < 1.5:
+        t = time.perf_counter()
+        recorder.record(rep(n))
+        worst = max(worst, time.perf_counter() - t)
+        n += 1
+        time.sleep(0.002)
+    assert recorder.pending > 0  # the writer is waiting on the lock, the caller is not
+    blocker.execute("ROLLBACK")
+    blocker.close()
+    recorder.flush()
+    assert worst < 0.05, f"record() took {worst * 1000:.1f} ms"
+    assert queries.get_session(store, recorder.session_id).reps == n
+    assert recorder.healthy
+
+
+def test_stop_without_start_and_bad_input_are_clear(recorder):
+    with pytest.raises(InvalidInput, match="no session is running"):
+        recorder.end_session()
+    with pytest.raises(InvalidInput, match="no session is running"):
+        recorder.start_interval("squat")
+    with pytest.raises(InvalidInput, match="workout name is empty"):
+        recorder.start_session("Eve", "  ")
+    with pytest.raises(InvalidInput, match="player name is empty"):
+        recorder.start_session("", "squat")
+    with pytest.raises(NotFound):
+        recorder.start_session(12345, "squat")
+    recorder.start_session("Eve", "squat")
+    with pytest.raises(InvalidInput, match="status must be"):
+        recorder.end_session("exploded")
+    recorder.record(rep(1))  # a session is still running and keeps its rep
+    assert recorder.end_session() is not None
+
+
+def test_events_outside_a_session_are_ignored(store, recorder):
+    recorder.record(rep(1))
+    recorder.flush()
+    with store.reading() as s:
+        assert s.connection().exec_driver_sql("select count(*) from reps").scalar() == 0
+
+
+def test_close_ends_the_open_session(store):
+    rec = SessionRecorder(store, flush_interval_s=5.0)
+    sid = rec.start_session("Fay", "squat")
+    for i in range(3):
+        rec.record(rep(i))
+    rec.close()  # within the 5 s batch window: close must still write them
+    row = queries.get_session(store, sid)
+    assert (row.status, row.reps) == ("done", 3)
+
+
+def test_concurrent_writer_and_readers(store):
+    rec = SessionRecorder(store, flush_interval_s=0.05, flush_max_events=32)
+    sid = rec.start_session("Gus", "squat")
+    errors: list[BaseException] = []
+    seen: list[list[int]] = [[], [], []]
+    stop = threading.Event()
+
+    def reader(k: int) -> None:
+        try:
+            while not stop.is_set():
+                page = queries.list_sessions(store, player="gus")
+                seen[k].append(page.items[0].reps)
+                d = queries.session_detail(store, sid)
+                assert len([r for r in d.reps if r.valid]) >= seen[k][-1]  # later snapshot, never fewer
+                queries.weekly_trends(store)
+        except BaseException as exc:
+            errors.append(exc)
+
+    def other_writer() -> None:  # the web side creating players meanwhile: contends for the lock
+        try:
+            for i in range(20):
+                create_player(store, f"Player {i}")
+                time.sleep(0.02)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader, args=(k,)) for k in range(3)] + [
+        threading.Thread(target=other_writer)
+    ]
+    for t in threads:
+        t.start()
+    for i in range(3000):
+        rec.record(rep(i * 0.01))
+        if i % 100 == 0:
+            time.sleep(0.01)
+    rec.end_session()
+    stop.set()
+    for t in threads:
+        t.join(30)
+    rec.close()
+    assert errors == []
+    for s in seen:
+        assert s, "a reader saw nothing"
+        assert s == sorted(s), "a reader saw the count go down"
+    assert queries.get_session(store, sid).reps == 3000
+    assert len(list_players(store)) == 21
+    assert store.integrity_check() == "ok"
+
+
+# --- players -----------------------------------------------------------------------------------------
+
+
+def test_player_validation_leaves_no_rows(store):
+    for bad, msg in [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("x" * 10_000, "10000 characters"),
+        ("a\x00b", "control"),
+    ]:
+        with pytest.raises(InvalidInput, match=msg):
+            create_player(store, bad)
+    with pytest.raises(InvalidInput, match="must be text"):
+        create_player(store, None)
+    assert list_players(store) == []
+    p = create_player(store, "  Ana   María ")
+    assert p.name == "Ana María"
+    with pytest.raises(InvalidInput, match="already exists"):
+        create_player(store, "ANA MARÍA")
+    assert [x.name for x in list_players(store)] == ["Ana María"]
+
+
+# --- queries ----------------------------------------------------------------------------------------
+
+
+def _seed_small(store) -> dict:
+    """Three players over three weeks, a program session, and known bests."""
+    rec = SessionRecorder(store, flush_interval_s=0.05)
+    t = datetime(2026, 11, 2, 18, 0, tzinfo=UTC)  # a Monday
+    ids = {}
+    plan = [
+        ("Ann", "squat", 0, 10, 1),
+        ("Ann", "squat", 7, 14, 0),
+        ("Ann", "pushup", 8, 6, 2),
+        ("Bob", "squat", 9, 20, 3),
+        ("Cat", "squat", 15, 12, 0),
+        ("Bob", "pushup", 16, 9, 0),
+    ]
+    for k, (player, workout, day, n_reps, n_no) in enumerate(plan):
+        start = t + timedelta(days=day)
+        sid = rec.start_session(player, workout, started_at=start, t0=100.0)
+        for i in range(n_reps):
+            rec.record(rep(100 + 2 * i, workout), at=start + timedelta(seconds=2 * i + 1))
+        for i in range(n_no):
+            rec.record(no_rep(200 + i, workout=workout), at=start + timedelta(seconds=60 + i))
+        rec.end_session(ended_at=start + timedelta(seconds=90))
+        ids[k] = sid
+    start = t + timedelta(days=17)
+    sid = rec.start_session("Ann", "squat", program="tabata", round=1, started_at=start)
+    rec.record(rep(1), at=start + timedelta(seconds=5))
+    rec.start_interval("pushup", round=2, at=start + timedelta(seconds=20))
+    rec.record(rep(25, "pushup"), at=start + timedelta(seconds=25))
+    rec.end_session(ended_at=start + timedelta(seconds=40))
+    ids["tabata"] = sid
+    rec.close()
+    return ids
+
+
+def test_list_sessions_filters_and_pages(store):
+    ids = _seed_small(store)
+    page = queries.list_sessions(store)
+    assert page.total == 7 and page.items[0].id == ids["tabata"]
+    assert [r.started_at for r in page.items] == sorted((r.started_at for r in page.items), reverse=True)
+    ann = queries.list_sessions(store, player="ann")
+    assert ann.total == 4 and {r.player for r in ann.items} == {"Ann"}
+    assert queries.list_sessions(store, player=ann.items[0].player_id).total == 4
+    # a program session shows under each workout it contains
+    pushup = queries.list_sessions(store, workout="pushup")
+    assert {r.id for r in pushup.items} == {ids[2], ids[5], ids["tabata"]}
+    week2 = queries.list_sessions(store, date_from=date(2026, 11, 9), date_to=date(2026, 11, 11))
+    assert {r.id for r in week2.items} == {ids[1], ids[2], ids[3]}
+    p1 = queries.list_sessions(store, per_page=3, page=1)
+    p3 = queries.list_sessions(store, per_page=3, page=3)
+    assert (p1.pages, len(p1.items), len(p3.items)) == (3, 3, 1)
+    assert queries.list_sessions(store, player="nobody").total == 0
+    with pytest.raises(InvalidInput, match="start date is after"):
+        queries.list_sessions(store, date_from=date(2026, 12, 1), date_to=date(2026, 11, 1))
+    with pytest.raises(InvalidInput):
+        queries.list_sessions(store, page=0)
+    with pytest.raises(InvalidInput):
+        queries.list_sessions(store, per_page=10_000)
+    with pytest.raises(InvalidInput, match="YYYY-MM-DD"):
+        queries.parse_date("23/11/2026")
+
+
+def test_detail_trends_bests_leaderboard(store):
+    ids = _seed_small(store)
+    d = queries.session_detail(store, ids[0])
+    assert (d.session.reps, d.session.no_reps, len(d.reps)) == (10, 1, 11)
+    assert d.reps[0].at_s == pytest.approx(0.9) and d.reps[0].time_under_tension_s == pytest.approx(0.9)
+    with pytest.raises(NotFound):
+        queries.session_detail(store, 9999)
+
+    weeks = queries.weekly_trends(store, weeks=None)
+    squat = {(w.week, w.sessions, w.reps, w.no_reps, w.best_reps) for w in weeks if w.workout == "squat"}
+    assert squat == {
+        (date(2026, 11, 2), 1, 10, 1, 10),
+        (date(2026, 11, 9), 2, 34, 3, 20),
+        (date(2026, 11, 16), 2, 13, 0, 12),
+    }
+    recent = queries.weekly_trends(store, weeks=1, now=datetime(2026, 11, 20, tzinfo=UTC))
+    assert {w.week for w in recent} == {date(2026, 11, 16)}
+
+    bests = {b.workout: b for b in queries.personal_bests(store, "Ann")}
+    assert (bests["squat"].best_reps, bests["squat"].best_reps_session, bests["squat"].sessions) == (
+        14,
+        ids[1],
+        3,
+    )
+    assert bests["squat"].best_pace_rpm == pytest.approx(14 * 60 / 90)
+    assert bests["pushup"].best_reps == 6
+
+    board = queries.leaderboard(store, "squat")
+    assert [(r.rank, r.player, r.value) for r in board] == [(1, "Bob", 20), (2, "Ann", 14), (3, "Cat", 12)]
+    assert queries.leaderboard(store, "squat", since=date(2026, 11, 16))[0].player == "Cat"
+    with pytest.raises(InvalidInput):
+        queries.leaderboard(store, "squat", metric="speed")
+    assert queries.list_workouts(store) == ["pushup", "squat"]
+
+
+def test_session_facts_for_the_coach(store):
+    ids = _seed_small(store)
+    f = session_facts(store, ids[1])
+    assert (f.player, f.workout, f.reps, f.no_reps, f.previous_best) == ("Ann", "squat", 14, 0, 10)
+    assert f.duration_s == pytest.approx(90.0)
+    assert f.rep_times[:2] == pytest.approx([0.9, 2.9]) and len(f.rep_durations) == 14
+    assert f.eccentric_s[0] == 0.5 and f.concentric_s[0] == 0.4
+    assert [(i.workout, i.reps) for i in f.intervals] == [("squat", 14)]
+    first = session_facts(store, ids[0])
+    assert first.previous_best is None and first.no_rep_reasons == {"not low enough": 1}
+    tabata = session_facts(store, ids["tabata"])
+    assert tabata.workout == "tabata" and [(i.workout, i.round) for i in tabata.intervals] == [
+        ("squat", 1),
+        ("pushup", 2),
+    ]
+    set_summary(store, ids[1], "Fourteen squats, a new best.", "template", reason="model timed out")
+    d = queries.session_detail(store, ids[1])
+    assert (d.summary, d.session.summary_kind, d.summary_reason) == (
+        "Fourteen squats, a new best.",
+        "template",
+        "model timed out",
+    )
+    with pytest.raises(InvalidInput):
+        set_summary(store, ids[1], "x", "poem")
+    with pytest.raises(NotFound):
+        set_summary(store, 9999, "x", "model")
+
+
+def test_export_round_trip_csv_and_json(store):
+    ids = _seed_small(store)
+    buf = io.StringIO()
+    assert export_mod.export(store, buf, fmt="json") == 7
+    doc = json.loads(buf.getvalue())
+    assert doc["format"] == "hiitpi-history" and len(doc["sessions"]) == 7
+    for s in doc["sessions"]:
+        d = queries.session_detail(store, s["id"])
+        assert s["reps"] == d.session.reps and len(s["rep_log"]) == len(d.reps)
+        assert datetime.fromisoformat(s["started_at"]) == d.session.started_at
+        for got, want in zip(s["rep_log"], d.reps, strict=True):
+            assert (got["index"], got["valid"], got["reason"], got["t_start"], got["eccentric_s"]) == (
+                want.index,
+                want.valid,
+                want.reason,
+                want.t_start,
+                want.eccentric_s,
+            )
+    one = io.StringIO()
+    export_mod.export(store, one, fmt="csv", session_id=ids[3])
+    rows = list(csv.DictReader(io.StringIO(one.getvalue())))
+    d = queries.session_detail(store, ids[3])
+    assert len(rows) == len(d.reps) == 23
+    assert sum(r["valid"] == "1" for r in rows) == 20
+    assert [float(r["t_end"]) for r in rows] == [p.t_end for p in d.reps]
+    assert {r["player"] for r in rows} == {"Bob"} and rows[-1]["reason"] == "not low enough"
+    allcsv = io.StringIO()
+    export_mod.export(store, allcsv, fmt="csv")
+    all_rows = list(csv.DictReader(io.StringIO(allcsv.getvalue())))
+    assert len(all_rows) == sum(len(s["rep_log"]) for s in doc["sessions"])
+    with pytest.raises(NotFound):
+        export_mod.export(store, io.StringIO(), session_id=9999)
+    with pytest.raises(InvalidInput):
+        export_mod.export(store, io.StringIO(), fmt="xml")
+
+
+def test_db_command_status_export_recover(tmp_path, capsys):
+    from hiitpi.cli import main
+
+    db = tmp_path / "cli.db"
+    assert main(["db", "--database", str(db), "upgrade"]) == 0
+    assert "upgraded from empty to 0001" in capsys.readouterr().out
+    store = Store.open(db)
+    rec = SessionRecorder(store)
+    sid = rec.start_session("Hal", "squat")
+    rec.record(rep(1))
+    rec.flush()
+    rec._open = False  # leave the session open on disk, as a crash would
+    rec.close()
+    store.close()
+    assert main(["db", "--database", str(db), "status"]) == 0
+    out = capsys.readouterr().out
+    assert "schema:   0001 (newest 0001)" in out and "open 1" in out and "integrity: ok" in out
+    assert main(["db", "--database", str(db), "recover"]) == 0
+    assert f"recovered 1 session(s): {sid}" in capsys.readouterr().out
+    out_file = tmp_path / "one.json"
+    assert (
+        main(
+            [
+                "db",
+                "--database",
+                str(db),
+                "export",
+                "--session",
+                str(sid),
+                "--format",
+                "json",
+                "--out",
+                str(out_file),
+            ]
+        )
+        == 0
+    )
+    doc = json.loads(out_file.read_text())
+    assert doc["sessions"][0]["status"] == "recovered" and doc["sessions"][0]["reps"] == 1
+    assert main(["db", "--database", str(db), "export", "--session", "777"]) == 1
+    assert "no session with id 777" in capsys.readouterr().err
