@@ -1,0 +1,237 @@
+"""`/healthz`: is every part of the appliance working, and if not, why.
+
+A `HealthMonitor` holds one probe per part (camera, pose, Redis, database, …). A probe is a
+function returning a `PartHealth`; the engine and the store register theirs when they start
+(`monitor.register("camera", probe)`), and Redis and the database have probes here that need only
+the settings. ``report()`` runs every probe (a probe that raises is a failed part, not a 500) and
+caches the answer briefly, so a busy page or a watchdog polling every second costs little.
+
+``GET /healthz`` answers JSON, always 200 (a degraded appliance is still counting):
+``{"status": "ok" | "degraded", "degraded": [part names]}`` to anyone, and the full report with
+each part's detail to a paired browser. `banner_text` turns a report into the one line the
+dashboard shows at the top of the page when a part is degraded.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, jsonify
+
+from hiitpi.config import Settings
+
+log = logging.getLogger(__name__)
+
+#: Below this much free space on the database's disk the database part is degraded.
+MIN_FREE_BYTES = 50 * 1024 * 1024
+
+#: What the banner says for each part that is not ok (the detail follows).
+BANNER_WORDS = {
+    "redis": "Live view degraded (live bus down) — reps are still counted and saved",
+    "camera": "Camera problem",
+    "pose": "Pose model problem",
+    "database": "History is not being saved",
+    "engine": "Analysis stopped",
+    "frames": "No frames from the camera",
+}
+
+
+@dataclass(slots=True)
+class PartHealth:
+    ok: bool
+    detail: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok, "detail": self.detail, **self.data}
+
+
+Probe = Callable[[], PartHealth]
+
+
+class HealthMonitor:
+    """The probes of every part, and a short-lived cache of their answers."""
+
+    def __init__(self, *, cache_s: float = 1.0, clock: Callable[[], float] = time.monotonic):
+        self.cache_s = cache_s
+        self.clock = clock
+        self._probes: dict[str, Probe] = {}
+        self._lock = threading.Lock()
+        self._cached: tuple[float, dict[str, Any]] | None = None
+
+    def register(self, name: str, probe: Probe) -> None:
+        with self._lock:
+            self._probes[name] = probe
+            self._cached = None
+
+    def unregister(self, name: str) -> None:
+        with self._lock:
+            self._probes.pop(name, None)
+            self._cached = None
+
+    @property
+    def parts(self) -> list[str]:
+        return list(self._probes)
+
+    def report(self, *, fresh: bool = False) -> dict[str, Any]:
+        """``{"status", "degraded", "parts": {name: {"ok", "detail", …}}}``."""
+        now = self.clock()
+        with self._lock:
+            cached = self._cached
+            probes = dict(self._probes)
+        if cached is not None and not fresh and now - cached[0] < self.cache_s:
+            return cached[1]
+        parts: dict[str, dict[str, Any]] = {}
+        for name, probe in probes.items():
+            try:
+                result = probe()
+            except Exception as exc:  # a broken probe says so; /healthz itself never fails
+                log.warning("health probe %s raised", name, exc_info=True)
+                result = PartHealth(False, f"health check failed: {type(exc).__name__}: {exc}")
+            parts[name] = result.as_dict()
+        degraded = [name for name, part in parts.items() if not part["ok"]]
+        report = {"status": "degraded" if degraded else "ok", "degraded": degraded, "parts": parts}
+        with self._lock:
+            self._cached = (now, report)
+        return report
+
+
+# -- probes that need only the settings ---------------------------------------------------------
+
+
+def redis_probe(url: str, timeout_s: float = 0.5) -> Probe:
+    def probe() -> PartHealth:
+        from hiitpi.redis_local import ping
+
+        reason = ping(url, timeout_s)
+        if reason is None:
+            return PartHealth(True, "connected")
+        return PartHealth(False, f"unreachable: {reason}")
+
+    return probe
+
+
+def database_probe(path: Path, min_free_bytes: int = MIN_FREE_BYTES) -> Probe:
+    """Readable, not read-only, and enough free space on its disk for the next writes."""
+
+    def probe() -> PartHealth:
+        if not path.exists():
+            return PartHealth(False, f"{path} does not exist yet (the store has not started)")
+        try:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=0.5)
+            try:
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            finally:
+                conn.close()
+        except sqlite3.Error as exc:
+            return PartHealth(False, f"{path}: {exc}")
+        free = shutil.disk_usage(path.parent).free
+        data = {"free_mb": round(free / 1e6, 1)}
+        if free < min_free_bytes:
+            return PartHealth(
+                False,
+                f"only {free / 1e6:.1f} MB free on the disk holding {path}; free some space",
+                data,
+            )
+        return PartHealth(True, str(path), data)
+
+    return probe
+
+
+def capture_probe(runner_getter: Callable[[], Any], *, fail_after_restarts: int = 3) -> Probe:
+    """The camera as `hiitpi.capture.runner.CaptureRunner.status()` reports it.
+
+    After ``fail_after_restarts`` watchdog restarts the part is degraded even while frames flow
+    again, with the last error, so a flaky cable shows up instead of hiding behind restarts.
+    """
+
+    def probe() -> PartHealth:
+        runner = runner_getter()
+        if runner is None:
+            return PartHealth(False, "not started")
+        st = runner.status()
+        data = {
+            "source": st.source,
+            "frames": st.frames,
+            "dropped": st.dropped,
+            "restarts": st.restarts,
+            "last_error": st.last_error,
+        }
+        if st.finished:
+            return PartHealth(True, f"{st.source}: end of file", data)
+        if not st.healthy:
+            return PartHealth(False, f"{st.source}: {st.last_error or 'not delivering frames'}", data)
+        if st.restarts >= fail_after_restarts:
+            return PartHealth(
+                False, f"{st.source}: restarted {st.restarts} times; last error: {st.last_error}", data
+            )
+        return PartHealth(True, st.source, data)
+
+    return probe
+
+
+def frame_age_probe(last_frame_at: Callable[[], float | None], *, max_age_s: float) -> Probe:
+    """Seconds since the analysis last finished a frame (``time.monotonic()`` clock)."""
+
+    def probe() -> PartHealth:
+        at = last_frame_at()
+        if at is None:
+            return PartHealth(False, "no frame analysed yet", {"age_s": None})
+        age = time.monotonic() - at
+        data = {"age_s": round(age, 3)}
+        if age > max_age_s:
+            return PartHealth(False, f"last frame {age:.1f} s ago", data)
+        return PartHealth(True, f"{age * 1000:.0f} ms ago", data)
+
+    return probe
+
+
+def default_monitor(settings: Settings) -> HealthMonitor:
+    """A monitor with the Redis and database probes; the engine adds camera, pose and frames."""
+    monitor = HealthMonitor()
+    monitor.register("redis", redis_probe(settings.redis.url))
+    monitor.register("database", database_probe(settings.database_path))
+    return monitor
+
+
+# -- the route and the banner --------------------------------------------------------------------
+
+
+def register_health(server: Flask, monitor: HealthMonitor) -> None:
+    """Add ``GET /healthz`` to ``server`` (a paired browser gets each part's detail)."""
+
+    def healthz():
+        from hiitpi.web.auth import is_paired
+
+        report = monitor.report()
+        try:
+            paired = is_paired()
+        except RuntimeError:  # no secret key: auth not installed (a bare test app)
+            paired = False
+        body = report if paired else {"status": report["status"], "degraded": report["degraded"]}
+        resp = jsonify(body)
+        resp.headers["Cache-Control"] = "no-store"
+        return resp
+
+    server.add_url_rule("/healthz", "healthz", healthz, methods=["GET"])
+    server.extensions["hiitpi_health"] = monitor
+
+
+def banner_text(report: dict[str, Any]) -> str | None:
+    """One line for the top of the page, or None when every part is ok."""
+    if report.get("status") == "ok":
+        return None
+    pieces = []
+    for name in report.get("degraded", []):
+        words = BANNER_WORDS.get(name, f"{name} problem")
+        detail = report.get("parts", {}).get(name, {}).get("detail")
+        pieces.append(f"{words}: {detail}" if detail else words)
+    return " · ".join(pieces) or "Degraded"
