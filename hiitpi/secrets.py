@@ -104,9 +104,7 @@ def _from_dict(data: dict, path: Path) -> ApplianceSecrets:
             path=path,
         )
     except (KeyError, TypeError) as exc:
-        raise SecretsError(
-            f"{path} is missing {exc}; run `hiitpi pair --reset` to make new secrets"
-        ) from exc
+        raise SecretsError(f"{path} is missing {exc}; run `hiitpi pair --reset` to make new secrets") from exc
 
 
 def load_secrets(data_dir: Path) -> ApplianceSecrets | None:

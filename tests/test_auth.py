@@ -138,7 +138,7 @@ def test_qr_link_pairs_in_one_step_and_next_is_never_offsite(app_and_code):
 
 
 def test_cookie_from_another_install_is_refused(app_and_code, tmp_path, settings):
-    app, code = app_and_code
+    app, _ = app_and_code
     other_secrets, other_code = create_secrets(tmp_path / "other")
     other = Flask("other")
     install_auth(other, settings, secrets=other_secrets)

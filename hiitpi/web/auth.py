@@ -169,7 +169,9 @@ def install_auth(
         secrets = ensure_secrets(
             settings.general.data_dir, url_for_code=lambda code: pairing_url(host, settings.web.port, code)
         )
-    gate = AuthGate(secrets=secrets, limiter=limiter or LoginLimiter(), privacy_default=settings.web.privacy_mode)
+    gate = AuthGate(
+        secrets=secrets, limiter=limiter or LoginLimiter(), privacy_default=settings.web.privacy_mode
+    )
     server.secret_key = secrets.session_secret
     server.config.update(
         SESSION_COOKIE_NAME=COOKIE_NAME,
