@@ -27,6 +27,7 @@ COMMAND_MODULES = (
     "hiitpi.commands.config",
     "hiitpi.commands.db",
     "hiitpi.commands.summary",
+    "hiitpi.commands.pair",
 )
 
 
