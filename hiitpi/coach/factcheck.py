@@ -109,7 +109,7 @@ def _blank(text: str, needle: str) -> str:
 def extract_claims(text: str, numbers: SessionNumbers) -> list[Claim]:
     """Every number stated in ``text``, with the unit its words give it."""
     low = text.lower().replace("\u2013", "-").replace("\u2212", "-")
-    low = _blank(low, numbers.player)
+    low = _blank(low, numbers.player.lower())
     for name in {numbers.workout, *numbers.no_rep_reasons, *(iv.workout for iv in numbers.intervals)}:
         low = _blank(low, name.lower().replace("_", " "))
     claims: list[Claim] = []

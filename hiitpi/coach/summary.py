@@ -120,7 +120,7 @@ class Coach:
             threads=c.threads,
             max_tokens=c.max_tokens,
             timeout_s=c.timeout_s,
-            nice=getattr(c, "nice", 10),
+            nice=c.nice,
             missing_reason=missing,
         )
 

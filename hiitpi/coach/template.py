@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from hiitpi.coach.derived import SessionNumbers
+from hiitpi.coach.derived import MIN_REPS_FOR_HALVES, SessionNumbers
 
 log = logging.getLogger(__name__)
 
@@ -26,9 +26,14 @@ def _num(x: float, decimals: int = 1) -> str:
     return s[:-2] if decimals == 1 and s.endswith(".0") else s
 
 
+def _secs(x: float) -> str:
+    v = _num(x)
+    return f"{v} second" if v == "1" else f"{v} seconds"
+
+
 def _duration(seconds: float) -> str:
     if seconds < 120:
-        return f"{round(seconds)} seconds"
+        return _secs(round(seconds))
     return f"{_num(seconds / 60.0)} minutes"
 
 
@@ -47,14 +52,13 @@ def _what(n: SessionNumbers) -> str:
     s = f"{name} did {_plural(n.reps, 'rep')} of {workout}{where} in {_duration(n.duration_s)}"
     if n.pace_rpm is not None:
         s += f", an average of {_num(n.pace_rpm)} reps per minute"
-    s += "."
     if n.no_reps:
-        s += f" {_plural(n.no_reps, 'more attempt')} did not count ({_plural(n.no_reps, 'no-rep')}"
+        s += f"; {_plural(n.no_reps, 'more attempt')} did not count ({_plural(n.no_reps, 'no-rep')}"
         top = _top_reason(n)
         if top:
             s += f", mostly '{top[0]}'"
-        s += ")."
-    return s
+        s += ")"
+    return s + "."
 
 
 def _top_reason(n: SessionNumbers) -> tuple[str, int] | None:
@@ -91,25 +95,33 @@ def _timing(n: SessionNumbers) -> str | None:
         and n.rep_time_change_pct is not None
     ):
         if abs(n.rep_time_change_pct) < STEADY_PCT:
-            parts.append(
-                f"Each rep took about {_num(n.mean_rep_s or a.mean_rep_s)} seconds from start to finish"
-            )
+            parts.append(f"Each rep took about {_secs(n.mean_rep_s or a.mean_rep_s)} from start to finish")
         else:
             word = "longer" if n.rep_time_change_pct > 0 else "shorter"
             parts.append(
-                f"Reps took {_num(a.mean_rep_s)} seconds on average early on and {_num(b.mean_rep_s)} "
+                f"Reps took {_secs(a.mean_rep_s)} on average early on and {_num(b.mean_rep_s)} "
                 f"seconds later ({round(abs(n.rep_time_change_pct))}% {word})"
             )
     elif n.mean_rep_s is not None:
-        parts.append(f"A rep took {_num(n.mean_rep_s)} seconds on average")
+        parts.append(f"A rep took {_secs(n.mean_rep_s)} on average")
     if not parts:
         return None
     if n.mean_eccentric_s is not None and n.mean_concentric_s is not None:
         parts.append(
-            f"with about {_num(n.mean_eccentric_s)} seconds on the way down and "
-            f"{_num(n.mean_concentric_s)} seconds on the way up"
+            f"with about {_secs(n.mean_eccentric_s)} on the way down and "
+            f"{_secs(n.mean_concentric_s)} on the way up"
         )
     return ", ".join(parts) + "."
+
+
+def _no_trend(n: SessionNumbers) -> str:
+    if n.reps == 0 and n.hold_s is not None:
+        return "It was a timed hold, so there is no rep pace to compare."
+    if n.reps == 0:
+        return "Without counted reps there is no pace or rep timing to compare."
+    if n.reps < MIN_REPS_FOR_HALVES:
+        return "That is too few reps to compare the first half of the session with the second."
+    return "Rep timing was not recorded for this session, so the halves cannot be compared."
 
 
 def _intervals(n: SessionNumbers) -> str | None:
@@ -145,7 +157,7 @@ def _suggestion(n: SessionNumbers) -> str:
     if n.rep_time_change_pct is not None and n.rep_time_change_pct >= 10 and n.first_half:
         return (
             "Next time, take a short breath between reps when they start to drag, so each one stays "
-            f"close to {_num(n.first_half.mean_rep_s or 0.0)} seconds."
+            f"close to {_secs(n.first_half.mean_rep_s or 0.0)}."
         )
     if n.pace_change_pct is not None and n.pace_change_pct >= 10 and n.second_half and n.second_half.pace_rpm:
         return (
@@ -159,5 +171,8 @@ def _suggestion(n: SessionNumbers) -> str:
 
 def template_summary(n: SessionNumbers) -> str:
     """3–6 sentences: what was done, how pace and rep timing changed, one suggestion."""
-    parts = [_what(n), _pace(n), _timing(n), _intervals(n), _record(n), _suggestion(n)]
+    pace, timing = _pace(n), _timing(n)
+    if pace is None and timing is None:
+        pace = _no_trend(n)
+    parts = [_what(n), pace, timing, _intervals(n), _record(n), _suggestion(n)]
     return " ".join(p for p in parts if p)
