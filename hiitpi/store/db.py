@@ -8,6 +8,7 @@ a plain deferred transaction and, under WAL, never wait for the writer.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -55,6 +56,13 @@ def make_engine(path: Path, *, write: bool, busy_timeout_ms: int = 5000, synchro
     return engine
 
 
+def _read_only_fs(folder: Path) -> bool:
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 class Store:
     """The history database: open it with `Store.open(path)`, which upgrades it to the newest schema."""
 
@@ -100,7 +108,12 @@ class Store:
                 run_upgrade(store.write_engine)
             except (OperationalError, DBAPIError) as exc:
                 store.close()
-                raise StoreError(describe_db_error(exc, path)) from exc
+                msg = describe_db_error(exc, path)
+                if _read_only_fs(path.parent):
+                    msg += (
+                        f" (the filesystem holding {path.parent} is mounted read-only: remount it read-write)"
+                    )
+                raise StoreError(msg) from exc
         return store
 
     @classmethod
