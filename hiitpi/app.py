@@ -55,14 +55,26 @@ class Appliance:
 
         signal.signal(signal.SIGTERM, on_signal)
         signal.signal(signal.SIGINT, on_signal)
+        from hiitpi.sdnotify import Watchdog
+
+        watchdog = Watchdog(self.liveness)
         try:
             self.start()
             log.info("HIIT PI is running; Ctrl-C or SIGTERM stops it")
-            while not self.stop_event.wait(1.0):
-                pass
+            watchdog.ready()
+            while not self.stop_event.wait(watchdog.period):
+                watchdog.tick()
         finally:
+            watchdog.stopping()
             self.stop()
         return 0
+
+    # -- systemd watchdog (issue 8) ------------------------------------------------------------
+
+    def liveness(self) -> str | None:
+        """None while the appliance makes progress, else why not (then systemd's watchdog is not
+        pinged and, after WatchdogSec, restarts the service)."""
+        return None
 
 
 def run_appliance(settings: Settings) -> int:
