@@ -1,0 +1,112 @@
+"""What the page's buttons do, validated: create a player, start and stop a session.
+
+Each returns an `ActionResult` whose message is fit to show on the page. Bad input (an empty or
+10,000-character name, an unknown workout, stop without start) is refused here, before anything is
+written or sent, so it never reaches the store or the engine. Start and stop go through the live
+command path (the Redis command stream) and wait briefly for the engine's answer.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import redis
+
+from hiitpi.live.reader import CommandRejected, LiveReader
+from hiitpi.store.db import Store
+from hiitpi.store.errors import InvalidInput, StoreError
+from hiitpi.store.players import clean_player_name, create_player
+from hiitpi.web.catalog import Catalog
+
+log = logging.getLogger(__name__)
+
+#: How long a button waits for the engine to confirm a command.
+COMMAND_TIMEOUT_S = 4.0
+REDIS_DOWN = (
+    "The live bus (Redis) is not answering, so the engine cannot be reached: check `hiitpi serve --check`."
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    ok: bool
+    message: str
+    session: str | None = None
+    player: str | None = None
+
+
+def add_player(store: Store, name: object) -> ActionResult:
+    try:
+        row = create_player(store, name)
+    except InvalidInput as exc:
+        return ActionResult(False, _sentence(str(exc)))
+    except StoreError as exc:
+        return ActionResult(False, f"Could not save the player: {exc}")
+    return ActionResult(True, f"Added {row.name}.", player=row.name)
+
+
+def _running(state: dict[str, str]) -> bool:
+    return state.get("running") == "1"
+
+
+def start_session(reader: LiveReader, catalog: Catalog, player: object, workout: object) -> ActionResult:
+    try:
+        name = clean_player_name(player if player is not None else "")
+    except InvalidInput as exc:
+        return ActionResult(False, _sentence(str(exc)))
+    try:
+        _kind, canonical = catalog.resolve(workout)
+    except ValueError as exc:
+        return ActionResult(False, str(exc))
+    try:
+        state = reader.state()
+        if _running(state):
+            who = state.get("player") or "someone"
+            return ActionResult(
+                False,
+                f"{who} is training ({state.get('workout') or '?'}): only one session runs per camera. "
+                "Wait until they stop.",
+            )
+        cid = reader.send_command("start", player=name, workout=canonical)
+        answer = reader.wait_command(cid, COMMAND_TIMEOUT_S)
+    except CommandRejected as exc:
+        return ActionResult(False, _sentence(str(exc)))
+    except redis.RedisError as exc:
+        log.warning("start: Redis unavailable: %s", exc)
+        return ActionResult(False, REDIS_DOWN)
+    if answer is None:
+        return ActionResult(
+            False, f"The engine did not answer within {COMMAND_TIMEOUT_S:g} s: is `hiitpi serve` running?"
+        )
+    ok, message = answer
+    if not ok:
+        return ActionResult(False, message or "The engine refused to start.")
+    try:
+        session = reader.state().get("session") or None
+    except redis.RedisError:
+        session = None
+    return ActionResult(True, message or f"Started {canonical} for {name}.", session=session, player=name)
+
+
+def stop_session(reader: LiveReader) -> ActionResult:
+    try:
+        state = reader.state()
+        if not _running(state):
+            return ActionResult(False, "No session is running: press Start first.")
+        cid = reader.send_command("stop")
+        answer = reader.wait_command(cid, COMMAND_TIMEOUT_S)
+    except redis.RedisError as exc:
+        log.warning("stop: Redis unavailable: %s", exc)
+        return ActionResult(False, REDIS_DOWN)
+    if answer is None:
+        return ActionResult(
+            False, f"The engine did not answer within {COMMAND_TIMEOUT_S:g} s: is `hiitpi serve` running?"
+        )
+    ok, message = answer
+    return ActionResult(ok, message or ("Stopped and saved." if ok else "The engine could not stop."))
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text[:1].upper() + text[1:] + ("" if text.endswith((".", "!", "?")) else ".")

@@ -1,0 +1,147 @@
+"""The dashboard: `create_app` builds the Dash app (Flask underneath), `serve_web` runs it under waitress.
+
+For the appliance (`hiitpi.app`)::
+
+    from hiitpi.web.app import create_app, serve_web
+    app = create_app(settings, store=store, broadcaster=lambda: engine.mjpeg,
+                     coach_snapshot=snapshot_for, health=monitor)
+    serve_web(settings, stop_event, app=app)      # blocks until stop_event is set
+
+Everything except ``settings`` is optional: without ``store`` one is opened from the settings
+(migrations applied); without ``reader`` one is made from ``[redis]``; ``broadcaster`` returns the
+engine's `MjpegBroadcaster` when it runs in this process; ``coach_snapshot(session_id)`` returns
+the coach's live text for a session being summarised; ``health`` is a `HealthMonitor`. When
+`hiitpi.web.auth` / `hiitpi.web.health` exist their hooks are installed on the Flask server.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from hiitpi.config import Settings
+
+log = logging.getLogger(__name__)
+
+ASSETS = __file__.rsplit("/", 1)[0] + "/assets"
+
+
+def create_app(
+    settings: Settings,
+    *,
+    store=None,
+    reader=None,
+    broadcaster: Callable[[], Any] | None = None,
+    coach_snapshot: Callable[[int], dict | None] | None = None,
+    health=None,
+    auth: bool = True,
+):
+    """The Dash app with its pages, callbacks and routes; ``app.server`` is the Flask WSGI app."""
+    import dash
+
+    from hiitpi.live.contract import LiveKeys
+    from hiitpi.live.reader import LiveReader
+    from hiitpi.store.db import Store
+    from hiitpi.web.callbacks import register_callbacks
+    from hiitpi.web.catalog import CatalogLoader
+    from hiitpi.web.context import WebContext
+    from hiitpi.web.layout import shell
+    from hiitpi.web.routes import register_routes
+
+    if store is None:
+        store = Store.from_settings(settings)
+    if reader is None:
+        reader = LiveReader(settings.redis.url, LiveKeys(settings.redis.prefix))
+    app = dash.Dash(
+        __name__,
+        title="HIIT PI",
+        assets_folder=ASSETS,
+        update_title=None,
+        suppress_callback_exceptions=True,
+        meta_tags=[
+            {"name": "viewport", "content": "width=device-width, initial-scale=1, viewport-fit=cover"},
+            {"name": "theme-color", "content": "#0f172a"},
+        ],
+    )
+    app.layout = shell()
+    wc = WebContext(
+        settings=settings,
+        store=store,
+        reader=reader,
+        catalog=CatalogLoader(settings.referee.rules_dir),
+        broadcaster=broadcaster or (lambda: None),
+        coach_snapshot=coach_snapshot or (lambda _sid: None),
+    )
+    server = app.server
+    server.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    if auth:
+        _install_auth(server, settings)
+    _install_health(server, settings, wc, health)
+    register_routes(server, wc)
+    register_callbacks(app, wc)
+    server.extensions["hiitpi_web"] = wc
+    return app
+
+
+def _install_auth(server, settings: Settings) -> None:
+    try:
+        from hiitpi.web.auth import install_auth
+    except ImportError:
+        log.warning("hiitpi.web.auth not available: the dashboard is open to the LAN")
+        return
+    install_auth(server, settings)
+
+
+def _install_health(server, settings: Settings, wc, monitor) -> None:
+    try:
+        from hiitpi.web.health import default_monitor, register_health
+    except ImportError:
+        return
+    if monitor is None:
+        monitor = default_monitor(settings)
+    register_health(server, monitor)
+    wc.health_report = monitor.report
+
+
+def serve_web(settings: Settings, stop_event: threading.Event, *, app=None, **create_kwargs) -> None:
+    """Serve the dashboard with waitress on ``[web] host:port`` until ``stop_event`` is set.
+
+    Blocks; run it in a thread. Live-feed and video responses end when ``stop_event`` is set.
+    """
+    from waitress.server import create_server
+
+    if app is None:
+        app = create_app(settings, **create_kwargs)
+    wc = app.server.extensions["hiitpi_web"]
+    server = create_server(
+        app.server,
+        host=settings.web.host,
+        port=settings.web.port,
+        threads=settings.web.threads,
+        ident="hiitpi",
+        channel_timeout=30,
+        connection_limit=100,
+    )
+    log.info(
+        "dashboard on http://%s:%s/ (%d threads)",
+        settings.web.host,
+        server.effective_port,
+        settings.web.threads,
+    )
+
+    try:
+        while not stop_event.is_set():
+            # waitress's own run() loops forever; stepping it lets stop_event end the server
+            server.asyncore.loop(timeout=0.2, map=server._map, use_poll=True, count=5)
+    finally:
+        wc.stopping.set()  # live feeds and video streams end on their next wake-up
+        server.close()
+        for channel in list(server._map.values()):
+            try:
+                channel.close()
+            except OSError:
+                pass
+        server.task_dispatcher.shutdown(timeout=3)
+        log.info("dashboard stopped")

@@ -1,0 +1,306 @@
+"""Dash callbacks: thin glue from page inputs to `hiitpi.web.actions`, the store's queries and layouts.
+
+Every callback catches what the page can cause (bad input, a missing session, a database that
+cannot be read) and shows a message instead of failing with a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import parse_qsl
+
+from dash import Dash, Input, Output, State, ctx, html, no_update
+
+from hiitpi.store.errors import InvalidInput, NotFound, StoreError
+from hiitpi.web import figures, layout
+from hiitpi.web.context import WebContext
+
+log = logging.getLogger(__name__)
+
+MSG_OK = "msg msg-ok"
+MSG_ERR = "msg msg-err"
+
+
+def _query(search: str | None) -> dict[str, str]:
+    if not search:
+        return {}
+    return {k: v[:200] for k, v in parse_qsl(search.lstrip("?"))}
+
+
+def register_callbacks(app: Dash, wc: WebContext) -> None:
+    from hiitpi.store import queries
+    from hiitpi.store.players import list_players
+
+    def players():
+        try:
+            return list_players(wc.store)
+        except StoreError as exc:
+            log.warning("players unavailable: %s", exc)
+            return []
+
+    def workouts():
+        try:
+            return queries.list_workouts(wc.store)
+        except StoreError as exc:
+            log.warning("workouts unavailable: %s", exc)
+            return []
+
+    # --- routing -----------------------------------------------------------------------------
+
+    @app.callback(Output("page", "children"), Input("url", "pathname"), State("url", "search"))
+    def route(pathname: str | None, search: str | None):
+        path = (pathname or "/").rstrip("/") or "/"
+        q = _query(search)
+        if path in ("/", "/live"):
+            cat = wc.catalog.get()
+            return layout.live_page(
+                players(),
+                cat.choices(),
+                default_workout=wc.settings.referee.workout,
+                privacy=wc.settings.web.privacy_mode,
+            )
+        if path == "/history":
+            return layout.history_page(players(), workouts(), q)
+        if path == "/trends":
+            return layout.trends_page(players(), workouts(), q)
+        if path.startswith("/session/"):
+            sid = path.removeprefix("/session/")
+            if not sid.isdigit() or len(sid) > 12:
+                return layout.not_found(f"'{sid[:40]}' is not a session number.")
+            return session_view(int(sid))
+        return layout.not_found(f"There is no page at {path[:80]}.")
+
+    def session_view(sid: int):
+        try:
+            d = queries.session_detail(wc.store, sid)
+        except NotFound:
+            return layout.not_found(f"There is no session {sid}.")
+        except StoreError as exc:
+            return layout.not_found(f"The history cannot be read: {exc}")
+        return html.Div(
+            [
+                layout.session_page(
+                    d, summary_children(sid, d.summary, d.session.summary_kind, d.summary_reason)
+                ),
+                _summary_poll(sid, d.summary),
+            ]
+        )
+
+    def summary_children(sid: int, text, kind, reason):
+        if text:
+            return layout.summary_block(text, kind, reason)
+        snap = wc.coach_snapshot(sid)
+        if snap and snap.get("status") in ("queued", "running"):
+            return layout.summary_block(
+                snap.get("text") or "", snap.get("source"), None, status=snap["status"]
+            )
+        if snap and snap.get("status") == "done":
+            return layout.summary_block(snap.get("text"), snap.get("kind"), snap.get("reason"))
+        return layout.summary_block(None, None, None)
+
+    def _summary_poll(sid: int, text):
+        from dash import dcc
+
+        return html.Div(
+            [
+                dcc.Store(id="summary-sid", data=sid),
+                dcc.Interval(id="summary-tick", interval=700, disabled=bool(text), max_intervals=600),
+            ]
+        )
+
+    @app.callback(
+        Output("summary-box", "children"),
+        Output("summary-tick", "disabled"),
+        Input("summary-tick", "n_intervals"),
+        State("summary-sid", "data"),
+        prevent_initial_call=True,
+    )
+    def summary_stream(_n, sid):
+        if not isinstance(sid, int):
+            return no_update, True
+        try:
+            d = queries.session_detail(wc.store, sid)
+        except (NotFound, StoreError):
+            return no_update, True
+        if d.summary:
+            return layout.summary_block(d.summary, d.session.summary_kind, d.summary_reason), True
+        snap = wc.coach_snapshot(sid)
+        if not snap:
+            return no_update, d.session.status != "open"
+        if snap.get("status") in ("queued", "running"):
+            return layout.summary_block(
+                snap.get("text") or "", snap.get("source"), None, status=snap["status"]
+            ), False
+        return layout.summary_block(snap.get("text"), snap.get("kind"), snap.get("reason")), True
+
+    # --- health banner -----------------------------------------------------------------------
+
+    @app.callback(
+        Output("health-banner", "children"),
+        Output("health-banner", "className"),
+        Input("health-tick", "n_intervals"),
+    )
+    def health(_n):
+        if wc.health_report is None:
+            return "", "banner banner-warn hidden"
+        from hiitpi.web.health import banner_text
+
+        try:
+            text = banner_text(wc.health_report())
+        except Exception as exc:  # a probe failing must not break the page
+            log.warning("health report failed: %s", exc)
+            text = None
+        return (text or "", "banner banner-warn" if text else "banner banner-warn hidden")
+
+    # --- live controls -----------------------------------------------------------------------
+
+    @app.callback(
+        Output("action-msg", "children", allow_duplicate=True),
+        Output("action-msg", "className", allow_duplicate=True),
+        Output("player-pick", "options"),
+        Output("player-pick", "value", allow_duplicate=True),
+        Output("new-player", "value"),
+        Input("add-player", "n_clicks"),
+        State("new-player", "value"),
+        prevent_initial_call=True,
+    )
+    def add_player(_n, name):
+        from hiitpi.web.actions import add_player as do_add
+
+        res = do_add(wc.store, name if name is not None else "")
+        if not res.ok:
+            return res.message, MSG_ERR, no_update, no_update, no_update
+        opts = [{"label": p.name, "value": p.name} for p in players()]
+        return res.message, MSG_OK, opts, res.player, ""
+
+    @app.callback(
+        Output("action-msg", "children", allow_duplicate=True),
+        Output("action-msg", "className", allow_duplicate=True),
+        Output("me", "data", allow_duplicate=True),
+        Input("start-btn", "n_clicks"),
+        State("player-pick", "value"),
+        State("new-player", "value"),
+        State("workout-pick", "value"),
+        State("me", "data"),
+        prevent_initial_call=True,
+    )
+    def start(_n, picked, typed, workout, me):
+        from hiitpi.web.actions import start_session
+
+        name = picked if picked else typed
+        res = start_session(wc.reader, wc.catalog.get(), name if name is not None else "", workout)
+        if not res.ok:
+            return res.message, MSG_ERR, no_update
+        me = dict(me or {})
+        me.update(session=res.session, player=res.player)
+        return res.message, MSG_OK, me
+
+    @app.callback(
+        Output("action-msg", "children", allow_duplicate=True),
+        Output("action-msg", "className", allow_duplicate=True),
+        Input("stop-btn", "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def stop(_n):
+        from hiitpi.web.actions import stop_session
+
+        res = stop_session(wc.reader)
+        return res.message, MSG_OK if res.ok else MSG_ERR
+
+    # a new session clears the live charts (the browser script sets live-session)
+    app.clientside_callback(
+        "function(sid, blank) { if (!blank) { return [window.dash_clientside.no_update, window.dash_clientside.no_update]; }"
+        " return [blank.reps, blank.pose]; }",
+        Output("live-reps-graph", "figure"),
+        Output("live-pose-graph", "figure"),
+        Input("live-session", "data"),
+        State("live-blank", "data"),
+        prevent_initial_call=True,
+    )
+
+    # --- history -------------------------------------------------------------------------------
+
+    @app.callback(
+        Output("hist-results", "children"),
+        Output("hist-pageinfo", "children"),
+        Output("hist-page", "data"),
+        Output("url", "search", allow_duplicate=True),
+        Input("hist-player", "value"),
+        Input("hist-workout", "value"),
+        Input("hist-from", "value"),
+        Input("hist-to", "value"),
+        Input("hist-prev", "n_clicks"),
+        Input("hist-next", "n_clicks"),
+        State("hist-page", "data"),
+        prevent_initial_call="initial_duplicate",
+    )
+    def history(player, workout, date_from, date_to, _p, _n, page):
+        page = page if isinstance(page, int) and page >= 1 else 1
+        trig = ctx.triggered_id
+        if trig == "hist-prev":
+            page = max(1, page - 1)
+        elif trig == "hist-next":
+            page += 1
+        elif trig is not None:
+            page = 1
+        try:
+            d_from = queries.parse_date(date_from, "from date")
+            d_to = queries.parse_date(date_to, "to date")
+            result = queries.list_sessions(
+                wc.store,
+                player=player or None,
+                workout=workout or None,
+                date_from=d_from,
+                date_to=d_to,
+                page=page,
+                per_page=20,
+            )
+            if not result.items and page > 1 and trig == "hist-next":
+                page -= 1
+                result = queries.list_sessions(
+                    wc.store,
+                    player=player or None,
+                    workout=workout or None,
+                    date_from=d_from,
+                    date_to=d_to,
+                    page=page,
+                    per_page=20,
+                )
+        except InvalidInput as exc:
+            return html.Div(str(exc), className=MSG_ERR), "", page, no_update
+        except StoreError as exc:
+            return html.Div(f"The history cannot be read: {exc}", className=MSG_ERR), "", page, no_update
+        last = max(1, -(-result.total // result.per_page))
+        info = f"page {result.page} of {last} · {result.total} sessions"
+        search = layout.history_query(player, workout, date_from, date_to)
+        return layout.sessions_list(result), info, page, search
+
+    # --- trends ----------------------------------------------------------------------------------
+
+    @app.callback(
+        Output("trend-weekly", "figure"),
+        Output("trend-bests", "children"),
+        Output("trend-leaders", "children"),
+        Input("trend-player", "value"),
+        Input("trend-workout", "value"),
+    )
+    def trends(player, workout):
+        try:
+            weeks = queries.weekly_trends(wc.store, player=player or None, weeks=12)
+            bests = (
+                layout.bests_table(queries.personal_bests(wc.store, player))
+                if player
+                else html.Div("Pick a player.", className="msg")
+            )
+            leaders = (
+                layout.leaders_table(queries.leaderboard(wc.store, workout))
+                if workout
+                else html.Div("Pick a workout.", className="msg")
+            )
+        except InvalidInput as exc:
+            msg = html.Div(str(exc), className=MSG_ERR)
+            return figures.weekly_trends_figure([]), msg, msg
+        except StoreError as exc:
+            msg = html.Div(f"The history cannot be read: {exc}", className=MSG_ERR)
+            return figures.weekly_trends_figure([]), msg, msg
+        return figures.weekly_trends_figure(weeks), bests, leaders

@@ -1,0 +1,28 @@
+"""What the dashboard's pages and routes share: settings, the store, the live reader, the catalogue."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from hiitpi.config import Settings
+from hiitpi.live.reader import LiveReader
+from hiitpi.store.db import Store
+from hiitpi.web.catalog import CatalogLoader
+
+
+@dataclass
+class WebContext:
+    settings: Settings
+    store: Store
+    reader: LiveReader
+    catalog: CatalogLoader
+    #: the engine's MJPEG broadcaster when it runs in this process (None otherwise)
+    broadcaster: Callable[[], Any] = lambda: None
+    #: the coach's live snapshot for a session id ({"status", "text", "kind", "source", ...}) or None
+    coach_snapshot: Callable[[int], dict | None] = lambda _sid: None
+    #: the health report (`HealthMonitor.report`) when installed
+    health_report: Callable[[], dict] | None = None
+    stopping: threading.Event = field(default_factory=threading.Event)
