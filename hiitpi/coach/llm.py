@@ -211,8 +211,10 @@ class LlamaRunner:
         on_token: Callable[[str], None] | None = None,
         deadline: float | None = None,
         cancel: threading.Event | None = None,
+        sampling: dict | None = None,
     ) -> Generation:
-        """Stream one chat completion. ``deadline`` is a `time.monotonic()` instant.
+        """Stream one chat completion. ``deadline`` is a `time.monotonic()` instant; ``sampling``
+        passes further llama.cpp sampling options (top_k, top_p, repeat_penalty, logit_bias...).
 
         Raises `GenerationTimeout` past the deadline (with the partial text), `GenerationCancelled`
         when ``cancel`` is set, `ModelLoadError` when the model cannot be loaded.
@@ -249,6 +251,7 @@ class LlamaRunner:
                 temperature=temperature,
                 seed=seed,
                 stream=True,
+                **(sampling or {}),
             )
             try:
                 for chunk in stream:

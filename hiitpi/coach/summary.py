@@ -101,6 +101,7 @@ class Coach:
         temperature: float = 0.4,
         nice: int = 10,
         missing_reason: str | None = None,
+        sampling: dict | None = None,
     ):
         self.model_path = Path(model_path) if model_path else None
         self.threads = threads
@@ -109,6 +110,8 @@ class Coach:
         self.temperature = temperature
         self.nice = nice
         self.missing_reason = missing_reason
+        #: further llama.cpp sampling options (top_k, repeat_penalty, logit_bias...)
+        self.sampling = dict(sampling or {})
 
     @classmethod
     def from_settings(cls, settings, model_path: str | Path | None = None) -> Coach:
@@ -163,6 +166,7 @@ class Coach:
                         on_token=lambda piece, n=n: emit(CoachEvent("token", n, "model", piece)),
                         deadline=deadline,
                         cancel=cancel,
+                        sampling=self.sampling,
                     )
                 except ModelLoadError as exc:
                     attempts.append(Attempt(n, "", False, error=str(exc)))
