@@ -1,0 +1,283 @@
+#!/usr/bin/env bash
+# Install HIIT PI as an appliance on Raspberry Pi OS Bookworm (64-bit). Idempotent: run it again to
+# update the code; your /etc/hiitpi/hiitpi.toml, history and pairing are kept.
+#
+#   sudo scripts/install-pi.sh                 install or update, start the service
+#   sudo scripts/install-pi.sh --coral         also install Coral's libedgetpu1-std (Coral apt repo)
+#   sudo scripts/install-pi.sh --privacy       new config streams the skeleton only (no camera image)
+#   sudo scripts/install-pi.sh --uninstall     stop and remove the service and /opt/hiitpi
+#   sudo scripts/install-pi.sh --uninstall --purge   also remove config, history, secrets and the user
+#
+# Other options: --prefix DIR (default /opt/hiitpi), --models-from DIR (copy model files from a folder
+# instead of downloading), --no-start, --dry-run (print what would be done), --render-unit (print the
+# unit file as it would be installed, then exit).
+set -euo pipefail
+
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+PREFIX=/opt/hiitpi
+CONF_DIR=/etc/hiitpi
+DATA_DIR=/var/lib/hiitpi
+USER_NAME=hiitpi
+UNIT_DIR=/etc/systemd/system
+CORAL=0 PRIVACY=0 UNINSTALL=0 PURGE=0 START=1 DRY=0 RENDER=0
+MODELS_FROM=""
+
+usage() { sed -n '2,14p' "$0"; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --coral) CORAL=1 ;;
+    --privacy) PRIVACY=1 ;;
+    --uninstall) UNINSTALL=1 ;;
+    --purge) PURGE=1 ;;
+    --no-start) START=0 ;;
+    --dry-run) DRY=1 ;;
+    --render-unit) RENDER=1 ;;
+    --prefix) PREFIX=${2:?--prefix needs a folder}; shift ;;
+    --models-from) MODELS_FROM=${2:?--models-from needs a folder}; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "install-pi.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
+  esac
+  shift
+done
+case "$PREFIX" in
+  /*) ;;
+  *) echo "install-pi.sh: --prefix must be an absolute path" >&2; exit 2 ;;
+esac
+
+say() { printf '\033[1m==>\033[0m %s\n' "$*"; }
+# Every change to the system goes through run, so --dry-run shows the whole plan.
+run() {
+  if [ "$DRY" = 1 ]; then
+    printf '+ %s\n' "$*"
+  else
+    "$@"
+  fi
+}
+
+render_unit() {
+  sed -e "s#/opt/hiitpi#${PREFIX}#g" \
+      -e "s#/var/lib/hiitpi#${DATA_DIR}#g" \
+      "$SRC/systemd/hiitpi.service"
+}
+
+if [ "$RENDER" = 1 ]; then
+  render_unit
+  exit 0
+fi
+
+if [ "$DRY" = 0 ] && [ "$(id -u)" != 0 ]; then
+  echo "install-pi.sh: run it as root: sudo $0 $*" >&2
+  exit 1
+fi
+
+have_systemd() { [ -d /run/systemd/system ]; }
+
+# --- uninstall ---------------------------------------------------------------------------------
+if [ "$UNINSTALL" = 1 ]; then
+  if have_systemd && systemctl list-unit-files hiitpi.service >/dev/null 2>&1; then
+    say "stopping and disabling hiitpi.service"
+    run systemctl disable --now hiitpi.service || true
+  fi
+  run rm -f "$UNIT_DIR/hiitpi.service"
+  if have_systemd; then run systemctl daemon-reload; fi
+  say "removing $PREFIX"
+  run rm -rf "$PREFIX"
+  if [ "$PURGE" = 1 ]; then
+    say "purging $CONF_DIR, $DATA_DIR (history, models, pairing secrets) and user $USER_NAME"
+    run rm -rf "$CONF_DIR" "$DATA_DIR"
+    if id "$USER_NAME" >/dev/null 2>&1; then run userdel "$USER_NAME"; fi
+  else
+    say "kept $CONF_DIR and $DATA_DIR (history and pairing); --uninstall --purge removes them"
+  fi
+  say "apt packages (redis-server, python3-picamera2, libedgetpu1-std) are left installed"
+  exit 0
+fi
+
+# --- checks ------------------------------------------------------------------------------------
+if [ -r /etc/os-release ]; then
+  # shellcheck disable=SC1091
+  . /etc/os-release
+  if [ "${VERSION_CODENAME:-}" != bookworm ]; then
+    echo "install-pi.sh: warning: written for Raspberry Pi OS Bookworm, this is ${PRETTY_NAME:-unknown}" >&2
+  fi
+fi
+ARCH=$(dpkg --print-architecture 2>/dev/null || uname -m)
+if [ "$ARCH" != arm64 ] && [ "$ARCH" != aarch64 ]; then
+  echo "install-pi.sh: warning: the 64-bit OS (arm64) is expected, this is $ARCH" >&2
+fi
+IS_PI=0
+if grep -qs "Raspberry Pi" /proc/device-tree/model; then IS_PI=1; fi
+
+# --- apt packages ------------------------------------------------------------------------------
+APT_PKGS=(redis-server python3-venv python3-pip ca-certificates curl gnupg
+          build-essential cmake)  # cmake + compiler: llama-cpp-python builds from source on arm64
+if [ "$IS_PI" = 1 ]; then APT_PKGS+=(python3-picamera2); fi
+
+if [ "$CORAL" = 1 ]; then
+  KEYRING=/usr/share/keyrings/coral-edgetpu-archive-keyring.gpg
+  LIST=/etc/apt/sources.list.d/coral-edgetpu.list
+  if [ ! -s "$KEYRING" ]; then
+    say "adding Coral's apt signing key"
+    if [ "$DRY" = 1 ]; then
+      printf '+ %s\n' "curl -fsSL https://packages.cloud.google.com/apt/doc/apt-key.gpg | gpg --dearmor -o $KEYRING"
+    else
+      curl -fsSL https://packages.cloud.google.com/apt/doc/apt-key.gpg | gpg --dearmor --yes -o "$KEYRING"
+    fi
+  fi
+  LINE="deb [signed-by=$KEYRING] https://packages.cloud.google.com/apt coral-edgetpu-stable main"
+  if [ "$(cat "$LIST" 2>/dev/null)" != "$LINE" ]; then
+    say "adding Coral's apt repository"
+    if [ "$DRY" = 1 ]; then printf '+ %s\n' "echo '$LINE' > $LIST"; else echo "$LINE" > "$LIST"; fi
+    APT_UPDATE=1
+  fi
+  APT_PKGS+=(libedgetpu1-std)
+fi
+
+need=()
+for p in "${APT_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
+done
+if [ "${#need[@]}" -gt 0 ] || [ "${APT_UPDATE:-0}" = 1 ]; then
+  say "installing apt packages: ${need[*]:-(none, refreshing lists)}"
+  run apt-get update -qq
+  if [ "${#need[@]}" -gt 0 ]; then
+    run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
+  fi
+fi
+
+# --- the user and its groups -------------------------------------------------------------------
+if ! id "$USER_NAME" >/dev/null 2>&1; then
+  say "creating system user $USER_NAME"
+  run useradd --system --user-group --home-dir "$DATA_DIR" --no-create-home \
+      --shell /usr/sbin/nologin --comment "HIIT PI appliance" "$USER_NAME"
+fi
+if [ "$CORAL" = 1 ] && ! getent group apex >/dev/null; then
+  run groupadd --system apex  # the Coral PCIe/M.2 docs' group for /dev/apex_*
+fi
+if [ "$CORAL" = 1 ]; then
+  RULE='SUBSYSTEM=="apex", MODE="0660", GROUP="apex"'
+  if [ "$(cat /etc/udev/rules.d/65-apex.rules 2>/dev/null)" != "$RULE" ]; then
+    if [ "$DRY" = 1 ]; then printf '+ %s\n' "echo '$RULE' > /etc/udev/rules.d/65-apex.rules"
+    else echo "$RULE" > /etc/udev/rules.d/65-apex.rules; fi
+  fi
+fi
+# camera (video), dma heaps on some kernels (render), USB Coral via libedgetpu's udev rule (plugdev)
+for g in video render plugdev apex; do
+  if getent group "$g" >/dev/null && ! id -nG "$USER_NAME" 2>/dev/null | tr ' ' '\n' | grep -qx "$g"; then
+    run usermod -aG "$g" "$USER_NAME"
+  fi
+done
+
+# --- code and virtual environment --------------------------------------------------------------
+say "copying HIIT PI to $PREFIX/src"
+run install -d -m 0755 "$PREFIX"
+run rm -rf "$PREFIX/src.new"
+run install -d -m 0755 "$PREFIX/src.new"
+if [ "$DRY" = 1 ]; then
+  printf '+ %s\n' "tar -C $SRC -cf - (without .git .venv caches) | tar -C $PREFIX/src.new -xf -"
+else
+  tar -C "$SRC" --exclude=.git --exclude=.venv --exclude=__pycache__ --exclude='*.egg-info' \
+      --exclude=.pytest_cache --exclude=.ruff_cache -cf - . | tar -C "$PREFIX/src.new" -xf -
+fi
+run rm -rf "$PREFIX/src"
+run mv "$PREFIX/src.new" "$PREFIX/src"
+
+if [ ! -x "$PREFIX/venv/bin/python" ]; then
+  say "creating the virtual environment (with system packages, for picamera2/libcamera)"
+  run python3 -m venv --system-site-packages "$PREFIX/venv"
+fi
+# Bookworm's picamera2 and simplejpeg are built against Debian's numpy 1.24: keep that numpy in the
+# venv (numpy 2 breaks `import picamera2`), and the OpenCV wheels that still accept numpy 1.
+CONSTRAINTS="$PREFIX/constraints.txt"
+SYS_NUMPY=$(python3 -c 'import numpy; print(numpy.__version__)' 2>/dev/null || true)
+if [ "$DRY" = 0 ]; then
+  {
+    echo "# written by install-pi.sh"
+    if [ -n "$SYS_NUMPY" ]; then
+      echo "numpy==$SYS_NUMPY"
+      case "$SYS_NUMPY" in 1.*) echo "opencv-python-headless<4.12" ;; esac
+    fi
+  } > "$CONSTRAINTS"
+fi
+say "installing Python packages into $PREFIX/venv (the first run builds llama-cpp-python: slow)"
+run "$PREFIX/venv/bin/pip" install --quiet --upgrade pip
+run "$PREFIX/venv/bin/pip" install --quiet -c "$CONSTRAINTS" -e "$PREFIX/src"
+
+# --- config and data ---------------------------------------------------------------------------
+run install -d -m 0750 -o "$USER_NAME" -g "$USER_NAME" "$DATA_DIR"
+run install -d -m 0755 "$CONF_DIR"
+if [ ! -e "$CONF_DIR/hiitpi.toml" ]; then
+  say "writing $CONF_DIR/hiitpi.toml"
+  PRIV=false
+  if [ "$PRIVACY" = 1 ]; then PRIV=true; fi
+  CONF="# HIIT PI settings. \`hiitpi config show\` prints every key with its default.
+[general]
+data_dir = \"$DATA_DIR\"
+
+[capture]
+source = \"auto\"
+
+[web]
+host = \"0.0.0.0\"
+port = 8050
+privacy_mode = $PRIV
+
+[redis]
+url = \"redis://127.0.0.1:6379/0\"
+
+[referee]
+rules_dir = \"$PREFIX/src/rules\"
+"
+  if [ "$DRY" = 1 ]; then printf '+ write %s:\n%s\n' "$CONF_DIR/hiitpi.toml" "$CONF"
+  else printf '%s' "$CONF" > "$CONF_DIR/hiitpi.toml"; fi
+  run chown "root:$USER_NAME" "$CONF_DIR/hiitpi.toml"
+  run chmod 0640 "$CONF_DIR/hiitpi.toml"
+else
+  say "keeping $CONF_DIR/hiitpi.toml"
+  if [ "$PRIVACY" = 1 ] && ! grep -q '^privacy_mode *= *true' "$CONF_DIR/hiitpi.toml"; then
+    echo "install-pi.sh: note: set privacy_mode = true under [web] in $CONF_DIR/hiitpi.toml yourself" >&2
+  fi
+fi
+as_user() { run runuser -u "$USER_NAME" -- env HIITPI_CONFIG="$CONF_DIR/hiitpi.toml" "$@"; }
+if [ "$DRY" = 0 ]; then
+  run runuser -u "$USER_NAME" -- "$PREFIX/venv/bin/hiitpi" config check "$CONF_DIR/hiitpi.toml"
+fi
+
+say "fetching model files into $DATA_DIR/models"
+if [ -n "$MODELS_FROM" ]; then
+  as_user HIITPI_MODEL_MIRROR="$MODELS_FROM" "$PREFIX/venv/bin/hiitpi" models fetch --no-progress
+else
+  as_user "$PREFIX/venv/bin/hiitpi" models fetch --no-progress
+fi
+
+# Pairing: made once, shown once (here with a QR code, and in the journal under the tag hiitpi);
+# `hiitpi pair --reset` makes a new one.
+if [ "$DRY" = 0 ] && have_systemd && command -v systemd-cat >/dev/null; then
+  runuser -u "$USER_NAME" -- env HIITPI_CONFIG="$CONF_DIR/hiitpi.toml" "$PREFIX/venv/bin/hiitpi" pair \
+    | tee >(systemd-cat -t hiitpi -p notice)
+else
+  as_user "$PREFIX/venv/bin/hiitpi" pair
+fi
+
+# --- systemd -----------------------------------------------------------------------------------
+say "installing $UNIT_DIR/hiitpi.service"
+if [ "$DRY" = 1 ]; then
+  printf '+ %s\n' "render systemd/hiitpi.service (prefix $PREFIX) > $UNIT_DIR/hiitpi.service"
+else
+  render_unit > "$UNIT_DIR/hiitpi.service.new"
+  chmod 0644 "$UNIT_DIR/hiitpi.service.new"
+  mv "$UNIT_DIR/hiitpi.service.new" "$UNIT_DIR/hiitpi.service"
+fi
+if have_systemd; then
+  run systemd-analyze verify "$UNIT_DIR/hiitpi.service"
+  run systemctl daemon-reload
+  run systemctl enable --now redis-server.service
+  run systemctl enable hiitpi.service
+  if [ "$START" = 1 ]; then
+    run systemctl restart hiitpi.service
+    say "started: journalctl -u hiitpi -f; http://$(hostname).local:8050/"
+  fi
+else
+  say "systemd is not running here: enable later with systemctl enable --now hiitpi"
+fi
+say "done"
