@@ -71,7 +71,9 @@ def test_verify_would_catch_a_broken_unit(rendered_unit):
     """The check above can fail: a misspelled directive and a missing program are reported."""
     exe = _need("systemd-analyze")
     text = rendered_unit.read_text()
-    rendered_unit.write_text(text.replace("WatchdogSec=", "WatchDogSec=").replace("venv/bin/hiitpi", "venv/bin/nope"))
+    rendered_unit.write_text(
+        text.replace("WatchdogSec=", "WatchDogSec=").replace("venv/bin/hiitpi", "venv/bin/nope")
+    )
     res = subprocess.run([exe, "verify", str(rendered_unit)], capture_output=True, text=True, timeout=60)
     assert "Unknown key 'WatchDogSec'" in res.stderr
     assert "nope is not executable" in res.stderr and res.returncode != 0
@@ -152,7 +154,9 @@ def test_install_dry_run_plans_every_step():
 def test_uninstall_dry_run_keeps_history_unless_purged():
     keep = subprocess.run(["bash", str(INSTALL), "--dry-run", "--uninstall"], capture_output=True, text=True)
     assert keep.returncode == 0 and "rm -rf /opt/hiitpi" in keep.stdout
-    assert "/var/lib/hiitpi" not in "\n".join(line for line in keep.stdout.splitlines() if line.startswith("+"))
+    assert "/var/lib/hiitpi" not in "\n".join(
+        line for line in keep.stdout.splitlines() if line.startswith("+")
+    )
     purge = subprocess.run(
         ["bash", str(INSTALL), "--dry-run", "--uninstall", "--purge"], capture_output=True, text=True
     )
@@ -174,8 +178,10 @@ def test_serve_speaks_sd_notify(tmp_path, model_mirror, shared_data, redis_url):
     )
     clip = shared_data / "clips" / "squat" / "yuyoujiang_squat.mp4"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "hiitpi", "serve", "--redis-url", redis_url, "--source", str(clip), "--loop"]
-        + ["--host", "127.0.0.1", "--port", str(free_port())],
+        [
+            *(sys.executable, "-m", "hiitpi", "serve", "--redis-url", redis_url),
+            *("--source", str(clip), "--loop", "--host", "127.0.0.1", "--port", str(free_port())),
+        ],
         stderr=subprocess.PIPE,
         text=True,
         env=env,
