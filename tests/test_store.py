@@ -504,3 +504,56 @@ def test_db_command_status_export_recover(tmp_path, capsys):
     assert doc["sessions"][0]["status"] == "recovered" and doc["sessions"][0]["reps"] == 1
     assert main(["db", "--database", str(db), "export", "--session", "777"]) == 1
     assert "no session with id 777" in capsys.readouterr().err
+
+
+def test_recorder_from_settings_and_status(tmp_path):
+    from hiitpi.config import load_settings
+
+    settings = load_settings(
+        None,
+        env={},
+        overrides={("general", "data_dir"): str(tmp_path), ("store", "flush_interval_s"): 0.25},
+    )
+    store = Store.from_settings(settings)
+    rec = SessionRecorder.from_settings(store, settings)
+    try:
+        assert store.path == tmp_path / "hiitpi.db" and rec.flush_interval_s == 0.25
+        rec.start_session("Ivy", "squat")
+        rec.record(rep(1))
+        rec.flush()
+        st = rec.status()
+        assert (st["ok"], st["pending"], st["written_events"], st["last_error"]) == (True, 0, 1, None)
+    finally:
+        rec.close()
+        store.close()
+    rec.record(rep(2))  # after close: ignored, not an exception in the analysis thread
+
+
+def test_seed_script_builds_a_consistent_history(tmp_path):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "seed_history.py"
+    spec = importlib.util.spec_from_file_location("seed_history", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    db = tmp_path / "seed.db"
+    assert mod.main([str(db), "--sessions", "60", "--reps", "3000"]) == 0
+    store = Store.open(db)
+    try:
+        assert queries.list_sessions(store).total == 60
+        with store.reading() as s:
+            c = s.connection()
+            assert c.exec_driver_sql("select count(*) from reps").scalar() == 3000
+            # denormalised totals agree with the rows
+            assert (
+                c.exec_driver_sql(
+                    "select count(*) from sessions s where reps != (select count(*) from reps r "
+                    "where r.session_id = s.id and r.valid)"
+                ).scalar()
+                == 0
+            )
+        assert sum(w.reps + w.no_reps for w in queries.weekly_trends(store, weeks=None)) == 3000
+        assert store.integrity_check() == "ok"
+    finally:
+        store.close()

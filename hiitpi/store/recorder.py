@@ -164,6 +164,19 @@ class SessionRecorder:
     def active(self) -> bool:
         return self._open
 
+    def status(self) -> dict:
+        """For /healthz and the dashboard banner: is the history being written, and if not why."""
+        return {
+            "ok": self.healthy,
+            "database": str(self.store.path),
+            "last_error": self.last_error,
+            "session_id": self.session_id,
+            "pending": self.pending,
+            "dropped": self.dropped,
+            "written_events": self.written_events,
+            "last_write_at": self.last_write_at.isoformat() if self.last_write_at else None,
+        }
+
     def start_session(
         self,
         player: str | int,
@@ -205,7 +218,7 @@ class SessionRecorder:
 
     def record(self, event: RefEvent, *, at: datetime | None = None) -> None:
         """Queue a referee event for writing. Never blocks, never raises for database trouble."""
-        if not self._open:
+        if not self._open or self._closed:
             self._ignored += 1
             if self._ignored == 1:
                 log.debug("event %s ignored: no session is being recorded", event.kind)
