@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Connection, Engine
+# Alembic logs every plugin and context at INFO (some at import); our own line says what changed.
+logging.getLogger("alembic").setLevel(logging.WARNING)
+
+from pathlib import Path  # noqa: E402
+
+from alembic import command  # noqa: E402
+from alembic.config import Config  # noqa: E402
+from alembic.runtime.migration import MigrationContext  # noqa: E402
+from alembic.script import ScriptDirectory  # noqa: E402
+from sqlalchemy.engine import Connection, Engine  # noqa: E402
 
 log = logging.getLogger(__name__)
-# Alembic logs every plugin and context at INFO; our own line says what changed.
-logging.getLogger("alembic").setLevel(logging.WARNING)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
