@@ -81,7 +81,7 @@ rest_s = 15
         ("work", "squat", 1),
         ("rest", "push_up", 1),
         ("work", "push_up", 1),
-        ("rest", "squat", 2),
+        ("rest", "squat", 1),
         ("work", "squat", 2),
         ("rest", "push_up", 2),
         ("work", "push_up", 2),
@@ -135,3 +135,29 @@ def test_a_broken_file_does_not_stop_the_others(tmp_path):
     assert list(programs) == ["good"]
     assert any("bad.toml:1: name:" in e for e in errors)
     assert any("clash.toml: name: 'squat' is also a workout's name" in e for e in errors)
+
+
+def test_program_run_reports_each_segment_once_then_done():
+    from hiitpi.referee.programs import ProgramRun
+
+    tabata = load_program(REPO / "rules" / "programs" / "tabata_squat.toml")
+    run = ProgramRun(tabata)
+    begun = []
+    t = 0.0
+    while t < 245:
+        seg = run.update(t)
+        if seg is not None:
+            begun.append((seg.kind, seg.round, seg.start_s))
+        t += 1 / 30
+    assert len(begun) == 16
+    assert begun[0] == ("work", 1, 0.0) and begun[1] == ("rest", 1, 20.0) and begun[-1][:2] == ("rest", 8)
+    assert run.done
+    st = run.state(45.0)
+    assert st == {
+        "program": "tabata_squat",
+        "program_elapsed": 45.0,
+        "round": 2,
+        "rounds": 8,
+        "segment": "rest",
+        "remaining": 5.0,
+    }

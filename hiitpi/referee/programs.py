@@ -304,3 +304,40 @@ def load_programs(
             continue
         programs[prog.name] = prog
     return programs, errors
+
+
+class ProgramRun:
+    """Drives one program through a session, for the engine.
+
+    Call ``update(elapsed_s)`` with the seconds since the program started (once per frame): it
+    returns the `Segment` that has just begun (the first call returns the first one), or None while
+    the segment goes on. ``state(elapsed_s)`` gives the fields the live state hash carries so every
+    viewer can show the round and the countdown: ``program``, ``program_elapsed``, ``round``,
+    ``rounds``, ``segment`` (work/rest), ``remaining``.
+    """
+
+    def __init__(self, program: Program):
+        self.program = program
+        self.current: Segment | None = None
+        self.done = False
+
+    def update(self, elapsed_s: float) -> Segment | None:
+        pos = self.program.position(elapsed_s)
+        if pos.done:
+            self.done = True
+            return None
+        if self.current is None or pos.segment.index != self.current.index:
+            self.current = pos.segment
+            return pos.segment
+        return None
+
+    def state(self, elapsed_s: float) -> dict[str, Any]:
+        pos = self.program.position(elapsed_s)
+        return {
+            "program": self.program.name,
+            "program_elapsed": round(max(0.0, elapsed_s), 2),
+            "round": pos.round,
+            "rounds": pos.rounds,
+            "segment": pos.kind,
+            "remaining": round(pos.remaining_s, 2),
+        }
