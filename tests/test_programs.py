@@ -158,6 +158,6 @@ def test_program_run_reports_each_segment_once_then_done():
         "program_elapsed": 45.0,
         "round": 2,
         "rounds": 8,
-        "segment": "rest",
+        "segment": "work",  # round 2 works from 30 to 50 s
         "remaining": 5.0,
     }
