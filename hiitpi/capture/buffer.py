@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 from hiitpi.capture.base import Frame
 
@@ -24,10 +25,11 @@ class LatestFrameBuffer:
     def put(self, frame: Frame, timeout: float | None = None) -> bool:
         """Offer a frame; False when the buffer is closed (or, lossless, the wait timed out)."""
         with self._cond:
-            if self.lossless and not self._cond.wait_for(
-                lambda: self._frame is None or self._closed, timeout
-            ):
-                return False
+            if self.lossless:
+                if not self._cond.wait_for(lambda: self._frame is None or self._closed, timeout):
+                    return False
+                # Read ahead of its turn: its latency counts from when analysis could have it.
+                frame.captured_at = time.monotonic()
             if self._closed:
                 return False
             if self._frame is not None:

@@ -40,6 +40,14 @@ class VideoFileSource(FrameSource):
     def fps(self) -> float | None:
         return self._fps or None
 
+    def fps_probe(self) -> float | None:
+        """The file's frame rate without opening it as a source."""
+        cap = cv2.VideoCapture(str(self.path))
+        try:
+            return float(cap.get(cv2.CAP_PROP_FPS) or 0.0) or None
+        finally:
+            cap.release()
+
     def open(self) -> None:
         if not self.path.is_file():
             raise SourceOpenError(f"video file {self.path} does not exist; pass a path to a video file")

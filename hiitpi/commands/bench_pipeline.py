@@ -1,0 +1,148 @@
+"""`hiitpi bench pipeline`: the whole live engine on a real clip, into a real Redis.
+
+Reports frames per second, dropped frames, how many cores the process kept busy (process CPU
+time / wall time), per-stage medians and frame-captured → state-in-Redis latency without the
+pose model's own time (the model's time is reported beside it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import statistics
+import sys
+import time
+from pathlib import Path
+
+from hiitpi.config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def register_bench(bsub: argparse._SubParsersAction) -> None:
+    p = bsub.add_parser(
+        "pipeline",
+        help="the live engine on a clip: fps, dropped frames, CPU, stage times, frame→Redis latency",
+        description=__doc__,
+    )
+    p.add_argument("--source", required=True, metavar="CLIP", help="a video file")
+    p.add_argument("--paced", action="store_true", help="play the clip at its own frame rate (as a camera)")
+    p.add_argument("--model", help="pose model (default: [pose] model)")
+    p.add_argument("--workout", help="rules name (default: [referee] workout)")
+    p.add_argument("--redis-url", help="Redis URL (default: [redis] url; a private one is started if absent)")
+    p.add_argument("--seconds", type=float, help="stop after this many seconds (default: the whole clip)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=bench_pipeline_cmd, settings_overrides=_overrides)
+
+
+def _overrides(args: argparse.Namespace) -> dict:
+    return {
+        ("pose", "model"): args.model,
+        ("referee", "workout"): args.workout,
+        ("redis", "url"): args.redis_url,
+        ("capture", "source"): args.source,
+    }
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    s = sorted(values)
+    k = (len(s) - 1) * q
+    lo = int(k)
+    hi = min(lo + 1, len(s) - 1)
+    return s[lo] + (s[hi] - s[lo]) * (k - lo)
+
+
+def run_pipeline_bench(
+    settings: Settings, source: Path, *, paced: bool, seconds: float | None = None
+) -> dict:
+    """Run the engine over ``source`` once and measure it. Redis must be reachable at settings.redis.url."""
+    from hiitpi.capture.video import VideoFileSource
+    from hiitpi.engine import Engine
+
+    settings = settings.model_copy(deep=True)
+    settings.redis.prefix = settings.redis.prefix + ":bench"
+    engine = Engine(
+        settings,
+        source_factory=lambda: VideoFileSource(source, paced=paced, loop=False),
+        video=False,
+    )
+    engine.start()
+    # Measure from here: model loading is start-up, not pipeline cost.
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    try:
+        engine.wait(timeout=seconds)
+        wall = time.monotonic() - wall0
+        cpu = time.process_time() - cpu0
+        status = engine.capture.status()
+        reps = engine.pipeline.referee.count if engine.pipeline is not None else None
+        client = engine.publisher.client
+        state = {k.decode(): v.decode() for k, v in client.hgetall(engine.keys.state).items()}
+        xlen = client.xlen(engine.keys.stream)
+        client.delete(engine.keys.stream, engine.keys.state, engine.keys.commands)
+    finally:
+        engine.stop()
+    records = list(engine.stats.records)
+    stages: dict[str, list[float]] = {}
+    for r in records:
+        for k, v in r.stages_ms.items():
+            stages.setdefault(k, []).append(v)
+    lat = [r.latency_ms for r in records if r.latency_ms is not None]
+    pose = stages.get("pose", [])
+    return {
+        "source": str(source),
+        "model": settings.pose.model,
+        "paced": paced,
+        "source_fps": VideoFileSource(source).fps_probe(),
+        "frames": len(records),
+        "captured": status.frames,
+        "dropped": status.dropped,
+        "seconds": round(wall, 3),
+        "fps": round(len(records) / wall, 2) if wall > 0 else 0.0,
+        "cpu_cores_busy": round(cpu / wall, 3) if wall > 0 else 0.0,
+        "stage_median_ms": {k: round(statistics.median(v), 3) for k, v in stages.items()},
+        "stage_p95_ms": {k: round(percentile(v, 0.95), 3) for k, v in stages.items()},
+        "frame_to_redis_ms": {
+            "median": round(statistics.median(lat), 3) if lat else None,
+            "p95": round(percentile(lat, 0.95), 3) if lat else None,
+            "excludes": "pose model time",
+        },
+        "pose_model_ms": {
+            "median": round(statistics.median(pose), 3) if pose else None,
+            "p95": round(percentile(pose, 0.95), 3) if pose else None,
+        },
+        "reps": reps if reps is not None else int(state.get("reps") or 0),
+        "redis_state_reps": int(state["reps"]) if state.get("reps") else None,
+        "redis_stream_len": xlen,
+    }
+
+
+def bench_pipeline_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    from hiitpi.redis_local import ensure_redis
+
+    source = Path(args.source)
+    if not source.is_file():
+        print(f"hiitpi: {source} is not a video file", file=sys.stderr)
+        return 2
+    local = ensure_redis(settings.redis.url, settings.general.data_dir / "redis")
+    try:
+        result = run_pipeline_bench(settings, source, paced=args.paced, seconds=args.seconds)
+    finally:
+        if local is not None:
+            local.stop()
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"pipeline on {result['source']} ({'paced' if args.paced else 'unpaced'}, {result['model']})")
+    print(
+        f"  {result['frames']} frames in {result['seconds']} s: {result['fps']} fps, "
+        f"{result['dropped']} dropped, {result['cpu_cores_busy']} cores busy"
+    )
+    for k, v in result["stage_median_ms"].items():
+        print(f"  {k:10s} median {v:8.3f} ms   p95 {result['stage_p95_ms'][k]:8.3f} ms")
+    f2r = result["frame_to_redis_ms"]
+    print(f"  frame→Redis (without the model): median {f2r['median']} ms, p95 {f2r['p95']} ms")
+    print(f"  reps counted: {result['reps']} (Redis state: {result['redis_state_reps']})")
+    return 0

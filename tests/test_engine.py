@@ -1,0 +1,267 @@
+"""The live engine end to end: a real clip, the real model and referee, a real redis-server."""
+
+from __future__ import annotations
+
+import json
+import logging
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from hiitpi.capture.base import SourceOpenError
+from hiitpi.capture.video import VideoFileSource
+from hiitpi.config import load_settings
+from hiitpi.engine import Engine
+from hiitpi.live.contract import LiveKeys
+from hiitpi.live.reader import LiveReader
+
+pytestmark = pytest.mark.slow
+
+CLIP = "jumping_jack/afrl_jumpingjacks.mp4"  # 126 frames at 30 fps, 3 reps
+WORKOUT = "jumping_jack"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def make_settings(tmp_path, model_mirror, redis_url, extra: dict | None = None):
+    overrides = {
+        ("general", "data_dir"): str(tmp_path / "data"),
+        ("models", "mirror"): str(model_mirror),
+        ("redis", "url"): redis_url,
+        ("referee", "workout"): WORKOUT,
+    }
+    overrides.update(extra or {})
+    return load_settings(None, env={}, overrides=overrides)
+
+
+@pytest.fixture(scope="module")
+def clip(shared_data) -> Path:
+    return shared_data / "clips" / CLIP
+
+
+@pytest.fixture(scope="module")
+def analyze_result(clip, model_mirror, tmp_path_factory) -> dict:
+    """What `hiitpi analyze --json` says about the clip (the offline path, a separate process)."""
+    out = subprocess.run(
+        [sys.executable, "-m", "hiitpi", "analyze", str(clip), "--workout", WORKOUT, "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "HIITPI_MODEL_MIRROR": str(model_mirror),
+            "HIITPI_DATA_DIR": str(tmp_path_factory.mktemp("analyze")),
+        },
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def _follow(reader: LiveReader, seen: list, stop: threading.Event) -> None:
+    for e in reader.follow("0-0", block_ms=100, stop=stop):
+        seen.append((e.id, e.type, e.kind, e.seq, e.count))
+
+
+def test_clip_to_redis_count_equals_analyze_and_readers_agree(
+    tmp_path, model_mirror, redis_url, clip, analyze_result
+):
+    settings = make_settings(tmp_path, model_mirror, redis_url)
+    keys = LiveKeys(settings.redis.prefix)
+    readers = [LiveReader(redis_url, keys) for _ in range(2)]
+    seen: list[list] = [[], []]
+    stop = threading.Event()
+    threads = [
+        threading.Thread(target=_follow, args=(r, s, stop)) for r, s in zip(readers, seen, strict=True)
+    ]
+    for t in threads:
+        t.start()
+    engine = Engine(settings, source_factory=lambda: VideoFileSource(clip, paced=False))
+    engine.start()
+    try:
+        assert engine.wait(timeout=120)
+        time.sleep(0.3)
+    finally:
+        engine.stop()
+        stop.set()
+        for t in threads:
+            t.join(3)
+    state = readers[0].state()
+    assert analyze_result["reps"] >= 1
+    assert int(state["reps"]) == analyze_result["reps"]
+    assert int(state["no_reps"]) == analyze_result["no_reps"]
+    assert state["running"] == "0" and state["workout"] == WORKOUT
+    # every frame analysed (an unpaced file loses none), every one published
+    assert engine.stats.frames == analyze_result["frames"] == 126
+    assert state["dropped"] == "0"
+    # two viewers saw exactly the same entries in the same order, and nothing was consumed
+    assert seen[0] == seen[1]
+    history = readers[0].history()
+    assert [e.id for e in history] == [s[0] for s in seen[0]]
+    kinds = [e.kind for e in history if e.type == "event"]
+    assert kinds[0] == "session_start" and kinds[-1] == "session_stop"
+    assert kinds.count("rep") == analyze_result["reps"]
+    samples = [e for e in history if e.type == "sample"]
+    assert [e.seq for e in samples] == list(range(126))
+    assert all(e.stages.get("pose", 0) > 0 for e in samples)
+    assert sum(e.keypoints is not None for e in samples) > 100
+    for r in readers:
+        r.close()
+
+
+def test_redis_killed_mid_clip_same_count_and_reconnect_reported(
+    tmp_path, model_mirror, redis_server, redis_url, clip, analyze_result, caplog
+):
+    caplog.set_level(logging.WARNING, logger="hiitpi.live.publisher")
+    settings = make_settings(tmp_path, model_mirror, redis_url)
+    engine = Engine(settings, source_factory=lambda: VideoFileSource(clip, paced=False))
+    engine.start()
+    try:
+        while engine.stats.frames < 30:
+            time.sleep(0.01)
+        redis_server.stop()
+        down_at = engine.stats.frames
+        time.sleep(0.8)
+        redis_server.start()  # same port, empty
+        assert engine.wait(timeout=120)
+        deadline = time.monotonic() + 10
+        while engine.publisher.degraded and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.3)
+    finally:
+        engine.stop()
+    assert down_at < 126 and engine.stats.frames == 126  # the referee kept going through the outage
+    reader = LiveReader(redis_url, LiveKeys(settings.redis.prefix))
+    state = reader.state()
+    assert int(state["reps"]) == analyze_result["reps"]
+    assert state["redis_reconnects"] == "1"
+    statuses = [e for e in reader.history() if e.kind == "status"]
+    assert statuses and statuses[0].data["message"] == "live bus reconnected"
+    assert statuses[0].data["samples_lost"] > 0
+    assert "reconnected" in caplog.text
+    assert engine.publisher.reconnects == 1
+    reader.close()
+
+
+class StallingVideo(VideoFileSource):
+    """A real clip whose first opening stops delivering after 20 frames (a hung camera)."""
+
+    opened = 0
+
+    def __init__(self, path, release: threading.Event):
+        super().__init__(path, paced=True, loop=True)
+        self.release = release
+
+    def open(self):
+        super().open()
+        type(self).opened += 1
+        self.first = type(self).opened == 1
+
+    def read(self):
+        if self.first and self._index >= 20:
+            self.release.wait(10)
+        return super().read()
+
+
+def test_source_that_stops_is_restarted_by_the_watchdog(tmp_path, model_mirror, redis_url, clip, caplog):
+    caplog.set_level(logging.WARNING, logger="hiitpi.capture.runner")
+    settings = make_settings(tmp_path, model_mirror, redis_url, {("capture", "stall_timeout_s"): 0.5})
+    release = threading.Event()
+    StallingVideo.opened = 0
+    engine = Engine(settings, source_factory=lambda: StallingVideo(clip, release))
+    engine.start()
+    reader = LiveReader(redis_url, LiveKeys(settings.redis.prefix))
+    try:
+        deadline = time.monotonic() + 15
+        while engine.capture.restarts == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert engine.capture.restarts == 1
+        frames_at_restart = engine.stats.frames
+        while engine.stats.frames < frames_at_restart + 10 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert engine.stats.frames >= frames_at_restart + 10  # frames flow again
+        assert reader.state()["source_restarts"] == "1"
+    finally:
+        release.set()
+        engine.stop()
+        reader.close()
+    assert "stalled" in caplog.text and "restarted" in caplog.text
+
+
+def test_source_that_cannot_open_is_a_clear_error(tmp_path, model_mirror, redis_url):
+    settings = make_settings(
+        tmp_path, model_mirror, redis_url, {("capture", "source"): str(tmp_path / "x.mp4")}
+    )
+    before = threading.active_count()
+    engine = Engine(settings)
+    with pytest.raises(SourceOpenError, match="not a video file"):
+        engine.start()
+    time.sleep(0.3)
+    assert threading.active_count() <= before  # everything started was stopped again
+    engine = Engine(settings, source_factory=lambda: VideoFileSource(tmp_path / "gone.mp4"))
+    with pytest.raises(SourceOpenError, match="does not exist"):
+        engine.start()
+
+
+def test_commands_start_switch_stop_and_store(tmp_path, model_mirror, redis_url, clip):
+    from hiitpi.store.db import Store
+    from hiitpi.store.queries import session_detail
+    from hiitpi.store.recorder import SessionRecorder
+
+    settings = make_settings(tmp_path, model_mirror, redis_url)
+    store = Store.open(tmp_path / "h.db")
+    recorder = SessionRecorder(store, flush_interval_s=0.1)
+    engine = Engine(
+        settings,
+        source_factory=lambda: VideoFileSource(clip, paced=True, loop=True),
+        recorder=recorder,
+        autostart=False,
+    )
+    engine.start()
+    reader = LiveReader(redis_url, LiveKeys(settings.redis.prefix))
+    try:
+        time.sleep(0.3)
+        ok = reader.wait_command(reader.send_command("start", player="ana", workout="jumping_jack"))
+        assert ok is not None and ok[0], ok
+        st = reader.state()
+        assert (st["running"], st["player"], st["workout"]) == ("1", "ana", "jumping_jack")
+        bad = reader.wait_command(reader.send_command("switch", workout="no_such_workout"))
+        assert bad is not None and not bad[0] and "no workout rules named" in bad[1]
+        ok = reader.wait_command(reader.send_command("switch", workout="squat"))
+        assert ok is not None and ok[0]
+        assert reader.state()["workout"] == "squat"
+        ok = reader.wait_command(reader.send_command("stop"))
+        assert ok is not None and ok[0]
+        assert reader.state()["running"] == "0"
+        again = reader.wait_command(reader.send_command("stop"))
+        assert again is not None and not again[0] and "nothing to stop" in again[1]
+        store_id = engine._ended
+        assert store_id["player"] == "ana"
+    finally:
+        engine.stop()
+        reader.close()
+        recorder.close()
+    kinds = [
+        e.kind for e in LiveReader(redis_url, LiveKeys(settings.redis.prefix)).history() if e.type == "event"
+    ]
+    assert kinds[:1] == ["session_start"] and "interval_start" in kinds and kinds[-1] == "session_stop"
+    detail = session_detail(store, 1)
+    assert detail is not None
+    store.close()
+
+
+def test_video_clients_get_frames_from_the_engine(tmp_path, model_mirror, redis_url, clip):
+    settings = make_settings(tmp_path, model_mirror, redis_url, {("web", "stream_fps"): 10.0})
+    engine = Engine(settings, source_factory=lambda: VideoFileSource(clip, paced=True, loop=True))
+    engine.start()
+    try:
+        gen = engine.video.stream("phone")
+        parts = [next(gen) for _ in range(3)]
+        gen.close()
+        assert all(b"\xff\xd8" in p for p in parts)
+        assert engine.video.clients == 0
+    finally:
+        engine.stop()
