@@ -79,10 +79,19 @@ def render_frame(
     box_w, box_h = max(tw, uw) + 16, th + uh + 24
     roi = canvas[0:box_h, 0:box_w]
     roi[:] = (roi * 0.35).astype(np.uint8)
-    cv2.putText(canvas, text, (8, th + 8), cv2.FONT_HERSHEY_SIMPLEX, scale * 1.6, (255, 255, 255), 3, cv2.LINE_AA)
+    cv2.putText(
+        canvas, text, (8, th + 8), cv2.FONT_HERSHEY_SIMPLEX, scale * 1.6, (255, 255, 255), 3, cv2.LINE_AA
+    )
     if sub:
         cv2.putText(
-            canvas, sub, (8, th + uh + 18), cv2.FONT_HERSHEY_SIMPLEX, scale * 0.5, (220, 220, 220), 1, cv2.LINE_AA
+            canvas,
+            sub,
+            (8, th + uh + 18),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            scale * 0.5,
+            (220, 220, 220),
+            1,
+            cv2.LINE_AA,
         )
     return canvas
 
