@@ -161,6 +161,10 @@ def test_switching_workout_without_stop_keeps_the_interval(store, recorder):
     assert [r.index for r in d.reps] == [1, 2, 3, 4, 5]
     assert [r.interval_index for r in d.reps] == [1, 1, 1, 3, 3]
     assert d.reps[-1].reason == "chest not low" and not d.reps[-1].valid
+    board = queries.leaderboard(store, "plank", metric="hold_s")
+    assert [(r.rank, r.player, r.value, r.session_id) for r in board] == [(1, "Ben", 2.0, sid)]
+    bests = {b.workout: b for b in queries.personal_bests(store, "Ben")}
+    assert (bests["plank"].longest_hold_s, bests["plank"].longest_hold_session) == (2.0, sid)
 
 
 def test_starting_a_new_session_closes_the_open_one(store, recorder):
@@ -477,6 +481,7 @@ def test_db_command_status_export_recover(tmp_path, capsys):
     rec._open = False  # leave the session open on disk, as a crash would
     rec.close()
     store.close()
+    assert rec.recovered == []
     assert main(["db", "--database", str(db), "status"]) == 0
     out = capsys.readouterr().out
     assert "schema:   0001 (newest 0001)" in out and "open 1" in out and "integrity: ok" in out

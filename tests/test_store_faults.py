@@ -69,7 +69,8 @@ def test_sigkill_mid_session_then_recover_keeps_every_written_rep(tmp_path):
     store = Store.open(db)
     try:
         assert queries.get_session(store, sid).status == "open"
-        assert recover_open_sessions(store) == [sid]
+        rec = SessionRecorder(store)  # what the appliance does at start
+        assert rec.recovered == [sid]
         assert recover_open_sessions(store) == []  # nothing left to recover
         d = queries.session_detail(store, sid)
         on_disk = [r.index for r in d.reps]
@@ -95,8 +96,7 @@ def test_sigkill_mid_session_then_recover_keeps_every_written_rep(tmp_path):
         ]
         assert all(i.ended_at is not None for i in d.intervals)
         assert store.integrity_check() == "ok"
-        # the recorder starts cleanly afterwards
-        rec = SessionRecorder(store)
+        # the recorder goes on cleanly afterwards
         new = rec.start_session("Crash Test", "squat")
         rec.end_session()
         rec.close()

@@ -106,7 +106,11 @@ def _check_workout(name: object, what: str = "workout") -> str:
 
 
 class SessionRecorder:
-    """Writes one session at a time from the live engine; see the module docstring."""
+    """Writes one session at a time from the live engine; see the module docstring.
+
+    One recorder per appliance: when it starts (``recover=True``) it closes every session a crash
+    or power loss left open, as 'recovered', keeping their reps.
+    """
 
     def __init__(
         self,
@@ -116,8 +120,18 @@ class SessionRecorder:
         flush_max_events: int = 64,
         retry_s: float = 1.0,
         max_pending: int = 200_000,
+        recover: bool = True,
     ):
         self.store = store
+        #: sessions a crash had left open, closed as 'recovered' when this recorder started.
+        self.recovered: list[int] = []
+        if recover:
+            from hiitpi.store.recovery import recover_open_sessions
+
+            try:
+                self.recovered = recover_open_sessions(store)
+            except StoreError as exc:  # noted in store.healthy; the recorder still starts
+                log.error("could not recover open sessions: %s", exc)
         self.flush_interval_s = flush_interval_s
         self.flush_max_events = flush_max_events
         self.retry_s = retry_s
