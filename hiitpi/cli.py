@@ -28,6 +28,9 @@ COMMAND_MODULES = (
     "hiitpi.commands.db",
     "hiitpi.commands.summary",
     "hiitpi.commands.pair",
+    "hiitpi.commands.analyze",
+    "hiitpi.commands.eval",
+    "hiitpi.commands.rules",
 )
 
 

@@ -15,7 +15,6 @@ per second, and per-element numpy indexing would cost more than the arithmetic.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from hiitpi.pose.types import KEYPOINT_INDEX
@@ -57,31 +56,6 @@ def check_point_name(name: str) -> str | None:
     return f"unknown keypoint '{name}'; use a COCO name (left_knee), a side-less part ({', '.join(SIDED_PARTS)}) or mid_<part>"
 
 
-def _resolver(name: str, side: str | None, min_score: float) -> Callable[[list[Point]], Point | None]:
-    """A function returning the (x, y, score) of a named point in a pose, or None if hidden."""
-    if name in SIDED_PARTS:
-        name = f"{side}_{name}"
-    if name.startswith("mid_"):
-        li = KEYPOINT_INDEX["left_" + name[4:]]
-        ri = KEYPOINT_INDEX["right_" + name[4:]]
-
-        def mid(px: list[Point]) -> Point | None:
-            a = px[li]
-            b = px[ri]
-            if a[2] < min_score or b[2] < min_score:
-                return None
-            return ((a[0] + b[0]) * 0.5, (a[1] + b[1]) * 0.5, min(a[2], b[2]))
-
-        return mid
-    idx = KEYPOINT_INDEX[name]
-
-    def single(px: list[Point]) -> Point | None:
-        p = px[idx]
-        return p if p[2] >= min_score else None
-
-    return single
-
-
 def angle_deg(a: Point, b: Point, c: Point) -> float | None:
     """The angle ABC at B in degrees, 0..180."""
     v1x = a[0] - b[0]
@@ -105,36 +79,53 @@ def tilt_deg(a: Point, b: Point) -> float | None:
 
 
 class BodyScale:
-    """Body sizes of one pose in pixels, computed once and shared by every feature."""
+    """Body sizes of one pose in pixels, measured on first use and shared by every feature."""
 
-    __slots__ = ("hips", "min_score", "shoulders", "torso")
+    __slots__ = ("_hips", "_px", "_shoulders", "_torso", "min_score")
 
     _LS = KEYPOINT_INDEX["left_shoulder"]
     _RS = KEYPOINT_INDEX["right_shoulder"]
     _LH = KEYPOINT_INDEX["left_hip"]
     _RH = KEYPOINT_INDEX["right_hip"]
+    _UNSET = -1.0
 
     def __init__(self, min_score: float):
         self.min_score = min_score
-        self.torso: float | None = None
-        self.shoulders: float | None = None
-        self.hips: float | None = None
+        self._px: list = []
+        self._torso = self._shoulders = self._hips = self._UNSET
 
     def update(self, px: list[Point]) -> None:
+        self._px = px
+        self._torso = self._shoulders = self._hips = self._UNSET
+
+    def _pair(self, a: int, b: int) -> float | None:
+        pa, pb = self._px[a], self._px[b]
         m = self.min_score
-        ls, rs, lh, rh = px[self._LS], px[self._RS], px[self._LH], px[self._RH]
-        best = 0.0
-        if ls[2] >= m and lh[2] >= m:
-            best = math.hypot(ls[0] - lh[0], ls[1] - lh[1])
-        if rs[2] >= m and rh[2] >= m:
-            best = max(best, math.hypot(rs[0] - rh[0], rs[1] - rh[1]))
-        self.torso = best if best > 1e-6 else None
-        self.shoulders = math.hypot(ls[0] - rs[0], ls[1] - rs[1]) if ls[2] >= m and rs[2] >= m else None
-        self.hips = math.hypot(lh[0] - rh[0], lh[1] - rh[1]) if lh[2] >= m and rh[2] >= m else None
-        if self.shoulders is not None and self.shoulders < 1e-6:
-            self.shoulders = None
-        if self.hips is not None and self.hips < 1e-6:
-            self.hips = None
+        if pa[2] < m or pb[2] < m:
+            return None
+        d = math.hypot(pa[0] - pb[0], pa[1] - pb[1])
+        return d if d > 1e-6 else None
+
+    @property
+    def torso(self) -> float | None:
+        """Shoulder-to-hip length, the longer of the two sides seen."""
+        if self._torso == self._UNSET:
+            a = self._pair(self._LS, self._LH)
+            b = self._pair(self._RS, self._RH)
+            self._torso = a if b is None else b if a is None else max(a, b)
+        return self._torso
+
+    @property
+    def shoulders(self) -> float | None:
+        if self._shoulders == self._UNSET:
+            self._shoulders = self._pair(self._LS, self._RS)
+        return self._shoulders
+
+    @property
+    def hips(self) -> float | None:
+        if self._hips == self._UNSET:
+            self._hips = self._pair(self._LH, self._RH)
+        return self._hips
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,20 +149,50 @@ class FeatureSpec:
         return any(point_needs_side(p) for p in self.points)
 
 
-class Feature:
-    """A compiled feature: ``compute(px, scale)`` returns its value (or None) and sets ``side``."""
+def _point_ref(name: str, side: str | None) -> int | tuple[int, int]:
+    """A keypoint index, or a (left, right) index pair for a midpoint."""
+    if name in SIDED_PARTS:
+        name = f"{side}_{name}"
+    if name.startswith("mid_"):
+        return (KEYPOINT_INDEX["left_" + name[4:]], KEYPOINT_INDEX["right_" + name[4:]])
+    return KEYPOINT_INDEX[name]
 
-    __slots__ = ("_fns", "_measure", "_peak", "_peak_t", "_scale_attr", "_sticky", "side", "spec")
+
+_ANGLE, _TILT, _HEIGHT, _DISTANCE = range(4)
+_TYPE_CODE = {"angle": _ANGLE, "tilt": _TILT, "height": _HEIGHT, "distance": _DISTANCE}
+
+
+class Feature:
+    """A compiled feature: ``compute(px, scale, t)`` returns its value (or None) and sets ``side``."""
+
+    __slots__ = (
+        "_axis",
+        "_code",
+        "_ms",
+        "_peak",
+        "_peak_t",
+        "_refs",
+        "_scale_attr",
+        "_sticky",
+        "side",
+        "spec",
+    )
 
     def __init__(self, spec: FeatureSpec, min_score: float):
         self.spec = spec
-        ms = spec.min_score if spec.min_score is not None else min_score
+        self._ms = spec.min_score if spec.min_score is not None else min_score
         self.side: str | None = None
         self._sticky: str = "left"
-        sides = ("left", "right") if spec.sided else (None,)
-        self._fns = [(s, [_resolver(p, s, ms) for p in spec.points]) for s in sides]
+        if not spec.sided:
+            sides: tuple = (None,)
+        elif spec.side in ("left", "right"):
+            sides = (spec.side,)
+        else:
+            sides = ("left", "right")
+        self._refs = [(s, tuple(_point_ref(p, s) for p in spec.points)) for s in sides]
         self._scale_attr = None if spec.scale == "none" else spec.scale
-        self._measure = self._measurer()
+        self._code = _TYPE_CODE[spec.type]
+        self._axis = spec.axis
         self._peak: float | None = None
         self._peak_t = 0.0
 
@@ -198,63 +219,53 @@ class Feature:
         self._peak_t = t
         return v / self._peak if self._peak > 1e-9 else None
 
-    def _measurer(self) -> Callable[[list[Point], BodyScale], float | None]:
-        t = self.spec.type
-        scale_attr = self._scale_attr
-        if t == "angle":
-            return lambda pts, sc: angle_deg(pts[0], pts[1], pts[2])
-        if t == "tilt":
-            return lambda pts, sc: tilt_deg(pts[0], pts[1])
-        if t == "height":
-
-            def height(pts: Sequence[Point], sc: BodyScale) -> float | None:
-                s = getattr(sc, scale_attr) if scale_attr else 1.0
-                if s is None:
-                    return None
-                return (pts[1][1] - pts[0][1]) / s
-
-            return height
-        axis = self.spec.axis
-
-        def distance(pts: Sequence[Point], sc: BodyScale) -> float | None:
-            s = getattr(sc, scale_attr) if scale_attr else 1.0
-            if s is None:
-                return None
-            dx = pts[0][0] - pts[1][0]
-            dy = pts[0][1] - pts[1][1]
-            if axis == "x":
-                return abs(dx) / s
-            if axis == "y":
-                return abs(dy) / s
-            return math.hypot(dx, dy) / s
-
-        return distance
-
-    def _one(self, fns: list, px: list[Point], sc: BodyScale) -> tuple[float | None, float]:
+    def _one(self, refs: tuple, px: list[Point], sc: BodyScale) -> tuple[float | None, float]:
+        ms = self._ms
         pts = []
         score = 0.0
-        for fn in fns:
-            p = fn(px)
-            if p is None:
-                return None, 0.0
+        for r in refs:
+            if r.__class__ is int:
+                p = px[r]
+                if p[2] < ms:
+                    return None, 0.0
+            else:
+                a = px[r[0]]
+                b = px[r[1]]
+                if a[2] < ms or b[2] < ms:
+                    return None, 0.0
+                p = ((a[0] + b[0]) * 0.5, (a[1] + b[1]) * 0.5, a[2] if a[2] < b[2] else b[2])
             pts.append(p)
             score += p[2]
-        return self._measure(pts, sc), score
+        code = self._code
+        if code == _ANGLE:
+            return angle_deg(pts[0], pts[1], pts[2]), score
+        if code == _TILT:
+            return tilt_deg(pts[0], pts[1]), score
+        if self._scale_attr is None:
+            s = 1.0
+        else:
+            s = getattr(sc, self._scale_attr)
+            if s is None:
+                return None, score
+        a = pts[0]
+        b = pts[1]
+        if code == _HEIGHT:
+            return (b[1] - a[1]) / s, score
+        axis = self._axis
+        if axis == "x":
+            return abs(a[0] - b[0]) / s, score
+        if axis == "y":
+            return abs(a[1] - b[1]) / s, score
+        return math.hypot(a[0] - b[0], a[1] - b[1]) / s, score
 
     def _compute(self, px: list[Point], sc: BodyScale) -> float | None:
-        fns = self._fns
-        if len(fns) == 1:
-            self.side = None
-            return self._one(fns[0][1], px, sc)[0]
-        lv, ls = self._one(fns[0][1], px, sc)
-        rv, rs = self._one(fns[1][1], px, sc)
+        refs = self._refs
+        if len(refs) == 1:
+            self.side = refs[0][0]
+            return self._one(refs[0][1], px, sc)[0]
+        lv, ls = self._one(refs[0][1], px, sc)
+        rv, rs = self._one(refs[1][1], px, sc)
         mode = self.spec.side
-        if mode == "left":
-            self.side = "left"
-            return lv
-        if mode == "right":
-            self.side = "right"
-            return rv
         if lv is None and rv is None:
             self.side = None
             return None

@@ -17,8 +17,11 @@ session.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
+
+import numpy as np
 
 from hiitpi.pose.types import Pose
 from hiitpi.referee.events import RefEvent
@@ -55,6 +58,9 @@ class Referee:
     def __init__(self, rule: Rule, pace_window_s: float = 20.0):
         self.rule = rule
         self.name = rule.name
+        self._children: list[Referee] = []
+        if rule.rep is not None and rule.rep.each_side:
+            self._children = [Referee(_one_side(rule, side), pace_window_s) for side in ("left", "right")]
         self._scale = BodyScale(rule.min_score)
         self._features = [Feature(spec, rule.min_score) for spec in rule.features.values()]
         self._fidx = {f.spec.name: i for i, f in enumerate(self._features)}
@@ -89,15 +95,14 @@ class Referee:
         rep = rule.rep
         self._start = rep.start if rep else None
         self._seq = rep.sequence if rep else ()
-        if rep and rep.partial:
-            c = rep.partial
-            self._partial = (
+        self._partial = tuple(
+            (
                 self._fidx[c.feature],
                 -_INF if c.above is None else c.above,
                 _INF if c.below is None else c.below,
             )
-        else:
-            self._partial = None
+            for c in (rep.partial if rep else ())
+        )
         if rep and rep.rom:
             self._rom = (self._fidx[rep.rom.feature], rep.rom.start, rep.rom.full)
         elif rep:
@@ -111,6 +116,17 @@ class Referee:
         else:
             self._rom = None
         self._hold = rule.hold
+        # only the features something reads are measured
+        used = {c.feature for st in rule.states for c in (*st.when, *st.any)}
+        used |= {c.feature for c in (rule.rep.partial if rule.rep else ())}
+        used |= {c.feature for c in rule.checks}
+        if rule.rep and rule.rep.rom:
+            used.add(rule.rep.rom.feature)
+        if self._rom is not None:
+            used.add(self._features[self._rom[0]].spec.name)
+        self._active = [(i, f) for i, f in enumerate(self._features) if f.spec.name in used]
+        self._wh: tuple[int, int] | None = None
+        self._whs = None
         self.pace_meter = PaceMeter(pace_window_s)
         self.reset()
 
@@ -128,8 +144,11 @@ class Referee:
         self._armed = False
         self._t_last_start = None
         self._missing_since: float | None = None
+        self._t_origin = 0.0
         self._hold_ticks = 0
         self.pace_meter.reset()
+        for child in getattr(self, "_children", ()):
+            child.reset()
         for f in self._features:
             f.reset()
         self._reset_cycle()
@@ -179,21 +198,34 @@ class Referee:
         t = pose.timestamp if pose is not None else timestamp
         if t is None:
             return []
+        px = None
+        if pose is not None:
+            wh = (pose.width, pose.height)
+            if wh != self._wh:
+                self._wh = wh
+                self._whs = np.array([pose.width, pose.height, 1.0], dtype=np.float32)
+            px = (pose.keypoints * self._whs).tolist()
+        if self._children:
+            return self._update_sides(px, t)
+        return self._step(px, t)
+
+    def _step(self, px: list | None, t: float) -> list[RefEvent]:
+        """One pose as pixel keypoints [[x, y, score] * 17] (None: nobody seen)."""
         events: list[RefEvent] = []
+        if self.last_t is None:
+            self._t_origin = t
         dt = 0.0 if self.last_t is None else t - self.last_t
         self.last_t = t
         self.pace_meter.seen(t)
         values = self.values
-        if pose is None:
+        if px is None:
             for i in range(len(values)):
                 values[i] = None
         else:
-            w = pose.width
-            h = pose.height
-            px = [(x * w, y * h, s) for x, y, s in pose.keypoints.tolist()]
-            self._scale.update(px)
-            for i, f in enumerate(self._features):
-                values[i] = f.compute(px, self._scale, t)
+            scale = self._scale
+            scale.update(px)
+            for i, f in self._active:
+                values[i] = f.compute(px, scale, t)
 
         # which state do the features say?
         match = None
@@ -222,6 +254,7 @@ class Referee:
                 self._armed = False
                 self.state = None
                 self._cand = None
+                self._t_origin = t
                 self._reset_cycle()
         else:
             self._missing_since = None
@@ -254,11 +287,11 @@ class Referee:
         return events
 
     def _track_cycle(self, t: float, values: list, events: list[RefEvent]) -> None:
-        if self._partial is not None and not self._partial_hit:
-            fi, lo, hi = self._partial
-            v = values[fi]
-            if v is not None and lo < v < hi:
-                self._partial_hit = True
+        if self._partial and not self._partial_hit:
+            for fi, lo, hi in self._partial:
+                v = values[fi]
+                if v is not None and lo < v < hi:
+                    self._partial_hit = True
         rom = self._rom
         if rom is not None:
             v = values[rom[0]]
@@ -295,7 +328,14 @@ class Referee:
                     events.append(RefEvent("fault", self.name, t, t, self.count, reason=spec.reason))
 
     def _commit(self, name: str, t: float, events: list[RefEvent]) -> None:
+        prev = self.state
         self.state = name
+        if prev is None and not self._armed and self._seq and name == self._seq[0]:
+            # first sight of the person is already mid-rep (a clip or a camera that starts late):
+            # the rep counts when they get back to the start position
+            self._armed = True
+            self._in_cycle = True
+            self._t_cycle = self._t_origin
         if name == self._start:
             if self._armed and self._in_cycle:
                 self._finish_cycle(t, events)
@@ -413,5 +453,48 @@ class Referee:
                 events.append(RefEvent("hold_tick", self.name, t, t, 0, hold_s=round(self.hold_s, 3)))
         return events
 
+    def _update_sides(self, px: list | None, t: float) -> list[RefEvent]:
+        """One machine per side; their reps are merged into one running count."""
+        self.last_t = t
+        self.pace_meter.seen(t)
+        events: list[RefEvent] = []
+        for child in self._children:
+            for ev in child._step(px, t):
+                if ev.kind == "rep":
+                    self.count += 1
+                    self.pace_meter.add(ev.t_end)
+                    if self.rule.rep.alternate and ev.side is not None and ev.side == self.last_side:
+                        events.append(
+                            RefEvent(
+                                "fault",
+                                self.name,
+                                ev.t_start,
+                                ev.t_end,
+                                self.count,
+                                reason="same side twice: alternate",
+                                side=ev.side,
+                            )
+                        )
+                    self.last_side = ev.side
+                elif ev.kind == "no_rep":
+                    self.no_reps += 1
+                ev.count = self.count
+                events.append(ev)
+        states = [c.state for c in self._children]
+        active = [s for s in states if s is not None and s != self._start]
+        self.state = active[0] if active else next((s for s in states if s is not None), None)
+        return events
+
     def _dwell_of(self, name: str) -> float:
         return next(d for n, _, d, _ in self._states if n == name)
+
+
+def _one_side(rule: Rule, side: str) -> Rule:
+    """The rule with every side-less feature pinned to one side, for per-side counting."""
+    features = {
+        name: dataclasses.replace(spec, side=side) if spec.sided else spec
+        for name, spec in rule.features.items()
+    }
+    return dataclasses.replace(
+        rule, features=features, rep=dataclasses.replace(rule.rep, each_side=False, alternate=False)
+    )

@@ -73,12 +73,16 @@ class RomSpec:
 class RepSpec:
     start: str
     sequence: tuple[str, ...]
-    partial: Condition | None = None
+    #: reaching any of these without completing the sequence is a no-rep with partial_reason
+    partial: tuple[Condition, ...] = ()
     partial_reason: str = "incomplete rep"
     min_s: float = 0.25
     max_s: float = 10.0
     rom: RomSpec | None = None
     alternate: bool = False
+    #: run one state machine per side (left leg, right leg) and count both: for alternating
+    #: movements where both limbs are rarely "down" at the same moment (high knees, marching)
+    each_side: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +151,7 @@ class _Parser:
     def __init__(self, doc: TomlDocument):
         self.doc = doc
         self.errors: list[str] = []
+        self.broken: set[str] = set()  # features that failed validation
 
     def err(self, key: KeyPath, msg: str) -> None:
         dotted = ".".join(str(k) for k in key) if key else "(file)"
@@ -238,9 +243,9 @@ class _Parser:
         min_score = self.num(d, key, "min_score", None, 0.0, 1.0)
         relative = self.string(d, key, "relative", "none", RELATIVE)
         half_life = self.num(d, key, "peak_half_life_s", 30.0, 0.5, 3600.0)
-        if relative == "peak" and ftype not in ("height", "distance"):
+        if relative == "peak" and ftype not in FEATURE_TYPES:
             self.err(
-                (*key, "relative"), f"relative = \"peak\" needs a height or distance feature, not '{ftype}'"
+                (*key, "relative"), 'relative = "peak" needs an angle, height or distance feature, not a tilt'
             )
             ok = False
         if not ok:
@@ -326,6 +331,7 @@ def parse_rule(doc: TomlDocument) -> Rule:
         if spec:
             features[fname] = spec
     broken_features = set(raw_features) - set(features)
+    p.broken = broken_features
 
     states: list[StateSpec] = []
     raw_states = d.get("states", [])
@@ -397,7 +403,17 @@ def parse_rule(doc: TomlDocument) -> Rule:
             p.table(
                 d.get("rep"),
                 ("rep",),
-                {"start", "sequence", "partial", "partial_reason", "min_s", "max_s", "rom", "alternate"},
+                {
+                    "start",
+                    "sequence",
+                    "partial",
+                    "partial_reason",
+                    "min_s",
+                    "max_s",
+                    "rom",
+                    "alternate",
+                    "each_side",
+                },
                 {"start", "sequence"},
             )
             if "rep" in d
@@ -419,9 +435,19 @@ def parse_rule(doc: TomlDocument) -> Rule:
                         ("rep", "sequence"),
                         f"'{s}' is the start state; list only the states between start and back",
                     )
-            partial = None
-            if "partial" in rd:
-                partial = p.condition(rd["partial"], ("rep", "partial"), features)
+            partial_list = []
+            raw_partial = rd.get("partial", [])
+            for cd in (
+                [raw_partial]
+                if isinstance(raw_partial, dict)
+                else raw_partial
+                if isinstance(raw_partial, list)
+                else [None]
+            ):
+                c = p.condition(cd, ("rep", "partial"), features)
+                if c is not None:
+                    partial_list.append(c)
+            partial = tuple(partial_list)
             min_s = p.num(rd, ("rep",), "min_s", 0.25, 0.0, 60.0)
             max_s = p.num(rd, ("rep",), "max_s", 10.0, 0.1, 600.0)
             if min_s is not None and max_s is not None and min_s >= max_s:
@@ -433,7 +459,7 @@ def parse_rule(doc: TomlDocument) -> Rule:
                 rf = p.string(rmd, rk, "feature")
                 rs = p.num(rmd, rk, "start")
                 rfull = p.num(rmd, rk, "full")
-                if rf is not None and rf not in features:
+                if rf is not None and rf not in features and rf not in broken_features:
                     p.err((*rk, "feature"), f"unknown feature '{rf}'")
                 elif rf is not None and rs is not None and rfull is not None:
                     if rs == rfull:
@@ -444,10 +470,17 @@ def parse_rule(doc: TomlDocument) -> Rule:
             if not isinstance(alternate, bool):
                 p.err(("rep", "alternate"), "must be true or false")
                 alternate = False
+            each_side = rd.get("each_side", False)
+            if not isinstance(each_side, bool):
+                p.err(("rep", "each_side"), "must be true or false")
+                each_side = False
+            if each_side and not any(f.sided for f in features.values()):
+                p.err(("rep", "each_side"), "needs at least one feature on side-less points (knee, hip...)")
+                each_side = False
             if start and seq:
                 rep = RepSpec(
                     start, seq, partial, p.string(rd, ("rep",), "partial_reason", "incomplete rep"),
-                    min_s or 0.25, max_s or 10.0, rom, alternate,
+                    min_s or 0.25, max_s or 10.0, rom, alternate, each_side,
                 )  # fmt: skip
             # hysteresis: the start state and the states of the rep must not overlap
             by_name = {s.name: s for s in states}
