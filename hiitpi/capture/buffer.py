@@ -25,11 +25,10 @@ class LatestFrameBuffer:
     def put(self, frame: Frame, timeout: float | None = None) -> bool:
         """Offer a frame; False when the buffer is closed (or, lossless, the wait timed out)."""
         with self._cond:
-            if self.lossless:
-                if not self._cond.wait_for(lambda: self._frame is None or self._closed, timeout):
-                    return False
-                # Read ahead of its turn: its latency counts from when analysis could have it.
-                frame.captured_at = time.monotonic()
+            if self.lossless and not self._cond.wait_for(
+                lambda: self._frame is None or self._closed, timeout
+            ):
+                return False
             if self._closed:
                 return False
             if self._frame is not None:
@@ -47,6 +46,10 @@ class LatestFrameBuffer:
             frame, self._frame = self._frame, None
             if frame is not None:
                 self.taken += 1
+                if self.lossless:
+                    # An unpaced file is read ahead of its turn; there is no moment of capture, so
+                    # its latency counts from when analysis takes it.
+                    frame.captured_at = time.monotonic()
                 self._cond.notify_all()
             return frame
 
