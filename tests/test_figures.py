@@ -1,0 +1,103 @@
+"""Figures are pure functions of plain rows: checked directly, without a browser."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+from hiitpi.store.queries import IntervalRow, RepRow, WeekRow
+from hiitpi.web import figures
+
+T0 = datetime(2026, 11, 2, 18, 0, tzinfo=UTC)
+
+
+def rep(index, at_s, *, valid=True, reason=None, ecc=0.8, con=0.6, interval=1, workout="squat"):
+    return RepRow(
+        index=index,
+        interval_index=interval,
+        workout=workout,
+        t_start=100 + at_s - 1.4,
+        t_end=100 + at_s,
+        at_s=at_s,
+        eccentric_s=ecc,
+        concentric_s=con,
+        rom=0.9,
+        side=None,
+        valid=valid,
+        reason=reason,
+        recorded_at=T0 + timedelta(seconds=at_s),
+    )
+
+
+def test_rep_timeline_counts_valid_reps_and_marks_no_reps_with_reasons():
+    reps = [rep(1, 2.0), rep(2, 4.0), rep(3, 5.5, valid=False, reason="not low enough"), rep(4, 7.0)]
+    fig = figures.rep_timeline_figure(reps)
+    count, bad = fig.data
+    assert list(count.x) == [0.0, 2.0, 4.0, 7.0]
+    assert list(count.y) == [0, 1, 2, 3]
+    assert list(bad.x) == [5.5]
+    assert list(bad.y) == [2]  # drawn at the count it did not raise
+    assert list(bad.text) == ["not low enough"]
+
+
+def test_rep_timeline_without_no_reps_has_one_trace_and_program_bands():
+    reps = [rep(1, 3.0), rep(2, 25.0, interval=2, workout="push_up")]
+    intervals = [
+        IntervalRow(1, "squat", 1, T0, T0 + timedelta(seconds=20), 20.0, 1, 0, 0, None),
+        IntervalRow(
+            2, "push_up", 1, T0 + timedelta(seconds=20), T0 + timedelta(seconds=40), 20.0, 1, 0, 0, None
+        ),
+    ]
+    fig = figures.rep_timeline_figure(reps, intervals)
+    assert len(fig.data) == 1
+    shapes = fig.layout.shapes
+    assert [(s.x0, s.x1) for s in shapes] == [(0.0, 20.0), (20.0, 40.0)]
+    assert [a.text for a in fig.layout.annotations] == ["squat r1", "push_up r1"]
+
+
+def test_tut_stacks_eccentric_and_concentric_for_counted_reps_only():
+    reps = [
+        rep(1, 2.0, ecc=1.0, con=0.5),
+        rep(2, 4.0, valid=False, reason="x"),
+        rep(3, 6.0, ecc=1.2, con=0.7),
+    ]
+    fig = figures.tut_figure(reps)
+    assert [t.name for t in fig.data] == ["lowering (eccentric)", "lifting (concentric)"]
+    assert list(fig.data[0].x) == [1, 2]
+    assert list(fig.data[0].y) == [1.0, 1.2]
+    assert list(fig.data[1].y) == [0.5, 0.7]
+    assert fig.layout.barmode == "stack"
+
+
+def test_tut_falls_back_to_total_duration_when_unsplit():
+    reps = [rep(1, 2.0, ecc=None, con=None), rep(2, 4.0, ecc=1.0, con=0.5)]
+    fig = figures.tut_figure(reps)
+    assert len(fig.data) == 1
+    assert [round(v, 3) for v in fig.data[0].y] == [1.4, 1.5]
+
+
+def test_weekly_trends_one_trace_per_workout_in_week_order():
+    weeks = [
+        WeekRow(date(2026, 10, 26), "squat", 2, 40, 3, 600.0, 25),
+        WeekRow(date(2026, 11, 2), "push_up", 1, 12, 0, 120.0, 12),
+        WeekRow(date(2026, 11, 2), "squat", 3, 70, 1, 900.0, 30),
+    ]
+    fig = figures.weekly_trends_figure(weeks)
+    by_name = {t.name: t for t in fig.data}
+    assert set(by_name) == {"push_up", "squat"}
+    assert list(by_name["squat"].x) == ["2026-10-26", "2026-11-02"]
+    assert list(by_name["squat"].y) == [40, 70]
+    assert list(by_name["push_up"].y) == [12]
+    assert fig.layout.barmode == "stack"
+    assert figures.weekly_trends_figure([]).data == ()
+
+
+def test_live_figures_start_empty_and_extend_payload_shape():
+    reps_fig = figures.live_reps_figure()
+    pose_fig = figures.live_pose_figure()
+    assert len(reps_fig.data) == 1 and list(reps_fig.data[0].x) == []
+    assert len(pose_fig.data) == 2 and pose_fig.data[1].yaxis == "y2"
+    payload = figures.extend_payload([([1.0, 1.1], [0.8, 0.7]), ([1.0, 1.1], [6.2, 6.4])], max_points=500)
+    assert payload == [{"x": [[1.0, 1.1], [1.0, 1.1]], "y": [[0.8, 0.7], [6.2, 6.4]]}, [0, 1], 500]
+    assert figures.extend_payload([([], [])]) is None
+    # the figures serialise (what dcc.Graph receives)
+    assert reps_fig.to_plotly_json()["layout"]["uirevision"] == "keep"

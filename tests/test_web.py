@@ -1,0 +1,482 @@
+"""The dashboard's server side on a real redis-server and a real SQLite file.
+
+Page input is validated (unknown workout, empty or 10,000-character name, stop without start):
+each gets a clear message, never a 500, and nothing is written or sent. Routes answer 4xx JSON
+for bad input; the live feed says "degraded" when Redis is down; waitress serves and stops.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+import redis
+import requests
+
+from hiitpi.live.contract import LiveEntry, LiveKeys, encode_event, encode_sample, encode_state
+from hiitpi.live.reader import LiveReader
+from hiitpi.referee.events import RefEvent
+from hiitpi.store.db import Store
+from hiitpi.store.players import list_players
+from hiitpi.store.queries import list_sessions
+from hiitpi.store.recorder import SessionRecorder
+from hiitpi.web.actions import add_player, start_session, stop_session
+from hiitpi.web.catalog import CatalogLoader
+from hiitpi.web.livefeed import LiveFeed, build_message
+from tests.conftest import REPO, free_port
+
+
+@pytest.fixture()
+def settings(tmp_path, redis_url):
+    from hiitpi.config import load_settings
+
+    return load_settings(
+        None,
+        env={},
+        overrides={
+            ("general", "data_dir"): str(tmp_path / "data"),
+            ("redis", "url"): redis_url,
+            ("web", "host"): "127.0.0.1",
+            ("web", "port"): free_port(),
+        },
+    )
+
+
+@pytest.fixture()
+def store(settings):
+    s = Store.from_settings(settings)
+    yield s
+    s.close()
+
+
+@pytest.fixture()
+def reader(settings):
+    r = LiveReader(settings.redis.url, LiveKeys(settings.redis.prefix))
+    yield r
+    r.close()
+
+
+@pytest.fixture()
+def catalog():
+    return CatalogLoader(REPO / "rules").get()
+
+
+def commands_sent(reader: LiveReader) -> int:
+    return reader.client.xlen(reader.keys.commands)
+
+
+def seed_session(store: Store, player="Ana", workout="squat", reps=5, no_reps=1) -> int:
+    rec = SessionRecorder(store, flush_interval_s=0.05)
+    sid = rec.start_session(player, workout, t0=10.0)
+    t = 10.0
+    n = 0
+    for i in range(reps + no_reps):
+        t += 2.0
+        if i == 2 and no_reps:
+            rec.record(RefEvent("no_rep", workout, t - 1.5, t, count=n, reason="not low enough"))
+            continue
+        n += 1
+        rec.record(RefEvent("rep", workout, t - 1.5, t, count=n, eccentric_s=0.9, concentric_s=0.6, rom=0.95))
+    rec.end_session("done")
+    rec.close()
+    return sid
+
+
+# --- validated actions ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("player", "workout", "expect"),
+    [
+        ("", "squat", "Player name is empty"),
+        ("   ", "squat", "Player name is empty"),
+        ("x" * 10_000, "squat", "10000 characters long; use at most 40"),
+        ("Ana", "underwater_basket", "Unknown workout 'underwater_basket'"),
+        ("Ana", "", "Pick a workout first"),
+        ("Ana", "y" * 10_000, "Unknown workout"),
+        (None, "squat", "Player name is empty"),
+    ],
+)
+def test_start_refuses_bad_input_without_writing_or_sending(store, reader, catalog, player, workout, expect):
+    res = start_session(reader, catalog, player, workout)
+    assert not res.ok
+    assert expect in res.message
+    assert commands_sent(reader) == 0
+    assert list_players(store) == []
+    assert list_sessions(store).total == 0
+
+
+def test_stop_without_start_says_so(reader):
+    res = stop_session(reader)
+    assert not res.ok and res.message == "No session is running: press Start first."
+    assert commands_sent(reader) == 0
+
+
+def test_start_while_someone_else_trains_names_them(reader, catalog):
+    state = {"session": "abc", "player": "Ben", "workout": "squat", "running": True, "reps": 3}
+    reader.client.hset(reader.keys.state, mapping=encode_state(state))
+    res = start_session(reader, catalog, "Ana", "squat")
+    assert not res.ok
+    assert res.message.startswith("Ben is training (squat)")
+    assert commands_sent(reader) == 0
+
+
+def test_start_with_no_engine_times_out_with_a_clear_message(reader, catalog, monkeypatch):
+    import hiitpi.web.actions as actions
+
+    monkeypatch.setattr(actions, "COMMAND_TIMEOUT_S", 0.3)
+    res = start_session(reader, catalog, "Ana", "Squat")  # names are normalised
+    assert not res.ok and "did not answer" in res.message
+    cmds = reader.client.xrange(reader.keys.commands)
+    assert len(cmds) == 1 and cmds[0][1][b"workout"] == b"squat" and cmds[0][1][b"player"] == b"Ana"
+
+
+def test_start_with_redis_down_says_what_to_do(catalog):
+    dead = LiveReader(f"redis://127.0.0.1:{free_port()}/0", LiveKeys("hiitpi"))
+    res = start_session(dead, catalog, "Ana", "squat")
+    assert not res.ok and "Redis" in res.message
+    assert not stop_session(dead).ok
+
+
+def test_add_player_validates_and_refuses_duplicates(store):
+    assert add_player(store, "").message.startswith("Player name is empty")
+    assert "10000 characters" in add_player(store, "z" * 10_000).message
+    assert list_players(store) == []
+    ok = add_player(store, "  Ana  ")
+    assert ok.ok and ok.player == "Ana"
+    dup = add_player(store, "ana")
+    assert not dup.ok and "already exists" in dup.message
+    assert [p.name for p in list_players(store)] == ["Ana"]
+
+
+def test_catalog_lists_workouts_and_programs(catalog):
+    values = {c.value: c.kind for c in catalog.choices()}
+    assert values["squat"] == "workout"
+    assert values["tabata_squat"] == "program"
+    assert catalog.resolve("Tabata Squat") == ("program", "tabata_squat")
+    assert catalog.errors == []
+
+
+# --- the live feed -------------------------------------------------------------------------------
+
+
+def entry(eid: str, fields: dict) -> LiveEntry:
+    return LiveEntry.decode(eid, fields)
+
+
+def test_build_message_places_points_and_events_in_session_time():
+    sid = "s1"
+    entries = [
+        entry(
+            "1-0",
+            encode_sample(
+                seq=10,
+                ts=50.0,
+                wall=1000.0,
+                session=sid,
+                keypoints=None,
+                score=0.8,
+                stages={"pose": 6.0, "referee": 0.2},
+                age_ms=4.0,
+            ),
+        ),
+        entry("2-0", encode_event("rep", ts=50.05, wall=1000.05, session=sid, count=3, data={"kind": "rep"})),
+        entry(
+            "3-0",
+            encode_event(
+                "no_rep", ts=50.05, wall=1000.05, session=sid, count=3, data={"reason": "not low enough"}
+            ),
+        ),
+        entry(
+            "4-0",
+            encode_sample(
+                seq=11,
+                ts=50.1,
+                wall=1000.1,
+                session=sid,
+                keypoints=None,
+                score=0.7,
+                stages={"pose": 7.0},
+                age_ms=3.0,
+            ),
+        ),
+    ]
+    state = encode_state({"session": sid, "running": True, "reps": 3, "elapsed": 12.1, "player": "Ana"})
+    msg, last = build_message(state, entries, chart_every_s=0.05)
+    assert msg["state"]["reps"] == "3" and msg["state"]["player"] == "Ana"
+    assert msg["points"] == [[12.0, 0.8, 6.0], [12.1, 0.7, 7.0]]
+    assert last == 12.1
+    assert [e["kind"] for e in msg["events"]] == ["rep", "no_rep"]
+    assert msg["events"][0]["t"] == pytest.approx(12.05)
+    assert msg["events"][1]["reason"] == "not low enough"
+    assert msg["seq"] == 11
+    assert msg["captured"] == pytest.approx(1000.1 - 0.010)  # write time minus age and the model's time
+    # chart points are thinned, numbers are not
+    msg2, _ = build_message(state, entries, chart_every_s=1.0, last_chart_t=11.5)
+    assert msg2["points"] == []
+
+
+def test_build_message_adds_program_countdown():
+    from hiitpi.referee.programs import load_program
+
+    prog = load_program(REPO / "rules" / "programs" / "tabata_squat.toml")
+    state = encode_state(
+        {"session": "s", "running": True, "program": "tabata_squat", "program_elapsed": 44.0}
+    )
+    msg, _ = build_message(state, [], program=prog)
+    assert msg["program"] == {
+        "name": "tabata_squat",
+        "title": "Tabata squats",
+        "round": 2,
+        "rounds": 8,
+        "kind": "work",
+        "workout": "squat",
+        "remaining": 6.0,
+        "done": False,
+    }
+
+
+def test_two_feeds_see_the_same_entries_and_nothing_is_consumed(reader, settings):
+    keys = reader.keys
+    feeds = [LiveFeed(LiveReader(settings.redis.url, keys), block_ms=100) for _ in range(2)]
+    gens = [f.messages() for f in feeds]
+    for g in gens:
+        assert next(g) == "retry: 1000\n\n"
+        next(g)  # positions its cursor at the end of the stream
+    for n in range(1, 4):
+        reader.client.xadd(
+            keys.stream, encode_event("rep", ts=float(n), wall=time.time(), session="s", count=n, data={})
+        )
+    reader.client.hset(keys.state, mapping=encode_state({"session": "s", "running": True, "reps": 3}))
+    seen = []
+    for g in gens:
+        counts = []
+        while len(counts) < 3:
+            msg = json.loads(next(g).removeprefix("data: "))
+            counts += [e["count"] for e in msg["events"]]
+        seen.append(counts)
+    assert seen == [[1, 2, 3], [1, 2, 3]]
+    assert reader.client.xlen(keys.stream) == 3  # read, never popped
+
+
+def test_feed_reports_degraded_when_redis_is_down():
+    dead = LiveReader(f"redis://127.0.0.1:{free_port()}/0", LiveKeys("hiitpi"))
+    gen = LiveFeed(dead).messages()
+    assert next(gen).startswith("retry:")
+    msg = json.loads(next(gen).removeprefix("data: "))
+    assert msg["degraded"].startswith("Live view degraded")
+
+
+# --- over HTTP, under waitress -------------------------------------------------------------------
+
+
+@pytest.fixture()
+def served(settings, store):
+    from hiitpi.web.app import create_app, serve_web
+
+    app = create_app(settings, store=store, auth=False)
+    stop = threading.Event()
+    t = threading.Thread(target=serve_web, args=(settings, stop), kwargs={"app": app}, daemon=True)
+    t.start()
+    base = f"http://127.0.0.1:{settings.web.port}"
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            requests.get(base + "/healthz", timeout=1)
+            break
+        except requests.ConnectionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    yield base
+    stop.set()
+    t.join(10)
+    assert not t.is_alive(), "serve_web did not stop"
+
+
+def dash_call(
+    base: str, first_output: str, inputs: list[dict], state: list[dict] | None = None
+) -> requests.Response:
+    """POST a callback as the browser does; the callback is the one whose outputs start with ``first_output``."""
+    deps = requests.get(base + "/_dash-dependencies", timeout=5).json()
+    output = next(
+        d["output"]
+        for d in deps
+        if d["output"].lstrip(".").startswith(first_output)
+        and inputs[0]["id"] in {i["id"] for i in d["inputs"]}
+    )
+    parts = [o for o in output.strip(".").split("...") if o] if output.startswith("..") else [output]
+    outputs = [{"id": o.rsplit(".", 1)[0], "property": o.rsplit(".", 1)[1]} for o in parts]
+    body = {
+        "output": output,
+        "outputs": outputs if output.startswith("..") else outputs[0],
+        "inputs": inputs,
+        "changedPropIds": [f"{i['id']}.{i['property']}" for i in inputs],
+        "state": state or [],
+    }
+    return requests.post(base + "/_dash-update-component", json=body, timeout=10)
+
+
+def test_pages_render_over_http(served, store):
+    sid = seed_session(store)
+    r = requests.get(served + "/", timeout=5)
+    assert r.status_code == 200 and "HIIT PI" in r.text
+    for path, expect in [
+        ("/", "live-reps"),
+        ("/history", "hist-results"),
+        ("/trends", "trend-weekly"),
+        (f"/session/{sid}", "sess-timeline"),
+        ("/session/999", "There is no session 999"),
+        ("/session/abc", "is not a session number"),
+        ("/nope", "There is no page"),
+    ]:
+        resp = dash_call(
+            served,
+            "page.children",
+            [{"id": "url", "property": "pathname", "value": path}],
+            [{"id": "url", "property": "search", "value": ""}],
+        )
+        assert resp.status_code == 200, (path, resp.text[:300])
+        assert expect in resp.text, path
+
+
+def test_history_callback_lists_filters_and_reports_bad_dates(served, store):
+    seed_session(store, "Ana", "squat")
+    seed_session(store, "Ben", "push_up", reps=3, no_reps=0)
+    ids = ["hist-player", "hist-workout", "hist-from", "hist-to", "hist-prev", "hist-next"]
+    out = "hist-results.children"
+
+    def call(values):
+        inputs = [
+            {"id": i, "property": "n_clicks" if i.endswith(("prev", "next")) else "value", "value": v}
+            for i, v in zip(ids, values, strict=True)
+        ]
+        return dash_call(served, out, inputs, [{"id": "hist-page", "property": "data", "value": 1}]).json()
+
+    body = call([None, None, None, None, 0, 0])["response"]
+    assert "2 sessions" in json.dumps(body["hist-pageinfo"])
+    body = call(["Ben", None, None, None, 0, 0])["response"]
+    text = json.dumps(body)
+    assert "Ben \\u00b7 push_up" in text or "Ben · push_up" in text
+    assert "1 sessions" in text and "Ana" not in text
+    body = call([None, None, "2026-13-45", None, 0, 0])["response"]
+    assert "is not a date: use YYYY-MM-DD" in json.dumps(body["hist-results"])
+
+
+def test_start_and_player_callbacks_show_messages_not_errors(served, store):
+    out = "action-msg.children"
+    states = [
+        {"id": "player-pick", "property": "value", "value": None},
+        {"id": "new-player", "property": "value", "value": "q" * 10_000},
+        {"id": "workout-pick", "property": "value", "value": "squat"},
+        {"id": "me", "property": "data", "value": None},
+    ]
+    r = dash_call(served, out, [{"id": "start-btn", "property": "n_clicks", "value": 1}], states)
+    assert r.status_code == 200
+    assert "10000 characters long" in r.text and "msg-err" in r.text
+    r = dash_call(
+        served,
+        "action-msg.children",
+        [{"id": "stop-btn", "property": "n_clicks", "value": 1}],
+    )
+    assert r.status_code == 200 and "No session is running" in r.text
+    out = "action-msg.children"
+    r = dash_call(
+        served,
+        out,
+        [{"id": "add-player", "property": "n_clicks", "value": 1}],
+        [{"id": "new-player", "property": "value", "value": ""}],
+    )
+    assert r.status_code == 200 and "Player name is empty" in r.text
+    assert list_players(store) == [] and list_sessions(store).total == 0
+
+
+def test_api_and_export_routes_validate(served, store):
+    sid = seed_session(store)
+    r = requests.get(f"{served}/export/session/{sid}.csv", timeout=5)
+    assert r.status_code == 200 and r.headers["Content-Type"].startswith("text/csv")
+    lines = r.text.strip().splitlines()
+    assert len(lines) == 1 + 6  # header + 5 reps + 1 no-rep
+    assert "not low enough" in r.text
+    r = requests.get(f"{served}/export/session/{sid}.json", timeout=5)
+    assert r.json()["sessions"][0]["reps"] == 5
+    assert requests.get(f"{served}/export/all.json", timeout=5).json()["sessions"][0]["id"] == sid
+    for path, code in [
+        (f"/export/session/{sid}.xml", 400),
+        ("/export/session/999.csv", 404),
+        ("/export/session/-1.csv", 400),
+        ("/export/session/" + "9" * 40 + ".csv", 400),
+        ("/video", 503),
+    ]:
+        resp = requests.get(served + path, timeout=5)
+        assert resp.status_code == code, path
+        assert "error" in resp.json()
+    bad_bodies = [b"not json", b"[1, 2]", b'{"player": 5, "workout": ["x"]}', b"{}"]
+    for body in bad_bodies:
+        resp = requests.post(
+            served + "/api/start", data=body, headers={"Content-Type": "application/json"}, timeout=10
+        )
+        assert resp.status_code == 400, body
+        assert resp.json().get("error") or resp.json().get("message")
+    assert requests.post(served + "/api/stop", timeout=5).status_code == 400
+    r = requests.post(served + "/api/players", json={"name": "x" * 10_000}, timeout=5)
+    assert r.status_code == 400 and "at most 40" in r.json()["message"]
+    r = requests.post(served + "/api/players", json={"name": "Cleo"}, timeout=5)
+    assert r.status_code == 201
+    assert {p["name"] for p in requests.get(served + "/api/players", timeout=5).json()["players"]} == {
+        "Ana",
+        "Cleo",
+    }
+
+
+def test_sse_over_http_streams_state(served, reader):
+    with requests.get(served + "/api/live/events", stream=True, timeout=5) as r:
+        assert r.headers["Content-Type"].startswith("text/event-stream")
+        lines = r.iter_lines()
+        assert next(lines) == b"retry: 1000"
+        reader.client.hset(
+            reader.keys.state,
+            mapping=encode_state({"session": "s9", "player": "Ana", "running": True, "reps": 7}),
+        )
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:
+            line = next(lines)
+            if line.startswith(b"data: ") and b'"reps":"7"' in line:
+                break
+        else:
+            pytest.fail("the state never reached the feed")
+
+
+def test_auth_hook_guards_api_routes(settings, store):
+    from hiitpi.web.app import create_app
+
+    app = create_app(settings, store=store, auth=True)
+    client = app.server.test_client()
+    assert client.post("/api/stop").status_code == 401
+    assert client.get("/export/all.csv").status_code == 401
+    assert client.get("/healthz").status_code == 200
+
+
+def test_redis_down_page_still_works(tmp_path, store):
+    """With Redis gone, the pages and history still answer and the actions explain."""
+    from hiitpi.config import load_settings
+    from hiitpi.web.app import create_app
+
+    s = load_settings(
+        None,
+        env={},
+        overrides={
+            ("general", "data_dir"): str(tmp_path / "d2"),
+            ("redis", "url"): f"redis://127.0.0.1:{free_port()}/0",
+        },
+    )
+    app = create_app(s, store=store, auth=False)
+    client = app.server.test_client()
+    assert client.get("/api/live/state").status_code == 503
+    r = client.post("/api/stop")
+    assert r.status_code == 400 and "Redis" in r.get_json()["message"]
+    assert client.get("/export/all.csv").status_code == 200
+    with pytest.raises(redis.RedisError):
+        LiveReader(s.redis.url, LiveKeys("hiitpi")).state()
