@@ -224,3 +224,62 @@ def test_read_only_filesystem_is_a_clear_error(small_fs):
         assert store.integrity_check() == "ok"
     finally:
         store.close()
+
+
+RLIMIT_CHILD = r"""
+import json, os, resource, signal, sys, time
+from hiitpi.referee.events import RefEvent
+from hiitpi.store import SessionRecorder, Store
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG instead
+db = sys.argv[1]
+store = Store.open(db)
+rec = SessionRecorder(store, flush_interval_s=0.05, flush_max_events=50, retry_s=0.1)
+sid = rec.start_session("File Limit", "squat")
+rec.flush()
+soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+limit = max(os.path.getsize(db), os.path.getsize(db + "-wal")) + 256 * 1024
+resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+n = 0
+while rec.healthy and n < 50_000:
+    for _ in range(100):
+        n += 1
+        rec.record(RefEvent("rep", "squat", n, n + 0.5, count=n, rom=0.9))
+    time.sleep(0.06)
+out = {"sid": sid, "healthy_when_full": rec.healthy, "error": rec.last_error, "recorded": n,
+       "pending_when_full": rec.pending}
+resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))  # space comes back
+deadline = time.monotonic() + 10
+while not (rec.healthy and rec.pending == 0) and time.monotonic() < deadline:
+    time.sleep(0.05)
+out["healthy_after"] = rec.healthy
+rec.end_session()
+rec.close()
+print(json.dumps(out))
+"""
+
+
+def test_file_size_limit_is_a_clear_error_then_nothing_lost(tmp_path):
+    """The same disk-full story without root: RLIMIT_FSIZE in a child process (writes fail with EFBIG)."""
+    import json
+
+    db = tmp_path / "limit.db"
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    r = subprocess.run(
+        [sys.executable, "-c", RLIMIT_CHILD, str(db)], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    assert out["healthy_when_full"] is False and out["pending_when_full"] > 0
+    assert out["recorded"] > 300  # the limit left room for a few batches first
+    assert "disk I/O error" in out["error"] and "free space" in out["error"], out["error"]
+    assert out["healthy_after"] is True
+    store = Store.open(db)
+    try:
+        s = queries.get_session(store, out["sid"])
+        assert (s.status, s.reps) == ("done", out["recorded"])
+        assert [r.index for r in queries.session_detail(store, out["sid"]).reps] == list(
+            range(1, out["recorded"] + 1)
+        )
+        assert store.integrity_check() == "ok"
+    finally:
+        store.close()

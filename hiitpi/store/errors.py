@@ -19,8 +19,13 @@ def describe_db_error(exc: BaseException, path: object) -> str:
     """A one-line explanation of a SQLite failure with the next step for the user."""
     text = str(getattr(exc, "orig", None) or exc)
     low = text.lower()
-    if "disk is full" in low or "no space" in low or "file too large" in low or "disk i/o error" in low:
+    if "disk is full" in low or "no space" in low or "file too large" in low:
         hint = "free space on the disk that holds it; nothing written before is lost"
+    elif "disk i/o error" in low:
+        hint = (
+            "the disk refused a write: free space on it (or raise the file-size limit), "
+            "or check the disk/SD card for faults; nothing written before is lost"
+        )
     elif "readonly" in low or "read-only" in low or "read only" in low:
         hint = "the file or its folder is read-only: fix its permissions or mount it read-write"
     elif "locked" in low or "busy" in low:
