@@ -194,6 +194,107 @@ def frame_age_probe(last_frame_at: Callable[[], float | None], *, max_age_s: flo
     return probe
 
 
+def recorder_probe(recorder: Any, path: Path, min_free_bytes: int = MIN_FREE_BYTES) -> Probe:
+    """The history as the engine's `SessionRecorder` writes it: its last write error, unwritten
+    reps, and the free space on the disk, so a full disk shows before the first failed write."""
+    on_disk = database_probe(path, min_free_bytes)
+
+    def probe() -> PartHealth:
+        st = recorder.status()
+        data = {k: st.get(k) for k in ("pending", "dropped", "written_events", "session_id", "last_write_at")}
+        if not st.get("ok", True):
+            return PartHealth(
+                False, f"{st.get('last_error') or 'writes are failing'} ({st.get('pending')} unwritten)", data
+            )
+        disk = on_disk()
+        data.update(disk.data)
+        return PartHealth(disk.ok, disk.detail, data)
+
+    return probe
+
+
+def pose_probe(estimator_getter: Callable[[], Any]) -> Probe:
+    """The pose backend and where it runs (``cpu`` or ``edgetpu``)."""
+
+    def probe() -> PartHealth:
+        est = estimator_getter()
+        if est is None:
+            return PartHealth(False, "no pose model loaded")
+        name = getattr(est, "name", type(est).__name__)
+        device = getattr(est, "device", "?")
+        return PartHealth(True, f"{name} on {device}", {"backend": name, "delegate": device})
+
+    return probe
+
+
+def _last_analysed_at(engine: Any) -> float | None:
+    recent = getattr(engine.stats, "_recent", None)
+    return recent[-1] if recent else None
+
+
+def engine_probe(engine: Any) -> Probe:
+    """The analysis thread: running, and the parts it gave up on (store, analysis)."""
+
+    def probe() -> PartHealth:
+        thread = getattr(engine, "_thread", None)
+        degraded = sorted(getattr(engine, "degraded", ()))
+        data = {"fps": round(engine.stats.fps, 1), "frames": engine.stats.frames, "degraded": degraded}
+        if engine.finished.is_set():
+            return PartHealth(True, "source finished", data)
+        if thread is None or not thread.is_alive():
+            return PartHealth(False, "analysis thread is not running", data)
+        if degraded:
+            return PartHealth(False, "degraded: " + ", ".join(degraded), data)
+        return PartHealth(True, f"{data['fps']} fps", data)
+
+    return probe
+
+
+def attach_engine(monitor: HealthMonitor, engine: Any, *, max_frame_age_s: float | None = None) -> None:
+    """Register the camera, pose, engine and last-frame probes of a started `hiitpi.engine.Engine`."""
+    age = max_frame_age_s or max(2.0, engine.settings.capture.stall_timeout_s)
+    monitor.register("camera", capture_probe(lambda: engine.capture))
+    monitor.register("pose", pose_probe(lambda: engine.estimator))
+    monitor.register("engine", engine_probe(engine))
+    last = frame_age_probe(lambda: _last_analysed_at(engine), max_age_s=age)
+
+    def frames() -> PartHealth:
+        if engine.finished.is_set():
+            return PartHealth(True, "source finished", {"age_s": None})
+        return last()
+
+    monitor.register("frames", frames)
+
+
+def engine_liveness(engine: Any, *, stuck_after_s: float = 20.0) -> Callable[[], str | None]:
+    """For `hiitpi.sdnotify.Watchdog`: None while the analysis works, else why it does not.
+
+    Dead analysis thread, or frames arriving from the source while none has been analysed for
+    ``stuck_after_s`` (a hang in inference). A camera that delivers nothing is not a reason: the
+    capture watchdog restarts it in-process and the health report says why; restarting the whole
+    service for an unplugged camera would only run into the start limit.
+    """
+    seen = {"captured": -1, "analysed": -1, "since": time.monotonic()}
+
+    def alive() -> str | None:
+        if engine.finished.is_set() or engine.stop_event.is_set():
+            return None
+        thread = getattr(engine, "_thread", None)
+        if thread is not None and not thread.is_alive():
+            return "the analysis thread died (see the log above)"
+        captured = engine.capture.frames if engine.capture is not None else 0
+        analysed = engine.stats.frames
+        now = time.monotonic()
+        if analysed != seen["analysed"] or captured == seen["captured"]:
+            seen["since"] = now  # progress, or nothing to analyse
+        seen["captured"], seen["analysed"] = captured, analysed
+        if now - seen["since"] > stuck_after_s:
+            return f"no frame analysed for {now - seen['since']:.0f} s while the camera delivers frames"
+        return None
+
+    return alive
+
+
 def default_monitor(settings: Settings) -> HealthMonitor:
     """A monitor with the Redis and database probes; the engine adds camera, pose and frames."""
     monitor = HealthMonitor()
