@@ -562,3 +562,34 @@ def test_seed_script_builds_a_consistent_history(tmp_path):
         assert store.integrity_check() == "ok"
     finally:
         store.close()
+
+
+def test_pending_is_capped_while_the_database_refuses_writes(store):
+    rec = SessionRecorder(store, flush_interval_s=0.05, retry_s=0.1, max_pending=50)
+    rec.start_session("Jo", "squat")
+    blocker = sqlite3.connect(store.path, timeout=1)
+    blocker.isolation_level = None
+    blocker.execute("BEGIN IMMEDIATE")  # nobody else can write while this is held
+    try:
+        for i in range(200):
+            rec.record(rep(i))
+        assert wait_for_value(lambda: rec.dropped, 150, timeout=20)  # after the 5 s busy timeout
+        assert rec.pending == 50
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    rec.flush()
+    assert queries.get_session(store, rec.session_id).reps == 50  # the first 50 kept, in order
+    assert [r.t_start for r in queries.session_detail(store, rec.session_id).reps] == [
+        float(i) for i in range(50)
+    ]
+    rec.close()
+
+
+def wait_for_value(fn, want, timeout: float = 5.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if fn() == want:
+            return True
+        time.sleep(0.02)
+    return fn() == want

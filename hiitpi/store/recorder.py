@@ -136,6 +136,8 @@ class SessionRecorder:
         self.flush_max_events = flush_max_events
         self.retry_s = retry_s
         self.max_pending = max_pending
+        #: at close, how long to keep retrying a database that refuses writes before giving up.
+        self.give_up_after_s = 3.0
         self.dropped = 0
         self.written_events = 0
         self.last_write_at: datetime | None = None
@@ -303,9 +305,11 @@ class SessionRecorder:
 
     def _run(self) -> None:
         pending: list = []
+        n_events = n_urgent = 0  # kept as counts: pending can be long while the disk is full
         deadline: float | None = None
         retry_at = 0.0
         stopping = False
+        stop_deadline = 0.0
         while True:
             timeout = None
             if pending:
@@ -323,46 +327,45 @@ class SessionRecorder:
             for op in ops:
                 if op is _STOP:
                     stopping = True
+                    stop_deadline = time.monotonic() + self.give_up_after_s
                     continue
+                if isinstance(op, _Event):
+                    if len(pending) >= self.max_pending:
+                        self._drop(op)
+                        continue
+                    n_events += 1
+                elif not isinstance(op, _StartInterval):
+                    n_urgent += 1
                 if not pending:
                     deadline = time.monotonic() + self.flush_interval_s
                 pending.append(op)
-            self._trim(pending)
             now = time.monotonic()
-            n_events = sum(isinstance(o, _Event) for o in pending)
-            urgent = (
-                stopping
-                or n_events >= self.flush_max_events
-                or any(not isinstance(o, _Event | _StartInterval) for o in pending)
-            )
+            urgent = stopping or n_urgent > 0 or n_events >= self.flush_max_events
             if pending and now >= retry_at and (urgent or now >= (deadline or 0.0)):
                 if self._flush(pending):
                     with self._lock:
                         self._pending_count -= len(pending)
                     pending, deadline, retry_at = [], None, 0.0
+                    n_events = n_urgent = 0
                 else:
                     retry_at = time.monotonic() + self.retry_s
-                    if stopping:
+                    if stopping and time.monotonic() >= stop_deadline:
                         self._give_up(pending)
                         pending = []
             if stopping and not pending:
                 return
 
-    def _trim(self, pending: list) -> None:
-        excess = len(pending) - self.max_pending
-        if excess <= 0:
-            return
-        kept, dropped = [], 0
-        for op in pending:
-            if dropped < excess and isinstance(op, _Event):
-                dropped += 1
-            else:
-                kept.append(op)
-        pending[:] = kept
-        self.dropped += dropped
+    def _drop(self, op: _Event) -> None:
+        self.dropped += 1
         with self._lock:
-            self._pending_count -= dropped
-        log.error("store writer: %d events dropped (database unwritable, %d pending)", dropped, len(kept))
+            self._pending_count -= 1
+        if self.dropped == 1 or self.dropped % 1000 == 0:
+            log.error(
+                "store writer: %d events dropped so far (database unwritable, %d pending): %s",
+                self.dropped,
+                self.max_pending,
+                self.last_error,
+            )
 
     def _give_up(self, pending: list) -> None:
         log.error("store writer stopping with %d operations unwritten: %s", len(pending), self.last_error)
