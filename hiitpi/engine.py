@@ -29,14 +29,31 @@ from hiitpi.referee.events import RefEvent
 log = logging.getLogger(__name__)
 
 DEFAULT_PLAYER = "guest"
+#: State fields of a HIIT program (see `hiitpi.referee.programs.ProgramRun.state`), empty without one.
+_NO_PROGRAM = {
+    "program": "",
+    "program_elapsed": "",
+    "round": "",
+    "rounds": "",
+    "segment": "",
+    "remaining": "",
+}
 
 
 class Recorder(Protocol):
     """What the engine calls on the store (``hiitpi.store.recorder.SessionRecorder`` fits)."""
 
-    def start_session(self, player: str, workout: str, *, t0: float = 0.0) -> Any: ...
+    def start_session(
+        self,
+        player: str,
+        workout: str,
+        *,
+        program: str | None = None,
+        round: int | None = None,
+        t0: float = 0.0,
+    ) -> Any: ...
 
-    def start_interval(self, workout: str) -> None: ...
+    def start_interval(self, workout: str, *, round: int | None = None) -> None: ...
 
     def record(self, event: RefEvent) -> None: ...
 
@@ -80,9 +97,13 @@ class Session:
     id: str
     player: str
     workout: str
-    t0: float | None = None  # referee clock at the first frame
+    t0: float | None = None  # referee clock at the session's first frame
     started_wall: float = field(default_factory=time.time)
     store_id: Any = None
+    program: Any = None  # a `ProgramRun` when the session is a HIIT program
+    resting: bool = False
+    reps_before: int = 0  # reps of the intervals already finished
+    no_reps_before: int = 0
 
 
 class EngineError(RuntimeError):
@@ -121,10 +142,15 @@ class Engine:
         self.estimator = None
         self.smoother = None
         self.rules = None
+        self.programs: dict[str, Any] = {}
         self.pipeline = None
+        self._rest_pipeline = None
         self._cmd_result: dict[str, str] = {}
         self._last_ts: float | None = None
         self._ended: dict[str, Any] = {
+            "total_reps": 0,
+            "total_no_reps": 0,
+            **_NO_PROGRAM,
             "session": "",
             "player": "",
             "workout": "",
@@ -187,13 +213,24 @@ class Engine:
         self.stop()
 
     def init_rules(self) -> None:
+        from hiitpi.referee.programs import load_programs
         from hiitpi.referee.rules import load_rule_set
 
         self.rules = load_rule_set(self.settings.referee.rules_dir)
+        self.programs, errors = load_programs(self.settings.referee.rules_dir, self.rules.rules)
+        for line in errors:
+            log.warning("program skipped: %s", line)
         try:
-            self.rules.resolve(self.settings.referee.workout)
+            self._resolve(self.settings.referee.workout)
         except KeyError as exc:
             raise EngineError(str(exc.args[0])) from exc
+
+    def _resolve(self, name: str) -> tuple[str, Any]:
+        """(first workout's rules name, the `Program` or None) for a workout or program name."""
+        prog = self.programs.get(name.strip().lower())
+        if prog is not None:
+            return self.rules.resolve(prog.first_workout).name, prog
+        return self.rules.resolve(name).name, None
 
     def init_pose(self) -> Callable[[], None]:
         from hiitpi.pose.registry import create_estimator
@@ -263,25 +300,46 @@ class Engine:
         return FramePipeline(self.estimator, self.smoother, referee), rule.name
 
     def start_session(self, player: str, workout: str) -> Session:
-        """End the running session (kept), start a new one. Raises KeyError for an unknown workout."""
-        pipeline, name = self._new_pipeline(workout)
+        """End the running session (kept), start a new one of a workout or a HIIT program.
+        Raises KeyError for an unknown name."""
+        first, program = self._resolve(workout)
+        pipeline, name = self._new_pipeline(first)
         if self.session is not None:
             self.end_session("done")
         self.pipeline = pipeline
         self.session = Session(id=uuid.uuid4().hex[:12], player=player, workout=name)
+        if program is not None:
+            from hiitpi.referee.programs import ProgramRun
+
+            self.session.program = ProgramRun(program)
         if self.recorder is not None:
             try:
-                self.session.store_id = self.recorder.start_session(player, name, t0=self._clock_now())
+                self.session.store_id = self.recorder.start_session(
+                    player,
+                    name,
+                    program=program.name if program else None,
+                    round=1 if program else None,
+                    t0=self._clock_now(),
+                )
                 self.degraded.discard("store")
             except Exception as exc:
                 self._store_failed("start the session", exc)
-        self._emit("session_start", {"player": player, "workout": name, "store_id": self.session.store_id})
-        log.info("session %s started: %s doing %s", self.session.id, player, name)
+        self._emit(
+            "session_start",
+            {
+                "player": player,
+                "workout": name,
+                "program": program.name if program else None,
+                "store_id": self.session.store_id,
+            },
+        )
+        log.info(
+            "session %s started: %s doing %s", self.session.id, player, program.name if program else name
+        )
         return self.session
 
     def _elapsed(self, s: Session) -> float:
-        ref = self.pipeline.referee if self.pipeline is not None else None
-        t = ref.last_t if ref is not None else None
+        t = self._last_ts
         return round(t - s.t0, 2) if (t is not None and s.t0 is not None) else 0.0
 
     def _clock_now(self) -> float:
@@ -292,29 +350,56 @@ class Engine:
         src = self.capture.source if self.capture is not None else None
         return time.monotonic() if (src is None or src.live) and not isinstance(src, _file_types()) else 0.0
 
-    def switch_workout(self, workout: str) -> None:
+    def switch_workout(self, workout: str, *, round: int | None = None) -> None:
         """Next interval of the running session: the reps done so far are kept."""
-        if self.session is None:
+        s = self.session
+        if s is None:
             raise ValueError("no session is running: start one before switching workout")
         done = self._referee_snapshot()
         pipeline, name = self._new_pipeline(workout)
-        self._emit("interval_end", {"workout": self.session.workout, **done})
+        self._emit("interval_end", {"workout": s.workout, **done})
+        s.reps_before += done["reps"]
+        s.no_reps_before += done["no_reps"]
         self.pipeline = pipeline
-        self.session.workout = name
-        self.session.t0 = None
+        s.workout = name
+        s.resting = False
         if self.recorder is not None:
             try:
-                self.recorder.start_interval(name)
+                self.recorder.start_interval(name, round=round)
             except Exception as exc:
                 self._store_failed("start the interval", exc)
-        self._emit("interval_start", {"workout": name})
-        log.info("session %s switched to %s", self.session.id, name)
+        self._emit("interval_start", {"workout": name, "round": round})
+        log.info("session %s switched to %s", s.id, name)
+
+    def _program_step(self) -> None:
+        """Move a HIIT program along the clock: switch workout, rest, or finish."""
+        s = self.session
+        if s is None or s.program is None:
+            return
+        seg = s.program.update(self._elapsed(s))
+        if s.program.done:
+            log.info("program %s finished", s.program.program.name)
+            self.end_session("done")
+            return
+        if seg is None:
+            return
+        if seg.kind == "rest":
+            s.resting = True
+            if self._rest_pipeline is None:
+                from hiitpi.analysis import FramePipeline
+
+                self._rest_pipeline = FramePipeline(self.estimator, self.smoother, None)
+            self._emit("rest_start", {"next": seg.workout, "round": seg.round, "duration_s": seg.duration_s})
+        elif seg.index > 0:
+            self.switch_workout(seg.workout, round=seg.round)
 
     def end_session(self, status: str = "done") -> None:
         s = self.session
         if s is None:
             raise ValueError("no session is running: there is nothing to stop")
         done = self._referee_snapshot()
+        done["total_reps"] = s.reps_before + done["reps"]
+        done["total_no_reps"] = s.no_reps_before + done["no_reps"]
         if self.recorder is not None:
             try:
                 self.recorder.end_session(status)
@@ -331,8 +416,11 @@ class Engine:
             "phase": "",
             "reps": done.get("reps", 0),
             "no_reps": done.get("no_reps", 0),
+            "total_reps": done["total_reps"],
+            "total_no_reps": done["total_no_reps"],
             "pace": done.get("pace", 0.0),
             "elapsed": self._elapsed(s),
+            **_NO_PROGRAM,
         }
         self.session = None
         self.pipeline = None
@@ -402,16 +490,20 @@ class Engine:
         if cap is not None and not cap.healthy:
             degraded.add("source")
         if s is not None and ref is not None:
+            elapsed = self._elapsed(s)
             state = {
                 "session": s.id,
                 "player": s.player,
                 "workout": s.workout,
                 "running": True,
-                "phase": ref.phase,
+                "phase": "rest" if s.resting else ref.phase,
                 "reps": ref.count,
                 "no_reps": ref.no_reps,
+                "total_reps": s.reps_before + ref.count,
+                "total_no_reps": s.no_reps_before + ref.no_reps,
                 "pace": round(ref.pace, 2),
-                "elapsed": self._elapsed(s),
+                "elapsed": elapsed,
+                **(s.program.state(elapsed) if s.program is not None else _NO_PROGRAM),
             }
         else:
             state = dict(self._ended)
@@ -470,9 +562,10 @@ class Engine:
         s = self.session
         pose: Pose | None
         events: list[RefEvent] = []
-        if self.pipeline is not None:
-            pose, events = self.pipeline.process(frame.image, frame.timestamp)
-            stages = _take_stage_times(self.pipeline.times)
+        pipe = self._rest_pipeline if (s is not None and s.resting) else self.pipeline
+        if pipe is not None:
+            pose, events = pipe.process(frame.image, frame.timestamp)
+            stages = _take_stage_times(pipe.times)
         else:  # no session: still estimate, for the picture and the samples
             t0 = time.perf_counter()
             pose = self.estimator.estimate(frame.image, frame.timestamp)
@@ -506,6 +599,9 @@ class Engine:
         done = time.monotonic()
         stages["publish"] = (time.perf_counter() - t_pub) * 1000
         latency = (done - frame.captured_at) * 1000 - stages.get("pose", 0.0) if ok else None
+        if s is not None and s.program is not None:
+            self._program_step()  # after this frame's events: they belong to the interval they happened in
+            s = self.session
         if self.video is not None and self.video.clients:
             from hiitpi.web.mjpeg import Overlay
 

@@ -265,3 +265,54 @@ def test_video_clients_get_frames_from_the_engine(tmp_path, model_mirror, redis_
         assert engine.video.clients == 0
     finally:
         engine.stop()
+
+
+def test_hiit_program_switches_rests_and_finishes(tmp_path, model_mirror, redis_url, clip):
+    from hiitpi.store.db import Store
+    from hiitpi.store.queries import session_detail
+    from hiitpi.store.recorder import SessionRecorder
+
+    rules = tmp_path / "rules"
+    (rules / "programs").mkdir(parents=True)
+    for f in (REPO / "rules").glob("*.toml"):
+        (rules / f.name).symlink_to(f)
+    (rules / "programs" / "quick.toml").write_text(
+        'name = "quick"\ntitle = "Quick"\nrounds = 2\n\n'
+        '[[blocks]]\nworkout = "jumping_jack"\nwork_s = 1.5\nrest_s = 1.0\n'
+    )
+    settings = make_settings(tmp_path, model_mirror, redis_url, {("referee", "rules_dir"): str(rules)})
+    store = Store.open(tmp_path / "h.db")
+    recorder = SessionRecorder(store, flush_interval_s=0.1)
+    engine = Engine(
+        settings,
+        source_factory=lambda: VideoFileSource(clip, paced=True, loop=True),
+        recorder=recorder,
+        autostart=False,
+    )
+    engine.start()
+    reader = LiveReader(redis_url, LiveKeys(settings.redis.prefix))
+    try:
+        ok = reader.wait_command(reader.send_command("start", player="bo", workout="quick"))
+        assert ok is not None and ok[0], ok
+        time.sleep(0.5)
+        st = reader.state()
+        assert (st["program"], st["round"], st["rounds"], st["segment"]) == ("quick", "1", "2", "work")
+        deadline = time.monotonic() + 15
+        while engine.session is not None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert engine.session is None  # the program ended by itself after 4 s of clip time
+    finally:
+        engine.stop()
+        recorder.close()
+        reader.close()
+    history = LiveReader(redis_url, LiveKeys(settings.redis.prefix)).history()
+    kinds = [e.kind for e in history if e.type == "event" and e.kind != "rep"]
+    assert kinds == ["session_start", "rest_start", "interval_end", "interval_start", "session_stop"]
+    stop = next(e for e in history if e.kind == "session_stop")
+    # the session's total is every rep event of both work intervals (none counted while resting)
+    assert stop.data["total_reps"] == sum(e.kind == "rep" for e in history)
+    final = LiveReader(redis_url, LiveKeys(settings.redis.prefix)).state()
+    assert final["running"] == "0" and final["program"] == ""
+    detail = session_detail(store, 1)
+    assert len(detail.intervals) == 2
+    store.close()
