@@ -9,12 +9,9 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TextIO
 
-from sqlalchemy import select
-
 from hiitpi.store.db import Store
 from hiitpi.store.errors import InvalidInput
-from hiitpi.store.models import WorkoutSession
-from hiitpi.store.queries import SessionDetail, session_detail
+from hiitpi.store.queries import SessionDetail, iter_session_details, session_detail
 
 log = logging.getLogger(__name__)
 
@@ -56,12 +53,7 @@ def _details(store: Store, session_id: int | None) -> Iterator[SessionDetail]:
     if session_id is not None:
         yield session_detail(store, session_id)  # NotFound for an unknown id
         return
-    with store.reading() as s:
-        ids = list(
-            s.scalars(select(WorkoutSession.id).order_by(WorkoutSession.started_at, WorkoutSession.id))
-        )
-    for sid in ids:
-        yield session_detail(store, sid)
+    yield from iter_session_details(store)
 
 
 def session_to_dict(d: SessionDetail) -> dict:

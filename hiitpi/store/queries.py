@@ -7,6 +7,7 @@ pages and tests can use the results after the read transaction is over.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -271,57 +272,68 @@ def get_session(store: Store, session_id: int) -> SessionRow:
 
 def session_detail(store: Store, session_id: int) -> SessionDetail:
     """One session with its intervals and every rep and no-rep in order."""
+    found = list(iter_session_details(store, session_id))
+    if not found:
+        raise NotFound(f"no session with id {session_id}")
+    return found[0]
+
+
+def iter_session_details(store: Store, session_id: int | None = None) -> Iterator[SessionDetail]:
+    """Every session (or one) with its intervals and reps, by id, from three queries in one read
+    transaction; reps are streamed, so all history never sits in memory at once."""
+    sq = _session_row_select().add_columns(
+        WorkoutSession.t0, WorkoutSession.summary, WorkoutSession.summary_reason
+    )
+    iq = select(
+        Interval.session_id,
+        Interval.index,
+        Interval.workout,
+        Interval.round,
+        Interval.started_at,
+        Interval.ended_at,
+        Interval.duration_s,
+        Interval.reps,
+        Interval.no_reps,
+        Interval.faults,
+        Interval.hold_s,
+    )
+    rq = select(
+        Rep.session_id,
+        Rep.index,
+        Interval.index,
+        Interval.workout,
+        Rep.t_start,
+        Rep.t_end,
+        Rep.eccentric_s,
+        Rep.concentric_s,
+        Rep.rom,
+        Rep.side,
+        Rep.valid,
+        Rep.reason,
+        Rep.recorded_at,
+    ).join(Interval, Interval.id == Rep.interval_id)
+    if session_id is not None:
+        sq = sq.where(WorkoutSession.id == session_id)
+        iq = iq.where(Interval.session_id == session_id)
+        rq = rq.where(Rep.session_id == session_id)
     with store.reading() as s:
-        r = s.execute(
-            _session_row_select()
-            .add_columns(WorkoutSession.t0, WorkoutSession.summary, WorkoutSession.summary_reason)
-            .where(WorkoutSession.id == session_id)
-        ).first()
-        if r is None:
-            raise NotFound(f"no session with id {session_id}")
-        row, (t0, summary, reason) = SessionRow(*r[:14]), r[14:]
-        intervals = [
-            IntervalRow(*x)
-            for x in s.execute(
-                select(
-                    Interval.index,
-                    Interval.workout,
-                    Interval.round,
-                    Interval.started_at,
-                    Interval.ended_at,
-                    Interval.duration_s,
-                    Interval.reps,
-                    Interval.no_reps,
-                    Interval.faults,
-                    Interval.hold_s,
-                )
-                .where(Interval.session_id == session_id)
-                .order_by(Interval.index)
-            ).all()
-        ]
-        reps = [
-            RepRow(idx, i_idx, wk, ts, te, te - t0, ecc, con, rom, side, bool(valid), rsn, rec)
-            for idx, i_idx, wk, ts, te, ecc, con, rom, side, valid, rsn, rec in s.execute(
-                select(
-                    Rep.index,
-                    Interval.index,
-                    Interval.workout,
-                    Rep.t_start,
-                    Rep.t_end,
-                    Rep.eccentric_s,
-                    Rep.concentric_s,
-                    Rep.rom,
-                    Rep.side,
-                    Rep.valid,
-                    Rep.reason,
-                    Rep.recorded_at,
-                )
-                .join(Interval, Interval.id == Rep.interval_id)
-                .where(Rep.session_id == session_id)
-                .order_by(Rep.index)
-            ).all()
-        ]
-    return SessionDetail(row, t0, summary, reason, intervals, reps)
+        sessions = s.execute(sq.order_by(WorkoutSession.id)).all()
+        intervals: dict[int, list[IntervalRow]] = {}
+        for sid, *rest in s.execute(iq.order_by(Interval.session_id, Interval.index)):
+            intervals.setdefault(sid, []).append(IntervalRow(*rest))
+        rep_rows = s.execute(rq.order_by(Rep.session_id, Rep.index).execution_options(yield_per=5000))
+        pending = next(rep_rows, None)
+        for r in sessions:
+            row, (t0, summary, reason) = SessionRow(*r[:14]), r[14:]
+            reps: list[RepRow] = []
+            while pending is not None and pending[0] <= row.id:
+                sid, idx, i_idx, wk, ts, te, ecc, con, rom, side, valid, rsn, rec = pending
+                if sid == row.id:
+                    reps.append(
+                        RepRow(idx, i_idx, wk, ts, te, te - t0, ecc, con, rom, side, bool(valid), rsn, rec)
+                    )
+                pending = next(rep_rows, None)
+            yield SessionDetail(row, t0, summary, reason, intervals.get(row.id, []), reps)
 
 
 def list_workouts(store: Store) -> list[str]:
