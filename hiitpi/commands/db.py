@@ -26,7 +26,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     ex.add_argument("--format", choices=["csv", "json"], default="csv", help="default csv")
     ex.add_argument("--out", metavar="FILE", help="output file (default: stdout)")
     ex.set_defaults(func=export_cmd, settings_overrides=_overrides)
-    rc = dsub.add_parser("recover", help="close sessions a crash left open, keeping their reps")
+    rc = dsub.add_parser(
+        "recover",
+        help="close sessions a crash left open, keeping their reps (run it while the appliance is stopped; "
+        "the appliance also does it at start)",
+    )
     rc.set_defaults(func=recover_cmd, settings_overrides=_overrides)
 
 
@@ -118,11 +122,21 @@ def status_cmd(args: argparse.Namespace, settings: Settings) -> int:
 def export_cmd(args: argparse.Namespace, settings: Settings) -> int:
     from hiitpi.store import NotFound, StoreError
     from hiitpi.store.export import export
+    from hiitpi.store.migrate import current_revision, head_revision
 
-    store = _open(settings)
+    if not settings.database_path.exists():
+        print(f"hiitpi: no database at {settings.database_path}", file=sys.stderr)
+        return 1
+    store = _open(settings, upgrade=False)  # export only reads: it works on a read-only disk too
     if store is None:
         return 1
     try:
+        if current_revision(store.read_engine) != head_revision():
+            print(
+                "hiitpi: the database schema is not the newest: run `hiitpi db upgrade` first",
+                file=sys.stderr,
+            )
+            return 1
         if args.out:
             tmp = f"{args.out}.part"
             with open(tmp, "w", encoding="utf-8", newline="") as fh:
@@ -133,6 +147,11 @@ def export_cmd(args: argparse.Namespace, settings: Settings) -> int:
             print(f"{n} session(s) written to {args.out}", file=sys.stderr)
         else:
             export(store, sys.stdout, fmt=args.format, session_id=args.session)
+        return 0
+    except BrokenPipeError:  # `hiitpi db export | head`: the reader has all it wants
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except NotFound as exc:
         print(f"hiitpi: {exc} (see `hiitpi db status`)", file=sys.stderr)
