@@ -73,6 +73,7 @@ class Referee:
                         self._fidx[c.feature],
                         -_INF if c.above is None else c.above,
                         _INF if c.below is None else c.below,
+                        c.or_missing,
                     )
                     for c in s.when
                 ),
@@ -88,8 +89,9 @@ class Referee:
             )
             for s in rule.states
         ]
+        self._dwell = {name: dwell for name, _, dwell, _ in self._states}
         self._state_features = sorted(
-            {fi for _, conds, _, anys in self._states for fi, _, _ in (*conds, *anys)}
+            {fi for _, conds, _, anys in self._states for fi, *_ in (*conds, *anys)}
         )
         self._checks = [_Check(c, self._fidx[c.feature]) for c in rule.checks]
         rep = rule.rep
@@ -115,6 +117,7 @@ class Referee:
             self._rom = (self._fidx[first.feature], start, full) if start is not None else None
         else:
             self._rom = None
+        self._peak_tol = 0.02 * abs(self._rom[2] - self._rom[1]) if self._rom is not None else 0.0
         self._hold = rule.hold
         # only the features something reads are measured
         used = {c.feature for st in rule.states for c in (*st.when, *st.any)}
@@ -145,6 +148,7 @@ class Referee:
         self._t_last_start = None
         self._missing_since: float | None = None
         self._t_origin = 0.0
+        self._fresh = True  # nothing committed yet since reset(): a first sight mid-rep may count
         self._hold_ticks = 0
         self.pace_meter.reset()
         for child in getattr(self, "_children", ()):
@@ -160,6 +164,7 @@ class Referee:
         self._partial_hit = False
         self._peak: float | None = None
         self._t_peak = 0.0
+        self._t_peak_last = 0.0
         self._peak_side: str | None = None
         for c in self._checks:
             c.reset()
@@ -230,9 +235,13 @@ class Referee:
         # which state do the features say?
         match = None
         for name, conds, _dwell, anys in self._states:
-            for fi, lo, hi in conds:
+            for fi, lo, hi, or_missing in conds:
                 v = values[fi]
-                if v is None or not (lo < v < hi):
+                if v is None:
+                    if or_missing:
+                        continue
+                    break
+                if not (lo < v < hi):
                     break
             else:
                 if anys:
@@ -276,9 +285,12 @@ class Referee:
         if self._in_cycle:
             self._track_cycle(t, values, events)
 
-        if match is not None and (match != self.state or (self._in_cycle and match == start)):
-            if t - self._cand_since >= self._dwell_of(match) - 1e-9:
-                self._commit(match, t, events)
+        if (
+            match is not None
+            and (match != self.state or (self._in_cycle and match == start))
+            and t - self._cand_since >= self._dwell[match] - 1e-9
+        ):
+            self._commit(match, t, events)
 
         if self._in_cycle and t - self._t_cycle > self.rule.rep.max_s:
             log.debug("%s: rep timed out after %.1fs", self.name, t - self._t_cycle)
@@ -298,9 +310,13 @@ class Referee:
             if v is not None:
                 p = self._peak
                 if p is None or (v > p if rom[2] > rom[1] else v < p):
+                    if p is None or abs(v - p) > self._peak_tol:
+                        self._t_peak = t  # a new extreme: the eccentric phase ends here
                     self._peak = v
-                    self._t_peak = t
+                    self._t_peak_last = t
                     self._peak_side = self._features[rom[0]].side
+                elif abs(v - p) <= self._peak_tol:
+                    self._t_peak_last = t  # still at the bottom: a pause, not yet concentric
         state = self.state
         for c in self._checks:
             if c.during and state not in c.during:
@@ -330,7 +346,9 @@ class Referee:
     def _commit(self, name: str, t: float, events: list[RefEvent]) -> None:
         prev = self.state
         self.state = name
-        if prev is None and not self._armed and self._seq and name == self._seq[0]:
+        fresh = self._fresh
+        self._fresh = False
+        if prev is None and fresh and not self._armed and self._seq and name == self._seq[0]:
             # first sight of the person is already mid-rep (a clip or a camera that starts late):
             # the rep counts when they get back to the start position
             self._armed = True
@@ -378,13 +396,15 @@ class Referee:
                 reason = s.reason
                 break
         rom_val = None
-        ecc = con = None
+        ecc = con = pause = None
         if self._rom is not None and self._peak is not None:
             _, r0, r1 = self._rom
             rom_val = max(0.0, min(1.0, (self._peak - r0) / (r1 - r0)))
             t_peak = min(max(self._t_peak, t0), t_end)
+            t_last = min(max(self._t_peak_last, t_peak), t_end)
             ecc = round(t_peak - t0, 3)
-            con = round(t_end - t_peak, 3)
+            con = round(t_end - t_last, 3)
+            pause = round(t_last - t_peak, 3)
         side = self._peak_side
         if reason is not None:
             self.no_reps += 1
@@ -403,7 +423,10 @@ class Referee:
                 )
             )
         self.last_side = side
-        events.append(RefEvent("rep", self.name, t0, t_end, self.count, ecc, con, rom_val, side=side))
+        extra = {"pause_s": pause} if pause else {}
+        events.append(
+            RefEvent("rep", self.name, t0, t_end, self.count, ecc, con, rom_val, side=side, extra=extra)
+        )
 
     # ----------------------------------------------------------------------------------------
     def _update_hold(
@@ -486,7 +509,7 @@ class Referee:
         return events
 
     def _dwell_of(self, name: str) -> float:
-        return next(d for n, _, d, _ in self._states if n == name)
+        return self._dwell[name]
 
 
 def _one_side(rule: Rule, side: str) -> Rule:

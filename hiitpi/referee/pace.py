@@ -33,7 +33,11 @@ class PaceMeter:
 
     def add(self, t: float) -> None:
         self.seen(t)
-        self._times.append(t)
+        times = self._times
+        times.append(t)
+        cutoff = t - self.window_s
+        while times and times[0] <= cutoff:
+            times.popleft()
 
     def rate(self, now: float) -> float:
         times = self._times

@@ -40,6 +40,8 @@ class Condition:
     feature: str
     above: float | None = None
     below: float | None = None
+    #: also holds while the feature cannot be measured (its keypoints are hidden)
+    or_missing: bool = False
 
     def describe(self) -> str:
         parts = []
@@ -255,7 +257,7 @@ class _Parser:
         )
 
     def condition(self, d: Any, key: KeyPath, features: dict[str, FeatureSpec]) -> Condition | None:
-        d = self.table(d, key, {"feature", "above", "below"}, {"feature"})
+        d = self.table(d, key, {"feature", "above", "below", "or_missing"}, {"feature"})
         if not d:
             return None
         fname = self.string(d, key, "feature")
@@ -281,16 +283,20 @@ class _Parser:
         if above is not None and above >= hi:
             self.err(
                 (*key, "above"),
-                f"impossible threshold: a {features[fname].type} is never above {above:g} (max {hi:g})",
+                f"impossible threshold: a '{features[fname].type}' feature is never above {above:g} (max {hi:g})",
             )
             return None
         if below is not None and below <= lo:
             self.err(
                 (*key, "below"),
-                f"impossible threshold: a {features[fname].type} is never below {below:g} (min {lo:g})",
+                f"impossible threshold: a '{features[fname].type}' feature is never below {below:g} (min {lo:g})",
             )
             return None
-        return Condition(fname, above, below)
+        or_missing = d.get("or_missing", False)
+        if not isinstance(or_missing, bool):
+            self.err((*key, "or_missing"), "must be true or false")
+            return None
+        return Condition(fname, above, below, or_missing)
 
 
 def _interval(conds: tuple[Condition, ...], feature: str) -> tuple[float, float]:

@@ -52,7 +52,6 @@ def standing_figure(fig: Figure, t: float) -> Pose:
         else:
             knee = (ax + SHIN * math.sin(phi), GROUND_Y - SHIN * math.cos(phi))
             hip = (knee[0] - THIGH * math.sin(phi), knee[1] - THIGH * math.cos(phi))
-            hip = (hip[0] + sign * 15.0 - sign * fig.feet_apart, hip[1])
         pts[f"{side}_ankle"] = ankle
         pts[f"{side}_knee"] = knee
         pts[f"{side}_hip"] = hip

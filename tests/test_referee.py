@@ -1,0 +1,398 @@
+"""The referee's state machine on synthetic keypoint sequences with known geometry."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hiitpi.pose.types import KEYPOINT_INDEX, Pose
+from hiitpi.referee.features import angle_deg, tilt_deg
+from hiitpi.referee.machine import Referee
+from hiitpi.referee.pace import PaceMeter
+from hiitpi.referee.rules import load_rule, load_rule_set
+from hiitpi.referee.synth import Figure, plank_figure, squat_sequence, standing_figure
+
+REPO = Path(__file__).resolve().parent.parent
+FPS = 30.0
+
+KNEE_RULE = """\
+name = "knee_bend"
+min_score = 0.3
+min_dwell_s = {dwell}
+max_gap_s = 1.0
+
+[features]
+knee = {{ type = "angle", points = ["hip", "knee", "ankle"], side = "mean" }}
+
+[[states]]
+name = "up"
+when = [{{ feature = "knee", above = 155 }}]
+
+[[states]]
+name = "down"
+when = [{{ feature = "knee", below = 105 }}]
+
+[rep]
+start = "up"
+sequence = ["down"]
+partial = {{ feature = "knee", below = 140 }}
+partial_reason = "not low enough"
+min_s = 0.3
+max_s = 4.0
+rom = {{ feature = "knee", start = 175, full = 85 }}
+"""
+
+
+@pytest.fixture()
+def knee_rule(tmp_path):
+    def make(dwell: float = 0.1):
+        p = tmp_path / f"knee_{dwell}.toml"
+        p.write_text(KNEE_RULE.format(dwell=dwell))
+        return load_rule(p)
+
+    return make
+
+
+class Clock:
+    def __init__(self):
+        self.t = 0.0
+
+    def next(self) -> float:
+        t = self.t
+        self.t += 1.0 / FPS
+        return t
+
+
+def feed(ref: Referee, angles, clock: Clock, **fig) -> list:
+    events = []
+    for a in angles:
+        events += ref.update(standing_figure(Figure(knee_deg=a, **fig), clock.next()))
+    return events
+
+
+def ramp(a: float, b: float, seconds: float) -> list[float]:
+    n = max(1, int(seconds * FPS))
+    return [a + (b - a) * (i + 1) / n for i in range(n)]
+
+
+def hold(a: float, seconds: float) -> list[float]:
+    return [a] * int(seconds * FPS)
+
+
+def rep(bottom: float = 80.0, down_s: float = 0.8, up_s: float = 0.6, pause_s: float = 0.2) -> list[float]:
+    return ramp(178, bottom, down_s) + hold(bottom, pause_s) + ramp(bottom, 178, up_s) + hold(178, 0.4)
+
+
+# ---------------------------------------------------------------------------------------------
+# features in pixels
+
+
+def test_knee_angle_of_the_synthetic_figure_is_exact():
+    pose = standing_figure(Figure(knee_deg=90.0), 0.0)
+    px = pose.pixels()
+    k = KEYPOINT_INDEX
+    a = angle_deg(tuple(px[k["left_hip"]]), tuple(px[k["left_knee"]]), tuple(px[k["left_ankle"]]))
+    assert a == pytest.approx(90.0, abs=0.01)
+
+
+def test_angles_are_measured_in_pixels_not_normalised_units():
+    # a right angle in a 16:9 frame is not a right angle in 0..1 units; the referee must see 90
+    w, h = 1280, 720
+    kp = np.zeros((17, 3), np.float32)
+    kp[:, 2] = 0.9
+    k = KEYPOINT_INDEX
+    for side in ("left", "right"):
+        kp[k[f"{side}_hip"]] = (400 / w, 200 / h, 0.9)
+        kp[k[f"{side}_knee"]] = (400 / w, 400 / h, 0.9)
+        kp[k[f"{side}_ankle"]] = (600 / w, 400 / h, 0.9)
+    rule = load_rule_set(REPO / "rules").resolve("squat")
+    ref = Referee(rule)
+    ref.update(Pose(kp, 0.9, 0.0, w, h))
+    assert ref.feature_values()["knee"] == pytest.approx(90.0, abs=0.01)
+    assert tilt_deg((0, 0, 1), (0, 10, 1)) == 0.0 and tilt_deg((0, 0, 1), (10, 0, 1)) == 90.0
+
+
+# ---------------------------------------------------------------------------------------------
+# counting
+
+
+def test_full_reps_count_with_timings_and_rom(knee_rule):
+    ref = Referee(knee_rule())
+    clock = Clock()
+    events = feed(ref, hold(178, 0.5), clock)
+    for _ in range(3):
+        events += feed(ref, rep(), clock)
+    reps = [e for e in events if e.kind == "rep"]
+    assert [e.count for e in reps] == [1, 2, 3]
+    assert ref.count == 3 and ref.no_reps == 0
+    for e in reps:
+        assert e.eccentric_s > 0 and e.concentric_s > 0
+        # the descent (0.8 s ramp) is slower than the climb (0.6 s ramp): time under tension split,
+        # with the 0.2 s pause at the bottom in neither
+        assert e.eccentric_s > e.concentric_s
+        assert e.extra["pause_s"] == pytest.approx(0.2, abs=0.05)
+        assert e.rom == 1.0  # 80 degrees is past the rule's full range (85)
+        assert e.duration_s == pytest.approx(e.eccentric_s + e.concentric_s + e.extra["pause_s"], abs=0.002)
+
+
+def test_hysteresis_noise_around_one_threshold_does_not_count(knee_rule):
+    ref = Referee(knee_rule(dwell=0.0))
+    clock = Clock()
+    # hovering around 'down' threshold (105) but never back above 155: one rep at most
+    wobble = [104 if i % 2 else 107 for i in range(60)]
+    feed(ref, hold(178, 0.3) + ramp(178, 106, 0.5) + wobble, clock)
+    assert ref.count == 0
+    feed(ref, ramp(106, 178, 0.5) + hold(178, 0.3), clock)
+    assert ref.count == 1
+    # hovering between the thresholds (between 105 and 155) never changes the state
+    feed(ref, [150 if i % 2 else 110 for i in range(90)], clock)
+    assert ref.count == 1 and ref.phase == "up"
+
+
+def test_min_dwell_ignores_one_frame_spikes(knee_rule):
+    ref = Referee(knee_rule(dwell=0.1))
+    clock = Clock()
+    feed(ref, hold(178, 0.5), clock)
+    for _ in range(5):  # single-frame glitches to 60 degrees
+        feed(ref, [60.0] + hold(178, 0.3), clock)
+    assert ref.count == 0
+    assert ref.phase == "up"
+    # without dwell the same glitches would count (the dwell is what protects)
+    ref0 = Referee(knee_rule(dwell=0.0))
+    clock0 = Clock()
+    feed(ref0, hold(178, 0.5), clock0)
+    for _ in range(5):
+        feed(ref0, [60.0] + hold(178, 0.3), clock0)
+    assert ref0.count == 0  # min_s = 0.3 still rejects a 1-frame cycle
+
+
+def test_partial_rep_is_a_no_rep_with_reason(knee_rule):
+    ref = Referee(knee_rule())
+    clock = Clock()
+    events = feed(ref, hold(178, 0.5) + rep(bottom=125), clock)
+    assert ref.count == 0 and ref.no_reps == 1
+    (nr,) = [e for e in events if e.kind == "no_rep"]
+    assert nr.reason == "not low enough"
+    # a tiny dip that never reaches the partial threshold is just noise
+    feed(ref, rep(bottom=150), clock)
+    assert ref.no_reps == 1
+
+
+def test_timeout_resets_a_half_done_rep(knee_rule):
+    ref = Referee(knee_rule())
+    clock = Clock()
+    feed(ref, hold(178, 0.5) + ramp(178, 80, 0.5), clock)
+    feed(ref, hold(80, 5.0), clock)  # stuck at the bottom longer than max_s = 4
+    feed(ref, ramp(80, 178, 0.5) + hold(178, 0.5), clock)
+    assert ref.count == 0
+    # the next full rep counts again
+    feed(ref, rep(), clock)
+    assert ref.count == 1
+
+
+def test_short_occlusion_keeps_the_rep(knee_rule):
+    ref = Referee(knee_rule())
+    clock = Clock()
+    feed(ref, hold(178, 0.5) + ramp(178, 80, 0.6), clock)
+    for _ in range(int(0.5 * FPS)):  # half a second with no person at the bottom
+        ref.update(None, clock.next())
+    feed(ref, ramp(80, 178, 0.6) + hold(178, 0.3), clock)
+    assert ref.count == 1
+
+
+def test_hidden_keypoints_gate_the_feature(knee_rule):
+    ref = Referee(knee_rule())
+    clock = Clock()
+    hidden = ("left_knee", "right_knee")
+    feed(ref, hold(178, 0.5), clock)
+    feed(ref, ramp(178, 80, 0.6) + ramp(80, 178, 0.6), clock, hidden=hidden)
+    assert ref.feature_values()["knee"] is None
+    assert ref.count == 0  # never saw the bottom: no count on invisible knees
+    feed(ref, hold(178, 0.3), clock)
+    assert ref.count == 0
+
+
+def test_long_occlusion_resets_the_half_done_rep(knee_rule):
+    ref = Referee(knee_rule())
+    clock = Clock()
+    feed(ref, hold(178, 0.5) + ramp(178, 80, 0.6), clock)
+    for _ in range(int(2.0 * FPS)):  # gone for 2 s > max_gap_s
+        ref.update(None, clock.next())
+    feed(ref, ramp(80, 178, 0.6) + hold(178, 0.3), clock)
+    assert ref.count == 0
+
+
+def test_person_already_mid_rep_counts_when_back_at_start(knee_rule):
+    ref = Referee(knee_rule())
+    clock = Clock()
+    feed(ref, hold(80, 0.3) + ramp(80, 178, 0.6) + hold(178, 0.3), clock)
+    assert ref.count == 1
+
+
+def test_cost_per_pose_does_not_grow_with_session_length(knee_rule):
+    import sys
+
+    ref = Referee(knee_rule())
+    clock = Clock()
+    for _ in range(50):
+        feed(ref, rep(), clock)
+    size_before = sys.getsizeof(ref.pace_meter._times)
+    for _ in range(200):
+        feed(ref, rep(), clock)
+    assert ref.count == 250
+    # the pace window holds only recent reps
+    assert len(ref.pace_meter._times) <= 20 and sys.getsizeof(ref.pace_meter._times) <= max(size_before, 1000)
+
+
+# ---------------------------------------------------------------------------------------------
+# the shipped rules on synthetic movement
+
+
+def shipped(name: str):
+    return load_rule_set(REPO / "rules").resolve(name)
+
+
+def test_shipped_squat_counts_deep_squats_and_calls_shallow_ones():
+    ref = Referee(shipped("squat"))
+    for p in squat_sequence(4, bottom_deg=80):
+        ref.update(p)
+    assert ref.count == 4 and ref.no_reps == 0
+    ref = Referee(shipped("squat"))
+    events = []
+    for p in squat_sequence(3, bottom_deg=128):
+        events += ref.update(p)
+    assert ref.count == 0 and ref.no_reps == 3
+    assert {e.reason for e in events if e.kind == "no_rep"} == {"not low enough"}
+
+
+def test_shipped_jumping_jack_needs_arms_overhead():
+    def jacks(n: int, arms: float, feet: float) -> list[Pose]:
+        out, t = [], 0.0
+        for _ in range(n):
+            for i in range(24):
+                x = 0.5 - 0.5 * math.cos(2 * math.pi * i / 24)
+                out.append(standing_figure(Figure(arms_up=arms * x, feet_apart=20 + feet * x), t))
+                t += 1 / FPS
+        return out
+
+    ref = Referee(shipped("jumping_jack"))
+    for p in jacks(5, arms=1.0, feet=60):
+        ref.update(p)
+    assert ref.count == 5
+    ref = Referee(shipped("jumping_jack"))
+    events = []
+    for p in jacks(4, arms=0.45, feet=60):  # arms to just below shoulder height
+        events += ref.update(p)
+    assert ref.count == 0 and ref.no_reps == 4
+    assert all(e.reason == "arms not overhead" for e in events if e.kind == "no_rep")
+    ref = Referee(shipped("jumping_jack"))
+    events = []
+    for p in jacks(3, arms=1.0, feet=0):  # arms up but the feet never leave each other
+        events += ref.update(p)
+    assert ref.count == 0 and [e.reason for e in events if e.kind == "no_rep"] == ["feet not apart"] * 3
+
+
+def test_shipped_high_knees_count_each_leg_and_flag_same_side_twice():
+    ref = Referee(shipped("high_knees"))
+    t = 0.0
+    events = []
+
+    def lift(side: str):
+        nonlocal t
+        for i in range(20):
+            x = math.sin(math.pi * i / 19)
+            fig = Figure(
+                lift_left=85 * x if side == "left" else 0.0, lift_right=85 * x if side == "right" else 0.0
+            )
+            events.extend(ref.update(standing_figure(fig, t)))
+            t += 1 / FPS
+        for _ in range(4):
+            events.extend(ref.update(standing_figure(Figure(), t)))
+            t += 1 / FPS
+
+    for side in ("left", "right", "left", "right", "right"):
+        lift(side)
+    reps = [e for e in events if e.kind == "rep"]
+    assert [e.side for e in reps] == ["left", "right", "left", "right", "right"]
+    assert ref.count == 5
+    faults = [e for e in events if e.kind == "fault"]
+    assert len(faults) == 1 and "alternate" in faults[0].reason
+
+
+def test_shipped_push_up_counts_and_calls_sagging_hips():
+    def pushups(n: int, sag: float) -> list[Pose]:
+        out, t = [], 0.0
+        for _ in range(n):
+            for i in range(45):
+                x = 0.5 - 0.5 * math.cos(2 * math.pi * i / 45)
+                out.append(plank_figure(t, elbow_deg=175 - 95 * x, sag_px=sag * x))
+                t += 1 / FPS
+        return out
+
+    ref = Referee(shipped("push_up"))
+    for p in pushups(4, sag=0):
+        ref.update(p)
+    assert ref.count == 4
+    ref = Referee(shipped("push_up"))
+    events = []
+    for p in pushups(3, sag=90):
+        events += ref.update(p)
+    assert ref.count == 0 and ref.no_reps == 3
+    assert all(e.reason == "hips sagging" for e in events if e.kind == "no_rep")
+
+
+def test_plank_hold_clock_runs_only_with_good_form():
+    ref = Referee(shipped("plank"))
+    t = 0.0
+    ticks = []
+    for _ in range(int(5 * FPS)):
+        ticks += [e for e in ref.update(plank_figure(t)) if e.kind == "hold_tick"]
+        t += 1 / FPS
+    held = ref.hold_s
+    assert 4.4 <= held <= 5.0
+    assert [round(e.hold_s) for e in ticks] == list(range(1, len(ticks) + 1))
+    faults = []
+    for _ in range(int(3 * FPS)):  # hips sag: the clock stops and a fault is called once
+        faults += [e for e in ref.update(plank_figure(t, sag_px=80)) if e.kind == "fault"]
+        t += 1 / FPS
+    assert ref.hold_s == pytest.approx(held, abs=0.3)
+    assert len(faults) == 1 and "sagging" in faults[0].reason
+    for _ in range(int(2 * FPS)):  # back in line: the clock runs again
+        ref.update(plank_figure(t))
+        t += 1 / FPS
+    assert ref.hold_s > held + 1.5
+    # standing up is not planking
+    before = ref.hold_s
+    for _ in range(int(2 * FPS)):
+        ref.update(standing_figure(Figure(), t))
+        t += 1 / FPS
+    assert ref.hold_s == pytest.approx(before, abs=0.1)
+
+
+# ---------------------------------------------------------------------------------------------
+# pace
+
+
+def test_pace_counts_recent_reps_and_decays_to_zero():
+    pm = PaceMeter(window_s=20.0)
+    pm.seen(0.0)
+    for i in range(1, 21):
+        pm.add(i * 2.0)  # one rep every 2 s = 30 reps/min
+    assert pm.rate(40.0) == pytest.approx(30.0, rel=0.06)
+    assert 0 < pm.rate(50.0) < 30.0  # stopped: decaying
+    assert pm.rate(61.0) == 0.0
+
+
+def test_referee_pace_property_decays_when_the_person_stops(knee_rule):
+    ref = Referee(knee_rule(), pace_window_s=10.0)
+    clock = Clock()
+    for _ in range(6):
+        feed(ref, rep(), clock)  # 2.2 s per rep ≈ 27 reps/min
+    assert 20 < ref.pace < 35
+    feed(ref, hold(178, 11.0), clock)
+    assert ref.pace == 0.0
+    snap = ref.snapshot()
+    assert snap["count"] == 6 and snap["pace"] == 0.0 and snap["phase"] == "up"

@@ -1,0 +1,187 @@
+"""Rules files: the shipped workouts load, and malformed files give errors naming file, line, key."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from hiitpi.referee.rules import RulesError, load_rule, load_rule_set, load_rules_dir
+
+REPO = Path(__file__).resolve().parent.parent
+RULES = REPO / "rules"
+
+GOOD = """\
+name = "knee_bend"
+title = "Knee bend"
+aliases = ["kb"]
+
+[features]
+knee = { type = "angle", points = ["hip", "knee", "ankle"], side = "mean" }
+
+[[states]]
+name = "up"
+when = [{ feature = "knee", above = 150 }]
+
+[[states]]
+name = "down"
+when = [{ feature = "knee", below = 110 }]
+
+[rep]
+start = "up"
+sequence = ["down"]
+"""
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    p = tmp_path / name
+    p.write_text(text, encoding="utf-8")
+    return p
+
+
+def errors_of(path: Path) -> list[str]:
+    with pytest.raises(RulesError) as exc:
+        load_rule(path)
+    return exc.value.errors
+
+
+def test_every_shipped_workout_loads_without_errors():
+    rules, errors = load_rules_dir(RULES)
+    assert errors == []
+    required = {
+        "push_up", "squat", "jumping_jack", "burpee", "situp", "lunge", "high_knees", "toe_tap",
+        "mountain_climber", "plank_jack", "side_squat_jump", "plank", "wall_sit",
+    }  # fmt: skip
+    assert required <= set(rules)
+    assert rules["plank"].kind == "hold" and rules["wall_sit"].kind == "hold"
+    assert rules["lunge"].rep.alternate and rules["high_knees"].rep.alternate
+
+
+@pytest.mark.parametrize(
+    "alias, name",
+    [
+        ("push_up", "push_up"),
+        ("pushups", "push_up"),
+        ("squat", "squat"),
+        ("jumping_jack", "jumping_jack"),
+        ("jump_jack", "jumping_jack"),
+        ("burpee", "burpee"),
+        ("situp", "situp"),
+        ("crunch", "situp"),
+        ("lunge", "lunge"),
+        ("high_knees", "high_knees"),
+        ("plank_jack", "plank_jack"),
+        ("Plank Jacks", "plank_jack"),
+        ("wall-sit", "wall_sit"),
+    ],
+)
+def test_manifest_names_and_aliases_resolve(alias, name):
+    assert load_rule_set(RULES).resolve(alias).name == name
+
+
+def test_unknown_workout_names_the_known_ones():
+    with pytest.raises(KeyError, match="known: .*squat"):
+        load_rule_set(RULES).resolve("zumba")
+
+
+def test_good_file_parses(tmp_path):
+    rule = load_rule(write(tmp_path, "kb.toml", GOOD))
+    assert rule.name == "knee_bend"
+    assert [s.name for s in rule.states] == ["up", "down"]
+    assert rule.rep.start == "up" and rule.rep.sequence == ("down",)
+
+
+def test_syntax_error_names_file_and_line(tmp_path):
+    p = write(tmp_path, "bad.toml", GOOD.replace('title = "Knee bend"', 'title = "Knee bend'))
+    errs = errors_of(p)
+    assert len(errs) == 1
+    assert errs[0].startswith(f"{p}:2:") and "syntax" in errs[0]
+
+
+def test_unknown_keypoint_names_file_line_and_key(tmp_path):
+    p = write(tmp_path, "bad.toml", GOOD.replace('"knee", "ankle"]', '"kne", "ankle"]'))
+    errs = errors_of(p)
+    assert any(e.startswith(f"{p}:6: features.knee.points: unknown keypoint 'kne'") for e in errs), errs
+    # the states that use the broken feature are not reported a second time
+    assert len(errs) == 1
+
+
+def test_impossible_thresholds_are_reported(tmp_path):
+    p = write(tmp_path, "bad.toml", GOOD.replace("below = 110 }", "below = 110, above = 120 }"))
+    errs = errors_of(p)
+    assert any(f"{p}:14: states.1.when: impossible threshold" in e for e in errs), errs
+    p2 = write(tmp_path, "bad2.toml", GOOD.replace("above = 150", "above = 200"))
+    assert any(f"{p2}:10: states.0.when.above: impossible threshold" in e for e in errors_of(p2))
+
+
+def test_overlapping_states_without_hysteresis_gap(tmp_path):
+    p = write(tmp_path, "bad.toml", GOOD.replace("below = 110", "below = 160"))
+    assert any("overlap on 'knee'" in e and "hysteresis" in e for e in errors_of(p))
+
+
+def test_missing_state_names_the_defined_ones(tmp_path):
+    p = write(tmp_path, "bad.toml", GOOD.replace('sequence = ["down"]', 'sequence = ["bottom"]'))
+    errs = errors_of(p)
+    assert any(
+        e.startswith(f"{p}:18: rep.sequence: missing state 'bottom'; defined: down, up") for e in errs
+    ), errs
+
+
+def test_unknown_key_lists_allowed_keys(tmp_path):
+    p = write(tmp_path, "bad.toml", GOOD.replace('start = "up"', 'start = "up"\nmin_dwel = 0.2'))
+    errs = errors_of(p)
+    assert any(f"{p}:18: rep.min_dwel: unknown key 'min_dwel'; allowed here:" in e for e in errs), errs
+
+
+def test_every_error_in_a_file_is_reported_at_once(tmp_path):
+    text = GOOD.replace('type = "angle"', 'type = "angel"').replace('start = "up"', 'start = "top"')
+    errs = errors_of(write(tmp_path, "bad.toml", text))
+    assert any("features.knee.type" in e for e in errs)
+    assert any("rep.start: missing state 'top'" in e for e in errs)
+
+
+def test_a_broken_file_never_stops_the_others(tmp_path):
+    write(tmp_path, "a_good.toml", GOOD)
+    write(tmp_path, "b_bad.toml", GOOD.replace("knee_bend", "other").replace("[rep]", "[rep\n"))
+    write(tmp_path, "c_good.toml", GOOD.replace("knee_bend", "knee_bend_two").replace('"kb"', '"kb2"'))
+    rules, errors = load_rules_dir(tmp_path)
+    assert set(rules) == {"knee_bend", "knee_bend_two"}
+    assert len(errors) == 1 and "b_bad.toml" in errors[0]
+
+
+def test_hold_rule_needs_hold_table(tmp_path):
+    text = GOOD.replace('title = "Knee bend"', 'title = "Knee bend"\nkind = "hold"')
+    errs = errors_of(write(tmp_path, "bad.toml", text))
+    assert any("[hold]" in e for e in errs)
+
+
+def test_rules_check_cli_reports_errors_and_exit_code(tmp_path):
+    write(tmp_path, "good.toml", GOOD)
+    bad = write(
+        tmp_path,
+        "bad.toml",
+        GOOD.replace("knee_bend", "x").replace('"kne', '"kne').replace('"knee", "ankle"]', '"knee", "toe"]'),
+    )
+    cmd = [sys.executable, "-m", "hiitpi", "rules", "check", str(tmp_path)]
+    res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=60)
+    assert res.returncode == 1
+    assert f"{bad}:6: features.knee.points: unknown keypoint 'toe'" in res.stdout
+    assert "1 workout(s) loaded" in res.stdout
+    ok = subprocess.run(
+        [sys.executable, "-m", "hiitpi", "rules", "check", str(RULES)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    ls = subprocess.run(
+        [sys.executable, "-m", "hiitpi", "rules", "list", "--rules", str(RULES)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=60,
+    )
+    assert ls.returncode == 0 and "wall_sit" in ls.stdout and "hold" in ls.stdout
