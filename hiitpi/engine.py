@@ -76,8 +76,13 @@ class EngineStats:
     published: int = 0
     started_at: float = field(default_factory=time.monotonic)
     last_frame_at: float | None = None
-    records: deque[FrameRecord] = field(default_factory=lambda: deque(maxlen=20_000))
+    window: int = 1000
+    records: deque[FrameRecord] = field(init=False)
     _recent: deque[float] = field(default_factory=lambda: deque(maxlen=64))
+
+    def __post_init__(self) -> None:
+        # Only the newest frames' costs are kept: an engine runs for hours.
+        self.records = deque(maxlen=self.window)
 
     def add(self, rec: FrameRecord) -> None:
         self.last_frame_at = time.monotonic()
@@ -123,6 +128,7 @@ class Engine:
         autostart: bool = True,
         video: bool = True,
         on_finished: Callable[[], None] | None = None,
+        stats_window: int = 1000,
     ):
         self.settings = settings
         self.keys = LiveKeys(settings.redis.prefix)
@@ -134,7 +140,8 @@ class Engine:
         self.on_finished = on_finished
         self.stop_event = threading.Event()
         self.finished = threading.Event()
-        self.stats = EngineStats()
+        self.stats_window = stats_window
+        self.stats = EngineStats(window=stats_window)
         self.session: Session | None = None
         self.degraded: set[str] = set()
         self.capture: CaptureRunner | None = None
@@ -287,7 +294,7 @@ class Engine:
         return self.commands.stop
 
     def start_analysis(self) -> Callable[[], None]:
-        self.stats = EngineStats()
+        self.stats = EngineStats(window=self.stats_window)
         if self.autostart:
             self.start_session(self.default_player, self.settings.referee.workout)
         self._thread = threading.Thread(target=self._run, name="analysis", daemon=True)
