@@ -148,3 +148,45 @@ def test_auto_prefers_the_pi_camera_when_picamera2_is_there(fake_picamera2):
     assert isinstance(src, PiCameraSource)
     with src:
         assert src.read().image.shape == (144, 192, 3)
+
+
+def test_a_hung_pi_camera_is_closed_and_reopened_by_the_watchdog(fake_picamera2, monkeypatch):
+    import threading
+    import time
+
+    from hiitpi.capture.runner import CaptureRunner
+
+    unblock = threading.Event()
+    real_capture = FakePicamera2.capture_request
+
+    def capture_request(self):
+        if self is FakePicamera2.instances[0] and self.requests >= 3:
+            unblock.wait(10)  # the first camera hangs after 3 frames ...
+            raise RuntimeError("camera closed")  # ... until closed from another thread
+        self.requests += 1
+        return real_capture(self)
+
+    def close(self):
+        self.closed = True
+        unblock.set()
+
+    monkeypatch.setattr(FakePicamera2, "requests", 0, raising=False)
+    monkeypatch.setattr(FakePicamera2, "capture_request", capture_request)
+    monkeypatch.setattr(FakePicamera2, "close", close)
+    runner = CaptureRunner(
+        lambda: PiCameraSource(width=320, height=240, lores_width=192),
+        stall_timeout_s=0.3,
+        backoff_initial_s=0.05,
+        check_interval_s=0.05,
+    )
+    runner.start()
+    try:
+        deadline = time.monotonic() + 5
+        while runner.restarts == 0 and time.monotonic() < deadline:
+            runner.buffer.get(timeout=0.1)
+        assert runner.restarts == 1
+        assert FakePicamera2.instances[0].closed  # freed for the new camera object
+        assert runner.buffer.get(timeout=1) is not None
+    finally:
+        unblock.set()
+        runner.stop()

@@ -53,6 +53,10 @@ class FrameSource(abc.ABC):
 
     name: str = "source"
     live: bool = True
+    #: Whether `close()` may be called while another thread is stuck in `read()`. The watchdog
+    #: then closes a stalled source at once (freeing the device for the new one); otherwise the
+    #: stuck reader closes it if its read ever returns.
+    close_while_reading: bool = False
 
     @abc.abstractmethod
     def open(self) -> None:

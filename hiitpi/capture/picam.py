@@ -63,6 +63,9 @@ class PiCameraSource(FrameSource):
     format every Pi's ISP can give for the second stream) converted to BGR for inference."""
 
     live = True
+    # picamera2 runs the camera from its own thread; stop()/close() from ours wake a blocked
+    # capture_request, and the camera must be closed before it can be opened again.
+    close_while_reading = True
 
     def __init__(
         self,

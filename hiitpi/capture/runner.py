@@ -142,7 +142,8 @@ class CaptureRunner:
                     self._in_read_since = None
             if gen != self._generation:
                 # Abandoned by the watchdog while stuck in read(): the source is ours to close.
-                self._close_source(source)
+                if not source.close_while_reading:
+                    self._close_source(source)
                 return
             if self._stop.is_set():
                 return
@@ -178,7 +179,7 @@ class CaptureRunner:
         with self._lock:
             self._generation += 1  # abandon the old reader, wherever it is stuck
             self._in_read_since = None
-        if reader_exited:
+        if reader_exited or (old is not None and old.close_while_reading):
             self._close_source(old)
         # else the stuck reader closes it if read() ever returns; closing a capture object
         # while another thread is inside its read() is not safe with every driver.
