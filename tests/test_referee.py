@@ -157,7 +157,7 @@ def test_min_dwell_ignores_one_frame_spikes(knee_rule):
     clock = Clock()
     feed(ref, hold(178, 0.5), clock)
     for _ in range(5):  # single-frame glitches to 60 degrees
-        feed(ref, [60.0] + hold(178, 0.3), clock)
+        feed(ref, [60.0, *hold(178, 0.3)], clock)
     assert ref.count == 0
     assert ref.phase == "up"
     # without dwell the same glitches would count (the dwell is what protects)
@@ -165,7 +165,7 @@ def test_min_dwell_ignores_one_frame_spikes(knee_rule):
     clock0 = Clock()
     feed(ref0, hold(178, 0.5), clock0)
     for _ in range(5):
-        feed(ref0, [60.0] + hold(178, 0.3), clock0)
+        feed(ref0, [60.0, *hold(178, 0.3)], clock0)
     assert ref0.count == 0  # min_s = 0.3 still rejects a 1-frame cycle
 
 

@@ -82,7 +82,7 @@ def test_manifest_names_and_aliases_resolve(alias, name):
 
 
 def test_unknown_workout_names_the_known_ones():
-    with pytest.raises(KeyError, match="known: .*squat"):
+    with pytest.raises(KeyError, match=r"known: .*squat"):
         load_rule_set(RULES).resolve("zumba")
 
 
