@@ -39,6 +39,16 @@ def no_rep(i: float, reason: str = "not low enough", workout: str = "squat") -> 
     return RefEvent("no_rep", workout, t_start=i, t_end=i + 0.7, reason=reason, rom=0.4)
 
 
+@pytest.fixture(autouse=True)
+def utc_local_time(monkeypatch):
+    """Days and weeks are local time; pin the zone so the expected dates hold on any machine."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
 @pytest.fixture()
 def store(tmp_path):
     s = Store.open(tmp_path / "history.db")
@@ -593,3 +603,25 @@ def wait_for_value(fn, want, timeout: float = 5.0) -> bool:
             return True
         time.sleep(0.02)
     return fn() == want
+
+
+def test_days_and_weeks_are_local_time(store, monkeypatch):
+    """A Sunday-evening session in New York is 03:00 Monday UTC: it belongs to the local week/day."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        rec = SessionRecorder(store, flush_interval_s=0.05)
+        start = datetime(2026, 11, 9, 3, 0, tzinfo=UTC)  # Sunday 8 Nov, 22:00 in New York
+        sid = rec.start_session("Kim", "squat", started_at=start)
+        rec.record(rep(1), at=start)
+        rec.end_session(ended_at=start + timedelta(seconds=60))
+        rec.close()
+        weeks = queries.weekly_trends(store, weeks=None)
+        assert [(w.week, w.reps) for w in weeks] == [(date(2026, 11, 2), 1)]
+        assert queries.list_sessions(store, date_from=date(2026, 11, 8), date_to=date(2026, 11, 8)).total == 1
+        assert queries.list_sessions(store, date_from=date(2026, 11, 9)).total == 0
+        recent = queries.weekly_trends(store, weeks=1, now=datetime(2026, 11, 8, 23, 0, tzinfo=UTC))
+        assert [w.week for w in recent] == [date(2026, 11, 2)] and sid
+    finally:
+        monkeypatch.undo()
+        time.tzset()

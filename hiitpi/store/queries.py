@@ -104,7 +104,7 @@ class SessionDetail:
 
 @dataclass(frozen=True, slots=True)
 class WeekRow:
-    week: date  # the Monday (UTC) starting the week
+    week: date  # the Monday starting the week, in the appliance's local time
     workout: str
     sessions: int
     reps: int
@@ -143,9 +143,9 @@ def _as_start(value: date | datetime | None, what: str) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return value if value.tzinfo else value.astimezone()
     if isinstance(value, date):
-        return datetime.combine(value, time.min, UTC)
+        return _local_midnight(value)
     raise InvalidInput(f"{what} must be a date (YYYY-MM-DD)")
 
 
@@ -154,10 +154,15 @@ def _as_end(value: date | datetime | None, what: str) -> datetime | None:
     if value is None:
         return None
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=UTC)
+        return value if value.tzinfo else value.astimezone()
     if isinstance(value, date):
-        return datetime.combine(value + timedelta(days=1), time.min, UTC)
+        return _local_midnight(value + timedelta(days=1))
     raise InvalidInput(f"{what} must be a date (YYYY-MM-DD)")
+
+
+def _local_midnight(d: date) -> datetime:
+    """00:00 of ``d`` in the appliance's local time zone (days and weeks are the user's, not UTC's)."""
+    return datetime.combine(d, time.min).astimezone()
 
 
 def parse_date(text: str | None, what: str = "date") -> date | None:
@@ -215,7 +220,7 @@ def list_sessions(
     per_page: int = 20,
 ) -> Page:
     """Sessions newest first. ``workout`` matches any interval of that workout (programs too);
-    ``date_to`` is inclusive when a date. Bad arguments raise `InvalidInput`."""
+    ``date_to`` is inclusive when a date; dates are days in the appliance's local time. Bad arguments raise `InvalidInput`."""
     if not isinstance(page, int) or page < 1:
         raise InvalidInput("page must be a whole number from 1")
     if not isinstance(per_page, int) or not 1 <= per_page <= PER_PAGE_MAX:
@@ -343,8 +348,9 @@ def list_workouts(store: Store) -> list[str]:
 
 
 def _week_expr():
-    # The Monday on or before started_at: step back 6 days, then forward to the next Monday.
-    return func.date(WorkoutSession.started_at, "-6 days", "weekday 1")
+    # The Monday on or before started_at in local time (SQLite's 'localtime' follows the
+    # process's TZ, DST included): step back 6 days, then forward to the next Monday.
+    return func.date(WorkoutSession.started_at, "localtime", "-6 days", "weekday 1")
 
 
 def _per_session_workout(player: int | str | None, workout: str | None, since: datetime | None):
@@ -383,7 +389,7 @@ def weekly_trends(
     weeks: int | None = 12,
     now: datetime | None = None,
 ) -> list[WeekRow]:
-    """Per week (Monday, UTC) and workout: sessions, reps, no-reps, active time, best session.
+    """Per week (Monday, local time) and workout: sessions, reps, no-reps, active time, best session.
 
     ``weeks`` limits to the last N weeks before ``now`` (None: all history). Oldest week first.
     """
@@ -391,9 +397,9 @@ def weekly_trends(
         raise InvalidInput("weeks must be a whole number from 1")
     since = None
     if weeks is not None:
-        now = now or datetime.now(UTC)
+        now = (now or datetime.now(UTC)).astimezone()
         monday = (now - timedelta(days=now.weekday())).date()
-        since = datetime.combine(monday - timedelta(weeks=weeks - 1), time.min, UTC)
+        since = _local_midnight(monday - timedelta(weeks=weeks - 1))
     sub = _per_session_workout(player, workout, since)
     q = (
         select(
