@@ -186,18 +186,86 @@ def read_repcount_index(path: str | Path) -> list[RepCountRow]:
     return [RepCountRow(r["video"], r["exercise"].strip(), int(r["count"])) for r in reader]
 
 
-def repcount_poses(array: np.ndarray, fps: float, size: int = 1000) -> Iterable[Pose | None]:
+#: BlazePose landmark pairs whose length does not change as the body moves: shoulders, hips,
+#: torso sides, upper arms, forearms, thighs, shins.
+RIGID_SEGMENTS: tuple[tuple[int, int], ...] = (
+    (11, 12), (23, 24), (11, 23), (12, 24), (11, 13), (12, 14),
+    (13, 15), (14, 16), (23, 25), (24, 26), (25, 27), (26, 28),
+)  # fmt: skip
+
+
+def restore_aspect(xy: np.ndarray, valid: np.ndarray, iterations: int = 6) -> np.ndarray:
+    """Undo per-frame, per-axis min–max normalisation by bone-length constancy.
+
+    Each frame f was scaled by unknown factors (1/w_f, 1/h_f), so angles measured on it are
+    distorted. The body's bones keep their length from frame to frame, so for every frame we
+    find the axis scales (a_f, b_f) that make the rigid segments' squared lengths
+    a²·dx² + b²·dy² closest to the sequence's typical lengths — a linear least-squares problem
+    in (a², b²) — and re-estimate the typical lengths from the result, a few times over.
+    Foreshortened bones violate the assumption, so residuals are down-weighted (Cauchy).
+    Returns the rescaled (frames, points, 2) coordinates; invalid frames are left as they are.
+    """
+    out = xy.astype(np.float64).copy()
+    idx = np.flatnonzero(valid)
+    if len(idx) == 0:
+        return out
+    seg_a = np.array([a for a, _ in RIGID_SEGMENTS])
+    seg_b = np.array([b for _, b in RIGID_SEGMENTS])
+    d = xy[idx][:, seg_a] - xy[idx][:, seg_b]  # (n, S, 2)
+    dx2, dy2 = d[..., 0] ** 2, d[..., 1] ** 2
+    ab = np.ones((len(idx), 2))
+    ref = np.median(dx2 + dy2, axis=0) + 1e-9
+    for _ in range(iterations):
+        w = np.ones_like(dx2)
+        for _ in range(2):
+            # weighted least squares per frame: minimise sum w * ((A dx2 + B dy2) / ref - 1)^2
+            px_ = dx2 / ref
+            py_ = dy2 / ref
+            m11 = np.sum(w * px_ * px_, axis=1)
+            m12 = np.sum(w * px_ * py_, axis=1)
+            m22 = np.sum(w * py_ * py_, axis=1)
+            r1 = np.sum(w * px_, axis=1)
+            r2 = np.sum(w * py_, axis=1)
+            det = m11 * m22 - m12 * m12
+            ok = np.abs(det) > 1e-12
+            a2 = np.where(ok, (r1 * m22 - r2 * m12) / np.where(ok, det, 1), ab[:, 0])
+            b2 = np.where(ok, (r2 * m11 - r1 * m12) / np.where(ok, det, 1), ab[:, 1])
+            ab = np.stack([np.clip(a2, 1e-3, 1e3), np.clip(b2, 1e-3, 1e3)], axis=1)
+            resid = (ab[:, :1] * dx2 + ab[:, 1:] * dy2) / ref - 1.0
+            w = 1.0 / (1.0 + (resid / 0.3) ** 2)
+        lengths = ab[:, :1] * dx2 + ab[:, 1:] * dy2
+        ref = np.median(lengths, axis=0) + 1e-9
+        # fix the overall scale: the median torso side is 1
+        s = float(np.median(ref[2:4]))
+        ref /= s
+        ab /= s
+    out[idx, :, 0] *= np.sqrt(ab[:, :1])
+    out[idx, :, 1] *= np.sqrt(ab[:, 1:])
+    return out
+
+
+def repcount_poses(
+    array: np.ndarray, fps: float, size: int = 1000, restore: bool = True
+) -> Iterable[Pose | None]:
     """Poses from one RepCount pose array (frames × 104, see the data README).
 
     Columns 0..98 are 33 BlazePose landmarks × (x, y, z), min–max normalised per frame and per
-    axis; an all-zero row is a frame without a person. The landmarks carry no visibility, so
-    every keypoint gets score 1. ``size`` is the square "frame" the [0, 1] coordinates map onto.
+    axis; an all-zero row is a frame without a person. With ``restore`` the frames' aspect is
+    recovered first (`restore_aspect`) so angles are not distorted. The landmarks carry no
+    visibility, so every keypoint gets score 1. Coordinates map onto a square ``size`` frame.
     """
     if array.ndim != 2 or array.shape[1] < 99:
         raise ValueError(f"expected a (frames, >=99) array, got shape {array.shape}")
     xyz = array[:, :99].reshape(len(array), 33, 3)
-    coco = xyz[:, BLAZEPOSE_TO_COCO, :2]
     empty = ~np.any(array[:, :99], axis=1)
+    xy = xyz[:, :, :2].astype(np.float64)
+    if restore:
+        xy = restore_aspect(xy, ~empty)
+        # back into a 0..1 frame, one scale for the whole sequence so sizes stay comparable
+        if (~empty).any():
+            span = float(np.max(np.abs(xy[~empty]))) or 1.0
+            xy = xy / (span * 1.05)
+    coco = xy[:, BLAZEPOSE_TO_COCO, :]
     ones = np.ones((17, 1), dtype=np.float32)
     for i in range(len(array)):
         t = i / fps
