@@ -251,3 +251,11 @@ def test_template_always_passes_the_fact_check(facts):
     res = check_summary(text, n)
     assert res.ok, (text, res.problems)
     assert 3 <= _sentences(text) <= 6, text
+
+
+@pytest.mark.parametrize(
+    "text", ["You did 25reps.", "Pace: ²⁵ reps per minute", "x25 squats", "rep time 4.5s"]
+)
+def test_digits_glued_to_letters_or_in_other_forms_are_claims(text):
+    res = check_summary(text, derive(squat_session()))
+    assert not res.ok and res.claims

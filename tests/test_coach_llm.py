@@ -64,14 +64,15 @@ def facts() -> SessionFacts:
     return f
 
 
-def _digit_bias(path: Path, bias: float) -> dict[int, float]:
-    """logit_bias over every vocabulary token that contains a digit."""
-    from gguf import GGUFReader
+def _grammar(rule: str):
+    """A llama.cpp grammar (sampled in C) that shapes the noise: digits only, or no digits."""
+    from llama_cpp import LlamaGrammar
 
-    tokens = GGUFReader(str(path)).fields["tokenizer.ggml.tokens"].contents()
-    return {
-        i: bias for i, t in enumerate(tokens) if any(ch.isdigit() for ch in t) and not t.startswith("<0x")
-    }
+    return LlamaGrammar.from_string(f"root ::= {rule}", verbose=False)
+
+
+DIGITS_ONLY = "[0-9] [0-9 ]*"
+NO_DIGITS = "[a-zA-Z] [a-zA-Z ,.]*"
 
 
 # --- the model file ---------------------------------------------------------------------------
@@ -95,7 +96,7 @@ def test_tiny_gguf_is_a_llama_with_tinyllamas_tokenizer_and_template(tiny_gguf):
 def test_runner_loads_lazily_formats_with_the_gguf_template_streams_and_releases(tiny_gguf, facts):
     from hiitpi.coach.llm import LlamaRunner
 
-    runner = LlamaRunner(tiny_gguf, n_threads=2)
+    runner = LlamaRunner(tiny_gguf, n_threads=1)
     assert not runner.loaded
     messages = build_messages(derive(facts))
     pieces: list[str] = []
@@ -124,12 +125,12 @@ def test_runner_time_limit_stops_generation_midway(tiny_gguf, facts):
     with LlamaRunner(tiny_gguf, n_threads=1) as runner:
         runner.load()
         messages = build_messages(derive(facts))
-        full = runner.generate(messages, max_tokens=400, seed=5)
+        full = runner.generate(messages, max_tokens=120, seed=5)
         limit = full.stats.total_s * 0.4
         pieces: list[str] = []
         t0 = time.monotonic()
         with pytest.raises(GenerationTimeout) as info:
-            runner.generate(messages, max_tokens=400, seed=5, on_token=pieces.append, deadline=t0 + limit)
+            runner.generate(messages, max_tokens=120, seed=5, on_token=pieces.append, deadline=t0 + limit)
         elapsed = time.monotonic() - t0
     assert elapsed < limit + 0.5
     assert info.value.partial == "".join(pieces)
@@ -162,7 +163,7 @@ def test_runner_cancel(tiny_gguf, facts):
         if len(got) == 3:
             cancel.set()
 
-    with LlamaRunner(tiny_gguf) as runner, pytest.raises(GenerationCancelled):
+    with LlamaRunner(tiny_gguf, n_threads=1) as runner, pytest.raises(GenerationCancelled):
         runner.generate(build_messages(derive(facts)), max_tokens=500, on_token=on_token, cancel=cancel)
     assert 3 <= len(got) < 500
 
@@ -201,7 +202,7 @@ def test_corrupt_model_file_gives_the_template(tmp_path, tiny_gguf, facts, damag
             damage
         ]
     )
-    s = Coach(bad).summarize(facts)
+    s = Coach(bad, threads=1).summarize(facts)
     assert s.kind == "template"
     assert ("failed to load" in s.reason) and (s.attempts[0].error is not None)
 
@@ -211,7 +212,7 @@ def test_time_limit_gives_the_template(tiny_gguf, facts):
 
     events = []
     t0 = time.monotonic()
-    s = Coach(tiny_gguf, timeout_s=0.05, max_tokens=600).summarize(facts, on_event=events.append)
+    s = Coach(tiny_gguf, threads=1, timeout_s=0.05, max_tokens=600).summarize(facts, on_event=events.append)
     assert time.monotonic() - t0 < 2.0
     assert s.kind == "template" and "time limit of 0.05 s" in s.reason
     assert [e.kind for e in events if e.source == "model"][:1] == ["start"]
@@ -219,11 +220,11 @@ def test_time_limit_gives_the_template(tiny_gguf, facts):
 
 
 def test_text_with_wrong_numbers_is_regenerated_once_then_replaced(tiny_gguf, facts):
-    """Digits pushed up: the noise is full of numbers the facts do not have."""
+    """Noise made of digits: full of numbers the facts do not have."""
     from hiitpi.coach.summary import Coach
 
     events = []
-    coach = Coach(tiny_gguf, max_tokens=48, sampling={"logit_bias": _digit_bias(tiny_gguf, 12.0)})
+    coach = Coach(tiny_gguf, threads=1, max_tokens=12, sampling={"grammar": _grammar(DIGITS_ONLY)})
     s = coach.summarize(facts, on_event=events.append)
     assert s.kind == "template" and "failed the fact check 2 times" in s.reason
     assert len(s.attempts) == 2 and not any(a.accepted for a in s.attempts)
@@ -236,11 +237,10 @@ def test_text_with_wrong_numbers_is_regenerated_once_then_replaced(tiny_gguf, fa
 
 
 def test_text_without_numbers_is_accepted_as_the_model_summary(tiny_gguf, facts):
-    """Digits banned: the noise states no number, so the check passes and the kind is 'model'."""
+    """Noise without digits states no number: the check passes and the kind is 'model'."""
     from hiitpi.coach.summary import Coach
 
-    bias = _digit_bias(tiny_gguf, -100.0)
-    s = Coach(tiny_gguf, max_tokens=32, sampling={"logit_bias": bias}).summarize(facts)
+    s = Coach(tiny_gguf, threads=1, max_tokens=16, sampling={"grammar": _grammar(NO_DIGITS)}).summarize(facts)
     assert check_summary(s.text, derive(facts)).ok
     assert s.kind == "model" and s.reason is None and s.text
     assert len(s.attempts) == 1 and s.attempts[0].accepted
@@ -255,7 +255,7 @@ def test_worker_runs_off_the_callers_thread_and_streams(tiny_gguf, facts):
     from hiitpi.coach.summary import Coach
 
     worker = CoachWorker(
-        Coach(tiny_gguf, max_tokens=300, sampling={"logit_bias": _digit_bias(tiny_gguf, -100.0)})
+        Coach(tiny_gguf, threads=1, max_tokens=200, sampling={"grammar": _grammar(NO_DIGITS)})
     )
     events, done = [], []
     try:
@@ -271,8 +271,10 @@ def test_worker_runs_off_the_callers_thread_and_streams(tiny_gguf, facts):
         summary = job.wait(5)
     finally:
         worker.stop()
-    assert submit_s < 0.05
-    assert ticks >= 5 and worst < 0.5
+    total = time.monotonic() - t0
+    # blocking would show as one gap as long as the job; a busy shared machine adds scheduling noise
+    assert submit_s < 0.25 * total and worst < 0.5 * total, (submit_s, worst, total)
+    assert ticks >= 10
     assert summary is not None and done == [summary]
     snap = job.snapshot()
     assert snap.status == "done" and snap.kind == summary.kind and snap.text == summary.text
@@ -285,7 +287,7 @@ def test_worker_stop_cancels_a_running_job(tiny_gguf, facts):
     from hiitpi.coach.summary import Coach
 
     started = threading.Event()
-    worker = CoachWorker(Coach(tiny_gguf, max_tokens=900, timeout_s=60))
+    worker = CoachWorker(Coach(tiny_gguf, threads=1, max_tokens=900, timeout_s=60))
     job = worker.submit(facts, on_event=lambda e: e.kind == "token" and started.set())
     assert started.wait(20)
     t0 = time.monotonic()
@@ -325,6 +327,7 @@ def _record_session(db: Path) -> int:
 def _hiitpi(*args: str, data: Path) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HIITPI_")}
     env["HIITPI_DATA_DIR"] = str(data)
+    env["HIITPI_COACH_THREADS"] = "1"  # two threads on a busy 2-core machine spin against each other
     return subprocess.run(
         [sys.executable, "-m", "hiitpi", *args],
         capture_output=True,
@@ -341,7 +344,17 @@ def test_summary_command_streams_and_stores(tmp_path, tiny_gguf):
 
     db = tmp_path / "hiitpi.db"
     sid = _record_session(db)
-    res = _hiitpi("summary", str(sid), "--model", str(tiny_gguf), "--database", str(db), data=tmp_path)
+    res = _hiitpi(
+        "summary",
+        str(sid),
+        "--model",
+        str(tiny_gguf),
+        "--database",
+        str(db),
+        "--max-tokens",
+        "24",
+        data=tmp_path,
+    )
     assert res.returncode == 0, res.stderr
     assert "[model tiny-llama-spm-q8_0.gguf, try 1]" in res.stderr
     store = Store.open(db)

@@ -1,6 +1,6 @@
 """Grounding: every number in a summary must be one of the session's numbers.
 
-A claim is a number in the text (digits, ``m:ss`` times, and spelled-out numbers when a unit
+A claim is a number in the text (any run of digits, even glued to letters, ``m:ss`` times, and spelled-out numbers when a unit
 follows them: "twelve reps") with the unit read from the words around it ("24 reps", "13.5 reps per
 minute", "12% slower", "2.1 minutes", "round 3"). Each claim must match a `Number` of a compatible
 unit: counts exactly, measures within the rounding of the digits written (``0.5`` of the last
@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from hiitpi.coach.derived import Number, SessionNumbers
@@ -34,7 +35,7 @@ _WORD_RE = re.compile(
     + "|".join(sorted(_WORDS, key=len, reverse=True))
     + r")(?:[- ](one|two|three|four|five|six|seven|eight|nine))?\b"
 )
-_DIGITS_RE = re.compile(r"(?<![\w.])[-+]?(\d+(?:\.\d+)?)(st|nd|rd|th)?(?![\d])")
+_DIGITS_RE = re.compile(r"(?<![0-9])(?<![0-9]\.)[-+]?([0-9]+(?:\.[0-9]+)?)(st|nd|rd|th)?(?![0-9])")
 _CLOCK_RE = re.compile(r"(?<![\d.:])(\d{1,2}):([0-5]\d)(?![\d:])")
 
 _EXERCISE = (
@@ -108,7 +109,8 @@ def _blank(text: str, needle: str) -> str:
 
 def extract_claims(text: str, numbers: SessionNumbers) -> list[Claim]:
     """Every number stated in ``text``, with the unit its words give it."""
-    low = text.lower().replace("\u2013", "-").replace("\u2212", "-")
+    # NFKC: superscript/subscript and full-width digits become 0-9 ("²" is a 2 to a reader too)
+    low = unicodedata.normalize("NFKC", text).lower().replace("\u2013", "-").replace("\u2212", "-")
     low = _blank(low, numbers.player.lower())
     for name in {numbers.workout, *numbers.no_rep_reasons, *(iv.workout for iv in numbers.intervals)}:
         low = _blank(low, name.lower().replace("_", " "))

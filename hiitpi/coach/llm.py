@@ -196,8 +196,9 @@ class LlamaRunner:
         template = self._llm.metadata.get("tokenizer.chat_template")
         if not template:
             raise ModelLoadError(f"{self.model_path} has no chat template in its metadata")
-        eos = self._llm.detokenize([self._llm.token_eos()]).decode("utf-8", "ignore")
-        bos = self._llm.detokenize([self._llm.token_bos()]).decode("utf-8", "ignore")
+        # the same token texts llama-cpp-python gives the template for chat completion
+        eos = self._llm._model.token_get_text(self._llm.token_eos())
+        bos = self._llm._model.token_get_text(self._llm.token_bos())
         fmt = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
         return fmt(messages=messages).prompt
 

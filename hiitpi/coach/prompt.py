@@ -27,7 +27,7 @@ SYSTEM = (
 def build_messages(numbers: SessionNumbers, *, problems: list[str] | None = None) -> list[dict[str, str]]:
     """System + user messages for one summary. ``problems`` (from a rejected draft) are named
     in the request so the second try avoids them."""
-    facts = json.dumps(numbers.to_prompt_dict(), indent=1, ensure_ascii=False)
+    facts = json.dumps(numbers.to_prompt_dict(), ensure_ascii=False)
     user = f"Facts of the session (JSON):\n{facts}\n\nWrite the summary now."
     if problems:
         user += (

@@ -31,13 +31,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--timeout", type=float, metavar="S", help="time limit in seconds (default [coach] timeout_s)"
     )
+    p.add_argument(
+        "--max-tokens", type=int, metavar="N", help="summary length cap (default [coach] max_tokens)"
+    )
     p.add_argument("--no-save", action="store_true", help="print only; do not store the summary")
     p.add_argument("--json", action="store_true", help="print the result (kind, reason, attempts) as JSON")
     p.set_defaults(func=summary_cmd, settings_overrides=_overrides)
 
 
 def _overrides(args: argparse.Namespace) -> dict:
-    return {("store", "database"): args.database, ("coach", "timeout_s"): args.timeout}
+    return {
+        ("store", "database"): args.database,
+        ("coach", "timeout_s"): args.timeout,
+        ("coach", "max_tokens"): args.max_tokens,
+    }
 
 
 def summary_cmd(args: argparse.Namespace, settings: Settings) -> int:
