@@ -227,8 +227,24 @@ def install_auth(
         session.clear()
         return redirect("/login", code=303)
 
+    _unknown_assets_are_404(server)
     log.info("pairing required for every page (privacy mode default: %s)", settings.web.privacy_mode)
     return gate
+
+
+def _unknown_assets_are_404(server: Flask) -> None:
+    """Dash raises DependencyException for an unknown /_dash-component-suites/ file, which Flask
+    turns into a 500. Those paths are public (see PUBLIC_PREFIXES), so a stranger could fill the
+    log with tracebacks; answer 404 like any missing file."""
+    try:
+        from dash.exceptions import DependencyException
+    except ImportError:
+        return
+
+    def not_found(exc: Exception):
+        return jsonify(error="no such file"), 404
+
+    server.register_error_handler(DependencyException, not_found)
 
 
 def _quote(path: str) -> str:
