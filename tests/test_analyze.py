@@ -1,0 +1,100 @@
+"""End to end on real clips: MoveNet → smoothing → referee, `hiitpi analyze`, the annotated video."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture()
+def settings(settings_factory):
+    return settings_factory()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "clip, workout, lo, hi",
+    [
+        ("squat/calimiro_squat_19.mp4", "squat", 2, 2),
+        ("jumping_jack/afrl_jumpingjacks.mp4", "jumping_jack", 3, 4),
+        ("push_up/sumukh_incline_pushup.mp4", "push_up", 5, 5),
+    ],
+)
+def test_real_clip_counts(settings, shared_data, clip, workout, lo, hi):
+    from hiitpi.analysis import analyze_video
+
+    res = analyze_video(shared_data / "clips" / clip, settings, workout, progress=False)
+    assert lo <= res.reps <= hi
+    reps = [e for e in res.events if e.kind == "rep"]
+    assert len(reps) == res.reps
+    for e in reps:
+        assert 0 <= e.t_start < e.t_end <= res.duration_s + 0.1
+        assert e.eccentric_s is not None and e.concentric_s is not None
+    assert res.timings["pose_ms"]["n"] == res.frames
+
+
+@pytest.mark.slow
+def test_frame_pipeline_stage_timings(settings, shared_data):
+    from hiitpi.analysis import FramePipeline, iter_frames, open_video
+    from hiitpi.pose.registry import create_estimator
+    from hiitpi.pose.smoothing import PoseSmoother
+    from hiitpi.referee.machine import Referee
+    from hiitpi.referee.rules import load_rule_set
+
+    rule = load_rule_set(REPO / "rules").resolve("squat")
+    est = create_estimator(settings)
+    pipe = FramePipeline(est, PoseSmoother.from_settings(settings.pose.smoothing), Referee(rule))
+    cap, info = open_video(shared_data / "clips" / "squat" / "calimiro_squat_19.mp4")
+    try:
+        for i, t, frame in iter_frames(cap, info.fps):
+            pose, _events = pipe.process(frame, t)
+            if i >= 40:
+                break
+    finally:
+        cap.release()
+        est.close()
+    assert pose is not None and pose.width == info.width
+    summary = pipe.times.summary()
+    assert set(summary) == {"pose_ms", "smooth_ms", "referee_ms"}
+    assert summary["referee_ms"]["median"] < summary["pose_ms"]["median"]
+
+
+@pytest.mark.slow
+def test_analyze_cli_json_and_annotated_video(tmp_path, shared_data, model_mirror):
+    import cv2
+
+    out = tmp_path / "annotated.mp4"
+    env = {**os.environ, "HIITPI_MODEL_MIRROR": str(model_mirror), "HIITPI_DATA_DIR": str(tmp_path / "d")}
+    clip = shared_data / "clips" / "jumping_jack" / "afrl_jumpingjacks.mp4"
+    res = subprocess.run(
+        [sys.executable, "-m", "hiitpi", "analyze", str(clip), "--workout", "jumping_jacks", "--json", "--out", str(out), "--no-progress"],
+        capture_output=True, text=True, cwd=REPO, env=env, timeout=240,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    d = json.loads(res.stdout)
+    assert d["workout"] == "jumping_jack" and 3 <= d["reps"] <= 4 and "no_reps" in d
+    assert len(d["rep_events"]) == d["reps"]
+    for r in d["rep_events"]:
+        assert {"start", "end", "eccentric_s", "concentric_s"} <= set(r)
+    cap = cv2.VideoCapture(str(out))
+    n = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
+    ok, frame = cap.read()
+    cap.release()
+    assert ok and n == d["frames"] and frame.shape[:2] == (720, 640)
+
+
+def test_analyze_cli_errors_are_one_line(tmp_path):
+    env = {**os.environ, "HIITPI_DATA_DIR": str(tmp_path)}
+    res = subprocess.run(
+        [sys.executable, "-m", "hiitpi", "analyze", str(tmp_path / "nope.mp4"), "--workout", "zumba"],
+        capture_output=True, text=True, cwd=REPO, env=env, timeout=60,
+    )  # fmt: skip
+    assert res.returncode == 2
+    assert "zumba" in res.stderr and "Traceback" not in res.stderr

@@ -1,0 +1,159 @@
+"""Accuracy metrics, manifest reading and the `hiitpi eval` commands on real data."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hiitpi.referee.evaluate import (
+    ClipResult,
+    ManifestError,
+    read_manifest,
+    read_repcount_index,
+    repcount_poses,
+    restore_aspect,
+    summarize,
+)
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def test_mae_and_obo_follow_the_papers_definition():
+    results = [
+        ClipResult("a", "squat", 10, 10),  # exact
+        ClipResult("b", "squat", 10, 11),  # off by one: |1|/10
+        ClipResult("c", "push_up", 4, 7),  # off by three: 3/4
+        ClipResult("d", "push_up", 5, 6, gt_min=5, gt_max=6),  # inside the accepted range
+    ]
+    rep = summarize(results)
+    assert rep["mae"] == pytest.approx((0 + 0.1 + 0.75 + 0) / 4, abs=1e-4)
+    assert rep["obo"] == pytest.approx(3 / 4)
+    assert rep["per_exercise"]["squat"] == {"mae": 0.05, "obo": 1.0, "n": 2}
+    assert rep["per_exercise"]["push_up"]["obo"] == 0.5
+    assert [c["file"] for c in rep["clips"]] == ["a", "b", "c", "d"]
+    assert {"file", "exercise", "gt", "pred"} <= set(rep["clips"][0])
+
+
+def test_range_error_is_the_distance_to_the_range():
+    assert ClipResult("x", "s", 5, 8, gt_min=5, gt_max=6).abs_err == 2
+    assert ClipResult("x", "s", 5, 3, gt_min=5, gt_max=6).abs_err == 2
+    assert ClipResult("x", "s", 5, None).abs_err is None
+
+
+def test_failed_clips_are_counted_not_scored():
+    rep = summarize([ClipResult("a", "squat", 4, 4), ClipResult("b", "squat", 4, None, error="boom")])
+    assert rep["n"] == 1 and rep["failed"] == 1 and rep["mae"] == 0.0
+
+
+def test_manifest_paths_are_relative_to_the_manifest(tmp_path):
+    sub = tmp_path / "set"
+    sub.mkdir()
+    (sub / "m.csv").write_text(
+        "file,exercise,gt_reps,gt_min,gt_max\nv/a.mp4,squat,5,5,6\nb.mp4,push_up,3,,\n"
+    )
+    rows = read_manifest(sub / "m.csv")
+    assert rows[0].path == sub / "v" / "a.mp4" and (rows[0].gt_min, rows[0].gt_max) == (5, 6)
+    assert (rows[1].gt_min, rows[1].gt_max) == (3, 3)
+
+
+def test_manifest_errors_say_what_is_missing(tmp_path):
+    (tmp_path / "m.csv").write_text("file,reps\na.mp4,3\n")
+    with pytest.raises(ManifestError, match="missing column"):
+        read_manifest(tmp_path / "m.csv")
+    (tmp_path / "n.csv").write_text("file,exercise,gt_reps\na.mp4,squat,three\n")
+    with pytest.raises(ManifestError, match=r"n\.csv:2"):
+        read_manifest(tmp_path / "n.csv")
+
+
+def test_restore_aspect_recovers_a_squashed_body():
+    # a stick figure whose frames were each stretched by a different unknown x/y factor
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0, 1, (33, 2))
+    frames = []
+    for _ in range(40):
+        theta = rng.uniform(-0.2, 0.2)
+        rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+        frames.append(base @ rot.T)
+    true = np.stack(frames)
+    scales = rng.uniform(0.5, 2.0, (40, 1, 2))
+    squashed = true * scales
+    restored = restore_aspect(squashed, np.ones(40, bool))
+
+    def aspect(a):
+        d = a[:, 11] - a[:, 23]
+        e = a[:, 11] - a[:, 12]
+        return np.hypot(*d.T) / np.hypot(*e.T)
+
+    err_before = np.median(np.abs(aspect(squashed) / aspect(true) - 1))
+    err_after = np.median(np.abs(aspect(restored) / aspect(true) - 1))
+    assert err_after < 0.2 * err_before
+
+
+def test_repcount_arrays_become_coco_poses(shared_data):
+    index = read_repcount_index(shared_data / "repcount_pose" / "index.csv")
+    assert len(index) == 40
+    arr = np.load(shared_data / "repcount_pose" / "poses" / (Path(index[0].video).stem + ".npy"))
+    poses = list(repcount_poses(arr, 30.0))
+    assert len(poses) == len(arr)
+    first = next(p for p in poses if p is not None)
+    assert first.keypoints.shape == (17, 3)
+    assert np.all(first.keypoints[:, 2] == 1.0)
+    assert poses[10] is None or poses[10].timestamp == pytest.approx(10 / 30.0)
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "hiitpi", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env=full_env,
+        timeout=timeout,
+    )
+
+
+def test_eval_repcount_json_contract(shared_data):
+    rc = shared_data / "repcount_pose"
+    res = run_cli("eval", "repcount", str(rc / "index.csv"), str(rc / "poses"), "--json")
+    assert res.returncode == 0, res.stderr
+    rep = json.loads(res.stdout)
+    assert {"mae", "obo", "per_exercise", "clips"} <= set(rep)
+    assert set(rep["per_exercise"]) == {"jumping_jack", "push_up", "situp", "squat"}
+    assert all({"mae", "obo", "n"} <= set(v) for v in rep["per_exercise"].values())
+    assert len(rep["clips"]) == 40 and {"video", "exercise", "gt", "pred"} <= set(rep["clips"][0])
+    # the published pose-based counters: PoseRAC 0.236 / 0.56
+    assert rep["mae"] < 0.236 and rep["obo"] > 0.56
+
+
+@pytest.mark.slow
+def test_eval_clips_on_a_small_manifest(tmp_path, shared_data, model_mirror):
+    clips = shared_data / "clips"
+    manifest = tmp_path / "m.csv"
+    # a manifest elsewhere: paths relative to it, pointing at the shared clips
+    rel = os.path.relpath(clips, tmp_path)
+    manifest.write_text(
+        "file,exercise,gt_reps,gt_min,gt_max\n"
+        f"{rel}/squat/calimiro_squat_19.mp4,squat,2,2,2\n"
+        f"{rel}/jumping_jack/afrl_jumpingjacks.mp4,jumping_jack,3,3,4\n"
+        f"{rel}/missing.mp4,squat,3,3,3\n"
+    )
+    env = {"HIITPI_MODEL_MIRROR": str(model_mirror), "HIITPI_DATA_DIR": str(tmp_path / "data")}
+    res = run_cli("eval", "clips", str(manifest), "--json", "--no-progress", env=env)
+    assert res.returncode == 1  # the missing clip is an error, and the others still ran
+    rep = json.loads(res.stdout)
+    by_file = {Path(c["file"]).name: c for c in rep["clips"]}
+    assert by_file["calimiro_squat_19.mp4"]["pred"] == 2
+    assert 3 <= by_file["afrl_jumpingjacks.mp4"]["pred"] <= 4
+    assert by_file["missing.mp4"]["pred"] is None and "error" in by_file["missing.mp4"]
+    assert rep["failed"] == 1 and rep["obo"] == 1.0
+    # the second run reads the cached poses
+    assert any((tmp_path / "data" / "cache" / "poses").glob("*.npz"))
+    again = run_cli("eval", "clips", str(manifest), "--json", "--no-progress", env=env)
+    assert json.loads(again.stdout)["clips"] == rep["clips"]
