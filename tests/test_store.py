@@ -104,6 +104,38 @@ def test_migrations_from_empty_create_schema_wal_and_foreign_keys(tmp_path):
     again.close()
 
 
+def test_downgrade_to_empty_and_up_again(tmp_path):
+    from alembic import command
+
+    from hiitpi.store.migrate import alembic_config
+
+    store = Store.open(tmp_path / "h.db")
+    try:
+        with store.write_engine.begin() as conn:
+            command.downgrade(alembic_config(conn), "base")
+        assert current_revision(store.read_engine) is None
+        con = raw(store.path)
+        assert {r[0] for r in con.execute("select name from sqlite_master where type='table'")} == {
+            "alembic_version"
+        }
+        con.close()
+    finally:
+        store.close()
+    again = Store.open(tmp_path / "h.db")
+    assert current_revision(again.read_engine) == head_revision()
+    again.close()
+
+
+def test_a_schema_from_a_newer_hiitpi_is_refused_clearly(tmp_path):
+    Store.open(tmp_path / "h.db").close()
+    con = sqlite3.connect(tmp_path / "h.db")
+    con.execute("update alembic_version set version_num = '0999'")
+    con.commit()
+    con.close()
+    with pytest.raises(StoreError, match=r"not one this version of hiitpi knows.*update hiitpi"):
+        Store.open(tmp_path / "h.db")
+
+
 def test_migration_matches_models(store):
     """Autogenerate finds no difference between the migration scripts and the models."""
     from alembic.autogenerate import compare_metadata
