@@ -64,8 +64,9 @@ def test_video_file_paced_runs_at_its_own_rate(clip):
         for _ in range(16):
             src.read()
         elapsed = time.monotonic() - t0
-    # 16 frames at 30 fps: the 16th is due 15/30 = 0.5 s after the first.
-    assert 0.45 <= elapsed <= 0.75
+    # 16 frames at 30 fps: the 16th is due 15/30 = 0.5 s after the first; never sooner (a busy
+    # machine can make it later)
+    assert 0.45 <= elapsed <= 1.5
 
 
 def test_video_file_loops_with_rising_timestamps(short_clip):
