@@ -90,6 +90,7 @@ def test_migrations_from_empty_create_schema_wal_and_foreign_keys(tmp_path):
         with store.write_engine.connect() as c:
             assert c.exec_driver_sql("pragma foreign_keys").scalar() == 1
             assert c.exec_driver_sql("pragma busy_timeout").scalar() == 5000
+            assert c.exec_driver_sql("pragma synchronous").scalar() == 2  # FULL: survives power loss
         # a rep pointing at no session is refused by the foreign keys
         with pytest.raises(IntegrityError, match="FOREIGN KEY"), store.writing() as s:
             s.connection().exec_driver_sql(
