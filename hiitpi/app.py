@@ -21,6 +21,13 @@ class Appliance:
         self.settings = settings
         self.stop_event = threading.Event()
         self._undo: list[tuple[str, Callable[[], None]]] = []
+        self.store = None
+        self.coach = None
+        self.recorder: SummarizingRecorder | None = None
+        self.engine = None
+        self.health = None
+        self.coach_jobs: dict[int, object] = {}
+        self._liveness: Callable[[], str | None] = lambda: None
 
     def step(self, name: str, start: Callable[[], Callable[[], None] | None]) -> None:
         """Run one start-up step; remember how to undo it."""
@@ -35,9 +42,106 @@ class Appliance:
         local = ensure_redis(self.settings.redis.url, self.settings.general.data_dir / "redis")
         return local.stop if local else None
 
+    def init_store(self) -> Callable[[], None]:
+        """Open the history database (migrations applied) and close sessions a crash left open."""
+        from hiitpi.store.db import Store
+        from hiitpi.store.recovery import recover_open_sessions
+
+        self.store = Store.from_settings(self.settings)
+        recovered = recover_open_sessions(self.store)
+        if recovered:
+            log.warning("recovered %d session(s) left open by a crash: %s", len(recovered), recovered)
+        return self.store.close
+
+    def init_coach(self) -> Callable[[], None] | None:
+        if not self.settings.coach.enabled:
+            return None
+        from hiitpi.coach.job import CoachWorker
+        from hiitpi.coach.summary import Coach
+
+        self.coach = CoachWorker(Coach.from_settings(self.settings)).start()
+        return self.coach.stop
+
+    def init_recorder(self) -> Callable[[], None]:
+        from hiitpi.store.recorder import SessionRecorder
+
+        self.recorder = SummarizingRecorder(SessionRecorder.from_settings(self.store, self.settings), self)
+        return self.recorder.close
+
+    def init_engine(self) -> Callable[[], None]:
+        from hiitpi.engine import Engine
+
+        self.engine = Engine(self.settings, recorder=self.recorder)
+        self.engine.start()
+        return self.engine.stop
+
+    def init_health(self) -> None:
+        from hiitpi.web.health import attach_engine, default_monitor, engine_liveness, recorder_probe
+
+        self.health = default_monitor(self.settings)
+        self.health.register("recorder", recorder_probe(self.recorder.inner, self.settings.database_path))
+        attach_engine(self.health, self.engine)
+        self._liveness = engine_liveness(self.engine)
+
+    def start_web(self) -> Callable[[], None]:
+        from hiitpi.web.app import create_app, serve_web
+
+        app = create_app(
+            self.settings,
+            store=self.store,
+            broadcaster=lambda: self.engine.video if self.engine else None,
+            coach_snapshot=self.coach_snapshot,
+            health=self.health,
+        )
+        web_stop = threading.Event()
+        thread = threading.Thread(
+            target=serve_web, args=(self.settings, web_stop), kwargs={"app": app}, name="web", daemon=True
+        )
+        thread.start()
+
+        def undo() -> None:
+            web_stop.set()
+            thread.join(timeout=5)
+
+        return undo
+
     def start(self) -> None:
         self.settings.general.data_dir.mkdir(parents=True, exist_ok=True)
         self.step("live bus (Redis)", self.init_redis)
+        self.step("history store", self.init_store)
+        self.step("coach", self.init_coach)
+        self.step("session recorder", self.init_recorder)
+        self.step("engine", self.init_engine)
+        self.step("health monitor", self.init_health)
+        self.step("dashboard", self.start_web)
+
+    # -- the coach after each session ------------------------------------------------------------
+
+    def session_ended(self, session_id: int) -> None:
+        """Queue the summary of a finished session; never blocks the caller for long."""
+        if self.coach is None or session_id is None:
+            return
+        from hiitpi.store.facts import session_facts, set_summary
+
+        try:
+            facts = session_facts(self.store, session_id)
+        except Exception:
+            log.exception("no summary for session %s: its facts could not be read", session_id)
+            return
+
+        def save(summary) -> None:
+            try:
+                set_summary(self.store, session_id, summary.text, summary.kind, summary.reason)
+            except Exception:
+                log.exception("could not save the summary of session %s", session_id)
+
+        self.coach_jobs[session_id] = self.coach.submit(facts, on_done=save)
+        while len(self.coach_jobs) > 16:
+            self.coach_jobs.pop(next(iter(self.coach_jobs)))
+
+    def coach_snapshot(self, session_id: int) -> dict | None:
+        job = self.coach_jobs.get(session_id)
+        return job.snapshot().to_dict() if job is not None else None
 
     def stop(self) -> None:
         while self._undo:
@@ -74,8 +178,61 @@ class Appliance:
     def liveness(self) -> str | None:
         """None while the appliance makes progress, else why not (then systemd's watchdog is not
         pinged and, after WatchdogSec, restarts the service)."""
-        return None
+        return self._liveness()
+
+
+class SummarizingRecorder:
+    """The store's session recorder, plus: when a session ends, the coach is asked for its summary."""
+
+    def __init__(self, inner, appliance: Appliance):
+        self.inner = inner
+        self.appliance = appliance
+
+    def start_session(self, *args, **kwargs):
+        return self.inner.start_session(*args, **kwargs)
+
+    def start_interval(self, *args, **kwargs) -> None:
+        self.inner.start_interval(*args, **kwargs)
+
+    def record(self, event) -> None:
+        self.inner.record(event)
+
+    def end_session(self, status: str = "done", **kwargs):
+        session_id = self.inner.end_session(status, **kwargs)
+        self.appliance.session_ended(session_id)
+        return session_id
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def startup_errors() -> tuple[type[BaseException], ...]:
+    """Errors that stop the appliance at start-up with a message saying what to do (no traceback)."""
+    from hiitpi.capture.base import SourceError
+    from hiitpi.engine import EngineError
+    from hiitpi.modelfiles import ModelMissingError
+    from hiitpi.pose.registry import UnknownBackendError
+    from hiitpi.pose.runtime import EdgeTPUUnavailableError, ModelLoadError, RuntimeMissingError
+    from hiitpi.store.errors import StoreError
+
+    return (
+        SourceError,
+        EngineError,
+        ModelMissingError,
+        UnknownBackendError,
+        EdgeTPUUnavailableError,
+        ModelLoadError,
+        RuntimeMissingError,
+        StoreError,
+        KeyError,
+        OSError,
+    )
 
 
 def run_appliance(settings: Settings) -> int:
-    return Appliance(settings).run()
+    try:
+        return Appliance(settings).run()
+    except startup_errors() as exc:
+        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        log.error("cannot start: %s", msg)
+        return 1

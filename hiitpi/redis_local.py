@@ -33,6 +33,11 @@ def ping(url: str, timeout: float = 1.0) -> str | None:
         client.close()
 
 
+def can_start_private(url: str) -> bool:
+    """True when `hiitpi serve` could start its own redis-server for ``url``."""
+    return urlparse(url).hostname in LOOPBACK and shutil.which("redis-server") is not None
+
+
 class LocalRedis:
     """A redis-server child process for the configured loopback URL."""
 

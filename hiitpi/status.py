@@ -33,7 +33,7 @@ def edgetpu_devices() -> list[str]:
 def part_status(settings: Settings) -> list[tuple[str, bool, str]]:
     """(part, ok, detail) for config, models, runtime, camera, Redis and database."""
     from hiitpi.modelfiles import ModelStore
-    from hiitpi.redis_local import ping
+    from hiitpi.redis_local import can_start_private, ping
 
     parts: list[tuple[str, bool, str]] = []
     parts.append(("data folder", True, str(settings.general.data_dir)))
@@ -61,7 +61,14 @@ def part_status(settings: Settings) -> list[tuple[str, bool, str]]:
     else:
         parts.append(("camera", True, source))
     reason = ping(settings.redis.url)
-    parts.append(("redis", reason is None, settings.redis.url + ("" if reason is None else f": {reason}")))
+    if reason is None:
+        parts.append(("redis", True, settings.redis.url))
+    elif can_start_private(settings.redis.url):
+        parts.append(
+            ("redis", True, f"{settings.redis.url}: not running; serve starts a private redis-server")
+        )
+    else:
+        parts.append(("redis", False, f"{settings.redis.url}: {reason}"))
     db = settings.database_path
     probe = db
     while not probe.exists() and probe != probe.parent:
@@ -72,12 +79,12 @@ def part_status(settings: Settings) -> list[tuple[str, bool, str]]:
 
 
 def report_status(settings: Settings) -> bool:
-    """Log each part's status; True when nothing required is missing (Redis may be started later)."""
+    """Log each part's status; True when nothing required is missing."""
     ok = True
     for part, good, detail in part_status(settings):
         if good:
             log.info("status: %-24s ok    %s", part, detail)
         else:
             log.warning("status: %-24s FAIL  %s", part, detail)
-            ok = ok and part == "redis"
+            ok = False
     return ok

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
+import urllib.request
 
+import pytest
 import redis
 
 from tests.conftest import free_port
@@ -46,9 +49,11 @@ def test_serve_check_fails_without_model(tmp_path, redis_url):
     assert "hiitpi models fetch movenet-lightning" in res.stderr
 
 
-def test_serve_starts_private_redis_and_stops_on_sigterm(tmp_path, model_mirror):
-    port = free_port()
+def test_serve_runs_the_whole_appliance_on_a_clip(tmp_path, model_mirror, shared_data):
+    """One process: private Redis, store, engine, dashboard; state in Redis; SIGTERM stops it all."""
+    port, web_port = free_port(), free_port()
     url = f"redis://127.0.0.1:{port}/0"
+    clip = shared_data / "clips/squat/calimiro_squat_19.mp4"
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -58,9 +63,12 @@ def test_serve_starts_private_redis_and_stops_on_sigterm(tmp_path, model_mirror)
             "--redis-url",
             url,
             "--source",
-            str(tmp_path / "none.mp4"),
+            str(clip),
+            "--loop",
+            "--workout",
+            "squat",
             "--port",
-            str(free_port()),
+            str(web_port),
             "--host",
             "127.0.0.1",
         ],
@@ -68,28 +76,65 @@ def test_serve_starts_private_redis_and_stops_on_sigterm(tmp_path, model_mirror)
         text=True,
         env=_env(tmp_path, model_mirror),
     )
-    client = redis.Redis.from_url(url)
+    client = redis.Redis.from_url(url, decode_responses=True)
     try:
-        deadline = time.monotonic() + 30
-        while True:
+        deadline = time.monotonic() + 90
+        state: dict = {}
+        while time.monotonic() < deadline:
+            assert proc.poll() is None, proc.stderr.read()
             try:
-                client.ping()
-                break
+                state = client.hgetall("hiitpi:state")
             except redis.ConnectionError:
-                assert proc.poll() is None, proc.stderr.read()
-                assert time.monotonic() < deadline, "private redis never came up"
-                time.sleep(0.1)
+                state = {}
+            if (
+                state.get("running") == "1"
+                and state.get("workout") == "squat"
+                and float(state.get("elapsed", 0)) > 1
+            ):
+                break
+            time.sleep(0.2)
+        else:
+            raise AssertionError(f"engine never published a running squat session: {state}")
+        health = urllib.request.urlopen(f"http://127.0.0.1:{web_port}/healthz", timeout=10)
+        assert health.status == 200
         proc.send_signal(signal.SIGTERM)
-        assert proc.wait(20) == 0
+        assert proc.wait(30) == 0
         err = proc.stderr.read()
         assert "started a private redis-server" in err and "received SIGTERM" in err
+        assert "stopping history store" in err
     finally:
         if proc.poll() is None:
             proc.kill()
         client.close()
-    # The private Redis went away with the appliance.
-    try:
+    # The private Redis went away with the appliance; the session is in the history database.
+    with pytest.raises(redis.ConnectionError):
         redis.Redis.from_url(url, socket_connect_timeout=0.5).ping()
-        raise AssertionError("private redis-server still running after stop")
-    except redis.ConnectionError:
-        pass
+    db = sqlite3.connect(tmp_path / "data" / "hiitpi.db")
+    (status,) = db.execute("SELECT status FROM sessions").fetchone()
+    assert status == "done"
+
+
+def test_serve_with_missing_video_says_so(tmp_path, model_mirror, redis_url):
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hiitpi",
+            "serve",
+            "--redis-url",
+            redis_url,
+            "--source",
+            str(tmp_path / "none.mp4"),
+            "--port",
+            str(free_port()),
+            "--host",
+            "127.0.0.1",
+        ],
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path, model_mirror),
+        timeout=120,
+    )
+    assert res.returncode == 1
+    assert "cannot start" in res.stderr and "none.mp4" in res.stderr
+    assert "Traceback" not in res.stderr
