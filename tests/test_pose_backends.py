@@ -133,3 +133,38 @@ def test_empty_frame_has_no_person(name, estimators):  # noqa: F811
 def test_bad_frame_is_a_clear_error(name, estimators):  # noqa: F811
     with pytest.raises(ValueError, match="HxWx3 uint8 BGR"):
         estimators(name).estimate(np.zeros((480, 640), np.uint8), 0.0)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ALL_BACKENDS)
+def test_whole_clip(name, shared_data, estimators):  # noqa: F811
+    """The frames of a real squat clip (3 reps) until the man walks up to the camera and his
+    head leaves the frame (10 s): a plausible upright person in nearly all (measured: PoseNet fails 8 of 290, a wrist
+    jumping to the other arm; BlazePose none), and the hips really go down and up."""
+    import cv2
+
+    est = estimators(name)
+    runs = getattr(est, "detector_runs", 0)
+    cap = cv2.VideoCapture(str(shared_data / "clips" / "squat" / "yuyoujiang_squat.mp4"))
+    total = plausible = 0
+    hips = []
+    try:
+        while total < 290:
+            ok, frame = cap.read()
+            if not ok:
+                break
+            pose = est.estimate(frame, total / 30)
+            total += 1
+            try:
+                assert_upright_person(pose)
+            except AssertionError:
+                continue
+            plausible += 1
+            hips.append(mid(pose, "left_hip", "right_hip")[1] / pose.height)
+    finally:
+        cap.release()
+    assert total == 290
+    assert plausible >= 0.95 * total, f"{plausible}/{total} plausible"
+    assert np.ptp(hips) > 0.1  # squats: the hips travel over a tenth of the frame height
+    if name == "blazepose-full":
+        assert est.detector_runs - runs <= 3
