@@ -245,3 +245,14 @@ def test_threads_from_config(model_mirror, tmp_path, shared_data):
     est = create_estimator(make_settings(model_mirror, tmp_path, threads=2))
     pose = est.estimate(read_image(shared_data, "squat.bmp"), 0.0)
     assert pose is not None and np.isfinite(pose.keypoints).all()
+
+
+def test_auto_with_a_coral_but_no_edgetpu_file_warns(monkeypatch, caplog):
+    fake = FakeLoadDelegate()
+    _with_fake_delegate(monkeypatch, fake)
+    with caplog.at_level(logging.WARNING, logger="hiitpi.pose.runtime"):
+        choice = choose_device(
+            "auto", "none", "movenet-lightning", "movenet-lightning-edgetpu", edgetpu_file_ok=False
+        )
+    assert choice.device == "cpu" and choice.model_name == "movenet-lightning"
+    assert "hiitpi models fetch movenet-lightning-edgetpu" in caplog.text

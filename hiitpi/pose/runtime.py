@@ -167,20 +167,21 @@ def choose_device(
     problem: str | None = None
     if edgetpu_model is None:
         problem = f"{cpu_model} has no Edge TPU build; use movenet-lightning for the Coral"
-    elif not edgetpu_file_ok:
-        problem = (
-            f"the Edge TPU model file {edgetpu_model} is missing: run `hiitpi models fetch {edgetpu_model}`"
-        )
     else:
         try:
             delegate = load_edgetpu_delegate()
         except EdgeTPUUnavailableError as exc:
             problem = str(exc)
         else:
-            log.info("Edge TPU delegate loaded; running %s", edgetpu_model)
-            return DeviceChoice("edgetpu", edgetpu_model, [delegate])
+            if edgetpu_file_ok:
+                log.info("Edge TPU delegate loaded; running %s", edgetpu_model)
+                return DeviceChoice("edgetpu", edgetpu_model, [delegate])
+            problem = f"the Edge TPU model file {edgetpu_model} is missing: run `hiitpi models fetch {edgetpu_model}`"
+            if device == "auto":
+                log.warning("a Coral Edge TPU is present but %s; running %s on the CPU", problem, cpu_model)
+                return DeviceChoice("cpu", cpu_model)
     if device == "auto":
-        log.info("no usable Edge TPU; running %s on the CPU", cpu_model)
+        log.info("no usable Edge TPU (%s not loadable); running %s on the CPU", EDGETPU_LIBRARY, cpu_model)
         log.debug("Edge TPU: %s", problem)
         return DeviceChoice("cpu", cpu_model)
     if fallback == "cpu":
