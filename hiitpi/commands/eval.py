@@ -112,6 +112,7 @@ def repcount_cmd(args: argparse.Namespace, settings: Settings) -> int:
     import numpy as np
 
     from hiitpi.cli import UsageError
+    from hiitpi.pose.smoothing import PoseSmoother
     from hiitpi.referee.evaluate import (
         ClipResult,
         ManifestError,
@@ -144,8 +145,10 @@ def repcount_cmd(args: argparse.Namespace, settings: Settings) -> int:
             res.error = f"{npy}: {exc}"
             continue
         referee = Referee(rule, settings.referee.pace_window_s)
+        # the live pipeline minus the pose model: the same One Euro smoothing, then the referee
+        smoother = PoseSmoother.from_settings(settings.pose.smoothing)
         for i, pose in enumerate(repcount_poses(array, args.fps)):
-            referee.update(pose, i / args.fps)
+            referee.update(smoother.filter(pose) if pose is not None else None, i / args.fps)
         res.pred = referee.count
         res.no_reps = referee.no_reps
     report = summarize(results, key="video")

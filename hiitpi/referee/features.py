@@ -27,7 +27,7 @@ MID_POINTS: tuple[str, ...] = tuple(f"mid_{p}" for p in SIDED_PARTS)
 FEATURE_TYPES: dict[str, int] = {"angle": 3, "tilt": 2, "height": 2, "distance": 2}
 SIDE_MODES: tuple[str, ...] = ("left", "right", "best", "mean", "min", "max")
 SCALES: tuple[str, ...] = ("torso", "shoulders", "hips", "none")
-RELATIVE: tuple[str, ...] = ("none", "peak")
+RELATIVE: tuple[str, ...] = ("none", "peak", "range")
 AXES: tuple[str, ...] = ("xy", "x", "y")
 
 #: Value ranges a feature type can take; thresholds outside them can never be met.
@@ -143,6 +143,10 @@ class FeatureSpec:
     #: toward the current value with ``peak_half_life_s`` so the reference follows the person.
     relative: str = "none"
     peak_half_life_s: float = 30.0
+    #: relative = "range": where the value sits between its recent low (0) and high (1); the
+    #: low and high decay toward the current value with peak_half_life_s. Below ``min_range``
+    #: (in the feature's own units) the person is not moving enough and the value is None.
+    min_range: float = 0.0
 
     @property
     def sided(self) -> bool:
@@ -168,6 +172,7 @@ class Feature:
     __slots__ = (
         "_axis",
         "_code",
+        "_low",
         "_ms",
         "_peak",
         "_peak_t",
@@ -194,18 +199,22 @@ class Feature:
         self._code = _TYPE_CODE[spec.type]
         self._axis = spec.axis
         self._peak: float | None = None
+        self._low: float | None = None
         self._peak_t = 0.0
 
     def reset(self) -> None:
         self.side = None
         self._sticky = "left"
         self._peak = None
+        self._low = None
         self._peak_t = 0.0
 
     def compute(self, px: list[Point], sc: BodyScale, t: float = 0.0) -> float | None:
         v = self._compute(px, sc)
         if v is None or self.spec.relative == "none":
             return v
+        if self.spec.relative == "range":
+            return self._in_range(v, t)
         # relative to its own recent peak: the reference rises at once, and sinks toward the
         # current value with a half-life, so a person who steps back is followed within seconds
         peak = self._peak
@@ -218,6 +227,22 @@ class Feature:
                 self._peak = peak
         self._peak_t = t
         return v / self._peak if self._peak > 1e-9 else None
+
+    def _in_range(self, v: float, t: float) -> float | None:
+        hi, lo = self._peak, self._low
+        if hi is None or lo is None:
+            self._peak = self._low = v
+            self._peak_t = t
+            return None
+        dt = t - self._peak_t
+        k = 1.0 - 0.5 ** (dt / self.spec.peak_half_life_s) if dt > 0 else 0.0
+        hi = v if v >= hi else hi - (hi - v) * k
+        lo = v if v <= lo else lo + (v - lo) * k
+        self._peak, self._low, self._peak_t = hi, lo, t
+        span = hi - lo
+        if span < self.spec.min_range or span <= 1e-9:
+            return None
+        return (v - lo) / span
 
     def _one(self, refs: tuple, px: list[Point], sc: BodyScale) -> tuple[float | None, float]:
         ms = self._ms

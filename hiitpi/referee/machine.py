@@ -149,6 +149,7 @@ class Referee:
         self._missing_since: float | None = None
         self._t_origin = 0.0
         self._fresh = True  # nothing committed yet since reset(): a first sight mid-rep may count
+        self._start_glimpsed = False
         self._hold_ticks = 0
         self.pace_meter.reset()
         for child in getattr(self, "_children", ()):
@@ -277,6 +278,7 @@ class Referee:
         start = self._start
         if match == start and match is not None:
             self._t_last_start = t
+            self._start_glimpsed = True
         elif self._armed and not self._in_cycle and self.state == start:
             # left the start position: a cycle begins
             self._in_cycle = True
@@ -348,9 +350,16 @@ class Referee:
         self.state = name
         fresh = self._fresh
         self._fresh = False
-        if prev is None and fresh and not self._armed and self._seq and name == self._seq[0]:
-            # first sight of the person is already mid-rep (a clip or a camera that starts late):
-            # the rep counts when they get back to the start position
+        if (
+            prev is None
+            and fresh
+            and self._start_glimpsed
+            and not self._armed
+            and self._seq
+            and name == self._seq[0]
+        ):
+            # the start position was glimpsed (too briefly to dwell) and the person is already
+            # mid-rep (a clip or camera that starts late): the rep counts when they are back
             self._armed = True
             self._in_cycle = True
             self._t_cycle = self._t_origin

@@ -216,7 +216,9 @@ class _Parser:
 
     def feature(self, name: str, d: Any) -> FeatureSpec | None:
         key = ("features", name)
-        allowed = {"type", "points", "side", "scale", "axis", "min_score", "relative", "peak_half_life_s"}
+        allowed = {
+            "type", "points", "side", "scale", "axis", "min_score", "relative", "peak_half_life_s", "min_range",
+        }  # fmt: skip
         d = self.table(d, key, allowed, {"type", "points"})
         if not d:
             return None
@@ -245,6 +247,10 @@ class _Parser:
         min_score = self.num(d, key, "min_score", None, 0.0, 1.0)
         relative = self.string(d, key, "relative", "none", RELATIVE)
         half_life = self.num(d, key, "peak_half_life_s", 30.0, 0.5, 3600.0)
+        min_range = self.num(d, key, "min_range", 0.0, 0.0, 1e6)
+        if "min_range" in d and relative != "range":
+            self.err((*key, "min_range"), 'min_range applies only to relative = "range"')
+            ok = False
         if relative == "peak" and ftype not in FEATURE_TYPES:
             self.err(
                 (*key, "relative"), 'relative = "peak" needs an angle, height or distance feature, not a tilt'
@@ -253,7 +259,16 @@ class _Parser:
         if not ok:
             return None
         return FeatureSpec(
-            name, ftype, points, side, scale, axis, min_score, relative or "none", half_life or 30.0
+            name,
+            ftype,
+            points,
+            side,
+            scale,
+            axis,
+            min_score,
+            relative or "none",
+            half_life or 30.0,
+            min_range or 0.0,
         )
 
     def condition(self, d: Any, key: KeyPath, features: dict[str, FeatureSpec]) -> Condition | None:
@@ -277,6 +292,8 @@ class _Parser:
         lo, hi = TYPE_RANGES[features[fname].type]
         if features[fname].relative == "peak":
             hi = 1.0  # a value relative to its own peak never exceeds 1
+        elif features[fname].relative == "range":
+            lo, hi = 0.0, 1.0
         if above is not None and below is not None and above >= below:
             self.err(key, f"impossible threshold: above {above:g} and below {below:g} can never both hold")
             return None
