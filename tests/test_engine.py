@@ -226,19 +226,21 @@ def test_commands_start_switch_stop_and_store(tmp_path, model_mirror, redis_url,
     reader = LiveReader(redis_url, LiveKeys(settings.redis.prefix))
     try:
         time.sleep(0.3)
-        ok = reader.wait_command(reader.send_command("start", player="ana", workout="jumping_jack"))
+        ok = reader.wait_command(
+            reader.send_command("start", player="ana", workout="jumping_jack"), timeout_s=10
+        )
         assert ok is not None and ok[0], ok
         st = reader.state()
         assert (st["running"], st["player"], st["workout"]) == ("1", "ana", "jumping_jack")
-        bad = reader.wait_command(reader.send_command("switch", workout="no_such_workout"))
+        bad = reader.wait_command(reader.send_command("switch", workout="no_such_workout"), timeout_s=10)
         assert bad is not None and not bad[0] and "no workout rules named" in bad[1]
-        ok = reader.wait_command(reader.send_command("switch", workout="squat"))
+        ok = reader.wait_command(reader.send_command("switch", workout="squat"), timeout_s=10)
         assert ok is not None and ok[0]
         assert reader.state()["workout"] == "squat"
-        ok = reader.wait_command(reader.send_command("stop"))
+        ok = reader.wait_command(reader.send_command("stop"), timeout_s=10)
         assert ok is not None and ok[0]
         assert reader.state()["running"] == "0"
-        again = reader.wait_command(reader.send_command("stop"))
+        again = reader.wait_command(reader.send_command("stop"), timeout_s=10)
         assert again is not None and not again[0] and "nothing to stop" in again[1]
         store_id = engine._ended
         assert store_id["player"] == "ana"
@@ -294,7 +296,7 @@ def test_hiit_program_switches_rests_and_finishes(tmp_path, model_mirror, redis_
     engine.start()
     reader = LiveReader(redis_url, LiveKeys(settings.redis.prefix))
     try:
-        ok = reader.wait_command(reader.send_command("start", player="bo", workout="quick"))
+        ok = reader.wait_command(reader.send_command("start", player="bo", workout="quick"), timeout_s=10)
         assert ok is not None and ok[0], ok
         time.sleep(0.5)
         st = reader.state()
