@@ -39,6 +39,7 @@ BANNER_WORDS = {
     "camera": "Camera problem",
     "pose": "Pose model problem",
     "database": "History is not being saved",
+    "recorder": "History is not being saved",
     "engine": "Analysis stopped",
     "frames": "No frames from the camera",
 }
