@@ -115,9 +115,15 @@ def test_clip_to_redis_count_equals_analyze_and_readers_agree(
 def test_redis_killed_mid_clip_same_count_and_reconnect_reported(
     tmp_path, model_mirror, redis_server, redis_url, clip, analyze_result, caplog
 ):
+    from hiitpi.store.db import Store
+    from hiitpi.store.queries import session_detail
+    from hiitpi.store.recorder import SessionRecorder
+
     caplog.set_level(logging.WARNING, logger="hiitpi.live.publisher")
     settings = make_settings(tmp_path, model_mirror, redis_url)
-    engine = Engine(settings, source_factory=lambda: VideoFileSource(clip, paced=False))
+    store = Store.open(tmp_path / "h.db")
+    recorder = SessionRecorder(store, flush_interval_s=0.1)
+    engine = Engine(settings, source_factory=lambda: VideoFileSource(clip, paced=False), recorder=recorder)
     engine.start()
     try:
         while engine.stats.frames < 30:
@@ -144,6 +150,11 @@ def test_redis_killed_mid_clip_same_count_and_reconnect_reported(
     assert "reconnected" in caplog.text
     assert engine.publisher.reconnects == 1
     reader.close()
+    # the session was saved whole, outage or not
+    recorder.close()
+    row = session_detail(store, 1).session
+    assert (row.reps, row.no_reps, row.status) == (analyze_result["reps"], analyze_result["no_reps"], "done")
+    store.close()
 
 
 class StallingVideo(VideoFileSource):
