@@ -402,3 +402,17 @@ def test_referee_pace_property_decays_when_the_person_stops(knee_rule):
     assert ref.pace == 0.0
     snap = ref.snapshot()
     assert snap["count"] == 6 and snap["pace"] == 0.0 and snap["phase"] == "up"
+
+
+def test_bench_referee_json_contract():
+    import json
+    import subprocess
+    import sys
+
+    res = subprocess.run(
+        [sys.executable, "-m", "hiitpi", "bench", "referee", "--workout", "squat", "--rounds", "1", "--json"],
+        capture_output=True, text=True, cwd=REPO, timeout=120,
+    )  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    d = json.loads(res.stdout)
+    assert d["poses_per_second"] > 0 and d["per_workout"]["squat"]["median"] == d["poses_per_second"]

@@ -15,7 +15,8 @@ def register_bench(bsub: argparse._SubParsersAction) -> None:
         "referee",
         help="poses per second through the referee (target: 20,000+ on one core)",
         description="Feeds a pose stream through the referee of each workout and reports the median "
-        "rate over several rounds. Poses come from RepCount-A sequences when --poses-dir (or "
+        "rate over several rounds, from the process's CPU time (the work of one core, not inflated "
+        "when other programs share the machine; the wall-clock rate is reported beside it). Poses come from RepCount-A sequences when --poses-dir (or "
         "$HIITPI_DATA/repcount_pose/poses) is there, else from the synthetic squatting figure.",
     )
     p.add_argument("--workout", action="append", help="rules name (repeatable; default: every workout)")
@@ -53,19 +54,22 @@ def run_bench(rules: dict[str, Any], poses: list, rounds: int, pace_window_s: fl
 
     out = {}
     for name, rule in rules.items():
-        rates = []
+        cpu_rates, wall_rates = [], []
         for _ in range(rounds):
             ref = Referee(rule, pace_window_s)
             update = ref.update
-            t0 = time.perf_counter()
+            c0, w0 = time.process_time(), time.perf_counter()
             for p in poses:
                 update(p)
-            dt = time.perf_counter() - t0
-            rates.append(len(poses) / dt)
+            cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+            cpu_rates.append(len(poses) / max(cpu, 1e-9))
+            wall_rates.append(len(poses) / max(wall, 1e-9))
+        med = statistics.median(cpu_rates)
         out[name] = {
-            "median": round(statistics.median(rates)),
-            "min": round(min(rates)),
-            "us_per_pose_median": round(1e6 / statistics.median(rates), 2),
+            "median": round(med),
+            "min": round(min(cpu_rates)),
+            "us_per_pose_median": round(1e6 / med, 2),
+            "wall_median": round(statistics.median(wall_rates)),
         }
     return out
 
@@ -85,15 +89,17 @@ def bench_cmd(args: argparse.Namespace, settings: Any) -> int:
         "per_workout": per,
         "poses": len(poses),
         "rounds": args.rounds,
+        "timing": "process CPU time (wall-clock rates in per_workout.*.wall_median)",
         "source": source,
     }
     if args.json:
         print(json.dumps(report, indent=1))
         return 0
-    print(f"referee on {len(poses)} poses ({source}), median of {args.rounds} rounds, one core:")
+    print(f"referee on {len(poses)} poses ({source}), median of {args.rounds} rounds, one core (CPU time):")
     for name, v in per.items():
         print(
-            f"  {name:18s} {v['median']:>9,} poses/s  ({v['us_per_pose_median']} us/pose, slowest round {v['min']:,})"
+            f"  {name:18s} {v['median']:>9,} poses/s  ({v['us_per_pose_median']} us/pose, slowest round "
+            f"{v['min']:,}; wall clock {v['wall_median']:,})"
         )
     print(f"poses_per_second (slowest workout): {overall:,}")
     return 0
