@@ -8,7 +8,8 @@ loading, chat formatting, streaming, time limits and fallbacks — never words.
 
 The vocabulary GGUF (``ggml-vocab-llama-spm.gguf``) ships inside the llama-cpp-python source
 package at ``vendor/llama.cpp/models/``; with ``--vocab`` unset this script takes it from
-``--sdist`` or downloads the sdist with ``pip download --no-binary :all: --no-deps llama-cpp-python``.
+``--sdist`` or downloads the sdist with ``pip download --no-binary llama-cpp-python --no-deps
+llama-cpp-python`` (only that package from source: its build tools come as wheels).
 
     python scripts/make_tiny_gguf.py OUT.gguf [--vocab ggml-vocab-llama-spm.gguf] [--seed 0]
 """
@@ -57,7 +58,7 @@ def vocab_from_sdist(sdist: Path | None, workdir: Path) -> Path:
     """Extract the vocabulary GGUF from a llama-cpp-python sdist (downloaded when not given)."""
     if sdist is None:
         cmd = [
-            sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps",
+            sys.executable, "-m", "pip", "download", "--no-binary", "llama-cpp-python", "--no-deps",
             "-d", str(workdir), "llama-cpp-python",
         ]  # fmt: skip
         log.info("downloading the llama-cpp-python sdist for its vocabulary file")

@@ -219,6 +219,13 @@ def test_time_limit_gives_the_template(tiny_gguf, facts):
     assert any(e.kind == "discard" and e.text == "time limit reached" for e in events)
 
 
+def test_prompt_longer_than_the_context_gives_the_template(tiny_gguf, facts):
+    from hiitpi.coach.summary import Coach
+
+    s = Coach(tiny_gguf, threads=1, n_ctx=256).summarize(facts)
+    assert s.kind == "template" and s.reason.startswith("model error") and "context" in s.reason
+
+
 def test_text_with_wrong_numbers_is_regenerated_once_then_replaced(tiny_gguf, facts):
     """Noise made of digits: full of numbers the facts do not have."""
     from hiitpi.coach.summary import Coach

@@ -32,7 +32,7 @@ def build_messages(numbers: SessionNumbers, *, problems: list[str] | None = None
     if problems:
         user += (
             "\n\nA previous draft was rejected because it stated numbers that are not in the facts: "
-            + "; ".join(problems[:5])
+            + "; ".join(p.split(" (known:")[0] for p in problems[:5])
             + ". Use only the numbers in the facts."
         )
     return [{"role": "system", "content": SYSTEM}, {"role": "user", "content": user}]

@@ -25,6 +25,7 @@ from hiitpi.coach.derived import SessionNumbers, derive
 from hiitpi.coach.factcheck import check_summary
 from hiitpi.coach.facts import SessionFacts
 from hiitpi.coach.llm import (
+    DEFAULT_CTX,
     GenerationCancelled,
     GenerationTimeout,
     LlamaRunner,
@@ -102,6 +103,7 @@ class Coach:
         nice: int = 10,
         missing_reason: str | None = None,
         sampling: dict | None = None,
+        n_ctx: int = DEFAULT_CTX,
     ):
         self.model_path = Path(model_path) if model_path else None
         self.threads = threads
@@ -112,6 +114,7 @@ class Coach:
         self.missing_reason = missing_reason
         #: further llama.cpp sampling options (top_k, repeat_penalty, logit_bias...)
         self.sampling = dict(sampling or {})
+        self.n_ctx = n_ctx
 
     @classmethod
     def from_settings(cls, settings, model_path: str | Path | None = None) -> Coach:
@@ -151,7 +154,7 @@ class Coach:
 
         if self.model_path is None:
             return template(self.missing_reason or "no model file configured")
-        runner = LlamaRunner(self.model_path, n_threads=self.threads, nice=self.nice)
+        runner = LlamaRunner(self.model_path, n_threads=self.threads, n_ctx=self.n_ctx, nice=self.nice)
         problems: list[str] | None = None
         try:
             for n in range(1, MAX_ATTEMPTS + 1):
@@ -162,7 +165,7 @@ class Coach:
                         messages,
                         max_tokens=self.max_tokens,
                         temperature=self.temperature,
-                        seed=1000 * facts.session_id + n,
+                        seed=(1000 * facts.session_id + n) % 2**31,
                         on_token=lambda piece, n=n: emit(CoachEvent("token", n, "model", piece)),
                         deadline=deadline,
                         cancel=cancel,
@@ -180,6 +183,11 @@ class Coach:
                     attempts.append(Attempt(n, "", False, error="cancelled"))
                     emit(CoachEvent("discard", n, "model", "cancelled"))
                     return template("cancelled")
+                except (ValueError, RuntimeError) as exc:  # e.g. a prompt longer than the context
+                    log.exception("session %s: the model failed while writing", facts.session_id)
+                    attempts.append(Attempt(n, "", False, error=str(exc)))
+                    emit(CoachEvent("discard", n, "model", "model error"))
+                    return template(f"model error: {exc}")
                 text = clean_text(gen.text)
                 check = check_summary(text, numbers)
                 problems = check.problems if text else ["the model wrote nothing"]
