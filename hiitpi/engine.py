@@ -172,6 +172,8 @@ class Engine:
         }
         self._undo: list[tuple[str, Callable[[], None]]] = []
         self._thread: threading.Thread | None = None
+        # Sessions change between frames: commands from another thread wait for the frame in hand.
+        self._lock = threading.RLock()
 
     # -- start-up: a flat list of steps, undone in reverse --------------------------------------
 
@@ -324,6 +326,10 @@ class Engine:
     def start_session(self, player: str, workout: str) -> Session:
         """End the running session (kept), start a new one of a workout or a HIIT program.
         Raises KeyError for an unknown name."""
+        with self._lock:
+            return self._start_session(player, workout)
+
+    def _start_session(self, player: str, workout: str) -> Session:
         first, program = self._resolve(workout)
         pipeline, name = self._new_pipeline(first)
         if self.session is not None:
@@ -374,6 +380,10 @@ class Engine:
 
     def switch_workout(self, workout: str, *, round: int | None = None) -> None:
         """Next interval of the running session: the reps done so far are kept."""
+        with self._lock:
+            self._switch_workout(workout, round=round)
+
+    def _switch_workout(self, workout: str, *, round: int | None = None) -> None:
         s = self.session
         if s is None:
             raise ValueError("no session is running: start one before switching workout")
@@ -416,6 +426,10 @@ class Engine:
             self.switch_workout(seg.workout, round=seg.round)
 
     def end_session(self, status: str = "done") -> None:
+        with self._lock:
+            self._end_session(status)
+
+    def _end_session(self, status: str) -> None:
         s = self.session
         if s is None:
             raise ValueError("no session is running: there is nothing to stop")
@@ -480,6 +494,11 @@ class Engine:
     # -- commands ------------------------------------------------------------------------------
 
     def handle_command(self, cmd: LiveCommand) -> tuple[bool, str]:
+        """Run a start/stop/switch command (thread-safe: waits for the frame being analysed)."""
+        with self._lock:
+            return self._handle_command(cmd)
+
+    def _handle_command(self, cmd: LiveCommand) -> tuple[bool, str]:
         problem = validate_command(cmd.action, cmd.player, cmd.workout)
         try:
             if problem:
@@ -579,6 +598,10 @@ class Engine:
 
     def process(self, frame: Frame) -> FrameRecord:
         """Analyse one frame and publish what it gave. Runs on the analysis thread."""
+        with self._lock:
+            return self._process(frame)
+
+    def _process(self, frame: Frame) -> FrameRecord:
         from hiitpi.pose.types import Pose
 
         s = self.session
