@@ -103,6 +103,9 @@ def run_pipeline_bench(
         "seconds": round(wall, 3),
         "fps": round(len(records) / wall, 2) if wall > 0 else 0.0,
         "cpu_cores_busy": round(cpu / wall, 3) if wall > 0 else 0.0,
+        # CPU time the process spent per analysed frame (capture, pose, referee, publishing):
+        # on a machine shared with other work, what the pipeline would cost on a core of its own.
+        "cpu_ms_per_frame": round(1000 * cpu / len(records), 3) if records else None,
         "stage_median_ms": {k: round(statistics.median(v), 3) for k, v in stages.items()},
         "stage_p95_ms": {k: round(percentile(v, 0.95), 3) for k, v in stages.items()},
         "frame_to_redis_ms": {
@@ -141,6 +144,7 @@ def bench_pipeline_cmd(args: argparse.Namespace, settings: Settings) -> int:
         f"  {result['frames']} frames in {result['seconds']} s: {result['fps']} fps, "
         f"{result['dropped']} dropped, {result['cpu_cores_busy']} cores busy"
     )
+    print(f"  {result['cpu_ms_per_frame']} ms of CPU per analysed frame")
     for k, v in result["stage_median_ms"].items():
         print(f"  {k:10s} median {v:8.3f} ms   p95 {result['stage_p95_ms'][k]:8.3f} ms")
     f2r = result["frame_to_redis_ms"]
