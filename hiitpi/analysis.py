@@ -407,23 +407,18 @@ def annotate(frame: np.ndarray, pose: Pose | None, referee: Referee, events: lis
     else:
         lines = [
             f"{referee.rule.title}: {referee.count}",
-            f"state: {referee.phase}  no-reps: {referee.no_reps}",
+            f"state: {referee.phase}  no-reps: {referee.no_reps}  pace: {referee.pace:.0f}/min",
         ]
     for e in events:
         if e.kind in ("no_rep", "fault") and e.reason:
             lines.append(f"{e.kind.replace('_', '-')}: {e.reason}")
-    y = int(30 * scale)
+    font, fs, thick = cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale, max(1, int(2 * scale))
+    line_h = int(34 * scale)
+    width = max(cv2.getTextSize(line, font, fs, thick)[0][0] for line in lines) + int(20 * scale)
+    box = img[0 : line_h * len(lines) + int(12 * scale), 0 : min(w, width)]
+    box[:] = (box * 0.35).astype(img.dtype)  # darken behind the text so it reads on any video
+    y = int(28 * scale)
     for line in lines:
-        for colour, thick in (((0, 0, 0), 4), ((255, 255, 255), 1)):
-            cv2.putText(
-                img,
-                line,
-                (10, y),
-                cv2.FONT_HERSHEY_SIMPLEX,
-                0.8 * scale,
-                colour,
-                max(1, int(thick * scale)),
-                cv2.LINE_AA,
-            )
-        y += int(32 * scale)
+        cv2.putText(img, line, (int(10 * scale), y), font, fs, (255, 255, 255), thick, cv2.LINE_AA)
+        y += line_h
     return img
