@@ -42,6 +42,8 @@ class LivePublisher:
         self._lock = threading.Lock()
         self._backlog: deque[dict[str, str]] = deque(maxlen=backlog)
         self._pending_state: dict[str, str] = {}
+        # What the state hash holds as far as we know: only changed fields are sent each frame.
+        self._sent_state: dict[str, str] = {}
         self._stop = threading.Event()
         self._reconnector: threading.Thread | None = None
         self.degraded = False
@@ -78,12 +80,15 @@ class LivePublisher:
             if self.degraded:
                 self._keep(events, state_fields, sample)
                 return False
+            changed = {k: v for k, v in state_fields.items() if self._sent_state.get(k) != v}
             try:
-                self._write(events, sample, state_fields)
+                self._write(events, sample, changed)
             except redis.RedisError as exc:
+                self._sent_state.clear()
                 self._go_degraded(exc)
                 self._keep(events, state_fields, sample)
                 return False
+            self._sent_state.update(changed)
             if sample is not None:
                 self.samples_published += 1
             return True
@@ -182,6 +187,7 @@ class LivePublisher:
                     continue
                 self._backlog.clear()
                 self._pending_state.clear()
+                self._sent_state.clear()  # a restarted server may have lost the hash: send it whole
                 self.degraded = False
                 self.down_since = None
                 log.warning(
