@@ -204,8 +204,11 @@ class TFLiteModel:
         self.input_shape = tuple(int(d) for d in self.input["shape"])
         self.input_dtype = self.input["dtype"]
         self.outputs = interpreter.get_output_details()
-        #: Total seconds spent in `run` (set_tensor + invoke + reading outputs) and its call count.
+        #: Total seconds spent in `run` (set_tensor + invoke + reading outputs) and its call count;
+        #: ``run_cpu_seconds`` is the CPU time of this process in those calls (what a run costs
+        #: without waiting for a core, on a machine shared with other work).
         self.run_seconds = 0.0
+        self.run_cpu_seconds = 0.0
         self.run_count = 0
 
     @property
@@ -230,6 +233,7 @@ class TFLiteModel:
     def run(self, tensor: np.ndarray) -> list[np.ndarray]:
         """Invoke on one input batch; outputs in the model's order, dequantised to float32."""
         t0 = time.perf_counter()
+        c0 = time.process_time()
         self.interpreter.set_tensor(self.input["index"], tensor)
         self.interpreter.invoke()
         out = []
@@ -240,6 +244,7 @@ class TFLiteModel:
                 value = (value.astype(np.float32) - zero) * scale
             out.append(value)
         self.run_seconds += time.perf_counter() - t0
+        self.run_cpu_seconds += time.process_time() - c0
         self.run_count += 1
         return out
 
