@@ -130,7 +130,7 @@ def test_eval_repcount_json_contract(shared_data):
     assert len(rep["clips"]) == 40 and {"video", "exercise", "gt", "pred"} <= set(rep["clips"][0])
     # regression guard at the measured level (docs/accuracy.md); the published pose-based
     # counters on the full test set: PoseRAC 0.236 / 0.56, joint-angle PoseRAC 0.211 / 0.60
-    assert rep["mae"] <= 0.32 and rep["obo"] >= 0.575
+    assert rep["mae"] <= 0.30 and rep["obo"] >= 0.625
 
 
 @pytest.mark.slow
