@@ -202,7 +202,7 @@ def test_corrupt_model_file_gives_the_template(tmp_path, tiny_gguf, facts, damag
             damage
         ]
     )
-    s = Coach(bad, threads=1).summarize(facts)
+    s = Coach(bad, threads=1, nice=0).summarize(facts)
     assert s.kind == "template"
     assert ("failed to load" in s.reason) and (s.attempts[0].error is not None)
 
@@ -212,7 +212,9 @@ def test_time_limit_gives_the_template(tiny_gguf, facts):
 
     events = []
     t0 = time.monotonic()
-    s = Coach(tiny_gguf, threads=1, timeout_s=0.05, max_tokens=600).summarize(facts, on_event=events.append)
+    s = Coach(tiny_gguf, threads=1, nice=0, timeout_s=0.05, max_tokens=600).summarize(
+        facts, on_event=events.append
+    )
     assert time.monotonic() - t0 < 2.0
     assert s.kind == "template" and "time limit of 0.05 s" in s.reason
     assert [e.kind for e in events if e.source == "model"][:1] == ["start"]
@@ -222,7 +224,7 @@ def test_time_limit_gives_the_template(tiny_gguf, facts):
 def test_prompt_longer_than_the_context_gives_the_template(tiny_gguf, facts):
     from hiitpi.coach.summary import Coach
 
-    s = Coach(tiny_gguf, threads=1, n_ctx=256).summarize(facts)
+    s = Coach(tiny_gguf, threads=1, nice=0, n_ctx=256).summarize(facts)
     assert s.kind == "template" and s.reason.startswith("model error") and "context" in s.reason
 
 
@@ -231,7 +233,7 @@ def test_text_with_wrong_numbers_is_regenerated_once_then_replaced(tiny_gguf, fa
     from hiitpi.coach.summary import Coach
 
     events = []
-    coach = Coach(tiny_gguf, threads=1, max_tokens=12, sampling={"grammar": _grammar(DIGITS_ONLY)})
+    coach = Coach(tiny_gguf, threads=1, nice=0, max_tokens=12, sampling={"grammar": _grammar(DIGITS_ONLY)})
     s = coach.summarize(facts, on_event=events.append)
     assert s.kind == "template" and "failed the fact check 2 times" in s.reason
     assert len(s.attempts) == 2 and not any(a.accepted for a in s.attempts)
@@ -247,7 +249,9 @@ def test_text_without_numbers_is_accepted_as_the_model_summary(tiny_gguf, facts)
     """Noise without digits states no number: the check passes and the kind is 'model'."""
     from hiitpi.coach.summary import Coach
 
-    s = Coach(tiny_gguf, threads=1, max_tokens=16, sampling={"grammar": _grammar(NO_DIGITS)}).summarize(facts)
+    s = Coach(
+        tiny_gguf, threads=1, nice=0, max_tokens=16, sampling={"grammar": _grammar(NO_DIGITS)}
+    ).summarize(facts)
     assert check_summary(s.text, derive(facts)).ok
     assert s.kind == "model" and s.reason is None and s.text
     assert len(s.attempts) == 1 and s.attempts[0].accepted
@@ -264,10 +268,16 @@ def test_worker_runs_off_the_callers_thread_and_streams(tiny_gguf, facts):
     worker = CoachWorker(
         Coach(tiny_gguf, threads=1, max_tokens=200, sampling={"grammar": _grammar(NO_DIGITS)})
     )
-    events, done = [], []
+    events, done, nice = [], [], []
+
+    def on_event(ev) -> None:
+        events.append(ev)
+        if ev.kind == "done":  # on the worker thread, after the model ran there
+            nice.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+
     try:
         t0 = time.monotonic()
-        job = worker.submit(facts, on_event=events.append, on_done=done.append)
+        job = worker.submit(facts, on_event=on_event, on_done=done.append)
         submit_s = time.monotonic() - t0
         # the caller keeps ticking while the summary is written
         ticks, last, worst = 0, time.monotonic(), 0.0
@@ -286,7 +296,8 @@ def test_worker_runs_off_the_callers_thread_and_streams(tiny_gguf, facts):
     snap = job.snapshot()
     assert snap.status == "done" and snap.kind == summary.kind and snap.text == summary.text
     assert events[0].kind == "start" and events[-1].kind == "done"
-    assert threading.current_thread().name not in {"coach"}
+    assert nice and nice[0] >= 10  # the worker runs niced ([coach] nice, default 10)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) < 10  # the caller does not
 
 
 def test_worker_stop_cancels_a_running_job(tiny_gguf, facts):
