@@ -75,7 +75,22 @@ def part_status(settings: Settings) -> list[tuple[str, bool, str]]:
         probe = probe.parent
     writable = os.access(probe, os.W_OK)
     parts.append(("database", writable, str(db)))
+    parts.append(pairing_status(settings))
     return parts
+
+
+def pairing_status(settings: Settings) -> tuple[str, bool, str]:
+    """The pairing secrets (issue 8): present and private, or made (and shown once) at first start."""
+    from hiitpi.secrets import SecretsError, load_secrets, secrets_path
+
+    path = secrets_path(settings.general.data_dir)
+    try:
+        found = load_secrets(settings.general.data_dir)
+    except SecretsError as exc:
+        return ("pairing", False, str(exc))
+    if found is None:
+        return ("pairing", True, f"no code yet: the first start makes one and shows it once ({path})")
+    return ("pairing", True, f"paired ({path}, mode 0600); `hiitpi pair --reset` makes a new code")
 
 
 def report_status(settings: Settings) -> bool:
