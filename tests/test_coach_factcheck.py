@@ -259,3 +259,11 @@ def test_template_always_passes_the_fact_check(facts):
 def test_digits_glued_to_letters_or_in_other_forms_are_claims(text):
     res = check_summary(text, derive(squat_session()))
     assert not res.ok and res.claims
+
+
+def test_share_of_counted_attempts():
+    n = derive(squat_session())
+    assert check_summary("89% of your attempts counted.", n).ok
+    assert not check_summary("95% of your attempts counted.", n).ok
+    clean = derive(squat_session(no_reps=0, no_rep_reasons={}))
+    assert check_summary("100% of your reps counted.", clean).ok

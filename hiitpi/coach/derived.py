@@ -278,7 +278,7 @@ def derive(facts: SessionFacts) -> SessionNumbers:
         second_half=second,
         pace_change_pct=pace_change,
         rep_time_change_pct=rep_time_change,
-        success_pct=reps / attempts * 100.0 if attempts and facts.no_reps else None,
+        success_pct=reps / attempts * 100.0 if attempts else None,
         no_rep_reasons=dict(facts.no_rep_reasons),
         intervals=intervals,
         rounds=rounds,
