@@ -30,6 +30,12 @@ class CommandListener:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
+        """Start following. The starting point is taken now when Redis answers, so a command
+        sent after this returns is never missed."""
+        try:
+            self._cursor = self._last_id()
+        except redis.RedisError as exc:
+            log.debug("command stream unavailable at start (%s); will retry", exc)
         self._thread = threading.Thread(target=self._run, name="live-commands", daemon=True)
         self._thread.start()
 
@@ -38,6 +44,10 @@ class CommandListener:
         if self._thread is not None:
             self._thread.join(timeout=3)
         self.client.close()
+
+    def _last_id(self) -> str:
+        last = self.client.xrevrange(self.keys.commands, count=1)
+        return last[0][0].decode() if last else "0-0"
 
     def drain(self) -> list[LiveCommand]:
         out = []
@@ -52,8 +62,7 @@ class CommandListener:
         while not self._stop.is_set():
             try:
                 if self._cursor is None:
-                    last = self.client.xrevrange(self.keys.commands, count=1)
-                    self._cursor = last[0][0].decode() if last else "0-0"
+                    self._cursor = self._last_id()
                 res = self.client.xread({self.keys.commands: self._cursor}, block=self.block_ms, count=50)
             except redis.RedisError as exc:
                 log.debug("command stream unavailable (%s); retrying in %.1f s", exc, delay)
