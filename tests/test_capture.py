@@ -246,3 +246,38 @@ def test_auto_on_a_machine_without_cameras_says_what_to_do():
         pytest.skip("this machine has a camera")
     with pytest.raises(SourceOpenError, match="--source FILE"):
         create_source_factory(CaptureSettings(source="auto"))
+
+
+def test_network_stream_through_opencv(clip, tmp_path):
+    """An http:// stream (ffmpeg underneath, as for rtsp://) served from this machine: the real
+    clip remuxed to MPEG-TS, a streamable container like a camera's."""
+    import functools
+    import http.server
+    import shutil
+    import subprocess
+
+    if not shutil.which("ffmpeg"):
+        pytest.skip("ffmpeg not installed")
+    ts = tmp_path / "cam.ts"
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-i", str(clip), "-t", "1", "-c", "copy", str(ts)],
+        check=True,
+        timeout=60,
+    )
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/cam.ts"
+        src = create_source_factory(CaptureSettings(source=url))()
+        assert isinstance(src, OpenCVSource) and src.live
+        with src:
+            frames = [src.read() for _ in range(5)]
+        assert [f.seq for f in frames] == list(range(5))
+        assert frames[0].image.shape == (720, 640, 3)
+        with pytest.raises(SourceOpenError, match="ffprobe"):
+            OpenCVSource(f"http://127.0.0.1:{server.server_address[1]}/missing.mp4").open()
+    finally:
+        server.shutdown()
+        server.server_close()
