@@ -89,7 +89,7 @@ def live_pose_figure(points: Iterable[tuple[float, float | None, float | None]] 
     x = [p[0] for p in pts]
     fig = go.Figure(
         [
-            go.Scattergl(
+            go.Scatter(
                 x=x,
                 y=[p[1] for p in pts],
                 mode="lines",
@@ -97,7 +97,7 @@ def live_pose_figure(points: Iterable[tuple[float, float | None, float | None]] 
                 name="pose score",
                 hovertemplate="score %{y:.2f}<extra></extra>",
             ),
-            go.Scattergl(
+            go.Scatter(
                 x=x,
                 y=[p[2] for p in pts],
                 mode="lines",

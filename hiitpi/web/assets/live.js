@@ -5,13 +5,31 @@
 (function () {
   "use strict";
   var es = null, cur = { session: null, reps: null, noReps: null, programKey: null, lastEventT: null };
-  var pendingReps = {}, pendingSeq = {}, observers = [];
+  var pendingReps = {}, pendingSeq = {}, observers = [], chartBuf = [], chartFlushed = 0;
   var metrics = window.hiitpiMetrics = { rep: [], frame: [], messages: 0, errors: 0 };
   var WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"];
 
+  var last = {};  // what was last set per component: only changes reach React
   function setProps(id, props) {
     if (!document.getElementById(id)) { return; }
-    try { window.dash_clientside.set_props(id, props); } catch (e) { metrics.errors += 1; }
+    var changed = {}, any = false, prev = last[id] || (last[id] = {});
+    Object.keys(props).forEach(function (k) {
+      var v = props[k];
+      if (k === "extendData" || k === "data" || prev[k] !== v) { changed[k] = v; prev[k] = v; any = true; }
+    });
+    if (!any) { return; }
+    try { window.dash_clientside.set_props(id, changed); } catch (e) { metrics.errors += 1; }
+  }
+  // Numbers and banners change up to 30 times a second: they are written straight into the DOM
+  // (no callback ever outputs these elements, so React never overwrites them); only the charts
+  // and the session id go through Dash (set_props), a few times a second at most.
+  function put(id, text) {
+    var el = document.getElementById(id);
+    if (el && el.textContent !== text) { el.textContent = text; }
+  }
+  function cls(id, className) {
+    var el = document.getElementById(id);
+    if (el && el.className !== className) { el.className = className; }
   }
   function fmtTime(s) {
     s = Math.max(0, Math.round(Number(s) || 0));
@@ -56,17 +74,17 @@
   function handle(msg) {
     metrics.messages += 1;
     if (msg.degraded) {
-      setProps("live-degraded", { children: msg.degraded, className: "banner banner-warn" });
+      put("live-degraded", msg.degraded); cls("live-degraded", "banner banner-warn");
       return;
     }
-    setProps("live-degraded", { className: "banner banner-warn hidden" });
+    cls("live-degraded", "banner banner-warn hidden");
     var st = msg.state || {};
     var running = st.running === "1";
     var sid = st.session || "";
     if (sid !== cur.session) {
       cur.session = sid; cur.reps = null; cur.noReps = null; cur.programKey = null;
       setProps("live-session", { data: sid });
-      setProps("live-norep", { children: "" });
+      put("live-norep", "");
     }
     var reps = st.reps || "0";
     if (msg.captured) {
@@ -74,7 +92,7 @@
       if (msg.seq !== undefined) { pendingSeq[String(msg.seq)] = msg.captured; }
     }
     if (reps !== cur.reps) {
-      setProps("live-reps", { children: reps });
+      put("live-reps", reps);
       if (cur.reps !== null && Number(reps) > Number(cur.reps)) {
         flash("live-reps-box", "flash");
         var n = Number(reps);
@@ -83,23 +101,23 @@
       cur.reps = reps;
     }
     var pace = st.pace ? Number(st.pace).toFixed(1) : "–";
-    setProps("live-pace", { children: pace });
-    setProps("live-elapsed", { children: fmtTime(st.elapsed) });
-    setProps("live-phase", { children: st.phase || "–" });
-    setProps("live-who", { children: running ? (st.player + " · " + (st.program || st.workout)) : "No session running" });
+    put("live-pace", pace);
+    put("live-elapsed", fmtTime(st.elapsed));
+    put("live-phase", st.phase || "–");
+    put("live-who", running ? (st.player + " · " + (st.program || st.workout)) : "No session running");
     var mine = me().session;
     if (running && sid && mine !== sid) {
-      setProps("live-training", { children: (st.player || "Someone") + " is training (" + (st.program || st.workout) + ")",
-                                  className: "banner banner-info" });
+      put("live-training", (st.player || "Someone") + " is training (" + (st.program || st.workout) + ")");
+      cls("live-training", "banner banner-info");
     } else {
-      setProps("live-training", { className: "banner banner-info hidden" });
+      cls("live-training", "banner banner-info hidden");
     }
     var p = msg.program;
     if (p && running) {
-      setProps("live-program", { className: "program " + p.kind });
-      setProps("live-program-phase", { children: p.kind === "rest" ? "Rest · next " + p.workout : p.workout });
-      setProps("live-countdown", { children: String(Math.ceil(p.remaining)) });
-      setProps("live-round", { children: "round " + p.round + "/" + p.rounds });
+      cls("live-program", "program " + p.kind);
+      put("live-program-phase", p.kind === "rest" ? "Rest · next " + p.workout : p.workout);
+      put("live-countdown", String(Math.ceil(p.remaining)));
+      put("live-round", "round " + p.round + "/" + p.rounds);
       var key = p.round + ":" + p.kind;
       if (cur.programKey !== null && key !== cur.programKey) {
         if (p.kind === "rest") { say("rest"); }
@@ -108,16 +126,16 @@
       }
       cur.programKey = key;
     } else {
-      setProps("live-program", { className: "program hidden" });
+      cls("live-program", "program hidden");
     }
-    setProps("live-diag", { children: "frame " + (msg.seq !== undefined ? msg.seq : "–") + " · " + (st.fps ? Number(st.fps).toFixed(0) : "–") + " fps" });
+    put("live-diag", "frame " + (msg.seq !== undefined ? msg.seq : "–") + " · " + (st.fps ? Number(st.fps).toFixed(0) : "–") + " fps");
 
     var repX = [], repY = [];
     (msg.events || []).forEach(function (e) {
       if (e.session && sid && e.session !== sid) { return; }
       if (e.kind === "rep" && e.t !== null) { repX.push(e.t); repY.push(e.count); }
       else if (e.kind === "no_rep" || e.kind === "fault") {
-        setProps("live-norep", { children: (e.kind === "no_rep" ? "No rep: " : "") + e.reason });
+        put("live-norep", (e.kind === "no_rep" ? "No rep: " : "") + e.reason);
         flash("live-reps-box", "flash-bad");
         say(e.reason);
       } else if (e.kind === "session_stop") { say("saved"); }
@@ -125,22 +143,25 @@
     if (repX.length) {
       setProps("live-reps-graph", { extendData: [{ x: [repX], y: [repY] }, [0], 3000] });
     }
-    var pts = msg.points || [];
-    if (pts.length) {
-      var xs = pts.map(function (q) { return q[0]; });
-      setProps("live-pose-graph", { extendData: [{ x: [xs, xs], y: [pts.map(function (q) { return q[1]; }), pts.map(function (q) { return q[2]; })] }, [0, 1], 3000] });
+    (msg.points || []).forEach(function (q) { chartBuf.push(q); });
+    var now = Date.now();
+    if (chartBuf.length && now - chartFlushed >= 500) {
+      var xs = chartBuf.map(function (q) { return q[0]; });
+      setProps("live-pose-graph", { extendData: [{ x: [xs, xs], y: [chartBuf.map(function (q) { return q[1]; }), chartBuf.map(function (q) { return q[2]; })] }, [0, 1], 3000] });
+      chartBuf = []; chartFlushed = now;
     }
   }
 
   function open() {
     if (es) { return; }
     cur = { session: null, reps: null, noReps: null, programKey: null };
+    last = {}; chartBuf = [];
     es = new EventSource("/api/live/events");
     es.onmessage = function (ev) {
       try { handle(JSON.parse(ev.data)); } catch (e) { metrics.errors += 1; }
     };
     es.onerror = function () {
-      setProps("live-degraded", { children: "Live view degraded: reconnecting to HIIT PI…", className: "banner banner-warn" });
+      put("live-degraded", "Live view degraded: reconnecting to HIIT PI…"); cls("live-degraded", "banner banner-warn");
     };
     observeText("live-reps", function (text, now) {
       var cap = pendingReps[text];
