@@ -179,3 +179,13 @@ def test_install_auth_without_secrets_creates_them(settings):
     assert secrets_path(settings.general.data_dir).exists()
     assert app.secret_key == gate.secrets.session_secret
     assert len(app.secret_key) == 64
+
+
+def test_only_page_loads_are_sent_to_the_login_form(app_and_code):
+    app, _ = app_and_code
+    c = app.test_client()
+    nav = "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8"
+    assert c.get("/", headers={"Accept": nav}).status_code == 303
+    for accept in ("*/*", "image/avif,image/webp,*/*;q=0.8", "application/json", ""):
+        r = c.get("/video.mjpg", headers={"Accept": accept})
+        assert r.status_code == 401, accept  # fetch() and <img> get a status they can act on

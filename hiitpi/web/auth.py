@@ -116,10 +116,12 @@ def _safe_next(target: str | None) -> str:
 
 
 def _wants_html() -> bool:
+    """A page load (the browser names text/html); fetch(), <img> and API clients send */* or
+    their own types and get a 401 they can act on, not a login page with status 200."""
     if request.method != "GET":
         return False
-    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
-    return best == "text/html"
+    listed = {value.lower() for value in request.accept_mimetypes.values()}
+    return "text/html" in listed or "application/xhtml+xml" in listed
 
 
 LOGIN_PAGE = """<!doctype html>

@@ -1,0 +1,142 @@
+"""Pairing in a real headless Chromium against the real dashboard and engine under waitress:
+a stranger lands on the login form, the code opens the live page, the cookie is HttpOnly and
+SameSite=Lax (JavaScript cannot read it), and the video and API answer with it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, free_port
+
+pytestmark = pytest.mark.slow
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+CLIP = "squat/yuyoujiang_squat.mp4"
+ARTIFACTS = Path(os.environ.get("HIITPI_TEST_ARTIFACTS") or REPO / "test-artifacts")
+
+
+def _need(path: str) -> None:
+    if not shutil.which(path):
+        pytest.skip(f"{path} not installed (apt install chromium chromium-driver)")
+
+
+@pytest.fixture()
+def served(tmp_path, model_mirror, shared_data, redis_url):
+    from hiitpi.config import load_settings
+    from hiitpi.engine import Engine
+    from hiitpi.secrets import create_secrets
+    from hiitpi.web.app import create_app, serve_web
+
+    settings = load_settings(
+        None,
+        env={},
+        overrides={
+            ("general", "data_dir"): str(tmp_path / "data"),
+            ("models", "mirror"): str(model_mirror),
+            ("redis", "url"): redis_url,
+            ("capture", "source"): str(shared_data / "clips" / CLIP),
+            ("capture", "loop"): True,
+            ("referee", "workout"): "squat",
+            ("web", "host"): "127.0.0.1",
+            ("web", "port"): free_port(),
+        },
+    )
+    _, code = create_secrets(settings.general.data_dir)
+    engine = Engine(settings)
+    engine.start()
+    app = create_app(settings, broadcaster=lambda: engine.video)
+    stop = threading.Event()
+    web = threading.Thread(target=serve_web, args=(settings, stop), kwargs={"app": app}, daemon=True)
+    web.start()
+    yield f"http://127.0.0.1:{settings.web.port}", code
+    stop.set()
+    web.join(10)
+    engine.stop()
+
+
+@pytest.fixture()
+def browser(tmp_path):
+    _need(CHROMIUM)
+    _need(CHROMEDRIVER)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'chrome-profile'}",
+        "--window-size=390,900",
+    ):
+        opts.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    driver.command_executor._client_config.timeout = 60
+    yield driver
+    driver.quit()
+
+
+def _wait(what: str, cond, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = cond()
+        if value:
+            return value
+        time.sleep(0.1)
+    pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
+
+
+def _status(driver, path: str) -> int:
+    return driver.execute_async_script(
+        "const done = arguments[arguments.length - 1];"
+        "fetch(arguments[0], {credentials: 'same-origin'}).then(r => {done(r.status); r.body && r.body.cancel();})"
+        ".catch(e => done(-1));",
+        path,
+    )
+
+
+def test_pair_in_a_real_browser(served, browser):
+    from selenium.webdriver.common.by import By
+
+    base, code = served
+    d = browser
+    d.get(base + "/")
+    _wait("the login form", lambda: "/login" in d.current_url and d.find_elements(By.NAME, "code"))
+    assert "next=/" in d.current_url
+    assert _status(d, "/api/live/state") == 401
+    assert _status(d, "/video") == 401
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    d.save_screenshot(str(ARTIFACTS / "login.png"))
+    box = d.find_element(By.NAME, "code")
+    box.send_keys("WRONG-CODE0")
+    box.submit()
+    _wait("the refusal", lambda: "not right" in d.page_source)
+    box = d.find_element(By.NAME, "code")
+    box.send_keys(code.lower())  # typed on a phone: lower case, no dash
+    box.submit()
+    _wait("the live page", lambda: d.find_elements(By.ID, "live-reps"), timeout=60)
+    assert "/login" not in d.current_url
+    cookie = d.get_cookie("hiitpi_session")
+    assert cookie and cookie["httpOnly"] and cookie.get("sameSite") == "Lax"
+    assert "hiitpi_session" not in d.execute_script("return document.cookie")
+    assert _status(d, "/api/live/state") == 200
+    assert _status(d, "/video") == 200
+
+
+def test_qr_link_pairs_in_one_step(served, browser):
+    from selenium.webdriver.common.by import By
+
+    base, code = served
+    browser.get(f"{base}/login?code={code[:5]}-{code[5:]}")
+    _wait("the live page", lambda: browser.find_elements(By.ID, "live-reps"), timeout=60)
+    assert browser.current_url.rstrip("/") == base
