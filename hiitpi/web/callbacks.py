@@ -10,6 +10,7 @@ import logging
 from urllib.parse import parse_qsl
 
 from dash import Dash, Input, Output, State, ctx, html, no_update
+from dash.exceptions import PreventUpdate
 
 from hiitpi.store.errors import InvalidInput, NotFound, StoreError
 from hiitpi.web import figures, layout
@@ -164,8 +165,11 @@ def register_callbacks(app: Dash, wc: WebContext) -> None:
         State("new-player", "value"),
         prevent_initial_call=True,
     )
-    def add_player(_n, name):
+    def add_player(n, name):
         from hiitpi.web.actions import add_player as do_add
+
+        if not n:  # the button was just drawn (a page change), not pressed
+            raise PreventUpdate
 
         res = do_add(wc.store, name if name is not None else "")
         if not res.ok:
@@ -184,8 +188,11 @@ def register_callbacks(app: Dash, wc: WebContext) -> None:
         State("me", "data"),
         prevent_initial_call=True,
     )
-    def start(_n, picked, typed, workout, me):
+    def start(n, picked, typed, workout, me):
         from hiitpi.web.actions import start_session
+
+        if not n:
+            raise PreventUpdate
 
         name = picked if picked else typed
         res = start_session(wc.reader, wc.catalog.get(), name if name is not None else "", workout)
@@ -201,8 +208,11 @@ def register_callbacks(app: Dash, wc: WebContext) -> None:
         Input("stop-btn", "n_clicks"),
         prevent_initial_call=True,
     )
-    def stop(_n):
+    def stop(n):
         from hiitpi.web.actions import stop_session
+
+        if not n:
+            raise PreventUpdate
 
         res = stop_session(wc.reader)
         return res.message, MSG_OK if res.ok else MSG_ERR

@@ -188,5 +188,6 @@ class LiveFeed:
             delay = 0.5
             prog = self.programs().get(state.get("program") or "") if state.get("program") else None
             msg, last_chart_t = build_message(state, entries, program=prog, last_chart_t=last_chart_t)
+            msg["sent"] = round(time.time(), 4)  # lets the page split its latency: engine+feed vs. browser
             if entries or not msg["events"]:
                 yield sse(msg)

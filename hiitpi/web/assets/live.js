@@ -6,7 +6,7 @@
   "use strict";
   var es = null, cur = { session: null, reps: null, noReps: null, programKey: null, lastEventT: null };
   var pendingReps = {}, pendingSeq = {}, observers = [], chartBuf = [], chartFlushed = 0;
-  var metrics = window.hiitpiMetrics = { rep: [], frame: [], messages: 0, errors: 0 };
+  var metrics = window.hiitpiMetrics = { rep: [], frame: [], toSent: [], toBrowser: [], messages: 0, errors: 0 };
   var WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"];
 
   var last = {};  // what was last set per component: only changes reach React
@@ -104,7 +104,8 @@
     put("live-pace", pace);
     put("live-elapsed", fmtTime(st.elapsed));
     put("live-phase", st.phase || "–");
-    put("live-who", running ? (st.player + " · " + (st.program || st.workout)) : "No session running");
+    put("live-who", running ? (st.player + " · " + (st.program || st.workout))
+                            : (st.player ? "Last session: " + st.player + " · " + (st.program || st.workout) : "No session running"));
     var mine = me().session;
     if (running && sid && mine !== sid) {
       put("live-training", (st.player || "Someone") + " is training (" + (st.program || st.workout) + ")");
@@ -158,7 +159,14 @@
     last = {}; chartBuf = [];
     es = new EventSource("/api/live/events");
     es.onmessage = function (ev) {
-      try { handle(JSON.parse(ev.data)); } catch (e) { metrics.errors += 1; }
+      try {
+        var msg = JSON.parse(ev.data);
+        if (msg.captured && msg.sent) {
+          record(metrics.toSent, (msg.sent - msg.captured) * 1000);
+          record(metrics.toBrowser, Date.now() - msg.sent * 1000);
+        }
+        handle(msg);
+      } catch (e) { metrics.errors += 1; }
     };
     es.onerror = function () {
       put("live-degraded", "Live view degraded: reconnecting to HIIT PI…"); cls("live-degraded", "banner banner-warn");
