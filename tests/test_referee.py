@@ -301,6 +301,24 @@ def test_shipped_jumping_jack_needs_arms_overhead():
     assert ref.count == 0 and [e.reason for e in events if e.kind == "no_rep"] == ["feet not apart"] * 3
 
 
+def test_shipped_jumping_jack_counts_fast_jacks_whose_hands_return_only_to_the_shoulders():
+    # RepCount-A's fast jacks: 0.4 s a rep, the hands swing between overhead and shoulder
+    # height while the feet clearly close; a judge counts every one
+    out, t = [], 0.0
+    for _ in range(6):
+        for i in range(12):
+            x = 0.5 - 0.5 * math.cos(2 * math.pi * i / 12)
+            out.append(standing_figure(Figure(arms_up=0.5 + 0.5 * x, feet_apart=20 + 70 * x), t))
+            t += 1 / FPS
+    for _ in range(4):  # and rest there
+        out.append(standing_figure(Figure(arms_up=0.5, feet_apart=20), t))
+        t += 1 / FPS
+    ref = Referee(shipped("jumping_jack"))
+    for p in out:
+        ref.update(p)
+    assert ref.count == 6 and ref.no_reps == 0
+
+
 def test_shipped_high_knees_count_each_leg_and_flag_same_side_twice():
     ref = Referee(shipped("high_knees"))
     t = 0.0
