@@ -68,6 +68,7 @@ class FrameRecord:
     stages_ms: dict[str, float]
     latency_ms: float | None
     published: bool
+    cpu_ms: float = 0.0  # CPU time the analysis thread spent on it (waiting for a core excluded)
 
 
 @dataclass
@@ -598,8 +599,11 @@ class Engine:
 
     def process(self, frame: Frame) -> FrameRecord:
         """Analyse one frame and publish what it gave. Runs on the analysis thread."""
+        cpu0 = time.thread_time()
         with self._lock:
-            return self._process(frame)
+            rec = self._process(frame)
+        rec.cpu_ms = (time.thread_time() - cpu0) * 1000
+        return rec
 
     def _process(self, frame: Frame) -> FrameRecord:
         from hiitpi.pose.types import Pose
