@@ -188,3 +188,18 @@ def test_bad_commands_are_refused_before_sending(redis_url):
         reader.send_command("switch")
     assert reader.client.xlen(KEYS.commands) == 0
     reader.close()
+
+
+def test_state_hash_is_rewritten_whole_now_and_then(redis_url):
+    from hiitpi.live.publisher import FULL_STATE_EVERY
+
+    pub = LivePublisher(redis_url, KEYS)
+    try:
+        state = {"reps": 4, "workout": "squat", "running": True}
+        pub.publish(None, [], state)
+        pub.client.delete(KEYS.state)  # someone cleared it
+        for _ in range(FULL_STATE_EVERY):
+            pub.publish(None, [], state)
+        assert pub.client.hgetall(KEYS.state) == {b"reps": b"4", b"workout": b"squat", b"running": b"1"}
+    finally:
+        pub.close()

@@ -21,6 +21,9 @@ from hiitpi.live.redisconn import make_client
 
 log = logging.getLogger(__name__)
 
+#: Every this many writes the whole state hash is sent, not only the fields that changed.
+FULL_STATE_EVERY = 100
+
 
 class LivePublisher:
     def __init__(
@@ -44,6 +47,7 @@ class LivePublisher:
         self._pending_state: dict[str, str] = {}
         # What the state hash holds as far as we know: only changed fields are sent each frame.
         self._sent_state: dict[str, str] = {}
+        self._writes = 0
         self._stop = threading.Event()
         self._reconnector: threading.Thread | None = None
         self.degraded = False
@@ -80,6 +84,9 @@ class LivePublisher:
             if self.degraded:
                 self._keep(events, state_fields, sample)
                 return False
+            self._writes += 1
+            if self._writes % FULL_STATE_EVERY == 0:
+                self._sent_state.clear()  # now and then the whole hash, in case it was lost or cleared
             changed = {k: v for k, v in state_fields.items() if self._sent_state.get(k) != v}
             try:
                 self._write(events, sample, changed)
