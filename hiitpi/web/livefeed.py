@@ -24,7 +24,7 @@ from hiitpi.referee.programs import Program
 log = logging.getLogger(__name__)
 
 #: Chart points per second sent to a browser (every frame's number still goes out).
-CHART_POINTS_PER_S = 10.0
+CHART_POINTS_PER_S = 5.0
 #: Stage names the engine may use for the pose model's time.
 INFER_STAGES = ("pose", "infer", "inference", "model")
 STATE_KEYS = (

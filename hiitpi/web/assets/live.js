@@ -6,7 +6,7 @@
   "use strict";
   var es = null, cur = { session: null, reps: null, noReps: null, programKey: null, lastEventT: null };
   var pendingReps = {}, pendingSeq = {}, observers = [], chartBuf = [], chartFlushed = 0;
-  var metrics = window.hiitpiMetrics = { rep: [], frame: [], toSent: [], toBrowser: [], messages: 0, errors: 0 };
+  var metrics = window.hiitpiMetrics = { rep: [], frame: [], frameDom: [], toSent: [], toBrowser: [], messages: 0, errors: 0 };
   var WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"];
 
   var last = {};  // what was last set per component: only changes reach React
@@ -146,7 +146,7 @@
     }
     (msg.points || []).forEach(function (q) { chartBuf.push(q); });
     var now = Date.now();
-    if (chartBuf.length && now - chartFlushed >= 500) {
+    if (chartBuf.length && now - chartFlushed >= 1000) {
       var xs = chartBuf.map(function (q) { return q[0]; });
       setProps("live-pose-graph", { extendData: [{ x: [xs, xs], y: [chartBuf.map(function (q) { return q[1]; }), chartBuf.map(function (q) { return q[2]; })] }, [0, 1], 3000] });
       chartBuf = []; chartFlushed = now;
@@ -183,7 +183,10 @@
       if (!m) { return; }
       var cap = pendingSeq[m[1]];
       pendingSeq = {};
-      if (cap) { window.requestAnimationFrame(function () { record(metrics.frame, Date.now() - cap * 1000); }); }
+      if (cap) {
+        record(metrics.frameDom, now - cap * 1000);  // in the DOM
+        window.requestAnimationFrame(function () { record(metrics.frame, Date.now() - cap * 1000); });  // at the next paint
+      }
     });
   }
   function close() {
