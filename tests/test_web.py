@@ -480,3 +480,73 @@ def test_redis_down_page_still_works(tmp_path, store):
     assert client.get("/export/all.csv").status_code == 200
     with pytest.raises(redis.RedisError):
         LiveReader(s.redis.url, LiveKeys("hiitpi")).state()
+
+
+def test_session_page_shows_the_coach_summary_and_its_kind(served, store):
+    from hiitpi.store.facts import set_summary
+
+    sid = seed_session(store)
+    set_summary(store, sid, "Five clean squats in twelve seconds.", "template", "model file missing")
+    resp = dash_call(
+        served,
+        "page.children",
+        [{"id": "url", "property": "pathname", "value": f"/session/{sid}"}],
+        [{"id": "url", "property": "search", "value": ""}],
+    )
+    text = json.dumps(resp.json(), ensure_ascii=False)
+    assert "Coach · template" in text and "Five clean squats in twelve seconds." in text
+    assert "Template used: model file missing" in text
+
+
+def test_summary_being_written_streams_into_the_page(settings, store):
+    """While the coach writes, the page polls its snapshot and shows the text so far, then the final kind."""
+    from hiitpi.web.app import create_app
+
+    sid = seed_session(store)
+    snaps = iter(
+        [
+            {"status": "running", "source": "model", "text": "Five clean"},
+            {"status": "done", "kind": "model", "text": "Five clean squats.", "reason": None},
+        ]
+    )
+    app = create_app(
+        settings, store=store, auth=False, coach_snapshot=lambda s: next(snaps) if s == sid else None
+    )
+    client = app.server.test_client()
+    deps = client.get("/_dash-dependencies").get_json()
+    output = next(d["output"] for d in deps if "summary-box.children" in d["output"])
+    body = {
+        "output": output,
+        "outputs": [
+            {"id": "summary-box", "property": "children"},
+            {"id": "summary-tick", "property": "disabled"},
+        ],
+        "inputs": [{"id": "summary-tick", "property": "n_intervals", "value": 1}],
+        "changedPropIds": ["summary-tick.n_intervals"],
+        "state": [{"id": "summary-sid", "property": "data", "value": sid}],
+    }
+    first = client.post("/_dash-update-component", json=body).get_json()["response"]
+    box = json.dumps(first["summary-box"], ensure_ascii=False)
+    assert "Five clean" in box and "Coach · model" in box
+    assert first["summary-tick"]["disabled"] is False  # keep polling
+    second = client.post("/_dash-update-component", json=body).get_json()["response"]
+    assert "Five clean squats." in json.dumps(second["summary-box"])
+    assert second["summary-tick"]["disabled"] is True  # done: stop polling
+
+
+def test_trends_callback_bests_and_leaderboard(served, store):
+    seed_session(store, "Ana", "squat", reps=5)
+    seed_session(store, "Ben", "squat", reps=7, no_reps=0)
+    resp = dash_call(
+        served,
+        "trend-weekly.figure",
+        [
+            {"id": "trend-player", "property": "value", "value": "Ana"},
+            {"id": "trend-workout", "property": "value", "value": "squat"},
+        ],
+    ).json()["response"]
+    weekly = resp["trend-weekly"]["figure"]
+    assert sum(sum(t["y"]) for t in weekly["data"]) == 5  # the picked player's reps this week
+    leaders = json.dumps(resp["trend-leaders"])
+    assert leaders.index("Ben") < leaders.index("Ana")  # 7 beats 5
+    assert '"5"' in json.dumps(resp["trend-bests"])
