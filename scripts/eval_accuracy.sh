@@ -96,9 +96,9 @@ RepCount-A test set: PoseRAC MAE 0.236 / OBO 0.56; joint-angle PoseRAC 0.211 / 0
 ### Counting convention: the judge's count, not every attempt
 
 RepCount-A's labels count every repetition the person attempts. The referee counts like a judge:
-a push-up whose elbows stop short (the rule's `partial` threshold), a sit-up that does not come
-up far enough or does not go back down, a jack without the arms overhead is a **no-rep with a
-reason**, not a rep. That is the product's behaviour and the `pred` column above; it is not
+a push-up whose elbows stop short (the rule's `partial` threshold) or whose hips sag or pike
+out of the body line, a sit-up that does not come up far enough or does not go back down, a jack
+without the arms overhead is a **no-rep with a reason**, not a rep. That is the product's behaviour and the `pred` column above; it is not
 relaxed to fit the labels. Where the labels count half-range movement (stu4_46: push-ups that
 bottom out near 120° of elbow), that costs MAE. For the record, the same run scored as if every
 no-rep were a rep (most no-reps on these noisy sequences are jitter, so this is no better

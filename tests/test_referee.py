@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hiitpi.pose.types import KEYPOINT_INDEX, Pose
-from hiitpi.referee.features import angle_deg, tilt_deg
+from hiitpi.referee.features import angle_deg, offset_px, tilt_deg
 from hiitpi.referee.machine import Referee
 from hiitpi.referee.pace import PaceMeter
 from hiitpi.referee.rules import load_rule, load_rule_set
@@ -366,6 +366,22 @@ def test_shipped_push_up_counts_and_calls_sagging_hips():
         events += ref.update(p)
     assert ref.count == 0 and ref.no_reps == 3
     assert all(e.reason == "hips sagging" for e in events if e.kind == "no_rep")
+    # hips pushed up into a pike bend the body line as much, and are called for what they are
+    ref = Referee(shipped("push_up"))
+    events = []
+    for p in pushups(3, sag=-90):
+        events += ref.update(p)
+    assert ref.count == 0 and ref.no_reps == 3
+    assert all(e.reason == "hips piked" for e in events if e.kind == "no_rep")
+
+
+def test_offset_is_signed_down_the_image_whichever_way_the_body_faces():
+    shoulder, ankle = (100.0, 300.0, 1.0), (400.0, 320.0, 1.0)
+    sagging, piked = (250.0, 350.0, 1.0), (250.0, 250.0, 1.0)
+    for a, c in ((shoulder, ankle), (ankle, shoulder)):  # head left or head right
+        assert offset_px(a, sagging, c) == pytest.approx(40.0, abs=0.5)
+        assert offset_px(a, piked, c) == pytest.approx(-60.0, abs=0.5)
+    assert offset_px(shoulder, sagging, shoulder) is None
 
 
 def test_plank_hold_clock_runs_only_with_good_form():

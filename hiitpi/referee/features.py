@@ -24,7 +24,7 @@ SIDED_PARTS: tuple[str, ...] = ("eye", "ear", "shoulder", "elbow", "wrist", "hip
 #: Midpoints of a left/right pair: ``mid_hip`` is halfway between the hips.
 MID_POINTS: tuple[str, ...] = tuple(f"mid_{p}" for p in SIDED_PARTS)
 
-FEATURE_TYPES: dict[str, int] = {"angle": 3, "tilt": 2, "height": 2, "distance": 2}
+FEATURE_TYPES: dict[str, int] = {"angle": 3, "tilt": 2, "height": 2, "distance": 2, "offset": 3}
 SIDE_MODES: tuple[str, ...] = ("left", "right", "best", "mean", "min", "max")
 SCALES: tuple[str, ...] = ("torso", "shoulders", "hips", "none")
 RELATIVE: tuple[str, ...] = ("none", "peak", "range")
@@ -36,6 +36,7 @@ TYPE_RANGES: dict[str, tuple[float, float]] = {
     "tilt": (0.0, 90.0),
     "height": (-math.inf, math.inf),
     "distance": (0.0, math.inf),
+    "offset": (-math.inf, math.inf),
 }
 
 Point = tuple[float, float, float]  # x px, y px, score
@@ -67,6 +68,26 @@ def angle_deg(a: Point, b: Point, c: Point) -> float | None:
         return None
     cos = (v1x * v2x + v1y * v2y) / d
     return math.degrees(math.acos(-1.0 if cos < -1.0 else 1.0 if cos > 1.0 else cos))
+
+
+def offset_px(a: Point, m: Point, c: Point) -> float | None:
+    """How far M lies below the line through A and C, in pixels (negative: above it).
+
+    "Below" is along the line's normal that points down the image, so the sign does not depend
+    on which way the person faces: hips sagging under the shoulder–ankle line of a push-up are
+    positive, hips piked above it negative. Meant for lines that are not near vertical.
+    """
+    dx = c[0] - a[0]
+    dy = c[1] - a[1]
+    n = math.hypot(dx, dy)
+    if n <= 0.0:
+        return None
+    nx = -dy / n
+    ny = dx / n
+    if ny < 0.0 or (ny == 0.0 and nx < 0.0):
+        nx = -nx
+        ny = -ny
+    return (m[0] - a[0]) * nx + (m[1] - a[1]) * ny
 
 
 def tilt_deg(a: Point, b: Point) -> float | None:
@@ -162,8 +183,8 @@ def _point_ref(name: str, side: str | None) -> int | tuple[int, int]:
     return KEYPOINT_INDEX[name]
 
 
-_ANGLE, _TILT, _HEIGHT, _DISTANCE = range(4)
-_TYPE_CODE = {"angle": _ANGLE, "tilt": _TILT, "height": _HEIGHT, "distance": _DISTANCE}
+_ANGLE, _TILT, _HEIGHT, _DISTANCE, _OFFSET = range(5)
+_TYPE_CODE = {"angle": _ANGLE, "tilt": _TILT, "height": _HEIGHT, "distance": _DISTANCE, "offset": _OFFSET}
 
 
 class Feature:
@@ -274,6 +295,9 @@ class Feature:
                 return None, score
         a = pts[0]
         b = pts[1]
+        if code == _OFFSET:
+            o = offset_px(a, b, pts[2])
+            return (None if o is None else o / s), score
         if code == _HEIGHT:
             return (b[1] - a[1]) / s, score
         axis = self._axis
