@@ -185,3 +185,22 @@ def test_rules_check_cli_reports_errors_and_exit_code(tmp_path):
         timeout=60,
     )
     assert ls.returncode == 0 and "wall_sit" in ls.stdout and "hold" in ls.stdout
+
+
+def test_offset_feature_needs_three_points_and_takes_signed_thresholds(tmp_path):
+    sag = '\nsag = { type = "offset", points = ["shoulder", "hip", "ankle"] }\n'
+    p = write(tmp_path, "ok.toml", GOOD.replace("\n[[states]]", sag + "\n[[states]]", 1) + CHECK_SAG)
+    rule = load_rule(p)
+    assert rule.features["sag"].type == "offset" and rule.checks[0].min == -0.5
+    bad = '\nsag = { type = "offset", points = ["shoulder", "hip"] }\n'
+    p2 = write(tmp_path, "bad.toml", GOOD.replace("\n[[states]]", bad + "\n[[states]]", 1))
+    assert any(f"{p2}:8: features.sag.points: a 'offset' feature needs 3 points" in e for e in errors_of(p2))
+
+
+CHECK_SAG = """
+[[checks]]
+feature = "sag"
+min = -0.5
+max = 0.4
+reason = "hips out of line"
+"""
