@@ -165,7 +165,8 @@ class Appliance:
         try:
             self.start()
             log.info("HIIT PI is running; Ctrl-C or SIGTERM stops it")
-            watchdog.ready()
+            if self.wait_until_serving():
+                watchdog.ready()
             while not self.stop_event.wait(watchdog.period):
                 watchdog.tick()
         finally:
@@ -174,6 +175,32 @@ class Appliance:
         return 0
 
     # -- systemd watchdog (issue 8) ------------------------------------------------------------
+
+    def wait_until_serving(self, timeout_s: float = 60.0) -> bool:
+        """True once the dashboard accepts connections (the web thread binds after `start()`
+        returns), so READY=1 means "open it now". False (and no READY: systemd's start timeout
+        then restarts the service) if it never does, or a stop was asked for meanwhile."""
+        import socket
+        import time
+
+        host = self.settings.web.host
+        host = "127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host
+        deadline = time.monotonic() + timeout_s
+        while not self.stop_event.is_set():
+            try:
+                with socket.create_connection((host, self.settings.web.port), timeout=1.0):
+                    return True
+            except OSError:
+                if time.monotonic() > deadline:
+                    log.error(
+                        "the dashboard is not listening on %s:%s after %.0f s; not telling systemd we are ready",
+                        host,
+                        self.settings.web.port,
+                        timeout_s,
+                    )
+                    return False
+                self.stop_event.wait(0.1)
+        return False
 
     def liveness(self) -> str | None:
         """None while the appliance makes progress, else why not (then systemd's watchdog is not

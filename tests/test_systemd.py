@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -178,10 +179,11 @@ def test_serve_speaks_sd_notify(tmp_path, model_mirror, shared_data, redis_url):
         WATCHDOG_USEC="2000000",
     )
     clip = shared_data / "clips" / "squat" / "yuyoujiang_squat.mp4"
+    port = free_port()
     proc = subprocess.Popen(
         [
             *(sys.executable, "-m", "hiitpi", "serve", "--redis-url", redis_url),
-            *("--source", str(clip), "--loop", "--host", "127.0.0.1", "--port", str(free_port())),
+            *("--source", str(clip), "--loop", "--host", "127.0.0.1", "--port", str(port)),
         ],
         stderr=subprocess.PIPE,
         text=True,
@@ -196,7 +198,10 @@ def test_serve_speaks_sd_notify(tmp_path, model_mirror, shared_data, redis_url):
             try:
                 msgs.append(sock.recv(4096).decode())
             except TimeoutError:
-                pass
+                continue
+            if msgs[-1].startswith("READY=1"):  # READY means the dashboard answers now
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                    assert r.status == 200
         assert msgs[0].startswith("READY=1"), msgs
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(20) == 0
