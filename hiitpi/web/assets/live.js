@@ -6,7 +6,7 @@
   "use strict";
   var es = null, cur = { session: null, reps: null, noReps: null, programKey: null, lastEventT: null };
   var pendingReps = {}, pendingSeq = {}, observers = [], chartBuf = [], chartFlushed = 0;
-  var metrics = window.hiitpiMetrics = { rep: [], frame: [], frameDom: [], toSent: [], toBrowser: [], messages: 0, errors: 0 };
+  var metrics = window.hiitpiMetrics = { rep: [], repsShown: [], frame: [], frameDom: [], toSent: [], toBrowser: [], messages: 0, errors: 0 };
   var WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"];
 
   var last = {};  // what was last set per component: only changes reach React
@@ -172,6 +172,7 @@
       put("live-degraded", "Live view degraded: reconnecting to HIIT PI…"); cls("live-degraded", "banner banner-warn");
     };
     observeText("live-reps", function (text, now) {
+      record(metrics.repsShown, text);
       var cap = pendingReps[text];
       if (cap) {
         delete pendingReps[text];
