@@ -141,16 +141,23 @@
         say(e.reason);
       } else if (e.kind === "session_stop") { say("saved"); }
     });
+    // Charts are redrawn after the numbers have been painted, never in the same task: a Plotly
+    // redraw takes tens of ms on a phone and would hold the new count back.
     if (repX.length) {
-      setProps("live-reps-graph", { extendData: [{ x: [repX], y: [repY] }, [0], 3000] });
+      later(function () { setProps("live-reps-graph", { extendData: [{ x: [repX], y: [repY] }, [0], 3000] }); });
     }
     (msg.points || []).forEach(function (q) { chartBuf.push(q); });
     var now = Date.now();
     if (chartBuf.length && now - chartFlushed >= 1000) {
-      var xs = chartBuf.map(function (q) { return q[0]; });
-      setProps("live-pose-graph", { extendData: [{ x: [xs, xs], y: [chartBuf.map(function (q) { return q[1]; }), chartBuf.map(function (q) { return q[2]; })] }, [0, 1], 3000] });
+      var pts = chartBuf, xs = pts.map(function (q) { return q[0]; });
       chartBuf = []; chartFlushed = now;
+      later(function () {
+        setProps("live-pose-graph", { extendData: [{ x: [xs, xs], y: [pts.map(function (q) { return q[1]; }), pts.map(function (q) { return q[2]; })] }, [0, 1], 3000] });
+      });
     }
+  }
+  function later(fn) {
+    window.requestAnimationFrame(function () { setTimeout(fn, 0); });
   }
 
   function open() {
