@@ -98,8 +98,8 @@ RepCount-A test set: PoseRAC MAE 0.236 / OBO 0.56; joint-angle PoseRAC 0.211 / 0
 RepCount-A's labels count every repetition the person attempts. The referee counts like a judge:
 a push-up whose elbows stop short (the rule's `partial` threshold) or whose hips sag or pike
 out of the body line, a sit-up that does not come up far enough or does not go back down, a jack
-without the arms overhead is a **no-rep with a reason**, not a rep. That is the product's behaviour and the `pred` column above; it is not
-relaxed to fit the labels. Where the labels count half-range movement (stu4_46: push-ups that
+without the arms overhead is a **no-rep with a reason**, not a rep. That is the product's
+behaviour and the `pred` column above; it is not relaxed to fit the labels. Where the labels count half-range movement (stu4_46: push-ups that
 bottom out near 120° of elbow), that costs MAE. For the record, the same run scored as if every
 no-rep were a rep (most no-reps on these noisy sequences are jitter, so this is no better
 overall — it only shows where the convention, not the detector, is the error):
@@ -119,7 +119,21 @@ Read off the per-rep start/end frames in `index.csv` against the referee's event
   and the landmarks jump; no 2D feature found here separates lying from sitting reliably;
 - **labels that disagree with the movement**: a jack variant with the arms at chest height that
   the labels count as 3 long cycles (train1665), six full sit-ups labelled as 3 (stu8_58),
-  cycles spanning half the clip (val579, train3335).
+  one labelled cycle spanning most of the clip (val579, train3335).
+
+The issue's target on this set (MAE ≤ 0.20, OBO ≥ 0.65) is met on OBO, not on MAE. Clips whose
+error comes from the labels or from missing pose data (test2320, train1665, stu8_58, train3335,
+val579, train2659, and stu4_46 under the judge's convention) already add about 0.16 to the MAE
+on their own. Most of the rest is the detector's: noisy fast push-ups whose top position reads
+as bent arms (stu9_52), the front-view sit-ups, sit-ups with gaps at one end of every rep
+(train3344), and reps at the clips' edges.
+
+Loader changes tried and measured on this set, not kept: smoothing the per-frame aspect
+estimates over 5 frames (overall 0.282 / 0.650 before and after); giving the far side of a
+side-on body a low score from BlazePose depth, so features read the near limbs (0.267 / 0.675 →
+0.312 / 0.625); fixing each sequence's overall aspect from limb-to-torso proportions, which
+bone-length constancy cannot pin down when every frame is squashed alike (0.267 / 0.675 →
+0.338 / 0.625: foreshortened limbs mislead it).
 
 {table(rc, "video")}
 """)
