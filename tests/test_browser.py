@@ -318,3 +318,66 @@ def test_live_session_to_history_and_export(appliance, browser):
         )
     else:
         assert report["frame_number_shown_ms"]["p95"] <= 250, report
+
+
+def test_live_page_says_degraded_when_redis_dies_and_recovers(tmp_path, redis_server, redis_url, browser):
+    """Redis killed under an open live page: a "live view degraded" banner; back when Redis is."""
+    from selenium.webdriver.common.by import By
+
+    from hiitpi.config import load_settings
+    from hiitpi.live.contract import LiveKeys, encode_state
+    from hiitpi.live.reader import LiveReader
+    from hiitpi.web.app import create_app, serve_web
+
+    settings = load_settings(
+        None,
+        env={},
+        overrides={
+            ("general", "data_dir"): str(tmp_path / "data"),
+            ("redis", "url"): redis_url,
+            ("web", "host"): "127.0.0.1",
+            ("web", "port"): free_port(),
+        },
+    )
+    app = create_app(settings, auth=False)
+    stop = threading.Event()
+    web = threading.Thread(target=serve_web, args=(settings, stop), kwargs={"app": app}, daemon=True)
+    web.start()
+    try:
+        reader = LiveReader(redis_url, LiveKeys(settings.redis.prefix))
+        reader.client.hset(
+            reader.keys.state,
+            mapping=encode_state(
+                {"session": "s1", "player": "Cleo", "workout": "squat", "running": True, "reps": 4}
+            ),
+        )
+        d = browser
+        d.get(f"http://127.0.0.1:{settings.web.port}/")
+        _wait("the live state", lambda: _text(d, "#live-reps") == "4")
+        assert "Cleo is training (squat)" in _text(d, "#live-training")  # this phone did not start it
+        banner = d.find_element(By.ID, "live-degraded")
+        assert not banner.is_displayed()
+        redis_server.stop()
+        _wait(
+            "the degraded banner",
+            lambda: banner.is_displayed() and "Live view degraded" in banner.text,
+            timeout=15,
+        )
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        d.save_screenshot(str(ARTIFACTS / "live-degraded-phone.png"))
+        redis_server.start()
+        reader = LiveReader(redis_url, LiveKeys(settings.redis.prefix))
+        reader.client.hset(
+            reader.keys.state,
+            mapping=encode_state(
+                {"session": "s1", "player": "Cleo", "workout": "squat", "running": True, "reps": 5}
+            ),
+        )
+        _wait(
+            "the banner to clear",
+            lambda: not banner.is_displayed() and _text(d, "#live-reps") == "5",
+            timeout=20,
+        )
+    finally:
+        stop.set()
+        web.join(10)

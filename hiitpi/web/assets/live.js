@@ -80,6 +80,7 @@
     cls("live-degraded", "banner banner-warn hidden");
     var st = msg.state || {};
     var running = st.running === "1";
+    var what = msg.program ? msg.program.title : (st.program || st.workout);
     var sid = st.session || "";
     if (sid !== cur.session) {
       cur.session = sid; cur.reps = null; cur.noReps = null; cur.programKey = null;
@@ -104,11 +105,11 @@
     put("live-pace", pace);
     put("live-elapsed", fmtTime(st.elapsed));
     put("live-phase", st.phase || "–");
-    put("live-who", running ? (st.player + " · " + (st.program || st.workout))
-                            : (st.player ? "Last session: " + st.player + " · " + (st.program || st.workout) : "No session running"));
+    put("live-who", running ? (st.player + " · " + what)
+                            : (st.player ? "Last session: " + st.player + " · " + what : "No session running"));
     var mine = me().session;
     if (running && sid && mine !== sid) {
-      put("live-training", (st.player || "Someone") + " is training (" + (st.program || st.workout) + ")");
+      put("live-training", (st.player || "Someone") + " is training (" + what + ")");
       cls("live-training", "banner banner-info");
     } else {
       cls("live-training", "banner banner-info hidden");
@@ -178,6 +179,16 @@
     es.onerror = function () {
       put("live-degraded", "Live view degraded: reconnecting to HIIT PI…"); cls("live-degraded", "banner banner-warn");
     };
+    var img = document.getElementById("live-video");
+    if (img && !img.dataset.watched) {
+      // no video (the engine is elsewhere, or restarting): say so, and try again every 5 s
+      img.dataset.watched = "1";
+      img.addEventListener("error", function () {
+        img.classList.add("novideo");
+        setTimeout(function () { if (document.body.contains(img)) { img.src = "/video?retry=" + Date.now(); } }, 5000);
+      });
+      img.addEventListener("load", function () { img.classList.remove("novideo"); });
+    }
     observeText("live-reps", function (text, now) {
       record(metrics.repsShown, text);
       var cap = pendingReps[text];
