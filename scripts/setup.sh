@@ -74,7 +74,8 @@ check_imports='import hiitpi, numpy, cv2, redis, sqlalchemy, alembic, dash, wait
 if [ "$(cat "$STAMP" 2>/dev/null)" = "$want" ] && .venv/bin/python -c "$check_imports" 2>/dev/null; then
   :
 else
-  if ! .venv/bin/python -c 'import llama_cpp' 2>/dev/null && ! ls ~/.cache/pip/wheels 2>/dev/null | grep -q .; then
+  if ! .venv/bin/python -c 'import llama_cpp' 2>/dev/null \
+    && [ -z "$(find ~/.cache/pip/wheels -name 'llama_cpp_python-*.whl' 2>/dev/null | head -1)" ]; then
     say "llama-cpp-python builds from source the first time (6-11 minutes on 2 cores); pip caches the wheel"
   fi
   say "installing hiitpi$EXTRAS and its dependencies into .venv"

@@ -95,7 +95,14 @@ def test_serve_runs_the_whole_appliance_on_a_clip(tmp_path, model_mirror, shared
             time.sleep(0.2)
         else:
             raise AssertionError(f"engine never published a running squat session: {state}")
-        health = urllib.request.urlopen(f"http://127.0.0.1:{web_port}/healthz", timeout=10)
+        # The dashboard binds a moment after the engine publishes: wait for it.
+        while True:
+            try:
+                health = urllib.request.urlopen(f"http://127.0.0.1:{web_port}/healthz", timeout=10)
+                break
+            except OSError:
+                assert time.monotonic() < deadline, "dashboard never answered /healthz"
+                time.sleep(0.2)
         assert health.status == 200
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
