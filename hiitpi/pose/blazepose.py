@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from hiitpi.pose.geometry import Region, RegionWarp, check_frame
+from hiitpi.pose.geometry import Region, RegionWarp, check_frame, to_float_input
 from hiitpi.pose.registry import register_backend
 from hiitpi.pose.runtime import ModelLoadError, TFLiteModel, open_model
 from hiitpi.pose.types import EXTRA_NAMES, Pose
@@ -167,7 +167,7 @@ class BlazePoseEstimator:
         h, w = frame.shape[:2]
         warp = RegionWarp(Region.letterbox(w, h), DETECTOR_SIZE, DETECTOR_SIZE)
         img = warp.sample(frame, rgb=True)
-        tensor = img.astype(np.float32)[None] * (2.0 / 255.0) - 1.0
+        tensor = to_float_input(img, 2.0 / 255.0, -1.0)
         outputs = self.detector.run(tensor)
         self.detector_runs += 1
         kps = decode_detections(outputs[self._det_boxes][0], outputs[self._det_scores][0], self.anchors)
@@ -180,7 +180,7 @@ class BlazePoseEstimator:
         """(39, 3) frame pixels x, y and visibility (0..1) in ``roi``, and the pose flag."""
         warp = RegionWarp(roi, 256, 256)
         img = warp.sample(frame, rgb=True)
-        tensor = img.astype(np.float32)[None] * (1.0 / 255.0)
+        tensor = to_float_input(img, 1.0 / 255.0, 0.0)
         outputs = self.landmark.run(tensor)
         raw = outputs[self._lm_points].reshape(-1, 5)
         flag = float(outputs[self._lm_flag].reshape(-1)[0])

@@ -109,3 +109,8 @@ def check_frame(frame: object) -> None:
         raise ValueError(f"a frame must be an HxWx3 uint8 BGR image, got {desc}")
     if frame.shape[0] < 2 or frame.shape[1] < 2:
         raise ValueError(f"frame too small: {frame.shape[1]}x{frame.shape[0]}")
+
+
+def to_float_input(img: np.ndarray, scale: float, offset: float) -> np.ndarray:
+    """``img * scale + offset`` as a (1, H, W, C) float32 model input, in one pass."""
+    return cv2.addWeighted(img, scale, img, 0.0, offset, dtype=cv2.CV_32F)[None]

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from hiitpi.pose.geometry import Region, RegionWarp, check_frame
+from hiitpi.pose.geometry import Region, RegionWarp, check_frame, to_float_input
 from hiitpi.pose.registry import register_backend
 from hiitpi.pose.runtime import ModelLoadError, TFLiteModel, open_model
 from hiitpi.pose.types import Pose
@@ -71,7 +71,7 @@ class PoseNetEstimator:
         h, w = frame.shape[:2]
         warp = RegionWarp(Region.letterbox(w, h), self.input_w, self.input_h)
         img = warp.sample(frame, rgb=True)
-        tensor = img.astype(np.float32)[None] * (2.0 / 255.0) - 1.0
+        tensor = to_float_input(img, 2.0 / 255.0, -1.0)
         return tensor, warp
 
     def infer(self, tensor: np.ndarray) -> list[np.ndarray]:
