@@ -88,6 +88,7 @@ def test_weekly_trends_one_trace_per_workout_in_week_order():
     assert list(by_name["squat"].y) == [40, 70]
     assert list(by_name["push_up"].y) == [12]
     assert fig.layout.barmode == "stack"
+    assert fig.layout.xaxis.categoryorder == "category ascending"  # weeks in date order across traces
     assert figures.weekly_trends_figure([]).data == ()
 
 

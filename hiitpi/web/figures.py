@@ -303,9 +303,12 @@ def weekly_trends_figure(weeks: Sequence[WeekRow]) -> go.Figure:
             height=300,
             barmode="stack",
             showlegend=len(workouts) > 1,
-            legend=dict(orientation="h", y=-0.3, x=0),
-            xaxis=dict(type="category", gridcolor=COLORS["grid"], title="week (Monday)"),
-            yaxis_title="reps",
+            legend=dict(orientation="h", y=-0.35, x=0),
+            # ISO dates sort as text: weeks left to right whatever order the traces list them in
+            xaxis=dict(
+                type="category", categoryorder="category ascending", gridcolor=COLORS["grid"], tickangle=-45
+            ),
+            yaxis_title="reps per week (from Monday)",
         )
     )
     return fig
