@@ -550,3 +550,16 @@ def test_trends_callback_bests_and_leaderboard(served, store):
     leaders = json.dumps(resp["trend-leaders"])
     assert leaders.index("Ben") < leaders.index("Ana")  # 7 beats 5
     assert '"5"' in json.dumps(resp["trend-bests"])
+
+
+def test_serve_web_says_what_to_do_when_the_port_is_taken(settings, store):
+    import socket
+
+    from hiitpi.web.app import WebServerError, create_app, serve_web
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", settings.web.port))
+        taken.listen(1)
+        app = create_app(settings, store=store, auth=False)
+        with pytest.raises(WebServerError, match=r"cannot listen on 127\.0\.0\.1:\d+ .*set \[web\] port"):
+            serve_web(settings, threading.Event(), app=app)

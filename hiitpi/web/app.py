@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 ASSETS = __file__.rsplit("/", 1)[0] + "/assets"
 
 
+class WebServerError(RuntimeError):
+    """The dashboard could not start; the message says what to do."""
+
+
 def create_app(
     settings: Settings,
     *,
@@ -115,15 +119,21 @@ def serve_web(settings: Settings, stop_event: threading.Event, *, app=None, **cr
     if app is None:
         app = create_app(settings, **create_kwargs)
     wc = app.server.extensions["hiitpi_web"]
-    server = create_server(
-        app.server,
-        host=settings.web.host,
-        port=settings.web.port,
-        threads=settings.web.threads,
-        ident="hiitpi",
-        channel_timeout=30,
-        connection_limit=100,
-    )
+    try:
+        server = create_server(
+            app.server,
+            host=settings.web.host,
+            port=settings.web.port,
+            threads=settings.web.threads,
+            ident="hiitpi",
+            channel_timeout=30,
+            connection_limit=100,
+        )
+    except OSError as exc:
+        raise WebServerError(
+            f"the dashboard cannot listen on {settings.web.host}:{settings.web.port} ({exc.strerror or exc}): "
+            "is another program (or another hiitpi) using the port? Stop it or set [web] port / --port"
+        ) from exc
     log.info(
         "dashboard on http://%s:%s/ (%d threads)",
         settings.web.host,
