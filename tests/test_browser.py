@@ -273,6 +273,11 @@ def test_live_session_to_history_and_export(appliance, browser):
     d.set_window_size(1280, 1000)
     d.get(base + "/")
     _wait("the live page (laptop)", lambda: _text(d, "#live-reps") == str(CLIP_REPS), timeout=10)
+    _wait(
+        "both live charts drawn",
+        lambda: len(d.find_elements(By.CSS_SELECTOR, ".charts .js-plotly-plot .main-svg")) >= 2,
+        timeout=15,
+    )
     d.save_screenshot(str(ARTIFACTS / "live-laptop.png"))
 
     rep_ms, frame_ms = metrics["rep"], metrics["frame"]
