@@ -238,17 +238,25 @@ class Engine:
         self.stop()
 
     def init_rules(self) -> None:
-        from hiitpi.referee.programs import load_programs
-        from hiitpi.referee.rules import load_rule_set
-
-        self.rules = load_rule_set(self.settings.referee.rules_dir)
-        self.programs, errors = load_programs(self.settings.referee.rules_dir, self.rules.rules)
-        for line in errors:
-            log.warning("program skipped: %s", line)
+        self.reload_rules()
         try:
             self._resolve(self.settings.referee.workout)
         except KeyError as exc:
             raise EngineError(str(exc.args[0])) from exc
+
+    def reload_rules(self) -> None:
+        """Read the rules folder again (at start-up and before every session), so an edited or
+        added file is used without a restart; a file that no longer loads keeps its last good
+        version and the error is logged."""
+        from hiitpi.referee.programs import load_programs
+        from hiitpi.referee.rules import load_rule_set
+
+        self.rules = load_rule_set(self.settings.referee.rules_dir, previous=self.rules)
+        for line in self.rules.errors:
+            log.warning("rules: %s", line)
+        self.programs, errors = load_programs(self.settings.referee.rules_dir, self.rules.rules)
+        for line in errors:
+            log.warning("program skipped: %s", line)
 
     def _resolve(self, name: str) -> tuple[str, Any]:
         """(first workout's rules name, the `Program` or None) for a workout or program name."""
@@ -331,6 +339,7 @@ class Engine:
             return self._start_session(player, workout)
 
     def _start_session(self, player: str, workout: str) -> Session:
+        self.reload_rules()
         first, program = self._resolve(workout)
         pipeline, name = self._new_pipeline(first)
         if self.session is not None:

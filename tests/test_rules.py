@@ -204,3 +204,23 @@ min = -0.5
 max = 0.4
 reason = "hips out of line"
 """
+
+
+def test_reload_keeps_last_good_version_of_a_broken_file(tmp_path):
+    import shutil
+
+    from hiitpi.config import DEFAULT_RULES_DIR
+    from hiitpi.referee.rules import load_rule_set
+
+    rules = tmp_path / "rules"
+    shutil.copytree(DEFAULT_RULES_DIR, rules, ignore=shutil.ignore_patterns("programs"))
+    first = load_rule_set(rules)
+    assert "squat" in first.rules and not first.errors
+    (rules / "squat.toml").write_text("name = 'squat'\n[[states\n")
+    fresh = load_rule_set(rules)
+    assert "squat" not in fresh.rules  # no history: the broken file is skipped
+    again = load_rule_set(rules, previous=first)
+    assert again.rules["squat"] is first.rules["squat"]
+    assert any("squat.toml:2" in e for e in again.errors)
+    assert any("keeping the last good version of 'squat'" in e for e in again.errors)
+    assert again.resolve("squats").name == "squat"  # aliases kept too

@@ -658,9 +658,12 @@ def load_rules_dir(path: str | Path) -> tuple[dict[str, Rule], list[str]]:
     return rs.rules, rs.errors
 
 
-def load_rule_set(path: str | Path) -> RuleSet:
+def load_rule_set(path: str | Path, previous: RuleSet | None = None) -> RuleSet:
+    """Every ``*.toml`` in ``path``. With ``previous`` (a reload), a file that no longer loads keeps
+    its last good version, and the error says so."""
     path = Path(path)
     rs = RuleSet()
+    last_good = {r.source: r for r in previous.rules.values()} if previous else {}
     if not path.is_dir():
         rs.errors.append(f"{path}: rules folder not found (set [referee] rules_dir)")
         return rs
@@ -669,8 +672,17 @@ def load_rule_set(path: str | Path) -> RuleSet:
             rule = load_rule(file)
         except RulesError as exc:
             rs.errors.extend(exc.errors)
-            log.warning("rules file %s skipped: %d error(s)", file, len(exc.errors))
-            continue
+            kept = last_good.get(str(file))
+            if kept is None:
+                log.warning("rules file %s skipped: %d error(s)", file, len(exc.errors))
+                continue
+            rs.errors.append(
+                f"{file}: keeping the last good version of '{kept.name}' until the file is fixed"
+            )
+            log.warning(
+                "rules file %s broken (%d error(s)): keeping its last good version", file, len(exc.errors)
+            )
+            rule = kept
         if rule.name in rs.rules:
             rs.errors.append(
                 f"{file}: name: '{rule.name}' is already defined in {rs.rules[rule.name].source}"

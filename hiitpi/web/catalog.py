@@ -1,8 +1,8 @@
 """What can be started: workouts from ``rules/*.toml`` and programs from ``rules/programs/*.toml``.
 
 Reloaded when a file in the folder changes (checked at most every ``recheck_s``), so a rules file
-edited on the appliance shows in the picker without a restart; a broken file keeps the last good
-catalogue's other entries and its errors are kept for the page.
+edited on the appliance shows in the picker without a restart; a file that breaks keeps its last
+good version (and the programs that use it), and its errors are kept for the page.
 """
 
 from __future__ import annotations
@@ -68,6 +68,7 @@ class CatalogLoader:
         self._stamp: tuple | None = None
         self._checked = 0.0
         self._catalog = Catalog()
+        self._rules = None  # the last RuleSet: a file that breaks keeps its last good version
 
     def _fingerprint(self) -> tuple:
         files = sorted(self.rules_dir.glob("*.toml")) + sorted((self.rules_dir / "programs").glob("*.toml"))
@@ -89,7 +90,7 @@ class CatalogLoader:
             stamp = self._fingerprint()
             if stamp == self._stamp:
                 return self._catalog
-            rs = load_rule_set(self.rules_dir)
+            rs = self._rules = load_rule_set(self.rules_dir, previous=self._rules)
             programs, perrors = load_programs(self.rules_dir, known_workouts=set(rs.rules) | set(rs.aliases))
             self._catalog = Catalog(
                 workouts={n: r.title for n, r in rs.rules.items()},
