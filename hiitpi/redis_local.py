@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import logging
 import shutil
+import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 from urllib.parse import urlparse
@@ -31,6 +33,15 @@ def ping(url: str, timeout: float = 1.0) -> str | None:
         return str(exc)
     finally:
         client.close()
+
+
+def _die_with_parent() -> None:
+    """In the child: ask Linux to SIGTERM it when hiitpi dies, even by SIGKILL (no orphan Redis)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        PR_SET_PDEATHSIG = 1
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def can_start_private(url: str) -> bool:
@@ -72,6 +83,7 @@ class LocalRedis:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
         )
         deadline = time.monotonic() + 10
         while (reason := ping(self.url, 0.5)) is not None:

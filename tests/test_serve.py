@@ -121,6 +121,58 @@ def test_serve_runs_the_whole_appliance_on_a_clip(tmp_path, model_mirror, shared
     assert status == "done"
 
 
+def test_private_redis_dies_with_a_killed_appliance(tmp_path, model_mirror, shared_data):
+    """SIGKILL leaves no orphan redis-server behind (it would hold the port and the memory)."""
+    port = free_port()
+    url = f"redis://127.0.0.1:{port}/0"
+    clip = shared_data / "clips/squat/calimiro_squat_19.mp4"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "hiitpi",
+            "serve",
+            "--redis-url",
+            url,
+            "--source",
+            str(clip),
+            "--loop",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(free_port()),
+        ],
+        stderr=subprocess.DEVNULL,
+        env=_env(tmp_path, model_mirror),
+    )
+    client = redis.Redis.from_url(url, socket_connect_timeout=0.5)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                client.ping()
+                break
+            except redis.ConnectionError:
+                assert proc.poll() is None and time.monotonic() < deadline, "private redis never came up"
+                time.sleep(0.05)
+        time.sleep(1.0)
+        assert proc.poll() is None, "the appliance stopped by itself"
+        proc.kill()
+        proc.wait(10)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                client.ping()
+            except redis.ConnectionError:
+                break
+            assert time.monotonic() < deadline, "redis-server outlived the killed appliance"
+            time.sleep(0.1)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        client.close()
+
+
 def test_serve_with_missing_video_says_so(tmp_path, model_mirror, redis_url):
     res = subprocess.run(
         [
