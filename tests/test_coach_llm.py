@@ -44,7 +44,12 @@ def tiny_gguf(request, tmp_path_factory) -> Path:
     if not IN_CI:
         pytest.importorskip("llama_cpp", reason="llama-cpp-python is not installed")
     maker = _load_maker()
-    cache = Path(request.config.cache.mkdir("hiitpi-coach-tiny-gguf"))
+    cache_plugin = getattr(request.config, "cache", None)  # absent with -p no:cacheprovider
+    cache = (
+        Path(cache_plugin.mkdir("hiitpi-coach-tiny-gguf"))
+        if cache_plugin is not None
+        else tmp_path_factory.mktemp("tiny-gguf")
+    )
     out = cache / "tiny-llama-spm-q8_0.gguf"
     if not out.is_file():
         if SHARED_VOCAB.is_file():
