@@ -207,18 +207,10 @@ class Engine:
             except Exception:
                 log.exception("engine: error while stopping %s", name)
 
-    def liveness(self, max_silence_s: float = 60.0) -> str | None:
-        """None while the engine makes progress, else why not (for the appliance's systemd
-        watchdog). A source the watchdog is still restarting counts as progress for a minute."""
-        if self.finished.is_set():
-            return None
-        if self._thread is None or not self._thread.is_alive():
-            return "the analysis thread is not running"
-        silent = time.monotonic() - (self.stats.last_frame_at or self.stats.started_at)
-        if silent > max_silence_s:
-            err = self.capture.last_error if self.capture is not None else None
-            return f"no frame analysed for {silent:.0f} s" + (f" (source: {err})" if err else "")
-        return None
+    @property
+    def analysing(self) -> bool:
+        """True while the analysis thread runs."""
+        return self._thread is not None and self._thread.is_alive()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Until a finite source has been fully analysed (or the engine stopped)."""

@@ -195,8 +195,7 @@ def test_source_that_stops_is_restarted_by_the_watchdog(tmp_path, model_mirror, 
             time.sleep(0.05)
         assert engine.stats.frames >= frames_at_restart + 10  # frames flow again
         assert reader.state()["source_restarts"] == "1"
-        assert engine.liveness() is None
-        assert "no frame analysed" in engine.liveness(max_silence_s=-1)
+        assert engine.analysing  # the analysis thread survived the source's restart
     finally:
         release.set()
         engine.stop()

@@ -229,20 +229,18 @@ def pose_probe(estimator_getter: Callable[[], Any]) -> Probe:
 
 
 def _last_analysed_at(engine: Any) -> float | None:
-    recent = getattr(engine.stats, "_recent", None)
-    return recent[-1] if recent else None
+    return engine.stats.last_frame_at
 
 
 def engine_probe(engine: Any) -> Probe:
     """The analysis thread: running, and the parts it gave up on (store, analysis)."""
 
     def probe() -> PartHealth:
-        thread = getattr(engine, "_thread", None)
         degraded = sorted(getattr(engine, "degraded", ()))
         data = {"fps": round(engine.stats.fps, 1), "frames": engine.stats.frames, "degraded": degraded}
         if engine.finished.is_set():
             return PartHealth(True, "source finished", data)
-        if thread is None or not thread.is_alive():
+        if not engine.analysing:
             return PartHealth(False, "analysis thread is not running", data)
         if degraded:
             return PartHealth(False, "degraded: " + ", ".join(degraded), data)
@@ -280,8 +278,7 @@ def engine_liveness(engine: Any, *, stuck_after_s: float = 20.0) -> Callable[[],
     def alive() -> str | None:
         if engine.finished.is_set() or engine.stop_event.is_set():
             return None
-        thread = getattr(engine, "_thread", None)
-        if thread is not None and not thread.is_alive():
+        if not engine.analysing:
             return "the analysis thread died (see the log above)"
         captured = engine.capture.frames if engine.capture is not None else 0
         analysed = engine.stats.frames
