@@ -11,10 +11,11 @@ import os
 import shutil
 import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
+
+from hiitpi.redis_local import LocalRedis
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_SHARED = REPO.parent / "shared"
@@ -71,63 +72,38 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """A real redis-server on a free loopback port; never the default 6379."""
+    """A real redis-server on a free loopback port; never the default 6379.
+
+    The same code `hiitpi serve` uses to start its private Redis (`hiitpi.redis_local.LocalRedis`);
+    tests stop and start it again to simulate an outage.
+    """
 
     def __init__(self, workdir: Path):
-        exe = shutil.which("redis-server")
-        if not exe:
+        if not shutil.which("redis-server"):
             msg = "redis-server not installed (scripts/setup.sh installs it)"
             if IN_CI:
                 pytest.fail(msg)
             pytest.skip(msg)
-        self.exe = exe
-        self.workdir = workdir
         self.port = free_port()
-        self.proc: subprocess.Popen | None = None
+        self.local = LocalRedis(self.url, workdir)
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                self.exe,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-                "--protected-mode",
-                "yes",
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        import redis
+    @property
+    def proc(self) -> subprocess.Popen | None:
+        return self.local.proc
 
-        client = redis.Redis.from_url(self.url)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or self.proc.poll() is not None:
-                    raise RuntimeError(f"redis-server did not start on port {self.port}") from None
-                time.sleep(0.05)
-        client.close()
+    def start(self) -> None:
+        self.local.start()
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait(5)
-        self.proc = None
+        """Kill it (an outage, not a clean shutdown)."""
+        if self.local.proc and self.local.proc.poll() is None:
+            self.local.proc.kill()
+            self.local.proc.wait(5)
+        self.local.proc = None
 
 
 @pytest.fixture(scope="session")
