@@ -115,8 +115,10 @@ Read off the per-rep start/end frames in `index.csv` against the referee's event
   198 of 300, train3344 77 of 250, train2659 96 of 300, in stretches longer than a rep) and
   sequences whose landmarks are garbage where present (elbow angles of a few degrees, shoulders
   below the wrists in a push-up);
-- **front-view sit-ups** (stu2_62, stu10_60): seen from the feet, the torso's tilt hardly changes
-  and the landmarks jump; no 2D feature found here separates lying from sitting reliably;
+- **front-view sit-ups**: seen from the feet, the torso's tilt hardly changes; the sit-up rule
+  therefore also reads the curl (shoulders to knees in hip widths, which do not foreshorten) when
+  the hips face the camera, which made stu10_60 exact, but in stu2_62 no 2D feature separates
+  lying from sitting (the tilt only drifts from 40 to 80 degrees);
 - **labels that disagree with the movement**: a jack variant with the arms at chest height that
   the labels count as 3 long cycles (train1665), six full sit-ups labelled as 3 (stu8_58),
   one labelled cycle spanning most of the clip (val579, train3335).

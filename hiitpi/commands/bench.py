@@ -9,7 +9,12 @@ import argparse
 import importlib
 
 #: Modules that add a `hiitpi bench NAME` subcommand.
-BENCH_MODULES: tuple[str, ...] = ("hiitpi.coach.bench", "hiitpi.commands.pose", "hiitpi.commands.bench_pipeline", "hiitpi.referee.bench")
+BENCH_MODULES: tuple[str, ...] = (
+    "hiitpi.coach.bench",
+    "hiitpi.commands.pose",
+    "hiitpi.commands.bench_pipeline",
+    "hiitpi.referee.bench",
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
