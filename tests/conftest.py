@@ -125,3 +125,52 @@ def redis_url(redis_server) -> str:
     client.flushdb()
     client.close()
     return redis_server.url
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+
+
+@pytest.fixture()
+def browser(tmp_path):
+    """Real headless Chromium (Debian's chromium + chromium-driver) through selenium, phone-sized,
+    with downloads going to ``driver.downloads``."""
+    for exe in (CHROMIUM, CHROMEDRIVER):
+        if not Path(exe).exists():
+            msg = f"{exe} not installed (scripts/setup.sh --dev installs chromium chromium-driver)"
+            if IN_CI:
+                pytest.fail(msg)
+            pytest.skip(msg)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for flag in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        f"--user-data-dir={tmp_path / 'chrome-profile'}",
+        "--window-size=390,1400",
+    ):
+        opts.add_argument(flag)
+    opts.add_experimental_option(
+        "prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False}
+    )
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    driver.command_executor._client_config.timeout = 30  # a hung renderer fails the test, not the run
+    driver.execute_cdp_cmd(
+        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
+    )
+    driver.downloads = downloads
+    try:
+        yield driver
+    finally:
+        driver.quit()

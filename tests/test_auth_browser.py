@@ -5,7 +5,6 @@ SameSite=Lax (JavaScript cannot read it), and the video and API answer with it."
 from __future__ import annotations
 
 import os
-import shutil
 import threading
 import time
 from pathlib import Path
@@ -16,15 +15,8 @@ from tests.conftest import REPO, free_port
 
 pytestmark = pytest.mark.slow
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 CLIP = "squat/yuyoujiang_squat.mp4"
 ARTIFACTS = Path(os.environ.get("HIITPI_TEST_ARTIFACTS") or REPO / "test-artifacts")
-
-
-def _need(path: str) -> None:
-    if not shutil.which(path):
-        pytest.skip(f"{path} not installed (apt install chromium chromium-driver)")
 
 
 @pytest.fixture()
@@ -59,31 +51,6 @@ def served(tmp_path, model_mirror, shared_data, redis_url):
     stop.set()
     web.join(10)
     engine.stop()
-
-
-@pytest.fixture()
-def browser(tmp_path):
-    _need(CHROMIUM)
-    _need(CHROMEDRIVER)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--no-first-run",
-        f"--user-data-dir={tmp_path / 'chrome-profile'}",
-        "--window-size=390,900",
-    ):
-        opts.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-    driver.command_executor._client_config.timeout = 60
-    yield driver
-    driver.quit()
 
 
 def _wait(what: str, cond, timeout: float = 30.0):

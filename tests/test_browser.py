@@ -28,8 +28,6 @@ from tests.conftest import REPO, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
 CLIP = "squat/wahoo_squats_trim.mp4"
 CLIP_REPS = 10  # manifest gt_reps (hand-counted; gt_min = gt_max = 10)
 ARTIFACTS = Path(os.environ.get("HIITPI_TEST_ARTIFACTS") or REPO / "test-artifacts")
@@ -78,15 +76,6 @@ class GatedSource:
         self.inner.close()
 
 
-def _need(path: str) -> None:
-    if not Path(path).exists():
-        from tests.conftest import IN_CI
-
-        (pytest.fail if IN_CI else pytest.skip)(
-            f"{path} not installed (apt install chromium chromium-driver)"
-        )
-
-
 @pytest.fixture()
 def appliance(tmp_path, redis_url, model_mirror, shared_data):
     """Engine + recorder + dashboard, wired the way `hiitpi serve` does, on a gated real clip."""
@@ -132,43 +121,6 @@ def appliance(tmp_path, redis_url, model_mirror, shared_data):
     web.join(10)
     recorder.close()
     store.close()
-
-
-@pytest.fixture()
-def browser(tmp_path):
-    _need(CHROMIUM)
-    _need(CHROMEDRIVER)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for flag in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={tmp_path / 'chrome-profile'}",
-        "--window-size=390,1400",
-    ):
-        opts.add_argument(flag)
-    opts.add_experimental_option(
-        "prefs", {"download.default_directory": str(downloads), "download.prompt_for_download": False}
-    )
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-    driver.command_executor._client_config.timeout = 30  # a hung renderer fails the test, not the run
-    driver.execute_cdp_cmd(
-        "Browser.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)}
-    )
-    driver.downloads = downloads
-    yield driver
-    driver.quit()
 
 
 def _text(driver, css: str) -> str:
