@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import datetime
 
@@ -9,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from hiitpi.coach.bench import example_facts
 from hiitpi.coach.derived import derive
 from hiitpi.coach.factcheck import check_summary, extract_claims
 from hiitpi.coach.facts import IntervalFacts, SessionFacts
@@ -17,30 +19,10 @@ from hiitpi.coach.template import template_summary
 
 
 def squat_session(**kw) -> SessionFacts:
-    """24 squats slowing from 2.0 s to 3.15 s a rep; 3 no-reps; previous best 21."""
-    times, durs, t = [], [], 0.0
-    for i in range(24):
-        d = 2.0 + 0.05 * i
-        t += d + 0.3
-        times.append(round(t, 2))
-        durs.append(round(d, 2))
-    base = dict(
-        session_id=7,
-        player="Ana",
-        workout="squat",
-        started_at=datetime(2026, 3, 1, 7, 30),
-        duration_s=round(t + 2.0, 1),
-        reps=24,
-        no_reps=3,
-        no_rep_reasons={"not low enough": 3},
-        rep_times=times,
-        rep_durations=durs,
-        eccentric_s=[round(d * 0.55, 2) for d in durs],
-        concentric_s=[round(d * 0.45, 2) for d in durs],
-        previous_best=21,
-    )
+    """24 squats slowing from 2.0 s to 3.15 s a rep; 3 no-reps; previous best 21 (the bench's example)."""
+    base = dict(session_id=7, player="Ana", started_at=datetime(2026, 3, 1, 7, 30))
     base.update(kw)
-    return SessionFacts(**base)
+    return dataclasses.replace(example_facts(), **base)
 
 
 def tabata() -> SessionFacts:

@@ -22,6 +22,15 @@ def _env(tmp_path, model_mirror) -> dict:
     return env
 
 
+def _serve_clip(tmp_path, model_mirror, shared_data, web_port: int, stderr) -> tuple[str, subprocess.Popen]:
+    """`hiitpi serve` on a looping squat clip with its own private Redis: (redis url, process)."""
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    clip = shared_data / "clips/squat/calimiro_squat_19.mp4"
+    cmd = [sys.executable, "-m", "hiitpi", "serve", "--redis-url", url, "--source", str(clip), "--loop",
+           "--workout", "squat", "--host", "127.0.0.1", "--port", str(web_port)]  # fmt: skip
+    return url, subprocess.Popen(cmd, stderr=stderr, text=True, env=_env(tmp_path, model_mirror))
+
+
 def test_serve_check_reports_every_part(tmp_path, model_mirror, redis_url):
     res = subprocess.run(
         [sys.executable, "-m", "hiitpi", "serve", "--check", "--redis-url", redis_url],
@@ -51,31 +60,8 @@ def test_serve_check_fails_without_model(tmp_path, redis_url):
 
 def test_serve_runs_the_whole_appliance_on_a_clip(tmp_path, model_mirror, shared_data):
     """One process: private Redis, store, engine, dashboard; state in Redis; SIGTERM stops it all."""
-    port, web_port = free_port(), free_port()
-    url = f"redis://127.0.0.1:{port}/0"
-    clip = shared_data / "clips/squat/calimiro_squat_19.mp4"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "hiitpi",
-            "serve",
-            "--redis-url",
-            url,
-            "--source",
-            str(clip),
-            "--loop",
-            "--workout",
-            "squat",
-            "--port",
-            str(web_port),
-            "--host",
-            "127.0.0.1",
-        ],
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_env(tmp_path, model_mirror),
-    )
+    web_port = free_port()
+    url, proc = _serve_clip(tmp_path, model_mirror, shared_data, web_port, stderr=subprocess.PIPE)
     client = redis.Redis.from_url(url, decode_responses=True)
     try:
         deadline = time.monotonic() + 90
@@ -123,28 +109,7 @@ def test_serve_runs_the_whole_appliance_on_a_clip(tmp_path, model_mirror, shared
 
 def test_private_redis_dies_with_a_killed_appliance(tmp_path, model_mirror, shared_data):
     """SIGKILL leaves no orphan redis-server behind (it would hold the port and the memory)."""
-    port = free_port()
-    url = f"redis://127.0.0.1:{port}/0"
-    clip = shared_data / "clips/squat/calimiro_squat_19.mp4"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "hiitpi",
-            "serve",
-            "--redis-url",
-            url,
-            "--source",
-            str(clip),
-            "--loop",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(free_port()),
-        ],
-        stderr=subprocess.DEVNULL,
-        env=_env(tmp_path, model_mirror),
-    )
+    url, proc = _serve_clip(tmp_path, model_mirror, shared_data, free_port(), stderr=subprocess.DEVNULL)
     client = redis.Redis.from_url(url, socket_connect_timeout=0.5)
     try:
         deadline = time.monotonic() + 30
