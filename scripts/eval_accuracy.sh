@@ -61,6 +61,39 @@ def attempts(rep):
     return "\n".join(out)
 
 
+#: RepCount clips whose error is not the detector's, and why (read off index.csv's per-rep frames
+#: against the referee's events and the feature traces; see "Where the remaining error is").
+NOT_THE_DETECTOR = {
+    "test2320.mp4": "no person in 198 of 300 frames",
+    "train2659.mp4": "no person in 96 of 300 frames, garbage landmarks in the rest",
+    "train1665.mp4": "arms at chest height: no-reps ('arms not overhead') the labels count",
+    "stu4_46.mp4": "push-ups bottoming at ~120 degrees of elbow: no-reps ('not low enough') the labels count",
+    "stu2_62.mp4": "front-view sit-ups: no feature in the data follows the labelled cycles",
+    "stu8_58.mp4": "six full sit-ups in the torso tilt, labelled as 3 cycles",
+    "val579.mp4": "a first cycle already under way at frame 2 and a last one of 227 frames (7.6 s, past max_s)",
+    "train3335.mp4": "1 labelled cycle; the torso tilt goes through two full sit-ups in it and after",
+}
+
+
+def budget(rep, target=0.20):
+    """How much of the MAE the clips above take, and what the rest would need for the target."""
+    errs = {c["video"]: abs(c["pred"] - c["gt"]) / c["gt"] for c in rep["clips"] if c["pred"] is not None}
+    fixed = {v: e for v, e in errs.items() if v in NOT_THE_DETECTOR}
+    rest = [e for v, e in errs.items() if v not in NOT_THE_DETECTOR]
+    n = len(errs)
+    allowed = target * n - sum(fixed.values())
+    lines = ["| video | error | why it is not the detector's |", "|---|---:|---|"]
+    for v, e in sorted(fixed.items(), key=lambda x: -x[1]):
+        lines.append(f"| {v} | {e:.3f} | {NOT_THE_DETECTOR[v]} |")
+    text = (
+        f"These {len(fixed)} clips add {sum(fixed.values()) / n:.3f} to the overall MAE on their own. For MAE ≤ "
+        f"{target:.2f} over all {n} clips the other {len(rest)} would have to total a relative error of "
+        f"{allowed:.2f} (a mean of {allowed / max(len(rest), 1):.3f} each); they total {sum(rest):.2f} today "
+        f"(mean {sum(rest) / max(len(rest), 1):.3f}, the detector's own MAE on this set)."
+    )
+    return "\n".join(lines) + "\n\n" + text
+
+
 def summary(rep):
     out = ["| exercise | clips | MAE | OBO |", "|---|---:|---:|---:|"]
     for name, m in rep["per_exercise"].items():
@@ -121,21 +154,34 @@ Read off the per-rep start/end frames in `index.csv` against the referee's event
   lying from sitting (the tilt only drifts from 40 to 80 degrees);
 - **labels that disagree with the movement**: a jack variant with the arms at chest height that
   the labels count as 3 long cycles (train1665), six full sit-ups labelled as 3 (stu8_58),
-  one labelled cycle spanning most of the clip (val579, train3335).
+  a slow-motion jack of 7.6 s counted as one cycle (val579), one labelled cycle where the
+  torso tilt shows two sit-ups (train3335).
 
-The issue's target on this set (MAE ≤ 0.20, OBO ≥ 0.65) is met on OBO, not on MAE. Clips whose
-error comes from the labels or from missing pose data (test2320, train1665, stu8_58, train3335,
-val579, train2659, and stu4_46 under the judge's convention) already add about 0.16 to the MAE
-on their own. Most of the rest is the detector's: noisy fast push-ups whose top position reads
-as bent arms (stu9_52), the front-view sit-ups, sit-ups with gaps at one end of every rep
-(train3344), and reps at the clips' edges.
+The issue's target on this set (MAE ≤ 0.20, OBO ≥ 0.65) is met on OBO, not on MAE, and under
+the judge's convention it cannot be met by the detector alone:
+
+{budget(rc)}
+
+Most of what is left is noisy fast push-ups whose top position reads as bent arms (stu9_52),
+sit-ups with gaps at one end of every rep (train3344), fast sit-ups that do not lie back down
+between reps (stu9_57: a judge's no-rep, merged into the next rep) and reps at the clips' edges.
 
 Loader changes tried and measured on this set, not kept: smoothing the per-frame aspect
 estimates over 5 frames (overall 0.282 / 0.650 before and after); giving the far side of a
 side-on body a low score from BlazePose depth, so features read the near limbs (0.267 / 0.675 →
 0.312 / 0.625); fixing each sequence's overall aspect from limb-to-torso proportions, which
 bone-length constancy cannot pin down when every frame is squashed alike (0.267 / 0.675 →
-0.338 / 0.625: foreshortened limbs mislead it).
+0.338 / 0.625: foreshortened limbs mislead it); restoring each frame's three axis scales from
+3D bone lengths (BlazePose's z included; in 3D the bones do not foreshorten) — squats improve,
+sit-ups do not (0.241 / 0.750 → 0.254–0.261 / 0.625–0.675); replacing frames whose restored
+aspect jumps by more than 2–3× from its neighbours with the local median (0.243–0.252).
+Rule changes tried and not kept: letting the push-up's top position be read from the chest
+height alone with a lower elbow gate (push-up MAE 0.312 → 0.300 at best, 0.002 overall, by
+trading stu9_52's missed reps for stu6_42's extra ones); a push-up counter on the chest height
+alone with hysteresis (push-up MAE 0.317–0.418). Calling a no-rep only after the first counted
+rep, or only for movements at least `min_s` long, leaves the counts as they are and removes most
+no-reps outside the labelled cycles (37 → 20 and 37 → 15 of 97) but also real ones (the
+arms-at-chest-height jacks of train1665 would never hear "arms not overhead"), so it was not kept.
 
 {table(rc, "video")}
 """)
