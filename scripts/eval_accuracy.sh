@@ -182,6 +182,12 @@ alone with hysteresis (push-up MAE 0.317–0.418). Calling a no-rep only after t
 rep, or only for movements at least `min_s` long, leaves the counts as they are and removes most
 no-reps outside the labelled cycles (37 → 20 and 37 → 15 of 97) but also real ones (the
 arms-at-chest-height jacks of train1665 would never hear "arms not overhead"), so it was not kept.
+A "went part-way back, then up again" no-rep (the sit-up that does not lie back down, the
+push-up that does not straighten between reps), which leaves counts as they are: with a
+one-frame dwell on the way back it explained 5 of stu9_57's 6 missing sit-ups and 15 of
+stu9_52's 22 missing push-ups but also fired 12 times on stu6_42's 8 slow push-ups and on three
+sit-up clips the referee counts exactly; holding the way back for half of `min_s` silenced it
+everywhere. The landmarks are too noisy for it here; not kept.
 
 {table(rc, "video")}
 """)
