@@ -54,12 +54,13 @@ def settings_factory(tmp_path, model_mirror):
     """Build Settings isolated in tmp_path, with models read from the mirror."""
     from hiitpi.config import load_settings
 
-    def make(**overrides):
+    def make(overrides: dict | None = None):
+        """``overrides``: {("section", "key"): value}, on top of the isolated data dir and mirror."""
         base = {
             ("general", "data_dir"): str(tmp_path / "data"),
             ("models", "mirror"): str(model_mirror),
         }
-        base.update(overrides)
+        base.update(overrides or {})
         return load_settings(None, env={}, overrides=base)
 
     return make

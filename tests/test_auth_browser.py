@@ -20,25 +20,20 @@ ARTIFACTS = Path(os.environ.get("HIITPI_TEST_ARTIFACTS") or REPO / "test-artifac
 
 
 @pytest.fixture()
-def served(tmp_path, model_mirror, shared_data, redis_url):
-    from hiitpi.config import load_settings
+def served(settings_factory, shared_data, redis_url):
     from hiitpi.engine import Engine
     from hiitpi.secrets import create_secrets
     from hiitpi.web.app import create_app, serve_web
 
-    settings = load_settings(
-        None,
-        env={},
-        overrides={
-            ("general", "data_dir"): str(tmp_path / "data"),
-            ("models", "mirror"): str(model_mirror),
+    settings = settings_factory(
+        {
             ("redis", "url"): redis_url,
             ("capture", "source"): str(shared_data / "clips" / CLIP),
             ("capture", "loop"): True,
             ("referee", "workout"): "squat",
             ("web", "host"): "127.0.0.1",
             ("web", "port"): free_port(),
-        },
+        }
     )
     _, code = create_secrets(settings.general.data_dir)
     engine = Engine(settings)

@@ -77,21 +77,16 @@ class GatedSource:
 
 
 @pytest.fixture()
-def appliance(tmp_path, redis_url, model_mirror, shared_data):
+def appliance(settings_factory, redis_url, shared_data):
     """Engine + recorder + dashboard, wired the way `hiitpi serve` does, on a gated real clip."""
     from hiitpi.capture.select import create_source_factory
-    from hiitpi.config import load_settings
     from hiitpi.engine import Engine
     from hiitpi.store.db import Store
     from hiitpi.store.recorder import SessionRecorder
     from hiitpi.web.app import create_app, serve_web
 
-    settings = load_settings(
-        None,
-        env={},
-        overrides={
-            ("general", "data_dir"): str(tmp_path / "data"),
-            ("models", "mirror"): str(model_mirror),
+    settings = settings_factory(
+        {
             ("redis", "url"): redis_url,
             ("capture", "source"): str(shared_data / "clips" / CLIP),
             ("capture", "paced"): True,  # at the clip's own rate, as a camera would deliver
@@ -100,7 +95,7 @@ def appliance(tmp_path, redis_url, model_mirror, shared_data):
             ("referee", "workout"): "squat",
             ("web", "host"): "127.0.0.1",
             ("web", "port"): free_port(),
-        },
+        }
     )
     gate, ended = threading.Event(), threading.Event()
     real = create_source_factory(settings.capture)
