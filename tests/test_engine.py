@@ -37,6 +37,23 @@ def make_settings(tmp_path, model_mirror, redis_url, extra: dict | None = None):
     return load_settings(None, env={}, overrides=overrides)
 
 
+def _recording_engine(settings, clip: Path, tmp_path: Path):
+    """A started engine on the looping clip that waits for a start command, with a recorder."""
+    from hiitpi.store.db import Store
+    from hiitpi.store.recorder import SessionRecorder
+
+    store = Store.open(tmp_path / "h.db")
+    recorder = SessionRecorder(store, flush_interval_s=0.1)
+    engine = Engine(
+        settings,
+        source_factory=lambda: VideoFileSource(clip, paced=True, loop=True),
+        recorder=recorder,
+        autostart=False,
+    )
+    engine.start()
+    return store, recorder, engine
+
+
 @pytest.fixture(scope="module")
 def clip(shared_data) -> Path:
     return shared_data / "clips" / CLIP
@@ -219,20 +236,10 @@ def test_source_that_cannot_open_is_a_clear_error(tmp_path, model_mirror, redis_
 
 
 def test_commands_start_switch_stop_and_store(tmp_path, model_mirror, redis_url, clip):
-    from hiitpi.store.db import Store
     from hiitpi.store.queries import session_detail
-    from hiitpi.store.recorder import SessionRecorder
 
     settings = make_settings(tmp_path, model_mirror, redis_url)
-    store = Store.open(tmp_path / "h.db")
-    recorder = SessionRecorder(store, flush_interval_s=0.1)
-    engine = Engine(
-        settings,
-        source_factory=lambda: VideoFileSource(clip, paced=True, loop=True),
-        recorder=recorder,
-        autostart=False,
-    )
-    engine.start()
+    store, recorder, engine = _recording_engine(settings, clip, tmp_path)
     reader = LiveReader(redis_url, LiveKeys(settings.redis.prefix))
     try:
         time.sleep(0.3)
@@ -282,9 +289,7 @@ def test_video_clients_get_frames_from_the_engine(tmp_path, model_mirror, redis_
 
 
 def test_hiit_program_switches_rests_and_finishes(tmp_path, model_mirror, redis_url, clip):
-    from hiitpi.store.db import Store
     from hiitpi.store.queries import session_detail
-    from hiitpi.store.recorder import SessionRecorder
 
     rules = tmp_path / "rules"
     (rules / "programs").mkdir(parents=True)
@@ -295,15 +300,7 @@ def test_hiit_program_switches_rests_and_finishes(tmp_path, model_mirror, redis_
         '[[blocks]]\nworkout = "jumping_jack"\nwork_s = 1.5\nrest_s = 1.0\n'
     )
     settings = make_settings(tmp_path, model_mirror, redis_url, {("referee", "rules_dir"): str(rules)})
-    store = Store.open(tmp_path / "h.db")
-    recorder = SessionRecorder(store, flush_interval_s=0.1)
-    engine = Engine(
-        settings,
-        source_factory=lambda: VideoFileSource(clip, paced=True, loop=True),
-        recorder=recorder,
-        autostart=False,
-    )
-    engine.start()
+    store, recorder, engine = _recording_engine(settings, clip, tmp_path)
     reader = LiveReader(redis_url, LiveKeys(settings.redis.prefix))
     try:
         ok = reader.wait_command(reader.send_command("start", player="bo", workout="quick"), timeout_s=10)

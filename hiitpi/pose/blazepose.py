@@ -19,7 +19,7 @@ import numpy as np
 from hiitpi.pose.geometry import Region, RegionWarp, check_frame, to_float_input
 from hiitpi.pose.registry import register_backend
 from hiitpi.pose.runtime import ModelLoadError, TFLiteModel, open_model
-from hiitpi.pose.types import EXTRA_NAMES, Pose
+from hiitpi.pose.types import EXTRA_NAMES, Pose, keypoint_array
 
 log = logging.getLogger(__name__)
 
@@ -209,9 +209,7 @@ class BlazePoseEstimator:
         self._roi = roi_from_points(pts[33, :2], pts[34, :2]) if self.tracking else None
         scale = np.array([w, h], dtype=np.float64)
         coco = pts[list(COCO_FROM_BLAZEPOSE)]
-        kps = np.empty((17, 3), dtype=np.float32)
-        kps[:, :2] = np.clip(coco[:, :2] / scale, 0.0, 1.0)
-        kps[:, 2] = coco[:, 2]
+        kps = keypoint_array(coco[:, :2] / scale, coco[:, 2])
         extras = {}
         for name, idx in EXTRAS_FROM_BLAZEPOSE.items():
             p = pts[idx]

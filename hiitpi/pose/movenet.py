@@ -17,7 +17,7 @@ import numpy as np
 from hiitpi.pose.geometry import Region, RegionWarp, check_frame
 from hiitpi.pose.registry import register_backend
 from hiitpi.pose.runtime import TFLiteModel, open_model
-from hiitpi.pose.types import KEYPOINT_INDEX, Pose
+from hiitpi.pose.types import KEYPOINT_INDEX, Pose, keypoint_array
 
 log = logging.getLogger(__name__)
 
@@ -113,10 +113,7 @@ class MoveNetEstimator:
     def decode(self, raw: np.ndarray, warp: RegionWarp, w: int, h: int) -> np.ndarray:
         """(17, 3) x, y, score normalised to the full frame."""
         xy = warp.normalized_to_frame(raw[:, [1, 0]], w, h)
-        kps = np.empty((17, 3), dtype=np.float32)
-        kps[:, :2] = np.clip(xy, 0.0, 1.0)
-        kps[:, 2] = raw[:, 2]
-        return kps
+        return keypoint_array(xy, raw[:, 2])
 
     def estimate(self, frame: np.ndarray, timestamp: float) -> Pose | None:
         check_frame(frame)

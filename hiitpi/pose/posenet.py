@@ -18,7 +18,7 @@ import numpy as np
 from hiitpi.pose.geometry import Region, RegionWarp, check_frame, to_float_input
 from hiitpi.pose.registry import register_backend
 from hiitpi.pose.runtime import ModelLoadError, TFLiteModel, open_model
-from hiitpi.pose.types import Pose
+from hiitpi.pose.types import Pose, keypoint_array
 
 log = logging.getLogger(__name__)
 
@@ -82,10 +82,7 @@ class PoseNetEstimator:
         # pixel positions on the input grid (cell centres at i * stride) -> continuous coords
         uv = raw[:, [1, 0]] + 0.5
         xy = warp.points_to_frame(uv) / (w, h)
-        kps = np.empty((17, 3), dtype=np.float32)
-        kps[:, :2] = np.clip(xy, 0.0, 1.0)
-        kps[:, 2] = raw[:, 2]
-        return kps
+        return keypoint_array(xy, raw[:, 2])
 
     def estimate(self, frame: np.ndarray, timestamp: float) -> Pose | None:
         check_frame(frame)

@@ -52,6 +52,14 @@ SKELETON_EDGES: tuple[tuple[str, str], ...] = (
 )
 
 
+def keypoint_array(xy: np.ndarray, scores: np.ndarray) -> np.ndarray:
+    """(17, 3) float32 keypoints: ``xy`` normalised to the frame (clipped to it) and a score each."""
+    kps = np.empty((len(xy), 3), dtype=np.float32)
+    kps[:, :2] = np.clip(xy, 0.0, 1.0)
+    kps[:, 2] = scores
+    return kps
+
+
 @dataclass(slots=True)
 class Pose:
     """One person's keypoints in one frame.
