@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from hiitpi.errors import InputError
 from hiitpi.pose.types import Pose
 from hiitpi.referee.events import RefEvent
 from hiitpi.referee.machine import Referee
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 CACHE_VERSION = 1
 
 
-class VideoOpenError(RuntimeError):
+class VideoOpenError(InputError, RuntimeError):
     """A video file OpenCV cannot read."""
 
 

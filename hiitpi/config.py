@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from hiitpi.errors import ErrorList
 from hiitpi.tomlpos import TomlDocument, TomlSyntaxError, load_toml
 
 log = logging.getLogger(__name__)
@@ -229,12 +230,8 @@ class Settings(Section):
         return self.store.database or self.general.data_dir / "hiitpi.db"
 
 
-class ConfigError(ValueError):
+class ConfigError(ErrorList, ValueError):
     """A config that cannot be used; ``errors`` holds one line per problem."""
-
-    def __init__(self, errors: list[str]):
-        self.errors = errors
-        super().__init__("\n".join(errors))
 
 
 #: Environment names kept for convenience beside the path-derived ones.

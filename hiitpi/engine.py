@@ -23,6 +23,7 @@ from hiitpi.capture.base import Frame
 from hiitpi.capture.runner import CaptureRunner
 from hiitpi.capture.select import SourceFactory, create_source_factory
 from hiitpi.config import Settings
+from hiitpi.errors import HiitpiError
 from hiitpi.live.contract import LiveCommand, LiveKeys, encode_event, encode_sample, validate_command
 from hiitpi.referee.events import RefEvent
 
@@ -114,7 +115,7 @@ class Session:
     no_reps_before: int = 0
 
 
-class EngineError(RuntimeError):
+class EngineError(HiitpiError, RuntimeError):
     """The engine could not start; the message says what to do."""
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from hiitpi.config import Settings
+from hiitpi.errors import HiitpiError
 from hiitpi.tomlpos import load_toml
 
 log = logging.getLogger(__name__)
@@ -43,11 +44,11 @@ class ModelFile:
     optional: bool = False
 
 
-class ModelMissingError(FileNotFoundError):
+class ModelMissingError(HiitpiError, FileNotFoundError):
     """A model file that is not in place; the message says how to get it."""
 
 
-class ModelFetchError(RuntimeError):
+class ModelFetchError(HiitpiError, RuntimeError):
     """Every source for a model file failed."""
 
 

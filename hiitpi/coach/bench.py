@@ -114,7 +114,7 @@ def run_bench(model_path, *, runs: int, max_tokens: int, threads: int) -> dict:
 
 
 def bench_coach_cmd(args: argparse.Namespace, settings) -> int:
-    from hiitpi.coach.llm import ModelLoadError
+    from hiitpi.coach.llm import CoachModelError
     from hiitpi.coach.summary import resolve_model_path
 
     path, missing = resolve_model_path(settings, args.model)
@@ -128,7 +128,7 @@ def bench_coach_cmd(args: argparse.Namespace, settings) -> int:
             max_tokens=args.max_tokens,
             threads=args.threads or settings.coach.threads,
         )
-    except ModelLoadError as exc:
+    except CoachModelError as exc:
         print(f"hiitpi: {exc}", file=sys.stderr)
         return 1
     if args.json:

@@ -26,10 +26,10 @@ from hiitpi.coach.factcheck import check_summary
 from hiitpi.coach.facts import SessionFacts
 from hiitpi.coach.llm import (
     DEFAULT_CTX,
+    CoachModelError,
     GenerationCancelled,
     GenerationTimeout,
     LlamaRunner,
-    ModelLoadError,
 )
 from hiitpi.coach.prompt import build_messages
 from hiitpi.coach.template import template_summary
@@ -171,7 +171,7 @@ class Coach:
                         cancel=cancel,
                         sampling=self.sampling,
                     )
-                except ModelLoadError as exc:
+                except CoachModelError as exc:
                     attempts.append(Attempt(n, "", False, error=str(exc)))
                     emit(CoachEvent("discard", n, "model", "model failed to load"))
                     return template(f"model failed to load: {exc}")

@@ -12,13 +12,14 @@ from collections.abc import Iterator
 
 import redis
 
+from hiitpi.errors import InputError
 from hiitpi.live.contract import COMMANDS_MAXLEN, LiveEntry, LiveKeys, validate_command
 from hiitpi.live.redisconn import make_client
 
 log = logging.getLogger(__name__)
 
 
-class CommandRejected(ValueError):
+class CommandRejected(InputError, ValueError):
     """A command the engine would refuse anyway (unknown action, bad player name)."""
 
 

@@ -13,6 +13,7 @@ import pkgutil
 from collections.abc import Callable
 from typing import Any
 
+from hiitpi.errors import InputError
 from hiitpi.pose.base import PoseEstimator
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ _discovered = False
 _NOT_BACKENDS = {"base", "types", "registry", "runtime", "smoothing", "draw", "geometry"}
 
 
-class UnknownBackendError(ValueError):
+class UnknownBackendError(InputError, ValueError):
     """A pose model name no module registered."""
 
 

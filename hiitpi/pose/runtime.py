@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from hiitpi.errors import HiitpiError
+
 log = logging.getLogger(__name__)
 
 EDGETPU_LIBRARY = "libedgetpu.so.1"
@@ -34,15 +36,15 @@ EDGETPU_HOWTO = (
 )
 
 
-class RuntimeMissingError(ImportError):
+class RuntimeMissingError(HiitpiError, ImportError):
     """No TensorFlow Lite interpreter can be imported."""
 
 
-class EdgeTPUUnavailableError(RuntimeError):
+class EdgeTPUUnavailableError(HiitpiError, RuntimeError):
     """The Edge TPU was asked for but its library or device is not there."""
 
 
-class ModelLoadError(ValueError):
+class ModelLoadError(HiitpiError, ValueError):
     """A model file that the interpreter cannot load (wrong file, truncated download)."""
 
 

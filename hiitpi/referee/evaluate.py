@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hiitpi.errors import InputError
 from hiitpi.pose.types import Pose
 
 log = logging.getLogger(__name__)
@@ -126,8 +127,8 @@ class ManifestRow:
     gt_max: int
 
 
-class ManifestError(ValueError):
-    pass
+class ManifestError(InputError, ValueError):
+    """A clips manifest or pose index that cannot be read; the message names file and line."""
 
 
 def read_manifest(path: str | Path) -> list[ManifestRow]:

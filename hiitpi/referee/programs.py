@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from hiitpi.errors import ErrorList
 from hiitpi.tomlpos import KeyPath, TomlDocument, TomlSyntaxError, load_toml
 
 log = logging.getLogger(__name__)
@@ -151,12 +152,8 @@ def _expand(p: Program) -> tuple[Segment, ...]:
     return tuple(segs)
 
 
-class ProgramError(ValueError):
+class ProgramError(ErrorList, ValueError):
     """A program file that cannot be used; ``errors`` lists 'file:line: key: what' lines."""
-
-    def __init__(self, errors: list[str]):
-        self.errors = errors
-        super().__init__("\n".join(errors))
 
 
 class _Checker:

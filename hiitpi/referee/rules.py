@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hiitpi.errors import ErrorList
 from hiitpi.referee.features import (
     AXES,
     FEATURE_TYPES,
@@ -135,12 +136,8 @@ class Rule:
         return next(s for s in self.states if s.name == name)
 
 
-class RulesError(ValueError):
+class RulesError(ErrorList, ValueError):
     """A rules file that cannot be used; ``errors`` lists each problem as 'file:line: key: what'."""
-
-    def __init__(self, errors: list[str]):
-        self.errors = errors
-        super().__init__("\n".join(errors))
 
 
 # --------------------------------------------------------------------------------------------

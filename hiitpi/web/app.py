@@ -22,13 +22,14 @@ from collections.abc import Callable
 from typing import Any
 
 from hiitpi.config import Settings
+from hiitpi.errors import HiitpiError
 
 log = logging.getLogger(__name__)
 
 ASSETS = __file__.rsplit("/", 1)[0] + "/assets"
 
 
-class WebServerError(RuntimeError):
+class WebServerError(HiitpiError, RuntimeError):
     """The dashboard could not start; the message says what to do."""
 
 
