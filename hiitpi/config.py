@@ -264,34 +264,22 @@ def _set_path(data: dict, path: tuple[str, ...], value: Any) -> None:
     data[path[-1]] = value
 
 
-def _allowed_keys(path: tuple) -> list[str]:
-    model: type[BaseModel] = Settings
-    for key in path:
-        info = model.model_fields.get(str(key))
-        if info is None or not (isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel)):
-            return []
-        model = info.annotation
-    return sorted(model.model_fields)
-
-
 def _format_errors(exc: ValidationError, doc: TomlDocument | None, origin: dict) -> list[str]:
+    """Each error as 'where: key: what', where is the file:line, the environment variable or the flag."""
+    from hiitpi.schema import describe, doc_path
+
     errors = []
     for err in exc.errors():
         loc = tuple(err["loc"])
-        key = ".".join(str(p) for p in loc)
-        if err["type"] == "extra_forbidden":
-            allowed = _allowed_keys(loc[:-1])
-            what = f"unknown key '{key}'; allowed here: {', '.join(allowed)}"
-        else:
-            what = f"'{key}': {err['msg']} (got {err.get('input')!r})"
+        path = doc_path(doc.data, loc) if doc is not None else loc
         src = origin.get(loc)
         if src:
             where = src
-        elif (doc is not None and loc in doc.lines) or (doc is not None and loc[:-1] in doc.lines):
+        elif doc is not None and (loc in doc.lines or loc[:-1] in doc.lines):
             where = doc.where(loc)
         else:
             where = "settings"
-        errors.append(f"{where}: {what}")
+        errors.append(f"{where}: {describe(err, Settings, path or loc)}")
     return errors
 
 
