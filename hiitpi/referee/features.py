@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass
 
 from hiitpi.pose.types import KEYPOINT_INDEX
+from hiitpi.referee.calibrate import CalibrateSpec, Calibrator
 
 #: Names that take a side: ``knee`` is ``left_knee`` or ``right_knee`` depending on ``side``.
 SIDED_PARTS: tuple[str, ...] = ("eye", "ear", "shoulder", "elbow", "wrist", "hip", "knee", "ankle")
@@ -168,10 +169,29 @@ class FeatureSpec:
     #: low and high decay toward the current value with peak_half_life_s. Below ``min_range``
     #: (in the feature's own units) the person is not moving enough and the value is None.
     min_range: float = 0.0
+    #: the camera views this feature can be trusted in (empty: every view); see `hiitpi.referee.view`
+    views: tuple[str, ...] = ()
+    #: measure the feature in the person's own travel units (0 start, 1 far); see `calibrate`
+    calibrate: CalibrateSpec | None = None
 
     @property
     def sided(self) -> bool:
         return any(point_needs_side(p) for p in self.points)
+
+    @property
+    def unit(self) -> float:
+        """A typical change of the value over one movement: margins between states are in these."""
+        if self.calibrate is not None or self.relative == "range":
+            return 1.0
+        if self.relative == "peak":
+            return 0.5
+        if self.type in ("angle", "tilt"):
+            return 90.0
+        return 100.0 if self.scale == "none" else 1.0
+
+    def valid_in(self, view: str | None) -> bool:
+        """Whether the feature can decide anything in ``view`` (None: the view is not known yet)."""
+        return view is None or not self.views or view in self.views
 
 
 def _point_ref(name: str, side: str | None) -> int | tuple[int, int]:
@@ -192,6 +212,7 @@ class Feature:
 
     __slots__ = (
         "_axis",
+        "_cal",
         "_code",
         "_low",
         "_ms",
@@ -222,6 +243,7 @@ class Feature:
         self._peak: float | None = None
         self._low: float | None = None
         self._peak_t = 0.0
+        self._cal = Calibrator(spec.calibrate) if spec.calibrate is not None else None
 
     def reset(self) -> None:
         self.side = None
@@ -229,9 +251,20 @@ class Feature:
         self._peak = None
         self._low = None
         self._peak_t = 0.0
+        if self._cal is not None:
+            self._cal.reset()
+
+    @property
+    def calibrator(self) -> Calibrator | None:
+        return self._cal
 
     def compute(self, px: list[Point], sc: BodyScale, t: float = 0.0) -> float | None:
-        v = self._compute(px, sc)
+        v = self._relative(self._compute(px, sc), t)
+        if v is None or self._cal is None:
+            return v
+        return self._cal.update(v, t)
+
+    def _relative(self, v: float | None, t: float) -> float | None:
         if v is None or self.spec.relative == "none":
             return v
         if self.spec.relative == "range":
