@@ -11,15 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hiitpi.referee.evaluate import (
-    ClipResult,
+from hiitpi.referee.datasets import (
     ManifestError,
+    pose_sequence,
     read_manifest,
-    read_repcount_index,
-    repcount_poses,
+    read_pose_index,
     restore_aspect,
-    summarize,
 )
+from hiitpi.referee.evaluate import ClipResult, summarize
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -96,10 +95,10 @@ def test_restore_aspect_recovers_a_squashed_body():
 
 
 def test_repcount_arrays_become_coco_poses(shared_data):
-    index = read_repcount_index(shared_data / "repcount_pose" / "index.csv")
+    index = read_pose_index(shared_data / "repcount_pose" / "index.csv")
     assert len(index) == 40
     arr = np.load(shared_data / "repcount_pose" / "poses" / (Path(index[0].video).stem + ".npy"))
-    poses = list(repcount_poses(arr, 30.0))
+    poses = list(pose_sequence(arr, 30.0))
     assert len(poses) == len(arr)
     first = next(p for p in poses if p is not None)
     assert first.keypoints.shape == (17, 3)
