@@ -6,38 +6,41 @@ position is (standing tall, arms locked out), 1 where their far position is (the
 squats), so a state can say "down at 70 % of the way" and mean the same thing for a deep and a
 shallow squatter, seen from the side or foreshortened from the front.
 
-The two positions are the feature's extremes, tracked as the set goes on: each rises (or falls)
-at once to a new extreme that lasts at least ``spike_s`` (a one-frame glitch does not move it),
-and otherwise drifts toward the current value with ``half_life_s``, so a person who tires, or a
-camera that moves, is followed within a few reps. The travel between them is clamped to
+The two positions are read from the movement's turning points: the feature's extremes, each one
+confirmed when the value has come back from it by a quarter of the travel known so far. The start
+position is the median of the last ``reps`` start-side turning points, the far position the
+median of the far-side ones. So a glitch of a few frames (one turning point among several), a rest
+sitting up or standing at the top (one turning point, however long) and a person who tires (the
+median follows their recent reps) do not throw it. The travel between them is clamped to
 ``min_travel``..``max_travel`` (feature units) from the rules file: a lazy first rep cannot lower
-the bar below the physical floor, and a very deep person is never asked for more than the
-ceiling. Every time constant is in seconds, so 30 and 60 fps count alike.
+the bar below the physical floor, and a very deep person is never asked for more than the ceiling.
+Nothing here counts frames: 30 and 60 fps calibrate alike.
 """
 
 from __future__ import annotations
 
-import math
 from collections import deque
 from dataclasses import dataclass
+
+#: a turning point is confirmed when the value has come back from it by this share of the travel
+TURN = 0.25
 
 
 @dataclass(frozen=True, slots=True)
 class CalibrateSpec:
     """How a feature calibrates: the nominal positions (which way is "far") and the travel limits."""
 
-    #: where the movement starts and where it goes, in the feature's units: only the direction
-    #: (far above or below start) and the nominal travel |far - start| are used
+    #: where the movement starts and where it goes, in the feature's units: the direction (far
+    #: above or below start) and the nominal travel |far - start|
     start: float
     far: float
     #: the travel (feature units) thresholds are scaled to never goes below this: the physical
     #: floor; default half the nominal travel
     min_travel: float | None = None
-    #: ... nor above this (the ceiling); default the nominal travel times 1.5
+    #: ... nor above this (the ceiling); default 1.5 times the nominal travel
     max_travel: float | None = None
-    half_life_s: float = 20.0
-    #: an extreme must hold this long to move the person's range (spike rejection)
-    spike_s: float = 0.1
+    #: how many recent turning points at each end the positions are the median of
+    reps: int = 5
 
     @property
     def nominal(self) -> float:
@@ -49,31 +52,36 @@ class CalibrateSpec:
 
     @property
     def ceiling(self) -> float:
-        return self.max_travel if self.max_travel is not None else 1.5 * self.nominal
+        return max(self.max_travel if self.max_travel is not None else 1.5 * self.nominal, self.floor)
+
+
+def _median(d: deque) -> float:
+    s = sorted(d)
+    n = len(s)
+    return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) * 0.5
 
 
 class Calibrator:
-    """``update(v, t)`` returns where ``v`` sits on the person's travel (0 start, 1 far)."""
+    """``update(v)`` returns where ``v`` sits on the person's travel (0 start, 1 far), learning from it."""
 
-    __slots__ = ("_ceil", "_floor", "_half", "_hi", "_hiq", "_lo", "_loq", "_sign", "_spike", "_t", "spec")
+    __slots__ = ("_ceil", "_ext", "_floor", "_his", "_lo", "_los", "_rising", "_sign", "_span", "spec")
 
     def __init__(self, spec: CalibrateSpec):
         self.spec = spec
         self._sign = 1.0 if spec.far >= spec.start else -1.0
         self._floor = spec.floor
-        self._ceil = max(spec.ceiling, self._floor)
-        self._half = spec.half_life_s
-        self._spike = spec.spike_s
-        self._hiq: deque = deque()  # (t, x) with increasing x: the window's minimum in front
-        self._loq: deque = deque()  # (t, x) with decreasing x: the window's maximum in front
+        self._ceil = spec.ceiling
+        self._los: deque = deque(maxlen=max(spec.reps, 1))  # start-side turning points, oriented
+        self._his: deque = deque(maxlen=max(spec.reps, 1))  # far-side turning points
         self.reset()
 
     def reset(self) -> None:
-        self._lo: float | None = None  # the start-side extreme, oriented (far is +)
-        self._hi: float | None = None  # the far-side extreme
-        self._t = 0.0
-        self._hiq.clear()
-        self._loq.clear()
+        self._los.clear()
+        self._his.clear()
+        self._lo: float | None = None  # the start position, oriented so that far is +
+        self._span = self._floor
+        self._ext = None  # the extreme since the last turning point ((low, high) before the first)
+        self._rising: bool | None = None  # heading far (True), back (False), unknown (None)
 
     @property
     def rest(self) -> float | None:
@@ -81,41 +89,61 @@ class Calibrator:
         return None if self._lo is None else self._lo * self._sign
 
     @property
-    def travel(self) -> float | None:
+    def travel(self) -> float:
         """The travel thresholds are scaled to, in feature units (clamped to the floor/ceiling)."""
+        return self._span
+
+    def update(self, v: float, learn: bool = True) -> float | None:
+        """Where ``v`` sits on the person's travel; with ``learn`` it also looks for a turning point.
+        None until something has been learnt."""
+        x = v * self._sign
+        if learn:
+            self._learn(x)
         if self._lo is None:
             return None
-        span = self._hi - self._lo
-        return self._floor if span < self._floor else self._ceil if span > self._ceil else span
+        return (x - self._lo) / self._span
 
-    def update(self, v: float, t: float) -> float:
-        x = v * self._sign
-        # sustained values over the last spike_s: a new extreme must last that long
-        hq = self._hiq
-        while hq and hq[-1][1] >= x:
-            hq.pop()
-        hq.append((t, x))
-        lq = self._loq
-        while lq and lq[-1][1] <= x:
-            lq.pop()
-        lq.append((t, x))
-        cut = t - self._spike
-        while hq[0][0] < cut:
-            hq.popleft()
-        while lq[0][0] < cut:
-            lq.popleft()
-        high = hq[0][1]  # the lowest value of the window: the far side held this long
-        low = lq[0][1]
-        hi, lo = self._hi, self._lo
+    def _learn(self, x: float) -> None:
+        ext = self._ext
+        if ext is None:
+            self._ext = (x, x)
+            self._lo = x
+            return
+        turn = TURN * self._span
+        rising = self._rising
+        if rising is None:
+            # no turning point yet: the lowest and highest values so far, until it turns
+            lo, hi = min(ext[0], x), max(ext[1], x)
+            if x > lo + turn and hi - x < turn:
+                self._turn(lo, False)
+                self._rising, self._ext = True, x
+            elif x < hi - turn and x - lo < turn:
+                self._turn(hi, True)
+                self._rising, self._ext = False, x
+            else:
+                self._ext = (lo, hi)
+            return
+        if rising:
+            if x > ext:
+                self._ext = x
+            elif x < ext - turn:
+                self._turn(ext, True)
+                self._rising, self._ext = False, x
+        elif x < ext:
+            self._ext = x
+        elif x > ext + turn:
+            self._turn(ext, False)
+            self._rising, self._ext = True, x
+
+    def _turn(self, value: float, far: bool) -> None:
+        (self._his if far else self._los).append(value)
+        los, his = self._los, self._his
+        lo = _median(los) if los else None
+        hi = _median(his) if his else None
+        if lo is None:
+            lo = hi - self._floor
         if hi is None:
-            hi = high
-            lo = low
-        else:
-            dt = t - self._t
-            k = 1.0 - math.pow(0.5, dt / self._half) if dt > 0.0 else 0.0
-            hi = high if high > hi else hi - (hi - high) * k
-            lo = low if low < lo else lo + (low - lo) * k
-        self._hi, self._lo, self._t = hi, lo, t
+            hi = lo + self._floor
         span = hi - lo
-        travel = self._floor if span < self._floor else self._ceil if span > self._ceil else span
-        return (x - lo) / travel
+        self._span = self._floor if span < self._floor else self._ceil if span > self._ceil else span
+        self._lo = lo

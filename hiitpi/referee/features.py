@@ -26,6 +26,9 @@ SIDED_PARTS: tuple[str, ...] = ("eye", "ear", "shoulder", "elbow", "wrist", "hip
 MID_POINTS: tuple[str, ...] = tuple(f"mid_{p}" for p in SIDED_PARTS)
 
 FEATURE_TYPES: dict[str, int] = {"angle": 3, "tilt": 2, "height": 2, "distance": 2, "offset": 3}
+#: a feature made of other features (``of``), not of keypoints: the mean of those valid in the
+#: current view and visible in this pose
+COMBINED_TYPES: tuple[str, ...] = ("mean",)
 SIDE_MODES: tuple[str, ...] = ("left", "right", "best", "mean", "min", "max")
 SCALES: tuple[str, ...] = ("torso", "shoulders", "hips", "none")
 RELATIVE: tuple[str, ...] = ("none", "peak", "range")
@@ -173,6 +176,8 @@ class FeatureSpec:
     views: tuple[str, ...] = ()
     #: measure the feature in the person's own travel units (0 start, 1 far); see `calibrate`
     calibrate: CalibrateSpec | None = None
+    #: type "mean": the features it averages (calibrated ones, so their units agree)
+    of: tuple[str, ...] = ()
 
     @property
     def sided(self) -> bool:
@@ -259,12 +264,8 @@ class Feature:
         return self._cal
 
     def compute(self, px: list[Point], sc: BodyScale, t: float = 0.0) -> float | None:
-        v = self._relative(self._compute(px, sc), t)
-        if v is None or self._cal is None:
-            return v
-        return self._cal.update(v, t)
-
-    def _relative(self, v: float | None, t: float) -> float | None:
+        """The value before calibration (the referee calibrates, see `calibrator`)."""
+        v = self._compute(px, sc)
         if v is None or self.spec.relative == "none":
             return v
         if self.spec.relative == "range":
@@ -380,3 +381,25 @@ class Feature:
             self._sticky = "left"
         self.side = self._sticky
         return lv if self._sticky == "left" else rv
+
+
+class MeanFeature:
+    """A feature of type "mean": the referee averages its inputs (``spec.of``) after measuring them."""
+
+    __slots__ = ("side", "spec")
+
+    def __init__(self, spec: FeatureSpec):
+        self.spec = spec
+        self.side: str | None = None
+
+    def reset(self) -> None:
+        self.side = None
+
+    @property
+    def calibrator(self) -> None:
+        return None
+
+
+def make_feature(spec: FeatureSpec, min_score: float) -> Feature | MeanFeature:
+    """The compiled feature for ``spec``."""
+    return MeanFeature(spec) if spec.type in COMBINED_TYPES else Feature(spec, min_score)

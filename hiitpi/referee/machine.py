@@ -30,9 +30,10 @@ import numpy as np
 
 from hiitpi.pose.types import Pose
 from hiitpi.referee.events import RefEvent
-from hiitpi.referee.features import BodyScale, Feature
+from hiitpi.referee.features import COMBINED_TYPES, BodyScale, make_feature
 from hiitpi.referee.pace import PaceMeter
 from hiitpi.referee.rules import Rule
+from hiitpi.referee.rules_extra import with_extras
 from hiitpi.referee.view import VIEWS, ViewDetector
 
 log = logging.getLogger(__name__)
@@ -87,6 +88,7 @@ class Referee:
     def __init__(self, rule: Rule, pace_window_s: float = 20.0, counting: str = "judge"):
         if counting not in COUNTING:
             raise ValueError(f"counting must be one of {', '.join(COUNTING)}, not {counting!r}")
+        rule = with_extras(rule)
         self.rule = rule
         self.name = rule.name
         self.counting = counting
@@ -96,7 +98,7 @@ class Referee:
                 Referee(_one_side(rule, side), pace_window_s, counting) for side in ("left", "right")
             ]
         self._scale = BodyScale(rule.min_score)
-        self._features = [Feature(spec, rule.min_score) for spec in rule.features.values()]
+        self._features = [make_feature(spec, rule.min_score) for spec in rule.features.values()]
         self._fidx = {f.spec.name: i for i, f in enumerate(self._features)}
         self.values: list[float | None] = [None] * len(self._features)
         self._all_checks = [_Check(c, self._fidx[c.feature]) for c in rule.checks]
@@ -139,7 +141,43 @@ class Referee:
             used.add(rule.rep.rom.feature)
         if self._rom is not None:
             used.add(self._features[self._rom[0]].spec.name)
-        self._active = [(i, f) for i, f in enumerate(self._features) if f.spec.name in used]
+        for f in self._features:
+            if f.spec.name in used:
+                used |= set(f.spec.of)
+        self._active = [
+            (i, f)
+            for i, f in enumerate(self._features)
+            if f.spec.name in used and f.spec.type not in COMBINED_TYPES
+        ]
+        self._cals = [(i, f.calibrator) for i, f in self._active if f.calibrator is not None]
+        calibrated = {self._features[i].spec.name for i, _ in self._cals}
+        calibrated |= {f.spec.name for f in self._features if f.spec.type in COMBINED_TYPES}
+        self._postures = tuple(
+            tuple(
+                (
+                    self._fidx[c.feature],
+                    -_INF if c.above is None else c.above,
+                    _INF if c.below is None else c.below,
+                )
+                for c in s.when
+                if c.feature not in calibrated
+            )
+            for s in rule.states
+        )
+        # combined features, with the inputs valid in each view
+        self._means = {
+            view: tuple(
+                (
+                    i,
+                    tuple(
+                        self._fidx[n] for n in f.spec.of if self._features[self._fidx[n]].spec.valid_in(view)
+                    ),
+                )
+                for i, f in enumerate(self._features)
+                if f.spec.type in COMBINED_TYPES and f.spec.name in used
+            )
+            for view in self._tables
+        }
         self._wh: tuple[int, int] | None = None
         self._whs = None
         self.pace_meter = PaceMeter(pace_window_s)
@@ -192,6 +230,7 @@ class Referee:
         self.count = 0
         self.no_reps = 0
         self.attempts = 0
+        self._full = 0  # full reps (in both conventions)
         self.state: str | None = None
         self.view: str | None = None
         self.hold_s = 0.0
@@ -313,6 +352,19 @@ class Referee:
                 values[i] = f.compute(px, scale, t)
             if self._viewer is not None:
                 self.view = self._viewer.update(px, t)
+            if self._cals:
+                # calibrated features learn the person's range only in the exercise's posture
+                # (the conditions of a state on uncalibrated features): not while they stand
+                # up from a set, walk to the mat or leave
+                learn = self._in_posture(values)
+                for i, cal in self._cals:
+                    v = values[i]
+                    if v is not None:
+                        values[i] = cal.update(v, learn)
+            for i, inputs in self._means[self.view]:
+                vs = sorted(values[j] for j in inputs if values[j] is not None)
+                n = len(vs)
+                values[i] = None if not n else vs[n // 2] if n % 2 else (vs[n // 2 - 1] + vs[n // 2]) * 0.5
         table = self._tables[self.view] if self._viewer is not None else self._tables[None]
 
         match = self._match(table, values)
@@ -361,6 +413,17 @@ class Referee:
             self._reset_cycle()
             self._armed = False
         return events
+
+    def _in_posture(self, values: list) -> bool:
+        """Whether the uncalibrated ``when`` conditions of some state hold."""
+        for conds in self._postures:
+            for fi, lo, hi in conds:
+                v = values[fi]
+                if v is None or not (lo < v < hi):
+                    break
+            else:
+                return True
+        return False
 
     def _match(self, table: _Table, values: list) -> str | None:
         """The state whose conditions hold by the largest margin (the current one wins a tie)."""
@@ -483,7 +546,9 @@ class Referee:
             log.debug("%s: cycle of %.2fs is shorter than min_s, ignored", self.name, t_end - t0)
             return
         if not complete:
-            if self._partial_hit:
+            # short of the person's travel; before their first full rep there is no travel to be
+            # short of (a calibrated range is still the floor): movement, not an attempt
+            if self._partial_hit and self._full > 0:
                 self._short(t0, t_end, rep.partial_reason, None, None, None, None, events)
             return
         reason = None
@@ -514,6 +579,7 @@ class Referee:
         if reason is not None:
             self._short(t0, t_end, reason, ecc, con, rom_val, side, events)
             return
+        self._full += 1
         self._count(t0, t_end, ecc, con, rom_val, side, {"pause_s": pause} if pause else {}, events)
 
     def _short(self, t0, t_end, reason, ecc, con, rom_val, side, events: list[RefEvent]) -> None:
