@@ -7,7 +7,7 @@ squats), so a state can say "down at 70 % of the way" and mean the same thing fo
 shallow squatter, seen from the side or foreshortened from the front.
 
 The two positions are read from the movement's turning points: the feature's extremes, each one
-confirmed when the value has come back from it by a quarter of the travel known so far. The start
+confirmed when the value has come back from it by half the travel known so far. The start
 position is the median of the last ``reps`` start-side turning points, the far position the
 median of the far-side ones. So a glitch of a few frames (one turning point among several), a rest
 sitting up or standing at the top (one turning point, however long) and a person who tires (the
@@ -23,7 +23,7 @@ from collections import deque
 from dataclasses import dataclass
 
 #: a turning point is confirmed when the value has come back from it by this share of the travel
-TURN = 0.25
+TURN = 0.5
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ from hiitpi.referee.events import RefEvent
 from hiitpi.referee.features import COMBINED_TYPES, BodyScale, make_feature
 from hiitpi.referee.pace import PaceMeter
 from hiitpi.referee.rules import Rule
-from hiitpi.referee.rules_extra import with_extras
+from hiitpi.referee.rules_extra import rep_option, with_extras
 from hiitpi.referee.view import VIEWS, ViewDetector
 
 log = logging.getLogger(__name__)
@@ -111,6 +111,7 @@ class Referee:
         rep = rule.rep
         self._start = rep.start if rep else None
         self._seq = rep.sequence if rep else ()
+        self._both_ways = bool(rep is not None and rep_option(rule, "both_ways", False))
         self._partial = tuple(
             (
                 self._fidx[c.feature],
@@ -231,6 +232,8 @@ class Referee:
         self.no_reps = 0
         self.attempts = 0
         self._full = 0  # full reps (in both conventions)
+        self._half_from: str | None = None  # both_ways: the end state the move started from
+        self._t_half = 0.0
         self.state: str | None = None
         self.view: str | None = None
         self.hold_s = 0.0
@@ -362,9 +365,8 @@ class Referee:
                     if v is not None:
                         values[i] = cal.update(v, learn)
             for i, inputs in self._means[self.view]:
-                vs = sorted(values[j] for j in inputs if values[j] is not None)
-                n = len(vs)
-                values[i] = None if not n else vs[n // 2] if n % 2 else (vs[n // 2 - 1] + vs[n // 2]) * 0.5
+                vs = [values[j] for j in inputs if values[j] is not None]
+                values[i] = sum(vs) / len(vs) if vs else None
         table = self._tables[self.view] if self._viewer is not None else self._tables[None]
 
         match = self._match(table, values)
@@ -408,7 +410,9 @@ class Referee:
         ):
             self._commit(match, t, events)
 
-        if self._in_cycle and t - self._t_cycle > self.rule.rep.max_s:
+        # a rep that has not reached the far position within max_s is dropped; once there, the
+        # person may hold it (a rest sitting up, a paused squat) and the rep waits for the return
+        if self._in_cycle and self._seq_pos < len(self._seq) and t - self._t_cycle > self.rule.rep.max_s:
             log.debug("%s: rep timed out after %.1fs", self.name, t - self._t_cycle)
             self._reset_cycle()
             self._armed = False
@@ -510,6 +514,9 @@ class Referee:
         self.state = name
         fresh = self._fresh
         self._fresh = False
+        if self._both_ways:
+            self._commit_half(name, t, events)
+            return
         if (
             prev is None
             and fresh
@@ -538,6 +545,21 @@ class Referee:
             if self._seq_pos < len(seq) and seq[self._seq_pos] == name:
                 self._seq_pos += 1
 
+    def _commit_half(self, name: str, t: float, events: list[RefEvent]) -> None:
+        """``both_ways``: every move from one end state to the other is a rep, its side the end reached."""
+        ends = (self._start, self._seq[-1])
+        if name not in ends:
+            return
+        if self._half_from is not None and name != self._half_from:
+            self._t_cycle = self._t_half
+            self._seq_pos = len(self._seq)
+            self._peak_side = name
+            self._finish_cycle(t, events)
+        self._reset_cycle()
+        self._half_from = name
+        self._t_half = self._t_cycle = t
+        self._in_cycle = True
+
     def _finish_cycle(self, t_end: float, events: list[RefEvent]) -> None:
         rep = self.rule.rep
         t0 = self._t_cycle
@@ -546,10 +568,17 @@ class Referee:
             log.debug("%s: cycle of %.2fs is shorter than min_s, ignored", self.name, t_end - t0)
             return
         if not complete:
-            # short of the person's travel; before their first full rep there is no travel to be
-            # short of (a calibrated range is still the floor): movement, not an attempt
+            # short of the person's own travel: a no-rep for the judge; counting attempts it is
+            # not an attempt (measured: on data labelled by attempts such cycles are mostly
+            # fidgeting), but the person still hears why. Before the first full rep there is no
+            # travel to be short of (a calibrated range is still its floor): just movement.
             if self._partial_hit and self._full > 0:
-                self._short(t0, t_end, rep.partial_reason, None, None, None, None, events)
+                if self.counting == "judge":
+                    self._short(t0, t_end, rep.partial_reason, None, None, None, None, events)
+                else:
+                    events.append(
+                        RefEvent("fault", self.name, t0, t_end, self.count, reason=rep.partial_reason)
+                    )
             return
         reason = None
         for c in self._all_checks:

@@ -1,4 +1,5 @@
-"""Rules keys the rules loader does not read yet: a feature's ``views`` and ``calibrate``.
+"""Rules keys the rules loader does not read yet: a feature's ``views`` and ``calibrate``, features
+of type "mean", and ``[rep] both_ways``.
 
 Temporary. The rules schema is being replaced (issue 12: pydantic models for every user-edited
 file); until that lands, these two keys of `hiitpi.referee.features.FeatureSpec` are kept here,
@@ -28,10 +29,24 @@ elbow = { calibrate = { start = 170, far = 85, min_travel = 35, max_travel = 120
 chest = { calibrate = { start = 1.3, far = 0.6, min_travel = 0.3, max_travel = 1.2 } }
 move = { type = "mean", of = ["elbow", "chest"] }
 
+[high_knees.features]
+knees = { calibrate = { start = -0.8, far = 0.8, min_travel = 0.6, max_travel = 2.5 } }
+
+[high_knees.rep]
+both_ways = true
+
+[mountain_climber.features]
+hip = { calibrate = { start = 170, far = 90, min_travel = 30, max_travel = 110 } }
+
+[jumping_jack.features]
+arms = { calibrate = { start = -0.9, far = 0.5, min_travel = 0.6, max_travel = 2.0 } }
+feet = { calibrate = { start = 0.3, far = 1.0, min_travel = 0.3, max_travel = 1.5 } }
+move = { type = "mean", of = ["arms", "feet"] }
+
 [situp.features]
 hip = { calibrate = { start = 130, far = 60, min_travel = 30, max_travel = 110 } }
 torso = { views = ["side", "oblique"], calibrate = { start = 85, far = 30, min_travel = 25, max_travel = 90 } }
-curl = { views = ["front", "oblique", "above"], calibrate = { start = 2.5, far = 1.0, min_travel = 0.6, max_travel = 3.0 } }
+curl = { views = ["front", "above"], calibrate = { start = 2.5, far = 1.0, min_travel = 0.6, max_travel = 3.0 } }
 move = { type = "mean", of = ["hip", "torso", "curl"] }
 """
 
@@ -57,3 +72,8 @@ def with_extras(rule: Rule) -> Rule:
             changes["calibrate"] = CalibrateSpec(**keys["calibrate"])
         features[name] = dataclasses.replace(spec, **changes)
     return dataclasses.replace(rule, features=features)
+
+
+def rep_option(rule: Rule, key: str, default=None):
+    """A pending ``[rep]`` key of ``rule`` (``both_ways``)."""
+    return EXTRA.get(rule.name, {}).get("rep", {}).get(key, default)
