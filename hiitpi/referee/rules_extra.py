@@ -26,8 +26,10 @@ move = { type = "mean", of = ["stand", "knee", "hip_over_knee"] }
 
 [push_up.features]
 elbow = { calibrate = { start = 170, far = 85, min_travel = 35, max_travel = 120 } }
-chest = { calibrate = { start = 1.3, far = 0.6, min_travel = 0.3, max_travel = 1.2 } }
+chest = { views = ["side", "oblique"], calibrate = { start = 1.3, far = 0.6, min_travel = 0.3, max_travel = 1.2 } }
 move = { type = "mean", of = ["elbow", "chest"] }
+torso = { views = ["side", "oblique"] }
+hip_drop = { views = ["side", "oblique"] }
 
 [high_knees.features]
 knees = { calibrate = { start = -0.8, far = 0.8, min_travel = 0.6, max_travel = 2.5 } }
