@@ -588,10 +588,12 @@ class Referee:
             if c.violated:
                 reason = s.reason
                 break
-            if s.reach_above is not None and (c.extreme is None or c.extreme <= s.reach_above):
+            # a mark that could not be seen during the rep (hidden, or not valid in this view)
+            # is not held against it
+            if s.reach_above is not None and c.extreme is not None and c.extreme <= s.reach_above:
                 reason = s.reason
                 break
-            if s.reach_below is not None and (c.extreme is None or c.extreme >= s.reach_below):
+            if s.reach_below is not None and c.extreme is not None and c.extreme >= s.reach_below:
                 reason = s.reason
                 break
         rom_val = None

@@ -31,6 +31,12 @@ move = { type = "mean", of = ["elbow", "chest"] }
 torso = { views = ["side", "oblique"] }
 hip_drop = { views = ["side", "oblique"] }
 
+[burpee.features]
+torso = { views = ["side", "oblique"], calibrate = { start = 5, far = 80, min_travel = 40, max_travel = 90 } }
+stand = { calibrate = { start = 1.0, far = 0.2, min_travel = 0.4, max_travel = 1.0 } }
+move = { type = "mean", of = ["stand", "torso"] }
+plank = { views = ["side", "oblique"] }
+
 [high_knees.features]
 knees = { calibrate = { start = -0.8, far = 0.8, min_travel = 0.6, max_travel = 2.5 } }
 
