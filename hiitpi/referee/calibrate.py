@@ -24,6 +24,8 @@ from dataclasses import dataclass
 
 #: a turning point is confirmed when the value has come back from it by this share of the travel
 TURN = 0.5
+#: seconds of recent movement that cap the travel
+RECENT_S = 4.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +66,10 @@ def _median(d: deque) -> float:
 class Calibrator:
     """``update(v)`` returns where ``v`` sits on the person's travel (0 start, 1 far), learning from it."""
 
-    __slots__ = ("_ceil", "_ext", "_floor", "_his", "_lo", "_los", "_rising", "_sign", "_span", "spec")
+    __slots__ = (
+        "_ceil", "_ext", "_floor", "_his", "_lo", "_los", "_maxq", "_median_span", "_minq", "_rising", "_sign",
+        "_span", "spec",
+    )  # fmt: skip
 
     def __init__(self, spec: CalibrateSpec):
         self.spec = spec
@@ -73,13 +78,17 @@ class Calibrator:
         self._ceil = spec.ceiling
         self._los: deque = deque(maxlen=max(spec.reps, 1))  # start-side turning points, oriented
         self._his: deque = deque(maxlen=max(spec.reps, 1))  # far-side turning points
+        self._maxq: deque = deque()  # (t, x), x decreasing: the recent maximum in front
+        self._minq: deque = deque()  # (t, x), x increasing: the recent minimum in front
         self.reset()
 
     def reset(self) -> None:
         self._los.clear()
         self._his.clear()
         self._lo: float | None = None  # the start position, oriented so that far is +
-        self._span = self._floor
+        self._span = self._median_span = self._floor
+        self._maxq.clear()
+        self._minq.clear()
         self._ext = None  # the extreme since the last turning point ((low, high) before the first)
         self._rising: bool | None = None  # heading far (True), back (False), unknown (None)
 
@@ -93,15 +102,35 @@ class Calibrator:
         """The travel thresholds are scaled to, in feature units (clamped to the floor/ceiling)."""
         return self._span
 
-    def update(self, v: float, learn: bool = True) -> float | None:
-        """Where ``v`` sits on the person's travel; with ``learn`` it also looks for a turning point.
-        None until something has been learnt."""
+    def update(self, v: float, t: float, learn: bool = True) -> float | None:
+        """Where ``v`` (at time ``t``) sits on the person's travel; with ``learn`` it also looks for a
+        turning point. None until something has been learnt."""
         x = v * self._sign
         if learn:
+            self._recent(x, t)
             self._learn(x)
         if self._lo is None:
             return None
         return (x - self._lo) / self._span
+
+    def _recent(self, x: float, t: float) -> None:
+        """The travel is never more than the movement of the last RECENT_S seconds: an early glitch
+        (a detection of a few degrees of elbow) cannot stretch it so far that real reps, too small
+        to turn it, are never seen."""
+        maxq, minq = self._maxq, self._minq
+        while maxq and maxq[-1][1] <= x:
+            maxq.pop()
+        maxq.append((t, x))
+        while minq and minq[-1][1] >= x:
+            minq.pop()
+        minq.append((t, x))
+        cut = t - RECENT_S
+        while maxq[0][0] < cut:
+            maxq.popleft()
+        while minq[0][0] < cut:
+            minq.popleft()
+        span = min(self._median_span, maxq[0][1] - minq[0][1])
+        self._span = self._floor if span < self._floor else self._ceil if span > self._ceil else span
 
     def _learn(self, x: float) -> None:
         ext = self._ext
@@ -144,6 +173,9 @@ class Calibrator:
             lo = hi - self._floor
         if hi is None:
             hi = lo + self._floor
-        span = hi - lo
+        self._median_span = hi - lo
+        span = (
+            min(self._median_span, self._maxq[0][1] - self._minq[0][1]) if self._maxq else self._median_span
+        )
         self._span = self._floor if span < self._floor else self._ceil if span > self._ceil else span
         self._lo = lo

@@ -363,7 +363,7 @@ class Referee:
                 for i, cal in self._cals:
                     v = values[i]
                     if v is not None:
-                        values[i] = cal.update(v, learn)
+                        values[i] = cal.update(v, t, learn)
             for i, inputs in self._means[self.view]:
                 vs = [values[j] for j in inputs if values[j] is not None]
                 values[i] = sum(vs) / len(vs) if vs else None
@@ -573,12 +573,7 @@ class Referee:
             # fidgeting), but the person still hears why. Before the first full rep there is no
             # travel to be short of (a calibrated range is still its floor): just movement.
             if self._partial_hit and self._full > 0:
-                if self.counting == "judge":
-                    self._short(t0, t_end, rep.partial_reason, None, None, None, None, events)
-                else:
-                    events.append(
-                        RefEvent("fault", self.name, t0, t_end, self.count, reason=rep.partial_reason)
-                    )
+                self._short(t0, t_end, rep.partial_reason, None, None, None, None, events)
             return
         reason = None
         for c in self._all_checks:
