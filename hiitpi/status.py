@@ -34,8 +34,13 @@ def part_status(settings: Settings) -> list[tuple[str, bool, str]]:
     """(part, ok, detail) for config, models, runtime, camera, Redis and database."""
     from hiitpi.modelfiles import ModelStore
     from hiitpi.redis_local import can_start_private, ping
+    from hiitpi.references import reference_problems
 
     parts: list[tuple[str, bool, str]] = []
+    problems = reference_problems(settings)
+    parts.append(
+        ("settings", not problems, "; ".join(problems) or "every name refers to something that exists")
+    )
     parts.append(("data folder", True, str(settings.general.data_dir)))
     try:
         store = ModelStore(settings)
@@ -81,7 +86,7 @@ def part_status(settings: Settings) -> list[tuple[str, bool, str]]:
 
 def pairing_status(settings: Settings) -> tuple[str, bool, str]:
     """The pairing secrets (issue 8): present and private, or made (and shown once) at first start."""
-    from hiitpi.secrets import SecretsError, load_secrets, secrets_path
+    from hiitpi.pairing import SecretsError, load_secrets, secrets_path
 
     path = secrets_path(settings.general.data_dir)
     try:

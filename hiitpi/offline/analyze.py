@@ -89,10 +89,17 @@ def analyze_video(
 
     rule = load_rule_set(settings.referee.rules_dir).resolve(workout)
     referee = Referee(rule, settings.referee.pace_window_s)
+    own = estimator is None
+    if own:
+        from hiitpi.pose.registry import UnknownBackendError, available_backends
+
+        if settings.pose.model not in available_backends():  # one line before anything loads
+            raise UnknownBackendError(
+                f"unknown pose model {settings.pose.model!r}; available: {', '.join(available_backends())}",
+                "set [pose] model or --model",
+            )
     source = VideoFileSource(path, paced=False)
     source.open()  # a missing or undecodable file is reported before the model loads
-    info = source.info
-    own = estimator is None
     if own:
         from hiitpi.pose.registry import create_estimator
 
@@ -101,6 +108,7 @@ def analyze_video(
         except BaseException:
             source.close()
             raise
+    info = source.info
     stage = PoseStage(estimator, PoseSmoother.from_settings(settings.pose.smoothing), keep_times=True)
     writer = None
     if out is not None:
