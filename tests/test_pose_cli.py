@@ -128,7 +128,7 @@ def test_help_stays_light():
     """`hiitpi --help` must not import TFLite or the pose backends (the handlers do)."""
     code = (
         "import sys; from hiitpi.cli import build_parser; build_parser(); "
-        "print(','.join(m for m in ('ai_edge_litert', 'hiitpi.pose.runtime', 'hiitpi.pose.movenet') if m in sys.modules))"
+        "print(','.join(m for m in ('ai_edge_litert', 'hiitpi.pose.runtime', 'hiitpi.pose.registry', 'hiitpi.pose.backends.movenet') if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=os.environ, check=True
