@@ -66,7 +66,7 @@ def test_missing_model_says_how_to_get_it(tmp_path):
     assert "hiitpi models fetch movenet-lightning" in msg and "HIITPI_MODEL_MIRROR" in msg
     assert store.verify("movenet-lightning")[0] == "missing"
     assert not store.has("movenet-lightning")
-    with pytest.raises(UnknownModelFileError, match="no model file named 'nope'.*known: movenet-lightning"):
+    with pytest.raises(UnknownModelFileError, match=r"no model file named 'nope'.*known: movenet-lightning"):
         store.entry("nope")
 
 
@@ -105,7 +105,10 @@ def _entry(**fields) -> str:
         (_entry(path='"../../etc/passwd"'), [r":3: file\.0\.path: .* must be a relative path"]),
         (_entry(url='"ftp://x"'), [r":5: file\.0\.url: 'ftp://x' must start with https://"]),
         (_entry(size="-3"), [r":5: file\.0\.size: Input should be greater than 0"]),
-        (_entry(package='"mediapipe==0.10.14"'), [r":1: file\.0: 'package' and 'package_member' go together"]),
+        (
+            _entry(package='"mediapipe==0.10.14"'),
+            [r":1: file\.0: 'package' and 'package_member' go together"],
+        ),
         (
             _entry() + _entry(path='"y.tflite"'),
             [r":6: file\.1\.name: 'x' is already the name of another file"],
