@@ -76,14 +76,18 @@ def every_file(settings: Settings, store) -> dict[str, bool]:
 
 def list_cmd(args: argparse.Namespace, settings: Settings) -> int:
     from hiitpi.modelfiles import ModelStore
-    from hiitpi.pose.registry import backend_specs, broken_backends, needed_files
+    from hiitpi.pose.registry import UnknownBackendError, backend_specs, broken_backends, needed_files
 
     store = ModelStore(settings)
     used_by: dict[str, list[str]] = {}
     for spec in backend_specs():
         for name in spec.manifest_names():
             used_by.setdefault(name, []).append(spec.name)
-    needed = needed_files(settings)
+    try:
+        needed = needed_files(settings)
+        by_whom = f"by [pose] model = {settings.pose.model} on this machine"
+    except UnknownBackendError as exc:  # the listing still helps to pick a model
+        needed, by_whom = {}, f"none: {exc.message}"
     print(f"model folder: {store.dir}" + (f"   mirror: {store.mirror}" if store.mirror else ""))
     for mf in store.files.values():
         status, _detail = store.verify(mf.name)
@@ -91,7 +95,7 @@ def list_cmd(args: argparse.Namespace, settings: Settings) -> int:
         need = ("needed" if needed[mf.name] else "wanted") if mf.name in needed else ""
         users = ", ".join(used_by.get(mf.name, [])) or "-"
         print(f"{mf.name:28s} {status:8s} {need:7s} {source:28s} {users:28s} {mf.about}")
-    print(f"(needed/wanted: by [pose] model = {settings.pose.model} on this machine)")
+    print(f"(needed/wanted: {by_whom})")
     for module, reason in broken_backends().items():
         print(f"! not loaded: pose backend module {module}: {reason}")
     return 0
