@@ -108,7 +108,7 @@ def test_not_an_image_is_a_clear_error(name, what, frame, estimators):  # noqa: 
 
 def test_a_1x1_video_gives_no_poses_not_a_crash(tmp_path, model_mirror):
     """Offline analysis of a 1x1 video (the case that used to raise 'frame too small')."""
-    from hiitpi.analysis import video_poses
+    from hiitpi.offline.poses import video_poses
 
     path = tmp_path / "tiny.avi"
     out = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (1, 1))
