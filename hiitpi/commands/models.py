@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from hiitpi.config import Settings
 from hiitpi.errors import InputError
+
+if TYPE_CHECKING:
+    from hiitpi.modelfiles import ModelStore
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     verify.set_defaults(func=verify_cmd)
 
 
-def wanted_files(settings: Settings, store, names: list[str]) -> dict[str, bool]:
+def wanted_files(settings: Settings, store: ModelStore, names: list[str]) -> dict[str, bool]:
     """Manifest names for ``names`` (pose models expand to their files here) -> required.
 
     No names: the files the configured pose model needs here. Raises `InputError` for a name
@@ -67,7 +71,7 @@ def wanted_files(settings: Settings, store, names: list[str]) -> dict[str, bool]
     return out
 
 
-def every_file(settings: Settings, store) -> dict[str, bool]:
+def every_file(settings: Settings, store: ModelStore) -> dict[str, bool]:
     """Every manifest file -> required (those the configured pose model needs here)."""
     from hiitpi.pose.registry import needed_files
 

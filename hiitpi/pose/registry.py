@@ -25,6 +25,7 @@ from pydantic import ValidationError
 
 from hiitpi.errors import ErrorList, InputError
 from hiitpi.pose.base import BackendOptions, PoseBackend
+from hiitpi.schema import describe
 
 log = logging.getLogger(__name__)
 
@@ -231,8 +232,6 @@ def needed_files(settings: Any, name: str | None = None) -> dict[str, bool]:
 
 def check_options(options: Mapping[str, Any]) -> list[tuple[tuple[str, ...], str]]:
     """Problems with ``[pose.options.<model>]`` tables: (key path in the settings, what is wrong)."""
-    from hiitpi.schema import describe
-
     problems: list[tuple[tuple[str, ...], str]] = []
     for name, table in options.items():
         where = ("pose", "options", str(name))

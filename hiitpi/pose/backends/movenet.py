@@ -68,14 +68,11 @@ class MoveNetOptions(BackendOptions):
     )
 
 
-_LIGHTNING_FILES = {"cpu": {"model": "movenet-lightning"}, "edgetpu": {"model": "movenet-lightning-edgetpu"}}
-
-
 @register_backend(
     "movenet-lightning",
     title="MoveNet Lightning (default)",
     description="MoveNet SinglePose Lightning int8, 192x192, with crop tracking; the one with a Coral build",
-    files=_LIGHTNING_FILES,
+    files={"cpu": {"model": "movenet-lightning"}, "edgetpu": {"model": "movenet-lightning-edgetpu"}},
 )
 @register_backend(
     "movenet-thunder",
