@@ -115,6 +115,12 @@ class PoseSettings(Section):
         0.2, ge=0, le=1, title="Min pose score", description="Below this a frame has no person."
     )
     smoothing: SmoothingSettings = Field(default_factory=SmoothingSettings)
+    options: dict[str, dict[str, bool | int | float | str]] = Field(
+        default_factory=dict,
+        title="Backend options",
+        description="Per pose model, e.g. [pose.options.movenet-lightning] tracking = false; "
+        "`hiitpi pose --list` shows each model's options.",
+    )
 
 
 class RefereeSettings(Section):
@@ -387,12 +393,14 @@ def settings_to_toml(settings: Settings) -> str:
             return repr(value)
         return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-    def emit(model: BaseModel, table: str) -> None:
+    def emit(model: BaseModel | dict, table: str) -> None:
         scalars, tables = [], []
-        for name in type(model).model_fields:
-            value = getattr(model, name)
+        fields = model if isinstance(model, dict) else dict(model)
+        for name, value in fields.items():
             if isinstance(value, BaseModel):
                 tables.append((name, value))
+            elif isinstance(value, dict):  # a table of tables ([pose.options.<model>])
+                tables.extend((f"{name}.{key}", sub) for key, sub in value.items())
             elif value is not None:
                 scalars.append(f"{name} = {fmt(value)}")
             else:
