@@ -15,12 +15,6 @@ from pathlib import Path
 from hiitpi.config import ConfigError, Settings
 
 
-def _known_pose_models() -> list[str]:
-    from hiitpi.pose.registry import available_backends
-
-    return available_backends()
-
-
 def _startable(rules_dir: Path) -> tuple[set[str], list[str]]:
     """(every workout, alias and program name, the workouts' names for the message)."""
     from hiitpi.referee.programs import load_programs
@@ -61,12 +55,14 @@ def reference_problems(settings: Settings) -> list[str]:
     def where(path: tuple[str, ...]) -> str:
         return settings.origin_of(path)
 
-    model = settings.pose.model
-    known = _known_pose_models()
-    if model not in known:
-        problems.append(
-            f"{where(('pose', 'model'))}: pose.model: unknown pose model '{model}'; known: {', '.join(known)}"
-        )
+    from hiitpi.pose.registry import UnknownBackendError, check_options, get_backend
+
+    try:
+        get_backend(settings.pose.model)
+    except UnknownBackendError as exc:
+        problems.append(f"{where(('pose', 'model'))}: pose.model: {exc.message}")
+    for path, what in check_options(settings.pose.options):
+        problems.append(f"{where(path)}: {'.'.join(path)}: {what}")
     rules_dir = Path(settings.referee.rules_dir)
     if not rules_dir.is_dir():
         problems.append(f"{where(('referee', 'rules_dir'))}: referee.rules_dir: no folder {rules_dir}")

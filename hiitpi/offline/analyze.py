@@ -91,13 +91,9 @@ def analyze_video(
     referee = Referee(rule, settings.referee.pace_window_s)
     own = estimator is None
     if own:
-        from hiitpi.pose.registry import UnknownBackendError, available_backends
+        from hiitpi.pose.registry import get_backend
 
-        if settings.pose.model not in available_backends():  # one line before anything loads
-            raise UnknownBackendError(
-                f"unknown pose model {settings.pose.model!r}; available: {', '.join(available_backends())}",
-                "set [pose] model or --model",
-            )
+        get_backend(settings.pose.model)  # an unknown model is one line, before anything loads
     source = VideoFileSource(path, paced=False)
     source.open()  # a missing or undecodable file is reported before the model loads
     if own:
