@@ -62,7 +62,7 @@ def tiny_gguf(request, tmp_path_factory) -> Path:
 
 @pytest.fixture()
 def facts() -> SessionFacts:
-    from hiitpi.coach.bench import example_facts
+    from hiitpi.coach.facts import example_facts
 
     f = example_facts()
     f.session_id = 11

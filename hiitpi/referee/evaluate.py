@@ -222,7 +222,7 @@ def score_clips(
     progress: bool = False,
 ) -> list[ClipResult]:
     """The real pipeline (pose model, smoothing, referee) on every clip of a manifest."""
-    from hiitpi.analysis import count_poses, video_poses
+    from hiitpi.offline.poses import count_poses, video_poses
     from hiitpi.pose.smoothing import PoseSmoother
 
     results: list[ClipResult] = []
