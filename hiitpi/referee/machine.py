@@ -232,6 +232,7 @@ class Referee:
         self.no_reps = 0
         self.attempts = 0
         self._full = 0  # full reps (in both conventions)
+        self._pending: list[tuple[float, float, str]] = []  # attempts: short cycles awaiting a full rep
         self._half_from: str | None = None  # both_ways: the end state the move started from
         self._t_half = 0.0
         self.state: str | None = None
@@ -324,6 +325,7 @@ class Referee:
                 events.extend(self._merge_side_events(child.finish(t)))
             return events
         events = []
+        self._pending.clear()  # short cycles no full rep followed: fidgeting at the end of the set
         if (
             self._hold is None
             and self._armed
@@ -568,12 +570,15 @@ class Referee:
             log.debug("%s: cycle of %.2fs is shorter than min_s, ignored", self.name, t_end - t0)
             return
         if not complete:
-            # short of the person's own travel: a no-rep for the judge; counting attempts it is
-            # not an attempt (measured: on data labelled by attempts such cycles are mostly
-            # fidgeting), but the person still hears why. Before the first full rep there is no
-            # travel to be short of (a calibrated range is still its floor): just movement.
+            # short of the person's own travel: a no-rep for the judge. Counting attempts it is an
+            # attempt once a full rep follows it (fidgeting after the set is not: measured, on
+            # data labelled by attempts). Before the first full rep there is no travel to be short
+            # of (a calibrated range is still its floor): just movement.
             if self._partial_hit and self._full > 0:
-                self._short(t0, t_end, rep.partial_reason, None, None, None, None, events)
+                if self.counting == "judge":
+                    self._short(t0, t_end, rep.partial_reason, None, None, None, None, events)
+                else:
+                    self._pending.append((t0, t_end, rep.partial_reason))
             return
         reason = None
         for c in self._all_checks:
@@ -606,6 +611,9 @@ class Referee:
             self._short(t0, t_end, reason, ecc, con, rom_val, side, events)
             return
         self._full += 1
+        for p0, p1, why in self._pending:
+            self._short(p0, p1, why, None, None, None, None, events)
+        self._pending.clear()
         self._count(t0, t_end, ecc, con, rom_val, side, {"pause_s": pause} if pause else {}, events)
 
     def _short(self, t0, t_end, reason, ecc, con, rom_val, side, events: list[RefEvent]) -> None:

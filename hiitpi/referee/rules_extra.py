@@ -43,6 +43,11 @@ knees = { calibrate = { start = -0.8, far = 0.8, min_travel = 0.6, max_travel = 
 [high_knees.rep]
 both_ways = true
 
+[lunge.features]
+knee = { calibrate = { start = 170, far = 90, min_travel = 40, max_travel = 110 } }
+stand = { calibrate = { start = 1.0, far = 0.75, min_travel = 0.12, max_travel = 0.5 } }
+move = { type = "mean", of = ["knee", "stand"] }
+
 [mountain_climber.features]
 hip = { calibrate = { start = 170, far = 90, min_travel = 30, max_travel = 110 } }
 
