@@ -550,7 +550,7 @@ class Referee:
     def _commit_half(self, name: str, t: float, events: list[RefEvent]) -> None:
         """``both_ways``: every move from one end state to the other is a rep, its side the end reached."""
         ends = (self._start, self._seq[-1])
-        if name not in ends:
+        if name not in ends or name == self._half_from:
             return
         if self._half_from is not None and name != self._half_from:
             self._t_cycle = self._t_half

@@ -56,6 +56,27 @@ arms = { calibrate = { start = -0.9, far = 0.5, min_travel = 0.6, max_travel = 2
 feet = { calibrate = { start = 0.3, far = 1.0, min_travel = 0.3, max_travel = 1.5 } }
 move = { type = "mean", of = ["arms", "feet"] }
 
+[plank_jack.features]
+feet = { calibrate = { start = 1.0, far = 3.0, min_travel = 1.5, max_travel = 5.0 } }
+
+[toe_tap.features]
+foot_lift = { calibrate = { start = -1.8, far = -1.1, min_travel = 0.35, max_travel = 1.5 } }
+
+[side_squat_jump.features]
+stand = { calibrate = { start = 1.0, far = 0.6, min_travel = 0.2, max_travel = 0.6 } }
+knee = { calibrate = { start = 175, far = 90, min_travel = 50, max_travel = 110 } }
+move = { type = "mean", of = ["stand", "knee"] }
+
+[plank.features]
+torso = { views = ["side", "oblique"] }
+body_line = { views = ["side", "oblique"] }
+hip_rise = { views = ["side", "oblique"] }
+
+[wall_sit.features]
+knee = { views = ["side", "oblique"] }
+torso = { views = ["side", "oblique"] }
+hip_over_knee = { views = ["side", "oblique"] }
+
 [situp.features]
 hip = { calibrate = { start = 130, far = 60, min_travel = 30, max_travel = 110 } }
 torso = { views = ["side", "oblique"], calibrate = { start = 85, far = 30, min_travel = 25, max_travel = 90 } }
