@@ -571,31 +571,17 @@ class Referee:
             return
         if not complete:
             # short of the person's own travel: a no-rep for the judge. Counting attempts it is an
-            # attempt once a full rep follows it (fidgeting after the set is not: measured, on
-            # data labelled by attempts). Before the first full rep there is no travel to be short
-            # of (a calibrated range is still its floor): just movement.
-            if self._partial_hit and self._full > 0:
+            # attempt once a full rep follows it, and not before a first full rep: getting ready
+            # and fidgeting after the set are not attempts (measured, on data labelled by attempts)
+            if self._partial_hit:
+                # a failed mark says more than "incomplete" (arms up but "feet not apart")
+                why = self._failed_check() or rep.partial_reason
                 if self.counting == "judge":
-                    self._short(t0, t_end, rep.partial_reason, None, None, None, None, events)
-                else:
-                    self._pending.append((t0, t_end, rep.partial_reason))
+                    self._short(t0, t_end, why, None, None, None, None, events)
+                elif self._full > 0:
+                    self._pending.append((t0, t_end, why))
             return
-        reason = None
-        for c in self._all_checks:
-            s = c.spec
-            if s.action != "no_rep":
-                continue
-            if c.violated:
-                reason = s.reason
-                break
-            # a mark that could not be seen during the rep (hidden, or not valid in this view)
-            # is not held against it
-            if s.reach_above is not None and c.extreme is not None and c.extreme <= s.reach_above:
-                reason = s.reason
-                break
-            if s.reach_below is not None and c.extreme is not None and c.extreme >= s.reach_below:
-                reason = s.reason
-                break
+        reason = self._failed_check()
         rom_val = None
         ecc = con = pause = None
         if self._rom is not None and self._peak is not None:
@@ -615,6 +601,22 @@ class Referee:
             self._short(p0, p1, why, None, None, None, None, events)
         self._pending.clear()
         self._count(t0, t_end, ecc, con, rom_val, side, {"pause_s": pause} if pause else {}, events)
+
+    def _failed_check(self) -> str | None:
+        """The reason of the first no-rep check the cycle failed (None: it passed them all)."""
+        for c in self._all_checks:
+            s = c.spec
+            if s.action != "no_rep":
+                continue
+            if c.violated:
+                return s.reason
+            # a mark that could not be seen during the rep (hidden, or not valid in this view)
+            # is not held against it
+            if s.reach_above is not None and c.extreme is not None and c.extreme <= s.reach_above:
+                return s.reason
+            if s.reach_below is not None and c.extreme is not None and c.extreme >= s.reach_below:
+                return s.reason
+        return None
 
     def _short(self, t0, t_end, reason, ecc, con, rom_val, side, events: list[RefEvent]) -> None:
         """A cycle that is not a full rep: a no-rep (judge) or an attempt with a fault (attempts)."""
