@@ -336,31 +336,54 @@ def test_shipped_jumping_jack_counts_fast_jacks_whose_hands_return_only_to_the_s
     assert ref.count == 6 and ref.no_reps == 0
 
 
-def test_shipped_high_knees_count_each_lift_from_the_alternation():
+def test_shipped_high_knees_count_each_leg_and_flag_same_side_twice():
     ref = Referee(shipped("high_knees"))
     t = 0.0
     events = []
 
-    def lift(side: str):
+    def lift(side: str, hidden: tuple[str, ...] = ()):
         nonlocal t
         for i in range(20):
             x = math.sin(math.pi * i / 19)
             fig = Figure(
-                lift_left=85 * x if side == "left" else 0.0, lift_right=85 * x if side == "right" else 0.0
+                lift_left=85 * x if side == "left" else 0.0,
+                lift_right=85 * x if side == "right" else 0.0,
+                hidden=hidden,
             )
             events.extend(ref.update(standing_figure(fig, t)))
             t += 1 / FPS
         for _ in range(4):
-            events.extend(ref.update(standing_figure(Figure(), t)))
+            events.extend(ref.update(standing_figure(Figure(hidden=hidden), t)))
             t += 1 / FPS
 
-    # counted from the side-less knee difference: each swing from one knee up to the other is a
-    # lift, its side the knee that went up; the same knee twice in a row is one swing
-    for side in ("right", "left", "right", "left", "right", "right", "left"):
+    for side in ("left", "right", "left", "right", "right"):
         lift(side)
     reps = [e for e in events if e.kind == "rep"]
-    assert [e.side for e in reps] == ["left", "right", "left", "right", "left"]
+    assert [e.side for e in reps] == ["left", "right", "left", "right", "right"]
     assert ref.count == 5
+    faults = [e for e in events if e.kind == "fault"]
+    assert len(faults) == 1 and "alternate" in faults[0].reason
+
+
+def test_shipped_high_knees_count_the_hidden_far_leg_from_the_alternation():
+    # side on, the far leg is behind the near one: its hip, knee and ankle are not seen at all;
+    # every lift of the near leg after the first means the far one went up in between
+    ref = Referee(shipped("high_knees"))
+    far = ("right_hip", "right_knee", "right_ankle")
+    t = 0.0
+    events = []
+    for _ in range(4):
+        for i in range(20):
+            x = math.sin(math.pi * i / 19)
+            events += ref.update(standing_figure(Figure(lift_left=85 * x, hidden=far), t))
+            t += 1 / FPS
+        for _ in range(14):  # the far leg's lift, unseen
+            events += ref.update(standing_figure(Figure(hidden=far), t))
+            t += 1 / FPS
+    reps = [e for e in events if e.kind == "rep"]
+    assert [e.side for e in reps] == ["left", "right", "left", "right", "left", "right", "left"]
+    assert [e.extra.get("hidden", False) for e in reps] == [False, True, False, True, False, True, False]
+    assert not [e for e in events if e.kind == "fault"]
 
 
 def test_shipped_push_up_counts_and_calls_sagging_hips():

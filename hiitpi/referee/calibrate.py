@@ -6,10 +6,11 @@ position is (standing tall, arms locked out), 1 where their far position is (the
 squats), so a state can say "down at 70 % of the way" and mean the same thing for a deep and a
 shallow squatter, seen from the side or foreshortened from the front.
 
-The two positions are read from the movement's turning points: the feature's extremes, each one
+The two positions are read from the movement's turning points: the feature's extremes (of its
+median over the last ``SPIKE_S`` seconds, so a glitch of a frame or two is not one), each one
 confirmed when the value has come back from it by half the travel known so far. The start
 position is the median of the last ``reps`` start-side turning points, the far position the
-median of the far-side ones. So a glitch of a few frames (one turning point among several), a rest
+median of the far-side ones. So a wrong detection (one turning point among several), a rest
 sitting up or standing at the top (one turning point, however long) and a person who tires (the
 median follows their recent reps) do not throw it. The travel between them is clamped to
 ``min_travel``..``max_travel`` (feature units) from the rules file: a lazy first rep cannot lower
@@ -24,8 +25,8 @@ from dataclasses import dataclass
 
 #: a turning point is confirmed when the value has come back from it by this share of the travel
 TURN = 0.5
-#: seconds of recent movement that cap the travel
-RECENT_S = 4.0
+#: the window of the median the turning points are read from (glitch rejection)
+SPIKE_S = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +58,7 @@ class CalibrateSpec:
         return max(self.max_travel if self.max_travel is not None else 1.5 * self.nominal, self.floor)
 
 
-def _median(d: deque) -> float:
+def _median(d) -> float:
     s = sorted(d)
     n = len(s)
     return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) * 0.5
@@ -67,8 +68,8 @@ class Calibrator:
     """``update(v)`` returns where ``v`` sits on the person's travel (0 start, 1 far), learning from it."""
 
     __slots__ = (
-        "_ceil", "_ext", "_floor", "_his", "_lo", "_los", "_maxq", "_median_span", "_minq", "_rising", "_sign",
-        "_span", "spec",
+        "_ceil", "_ext", "_floor", "_his", "_lo", "_los", "_rising", "_sign",
+        "_span", "_spikes", "spec",
     )  # fmt: skip
 
     def __init__(self, spec: CalibrateSpec):
@@ -78,17 +79,15 @@ class Calibrator:
         self._ceil = spec.ceiling
         self._los: deque = deque(maxlen=max(spec.reps, 1))  # start-side turning points, oriented
         self._his: deque = deque(maxlen=max(spec.reps, 1))  # far-side turning points
-        self._maxq: deque = deque()  # (t, x), x decreasing: the recent maximum in front
-        self._minq: deque = deque()  # (t, x), x increasing: the recent minimum in front
+        self._spikes: deque = deque()  # (t, x) of the last SPIKE_S seconds
         self.reset()
 
     def reset(self) -> None:
         self._los.clear()
         self._his.clear()
         self._lo: float | None = None  # the start position, oriented so that far is +
-        self._span = self._median_span = self._floor
-        self._maxq.clear()
-        self._minq.clear()
+        self._span = self._floor
+        self._spikes.clear()
         self._ext = None  # the extreme since the last turning point ((low, high) before the first)
         self._rising: bool | None = None  # heading far (True), back (False), unknown (None)
 
@@ -107,30 +106,17 @@ class Calibrator:
         turning point. None until something has been learnt."""
         x = v * self._sign
         if learn:
-            self._recent(x, t)
-            self._learn(x)
+            # learn from the median of the last SPIKE_S seconds: a one- or two-frame glitch is
+            # not a turning point
+            recent = self._spikes
+            recent.append((t, x))
+            while recent[0][0] < t - SPIKE_S:
+                recent.popleft()
+            m = x if len(recent) < 3 else _median([r[1] for r in recent])
+            self._learn(m)
         if self._lo is None:
             return None
         return (x - self._lo) / self._span
-
-    def _recent(self, x: float, t: float) -> None:
-        """The travel is never more than the movement of the last RECENT_S seconds: an early glitch
-        (a detection of a few degrees of elbow) cannot stretch it so far that real reps, too small
-        to turn it, are never seen."""
-        maxq, minq = self._maxq, self._minq
-        while maxq and maxq[-1][1] <= x:
-            maxq.pop()
-        maxq.append((t, x))
-        while minq and minq[-1][1] >= x:
-            minq.pop()
-        minq.append((t, x))
-        cut = t - RECENT_S
-        while maxq[0][0] < cut:
-            maxq.popleft()
-        while minq[0][0] < cut:
-            minq.popleft()
-        span = min(self._median_span, maxq[0][1] - minq[0][1])
-        self._span = self._floor if span < self._floor else self._ceil if span > self._ceil else span
 
     def _learn(self, x: float) -> None:
         ext = self._ext
@@ -173,9 +159,6 @@ class Calibrator:
             lo = hi - self._floor
         if hi is None:
             hi = lo + self._floor
-        self._median_span = hi - lo
-        span = (
-            min(self._median_span, self._maxq[0][1] - self._minq[0][1]) if self._maxq else self._median_span
-        )
+        span = hi - lo
         self._span = self._floor if span < self._floor else self._ceil if span > self._ceil else span
         self._lo = lo

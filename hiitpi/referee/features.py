@@ -226,6 +226,7 @@ class Feature:
         "_refs",
         "_scale_attr",
         "_sticky",
+        "seen",
         "side",
         "spec",
     )
@@ -234,6 +235,7 @@ class Feature:
         self.spec = spec
         self._ms = spec.min_score if spec.min_score is not None else min_score
         self.side: str | None = None
+        self.seen = {"left": False, "right": False}
         self._sticky: str = "left"
         if not spec.sided:
             sides: tuple = (None,)
@@ -252,6 +254,8 @@ class Feature:
 
     def reset(self) -> None:
         self.side = None
+        #: which sides could be measured since the referee last cleared it (after each rep)
+        self.seen = {"left": False, "right": False}
         self._sticky = "left"
         self._peak = None
         self._low = None
@@ -262,6 +266,11 @@ class Feature:
     @property
     def calibrator(self) -> Calibrator | None:
         return self._cal
+
+    @property
+    def two_sided(self) -> bool:
+        """Measured on both sides and one chosen (best, min, max), so `side` and `seen` say which."""
+        return len(self._refs) == 2
 
     def compute(self, px: list[Point], sc: BodyScale, t: float = 0.0) -> float | None:
         """The value before calibration (the referee calibrates, see `calibrator`)."""
@@ -348,6 +357,10 @@ class Feature:
             return self._one(refs[0][1], px, sc)[0]
         lv, ls = self._one(refs[0][1], px, sc)
         rv, rs = self._one(refs[1][1], px, sc)
+        if lv is not None:
+            self.seen["left"] = True
+        if rv is not None:
+            self.seen["right"] = True
         mode = self.spec.side
         if lv is None and rv is None:
             self.side = None

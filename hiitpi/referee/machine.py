@@ -30,10 +30,10 @@ import numpy as np
 
 from hiitpi.pose.types import Pose
 from hiitpi.referee.events import RefEvent
-from hiitpi.referee.features import COMBINED_TYPES, BodyScale, make_feature
+from hiitpi.referee.features import COMBINED_TYPES, BodyScale, Feature, make_feature
 from hiitpi.referee.pace import PaceMeter
 from hiitpi.referee.rules import Rule
-from hiitpi.referee.rules_extra import rep_option, with_extras
+from hiitpi.referee.rules_extra import with_extras
 from hiitpi.referee.view import VIEWS, ViewDetector
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,6 @@ class Referee:
         rep = rule.rep
         self._start = rep.start if rep else None
         self._seq = rep.sequence if rep else ()
-        self._both_ways = bool(rep is not None and rep_option(rule, "both_ways", False))
         self._partial = tuple(
             (
                 self._fidx[c.feature],
@@ -133,6 +132,9 @@ class Referee:
         else:
             self._rom = None
         self._peak_tol = 0.02 * abs(self._rom[2] - self._rom[1]) if self._rom is not None else 0.0
+        # alternating reps read off one feature on both sides: it says which sides could be seen
+        alt = self._features[self._rom[0]] if self._rom is not None and rep and rep.alternate else None
+        self._alt = alt if isinstance(alt, Feature) and alt.two_sided else None
         self._hold = rule.hold
         # only the features something reads are measured
         used = {c.feature for st in rule.states for c in (*st.when, *st.any)}
@@ -233,8 +235,6 @@ class Referee:
         self.attempts = 0
         self._full = 0  # full reps (in both conventions)
         self._pending: list[tuple[float, float, str]] = []  # attempts: short cycles awaiting a full rep
-        self._half_from: str | None = None  # both_ways: the end state the move started from
-        self._t_half = 0.0
         self.state: str | None = None
         self.view: str | None = None
         self.hold_s = 0.0
@@ -516,9 +516,6 @@ class Referee:
         self.state = name
         fresh = self._fresh
         self._fresh = False
-        if self._both_ways:
-            self._commit_half(name, t, events)
-            return
         if (
             prev is None
             and fresh
@@ -546,21 +543,6 @@ class Referee:
             seq = self._seq
             if self._seq_pos < len(seq) and seq[self._seq_pos] == name:
                 self._seq_pos += 1
-
-    def _commit_half(self, name: str, t: float, events: list[RefEvent]) -> None:
-        """``both_ways``: every move from one end state to the other is a rep, its side the end reached."""
-        ends = (self._start, self._seq[-1])
-        if name not in ends or name == self._half_from:
-            return
-        if self._half_from is not None and name != self._half_from:
-            self._t_cycle = self._t_half
-            self._seq_pos = len(self._seq)
-            self._peak_side = name
-            self._finish_cycle(t, events)
-        self._reset_cycle()
-        self._half_from = name
-        self._t_half = self._t_cycle = t
-        self._in_cycle = True
 
     def _finish_cycle(self, t_end: float, events: list[RefEvent]) -> None:
         rep = self.rule.rep
@@ -633,16 +615,33 @@ class Referee:
         events.append(RefEvent("fault", self.name, t0, t_end, self.count, reason=reason, side=side))
 
     def _count(self, t0, t_end, ecc, con, rom_val, side, extra: dict, events: list[RefEvent]) -> None:
+        if self.rule.rep.alternate and side is not None and side == self.last_side:
+            other = "right" if side == "left" else "left"
+            if self._alt is not None and not self._alt.seen[other]:
+                # the same side twice while the other could not be seen at all (the far leg, side
+                # on): the alternation says it went in between
+                self._add_rep(t0, t0, None, None, None, other, {"hidden": True}, events)
+            else:
+                events.append(
+                    RefEvent(
+                        "fault",
+                        self.name,
+                        t0,
+                        t_end,
+                        self.count,
+                        reason="same side twice: alternate",
+                        side=side,
+                    )
+                )
+        self._add_rep(t0, t_end, ecc, con, rom_val, side, extra, events)
+
+    def _add_rep(self, t0, t_end, ecc, con, rom_val, side, extra: dict, events: list[RefEvent]) -> None:
         self.count += 1
         self.attempts += 1
         self.pace_meter.add(t_end)
-        if self.rule.rep.alternate and side is not None and side == self.last_side:
-            events.append(
-                RefEvent(
-                    "fault", self.name, t0, t_end, self.count, reason="same side twice: alternate", side=side
-                )
-            )
         self.last_side = side
+        if self._alt is not None:
+            self._alt.seen.update(left=False, right=False)
         events.append(
             RefEvent("rep", self.name, t0, t_end, self.count, ecc, con, rom_val, side=side, extra=extra)
         )

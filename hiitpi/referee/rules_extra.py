@@ -1,5 +1,5 @@
-"""Rules keys the rules loader does not read yet: a feature's ``views`` and ``calibrate``, features
-of type "mean", and ``[rep] both_ways``.
+"""Rules keys the rules loader does not read yet: a feature's ``views`` and ``calibrate``, and
+features of type "mean" (``of``).
 
 Temporary. The rules schema is being replaced (issue 12: pydantic models for every user-edited
 file); until that lands, these two keys of `hiitpi.referee.features.FeatureSpec` are kept here,
@@ -38,10 +38,7 @@ move = { type = "mean", of = ["stand", "torso"] }
 plank = { views = ["side", "oblique"] }
 
 [high_knees.features]
-knees = { calibrate = { start = -0.8, far = 0.8, min_travel = 0.6, max_travel = 2.5 } }
-
-[high_knees.rep]
-both_ways = true
+knee_lift = { calibrate = { start = -0.9, far = -0.1, min_travel = 0.35, max_travel = 1.2 } }
 
 [lunge.features]
 knee = { calibrate = { start = 170, far = 90, min_travel = 40, max_travel = 110 } }
@@ -106,8 +103,3 @@ def with_extras(rule: Rule) -> Rule:
             changes["calibrate"] = CalibrateSpec(**keys["calibrate"])
         features[name] = dataclasses.replace(spec, **changes)
     return dataclasses.replace(rule, features=features)
-
-
-def rep_option(rule: Rule, key: str, default=None):
-    """A pending ``[rep]`` key of ``rule`` (``both_ways``)."""
-    return EXTRA.get(rule.name, {}).get("rep", {}).get(key, default)
