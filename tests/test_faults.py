@@ -290,7 +290,7 @@ def test_rules_file_corrupted_while_running(tmp_path, clip, model_mirror, redis_
     workout stays startable with its last good version."""
     from hiitpi.config import DEFAULT_RULES_DIR
     from hiitpi.live.contract import LiveCommand
-    from hiitpi.web.catalog import CatalogLoader
+    from hiitpi.referee.catalog import CatalogLoader
 
     rules = tmp_path / "rules"
     shutil.copytree(DEFAULT_RULES_DIR, rules)
@@ -328,7 +328,7 @@ def test_rules_file_corrupted_while_running(tmp_path, clip, model_mirror, redis_
 
 def test_rules_file_corrupted_page_keeps_last_good_version(tmp_path):
     from hiitpi.config import DEFAULT_RULES_DIR
-    from hiitpi.web.catalog import CatalogLoader
+    from hiitpi.referee.catalog import CatalogLoader
 
     rules = tmp_path / "rules"
     shutil.copytree(DEFAULT_RULES_DIR, rules)

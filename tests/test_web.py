@@ -23,7 +23,7 @@ from hiitpi.store.players import list_players
 from hiitpi.store.queries import list_sessions
 from hiitpi.store.recorder import SessionRecorder
 from hiitpi.web.actions import add_player, start_session, stop_session
-from hiitpi.web.catalog import CatalogLoader
+from hiitpi.referee.catalog import CatalogLoader
 from hiitpi.web.livefeed import LiveFeed, build_message
 from tests.conftest import REPO, free_port
 

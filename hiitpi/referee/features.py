@@ -15,9 +15,11 @@ per second, and per-element numpy indexing would cost more than the arithmetic.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from hiitpi.pose.types import KEYPOINT_INDEX
+from hiitpi.schema import FileModel, Internal, Number, OneOf, Texts
 
 #: Names that take a side: ``knee`` is ``left_knee`` or ``right_knee`` depending on ``side``.
 SIDED_PARTS: tuple[str, ...] = ("eye", "ear", "shoulder", "elbow", "wrist", "hip", "knee", "ankle")
@@ -149,29 +151,103 @@ class BodyScale:
         return self._hips
 
 
-@dataclass(frozen=True, slots=True)
-class FeatureSpec:
-    """A validated feature definition from a rules file."""
+class FeatureSpec(FileModel):
+    """A number measured on the body, named by its key in `[features]`: a joint angle, a segment's
+    tilt, a height, a distance or an offset."""
 
-    name: str
-    type: str
-    points: tuple[str, ...]
-    side: str = "best"
-    scale: str = "torso"
-    axis: str = "xy"
-    min_score: float | None = None  # None: the rule's min_score
-    #: "peak": divide by the feature's own recent maximum (e.g. standing height), decaying
-    #: toward the current value with ``peak_half_life_s`` so the reference follows the person.
-    relative: str = "none"
-    peak_half_life_s: float = 30.0
-    #: relative = "range": where the value sits between its recent low (0) and high (1); the
-    #: low and high decay toward the current value with peak_half_life_s. Below ``min_range``
-    #: (in the feature's own units) the person is not moving enough and the value is None.
-    min_range: float = 0.0
+    model_config = ConfigDict(frozen=True, title="Feature")
+
+    name: Internal[str] = ""
+    type: OneOf(*FEATURE_TYPES) = Field(
+        title="Type",
+        description="What is measured. `angle` (3 points): the angle at the middle point, 0..180 degrees. "
+        "`tilt` (2): the segment's lean from vertical, 0 (upright) .. 90 (horizontal). `height` (2): how "
+        "far the first point is above the second. `distance` (2): the distance between the points (see "
+        "`axis`). `offset` (3): how far the middle point sits below the line through the other two "
+        "(negative: above it), whichever way the person faces. Heights, distances and offsets are divided "
+        "by `scale`.",
+    )
+    points: Texts = Field(
+        title="Points",
+        description="The keypoints, in order (3 for angle and offset, 2 otherwise): a COCO name "
+        "(`left_knee`), a side-less part (`shoulder`, `elbow`, `wrist`, `hip`, `knee`, `ankle`, `eye`, "
+        "`ear`) resolved by `side`, or a midpoint of a pair (`mid_hip`, `mid_shoulder`, ...).",
+    )
+    side: OneOf(*SIDE_MODES) = Field(
+        "best",
+        title="Side",
+        description="Which side a side-less point uses: `left`, `right`, `best` (the side seen more "
+        "confidently, sticky), `mean` of both, or `min`/`max` (the more bent or higher side; the event "
+        "says which).",
+    )
+    scale: OneOf(*SCALES) = Field(
+        "torso",
+        title="Scale",
+        description="What heights, distances and offsets are divided by, so they do not depend on how far "
+        "the person stands: `torso` (shoulder-to-hip length), `shoulders` or `hips` (widths), or `none` "
+        "(pixels).",
+    )
+    axis: OneOf(*AXES) = Field(
+        "xy",
+        title="Axis",
+        description="For a distance: measured in the image plane (`xy`), across only (`x`) or up-down only (`y`).",
+    )
+    min_score: Number(0.0, 1.0) | None = Field(
+        None,
+        title="Minimum keypoint score",
+        description="Keypoints scored below this are not visible for this feature (default: the rule's "
+        "`min_score`).",
+    )
+    relative: OneOf(*RELATIVE) = Field(
+        "none",
+        title="Relative to",
+        description='`none`: the value itself. `peak`: divided by its own recent maximum (e.g. the standing '
+        "height), which decays toward the current value with `peak_half_life_s` so camera moves are "
+        "followed; thresholds are then at most 1. `range`: where the value sits between its recent low (0) "
+        "and high (1); thresholds are then 0..1.",
+    )
+    peak_half_life_s: Number(0.5, 3600.0, unit="seconds") = Field(
+        30.0,
+        title="Peak half-life",
+        description="With `relative`: how fast the remembered peak (or low and high) decays toward the "
+        "current value, in seconds.",
+    )
+    min_range: Number(0.0, 1e6) = Field(
+        0.0,
+        title="Minimum range",
+        description='With `relative = "range"`: below this spread between low and high (in the feature\'s '
+        "own units) the person is not moving enough and the feature is not measured.",
+    )
+
+    @field_validator("points")
+    @classmethod
+    def _points_fit_the_type(cls, points: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        problems = [p for p in map(check_point_name, points) if p]
+        ftype = info.data.get("type")
+        if ftype in FEATURE_TYPES and len(points) != FEATURE_TYPES[ftype]:
+            problems.insert(0, f"a '{ftype}' feature needs {FEATURE_TYPES[ftype]} points, got {len(points)}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return points
+
+    @field_validator("min_range")
+    @classmethod
+    def _min_range_needs_range(cls, v: float, info: ValidationInfo) -> float:
+        if info.data.get("relative", "none") != "range":
+            raise ValueError('min_range applies only to relative = "range"')
+        return v
 
     @property
     def sided(self) -> bool:
         return any(point_needs_side(p) for p in self.points)
+
+    @property
+    def value_range(self) -> tuple[float, float]:
+        """The values this feature can take; a threshold outside them can never be met."""
+        if self.relative == "range":
+            return 0.0, 1.0
+        lo, hi = TYPE_RANGES[self.type]
+        return (lo, 1.0) if self.relative == "peak" else (lo, hi)
 
 
 def _point_ref(name: str, side: str | None) -> int | tuple[int, int]:

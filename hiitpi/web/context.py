@@ -10,7 +10,7 @@ from typing import Any
 from hiitpi.config import Settings
 from hiitpi.live.reader import LiveReader
 from hiitpi.store.db import Store
-from hiitpi.web.catalog import CatalogLoader
+from hiitpi.referee.catalog import CatalogLoader
 
 
 @dataclass

@@ -16,7 +16,7 @@ from dash import dcc, html
 from hiitpi.store.players import PlayerRow
 from hiitpi.store.queries import BestRow, LeaderRow, Page, SessionDetail, SessionRow
 from hiitpi.web import figures
-from hiitpi.web.catalog import Choice
+from hiitpi.referee.catalog import Choice
 
 NAV = (("/", "Live"), ("/history", "History"), ("/trends", "Trends"))
 
