@@ -95,13 +95,13 @@ def _number(lo: float, hi: float, unit: str) -> Any:
     return check
 
 
-def Number(lo: float = -math.inf, hi: float = math.inf, *, unit: str = "") -> Any:  # noqa: N802
+def Number(lo: float = -math.inf, hi: float = math.inf, *, unit: str = "") -> Any:
     """A float field (TOML integer or float, never a boolean or a string) within ``lo..hi``."""
     bounds = Interval(ge=lo if math.isfinite(lo) else None, le=hi if math.isfinite(hi) else None)
     return Annotated[float, bounds, BeforeValidator(_number(lo, hi, unit))]
 
 
-def WholeNumber(lo: int = 0, hi: int | None = None) -> Any:  # noqa: N802
+def WholeNumber(lo: int = 0, hi: int | None = None) -> Any:
     """An int field within ``lo..hi`` (``hi`` None: no upper limit)."""
     what = f"a whole number from {lo} to {hi}" if hi is not None else f"a whole number >= {lo}"
 
@@ -113,7 +113,7 @@ def WholeNumber(lo: int = 0, hi: int | None = None) -> Any:  # noqa: N802
     return Annotated[int, Interval(ge=lo, le=hi), BeforeValidator(check)]
 
 
-def OneOf(*choices: str) -> Any:  # noqa: N802
+def OneOf(*choices: str) -> Any:
     """A string field that is one of ``choices``."""
 
     def check(v: Any) -> str:
@@ -175,7 +175,7 @@ def _one_or_many(v: Any) -> Any:
     return [v] if isinstance(v, dict) else v
 
 
-def OneOrMany(model: type[BaseModel]) -> Any:  # noqa: N802
+def OneOrMany(model: type[BaseModel]) -> Any:
     """A list of ``model`` tables, where one inline table alone stands for a list of one
     (``partial = { feature = ... }``)."""
     return Annotated[
@@ -194,7 +194,7 @@ def array_of_tables(key: str) -> BeforeValidator:
     return BeforeValidator(check)
 
 
-def Tables(model: type[BaseModel], key: str, *, min_items: int = 0, max_items: int | None = None) -> Any:  # noqa: N802
+def Tables(model: type[BaseModel], key: str, *, min_items: int = 0, max_items: int | None = None) -> Any:
     """An array of ``model`` tables, ``[[key]]`` in the file."""
     return Annotated[tuple[model, ...], Len(min_items, max_items), array_of_tables(key)]
 

@@ -68,7 +68,11 @@ def _default(prop: dict, required: bool) -> str:
         return "required"
     if "default" not in prop or prop["default"] is None or prop["default"] == []:
         return "–"
-    return f"`{json.dumps(prop['default'])}`" if not isinstance(prop["default"], str) else f'`"{prop["default"]}"`'
+    return (
+        f"`{json.dumps(prop['default'])}`"
+        if not isinstance(prop["default"], str)
+        else f'`"{prop["default"]}"`'
+    )
 
 
 def _cell(text: str) -> str:
@@ -115,7 +119,9 @@ def _table(node: dict, defs: dict) -> list[str]:
     return rows
 
 
-def markdown_reference(model: type[BaseModel], *, level: int = 3, tables: dict[str, str] | None = None) -> str:
+def markdown_reference(
+    model: type[BaseModel], *, level: int = 3, tables: dict[str, str] | None = None
+) -> str:
     """The reference of ``model`` as Markdown: the top-level keys, then one section per table.
 
     ``tables`` names how a key's tables are written in the file (``{"states": "`[[states]]`"}``);

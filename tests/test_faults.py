@@ -338,5 +338,5 @@ def test_rules_file_corrupted_page_keeps_last_good_version(tmp_path):
     target.write_text(target.read_text()[:200] + "\n[[states\n")
     after = catalog.get()
     assert after.errors
-    assert after.resolve(WORKOUT) == ("workout", WORKOUT)
+    assert after.resolve(WORKOUT)[0].name == WORKOUT
     assert set(after.programs) == set(before.programs)

@@ -168,8 +168,9 @@ def test_rules_check_cli_reports_errors_and_exit_code(tmp_path):
     )
     cmd = [sys.executable, "-m", "hiitpi", "rules", "check", str(tmp_path)]
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=60)
-    assert res.returncode == 1
-    assert f"{bad}:6: features.knee.points: unknown keypoint 'toe'" in res.stdout
+    assert res.returncode == 2  # bad input
+    assert f"hiitpi: {bad}:6: features.knee.points: unknown keypoint 'toe'" in res.stderr
+    assert "Traceback" not in res.stderr
     assert "1 workout(s) loaded" in res.stdout
     ok = subprocess.run(
         [sys.executable, "-m", "hiitpi", "rules", "check", str(RULES)],

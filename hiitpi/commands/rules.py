@@ -35,7 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Checks a workout or program file, or a rules folder with its programs/ (default "
         "[referee] rules_dir). Exit code 2 if any file has errors; warnings do not fail.",
     )
-    check.add_argument("path", nargs="?", help="a rules or program file, or a folder (default [referee] rules_dir)")
+    check.add_argument(
+        "path", nargs="?", help="a rules or program file, or a folder (default [referee] rules_dir)"
+    )
     check.set_defaults(func=check_cmd)
     ls = rsub.add_parser("list", help="every workout and program that loads, with aliases and views")
     ls.add_argument("--rules", dest="rules_dir", help="rules folder (default [referee] rules_dir)")
@@ -77,7 +79,9 @@ def _check_file(path: Path, settings: Settings) -> tuple[list[str], list[str]]:
 
     try:
         if _is_program(path):
-            rules_dir = path.parent.parent if path.parent.name == "programs" else Path(settings.referee.rules_dir)
+            rules_dir = (
+                path.parent.parent if path.parent.name == "programs" else Path(settings.referee.rules_dir)
+            )
             cat = load_catalog(rules_dir)
             prog = load_program(path, {**{n: n for n in cat.workouts}, **cat.aliases})
             if prog.name in cat.workouts or prog.name in cat.aliases:
@@ -167,7 +171,9 @@ def schema_cmd(args: argparse.Namespace, settings: Settings) -> int:
         try:
             text = readme.read_text(encoding="utf-8")
         except OSError as exc:
-            raise InputError(f"{readme}: cannot read: {exc.strerror or exc}", "name the README to update") from None
+            raise InputError(
+                f"{readme}: cannot read: {exc.strerror or exc}", "name the README to update"
+            ) from None
         new = replace_section(text, reference(), where=str(readme))
         if new != text:
             readme.write_text(new, encoding="utf-8")

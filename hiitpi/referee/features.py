@@ -201,7 +201,7 @@ class FeatureSpec(FileModel):
     relative: OneOf(*RELATIVE) = Field(
         "none",
         title="Relative to",
-        description='`none`: the value itself. `peak`: divided by its own recent maximum (e.g. the standing '
+        description="`none`: the value itself. `peak`: divided by its own recent maximum (e.g. the standing "
         "height), which decays toward the current value with `peak_half_life_s` so camera moves are "
         "followed; thresholds are then at most 1. `range`: where the value sits between its recent low (0) "
         "and high (1); thresholds are then 0..1.",

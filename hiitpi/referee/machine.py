@@ -17,7 +17,6 @@ session.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 
@@ -120,11 +119,7 @@ class Referee:
         self._peak_tol = 0.02 * abs(self._rom[2] - self._rom[1]) if self._rom is not None else 0.0
         self._hold = rule.hold
         # only the features something reads are measured
-        used = {c.feature for st in rule.states for c in (*st.when, *st.any)}
-        used |= {c.feature for c in (rule.rep.partial if rule.rep else ())}
-        used |= {c.feature for c in rule.checks}
-        if rule.rep and rule.rep.rom:
-            used.add(rule.rep.rom.feature)
+        used = rule.features_read()
         if self._rom is not None:
             used.add(self._features[self._rom[0]].spec.name)
         self._active = [(i, f) for i, f in enumerate(self._features) if f.spec.name in used]
@@ -524,9 +519,8 @@ class Referee:
 def _one_side(rule: Rule, side: str) -> Rule:
     """The rule with every side-less feature pinned to one side, for per-side counting."""
     features = {
-        name: dataclasses.replace(spec, side=side) if spec.sided else spec
+        name: spec.model_copy(update={"side": side}) if spec.sided else spec
         for name, spec in rule.features.items()
     }
-    return dataclasses.replace(
-        rule, features=features, rep=dataclasses.replace(rule.rep, each_side=False, alternate=False)
-    )
+    rep = rule.rep.model_copy(update={"each_side": False, "alternate": False})
+    return rule.model_copy(update={"features": features, "rep": rep})

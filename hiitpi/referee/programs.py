@@ -24,7 +24,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
@@ -99,9 +99,7 @@ class Block(FileModel):
     workout: Ref = Field(
         title="Workout", description="The workout done in this block: a name (or alias) from rules/*.toml."
     )
-    work_s: Number(1.0, MAX_SEGMENT_S, unit="seconds") = Field(
-        title="Work", description="Seconds of work."
-    )
+    work_s: Number(1.0, MAX_SEGMENT_S, unit="seconds") = Field(title="Work", description="Seconds of work.")
     rest_s: Number(0.0, MAX_SEGMENT_S, unit="seconds") = Field(
         0.0, title="Rest", description="Seconds of rest after the work (0: none)."
     )
@@ -161,7 +159,9 @@ class Program(FileModel):
     @classmethod
     def _some_blocks(cls, blocks: tuple[Block, ...]) -> tuple[Block, ...]:
         if not blocks:
-            raise ValueError("missing [[blocks]]: a program needs at least one block (workout, work_s, rest_s)")
+            raise ValueError(
+                "missing [[blocks]]: a program needs at least one block (workout, work_s, rest_s)"
+            )
         return blocks
 
     @model_validator(mode="after")
@@ -170,7 +170,7 @@ class Program(FileModel):
         if not self.name:
             stem = str(context.get("default_name", ""))
             if not NAME_RE.match(stem):
-                raise ValueError(f"needs a name = \"...\": the file's name {stem!r} is not lower_snake_case")
+                raise ValueError(f'needs a name = "...": the file\'s name {stem!r} is not lower_snake_case')
             self._fill(name=stem)
         self._fill(title=self.title or self.name, source=str(context.get("source", "")))
         self._fill(timeline=_expand(self))
@@ -229,7 +229,9 @@ class ProgramError(ErrorList, ValueError):
     """A program file that cannot be used; ``errors`` lists 'file:line: key: what' lines."""
 
 
-def parse_program(doc: TomlDocument, known_workouts: Iterable[str] | Mapping[str, str] | None = None) -> Program:
+def parse_program(
+    doc: TomlDocument, known_workouts: Iterable[str] | Mapping[str, str] | None = None
+) -> Program:
     """Check one parsed program; a block's workout must be one of ``known_workouts`` when given
     (names, or a mapping of every name and alias to its workout's name)."""
     known = known_workouts
@@ -239,7 +241,9 @@ def parse_program(doc: TomlDocument, known_workouts: Iterable[str] | Mapping[str
     return validate_document(Program, doc, error=ProgramError, context=context)
 
 
-def load_program(path: str | Path, known_workouts: Iterable[str] | Mapping[str, str] | None = None) -> Program:
+def load_program(
+    path: str | Path, known_workouts: Iterable[str] | Mapping[str, str] | None = None
+) -> Program:
     """Load and check one program file; raises `ProgramError` naming file/line/key."""
     try:
         doc = load_toml(path)

@@ -66,7 +66,9 @@ class _Tables:
         states = [(("states", i), s) for i, raw in enumerate(raw_states) if (s := _valid(StateSpec, raw))]
         rep = _valid(RepSpec, data["rep"]) if "rep" in data else None
         checks = [
-            (("checks", i), c) for i, raw in enumerate(_tables(data.get("checks"))) if (c := _valid(CheckSpec, raw))
+            (("checks", i), c)
+            for i, raw in enumerate(_tables(data.get("checks")))
+            if (c := _valid(CheckSpec, raw))
         ]
         t = cls(
             kind=kind if kind in ("reps", "hold") else None,
@@ -110,9 +112,9 @@ def _check_kind(data: dict, t: _Tables, problems: Problems) -> None:
             problems.add(("hold",), 'only a kind = "hold" rule has a [hold] table')
         if "rep" not in data:
             problems.add((), 'a kind = "reps" rule needs a [rep] table (start, sequence)')
-        if t.rep is not None and t.rep.each_side:
-            if not any(f is not None and f.sided for f in t.features.values()):
-                problems.add(("rep", "each_side"), "needs a feature on side-less points (knee, hip...)")
+        sided = any(f is not None and f.sided for f in t.features.values())
+        if t.rep is not None and t.rep.each_side and not sided:
+            problems.add(("rep", "each_side"), "needs a feature on side-less points (knee, hip...)")
     elif t.kind == "hold":
         if "rep" in data:
             problems.add(("rep",), 'a kind = "hold" rule has [hold], not [rep]')
@@ -192,7 +194,9 @@ def _check_thresholds(t: _Tables, problems: Problems) -> None:
 
 def _outside(spec: FeatureSpec, v: float) -> str:
     lo, hi = spec.value_range
-    what = f"a '{spec.type}' feature" + (f' relative to its {spec.relative}' if spec.relative != "none" else "")
+    what = f"a '{spec.type}' feature" + (
+        f" relative to its {spec.relative}" if spec.relative != "none" else ""
+    )
     return f"impossible threshold: {what} is always within {_span(lo, hi)}, never {v:g}"
 
 

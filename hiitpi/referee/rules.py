@@ -17,7 +17,7 @@ import logging
 import math
 import re
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
@@ -113,7 +113,7 @@ class StateSpec(RuleModel):
     when: Conditions = Field(
         (),
         title="When",
-        description="Conditions that must all hold: `[{ feature = \"knee\", above = 150 }, ...]`.",
+        description='Conditions that must all hold: `[{ feature = "knee", above = 150 }, ...]`.',
     )
     any: Conditions = Field(
         (),
@@ -239,7 +239,7 @@ class CheckSpec(RuleModel):
 
     feature: Ref = Field(title="Feature", description="The feature checked: a key of `[features]`.")
     reason: Text = Field(
-        title="Reason", description="What the person is told when the check fails (`\"hips too high\"`)."
+        title="Reason", description='What the person is told when the check fails (`"hips too high"`).'
     )
     action: OneOf("no_rep", "fault") | None = Field(
         None,
@@ -307,9 +307,7 @@ class Rule(RuleModel):
         "case-insensitively, with spaces and dashes read as `_`.",
     )
     description: Text = Field("", title="Description", description="One or two sentences on how it is done.")
-    views: Texts = Field(
-        (), title="Views", description="Camera views the rule is made for: `front`, `side`."
-    )
+    views: Texts = Field((), title="Views", description="Camera views the rule is made for: `front`, `side`.")
     min_score: Number(0.0, 1.0) = Field(
         0.3, title="Minimum keypoint score", description='Keypoints scored below this are "not visible".'
     )
@@ -323,7 +321,7 @@ class Rule(RuleModel):
     )
     features: dict[str, FeatureSpec] = Field(
         title="Features",
-        description="The numbers measured on the body, by name: `knee = { type = \"angle\", points = "
+        description='The numbers measured on the body, by name: `knee = { type = "angle", points = '
         '["hip", "knee", "ankle"] }`.',
     )
     states: Tables(StateSpec, "states", min_items=1) = Field(
@@ -332,9 +330,13 @@ class Rule(RuleModel):
         "conditions hold is the candidate.",
     )
     rep: RepSpec | None = Field(None, title="Rep", description='How states make one rep (`kind = "reps"`).')
-    hold: HoldSpec | None = Field(None, title="Hold", description='Which state runs the clock (`kind = "hold"`).')
+    hold: HoldSpec | None = Field(
+        None, title="Hold", description='Which state runs the clock (`kind = "hold"`).'
+    )
     checks: Tables(CheckSpec, "checks") = Field(
-        (), title="Checks", description="`[[checks]]`: form checks that call a no-rep or a fault with a reason."
+        (),
+        title="Checks",
+        description="`[[checks]]`: form checks that call a no-rep or a fault with a reason.",
     )
     source: Internal[str] = ""
 

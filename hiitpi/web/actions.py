@@ -14,10 +14,10 @@ from dataclasses import dataclass
 import redis
 
 from hiitpi.live.reader import CommandRejected, LiveReader
+from hiitpi.referee.catalog import Catalog, UnknownNameError
 from hiitpi.store.db import Store
 from hiitpi.store.errors import InvalidInput, StoreError
 from hiitpi.store.players import clean_player_name, create_player
-from hiitpi.referee.catalog import Catalog, UnknownNameError
 
 log = logging.getLogger(__name__)
 
