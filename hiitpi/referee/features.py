@@ -269,11 +269,16 @@ class Feature:
     __slots__ = (
         "_axis",
         "_code",
+        "_half_life",
         "_low",
+        "_min_range",
+        "_mode",
         "_ms",
+        "_npoints",
         "_peak",
         "_peak_t",
         "_refs",
+        "_relative",
         "_scale_attr",
         "_sticky",
         "side",
@@ -295,6 +300,12 @@ class Feature:
         self._scale_attr = None if spec.scale == "none" else spec.scale
         self._code = _TYPE_CODE[spec.type]
         self._axis = spec.axis
+        # what compute() reads on every pose, copied from the spec (a slot is faster to read)
+        self._relative = spec.relative
+        self._half_life = spec.peak_half_life_s
+        self._min_range = spec.min_range
+        self._mode = spec.side
+        self._npoints = len(spec.points)
         self._peak: float | None = None
         self._low: float | None = None
         self._peak_t = 0.0
@@ -308,9 +319,9 @@ class Feature:
 
     def compute(self, px: list[Point], sc: BodyScale, t: float = 0.0) -> float | None:
         v = self._compute(px, sc)
-        if v is None or self.spec.relative == "none":
+        if v is None or self._relative == "none":
             return v
-        if self.spec.relative == "range":
+        if self._relative == "range":
             return self._in_range(v, t)
         # relative to its own recent peak: the reference rises at once, and sinks toward the
         # current value with a half-life, so a person who steps back is followed within seconds
@@ -320,7 +331,7 @@ class Feature:
         else:
             dt = t - self._peak_t
             if dt > 0:
-                peak -= (peak - v) * (1.0 - 0.5 ** (dt / self.spec.peak_half_life_s))
+                peak -= (peak - v) * (1.0 - 0.5 ** (dt / self._half_life))
                 self._peak = peak
         self._peak_t = t
         return v / self._peak if self._peak > 1e-9 else None
@@ -332,12 +343,12 @@ class Feature:
             self._peak_t = t
             return None
         dt = t - self._peak_t
-        k = 1.0 - 0.5 ** (dt / self.spec.peak_half_life_s) if dt > 0 else 0.0
+        k = 1.0 - 0.5 ** (dt / self._half_life) if dt > 0 else 0.0
         hi = v if v >= hi else hi - (hi - v) * k
         lo = v if v <= lo else lo + (v - lo) * k
         self._peak, self._low, self._peak_t = hi, lo, t
         span = hi - lo
-        if span < self.spec.min_range or span <= 1e-9:
+        if span < self._min_range or span <= 1e-9:
             return None
         return (v - lo) / span
 
@@ -390,7 +401,7 @@ class Feature:
             return self._one(refs[0][1], px, sc)[0]
         lv, ls = self._one(refs[0][1], px, sc)
         rv, rs = self._one(refs[1][1], px, sc)
-        mode = self.spec.side
+        mode = self._mode
         if lv is None and rv is None:
             self.side = None
             return None
@@ -416,7 +427,7 @@ class Feature:
             self.side = "right"
             return rv
         # best: the side seen with more confidence, sticky so a near-tie does not flip-flop
-        n = len(self.spec.points)
+        n = self._npoints
         if self._sticky == "left" and rs > ls + 0.15 * n:
             self._sticky = "right"
         elif self._sticky == "right" and ls > rs + 0.15 * n:

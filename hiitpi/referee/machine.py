@@ -34,7 +34,10 @@ _INF = math.inf
 
 
 class _Check:
-    __slots__ = ("bad_frames", "during", "extreme", "fi", "hi", "lo", "reported", "spec", "violated")
+    __slots__ = (
+        "bad_frames", "during", "extreme", "fi", "hi", "lo", "min_frames", "reach_above", "reach_below",
+        "reported", "spec", "violated",
+    )  # fmt: skip
 
     def __init__(self, spec, fi: int):
         self.spec = spec
@@ -42,6 +45,10 @@ class _Check:
         self.lo = spec.min if spec.min is not None else -_INF
         self.hi = spec.max if spec.max is not None else _INF
         self.during = frozenset(spec.during)
+        # read on every pose: slots are faster to read than the spec's fields
+        self.reach_above = spec.reach_above
+        self.reach_below = spec.reach_below
+        self.min_frames = spec.min_frames
         self.reset()
 
     def reset(self) -> None:
@@ -118,6 +125,8 @@ class Referee:
             self._rom = None
         self._peak_tol = 0.02 * abs(self._rom[2] - self._rom[1]) if self._rom is not None else 0.0
         self._hold = rule.hold
+        self._max_s = rep.max_s if rep else _INF  # read on every pose: kept out of the spec
+        self._max_gap_s = rule.max_gap_s
         # only the features something reads are measured
         used = rule.features_read()
         if self._rom is not None:
@@ -254,7 +263,7 @@ class Referee:
         if match is None and any(values[fi] is None for fi in self._state_features):
             if self._missing_since is None:
                 self._missing_since = t
-            elif t - self._missing_since > self.rule.max_gap_s and (self._armed or self.state):
+            elif t - self._missing_since > self._max_gap_s and (self._armed or self.state):
                 log.debug("%s: person lost for %.1fs, resetting", self.name, t - self._missing_since)
                 self._armed = False
                 self.state = None
@@ -289,7 +298,7 @@ class Referee:
         ):
             self._commit(match, t, events)
 
-        if self._in_cycle and t - self._t_cycle > self.rule.rep.max_s:
+        if self._in_cycle and t - self._t_cycle > self._max_s:
             log.debug("%s: rep timed out after %.1fs", self.name, t - self._t_cycle)
             self._reset_cycle()
             self._armed = False
@@ -321,10 +330,9 @@ class Referee:
             v = values[c.fi]
             if v is None:
                 continue
-            spec = c.spec
-            if spec.reach_above is not None or spec.reach_below is not None:
+            if c.reach_above is not None or c.reach_below is not None:
                 e = c.extreme
-                if spec.reach_above is not None:
+                if c.reach_above is not None:
                     c.extreme = v if e is None or v > e else e
                 else:
                     c.extreme = v if e is None or v < e else e
@@ -334,7 +342,8 @@ class Referee:
             if c.lo == -_INF and c.hi == _INF:
                 continue
             c.bad_frames += 1
-            if c.bad_frames >= spec.min_frames and not c.violated:
+            if c.bad_frames >= c.min_frames and not c.violated:
+                spec = c.spec
                 c.violated = True
                 if spec.action == "fault" and not c.reported:
                     c.reported = True
@@ -461,7 +470,7 @@ class Referee:
                     c.reported = False
                 continue
             c.bad_frames += 1
-            if c.bad_frames >= c.spec.min_frames:
+            if c.bad_frames >= c.min_frames:
                 c.violated = True
                 if in_hold and not c.reported:
                     c.reported = True
