@@ -81,7 +81,6 @@ class Run:
             settings,
             source_factory=lambda: VideoFileSource(clip, paced=False),
             recorder=self.recorder,
-            video=False,
         )
         self.monitor = HealthMonitor(cache_s=0)
         self.monitor.register("redis", redis_probe(settings.redis.url, 0.2))
@@ -256,9 +255,7 @@ def test_hung_analysis_stops_the_systemd_watchdog(tmp_path, clip, model_mirror, 
     """The other half: frames arrive but the analysis thread is stuck (a hung inference), so the
     watchdog is no longer pinged and systemd restarts the service."""
     settings = make_settings(tmp_path / "data", model_mirror, redis_url)
-    engine = Engine(
-        settings, source_factory=lambda: VideoFileSource(clip, paced=True, loop=True), video=False
-    )
+    engine = Engine(settings, source_factory=lambda: VideoFileSource(clip, paced=True, loop=True))
     engine.start()
     alive = engine_liveness(engine, stuck_after_s=0.5)
     hang = threading.Event()
@@ -300,7 +297,7 @@ def test_rules_file_corrupted_while_running(tmp_path, clip, model_mirror, redis_
     catalog = CatalogLoader(rules, recheck_s=0)
     assert WORKOUT in catalog.get().workouts and not catalog.get().errors
     engine = Engine(
-        settings, source_factory=lambda: VideoFileSource(clip, paced=False, loop=True), video=False
+        settings, source_factory=lambda: VideoFileSource(clip, paced=False, loop=True), autostart=False
     )
     engine.start()
     try:

@@ -39,8 +39,8 @@ def _overrides(args: argparse.Namespace) -> dict:
 
 
 def analyze_cmd(args: argparse.Namespace, settings: Settings) -> int:
-    from hiitpi.analysis import VideoOpenError, analyze_video
     from hiitpi.cli import UsageError
+    from hiitpi.offline.analyze import analyze_video
 
     try:
         result = analyze_video(
@@ -48,8 +48,6 @@ def analyze_cmd(args: argparse.Namespace, settings: Settings) -> int:
         )
     except KeyError as exc:
         raise UsageError(str(exc.args[0])) from exc
-    except VideoOpenError as exc:
-        raise UsageError(str(exc)) from exc
     d = result.to_dict()
     if args.json:
         print(json.dumps(d, indent=1))

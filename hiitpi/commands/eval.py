@@ -69,8 +69,8 @@ def _catalog(settings: Settings):
 
 
 def clips_cmd(args: argparse.Namespace, settings: Settings) -> int:
-    from hiitpi.analysis import count_poses, video_poses
     from hiitpi.cli import UsageError
+    from hiitpi.offline.poses import count_poses, video_poses
     from hiitpi.pose.smoothing import PoseSmoother
     from hiitpi.referee.evaluate import ClipResult, ManifestError, read_manifest, summarize
     from hiitpi.referee.machine import Referee

@@ -47,6 +47,6 @@ def serve_cmd(args: argparse.Namespace, settings: Settings) -> int:
     ok = report_status(settings)
     if args.check:
         return 0 if ok else 1
-    from hiitpi.app import run_appliance
+    from hiitpi.appliance import run_appliance
 
     return run_appliance(settings)

@@ -12,11 +12,11 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import Any
 
 import redis
 
-from hiitpi.live.contract import LiveKeys, encode_event, encode_state
+from hiitpi.backoff import Backoff
+from hiitpi.live.contract import LiveKeys, LiveState, encode_event
 from hiitpi.live.redisconn import make_client
 
 log = logging.getLogger(__name__)
@@ -75,11 +75,11 @@ class LivePublisher:
         self,
         sample: dict[str, str] | None,
         events: list[dict[str, str]] = (),  # type: ignore[assignment]
-        state: dict[str, Any] | None = None,
+        state: LiveState | None = None,
     ) -> bool:
         """Write events, then the sample, then the state, in one round trip. Returns True when
         written; False when degraded (the sample is dropped; events and state are kept)."""
-        state_fields = encode_state(state) if state else {}
+        state_fields = state.encode() if state is not None else {}
         with self._lock:
             if self.degraded:
                 self._keep(events, state_fields, sample)
@@ -99,11 +99,6 @@ class LivePublisher:
             if sample is not None:
                 self.samples_published += 1
             return True
-
-    def event(self, kind: str, *, ts: float, session: str, count: int, data: dict[str, Any]) -> bool:
-        return self.publish(
-            None, [encode_event(kind, ts=ts, wall=time.time(), session=session, count=count, data=data)]
-        )
 
     def close(self) -> None:
         self._stop.set()
@@ -157,13 +152,12 @@ class LivePublisher:
     # -- the reconnect thread -------------------------------------------------------------------
 
     def _reconnect_loop(self) -> None:
-        delay = self.backoff_initial_s
-        while not self._stop.wait(delay):
+        backoff = Backoff(self.backoff_initial_s, self.backoff_max_s)
+        while not self._stop.wait(backoff.next()):
             try:
                 self._client.ping()
             except redis.RedisError as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                delay = min(delay * 2, self.backoff_max_s)
                 continue
             with self._lock:
                 down_s = time.monotonic() - (self.down_since or time.monotonic())
@@ -190,7 +184,6 @@ class LivePublisher:
                 except redis.RedisError as exc:
                     self.reconnects -= 1
                     self.last_error = f"{type(exc).__name__}: {exc}"
-                    delay = min(delay * 2, self.backoff_max_s)
                     continue
                 self._backlog.clear()
                 self._pending_state.clear()

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import redis
 
 from hiitpi.errors import InputError
-from hiitpi.live.contract import COMMANDS_MAXLEN, LiveEntry, LiveKeys, validate_command
+from hiitpi.live.contract import COMMANDS_MAXLEN, LiveEntry, LiveKeys, LiveState, validate_command
 from hiitpi.live.redisconn import make_client
 
 log = logging.getLogger(__name__)
@@ -29,8 +29,13 @@ class LiveReader:
         self.client = client or make_client(url, timeout_s=5.0)
 
     def state(self) -> dict[str, str]:
+        """The state hash as it is on the wire (field → string)."""
         raw = self.client.hgetall(self.keys.state)
         return {k.decode(): v.decode() for k, v in raw.items()}
+
+    def live_state(self) -> LiveState:
+        """The state hash decoded (`LiveState`); an empty hash gives the defaults."""
+        return LiveState.decode(self.client.hgetall(self.keys.state))
 
     def read(
         self, after: str = "0-0", *, count: int | None = None, block_ms: int | None = None

@@ -48,10 +48,6 @@ def add_player(store: Store, name: object) -> ActionResult:
     return ActionResult(True, f"Added {row.name}.", player=row.name)
 
 
-def _running(state: dict[str, str]) -> bool:
-    return state.get("running") == "1"
-
-
 def start_session(reader: LiveReader, catalog: Catalog, player: object, workout: object) -> ActionResult:
     try:
         name = clean_player_name(player if player is not None else "")
@@ -60,15 +56,7 @@ def start_session(reader: LiveReader, catalog: Catalog, player: object, workout:
     canonical, problem = _startable(catalog, workout)
     if problem:
         return ActionResult(False, problem)
-    try:
-        state = reader.state()
-        if _running(state):
-            who = state.get("player") or "someone"
-            return ActionResult(
-                False,
-                f"{who} is training ({state.get('workout') or '?'}): only one session runs per camera. "
-                "Wait until they stop.",
-            )
+    try:  # whether a start is allowed now is the engine's call (one session per camera)
         cid = reader.send_command("start", player=name, workout=canonical)
         answer = reader.wait_command(cid, COMMAND_TIMEOUT_S)
     except CommandRejected as exc:
@@ -82,9 +70,9 @@ def start_session(reader: LiveReader, catalog: Catalog, player: object, workout:
         )
     ok, message = answer
     if not ok:
-        return ActionResult(False, message or "The engine refused to start.")
+        return ActionResult(False, _sentence(message or "the engine refused to start"))
     try:
-        session = reader.state().get("session") or None
+        session = reader.live_state().session or None
     except redis.RedisError:
         session = None
     return ActionResult(True, message or f"Started {canonical} for {name}.", session=session, player=name)
@@ -106,8 +94,7 @@ def _startable(catalog: Catalog, name: object) -> tuple[str, str]:
 
 def stop_session(reader: LiveReader) -> ActionResult:
     try:
-        state = reader.state()
-        if not _running(state):
+        if not reader.live_state().running:
             return ActionResult(False, "No session is running: press Start first.")
         cid = reader.send_command("stop")
         answer = reader.wait_command(cid, COMMAND_TIMEOUT_S)

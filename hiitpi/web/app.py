@@ -1,9 +1,9 @@
 """The dashboard: `create_app` builds the Dash app (Flask underneath), `serve_web` runs it under waitress.
 
-For the appliance (`hiitpi.app`)::
+For the appliance (`hiitpi.appliance`)::
 
     from hiitpi.web.app import create_app, serve_web
-    app = create_app(settings, store=store, broadcaster=lambda: engine.mjpeg,
+    app = create_app(settings, store=store, broadcaster=lambda: video,
                      coach_snapshot=snapshot_for, health=monitor)
     serve_web(settings, stop_event, app=app)      # blocks until stop_event is set
 
