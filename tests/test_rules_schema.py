@@ -232,6 +232,18 @@ def test_rules_check_reports_overlap_and_range_with_file_line_and_key(tmp_path):
     assert "Traceback" not in res.stderr
 
 
+def test_a_program_whose_workout_does_not_load_says_which_file_to_fix(tmp_path):
+    rules = tmp_path / "rules"
+    shutil.copytree(RULES, rules)
+    (rules / "squat.toml").write_text('name = "squat"\n[[states\n')
+    cat = load_catalog(rules)
+    assert cat.broken == {"squat": str(rules / "squat.toml")}
+    line = f"{rules}/programs/tabata_squat.toml:9: blocks.0.workout: workout 'squat' did not load: fix {rules}/squat.toml"
+    assert any(e.startswith(line) for e in cat.errors), cat.errors
+    res = hiitpi("rules", "check", str(rules / "programs" / "tabata_squat.toml"))
+    assert res.returncode == EXIT_BAD_INPUT and "workout 'squat' did not load" in res.stderr
+
+
 def test_unknown_name_is_bad_input_listing_the_known_ones():
     cat = load_catalog(RULES)
     with pytest.raises(UnknownNameError) as exc:

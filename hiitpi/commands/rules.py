@@ -83,7 +83,7 @@ def _check_file(path: Path, settings: Settings) -> tuple[list[str], list[str]]:
                 path.parent.parent if path.parent.name == "programs" else Path(settings.referee.rules_dir)
             )
             cat = load_catalog(rules_dir)
-            prog = load_program(path, {**{n: n for n in cat.workouts}, **cat.aliases})
+            prog = load_program(path, {**{n: n for n in cat.workouts}, **cat.aliases}, cat.broken)
             if prog.name in cat.workouts or prog.name in cat.aliases:
                 return [], [f"{path}: name: '{prog.name}' is also a workout's name; rename the program"]
             return [f"ok  {prog.name:16s} {path}  (program: {prog.describe()})"], []

@@ -58,6 +58,8 @@ class Catalog:
     aliases: dict[str, str] = field(default_factory=dict)
     programs: dict[str, Program] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    #: workouts whose file does not load (by the file's name) → the file
+    broken: dict[str, str] = field(default_factory=dict)
 
     def names(self) -> list[str]:
         """Every name that can be started: workouts, then programs (aliases aside)."""
@@ -115,10 +117,10 @@ def load_folder(
             errors.extend(exc.errors)
             kept = last_good.get(str(file))
             if kept is None:
-                log.warning("%s skipped: %d error(s)", file, len(exc.errors))
+                log.debug("%s skipped: %d error(s)", file, len(exc.errors))
                 continue
             errors.append(f"{file}: keeping the last good version of '{kept.name}' until the file is fixed")
-            log.warning("%s broken (%d error(s)): keeping its last good version", file, len(exc.errors))
+            log.debug("%s broken (%d error(s)): keeping its last good version", file, len(exc.errors))
             item = kept
         if item.name in items:
             errors.append(f"{file}: name: '{item.name}' is already defined in {items[item.name].source}")
@@ -155,18 +157,25 @@ def load_catalog(rules_dir: str | Path, previous: Catalog | None = None) -> Cata
     cat.workouts, errors = load_folder(rules_dir, load_rule, RulesError, old_rules)
     cat.aliases, alias_errors = _aliases(cat.workouts)
     known = {**{n: n for n in cat.workouts}, **cat.aliases}
-    cat.programs, program_errors = load_programs_of(rules_dir, known, old_programs)
+    # a workout whose file does not load is not unknown: a program using it is told which file to fix
+    files = {Path(line.split(":", 1)[0]) for line in errors}
+    cat.broken = {f.stem: str(f) for f in sorted(files) if f.suffix == ".toml" and f.stem not in known}
+    cat.programs, program_errors = load_programs_of(rules_dir, known, old_programs, cat.broken)
     cat.errors = [*errors, *alias_errors, *program_errors]
     return cat
 
 
 def load_programs_of(
-    rules_dir: Path, known: dict[str, str] | None, last_good: dict[str, Program]
+    rules_dir: Path,
+    known: dict[str, str] | None,
+    last_good: dict[str, Program],
+    broken: dict[str, str] | None = None,
 ) -> tuple[dict[str, Program], list[str]]:
     """The programs of ``rules_dir``; with ``known`` (every workout name and alias → the workout),
-    their blocks are checked against it and a program may not take a workout's name."""
+    their blocks are checked against it and a program may not take a workout's name. ``broken``:
+    names of workouts whose file does not load → that file."""
     programs, errors = load_folder(
-        programs_dir(rules_dir), lambda f: load_program(f, known), ProgramError, last_good
+        programs_dir(rules_dir), lambda f: load_program(f, known, broken), ProgramError, last_good
     )
     for name in [n for n in programs if known is not None and n in known]:
         errors.append(f"{programs[name].source}: name: '{name}' is also a workout's name; rename the program")

@@ -107,7 +107,10 @@ class Block(FileModel):
     @field_validator("workout")
     @classmethod
     def _workout_exists(cls, workout: str, info: ValidationInfo) -> str:
-        known = (info.context or {}).get("workouts")
+        context = info.context or {}
+        known, broken = context.get("workouts"), context.get("broken") or {}
+        if workout in broken:
+            raise ValueError(f"workout '{workout}' did not load: fix {broken[workout]} first")
         if known is not None and workout not in known:
             names = sorted(set(known.values()))
             raise ValueError(f"unknown workout '{workout}'; known: {', '.join(names) or '(none)'}")
@@ -230,26 +233,36 @@ class ProgramError(ErrorList, ValueError):
 
 
 def parse_program(
-    doc: TomlDocument, known_workouts: Iterable[str] | Mapping[str, str] | None = None
+    doc: TomlDocument,
+    known_workouts: Iterable[str] | Mapping[str, str] | None = None,
+    broken_workouts: Mapping[str, str] | None = None,
 ) -> Program:
     """Check one parsed program; a block's workout must be one of ``known_workouts`` when given
-    (names, or a mapping of every name and alias to its workout's name)."""
+    (names, or a mapping of every name and alias to its workout's name), and not one of
+    ``broken_workouts`` (names of workouts whose file does not load → that file)."""
     known = known_workouts
     if known is not None and not isinstance(known, Mapping):
         known = {k: k for k in known}
-    context = {"source": str(doc.path), "default_name": doc.path.stem, "workouts": known}
+    context = {
+        "source": str(doc.path),
+        "default_name": doc.path.stem,
+        "workouts": known,
+        "broken": broken_workouts,
+    }
     return validate_document(Program, doc, error=ProgramError, context=context)
 
 
 def load_program(
-    path: str | Path, known_workouts: Iterable[str] | Mapping[str, str] | None = None
+    path: str | Path,
+    known_workouts: Iterable[str] | Mapping[str, str] | None = None,
+    broken_workouts: Mapping[str, str] | None = None,
 ) -> Program:
     """Load and check one program file; raises `ProgramError` naming file/line/key."""
     try:
         doc = load_toml(path)
     except TomlSyntaxError as exc:
         raise ProgramError([str(exc)]) from exc
-    return parse_program(doc, known_workouts)
+    return parse_program(doc, known_workouts, broken_workouts)
 
 
 def programs_dir(rules_dir: str | Path) -> Path:
