@@ -21,8 +21,20 @@ END = "<!-- reference:end -->"
 
 
 def json_schema(model: type[BaseModel]) -> dict[str, Any]:
-    """``model``'s JSON Schema (draft 2020-12) for the data of one file."""
-    return {"$schema": JSON_SCHEMA_DIALECT, **model.model_json_schema()}
+    """``model``'s JSON Schema (draft 2020-12) for the data of one file; descriptions on one line
+    (the tables' come from docstrings)."""
+    return _one_line({"$schema": JSON_SCHEMA_DIALECT, **model.model_json_schema()})
+
+
+def _one_line(node: Any) -> Any:
+    if isinstance(node, dict):
+        return {
+            k: " ".join(v.split()) if k == "description" and isinstance(v, str) else _one_line(v)
+            for k, v in node.items()
+        }
+    if isinstance(node, list):
+        return [_one_line(v) for v in node]
+    return node
 
 
 def _ref_name(ref: str) -> str:

@@ -30,7 +30,7 @@ T = TypeVar("T", Rule, Program)
 class UnknownNameError(InputError, KeyError):
     """A workout or program name the catalogue does not have; the message lists the known ones."""
 
-    def __init__(self, name: str, known: list[str], what: str = "workout"):
+    def __init__(self, name: str, known: list[str], what: str = "workout rules"):
         self.name = name
         self.known = known
         super().__init__(
