@@ -131,7 +131,7 @@ class Appliance:
         """Queue the summary of a finished session; never blocks the caller for long."""
         if self.coach is None or session_id is None:
             return
-        from hiitpi.store.facts import session_facts, set_summary
+        from hiitpi.store.coaching import session_facts, set_summary
 
         try:
             facts = session_facts(self.store, session_id)

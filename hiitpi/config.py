@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
 from hiitpi.errors import ErrorList
 from hiitpi.tomlpos import TomlDocument, TomlSyntaxError, load_toml
@@ -115,6 +115,12 @@ class PoseSettings(Section):
         0.2, ge=0, le=1, title="Min pose score", description="Below this a frame has no person."
     )
     smoothing: SmoothingSettings = Field(default_factory=SmoothingSettings)
+    options: dict[str, dict[str, bool | int | float | str]] = Field(
+        default_factory=dict,
+        title="Backend options",
+        description="Per pose model, e.g. [pose.options.movenet-lightning] tracking = false; "
+        "`hiitpi pose --list` shows each model's options.",
+    )
 
 
 class RefereeSettings(Section):
@@ -127,8 +133,38 @@ class RefereeSettings(Section):
     )
 
 
+def check_redis_url(url: str) -> str:
+    """``url`` if it is a Redis URL (redis://host:port/db, rediss://…, unix:///path); else ValueError."""
+    from urllib.parse import urlsplit
+
+    example = "e.g. redis://127.0.0.1:6379/0 or unix:///run/hiitpi/redis.sock"
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"not a Redis URL ({exc}); {example}") from None
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise ValueError(f"not a Redis URL: it must start with redis://, rediss:// or unix://; {example}")
+    if parts.scheme == "unix":
+        if not parts.path:
+            raise ValueError(f"a unix:// Redis URL needs the socket's path; {example}")
+        return url
+    if not parts.hostname:
+        raise ValueError(f"the Redis URL names no host; {example}")
+    if port == 0:
+        raise ValueError(f"port 0 is not a Redis port; {example}")
+    db = parts.path.strip("/")
+    if db and not (db.isascii() and db.isdigit()):
+        raise ValueError(f"the database after the last / must be a number, not {db!r}; {example}")
+    return url
+
+
 class RedisSettings(Section):
-    url: str = Field("redis://127.0.0.1:6379/0", title="Redis URL", description="The live bus.")
+    url: Annotated[str, AfterValidator(check_redis_url)] = Field(
+        "redis://127.0.0.1:6379/0",
+        title="Redis URL",
+        description="The live bus: redis://host:port/db, rediss:// (TLS) or unix:///path/to/socket.",
+    )
     stream_maxlen: int = Field(
         5000, ge=100, le=1_000_000, title="Stream cap", description="Approximate entries kept."
     )
@@ -220,6 +256,19 @@ class Settings(Section):
     store: StoreSettings = Field(default_factory=StoreSettings)
     coach: CoachSettings = Field(default_factory=CoachSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
+    #: Where each set value came from ('file:line', 'environment NAME', 'command line'), by key path.
+    _origins: dict[tuple[str, ...], str] = PrivateAttr(default_factory=dict)
+
+    def __eq__(self, other: object) -> bool:  # where a value came from is not part of the value
+        if not isinstance(other, Settings):
+            return NotImplemented
+        return self.model_dump() == other.model_dump()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def origin_of(self, path: tuple[str, ...]) -> str:
+        """Where the value at ``path`` was set, for error messages ('default' when it was not)."""
+        return self._origins.get(tuple(path), "default settings")
 
     @property
     def models_dir(self) -> Path:
@@ -320,11 +369,17 @@ def load_settings(
         if value is None:
             continue
         _set_path(data, field_path, value)
-        origin[field_path] = "command line --" + field_path[-1].replace("_", "-")
+        origin[field_path] = "command line"
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc, doc, origin)) from exc
+    if doc is not None:
+        for key in doc.lines:
+            if all(isinstance(k, str) for k in key):
+                settings._origins[key] = doc.where(key)
+    settings._origins.update(origin)
+    return settings
 
 
 def settings_to_toml(settings: Settings) -> str:
@@ -338,12 +393,14 @@ def settings_to_toml(settings: Settings) -> str:
             return repr(value)
         return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-    def emit(model: BaseModel, table: str) -> None:
+    def emit(model: BaseModel | dict, table: str) -> None:
         scalars, tables = [], []
-        for name in type(model).model_fields:
-            value = getattr(model, name)
+        fields = model if isinstance(model, dict) else dict(model)
+        for name, value in fields.items():
             if isinstance(value, BaseModel):
                 tables.append((name, value))
+            elif isinstance(value, dict):  # a table of tables ([pose.options.<model>])
+                tables.extend((f"{name}.{key}", sub) for key, sub in value.items())
             elif value is not None:
                 scalars.append(f"{name} = {fmt(value)}")
             else:

@@ -22,7 +22,7 @@ ARTIFACTS = Path(os.environ.get("HIITPI_TEST_ARTIFACTS") or REPO / "test-artifac
 @pytest.fixture()
 def served(settings_factory, shared_data, redis_url):
     from hiitpi.engine import Engine
-    from hiitpi.secrets import create_secrets
+    from hiitpi.pairing import create_secrets
     from hiitpi.web.app import create_app, serve_web
     from hiitpi.web.mjpeg import MjpegBroadcaster
 

@@ -62,7 +62,7 @@ segment = st.text(min_size=0, max_size=30)
 @pytest.fixture(scope="module")
 def app_and_code(tmp_path_factory, redis_server):
     import hiitpi.web.actions as actions
-    from hiitpi.secrets import create_secrets
+    from hiitpi.pairing import create_secrets
     from hiitpi.web.app import create_app
 
     data = tmp_path_factory.mktemp("fuzz")

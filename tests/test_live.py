@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import redis
 
-from hiitpi.live.commands import CommandListener
 from hiitpi.live.contract import LiveEntry, LiveKeys, LiveState, encode_event, encode_sample
+from hiitpi.live.inbox import CommandListener
 from hiitpi.live.publisher import LivePublisher
 from hiitpi.live.reader import CommandRejected, LiveReader
 

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from hiitpi.referee.events import RefEvent
 from hiitpi.store import InvalidInput, NotFound, SessionRecorder, Store, StoreError, queries
 from hiitpi.store import export as export_mod
-from hiitpi.store.facts import session_facts, set_summary
+from hiitpi.store.coaching import session_facts, set_summary
 from hiitpi.store.migrate import current_revision, head_revision
 from hiitpi.store.players import create_player, list_players
 

@@ -477,7 +477,7 @@ def test_redis_down_page_still_works(tmp_path, store):
 
 
 def test_session_page_shows_the_coach_summary_and_its_kind(served, store):
-    from hiitpi.store.facts import set_summary
+    from hiitpi.store.coaching import set_summary
 
     sid = seed_session(store)
     set_summary(store, sid, "Five clean squats in twelve seconds.", "template", "model file missing")

@@ -21,7 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
-from hiitpi.coach.derived import SessionNumbers, derive
+from hiitpi.coach.derived import derive
 from hiitpi.coach.factcheck import check_summary
 from hiitpi.coach.facts import SessionFacts
 from hiitpi.coach.llm import (
@@ -238,11 +238,6 @@ def clean_text(text: str) -> str:
     for marker in ("<|user|>", "<|system|>", "<|assistant|>", "</s>"):
         text = text.split(marker, 1)[0]
     return " ".join(text.split())
-
-
-def summarize_numbers(numbers: SessionNumbers) -> str:
-    """The template summary for already derived numbers (what the page shows before a job runs)."""
-    return template_summary(numbers)
 
 
 def resolve_model_path(settings, override: str | Path | None = None) -> tuple[Path | None, str | None]:

@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def pair_cmd(args: argparse.Namespace, settings: Settings) -> int:
-    from hiitpi.secrets import (
+    from hiitpi.pairing import (
         SecretsError,
         announce_code,
         create_secrets,

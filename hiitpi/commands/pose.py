@@ -1,4 +1,5 @@
-"""`hiitpi pose IMAGE` (keypoints of one image) and `hiitpi bench pose` (model latency)."""
+"""`hiitpi pose IMAGE` (keypoints of one image), `hiitpi pose --list` (the pose models) and
+`hiitpi bench pose` (model latency)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from hiitpi.config import Settings
+from hiitpi.errors import EXIT_BAD_INPUT, HiitpiError, InputError
+from hiitpi.stats import summary
 
 log = logging.getLogger(__name__)
 
@@ -23,12 +26,14 @@ _BENCH_DEFAULT_IMAGE = Path("images") / "squat.bmp"
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "pose",
-        help="print the keypoints of one image (and draw the skeleton)",
+        help="print the keypoints of one image (and draw the skeleton); --list the pose models",
         description="Run the pose model on one image and print its 17 COCO keypoints "
-        "(x, y in [0, 1] of the image, score).",
+        "(x, y in [0, 1] of the image, score). With --list: every pose model, its files per "
+        "device and its options.",
     )
-    p.add_argument("image", metavar="IMAGE", help="image file (PNG, JPEG, BMP, ...)")
-    p.add_argument("--model", help="pose model (movenet-lightning, movenet-thunder, posenet, blazepose-full)")
+    p.add_argument("image", metavar="IMAGE", nargs="?", help="image file (PNG, JPEG, BMP, ...)")
+    p.add_argument("--list", action="store_true", help="list the pose models (backends) and exit")
+    p.add_argument("--model", help="pose model (see --list; default: [pose] model)")
     p.add_argument("--threads", type=int, help="TFLite CPU threads")
     p.add_argument("--device", choices=["auto", "cpu", "edgetpu"], help="where to run the model")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -66,47 +71,35 @@ def _overrides(args: argparse.Namespace) -> dict:
     }
 
 
-def _open_estimator(settings: Settings) -> Any:
-    from hiitpi.cli import UsageError
-    from hiitpi.modelfiles import ModelMissingError
-    from hiitpi.pose.registry import UnknownBackendError, create_estimator
-    from hiitpi.pose.runtime import EdgeTPUUnavailableError, ModelLoadError, RuntimeMissingError
-
-    try:
-        return create_estimator(settings)
-    except (
-        UnknownBackendError,
-        ModelMissingError,
-        ModelLoadError,
-        RuntimeMissingError,
-        EdgeTPUUnavailableError,
-    ) as exc:
-        raise UsageError(str(exc)) from exc
-
-
 def read_image(path: str | Path) -> Any:
-    """An image file as a BGR uint8 array. Raises ValueError saying why it cannot be read."""
+    """An image file as a BGR uint8 array. Raises `InputError` saying why it cannot be read."""
     import cv2
 
     p = Path(path)
     if not p.is_file():
-        raise ValueError(f"image {p} not found")
+        raise InputError(f"image {p} not found")
     img = cv2.imread(str(p), cv2.IMREAD_COLOR)
     if img is None:
-        raise ValueError(
+        raise InputError(
             f"cannot read image {p}: not an image format OpenCV can decode (PNG, JPEG, BMP, ...)"
         )
     return img
 
 
 def pose_cmd(args: argparse.Namespace, settings: Settings) -> int:
-    from hiitpi.cli import UsageError
+    if args.list:
+        return list_backends(settings, as_json=args.json)
+    if args.image is None:
+        raise InputError("give an IMAGE to find the pose in, or --list to see the pose models")
+    from hiitpi.pose.registry import create_estimator, get_backend
 
+    get_backend(settings.pose.model)  # a misspelled --model is reported before the image is read
+    image = read_image(args.image)
     try:
-        image = read_image(args.image)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
-    estimator = _open_estimator(settings)
+        estimator = create_estimator(settings)
+    except HiitpiError as exc:
+        exc.exit_code = EXIT_BAD_INPUT  # here exit 1 means "no person": an unusable model is 2
+        raise
     pose = estimator.estimate(image, 0.0)
     if args.draw:
         import cv2
@@ -115,7 +108,7 @@ def pose_cmd(args: argparse.Namespace, settings: Settings) -> int:
 
         out = draw_pose(image, pose, min_score=settings.pose.min_score)
         if not cv2.imwrite(args.draw, out):
-            raise UsageError(f"cannot write {args.draw}: use a .png or .jpg name in a writable folder")
+            raise InputError(f"cannot write {args.draw}: use a .png or .jpg name in a writable folder")
     if args.json:
         doc: dict[str, Any] = {"model": estimator.name, "device": estimator.device, "image": args.image}
         if pose is None:
@@ -133,6 +126,63 @@ def pose_cmd(args: argparse.Namespace, settings: Settings) -> int:
         for kp in pose.to_dict()["keypoints"] + pose.to_dict().get("extras", []):
             print(f"{kp['name']:18s} {kp['x']:7.4f} {kp['y']:7.4f} {kp['score']:7.3f}")
     return 0 if pose is not None else 1
+
+
+def describe_backends(settings: Settings) -> dict[str, Any]:
+    """Every pose model: what it is, its files per device (in place or not), its options; and the
+    backend modules that failed to import, with the reason."""
+    from hiitpi.modelfiles import ModelStore
+    from hiitpi.pose.registry import backend_specs, broken_backends
+
+    store = ModelStore(settings)
+    models = []
+    for spec in backend_specs():
+        options = {
+            key: {"default": info.default, "description": info.description or ""}
+            for key, info in spec.options.model_fields.items()
+        }
+        files = {
+            device: {role: {"file": name, "in_place": store.has(name)} for role, name in by_role.items()}
+            for device, by_role in spec.files.items()
+        }
+        models.append(
+            {
+                "name": spec.name,
+                "title": spec.title,
+                "description": spec.description,
+                "module": spec.module,
+                "configured": spec.name == settings.pose.model,
+                "devices": list(spec.devices),
+                "files": files,
+                "options": options,
+            }
+        )
+    return {"models": models, "not_loaded": broken_backends()}
+
+
+def list_backends(settings: Settings, *, as_json: bool = False) -> int:
+    """`hiitpi pose --list`: what `describe_backends` says, as text or JSON."""
+    doc = describe_backends(settings)
+    if as_json:
+        print(json.dumps(doc))
+        return 0
+    for m in doc["models"]:
+        mark = "*" if m["configured"] else " "
+        print(f"{mark} {m['name']:20s} {m['title']}  [{', '.join(m['devices'])}]")
+        print(f"    {m['description']}")
+        for device, by_role in m["files"].items():
+            files = ", ".join(
+                f"{f['file']} ({'in place' if f['in_place'] else 'missing'})" for f in by_role.values()
+            )
+            print(f"    files on {device}: {files}")
+        for key, opt in m["options"].items():
+            print(f"    option {key} = {json.dumps(opt['default'])}: {opt['description']}")
+    for module, reason in doc["not_loaded"].items():
+        print(f"! not loaded: backend module {module}: {reason}")
+    print(
+        "(* = [pose] model; options go in [pose.options.<model>]; `hiitpi models fetch <model>` gets the files)"
+    )
+    return 0
 
 
 def default_bench_source() -> Path | None:
@@ -169,14 +219,8 @@ def read_frames(source: Path, max_frames: int) -> list:
     finally:
         cap.release()
     if not frames:
-        raise ValueError(f"no frames could be read from {source}")
+        raise InputError(f"no frames could be read from {source}: not a video or image OpenCV can decode")
     return frames
-
-
-def _percentile(values: list[float], q: float) -> float:
-    import numpy as np
-
-    return float(np.percentile(np.asarray(values), q))
 
 
 def bench_pose(estimator: Any, frames: list, runs: int, warmup: int) -> dict[str, Any]:
@@ -186,11 +230,7 @@ def bench_pose(estimator: Any, frames: list, runs: int, warmup: int) -> dict[str
     models: BlazePose's detector counts on the frames where it ran); the frame cost is the
     whole ``estimate`` call.
     """
-    from hiitpi.pose.runtime import TFLiteModel
-
-    models = [m for m in vars(estimator).values() if isinstance(m, TFLiteModel)]
-    if not models:
-        raise ValueError(f"{estimator.name}: no TFLite model to time")
+    models = list(estimator.models.values())
     infer_ms: list[float] = []
     frame_ms: list[float] = []
     infer_cpu_ms: list[float] = []
@@ -213,45 +253,37 @@ def bench_pose(estimator: Any, frames: list, runs: int, warmup: int) -> dict[str
         infer_cpu_ms.append((sum(m.run_cpu_seconds for m in models) - before_cpu) * 1e3)
         frame_cpu_ms.append(elapsed_cpu * 1e3)
         found += pose is not None
-    import numpy as np
-
-    return {
-        "median_ms": round(float(np.median(infer_ms)), 3),
-        "p90_ms": round(_percentile(infer_ms, 90), 3),
-        "p95_ms": round(_percentile(infer_ms, 95), 3),
-        "frame_median_ms": round(float(np.median(frame_ms)), 3),
-        "frame_p90_ms": round(_percentile(frame_ms, 90), 3),
-        "frame_p95_ms": round(_percentile(frame_ms, 95), 3),
-        # CPU time (all threads of this process): what the work costs without waiting for a
-        # core; on a busy machine the wall-clock figures above also include that waiting.
-        "cpu_median_ms": round(float(np.median(infer_cpu_ms)), 3),
-        "cpu_p90_ms": round(_percentile(infer_cpu_ms, 90), 3),
-        "frame_cpu_median_ms": round(float(np.median(frame_cpu_ms)), 3),
-        "frame_cpu_p90_ms": round(_percentile(frame_cpu_ms, 90), 3),
-        "runs": runs,
-        "warmup": warmup,
-        "person_found": found,
-    }
+    result: dict[str, Any] = {}
+    for prefix, values in (
+        ("", infer_ms),
+        ("frame_", frame_ms),
+        ("cpu_", infer_cpu_ms),
+        ("frame_cpu_", frame_cpu_ms),
+    ):
+        # cpu_*: CPU time (all threads of this process): what the work costs without waiting for a
+        # core; on a busy machine the wall-clock figures also include that waiting.
+        figures = summary(values)
+        for stat in ("median", "p90", "p95"):
+            result[f"{prefix}{stat}_ms"] = figures[stat]
+    result.update(runs=runs, warmup=warmup, person_found=found)
+    return result
 
 
 def bench_cmd(args: argparse.Namespace, settings: Settings) -> int:
-    from hiitpi.cli import UsageError
+    from hiitpi.pose.registry import create_estimator
     from hiitpi.pose.runtime import load_runtime
 
     if args.runs < 1 or args.warmup < 0:
-        raise UsageError("--runs must be >= 1 and --warmup >= 0")
+        raise InputError("--runs must be >= 1 and --warmup >= 0")
     source = Path(args.source) if args.source else default_bench_source()
     if source is None:
-        raise UsageError(
+        raise InputError(
             "no frames to time: pass --source VIDEO_OR_IMAGE (or set HIITPI_DATA to the shared data)"
         )
     if not source.is_file():
-        raise UsageError(f"--source {source} not found")
-    try:
-        frames = read_frames(source, args.max_frames)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from exc
-    estimator = _open_estimator(settings)
+        raise InputError(f"--source {source} not found")
+    frames = read_frames(source, args.max_frames)
+    estimator = create_estimator(settings)
     result = {
         "model": estimator.name,
         "threads": settings.pose.threads,

@@ -50,7 +50,7 @@ def _overrides(args: argparse.Namespace) -> dict:
 def summary_cmd(args: argparse.Namespace, settings: Settings) -> int:
     from hiitpi.coach.summary import Coach, CoachEvent
     from hiitpi.store import NotFound, Store, StoreError
-    from hiitpi.store.facts import session_facts, set_summary
+    from hiitpi.store.coaching import session_facts, set_summary
 
     if not settings.database_path.is_file():
         print(

@@ -3,7 +3,7 @@
 `Engine` wires the parts and owns their lifetimes; it holds no logic of its own. Start-up is a flat
 list of steps (rules, pose model, live bus, capture, command listener, analysis), each returning
 how to undo it; `stop()` undoes them in reverse. Threads: the capture thread and its watchdog
-(`hiitpi.capture.runner`), the command listener (`hiitpi.live.commands`) and the analysis thread
+(`hiitpi.capture.runner`), the command listener (`hiitpi.live.inbox`) and the analysis thread
 (`hiitpi.engine.loop`). Sinks: the store (when a recorder is given), the live bus, and whatever
 the caller adds with `add_sink` (the appliance adds the video encoder).
 """
@@ -140,7 +140,7 @@ class Engine:
         return self.capture.stop
 
     def start_commands(self) -> Callable[[], None]:
-        from hiitpi.live.commands import CommandListener
+        from hiitpi.live.inbox import CommandListener
 
         self.commands = CommandListener(self.settings.redis.url, self.keys)
         self.commands.start()

@@ -14,10 +14,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import threading
-import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from hiitpi.config import Settings
@@ -44,7 +43,6 @@ class Session:
     referee: Referee
     program: Any = None  # a `ProgramRun` when the session is a HIIT program
     t0: float | None = None  # referee clock at the session's first frame
-    started_wall: float = field(default_factory=time.time)
     store_id: Any = None  # set by the store sink when it opens the session's row
     resting: bool = False
     reps_before: int = 0  # reps of the intervals already finished

@@ -53,10 +53,8 @@ class LivePublisher:
         self.degraded = False
         self.down_since: float | None = None
         self.reconnects = 0
-        self.samples_published = 0
         self.samples_lost = 0
         self.events_lost = 0
-        self.last_entry_id: str | None = None
         self.last_error: str | None = None
 
     # -- engine-facing ------------------------------------------------------------------------
@@ -96,8 +94,6 @@ class LivePublisher:
                 self._keep(events, state_fields, sample)
                 return False
             self._sent_state.update(changed)
-            if sample is not None:
-                self.samples_published += 1
             return True
 
     def close(self) -> None:
@@ -121,10 +117,7 @@ class LivePublisher:
             pipe.xadd(self.keys.stream, fields, maxlen=self.stream_maxlen, approximate=True)
         if state:
             pipe.hset(self.keys.state, mapping=state)
-        results = pipe.execute()
-        if entries:
-            last = results[len(entries) - 1]
-            self.last_entry_id = last.decode() if isinstance(last, bytes) else str(last)
+        pipe.execute()
 
     def _keep(self, events: list[dict[str, str]], state: dict[str, str], sample: dict | None) -> None:
         if sample is not None:
@@ -174,6 +167,7 @@ class LivePublisher:
                         "down_s": round(down_s, 3),
                         "events_replayed": len(backlog),
                         "samples_lost": self.samples_lost,
+                        "events_lost": self.events_lost,
                         "reconnects": self.reconnects,
                     },
                 )

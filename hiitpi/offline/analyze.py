@@ -89,10 +89,13 @@ def analyze_video(
 
     rule = load_rule_set(settings.referee.rules_dir).resolve(workout)
     referee = Referee(rule, settings.referee.pace_window_s)
+    own = estimator is None
+    if own:
+        from hiitpi.pose.registry import get_backend
+
+        get_backend(settings.pose.model)  # an unknown model is one line, before anything loads
     source = VideoFileSource(path, paced=False)
     source.open()  # a missing or undecodable file is reported before the model loads
-    info = source.info
-    own = estimator is None
     if own:
         from hiitpi.pose.registry import create_estimator
 
@@ -101,6 +104,7 @@ def analyze_video(
         except BaseException:
             source.close()
             raise
+    info = source.info
     stage = PoseStage(estimator, PoseSmoother.from_settings(settings.pose.smoothing), keep_times=True)
     writer = None
     if out is not None:

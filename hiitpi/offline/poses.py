@@ -41,15 +41,16 @@ def file_sha256(path: str | Path) -> str:
 
 def pose_cache_key(path: str | Path, settings: Any) -> str:
     """Identifies a clip's raw poses: file content, model, and the settings that change them."""
-    desc = json.dumps(
-        {
-            "sha": file_sha256(path),
-            "model": settings.pose.model,
-            "min_score": settings.pose.min_score,
-            "v": CACHE_VERSION,
-        },
-        sort_keys=True,
-    )
+    key = {
+        "sha": file_sha256(path),
+        "model": settings.pose.model,
+        "min_score": settings.pose.min_score,
+        "v": CACHE_VERSION,
+    }
+    options = settings.pose.options.get(settings.pose.model)
+    if options:  # [pose.options.<model>] (crop tracking on/off) changes the poses
+        key["options"] = options
+    desc = json.dumps(key, sort_keys=True)
     return hashlib.sha256(desc.encode()).hexdigest()[:24]
 
 

@@ -190,10 +190,14 @@ class Store:
         return "\n".join(str(r) for r in rows)
 
     def checkpoint(self) -> None:
-        """Fold the WAL back into the main file (done at clean shutdown)."""
+        """Fold the WAL back into the main file (done at clean shutdown, by `close`)."""
         with self.write_engine.connect() as conn:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
+        try:
+            self.checkpoint()
+        except Exception as exc:  # a full or read-only disk: the WAL stays and is folded next time
+            log.warning("database %s: could not fold the write-ahead log at shutdown (%s)", self.path, exc)
         self.write_engine.dispose()
         self.read_engine.dispose()
