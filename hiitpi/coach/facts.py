@@ -45,3 +45,28 @@ class SessionFacts:
         d = asdict(self)
         d["started_at"] = self.started_at.isoformat()
         return d
+
+
+def example_facts() -> SessionFacts:
+    """A plausible 24-rep squat session: reps slowing from 2.0 s to 3.15 s, 3 no-reps."""
+    times, durs, t = [], [], 0.0
+    for i in range(24):
+        d = 2.0 + 0.05 * i
+        t += d + 0.3
+        times.append(round(t, 2))
+        durs.append(round(d, 2))
+    return SessionFacts(
+        session_id=0,
+        player="Sam",
+        workout="squat",
+        started_at=datetime(2026, 1, 1, 8, 0),
+        duration_s=round(t + 2.0, 1),
+        reps=24,
+        no_reps=3,
+        no_rep_reasons={"not low enough": 3},
+        rep_times=times,
+        rep_durations=durs,
+        eccentric_s=[round(d * 0.55, 2) for d in durs],
+        concentric_s=[round(d * 0.45, 2) for d in durs],
+        previous_best=21,
+    )

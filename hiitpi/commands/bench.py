@@ -1,6 +1,6 @@
 """`hiitpi bench ...`: benchmarks, one per part of the pipeline.
 
-Each benchmark module exposes ``register_bench(bench_subparsers)``.
+Each benchmark lives in `hiitpi.bench` and exposes ``register_bench(bench_subparsers)``.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import importlib
 
 #: Modules that add a `hiitpi bench NAME` subcommand.
 BENCH_MODULES: tuple[str, ...] = (
-    "hiitpi.coach.bench",
-    "hiitpi.commands.pose",
-    "hiitpi.commands.bench_pipeline",
-    "hiitpi.referee.bench",
+    "hiitpi.bench.pose",
+    "hiitpi.bench.referee",
+    "hiitpi.bench.pipeline",
+    "hiitpi.bench.coach",
 )
 
 
