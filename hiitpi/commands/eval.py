@@ -76,16 +76,16 @@ def _overrides(args: argparse.Namespace) -> dict:
     }
 
 
-def _rules(settings: Settings):
+def _catalog(settings: Settings):
     from hiitpi.errors import InputError
-    from hiitpi.referee.rules import load_rule_set
+    from hiitpi.referee.catalog import load_catalog
 
-    rs = load_rule_set(settings.referee.rules_dir)
-    for line in rs.errors:
+    cat = load_catalog(settings.referee.rules_dir)
+    for line in cat.errors:
         print(f"hiitpi: rules error: {line}", file=sys.stderr)
-    if not rs.rules:
+    if not cat.workouts:
         raise InputError(f"no usable rules in {settings.referee.rules_dir}", "run `hiitpi rules check`")
-    return rs
+    return cat
 
 
 def clips_cmd(args: argparse.Namespace, settings: Settings) -> int:
@@ -93,10 +93,10 @@ def clips_cmd(args: argparse.Namespace, settings: Settings) -> int:
     from hiitpi.referee.evaluate import score_clips, summarize
 
     rows = read_manifest(args.manifest)
-    rs = _rules(settings)
+    catalog = _catalog(settings)
     cache_dir = "" if args.no_cache else args.cache_dir
     results = score_clips(
-        rows, rs, settings, args.counting, cache_dir=cache_dir, progress=not args.no_progress
+        rows, catalog, settings, args.counting, cache_dir=cache_dir, progress=not args.no_progress
     )
     report = summarize(results, key="file")
     report["model"] = settings.pose.model
@@ -115,9 +115,9 @@ def poses_cmd(args: argparse.Namespace, settings: Settings) -> int:
     pose_dir = Path(args.pose_dir)
     if not pose_dir.is_dir():
         raise InputError(f"{pose_dir}: pose folder not found", "give the folder of <video stem>.npy files")
-    rs = _rules(settings)
+    catalog = _catalog(settings)
     results = score_pose_sequences(
-        rows, pose_dir, rs, settings, args.fps, args.counting, source=args.data_set
+        rows, pose_dir, catalog, settings, args.fps, args.counting, source=args.data_set
     )
     report = summarize(results, key="video")
     report["index"] = str(args.index)

@@ -21,7 +21,10 @@ Nothing here counts frames: 30 and 60 fps calibrate alike.
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+
+from pydantic import ConfigDict, Field, model_validator
+
+from hiitpi.schema import FileModel, Number, WholeNumber
 
 #: a turning point is confirmed when the value has come back from it by this share of the travel
 TURN = 0.5
@@ -29,21 +32,48 @@ TURN = 0.5
 SPIKE_S = 0.1
 
 
-@dataclass(frozen=True, slots=True)
-class CalibrateSpec:
-    """How a feature calibrates: the nominal positions (which way is "far") and the travel limits."""
+class CalibrateSpec(FileModel):
+    """How a feature calibrates to the person: which way the movement goes, and the physical limits
+    of the travel its thresholds are scaled to."""
 
-    #: where the movement starts and where it goes, in the feature's units: the direction (far
-    #: above or below start) and the nominal travel |far - start|
-    start: float
-    far: float
-    #: the travel (feature units) thresholds are scaled to never goes below this: the physical
-    #: floor; default half the nominal travel
-    min_travel: float | None = None
-    #: ... nor above this (the ceiling); default 1.5 times the nominal travel
-    max_travel: float | None = None
-    #: how many recent turning points at each end the positions are the median of
-    reps: int = 5
+    model_config = ConfigDict(frozen=True, title="Calibrate")
+
+    start: Number() = Field(
+        title="Start",
+        description="The feature's value at the start position for a typical person (standing: a knee "
+        "angle of 175). With `far` it says which way the movement goes, and the nominal travel.",
+    )
+    far: Number() = Field(
+        title="Far", description="Its value at the far position for a typical person (the bottom: 90)."
+    )
+    min_travel: Number(0.0) | None = Field(
+        None,
+        title="Minimum travel",
+        description="The travel (in the feature's units) thresholds are scaled to never goes below this: "
+        "the physical floor, so a lazy first rep cannot lower the bar (default: half the nominal travel).",
+    )
+    max_travel: Number(0.0) | None = Field(
+        None,
+        title="Maximum travel",
+        description="Nor above this: a very deep person is not asked for more (default: 1.5 times the "
+        "nominal travel).",
+    )
+    reps: WholeNumber(1, 50) = Field(
+        5,
+        title="Turning points",
+        description="How many recent turning points at each end the start and far positions are the "
+        "median of.",
+    )
+
+    @model_validator(mode="after")
+    def _a_travel(self) -> CalibrateSpec:
+        if self.start == self.far:
+            raise ValueError("impossible travel: start and far are equal")
+        if self.min_travel is not None and self.max_travel is not None and self.min_travel > self.max_travel:
+            raise ValueError(
+                f"impossible travel: min_travel {self.min_travel:g} is above max_travel {self.max_travel:g}"
+            )
+        return self
 
     @property
     def nominal(self) -> float:

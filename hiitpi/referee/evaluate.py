@@ -214,7 +214,7 @@ def _take(res: ClipResult, referee: Referee) -> None:
 
 def score_clips(
     rows: list[ManifestRow],
-    rule_set: Any,
+    catalog: Any,
     settings: Any,
     counting: str = "judge",
     *,
@@ -239,7 +239,7 @@ def score_clips(
         )
         results.append(res)
         try:
-            rule = rule_set.resolve(row.exercise)
+            rule = catalog.workout(row.exercise)
         except KeyError:
             res.not_workout = True
             continue
@@ -264,7 +264,7 @@ def score_clips(
 def score_pose_sequences(
     rows: list[PoseIndexRow],
     pose_dir: str | Path,
-    rule_set: Any,
+    catalog: Any,
     settings: Any,
     fps: float = 30.0,
     counting: str = "attempts",
@@ -279,7 +279,7 @@ def score_pose_sequences(
         res = ClipResult(row.video, row.exercise, row.count, None, source=source)
         results.append(res)
         try:
-            rule = rule_set.resolve(row.exercise)
+            rule = catalog.workout(row.exercise)
         except KeyError:
             res.not_workout = True
             continue

@@ -33,7 +33,6 @@ from hiitpi.referee.events import RefEvent
 from hiitpi.referee.features import COMBINED_TYPES, BodyScale, Feature, make_feature
 from hiitpi.referee.pace import PaceMeter
 from hiitpi.referee.rules import Rule
-from hiitpi.referee.rules_extra import with_extras
 from hiitpi.referee.view import VIEWS, ViewDetector
 
 log = logging.getLogger(__name__)
@@ -43,12 +42,12 @@ _INF = math.inf
 #: the counting conventions: "judge" counts full reps, "attempts" every attempted cycle
 COUNTING: tuple[str, ...] = ("judge", "attempts")
 
-#: a check's ``min_frames`` was written for 30 fps video; it is applied as the time it spans
-CHECK_FPS = 30.0
-
 
 class _Check:
-    __slots__ = ("bad_since", "during", "extreme", "fi", "hi", "lo", "min_s", "reported", "spec", "violated")
+    __slots__ = (
+        "bad_since", "during", "extreme", "fi", "hi", "lo", "min_s", "reach_above", "reach_below", "reported",
+        "spec", "violated",
+    )  # fmt: skip
 
     def __init__(self, spec, fi: int):
         self.spec = spec
@@ -56,8 +55,10 @@ class _Check:
         self.lo = spec.min if spec.min is not None else -_INF
         self.hi = spec.max if spec.max is not None else _INF
         self.during = frozenset(spec.during)
-        min_s = getattr(spec, "min_s", None)
-        self.min_s = min_s if min_s is not None else max(spec.min_frames - 1, 0) / CHECK_FPS
+        # read on every pose: slots are faster to read than the spec's fields
+        self.min_s = spec.min_s
+        self.reach_above = spec.reach_above
+        self.reach_below = spec.reach_below
         self.reset()
 
     def reset(self) -> None:
@@ -88,7 +89,6 @@ class Referee:
     def __init__(self, rule: Rule, pace_window_s: float = 20.0, counting: str = "judge"):
         if counting not in COUNTING:
             raise ValueError(f"counting must be one of {', '.join(COUNTING)}, not {counting!r}")
-        rule = with_extras(rule)
         self.rule = rule
         self.name = rule.name
         self.counting = counting
@@ -136,12 +136,10 @@ class Referee:
         alt = self._features[self._rom[0]] if self._rom is not None and rep and rep.alternate else None
         self._alt = alt if isinstance(alt, Feature) and alt.two_sided else None
         self._hold = rule.hold
+        self._max_s = rep.max_s if rep else _INF  # read on every pose: kept out of the spec
+        self._max_gap_s = rule.max_gap_s
         # only the features something reads are measured
-        used = {c.feature for st in rule.states for c in (*st.when, *st.any)}
-        used |= {c.feature for c in (rule.rep.partial if rule.rep else ())}
-        used |= {c.feature for c in rule.checks}
-        if rule.rep and rule.rep.rom:
-            used.add(rule.rep.rom.feature)
+        used = rule.features_read()
         if self._rom is not None:
             used.add(self._features[self._rom[0]].spec.name)
         for f in self._features:
@@ -377,7 +375,7 @@ class Referee:
         if match is None and any(values[fi] is None for fi in table.state_features):
             if self._missing_since is None:
                 self._missing_since = t
-            elif t - self._missing_since > self.rule.max_gap_s and (self._armed or self.state):
+            elif t - self._missing_since > self._max_gap_s and (self._armed or self.state):
                 log.debug("%s: person lost for %.1fs, resetting", self.name, t - self._missing_since)
                 self._armed = False
                 self.state = None
@@ -414,7 +412,7 @@ class Referee:
 
         # a rep that has not reached the far position within max_s is dropped; once there, the
         # person may hold it (a rest sitting up, a paused squat) and the rep waits for the return
-        if self._in_cycle and self._seq_pos < len(self._seq) and t - self._t_cycle > self.rule.rep.max_s:
+        if self._in_cycle and self._seq_pos < len(self._seq) and t - self._t_cycle > self._max_s:
             log.debug("%s: rep timed out after %.1fs", self.name, t - self._t_cycle)
             self._reset_cycle()
             self._armed = False
@@ -493,10 +491,9 @@ class Referee:
             v = values[c.fi]
             if v is None:
                 continue
-            spec = c.spec
-            if spec.reach_above is not None or spec.reach_below is not None:
+            if c.reach_above is not None or c.reach_below is not None:
                 e = c.extreme
-                if spec.reach_above is not None:
+                if c.reach_above is not None:
                     c.extreme = v if e is None or v > e else e
                 else:
                     c.extreme = v if e is None or v < e else e
@@ -507,6 +504,7 @@ class Referee:
                 continue
             if c.bad(t) and not c.violated:
                 c.violated = True
+                spec = c.spec
                 if spec.action == "fault" and not c.reported:
                     c.reported = True
                     events.append(RefEvent("fault", self.name, t, t, self.count, reason=spec.reason))
@@ -738,9 +736,8 @@ class Referee:
 def _one_side(rule: Rule, side: str) -> Rule:
     """The rule with every side-less feature pinned to one side, for per-side counting."""
     features = {
-        name: dataclasses.replace(spec, side=side) if spec.sided else spec
+        name: spec.model_copy(update={"side": side}) if spec.sided else spec
         for name, spec in rule.features.items()
     }
-    return dataclasses.replace(
-        rule, features=features, rep=dataclasses.replace(rule.rep, each_side=False, alternate=False)
-    )
+    rep = rule.rep.model_copy(update={"each_side": False, "alternate": False})
+    return rule.model_copy(update={"features": features, "rep": rep})
