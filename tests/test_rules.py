@@ -302,5 +302,5 @@ def test_a_frame_count_in_a_check_is_an_unknown_key(tmp_path):
     p = write(tmp_path, "bad.toml", CALIBRATED.replace("min_s = 0.1", "min_frames = 3"))
     errs = errors_of(p)
     assert any(
-        f"{p}:25: checks.0.min_frames: unknown key 'min_frames'" in e and "min_s" in e for e in errs
+        f"{p}:23: checks.0.min_frames: unknown key 'min_frames'" in e and "min_s" in e for e in errs
     ), errs
