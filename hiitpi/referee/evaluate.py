@@ -203,7 +203,6 @@ def _fmt(v: float | None) -> str:
 
 
 def _take(res: ClipResult, referee: Referee) -> None:
-    referee.finish()
     if res.is_hold:
         res.pred_hold_s = referee.hold_s
     else:
@@ -238,10 +237,8 @@ def score_clips(
             source=row.source,
         )
         results.append(res)
-        try:
-            rule = catalog.workout(row.exercise)
-        except KeyError:
-            res.not_workout = True
+        rule = _workout(catalog, res)
+        if rule is None:
             continue
         try:
             poses, info = video_poses(row.path, settings, cache_dir=cache_dir, progress=progress)
@@ -251,6 +248,7 @@ def score_clips(
             continue
         referee = Referee(rule, settings.referee.pace_window_s, counting)
         count_poses(poses, info, referee, PoseSmoother.from_settings(settings.pose.smoothing))
+        referee.finish()
         _take(res, referee)
         log.info(
             "%s: gt %s pred %s",
@@ -271,17 +269,13 @@ def score_pose_sequences(
     source: str = "",
 ) -> list[ClipResult]:
     """The referee (after the same One Euro smoothing as live) on every sequence of a pose index."""
-    from hiitpi.pose.smoothing import PoseSmoother
-
     pose_dir = Path(pose_dir)
     results: list[ClipResult] = []
     for row in rows:
         res = ClipResult(row.video, row.exercise, row.count, None, source=source)
         results.append(res)
-        try:
-            rule = catalog.workout(row.exercise)
-        except KeyError:
-            res.not_workout = True
+        rule = _workout(catalog, res)
+        if rule is None:
             continue
         npy = pose_dir / (Path(row.video).stem + ".npy")
         try:
@@ -290,9 +284,27 @@ def score_pose_sequences(
         except (OSError, ValueError) as exc:
             res.error = f"{npy}: {exc}"
             continue
-        referee = Referee(rule, settings.referee.pace_window_s, counting)
-        smoother = PoseSmoother.from_settings(settings.pose.smoothing)
-        for i, pose in enumerate(poses):
-            referee.update(smoother.filter(pose) if pose is not None else None, i / fps)
-        _take(res, referee)
+        _take(res, count_sequence(rule, poses, fps, settings, counting))
     return results
+
+
+def count_sequence(rule: Any, poses: list, fps: float, settings: Any, counting: str = "attempts") -> Referee:
+    """The referee of ``rule`` run over a pose sequence (frame i at i / fps) after the live One Euro
+    smoothing, and finished."""
+    from hiitpi.pose.smoothing import PoseSmoother
+
+    referee = Referee(rule, settings.referee.pace_window_s, counting)
+    smoother = PoseSmoother.from_settings(settings.pose.smoothing)
+    for i, pose in enumerate(poses):
+        referee.update(smoother.filter(pose) if pose is not None else None, i / fps)
+    referee.finish()
+    return referee
+
+
+def _workout(catalog: Any, res: ClipResult) -> Any:
+    """The rule for the clip's exercise; None (and the clip marked) if it is not one of ours."""
+    try:
+        return catalog.workout(res.exercise)
+    except KeyError:
+        res.not_workout = True
+        return None
