@@ -30,14 +30,14 @@ from hiitpi.referee.datasets import read_manifest, read_pose_index  # noqa: E402
 from hiitpi.referee.evaluate import score_clips, score_pose_sequences  # noqa: E402
 
 #: the shipped choice and the grid around it
-DEFAULT = (0.5, 5, (0.3, 0.7, 0.45))
+DEFAULT = (0.5, 3, (0.35, 0.65, 0.5))
 TURNS = (0.35, 0.5, 0.65)
 REPS = (3, 5, 9)
-LEVELS = ((0.3, 0.7, 0.45), (0.35, 0.65, 0.5), (0.25, 0.75, 0.4))
+LEVELS = ((0.35, 0.65, 0.5), (0.3, 0.7, 0.45), (0.25, 0.75, 0.4))
 
 
 class Relevelled:
-    """The catalogue with the shipped travel levels (0.3, 0.7, 0.45) replaced by others, and every
+    """The catalogue with the shipped travel levels (0.35, 0.65, 0.5) replaced by others, and every
     calibrated feature reading ``reps`` turning points."""
 
     def __init__(self, catalog, levels, reps: int):

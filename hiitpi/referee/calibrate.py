@@ -59,7 +59,7 @@ class CalibrateSpec(FileModel):
         "nominal travel).",
     )
     reps: WholeNumber(1, 50) = Field(
-        5,
+        3,
         title="Turning points",
         description="How many recent turning points at each end the start and far positions are the "
         "median of.",

@@ -10,14 +10,17 @@ two states keeps the current one: that gap is the hysteresis.
 
 A rep is a *cycle*: it starts when the pose leaves the rule's start state and ends when the
 start state is entered again. If the cycle passed through the rule's sequence of states, in
-order, it is a full rep — unless a form check failed. A cycle that only reached the rule's
-``partial`` threshold is short. What happens to short and failed cycles is the counting
-convention: ``judge`` (the default) calls them no-reps with the reason; ``attempts`` counts every
-attempted cycle and marks the short or failed ones with a fault event carrying the reason.
-`attempts` is kept in both modes. A cycle shorter than ``min_s`` is noise; one longer than
-``max_s``, or a person lost for longer than ``max_gap_s``, resets the half-done rep. `finish` ends
-a set: a rep on its way back from the far position when the clip or interval ends counts. Work
-per pose is constant and every time constant is in seconds, so the frame rate does not matter.
+order, it is a full rep — unless a form check failed (a mark it never reached, a limit it broke).
+A cycle that only reached the rule's ``partial`` threshold is short. What happens to short and
+failed cycles is the counting convention: ``judge`` (the default) calls them no-reps with the
+reason; ``attempts`` counts them too and marks them with a fault event carrying the reason (a
+short cycle once a full rep follows it: getting ready and fidgeting after the set are not
+attempts). ``count`` is the convention's number, ``attempts`` every attempted cycle in both.
+A cycle shorter than ``min_s`` is noise; one that has not reached its far position within
+``max_s``, or a person lost for longer than ``max_gap_s``, resets the half-done rep (the far
+position itself may be held as long as the person likes). `finish` ends a set: a rep on its way
+back from the far position when the clip or interval ends counts. Work per pose is constant and
+every time constant is in seconds, so the frame rate does not matter.
 """
 
 from __future__ import annotations
@@ -84,7 +87,12 @@ class _Table:
 
 
 class Referee:
-    """Counts one workout. ``update(pose)`` returns the events that pose caused."""
+    """Counts one workout. ``update(pose)`` returns the events that pose caused.
+
+    ``counting`` is "judge" or "attempts" (see the module doc). Read by the engine: ``count``,
+    ``attempts``, ``no_reps``, ``phase``, ``pace``, ``hold_s``, ``view`` (the camera view read
+    from the body, or None), ``last_t``; ``finish()`` at the end of a set, ``reset()`` for a new one.
+    """
 
     def __init__(self, rule: Rule, pace_window_s: float = 20.0, counting: str = "judge"):
         if counting not in COUNTING:
@@ -281,18 +289,6 @@ class Referee:
 
     def feature_values(self) -> dict[str, float | None]:
         return {f.spec.name: v for f, v in zip(self._features, self.values, strict=True)}
-
-    def snapshot(self) -> dict:
-        """What the live view shows."""
-        return {
-            "workout": self.name,
-            "count": self.count,
-            "attempts": self.attempts,
-            "no_reps": self.no_reps,
-            "phase": self.phase,
-            "pace": round(self.pace, 2),
-            "hold_s": round(self.hold_s, 2),
-        }
 
     # ----------------------------------------------------------------------------------------
     def update(self, pose: Pose | None, timestamp: float | None = None) -> list[RefEvent]:
