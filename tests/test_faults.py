@@ -314,8 +314,8 @@ def test_rules_file_corrupted_while_running(tmp_path, clip, model_mirror, redis_
         ok, msg = engine.handle_command(LiveCommand(id="t1", action="start", player="p", workout=WORKOUT))
         assert ok, msg
         # the session start re-read the folder and kept the last good version of the broken file
-        assert any("keeping the last good version" in e for e in engine.rules.errors), engine.rules.errors
-        assert engine.rules.resolve(WORKOUT).name == WORKOUT
+        assert any("keeping the last good version" in e for e in engine.catalog.errors), engine.catalog.errors
+        assert engine.catalog.workout(WORKOUT).name == WORKOUT
         frames = engine.stats.frames
         time.sleep(1.0)
         assert engine.stats.frames > frames

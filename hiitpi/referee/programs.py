@@ -270,17 +270,6 @@ def programs_dir(rules_dir: str | Path) -> Path:
     return Path(rules_dir) / "programs"
 
 
-def load_programs(
-    rules_dir: str | Path, known_workouts: Iterable[str] | None = None
-) -> tuple[dict[str, Program], list[str]]:
-    """Every program in ``<rules_dir>/programs``: (programs by name, error lines). Kept for
-    hiitpi/engine.py until it uses the catalogue (`hiitpi.referee.catalog`), which it delegates to."""
-    from hiitpi.referee.catalog import load_programs_of
-
-    known = None if known_workouts is None else {k: k for k in known_workouts}
-    return load_programs_of(Path(rules_dir), known, {})
-
-
 class ProgramRun:
     """Drives one program through a session, for the engine.
 

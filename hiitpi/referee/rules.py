@@ -17,7 +17,6 @@ import logging
 import math
 import re
 from pathlib import Path
-from typing import Any
 
 from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
 
@@ -418,28 +417,3 @@ def load_rule(path: str | Path) -> Rule:
 def normalise_name(name: str) -> str:
     """How names are matched: ``"Plank Jacks"`` and ``"plank-jacks"`` are ``plank_jacks``."""
     return re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")
-
-
-# --------------------------------------------------------------------------------------------
-# the old folder view, kept for hiitpi/engine.py and hiitpi/analysis.py until they use the
-# catalogue (`hiitpi.referee.catalog`); it delegates to it
-
-
-class RuleSet:
-    """Every loaded rule by name, with aliases and ``errors``: a view of a `Catalog`."""
-
-    def __init__(self, catalog: Any):
-        self.catalog = catalog
-        self.rules: dict[str, Rule] = catalog.workouts
-        self.aliases: dict[str, str] = catalog.aliases
-        self.errors: list[str] = catalog.errors
-
-    def resolve(self, name: str) -> Rule:
-        return self.catalog.workout(name)
-
-
-def load_rule_set(path: str | Path, previous: RuleSet | None = None) -> RuleSet:
-    """The catalogue of ``path`` seen as a `RuleSet` (see `hiitpi.referee.catalog.load_catalog`)."""
-    from hiitpi.referee.catalog import load_catalog
-
-    return RuleSet(load_catalog(path, previous=previous.catalog if previous else None))
