@@ -1,9 +1,9 @@
-"""The facts of one finished session: what the store hands the coach."""
+"""The facts of one finished session, and of a player's history: what the store hands the coach."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 
 
 @dataclass(slots=True)
@@ -40,11 +40,69 @@ class SessionFacts:
     intervals: list[IntervalFacts] = field(default_factory=list)
     hold_s: float | None = None
     previous_best: int | None = None
+    #: form faults the referee called (not no-reps)
+    faults: int = 0
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d["started_at"] = self.started_at.isoformat()
         return d
+
+
+@dataclass(slots=True)
+class PastSession:
+    """One earlier session, as the history lists it (``workout`` is the program's name for a program)."""
+
+    session_id: int
+    workout: str
+    started_at: datetime
+    duration_s: float
+    reps: int
+    no_reps: int
+
+
+@dataclass(slots=True)
+class WeekTotal:
+    """One workout's totals in one week (Monday to Sunday, the appliance's local time)."""
+
+    week: date
+    workout: str
+    sessions: int
+    reps: int
+    no_reps: int
+    active_s: float
+
+
+@dataclass(slots=True)
+class WorkoutBest:
+    """A player's bests at one workout over all history."""
+
+    workout: str
+    sessions: int
+    best_reps: int
+    best_reps_at: datetime
+    best_pace_rpm: float | None = None
+    longest_hold_s: float | None = None
+
+
+@dataclass(slots=True)
+class HistoryFacts:
+    """What a chat may say about a player's history, as of ``now``.
+
+    ``recent`` is newest first (only sessions before the one a conversation is about); ``weeks``
+    holds this week's and last week's totals per workout, ``week_sessions`` the number of
+    sessions (of any workout) in each of those two weeks, by the week's Monday.
+    """
+
+    player: str
+    now: datetime
+    #: the Monday of ``now``'s week (local time)
+    this_week: date
+    recent: list[PastSession] = field(default_factory=list)
+    weeks: list[WeekTotal] = field(default_factory=list)
+    week_sessions: dict[date, int] = field(default_factory=dict)
+    week_reps: dict[date, int] = field(default_factory=dict)
+    bests: list[WorkoutBest] = field(default_factory=list)
 
 
 def example_facts() -> SessionFacts:
