@@ -105,6 +105,19 @@ def test_migrations_from_empty_create_schema_wal_and_foreign_keys(tmp_path):
     again.close()
 
 
+def test_close_folds_the_write_ahead_log(tmp_path, caplog):
+    store = Store.open(tmp_path / "h.db")
+    rec = SessionRecorder(store)
+    rec.start_session("Ann", "squat")
+    rec.end_session()
+    rec.close()
+    wal = tmp_path / "h.db-wal"
+    assert wal.stat().st_size > 0
+    store.close()
+    assert not wal.exists() or wal.stat().st_size == 0
+    assert "could not fold" not in caplog.text
+
+
 def test_downgrade_to_empty_and_up_again(tmp_path):
     from alembic import command
 

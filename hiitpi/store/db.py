@@ -192,7 +192,13 @@ class Store:
     def checkpoint(self) -> None:
         """Fold the WAL back into the main file (done at clean shutdown, by `close`)."""
         with self.write_engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+            # on the raw connection: through SQLAlchemy it would run inside the BEGIN IMMEDIATE
+            # every write transaction starts with, where SQLite refuses it ("table is locked")
+            busy, _log, _done = conn.connection.dbapi_connection.execute(
+                "PRAGMA wal_checkpoint(TRUNCATE)"
+            ).fetchone()
+            if busy:
+                log.info("database %s: the write-ahead log is in use; it is folded next time", self.path)
 
     def close(self) -> None:
         try:
