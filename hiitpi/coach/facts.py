@@ -128,3 +128,32 @@ def example_facts() -> SessionFacts:
         concentric_s=[round(d * 0.45, 2) for d in durs],
         previous_best=21,
     )
+
+
+def example_history(now: datetime | None = None) -> HistoryFacts:
+    """Sam's history around `example_facts`: squats and push-ups over two weeks (for the chat bench)."""
+    from datetime import UTC, timedelta
+
+    now = now or datetime(2026, 1, 1, 18, 0, tzinfo=UTC)
+    monday = (now.astimezone() - timedelta(days=now.astimezone().weekday())).date()
+    return HistoryFacts(
+        player="Sam",
+        now=now,
+        this_week=monday,
+        recent=[
+            PastSession(5, "squat", now - timedelta(days=3), 64.0, 21, 2),
+            PastSession(4, "pushup", now - timedelta(days=4), 52.0, 15, 0),
+            PastSession(3, "squat", now - timedelta(days=9), 58.0, 18, 1),
+        ],
+        weeks=[
+            WeekTotal(monday, "squat", 2, 45, 5, 135.0),
+            WeekTotal(monday, "pushup", 1, 15, 0, 52.0),
+            WeekTotal(monday - timedelta(weeks=1), "squat", 1, 18, 1, 58.0),
+        ],
+        week_sessions={monday: 3, monday - timedelta(weeks=1): 1},
+        week_reps={monday: 60, monday - timedelta(weeks=1): 18},
+        bests=[
+            WorkoutBest("squat", 3, 24, now, 20.3),
+            WorkoutBest("pushup", 1, 15, now - timedelta(days=4), 17.3),
+        ],
+    )

@@ -11,7 +11,6 @@ A question that matches no topic ("how did I do?") gets the headline facts and t
 from __future__ import annotations
 
 import logging
-import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,11 +35,18 @@ WEAK = topic_set(
 )
 
 
+_PIECE_RE = re.compile(r"[A-Za-z]+|\d+|[^\sA-Za-z\d]")
+
+
 def estimate_tokens(text: str) -> int:
-    """An upper estimate of the Llama tokenizer's count (a digit is a token of its own there);
-    a test holds it against the real tokenizer."""
-    digits = sum(ch.isdigit() for ch in text)
-    return math.ceil((len(text) - digits) / 3.2) + digits + 1
+    """An upper estimate of the Llama tokenizer's count for ``text`` as a fact line ("- " and a
+    newline included): a word is a token per 4 letters or part, every digit is one (after a
+    space of its own), every punctuation mark one. A test holds it against the real tokenizer."""
+    n = 2
+    for m in _PIECE_RE.finditer(text):
+        w = m.group(0)
+        n += 1 + len(w) // 4 if w.isalpha() else len(w) + 1 if w.isdigit() else 1
+    return n
 
 
 def _squash(words: Sequence[str]) -> str:
