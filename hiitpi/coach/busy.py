@@ -9,7 +9,7 @@
   for a minute; ``allow`` on a Pi 5 and on anything that is not a Raspberry Pi.
 
 The board is read from the device tree (``/proc/device-tree/model``, e.g. "Raspberry Pi 4 Model
-B Rev 1.4"); `hiitpi serve --check` and the log say which policy is in force.
+B Rev 1.4"); the coach logs at start which policy is in force and why.
 """
 
 from __future__ import annotations
