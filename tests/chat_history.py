@@ -8,7 +8,7 @@ import random
 from datetime import UTC, datetime
 from pathlib import Path
 
-from tests.conftest import REPO
+from tests.conftest import REPO, free_port
 
 #: The chat's "now": a Thursday evening, so this week and last week both hold sessions.
 NOW = datetime(2026, 3, 5, 18, 0, tzinfo=UTC)
@@ -29,3 +29,20 @@ def seed_history(path: Path):
     store = Store.open(path)
     _seeder().seed(store, 40, 1200, 3, random.Random(7), now=NOW, days=21)
     return store
+
+
+def site_settings(tmp_path: Path, redis_url: str):
+    """Settings for a dashboard on a free loopback port over the history at tmp_path/h.db."""
+    from hiitpi.config import load_settings
+
+    return load_settings(
+        None,
+        env={},
+        overrides={
+            ("general", "data_dir"): str(tmp_path / "data"),
+            ("store", "database"): str(tmp_path / "h.db"),
+            ("redis", "url"): redis_url,
+            ("web", "host"): "127.0.0.1",
+            ("web", "port"): free_port(),
+        },
+    )

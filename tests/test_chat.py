@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import re
 import sqlite3
 import subprocess
-import sys
 import threading
 import time
 from collections import defaultdict
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -29,7 +27,7 @@ from hiitpi.coach.chat import ChatCoach, kind_label
 from hiitpi.coach.chatfacts import ChatContext, all_facts
 from hiitpi.coach.derived import Number, derive
 from hiitpi.coach.factcheck import Grounds, check_text
-from hiitpi.coach.facts import HistoryFacts, PastSession, WeekTotal, WorkoutBest, example_facts
+from hiitpi.coach.facts import example_facts, example_history
 from hiitpi.coach.job import CoachWorker
 from hiitpi.coach.model import SharedModel
 from hiitpi.coach.retrieve import mentioned_workouts, select_facts
@@ -40,42 +38,17 @@ from hiitpi.errors import InputError
 from hiitpi.store.chat import Conversation, add_message, clear_conversation, conversation_messages
 from hiitpi.store.coaching import chat_context, session_facts
 from hiitpi.store.errors import InvalidInput
-from tests.chat_history import NOW, WORKOUTS, seed_history
-from tests.conftest import REPO, free_port
+from tests.chat_history import NOW, WORKOUTS, seed_history, site_settings
+from tests.conftest import free_port
 from tests.test_coach_factcheck import sessions
 
 # --- a hand-made context ----------------------------------------------------------------------
 
 
-def _history(now: datetime = NOW) -> HistoryFacts:
-    monday = date(2026, 3, 2)
-    return HistoryFacts(
-        player="Sam",
-        now=now,
-        this_week=monday,
-        recent=[
-            PastSession(5, "squat", now - timedelta(days=3), 60.0, 21, 2),
-            PastSession(4, "pushup", now - timedelta(days=4), 50.0, 15, 0),
-            PastSession(3, "squat", now - timedelta(days=10), 55.0, 18, 1),
-        ],
-        weeks=[
-            WeekTotal(monday, "squat", 2, 45, 5, 130.0),
-            WeekTotal(monday, "pushup", 1, 15, 0, 50.0),
-            WeekTotal(monday - timedelta(weeks=1), "squat", 1, 18, 1, 55.0),
-        ],
-        week_sessions={monday: 3, monday - timedelta(weeks=1): 1},
-        week_reps={monday: 60, monday - timedelta(weeks=1): 18},
-        bests=[
-            WorkoutBest("squat", 3, 24, now, 22.5),
-            WorkoutBest("pushup", 1, 15, now - timedelta(days=4), 18.0),
-        ],
-    )
-
-
 def _context() -> ChatContext:
     f = example_facts()
     f.session_id, f.faults, f.started_at = 9, 2, NOW - timedelta(hours=2)
-    return ChatContext(_history(), f, known_workouts=WORKOUTS)
+    return ChatContext(example_history(NOW), f, known_workouts=WORKOUTS)
 
 
 def test_every_fact_states_only_its_own_numbers():
@@ -114,7 +87,7 @@ def test_every_fact_states_only_its_own_numbers():
 def test_facts_of_any_session_pass_their_own_check(facts, days_back):
     """Like the template summary: whatever the session, every fact sentence is grounded."""
     facts = dataclasses.replace(facts, started_at=NOW - timedelta(days=days_back))
-    ctx = ChatContext(_history(), facts, known_workouts=WORKOUTS)
+    ctx = ChatContext(example_history(NOW), facts, known_workouts=WORKOUTS)
     for f in all_facts(ctx):
         res = check_text(f.text, f.grounds)
         assert res.ok, (f.key, f.text, res.problems)
@@ -512,17 +485,10 @@ def test_thirty_questions_over_a_seeded_history_have_no_wrong_number(tmp_path):
 
 
 def _hiitpi(*args: str, data) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("HIITPI_")}
-    env["HIITPI_DATA_DIR"] = str(data)
-    env["HIITPI_REDIS_URL"] = f"redis://127.0.0.1:{free_port()}/0"  # nothing there: no session runs
-    return subprocess.run(
-        [sys.executable, "-m", "hiitpi", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=120,
-        cwd=REPO,
-    )
+    from tests.test_coach_llm import _hiitpi as run
+
+    # nothing listens there: no session is running
+    return run(*args, data=data, env_extra={"HIITPI_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"})
 
 
 def test_ask_command_streams_keeps_and_explains(tmp_path):
@@ -565,21 +531,10 @@ def test_ask_command_streams_keeps_and_explains(tmp_path):
 
 @pytest.fixture()
 def chat_server(tmp_path, redis_url):
-    from hiitpi.config import load_settings
     from hiitpi.web.app import create_app, serve_web
 
     store = seed_history(tmp_path / "h.db")
-    settings = load_settings(
-        None,
-        env={},
-        overrides={
-            ("general", "data_dir"): str(tmp_path / "data"),
-            ("store", "database"): str(tmp_path / "h.db"),
-            ("redis", "url"): redis_url,
-            ("web", "host"): "127.0.0.1",
-            ("web", "port"): free_port(),
-        },
-    )
+    settings = site_settings(tmp_path, redis_url)
     worker = _plain_worker()
     app = create_app(settings, store=store, coach=worker, auth=False)
     stop = threading.Event()

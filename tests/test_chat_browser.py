@@ -14,8 +14,7 @@ import threading
 
 import pytest
 
-from tests.chat_history import NOW, seed_history
-from tests.conftest import free_port
+from tests.chat_history import NOW, seed_history, site_settings
 from tests.test_browser import ARTIFACTS, _text, _wait
 from tests.test_coach_llm import DIGITS_ONLY, NO_DIGITS, _grammar
 
@@ -29,21 +28,10 @@ def chat_site(tmp_path, redis_url, shared_llm):
     from hiitpi.coach.job import CoachWorker
     from hiitpi.coach.model import SharedModel
     from hiitpi.coach.summary import Coach
-    from hiitpi.config import load_settings
     from hiitpi.web.app import create_app, serve_web
 
     store = seed_history(tmp_path / "h.db")
-    settings = load_settings(
-        None,
-        env={},
-        overrides={
-            ("general", "data_dir"): str(tmp_path / "data"),
-            ("store", "database"): str(tmp_path / "h.db"),
-            ("redis", "url"): redis_url,
-            ("web", "host"): "127.0.0.1",
-            ("web", "port"): free_port(),
-        },
-    )
+    settings = site_settings(tmp_path, redis_url)
     model = SharedModel(shared_llm / "tiny-llama-spm-q8_0.gguf", threads=1, nice=0, keep_s=60)
     chat = ChatCoach(model, max_tokens=48, sampling={"grammar": _grammar(NO_DIGITS)})
     worker = CoachWorker(Coach(None, model=model), chat=chat)

@@ -13,6 +13,7 @@ import json
 import logging
 import sys
 
+from hiitpi.commands.coachcli import add_coach_arguments, terminal_stream
 from hiitpi.config import Settings
 from hiitpi.errors import HiitpiError, InputError
 
@@ -33,13 +34,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="the session id (see the history page) and the question; with --player only the question",
     )
     p.add_argument("--player", metavar="NAME", help="ask about this player's history instead of a session")
-    p.add_argument(
-        "--model", metavar="PATH", help="GGUF model file (default: [coach] model_path, else tinyllama)"
-    )
-    p.add_argument("--database", metavar="FILE", help="SQLite file (default: [store] database)")
-    p.add_argument(
-        "--timeout", type=float, metavar="S", help="time limit in seconds (default [coach] chat_timeout_s)"
-    )
+    add_coach_arguments(p, timeout_setting="chat_timeout_s")
     p.add_argument("--no-save", action="store_true", help="do not keep the question and answer")
     p.add_argument(
         "--json", action="store_true", help="print the final answer, its kind and the facts used as JSON"
@@ -71,7 +66,6 @@ def _target(args: argparse.Namespace) -> tuple[str | int, str]:
 def ask_cmd(args: argparse.Namespace, settings: Settings) -> int:
     from hiitpi.coach.busy import busy_probe
     from hiitpi.coach.chat import ChatCoach, clean_question
-    from hiitpi.coach.checked import CoachEvent
     from hiitpi.coach.job import CoachWorker
     from hiitpi.coach.model import SharedModel
     from hiitpi.coach.service import ChatService
@@ -108,23 +102,7 @@ def ask_cmd(args: argparse.Namespace, settings: Settings) -> int:
             conv = Conversation.of_player(player.id)
         else:
             conv = Conversation.of_session(who)
-        stream = not args.json
-
-        def on_event(ev: CoachEvent) -> None:
-            if not stream:
-                return
-            if ev.kind == "start" and ev.source == "model":
-                print(f"[model {model.name}, try {ev.attempt}]", file=sys.stderr)
-            elif ev.kind == "start":
-                print(f"[{ev.source}]", file=sys.stderr)
-            elif ev.kind == "token":
-                sys.stdout.write(ev.text)
-                sys.stdout.flush()
-            elif ev.kind == "discard":
-                print(f"\n[discarded: {ev.text}]", file=sys.stderr)
-            elif ev.kind == "done":
-                sys.stdout.write("\n")
-
+        on_event = None if args.json else terminal_stream(model.name)
         service = ChatService(store, worker, known_workouts=lambda: _known_workouts(settings))
         _job_id, job = service.ask(conv, question, save=not args.no_save, on_event=on_event)
         try:
