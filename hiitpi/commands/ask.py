@@ -130,7 +130,6 @@ def ask_cmd(args: argparse.Namespace, settings: Settings) -> int:
 
 def _known_workouts(settings: Settings) -> list[str]:
     """Workout and program names from the rules folder (to recognise one in a question)."""
-    from hiitpi.web.catalog import CatalogLoader
+    from hiitpi.referee.catalog import load_catalog
 
-    cat = CatalogLoader(settings.referee.rules_dir).get()
-    return [*cat.workouts, *cat.programs]
+    return load_catalog(settings.referee.rules_dir).names()

@@ -51,9 +51,9 @@ def create_app(
 
     from hiitpi.live.contract import LiveKeys
     from hiitpi.live.reader import LiveReader
+    from hiitpi.referee.catalog import CatalogLoader
     from hiitpi.store.db import Store
     from hiitpi.web.callbacks import register_callbacks
-    from hiitpi.web.catalog import CatalogLoader
     from hiitpi.web.chat import register_chat_routes
     from hiitpi.web.context import WebContext
     from hiitpi.web.layout import shell
@@ -106,11 +106,7 @@ def _chat_service(settings: Settings, wc, worker):
     if worker is None:
         worker = CoachWorker.from_settings(settings, session_running=wc.reader.session_running)
 
-    def known_workouts() -> list[str]:
-        cat = wc.catalog.get()
-        return [*cat.workouts, *cat.programs]
-
-    return ChatService(wc.store, worker, known_workouts=known_workouts)
+    return ChatService(wc.store, worker, known_workouts=lambda: wc.catalog.get().names())
 
 
 def _install_auth(server, settings: Settings) -> None:
