@@ -469,6 +469,7 @@ def test_thirty_questions_over_a_seeded_history_have_no_wrong_number(tmp_path):
             for x in _NUMBER.findall(answer.text):
                 assert _true(x, truth), f"{question!r}: {x} in {answer.text!r} is not a true number"
                 checked_numbers += 1
+        print(f"\n30 questions: {checked_numbers} numbers checked, 0 wrong")
         assert checked_numbers > 60, checked_numbers
         assert len(answered) >= 15, answered  # the script reaches many kinds of fact
         # the exchanges are kept: 30 questions, 30 answers
