@@ -28,7 +28,7 @@ import itertools
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import cached_property
 
@@ -598,16 +598,3 @@ BASICS: dict[str, tuple[str, str]] = {
 def basics(ctx: ChatContext) -> Iterator[Fact]:
     for name, (topics, text) in BASICS.items():
         yield ctx.fact(f"basics.{name}", text, [], topics=topics)
-
-
-@dataclass(frozen=True, slots=True)
-class FactIndex:
-    """The facts of one context, by key (what an answer's stored fact keys refer to)."""
-
-    facts: tuple[Fact, ...]
-    by_key: dict[str, Fact] = field(default_factory=dict)
-
-    @classmethod
-    def of(cls, ctx: ChatContext) -> FactIndex:
-        facts = tuple(all_facts(ctx))
-        return cls(facts, {f.key: f for f in facts})

@@ -185,8 +185,11 @@ class CoachJob:
         raise NotImplementedError
 
     def _run(self) -> None:
+        self._execute(self.work)
+
+    def _execute(self, work: Callable[[], Any]) -> None:
         try:
-            self.result = self.work()
+            self.result = work()
         except Exception as exc:  # a bug must not kill the worker; the page shows 'failed'
             log.exception("coach job (%s) failed", self.label)
             self.error = exc
@@ -265,10 +268,9 @@ class ChatJob(CoachJob):
             busy=self.busy,
         )
 
-    def finish_now(self, answer: ChatAnswer | None = None) -> ChatJob:
-        """Complete on the caller's thread (an answer that needs no model: refusal, busy...)."""
-        self.work = lambda: answer  # type: ignore[method-assign]
-        self._run()
+    def finish_now(self, answer: ChatAnswer) -> ChatJob:
+        """Complete with ``answer`` on the caller's thread (one that needs no model: refusal, busy...)."""
+        self._execute(lambda: answer)
         return self
 
 
