@@ -329,3 +329,15 @@ def test_a_feature_decides_only_in_the_views_it_is_valid_in(tmp_path):
     assert side.view == "side" and (side.count, side.no_reps) == (0, 3)
     front = session(0.0)
     assert front.view == "front" and (front.count, front.no_reps) == (3, 0)
+
+
+def test_the_counting_convention_is_a_setting(tmp_path):
+    from hiitpi.config import ConfigError, load_settings
+
+    assert load_settings(None, env={}).referee.counting == "judge"
+    cfg = tmp_path / "hiitpi.toml"
+    cfg.write_text('[referee]\ncounting = "attempts"\n')
+    assert load_settings(cfg, env={}).referee.counting == "attempts"
+    cfg.write_text('[referee]\ncounting = "every"\n')
+    with pytest.raises(ConfigError, match=r"hiitpi\.toml:2: referee\.counting"):
+        load_settings(cfg, env={})
