@@ -30,6 +30,7 @@ from hiitpi.coach.llm import (
     GenerationTimeout,
     LlamaRunner,
     ModelLoadError,
+    llama_cpp_missing,
 )
 from hiitpi.coach.prompt import build_messages
 from hiitpi.coach.template import template_summary
@@ -118,8 +119,12 @@ class Coach:
 
     @classmethod
     def from_settings(cls, settings, model_path: str | Path | None = None) -> Coach:
-        """The coach the settings describe; ``model_path`` overrides [coach] model_path."""
-        path, missing = resolve_model_path(settings, model_path)
+        """The coach the settings describe; ``model_path`` overrides [coach] model_path.
+
+        Without llama-cpp-python (an install with --no-coach) there is no model to run: every
+        summary is the template, with that reason."""
+        missing = llama_cpp_missing()
+        path, missing = (None, missing) if missing else resolve_model_path(settings, model_path)
         c = settings.coach
         return cls(
             path,
