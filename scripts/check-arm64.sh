@@ -213,6 +213,7 @@ if [ -f "$STAMP" ]; then
   say "[$(elapsed)] reusing the arm64 root built $(cat "$STAMP") ($ROOT; --fresh rebuilds it)"
 else
   rm -rf --one-file-system "$ROOT"
+  T_BUILD=$SECONDS
   begin "debootstrap, first stage: Debian $SUITE arm64 (minbase) into $ROOT"
   if ! nice -n "$NICE" debootstrap --arch=arm64 --foreign --variant=minbase "$SUITE" "$ROOT" "$MIRROR" \
       >>"$LOG" 2>&1; then
@@ -233,7 +234,7 @@ else
   fi
   echo "    $(took)"
   BINDS=(-b /dev -b /proc -b /sys -b "$CPUINFO:/proc/cpuinfo")
-  T_ROOT=$((SECONDS - T0))
+  T_ROOT=$((SECONDS - T_BUILD))
   # What Raspberry Pi OS has and minbase lacks: Debian's updates and security suites, python3.
   # Services must not start inside the root (no init here): policy-rc.d says so to dpkg.
   cat > "$ROOT/etc/apt/sources.list" <<EOF
@@ -251,7 +252,7 @@ EOF
     finish
   fi
   echo "    $(took)"
-  echo "$(date '+%Y-%m-%d %H:%M') in $((SECONDS - T0)) s (debootstrap $T_ROOT s)" > "$STAMP"
+  echo "$(date '+%Y-%m-%d %H:%M') in $((SECONDS - T_BUILD)) s (debootstrap $T_ROOT s)" > "$STAMP"
 fi
 PY_VER=$(guest python3 -c 'import platform, sys; print(platform.machine(), sys.version.split()[0])' 2>>"$LOG" || true)
 GLIBC=$(guest /usr/bin/getconf GNU_LIBC_VERSION 2>>"$LOG" || true)
@@ -301,6 +302,15 @@ for p in ("ai-edge-litert", "numpy", "opencv-python-headless", "llama-cpp-python
         out.append(f"{p} -")
 print(", ".join(out))' 2>>"$LOG" || echo "could not read the versions")
 row "venv packages" ok "$VERSIONS"
+if [ "$WITH_COACH" = 0 ]; then
+  # --no-coach promises an install without a compiler: true when the root has none.
+  CC=$(guest sh -c 'command -v cc gcc c++ || true' 2>>"$LOG")
+  if [ -z "$CC" ]; then
+    row "no compiler needed" ok "the root has no C compiler: every package came as a wheel or pure Python"
+  else
+    row "no compiler needed" ok "not shown: a compiler is in the root from a --with-coach run ($CC)"
+  fi
+fi
 
 # The installed appliance's commands, as its systemd unit runs them (user hiitpi, its config).
 # runuser, as install-pi.sh uses: setpriv's setresgid() fails under proot's emulated root.
@@ -482,7 +492,7 @@ else
   SUMMARY_ARGS=()
 fi
 if [ -n "$SID" ] && [ "$SID" != none ]; then
-  begin "hiitpi summary $SID ${SUMMARY_ARGS[*]} --no-save --json"
+  begin "hiitpi summary $SID ${SUMMARY_ARGS[*]:+${SUMMARY_ARGS[*]} }--no-save --json"
   set +e
   guest "${HIITPI[@]}" summary "$SID" "${SUMMARY_ARGS[@]}" --no-save --json --timeout 600 \
     >"$RUN/summary.json" 2>"$RUN/summary.err"
