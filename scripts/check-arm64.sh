@@ -487,14 +487,18 @@ EOF
   ok=$([ "$brc" = 0 ] && echo ok || echo FAIL)
   if [ "$rc" != 0 ]; then ok=FAIL detail="exit $rc: $(tail -n1 "$RUN/bench.err")"; fi
   row "coach: llama.cpp" "$ok" "$detail; $(took)"
-  SUMMARY_ARGS=(--model "$TINY")
+  # One llama.cpp thread and short drafts: emulated, two threads spin-wait for each other.
+  SUMMARY_ARGS=(--model "$TINY" --max-tokens 24)
+  SUMMARY_ENV=(env HIITPI_COACH_THREADS=1)
 else
+  SUMMARY_ENV=()
   SUMMARY_ARGS=()
 fi
 if [ -n "$SID" ] && [ "$SID" != none ]; then
   begin "hiitpi summary $SID ${SUMMARY_ARGS[*]:+${SUMMARY_ARGS[*]} }--no-save --json"
   set +e
-  guest "${HIITPI[@]}" summary "$SID" "${SUMMARY_ARGS[@]}" --no-save --json --timeout 600 \
+  guest "${AS_HIITPI[@]}" "${SUMMARY_ENV[@]}" "${HIITPI_ENV[@]}" summary "$SID" "${SUMMARY_ARGS[@]}" \
+    --no-save --json --timeout 600 \
     >"$RUN/summary.json" 2>"$RUN/summary.err"
   rc=$?
   set -e
