@@ -28,7 +28,7 @@ MIRROR=http://deb.debian.org/debian
 SUITE=bookworm
 NICE=10 FRESH=0 WITH_COACH=0 PI=4
 
-usage() { sed -n '2,23p' "$0"; }
+usage() { sed -n '2,21p' "$0"; }
 need_arg() {
   if [ -z "${2:-}" ] || [ "${2#--}" != "$2" ]; then
     echo "check-arm64.sh: $1 needs a value (try --help)" >&2

@@ -26,7 +26,7 @@ UNIT_DIR=/etc/systemd/system
 CORAL=0 PRIVACY=0 UNINSTALL=0 PURGE=0 START=1 DRY=0 RENDER=0 COACH=1 EMULATED=0
 MODELS_FROM=""
 
-usage() { sed -n '2,19p' "$0"; }
+usage() { sed -n '2,17p' "$0"; }
 need_arg() {  # a flag's value: present and not another flag
   if [ -z "${2:-}" ] || [ "${2#--}" != "$2" ]; then
     echo "install-pi.sh: $1 needs a folder (try --help)" >&2
