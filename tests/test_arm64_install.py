@@ -75,11 +75,20 @@ def test_install_argument_errors_say_what_to_do(args, message):
     assert len(res.stderr.strip().splitlines()) <= 2
 
 
-def test_check_arm64_help():
-    res = _run(CHECK, "--help")
+@pytest.mark.parametrize(
+    ("script", "flags"),
+    [
+        (CHECK, ("--with-coach", "--fresh", "--cache", "--shared", "--pi 4|5")),
+        (INSTALL, ("--no-coach", "--emulated", "--models-from", "--dry-run")),
+    ],
+    ids=["check-arm64", "install-pi"],
+)
+def test_help_is_the_header(script, flags):
+    res = _run(script, "--help")
     assert res.returncode == 0
-    for flag in ("--with-coach", "--fresh", "--cache", "--shared"):
+    for flag in flags:
         assert flag in res.stdout
+    assert all(line.startswith("#") for line in res.stdout.splitlines())  # no code after the header
 
 
 @pytest.mark.parametrize(
