@@ -10,10 +10,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 
 from hiitpi import __version__
-from hiitpi.config import ConfigError, load_settings
+from hiitpi.config import load_settings
+from hiitpi.errors import EXIT_FAILURE, HiitpiError, InputError
 from hiitpi.logs import setup_logging
 
 log = logging.getLogger(__name__)
@@ -27,6 +29,7 @@ COMMAND_MODULES = (
     "hiitpi.commands.config",
     "hiitpi.commands.db",
     "hiitpi.commands.summary",
+    "hiitpi.commands.ask",
     "hiitpi.commands.pair",
     "hiitpi.commands.analyze",
     "hiitpi.commands.eval",
@@ -34,8 +37,8 @@ COMMAND_MODULES = (
 )
 
 
-class UsageError(Exception):
-    """A user mistake a handler reports as one line and exit code 2."""
+#: A user mistake a handler reports as one line and exit code 2 (the same as `InputError`).
+UsageError = InputError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -52,6 +55,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="TOML settings file (default: $HIITPI_CONFIG, else /etc/hiitpi/hiitpi.toml if present)",
     )
     parser.add_argument(
+        "--debug",
+        action="store_true",
+        help="show the Python traceback of an error (for bug reports)",
+    )
+    parser.add_argument(
         "--log-level",
         choices=["DEBUG", "INFO", "WARNING", "ERROR"],
         help="override [general] log_level",
@@ -63,6 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # FFmpeg inside OpenCV prints its own complaints ("moov atom not found") over our one-line errors
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -71,20 +81,40 @@ def main(argv: list[str] | None = None) -> int:
     overrides = dict(getattr(args, "settings_overrides", lambda a: {})(args))
     overrides[("general", "log_level")] = args.log_level
     try:
-        settings = load_settings(args.config, overrides=overrides)
-    except ConfigError as exc:
-        setup_logging("INFO")
-        for line in exc.errors:
-            print(f"hiitpi: config error: {line}", file=sys.stderr)
-        return 2
-    setup_logging(settings.general.log_level)
-    try:
+        try:
+            settings = load_settings(args.config, overrides=overrides)
+        except HiitpiError:
+            setup_logging("INFO")
+            raise
+        setup_logging(settings.general.log_level)
         return int(args.func(args, settings) or 0)
-    except UsageError as exc:
-        print(f"hiitpi: {exc}", file=sys.stderr)
-        return 2
     except KeyboardInterrupt:
         return 130
+    except HiitpiError as exc:
+        if args.debug:
+            raise
+        report_error(exc)
+        return exc.exit_code
+    except BrokenPipeError:  # `hiitpi ... | head`: the reader has all it wants
+        return 0
+    except Exception as exc:
+        if args.debug:
+            raise
+        print(
+            f"hiitpi: unexpected error: {type(exc).__name__}: {exc}\n"
+            "hint: run it again with --debug for the traceback, and report it",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+
+
+def report_error(exc: HiitpiError) -> None:
+    """Print an error the way every command does: 'hiitpi: what' lines, then 'hint: what to do'."""
+    from hiitpi.config import ConfigError
+
+    prefix = "hiitpi: config error: " if isinstance(exc, ConfigError) else "hiitpi: "
+    for line in exc.lines():
+        print(line if line.startswith("hint: ") else prefix + line, file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -10,10 +10,11 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, PrivateAttr, ValidationError
 
+from hiitpi.errors import ErrorList
 from hiitpi.tomlpos import TomlDocument, TomlSyntaxError, load_toml
 
 log = logging.getLogger(__name__)
@@ -114,6 +115,12 @@ class PoseSettings(Section):
         0.2, ge=0, le=1, title="Min pose score", description="Below this a frame has no person."
     )
     smoothing: SmoothingSettings = Field(default_factory=SmoothingSettings)
+    options: dict[str, dict[str, bool | int | float | str]] = Field(
+        default_factory=dict,
+        title="Backend options",
+        description="Per pose model, e.g. [pose.options.movenet-lightning] tracking = false; "
+        "`hiitpi pose --list` shows each model's options.",
+    )
 
 
 class RefereeSettings(Section):
@@ -124,10 +131,46 @@ class RefereeSettings(Section):
     pace_window_s: float = Field(
         20.0, gt=1, le=600, title="Pace window", description="Seconds of reps the pace is taken over."
     )
+    counting: Literal["judge", "attempts"] = Field(
+        "judge",
+        title="Counting",
+        description="judge: only full-range reps count, short ones are no-reps with a reason; "
+        "attempts: every attempted rep counts, short ones are marked as faults.",
+    )
+
+
+def check_redis_url(url: str) -> str:
+    """``url`` if it is a Redis URL (redis://host:port/db, rediss://…, unix:///path); else ValueError."""
+    from urllib.parse import urlsplit
+
+    example = "e.g. redis://127.0.0.1:6379/0 or unix:///run/hiitpi/redis.sock"
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"not a Redis URL ({exc}); {example}") from None
+    if parts.scheme not in ("redis", "rediss", "unix"):
+        raise ValueError(f"not a Redis URL: it must start with redis://, rediss:// or unix://; {example}")
+    if parts.scheme == "unix":
+        if not parts.path:
+            raise ValueError(f"a unix:// Redis URL needs the socket's path; {example}")
+        return url
+    if not parts.hostname:
+        raise ValueError(f"the Redis URL names no host; {example}")
+    if port == 0:
+        raise ValueError(f"port 0 is not a Redis port; {example}")
+    db = parts.path.strip("/")
+    if db and not (db.isascii() and db.isdigit()):
+        raise ValueError(f"the database after the last / must be a number, not {db!r}; {example}")
+    return url
 
 
 class RedisSettings(Section):
-    url: str = Field("redis://127.0.0.1:6379/0", title="Redis URL", description="The live bus.")
+    url: Annotated[str, AfterValidator(check_redis_url)] = Field(
+        "redis://127.0.0.1:6379/0",
+        title="Redis URL",
+        description="The live bus: redis://host:port/db, rediss:// (TLS) or unix:///path/to/socket.",
+    )
     stream_maxlen: int = Field(
         5000, ge=100, le=1_000_000, title="Stream cap", description="Approximate entries kept."
     )
@@ -193,7 +236,31 @@ class CoachSettings(Section):
         ge=0,
         le=19,
         title="Niceness",
-        description="CPU priority of the summary thread (0 = normal, 19 = lowest) so the engine keeps the CPU.",
+        description="CPU priority of the coach's thread (summaries and chat; 0 = normal, 19 = lowest) so the engine keeps the CPU.",
+    )
+    keep_loaded_s: float = Field(
+        120.0,
+        ge=0,
+        le=3600,
+        title="Keep the model loaded",
+        description="Seconds the model stays in memory after its last summary or answer (follow-up "
+        "questions skip the load); 0 frees it at once. It is freed when a session starts on a device "
+        "that refuses chats during sessions.",
+    )
+    chat_max_tokens: int = Field(
+        160, ge=16, le=1024, title="Chat answer length", description="Tokens an answer may take."
+    )
+    chat_timeout_s: float = Field(
+        90.0,
+        gt=0,
+        title="Chat time limit",
+        description="Past this (both attempts) the plain answer built from the facts is used.",
+    )
+    chat_during_session: Literal["auto", "refuse", "allow"] = Field(
+        "auto",
+        title="Chat during a session",
+        description="'refuse': 'the coach is busy' while a session runs; 'allow': answer, niced; "
+        "'auto': refuse on a Raspberry Pi 4 or older, allow on a Pi 5 and other machines.",
     )
 
 
@@ -219,6 +286,19 @@ class Settings(Section):
     store: StoreSettings = Field(default_factory=StoreSettings)
     coach: CoachSettings = Field(default_factory=CoachSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
+    #: Where each set value came from ('file:line', 'environment NAME', 'command line'), by key path.
+    _origins: dict[tuple[str, ...], str] = PrivateAttr(default_factory=dict)
+
+    def __eq__(self, other: object) -> bool:  # where a value came from is not part of the value
+        if not isinstance(other, Settings):
+            return NotImplemented
+        return self.model_dump() == other.model_dump()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def origin_of(self, path: tuple[str, ...]) -> str:
+        """Where the value at ``path`` was set, for error messages ('default' when it was not)."""
+        return self._origins.get(tuple(path), "default settings")
 
     @property
     def models_dir(self) -> Path:
@@ -229,12 +309,8 @@ class Settings(Section):
         return self.store.database or self.general.data_dir / "hiitpi.db"
 
 
-class ConfigError(ValueError):
+class ConfigError(ErrorList, ValueError):
     """A config that cannot be used; ``errors`` holds one line per problem."""
-
-    def __init__(self, errors: list[str]):
-        self.errors = errors
-        super().__init__("\n".join(errors))
 
 
 #: Environment names kept for convenience beside the path-derived ones.
@@ -267,34 +343,22 @@ def _set_path(data: dict, path: tuple[str, ...], value: Any) -> None:
     data[path[-1]] = value
 
 
-def _allowed_keys(path: tuple) -> list[str]:
-    model: type[BaseModel] = Settings
-    for key in path:
-        info = model.model_fields.get(str(key))
-        if info is None or not (isinstance(info.annotation, type) and issubclass(info.annotation, BaseModel)):
-            return []
-        model = info.annotation
-    return sorted(model.model_fields)
-
-
 def _format_errors(exc: ValidationError, doc: TomlDocument | None, origin: dict) -> list[str]:
+    """Each error as 'where: key: what', where is the file:line, the environment variable or the flag."""
+    from hiitpi.schema import describe, doc_path
+
     errors = []
     for err in exc.errors():
         loc = tuple(err["loc"])
-        key = ".".join(str(p) for p in loc)
-        if err["type"] == "extra_forbidden":
-            allowed = _allowed_keys(loc[:-1])
-            what = f"unknown key '{key}'; allowed here: {', '.join(allowed)}"
-        else:
-            what = f"'{key}': {err['msg']} (got {err.get('input')!r})"
+        path = doc_path(doc.data, loc) if doc is not None else loc
         src = origin.get(loc)
         if src:
             where = src
-        elif (doc is not None and loc in doc.lines) or (doc is not None and loc[:-1] in doc.lines):
+        elif doc is not None and (loc in doc.lines or loc[:-1] in doc.lines):
             where = doc.where(loc)
         else:
             where = "settings"
-        errors.append(f"{where}: {what}")
+        errors.append(f"{where}: {describe(err, Settings, path or loc)}")
     return errors
 
 
@@ -335,11 +399,17 @@ def load_settings(
         if value is None:
             continue
         _set_path(data, field_path, value)
-        origin[field_path] = "command line --" + field_path[-1].replace("_", "-")
+        origin[field_path] = "command line"
     try:
-        return Settings.model_validate(data)
+        settings = Settings.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(_format_errors(exc, doc, origin)) from exc
+    if doc is not None:
+        for key in doc.lines:
+            if all(isinstance(k, str) for k in key):
+                settings._origins[key] = doc.where(key)
+    settings._origins.update(origin)
+    return settings
 
 
 def settings_to_toml(settings: Settings) -> str:
@@ -353,12 +423,14 @@ def settings_to_toml(settings: Settings) -> str:
             return repr(value)
         return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-    def emit(model: BaseModel, table: str) -> None:
+    def emit(model: BaseModel | dict, table: str) -> None:
         scalars, tables = [], []
-        for name in type(model).model_fields:
-            value = getattr(model, name)
+        fields = model if isinstance(model, dict) else dict(model)
+        for name, value in fields.items():
             if isinstance(value, BaseModel):
                 tables.append((name, value))
+            elif isinstance(value, dict):  # a table of tables ([pose.options.<model>])
+                tables.extend((f"{name}.{key}", sub) for key, sub in value.items())
             elif value is not None:
                 scalars.append(f"{name} = {fmt(value)}")
             else:

@@ -10,62 +10,129 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import subprocess
 import sys
 import tempfile
 import urllib.request
 import zipfile
-from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
+from pydantic import ConfigDict, Field, field_validator, model_validator
 from tqdm import tqdm
 
 from hiitpi.config import Settings
+from hiitpi.errors import ErrorList, HiitpiError, InputError
+from hiitpi.schema import FileModel, Problems, validate_document
 from hiitpi.tomlpos import load_toml
 
 log = logging.getLogger(__name__)
 
 _CHUNK = 1 << 20
+_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
-@dataclass(frozen=True)
-class ModelFile:
-    name: str
-    path: str
-    sha256: str
-    size: int | None = None
-    url: str | None = None
-    package: str | None = None
-    package_member: str | None = None
-    howto: str | None = None
-    about: str = ""
-    license: str = ""
-    optional: bool = False
+class ModelFile(FileModel):
+    """One ``[[file]]`` of models/manifest.toml: a model file, its checksum and where it can be had."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(
+        description="What commands and pose backends call the file (`hiitpi models fetch NAME`): "
+        "lowercase letters, digits, '.', '_' and '-'.",
+    )
+    path: str = Field(
+        description="Where the file goes, relative to the model folder and to a mirror folder.",
+    )
+    sha256: str = Field(description="The file's SHA-256: 64 lowercase hex digits.")
+    size: int | None = Field(None, gt=0, description="Size in bytes (for the progress bar).")
+    url: str | None = Field(None, description="The official download address (http:// or https://).")
+    package: str | None = Field(
+        None, description="A PyPI requirement whose wheel holds the file, e.g. 'mediapipe==0.10.14'."
+    )
+    package_member: str | None = Field(None, description="The file's path inside that wheel.")
+    howto: str | None = Field(None, description="How to get the file when no source can fetch it.")
+    about: str = Field("", description="What the model is (shown by `hiitpi models list`).")
+    license: str = Field("", description="The file's licence (SPDX name).")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"{value!r} is not a name: use lowercase letters, digits, '.', '_' and '-'")
+        return value
+
+    @field_validator("path")
+    @classmethod
+    def _relative(cls, value: str) -> str:
+        parts = PurePosixPath(value).parts
+        if not value or value.startswith("/") or ".." in parts:
+            raise ValueError(
+                f"{value!r} must be a relative path inside the model folder (no leading '/', no '..')"
+            )
+        return value
+
+    @field_validator("sha256")
+    @classmethod
+    def _sha256(cls, value: str) -> str:
+        if not _SHA256.match(value):
+            raise ValueError(
+                f"{value!r} is not a SHA-256: it must be 64 lowercase hex digits (`sha256sum FILE`)"
+            )
+        return value
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError(f"{value!r} must start with https:// or http://")
+        return value
+
+    @model_validator(mode="after")
+    def _package_and_member(self) -> ModelFile:
+        if bool(self.package) != bool(self.package_member):
+            raise ValueError("'package' and 'package_member' go together: give both or neither")
+        return self
 
 
-class ModelMissingError(FileNotFoundError):
+class Manifest(FileModel):
+    """models/manifest.toml: every model file HIIT PI can use."""
+
+    file: list[ModelFile] = Field(default_factory=list, description="One table per model file.")
+
+
+class ManifestError(ErrorList):
+    """A model manifest that does not fit its schema; one 'file:line: key: what' line per problem."""
+
+
+class UnknownModelFileError(InputError, KeyError):
+    """A name that is neither in the manifest nor a pose model."""
+
+
+class ModelMissingError(HiitpiError, FileNotFoundError):
     """A model file that is not in place; the message says how to get it."""
 
 
-class ModelFetchError(RuntimeError):
+class ModelFetchError(HiitpiError, RuntimeError):
     """Every source for a model file failed."""
 
 
 def load_manifest(path: str | Path) -> dict[str, ModelFile]:
+    """The manifest's files by name. Raises `ManifestError` naming file, line and key of each problem."""
     doc = load_toml(path)
+    manifest = validate_document(Manifest, doc, error=ManifestError)
+    problems = Problems(doc)
     files: dict[str, ModelFile] = {}
-    fields = set(ModelFile.__dataclass_fields__)
-    for i, entry in enumerate(doc.data.get("file", [])):
-        unknown = set(entry) - fields
-        if unknown:
-            raise ValueError(
-                f"{doc.where(('file', i))}: unknown key(s) {sorted(unknown)}; allowed: {sorted(fields)}"
-            )
-        try:
-            mf = ModelFile(**entry)
-        except TypeError as exc:
-            raise ValueError(f"{doc.where(('file', i))}: {exc}") from exc
-        files[mf.name] = mf
+    paths: dict[str, str] = {}
+    for i, mf in enumerate(manifest.file):
+        if mf.name in files:
+            problems.add(("file", i, "name"), f"{mf.name!r} is already the name of another file")
+        elif mf.path in paths:
+            problems.add(("file", i, "path"), f"{mf.path!r} is already the path of {paths[mf.path]!r}")
+        files.setdefault(mf.name, mf)
+        paths.setdefault(mf.path, mf.name)
+    problems.raise_if_any(ManifestError)
     return files
 
 
@@ -86,12 +153,21 @@ class ModelStore:
         self.files = load_manifest(settings.models.manifest)
 
     def entry(self, name: str) -> ModelFile:
+        """The manifest entry ``name``. Raises `UnknownModelFileError` listing the known names."""
         try:
             return self.files[name]
         except KeyError:
-            raise KeyError(
-                f"no model named {name!r} in the manifest; known: {', '.join(self.files)}"
+            raise UnknownModelFileError(
+                f"no model file named {name!r} in the manifest; known: {', '.join(self.files)}"
             ) from None
+
+    def has(self, name: str) -> bool:
+        """Whether the file for ``name`` is in the model folder or the mirror (not checksummed)."""
+        try:
+            self.path(name)
+        except ModelMissingError:
+            return False
+        return True
 
     def local_path(self, name: str) -> Path:
         return self.dir / self.entry(name).path

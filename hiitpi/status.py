@@ -2,55 +2,29 @@
 
 from __future__ import annotations
 
+import ctypes.util
 import glob
 import importlib.util
 import logging
 import os
-from pathlib import Path
 
 from hiitpi.config import Settings
 
 log = logging.getLogger(__name__)
 
 
-#: USB (vendor, product) ids of the Coral USB Accelerator before and after its firmware loads.
-CORAL_USB_IDS = {("1a6e", "089a"), ("18d1", "9302")}
-
-
-def edgetpu_devices() -> list[str]:
-    """PCIe/M.2 Corals (/dev/apex_N) and USB Corals found on this machine."""
-    found = sorted(glob.glob("/dev/apex_*"))
-    for dev in glob.glob("/sys/bus/usb/devices/*"):
-        try:
-            ids = tuple(Path(dev, f).read_text().strip() for f in ("idVendor", "idProduct"))
-        except OSError:
-            continue
-        if ids in CORAL_USB_IDS:
-            found.append(f"usb {ids[0]}:{ids[1]}")
-    return found
-
-
 def part_status(settings: Settings) -> list[tuple[str, bool, str]]:
     """(part, ok, detail) for config, models, runtime, camera, Redis and database."""
-    from hiitpi.modelfiles import ModelStore
     from hiitpi.redis_local import can_start_private, ping
+    from hiitpi.references import reference_problems
 
     parts: list[tuple[str, bool, str]] = []
+    problems = reference_problems(settings)
+    parts.append(
+        ("settings", not problems, "; ".join(problems) or "every name refers to something that exists")
+    )
     parts.append(("data folder", True, str(settings.general.data_dir)))
-    try:
-        store = ModelStore(settings)
-        status, detail = (
-            store.verify(settings.pose.model)
-            if settings.pose.model in store.files
-            else ("ok", "composite model (see `hiitpi models list`)")
-        )
-        parts.append((f"model {settings.pose.model}", status == "ok", detail))
-    except Exception as exc:
-        parts.append(("models", False, str(exc)))
-    runtimes = [m for m in ("ai_edge_litert", "tflite_runtime") if importlib.util.find_spec(m)]
-    parts.append(("tflite runtime", bool(runtimes), ", ".join(runtimes) or "install ai-edge-litert"))
-    tpu = edgetpu_devices()
-    parts.append(("edge tpu", True, ", ".join(tpu) if tpu else "not present (CPU inference)"))
+    parts.extend(pose_status(settings))
     source = settings.capture.source
     if source in ("auto", "picamera"):
         cams = ["picamera2"] if importlib.util.find_spec("picamera2") else []
@@ -90,13 +64,61 @@ def coach_status(settings: Settings) -> tuple[str, bool, str]:
     missing = llama_cpp_missing()
     path, why = (None, missing) if missing else resolve_model_path(settings)
     if path is None:
-        return ("coach", True, f"template summaries: {why}")
+        return ("coach", True, f"template summaries, plain chat answers: {why}")
     return ("coach", True, f"llama-cpp-python, {path}")
+
+
+def pose_status(settings: Settings) -> list[tuple[str, bool, str]]:
+    """The pose model, each file its backend needs here, the TFLite runtime and the Edge TPU."""
+    from hiitpi.errors import HiitpiError
+    from hiitpi.modelfiles import ModelStore
+    from hiitpi.pose.registry import check_options, get_backend, needed_files
+    from hiitpi.pose.runtime import EDGETPU_LIBRARY, edgetpu_devices
+
+    pose = settings.pose
+    parts: list[tuple[str, bool, str]] = []
+    spec = None
+    try:
+        spec = get_backend(pose.model)
+        problems = check_options(pose.options)
+        detail = f"{spec.title} (runs on {', '.join(spec.devices)})"
+        if problems:
+            detail = "; ".join(f"{'.'.join(key)}: {what}" for key, what in problems)
+        parts.append(("pose model", not problems, f"{pose.model}: {detail}"))
+        store = ModelStore(settings)
+        for name, required in needed_files(settings).items():
+            status, detail = store.verify(name)
+            if status != "ok" and not required:
+                detail = f"{status}, the CPU model runs instead: {detail}"
+            parts.append((f"model {name}", status == "ok" or not required, detail))
+    except HiitpiError as exc:
+        parts.append(("pose model" if spec is None else "models", False, str(exc)))
+    runtimes = [m for m in ("ai_edge_litert", "tflite_runtime") if importlib.util.find_spec(m)]
+    parts.append(("tflite runtime", bool(runtimes), ", ".join(runtimes) or "install ai-edge-litert"))
+    tpu = edgetpu_devices()
+    library = ctypes.util.find_library("edgetpu")
+    found = ", ".join(tpu) if tpu else "no Coral plugged in"
+    found += f"; {EDGETPU_LIBRARY} " + ("installed" if library else "not installed")
+    if pose.device != "edgetpu":
+        parts.append(("edge tpu", True, f"{found} (device = {pose.device!r}: the CPU when it is not usable)"))
+    elif spec is not None and not spec.files_on("edgetpu"):
+        parts.append(("edge tpu", False, f"device = 'edgetpu' but {pose.model} has no Edge TPU build"))
+    else:
+        usable = bool(tpu) and bool(library)
+        fallback = pose.fallback == "cpu"
+        parts.append(
+            (
+                "edge tpu",
+                usable or fallback,
+                found + ("" if usable or not fallback else "; falls back to the CPU"),
+            )
+        )
+    return parts
 
 
 def pairing_status(settings: Settings) -> tuple[str, bool, str]:
     """The pairing secrets (issue 8): present and private, or made (and shown once) at first start."""
-    from hiitpi.secrets import SecretsError, load_secrets, secrets_path
+    from hiitpi.pairing import SecretsError, load_secrets, secrets_path
 
     path = secrets_path(settings.general.data_dir)
     try:

@@ -14,6 +14,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from hiitpi.errors import InputError
+
 KeyPath = tuple[str | int, ...]
 
 _BARE = r"[A-Za-z0-9_-]+"
@@ -96,7 +98,7 @@ class TomlDocument:
         return f"{self.path}:{line}" if line else str(self.path)
 
 
-class TomlSyntaxError(ValueError):
+class TomlSyntaxError(InputError, ValueError):
     """A TOML file that does not parse; the message names file and line."""
 
 

@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
 
     sys.path.insert(0, str(REPO))
     from hiitpi.live.contract import LiveKeys
-    from hiitpi.secrets import create_secrets
+    from hiitpi.pairing import create_secrets
 
     data = args.data_dir or Path(tempfile.mkdtemp(prefix="hiitpi-soak-"))
     redis_proc = None

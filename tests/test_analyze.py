@@ -28,7 +28,7 @@ def settings(settings_factory):
     ],
 )
 def test_real_clip_counts(settings, shared_data, clip, workout, lo, hi):
-    from hiitpi.analysis import analyze_video
+    from hiitpi.offline.analyze import analyze_video
 
     res = analyze_video(shared_data / "clips" / clip, settings, workout, progress=False)
     assert lo <= res.reps <= hi
@@ -42,26 +42,30 @@ def test_real_clip_counts(settings, shared_data, clip, workout, lo, hi):
 
 @pytest.mark.slow
 def test_frame_pipeline_stage_timings(settings, shared_data):
-    from hiitpi.analysis import FramePipeline, iter_frames, open_video
+    from hiitpi.capture.video import VideoFileSource
+    from hiitpi.engine.pipeline import PoseStage
     from hiitpi.pose.registry import create_estimator
     from hiitpi.pose.smoothing import PoseSmoother
+    from hiitpi.referee.catalog import load_catalog
     from hiitpi.referee.machine import Referee
-    from hiitpi.referee.rules import load_rule_set
 
-    rule = load_rule_set(REPO / "rules").resolve("squat")
+    rule = load_catalog(REPO / "rules").workout("squat")
     est = create_estimator(settings)
-    pipe = FramePipeline(est, PoseSmoother.from_settings(settings.pose.smoothing), Referee(rule))
-    cap, info = open_video(shared_data / "clips" / "squat" / "calimiro_squat_19.mp4")
+    stage = PoseStage(est, PoseSmoother.from_settings(settings.pose.smoothing), keep_times=True)
+    referee = Referee(rule)
+    source = VideoFileSource(shared_data / "clips" / "squat" / "calimiro_squat_19.mp4", paced=False)
+    frames = source.frames()
     try:
-        for i, t, frame in iter_frames(cap, info.fps):
-            pose, _events = pipe.process(frame, t)
-            if i >= 40:
+        for frame in frames:
+            pose = stage.process(frame.image, frame.timestamp)
+            stage.referee((referee,), pose, frame.timestamp)
+            if frame.seq >= 40:
                 break
     finally:
-        cap.release()
+        frames.close()
         est.close()
-    assert pose is not None and pose.width == info.width
-    summary = pipe.times.summary()
+    assert pose is not None and pose.width == source.info.width
+    summary = stage.times.summary()
     assert set(summary) == {"pose_ms", "smooth_ms", "referee_ms"}
     assert summary["referee_ms"]["median"] < summary["pose_ms"]["median"]
 

@@ -119,7 +119,7 @@ def no_llama_cpp(monkeypatch):
 
 
 def test_coach_without_llama_cpp_is_the_template(no_llama_cpp, settings_factory, shared_llm):
-    from hiitpi.coach.bench import example_facts
+    from hiitpi.coach.facts import example_facts
     from hiitpi.coach.llm import LLAMA_CPP_MISSING
     from hiitpi.coach.summary import Coach
 
@@ -136,7 +136,7 @@ def test_status_says_the_coach_is_template_only(no_llama_cpp, settings_factory):
 
     part, ok, detail = coach_status(settings_factory())
     assert part == "coach" and ok  # optional: never a failure of `serve --check`
-    assert detail.startswith("template summaries: llama-cpp-python is not installed")
+    assert detail.startswith("template summaries, plain chat answers: llama-cpp-python is not installed")
 
 
 def test_status_names_the_model_when_the_coach_can_run(settings_factory, shared_llm):

@@ -10,7 +10,7 @@ import pytest
 from flask import Flask
 
 from hiitpi.config import load_settings
-from hiitpi.secrets import (
+from hiitpi.pairing import (
     SecretsError,
     create_secrets,
     ensure_secrets,

@@ -22,8 +22,9 @@ ARTIFACTS = Path(os.environ.get("HIITPI_TEST_ARTIFACTS") or REPO / "test-artifac
 @pytest.fixture()
 def served(settings_factory, shared_data, redis_url):
     from hiitpi.engine import Engine
-    from hiitpi.secrets import create_secrets
+    from hiitpi.pairing import create_secrets
     from hiitpi.web.app import create_app, serve_web
+    from hiitpi.web.mjpeg import MjpegBroadcaster
 
     settings = settings_factory(
         {
@@ -36,9 +37,11 @@ def served(settings_factory, shared_data, redis_url):
         }
     )
     _, code = create_secrets(settings.general.data_dir)
-    engine = Engine(settings)
+    video = MjpegBroadcaster.from_settings(settings)
+    video.start()
+    engine = Engine(settings, sinks=(video,))
     engine.start()
-    app = create_app(settings, broadcaster=lambda: engine.video)
+    app = create_app(settings, broadcaster=lambda: video)
     stop = threading.Event()
     web = threading.Thread(target=serve_web, args=(settings, stop), kwargs={"app": app}, daemon=True)
     web.start()
@@ -46,6 +49,7 @@ def served(settings_factory, shared_data, redis_url):
     stop.set()
     web.join(10)
     engine.stop()
+    video.stop()
 
 
 def _wait(what: str, cond, timeout: float = 30.0):

@@ -15,7 +15,7 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def app_and_code(tmp_path_factory, redis_server):
-    from hiitpi.secrets import create_secrets
+    from hiitpi.pairing import create_secrets
     from hiitpi.web.app import create_app
 
     data = tmp_path_factory.mktemp("dash-auth")

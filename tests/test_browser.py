@@ -84,6 +84,7 @@ def appliance(settings_factory, redis_url, shared_data):
     from hiitpi.store.db import Store
     from hiitpi.store.recorder import SessionRecorder
     from hiitpi.web.app import create_app, serve_web
+    from hiitpi.web.mjpeg import MjpegBroadcaster
 
     settings = settings_factory(
         {
@@ -101,11 +102,17 @@ def appliance(settings_factory, redis_url, shared_data):
     real = create_source_factory(settings.capture)
     store = Store.from_settings(settings)
     recorder = SessionRecorder.from_settings(store, settings)
+    video = MjpegBroadcaster.from_settings(settings)
+    video.start()
     engine = Engine(
-        settings, source_factory=lambda: GatedSource(real(), gate, ended), recorder=recorder, autostart=False
+        settings,
+        source_factory=lambda: GatedSource(real(), gate, ended),
+        recorder=recorder,
+        autostart=False,
+        sinks=(video,),
     )
     engine.start()
-    app = create_app(settings, store=store, broadcaster=lambda: engine.video, auth=False)
+    app = create_app(settings, store=store, broadcaster=lambda: video, auth=False)
     stop = threading.Event()
     web = threading.Thread(target=serve_web, args=(settings, stop), kwargs={"app": app}, daemon=True)
     web.start()
@@ -113,6 +120,7 @@ def appliance(settings_factory, redis_url, shared_data):
     yield {"base": base, "engine": engine, "store": store, "gate": gate, "ended": ended, "settings": settings}
     stop.set()
     engine.stop()
+    video.stop()
     web.join(10)
     recorder.close()
     store.close()
@@ -277,7 +285,7 @@ def test_live_page_says_degraded_when_redis_dies_and_recovers(tmp_path, redis_se
     from selenium.webdriver.common.by import By
 
     from hiitpi.config import load_settings
-    from hiitpi.live.contract import LiveKeys, encode_state
+    from hiitpi.live.contract import LiveKeys, LiveState
     from hiitpi.live.reader import LiveReader
     from hiitpi.web.app import create_app, serve_web
 
@@ -299,9 +307,9 @@ def test_live_page_says_degraded_when_redis_dies_and_recovers(tmp_path, redis_se
         reader = LiveReader(redis_url, LiveKeys(settings.redis.prefix))
         reader.client.hset(
             reader.keys.state,
-            mapping=encode_state(
-                {"session": "s1", "player": "Cleo", "workout": "squat", "running": True, "reps": 4}
-            ),
+            mapping=LiveState(
+                **{"session": "s1", "player": "Cleo", "workout": "squat", "running": True, "reps": 4}
+            ).encode(),
         )
         d = browser
         d.get(f"http://127.0.0.1:{settings.web.port}/")
@@ -321,9 +329,9 @@ def test_live_page_says_degraded_when_redis_dies_and_recovers(tmp_path, redis_se
         reader = LiveReader(redis_url, LiveKeys(settings.redis.prefix))
         reader.client.hset(
             reader.keys.state,
-            mapping=encode_state(
-                {"session": "s1", "player": "Cleo", "workout": "squat", "running": True, "reps": 5}
-            ),
+            mapping=LiveState(
+                **{"session": "s1", "player": "Cleo", "workout": "squat", "running": True, "reps": 5}
+            ).encode(),
         )
         _wait(
             "the banner to clear",

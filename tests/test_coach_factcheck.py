@@ -10,10 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from hiitpi.coach.bench import example_facts
 from hiitpi.coach.derived import derive
 from hiitpi.coach.factcheck import check_summary, extract_claims
-from hiitpi.coach.facts import IntervalFacts, SessionFacts
+from hiitpi.coach.facts import IntervalFacts, SessionFacts, example_facts
 from hiitpi.coach.prompt import build_messages
 from hiitpi.coach.template import template_summary
 

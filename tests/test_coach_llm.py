@@ -62,7 +62,7 @@ def tiny_gguf(request, tmp_path_factory) -> Path:
 
 @pytest.fixture()
 def facts() -> SessionFacts:
-    from hiitpi.coach.bench import example_facts
+    from hiitpi.coach.facts import example_facts
 
     f = example_facts()
     f.session_id = 11
@@ -347,10 +347,11 @@ def _record_session(db: Path) -> int:
     return sid
 
 
-def _hiitpi(*args: str, data: Path) -> subprocess.CompletedProcess:
+def _hiitpi(*args: str, data: Path, env_extra: dict | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HIITPI_")}
     env["HIITPI_DATA_DIR"] = str(data)
     env["HIITPI_COACH_THREADS"] = "1"  # two threads on a busy 2-core machine spin against each other
+    env.update(env_extra or {})
     return subprocess.run(
         [sys.executable, "-m", "hiitpi", *args],
         capture_output=True,
@@ -410,7 +411,8 @@ def test_summary_command_without_model_stores_the_template_with_its_reason(tmp_p
         store.close()
     assert (d.summary, d.session.summary_kind, d.summary_reason) == (out["text"], "template", out["reason"])
     missing = _hiitpi("summary", "999", "--database", str(db), data=tmp_path)
-    assert missing.returncode == 1 and "999" in missing.stderr
+    assert missing.returncode == 2 and "999" in missing.stderr
+    assert "Traceback" not in missing.stderr and "Background on this error" not in missing.stderr
 
 
 def test_bench_coach_reports_load_first_token_and_speeds(tmp_path, tiny_gguf):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -114,8 +115,73 @@ def test_config_check_cli(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text("[web]\nport = 8080\nprivacy = true\n")
     res = _cli("config", "check", str(bad))
-    assert res.returncode == 1
+    assert res.returncode == 2
     assert f"{bad}:3:" in res.stderr and "web.privacy" in res.stderr and "privacy_mode" in res.stderr
+
+
+def test_config_check_names_what_does_not_exist(tmp_path):
+    """A misspelled model or workout is well-formed but names nothing: exit 2, key, line, known names."""
+    bad = tmp_path / "typo.toml"
+    bad.write_text('[pose]\nthreads = 1\nmodel = "movenet-lightnin"\n\n[referee]\nworkout = "squatt"\n')
+    res = _cli("config", "check", str(bad))
+    assert res.returncode == 2, res.stderr
+    lines = res.stderr.splitlines()
+    assert any(
+        ln.startswith(f"hiitpi: config error: {bad}:3: pose.model: unknown pose model 'movenet-lightnin'")
+        and "movenet-lightning" in ln
+        for ln in lines
+    ), lines
+    assert any(
+        f"{bad}:6: referee.workout: no workout or program named 'squatt'" in ln and "squat" in ln
+        for ln in lines
+    )
+    assert "Traceback" not in res.stderr
+    # serve --check says so too, and exits non-zero; serve itself refuses before starting anything
+    res = _cli("--config", str(bad), "serve", "--check")
+    assert res.returncode != 0 and "unknown pose model 'movenet-lightnin'" in res.stderr
+    res = _cli("--config", str(bad), "serve")
+    assert res.returncode == 2 and "Traceback" not in res.stderr and "referee.workout" in res.stderr
+    # a program name is a valid workout setting; so is an alias
+    ok = tmp_path / "ok.toml"
+    ok.write_text('[referee]\nworkout = "tabata_squat"\n')
+    assert _cli("config", "check", str(ok)).returncode == 0
+    env = {**os.environ, "HIITPI_POSE_MODEL": "posenett"}
+    res = _cli("config", "check", env=env)
+    assert res.returncode == 2 and "environment HIITPI_POSE_MODEL: pose.model" in res.stderr
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "redis://127.0.0.1:notaport/0",
+        "redis://127.0.0.1:99999/0",
+        "foo://127.0.0.1:6379",
+        "redis://127.0.0.1:6379/abc",
+        "redis://[::1",
+        "127.0.0.1:6379",
+        "unix://",
+    ],
+)
+def test_malformed_redis_urls_are_one_line_and_exit_2(url):
+    res = _cli("serve", "--redis-url", url)
+    assert res.returncode == 2, res.stderr
+    assert "Traceback" not in res.stderr
+    errors = [ln for ln in res.stderr.splitlines() if ln.startswith("hiitpi:")]
+    assert len(errors) == 1 and "redis.url" in errors[0] and "redis://127.0.0.1:6379/0" in errors[0], (
+        res.stderr
+    )
+
+
+def test_good_redis_urls_pass():
+    from hiitpi.config import check_redis_url
+
+    for url in (
+        "redis://127.0.0.1:6379/0",
+        "redis://localhost",
+        "rediss://:pw@host:6380/2",
+        "unix:///run/r.sock",
+    ):
+        assert check_redis_url(url) == url
 
 
 def test_config_show_cli(tmp_path):

@@ -259,8 +259,7 @@ def test_commands_start_switch_stop_and_store(tmp_path, model_mirror, redis_url,
         assert reader.state()["running"] == "0"
         again = reader.wait_command(reader.send_command("stop"), timeout_s=10)
         assert again is not None and not again[0] and "nothing to stop" in again[1]
-        store_id = engine._ended
-        assert store_id["player"] == "ana"
+        assert engine.live_state().player == "ana"  # the ended session stays on show
     finally:
         engine.stop()
         reader.close()
@@ -276,16 +275,23 @@ def test_commands_start_switch_stop_and_store(tmp_path, model_mirror, redis_url,
 
 def test_video_clients_get_frames_from_the_engine(tmp_path, model_mirror, redis_url, clip):
     settings = make_settings(tmp_path, model_mirror, redis_url, {("web", "stream_fps"): 10.0})
-    engine = Engine(settings, source_factory=lambda: VideoFileSource(clip, paced=True, loop=True))
+    from hiitpi.web.mjpeg import MjpegBroadcaster
+
+    video = MjpegBroadcaster.from_settings(settings)
+    video.start()
+    engine = Engine(
+        settings, source_factory=lambda: VideoFileSource(clip, paced=True, loop=True), sinks=(video,)
+    )
     engine.start()
     try:
-        gen = engine.video.stream("phone")
+        gen = video.stream("phone")
         parts = [next(gen) for _ in range(3)]
         gen.close()
         assert all(b"\xff\xd8" in p for p in parts)
-        assert engine.video.clients == 0
+        assert video.clients == 0
     finally:
         engine.stop()
+        video.stop()
 
 
 def test_hiit_program_switches_rests_and_finishes(tmp_path, model_mirror, redis_url, clip):

@@ -81,7 +81,6 @@ class Run:
             settings,
             source_factory=lambda: VideoFileSource(clip, paced=False),
             recorder=self.recorder,
-            video=False,
         )
         self.monitor = HealthMonitor(cache_s=0)
         self.monitor.register("redis", redis_probe(settings.redis.url, 0.2))
@@ -256,9 +255,7 @@ def test_hung_analysis_stops_the_systemd_watchdog(tmp_path, clip, model_mirror, 
     """The other half: frames arrive but the analysis thread is stuck (a hung inference), so the
     watchdog is no longer pinged and systemd restarts the service."""
     settings = make_settings(tmp_path / "data", model_mirror, redis_url)
-    engine = Engine(
-        settings, source_factory=lambda: VideoFileSource(clip, paced=True, loop=True), video=False
-    )
+    engine = Engine(settings, source_factory=lambda: VideoFileSource(clip, paced=True, loop=True))
     engine.start()
     alive = engine_liveness(engine, stuck_after_s=0.5)
     hang = threading.Event()
@@ -290,7 +287,7 @@ def test_rules_file_corrupted_while_running(tmp_path, clip, model_mirror, redis_
     workout stays startable with its last good version."""
     from hiitpi.config import DEFAULT_RULES_DIR
     from hiitpi.live.contract import LiveCommand
-    from hiitpi.web.catalog import CatalogLoader
+    from hiitpi.referee.catalog import CatalogLoader
 
     rules = tmp_path / "rules"
     shutil.copytree(DEFAULT_RULES_DIR, rules)
@@ -300,7 +297,7 @@ def test_rules_file_corrupted_while_running(tmp_path, clip, model_mirror, redis_
     catalog = CatalogLoader(rules, recheck_s=0)
     assert WORKOUT in catalog.get().workouts and not catalog.get().errors
     engine = Engine(
-        settings, source_factory=lambda: VideoFileSource(clip, paced=False, loop=True), video=False
+        settings, source_factory=lambda: VideoFileSource(clip, paced=False, loop=True), autostart=False
     )
     engine.start()
     try:
@@ -317,8 +314,8 @@ def test_rules_file_corrupted_while_running(tmp_path, clip, model_mirror, redis_
         ok, msg = engine.handle_command(LiveCommand(id="t1", action="start", player="p", workout=WORKOUT))
         assert ok, msg
         # the session start re-read the folder and kept the last good version of the broken file
-        assert any("keeping the last good version" in e for e in engine.rules.errors), engine.rules.errors
-        assert engine.rules.resolve(WORKOUT).name == WORKOUT
+        assert any("keeping the last good version" in e for e in engine.catalog.errors), engine.catalog.errors
+        assert engine.catalog.workout(WORKOUT).name == WORKOUT
         frames = engine.stats.frames
         time.sleep(1.0)
         assert engine.stats.frames > frames
@@ -328,7 +325,7 @@ def test_rules_file_corrupted_while_running(tmp_path, clip, model_mirror, redis_
 
 def test_rules_file_corrupted_page_keeps_last_good_version(tmp_path):
     from hiitpi.config import DEFAULT_RULES_DIR
-    from hiitpi.web.catalog import CatalogLoader
+    from hiitpi.referee.catalog import CatalogLoader
 
     rules = tmp_path / "rules"
     shutil.copytree(DEFAULT_RULES_DIR, rules)
@@ -338,5 +335,5 @@ def test_rules_file_corrupted_page_keeps_last_good_version(tmp_path):
     target.write_text(target.read_text()[:200] + "\n[[states\n")
     after = catalog.get()
     assert after.errors
-    assert after.resolve(WORKOUT) == ("workout", WORKOUT)
+    assert after.resolve(WORKOUT)[0].name == WORKOUT
     assert set(after.programs) == set(before.programs)

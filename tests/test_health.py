@@ -7,7 +7,7 @@ import sqlite3
 from flask import Flask
 
 from hiitpi.config import load_settings
-from hiitpi.secrets import create_secrets
+from hiitpi.pairing import create_secrets
 from hiitpi.web.auth import install_auth
 from hiitpi.web.health import (
     HealthMonitor,

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import redis
 
-from hiitpi.live.commands import CommandListener
-from hiitpi.live.contract import LiveEntry, LiveKeys, encode_event, encode_sample
+from hiitpi.live.contract import LiveEntry, LiveKeys, LiveState, encode_event, encode_sample
+from hiitpi.live.inbox import CommandListener
 from hiitpi.live.publisher import LivePublisher
 from hiitpi.live.reader import CommandRejected, LiveReader
 
@@ -49,14 +49,16 @@ def test_sample_and_event_round_trip(redis_url):
     pub = LivePublisher(redis_url, KEYS)
     reader = LiveReader(redis_url, KEYS)
     try:
-        assert pub.publish(_sample(7), [_rep(1)], {"reps": 1, "running": True, "pace": 12.5, "degraded": []})
+        assert pub.publish(_sample(7), [_rep(1)], LiveState(reps=1, running=True, pace=12.5))
         entries = reader.read("0-0")
         assert [e.type for e in entries] == ["event", "sample"]
         ev, s = entries
         assert (ev.kind, ev.count, ev.data) == ("rep", 1, {"rom": 0.9})
         assert s.seq == 7 and s.score == pytest.approx(0.8) and s.stages == {"pose": 6.1, "referee": 0.05}
         assert len(s.keypoints) == 17 and s.keypoints[0] == pytest.approx([0.007, 0.25, 0.9])
-        assert reader.state() == {"reps": "1", "running": "1", "pace": "12.5", "degraded": ""}
+        st = reader.state()
+        assert (st["reps"], st["running"], st["pace"], st["degraded"]) == ("1", "1", "12.5", "")
+        assert reader.live_state() == LiveState(reps=1, running=True, pace=12.5)
     finally:
         pub.close()
         reader.close()
@@ -83,7 +85,7 @@ def test_two_readers_see_identical_sequences(redis_url):
         t.start()
     try:
         for i in range(200):
-            pub.publish(_sample(i), [_rep(i // 20)] if i % 20 == 0 else [], {"reps": i // 20})
+            pub.publish(_sample(i), [_rep(i // 20)] if i % 20 == 0 else [], LiveState(reps=i // 20))
         assert wait_for(lambda: len(seen[0]) == 210 and len(seen[1]) == 210)
     finally:
         stop.set()
@@ -111,11 +113,12 @@ def test_stream_stays_near_its_cap(redis_url):
 def test_redis_killed_and_restarted(redis_server, redis_url, caplog):
     pub = LivePublisher(redis_url, KEYS, backoff_initial_s=0.05, backoff_max_s=0.2)
     try:
-        assert pub.publish(_sample(0), [_rep(1)], {"reps": 1})
+        assert pub.publish(_sample(0), [_rep(1)], LiveState(reps=1))
         redis_server.stop()
         t0 = time.monotonic()
         results = [
-            pub.publish(_sample(i), [_rep(2)] if i == 5 else [], {"reps": 1 + (i >= 5)}) for i in range(1, 30)
+            pub.publish(_sample(i), [_rep(2)] if i == 5 else [], LiveState(reps=1 + (i >= 5)))
+            for i in range(1, 30)
         ]
         elapsed = time.monotonic() - t0
         assert not any(results) and pub.degraded
@@ -124,7 +127,7 @@ def test_redis_killed_and_restarted(redis_server, redis_url, caplog):
         redis_server.start()  # same port, empty (no persistence)
         assert wait_for(lambda: not pub.degraded, 5)
         assert pub.reconnects == 1
-        assert pub.publish(_sample(30), [], {"reps": 2})
+        assert pub.publish(_sample(30), [], LiveState(reps=2))
         entries = LiveReader(redis_url, KEYS).history()
         kinds = [(e.type, e.kind) for e in entries]
         # the rep that happened while the bus was down is replayed, then the status event, then live data
@@ -142,7 +145,7 @@ def test_redis_down_at_start_then_up(redis_server, redis_url):
     pub = LivePublisher(redis_url, KEYS, backoff_initial_s=0.05, backoff_max_s=0.2)
     try:
         assert not pub.check() and pub.degraded
-        assert not pub.publish(None, [_rep(1)], {"reps": 1})
+        assert not pub.publish(None, [_rep(1)], LiveState(reps=1))
         redis_server.start()
         assert wait_for(lambda: not pub.degraded, 5)
         assert redis.Redis.from_url(redis_url).hget(KEYS.state, "reps") == b"1"
@@ -195,11 +198,11 @@ def test_state_hash_is_rewritten_whole_now_and_then(redis_url):
 
     pub = LivePublisher(redis_url, KEYS)
     try:
-        state = {"reps": 4, "workout": "squat", "running": True}
+        state = LiveState(reps=4, workout="squat", running=True)
         pub.publish(None, [], state)
         pub.client.delete(KEYS.state)  # someone cleared it
         for _ in range(FULL_STATE_EVERY):
             pub.publish(None, [], state)
-        assert pub.client.hgetall(KEYS.state) == {b"reps": b"4", b"workout": b"squat", b"running": b"1"}
+        assert LiveState.decode(pub.client.hgetall(KEYS.state)) == state
     finally:
         pub.close()

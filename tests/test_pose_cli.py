@@ -128,9 +128,33 @@ def test_help_stays_light():
     """`hiitpi --help` must not import TFLite or the pose backends (the handlers do)."""
     code = (
         "import sys; from hiitpi.cli import build_parser; build_parser(); "
-        "print(','.join(m for m in ('ai_edge_litert', 'hiitpi.pose.runtime', 'hiitpi.pose.movenet') if m in sys.modules))"
+        "print(','.join(m for m in ('ai_edge_litert', 'hiitpi.pose.runtime', 'hiitpi.pose.registry', 'hiitpi.pose.backends.movenet') if m in sys.modules))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=os.environ, check=True
     )
     assert out.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("model", ["nope", "movenet-lightnin"])
+def test_pose_unknown_model_is_one_line(env, shared_data, capsys, model):
+    rc = main(["pose", "--model", model, str(shared_data / "images" / "squat.bmp")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert len(err) == 1, err
+    assert (
+        f"unknown pose model '{model}'" in err[0] and "available: blazepose-full, movenet-lightning" in err[0]
+    )
+
+
+def test_pose_without_image_or_list(env, capsys):
+    assert main(["pose"]) == 2
+    assert "--list" in capsys.readouterr().err
+
+
+def test_pose_list(env, capsys):
+    assert main(["pose", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert "* movenet-lightning" in out  # the configured one is marked
+    assert "files on edgetpu: movenet-lightning-edgetpu" in out
+    assert "files on cpu: blazepose-detector (in place), blazepose-landmark-full (in place)" in out

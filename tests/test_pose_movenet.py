@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
+from hiitpi.pose.backends.movenet import next_crop_region, torso_visible
 from hiitpi.pose.geometry import Region
-from hiitpi.pose.movenet import next_crop_region, torso_visible
 from tests.test_pose_support import estimators, read_image, settle  # noqa: F401  (fixture)
 
 #: One cell of Lightning's 48x48 output grid, as a fraction of its 192-pixel input.

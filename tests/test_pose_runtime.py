@@ -11,7 +11,7 @@ import pytest
 
 from hiitpi.modelfiles import ModelMissingError
 from hiitpi.pose import runtime
-from hiitpi.pose.registry import UnknownBackendError, create_estimator
+from hiitpi.pose.registry import UnknownBackendError, create_estimator, get_backend
 from hiitpi.pose.runtime import (
     EDGETPU_LIBRARY,
     EdgeTPUUnavailableError,
@@ -95,55 +95,57 @@ def _with_fake_delegate(monkeypatch, fake: FakeLoadDelegate) -> None:
     monkeypatch.setattr(runtime, "_runtime", Runtime(real.module_name, real.interpreter_cls, fake))
 
 
+LIGHTNING_SPEC = get_backend("movenet-lightning")
+POSENET_SPEC = get_backend("posenet")
+
+
 @pytest.mark.parametrize("device", ["edgetpu", "auto"])
 def test_edgetpu_delegate_and_model_are_chosen(monkeypatch, device):
     fake = FakeLoadDelegate()
     _with_fake_delegate(monkeypatch, fake)
-    choice = choose_device(device, "none", "movenet-lightning", "movenet-lightning-edgetpu")
+    choice = choose_device(device, "none", LIGHTNING_SPEC)
     assert fake.calls == [EDGETPU_LIBRARY]
     assert choice.device == "edgetpu"
-    assert choice.model_name == "movenet-lightning-edgetpu"
+    assert choice.files == {"model": "movenet-lightning-edgetpu"}
     assert choice.delegates == [fake.delegate]
 
 
 def test_cpu_never_touches_the_delegate(monkeypatch):
     fake = FakeLoadDelegate()
     _with_fake_delegate(monkeypatch, fake)
-    choice = choose_device("cpu", "none", "movenet-lightning", "movenet-lightning-edgetpu")
+    choice = choose_device("cpu", "none", LIGHTNING_SPEC)
     assert fake.calls == [] and choice.device == "cpu" and choice.delegates == []
     # a model with no Edge TPU build: auto quietly uses the CPU without probing
-    choice = choose_device("auto", "none", "posenet", None)
-    assert fake.calls == [] and choice.device == "cpu"
+    choice = choose_device("auto", "none", POSENET_SPEC)
+    assert fake.calls == [] and choice.device == "cpu" and choice.files == {"model": "posenet"}
 
 
 def test_edgetpu_library_missing_error_says_what_to_install(monkeypatch, caplog):
     fake = FakeLoadDelegate(ValueError(f"Failed to load delegate from {EDGETPU_LIBRARY}"))
     _with_fake_delegate(monkeypatch, fake)
     with pytest.raises(EdgeTPUUnavailableError) as err:
-        choose_device("edgetpu", "none", "movenet-lightning", "movenet-lightning-edgetpu")
+        choose_device("edgetpu", "none", LIGHTNING_SPEC)
     msg = str(err.value)
     assert "libedgetpu1-std" in msg and "fallback" in msg and EDGETPU_LIBRARY in msg
     # fallback = "cpu": a logged warning and the CPU model
     with caplog.at_level(logging.WARNING, logger="hiitpi.pose.runtime"):
-        choice = choose_device("edgetpu", "cpu", "movenet-lightning", "movenet-lightning-edgetpu")
-    assert choice.device == "cpu" and choice.model_name == "movenet-lightning"
+        choice = choose_device("edgetpu", "cpu", LIGHTNING_SPEC)
+    assert choice.device == "cpu" and choice.files == {"model": "movenet-lightning"}
     assert "falling back to the CPU" in caplog.text
     # auto: the CPU, no error
-    assert choose_device("auto", "none", "movenet-lightning", "movenet-lightning-edgetpu").device == "cpu"
+    assert choose_device("auto", "none", LIGHTNING_SPEC).device == "cpu"
 
 
 def test_edgetpu_without_edgetpu_build_is_an_error(monkeypatch):
     _with_fake_delegate(monkeypatch, FakeLoadDelegate())
     with pytest.raises(EdgeTPUUnavailableError, match="no Edge TPU build"):
-        choose_device("edgetpu", "none", "posenet", None)
+        choose_device("edgetpu", "none", POSENET_SPEC)
 
 
 def test_edgetpu_file_missing_says_fetch(monkeypatch):
     _with_fake_delegate(monkeypatch, FakeLoadDelegate())
     with pytest.raises(EdgeTPUUnavailableError, match="hiitpi models fetch movenet-lightning-edgetpu"):
-        choose_device(
-            "edgetpu", "none", "movenet-lightning", "movenet-lightning-edgetpu", edgetpu_file_ok=False
-        )
+        choose_device("edgetpu", "none", LIGHTNING_SPEC, edgetpu_files_ok=False)
 
 
 def test_real_missing_library_on_this_machine(capfd):
@@ -238,7 +240,7 @@ def test_models_from_the_model_folder_work(tmp_path, model_mirror, shared_data):
     shutil.copyfile(model_mirror / LIGHTNING, dest)
     est = create_estimator(settings)
     assert est.estimate(read_image(shared_data, "squat.bmp"), 0.0) is not None
-    assert est.model.path == dest
+    assert est.models["model"].path == dest
 
 
 def test_threads_from_config(model_mirror, tmp_path, shared_data):
@@ -251,8 +253,6 @@ def test_auto_with_a_coral_but_no_edgetpu_file_warns(monkeypatch, caplog):
     fake = FakeLoadDelegate()
     _with_fake_delegate(monkeypatch, fake)
     with caplog.at_level(logging.WARNING, logger="hiitpi.pose.runtime"):
-        choice = choose_device(
-            "auto", "none", "movenet-lightning", "movenet-lightning-edgetpu", edgetpu_file_ok=False
-        )
-    assert choice.device == "cpu" and choice.model_name == "movenet-lightning"
+        choice = choose_device("auto", "none", LIGHTNING_SPEC, edgetpu_files_ok=False)
+    assert choice.device == "cpu" and choice.files == {"model": "movenet-lightning"}
     assert "hiitpi models fetch movenet-lightning-edgetpu" in caplog.text

@@ -159,6 +159,6 @@ def test_serve_with_missing_video_says_so(tmp_path, model_mirror, redis_url):
         env=_env(tmp_path, model_mirror),
         timeout=120,
     )
-    assert res.returncode == 1
-    assert "cannot start" in res.stderr and "none.mp4" in res.stderr
+    assert res.returncode == 2  # bad input: the named file is not there, found before anything starts
+    assert "capture.source: no video file" in res.stderr and "none.mp4" in res.stderr
     assert "Traceback" not in res.stderr

@@ -15,15 +15,15 @@ import pytest
 import redis
 import requests
 
-from hiitpi.live.contract import LiveEntry, LiveKeys, encode_event, encode_sample, encode_state
+from hiitpi.live.contract import LiveEntry, LiveKeys, LiveState, encode_event, encode_sample
 from hiitpi.live.reader import LiveReader
+from hiitpi.referee.catalog import CatalogLoader
 from hiitpi.referee.events import RefEvent
 from hiitpi.store.db import Store
 from hiitpi.store.players import list_players
 from hiitpi.store.queries import list_sessions
 from hiitpi.store.recorder import SessionRecorder
 from hiitpi.web.actions import add_player, start_session, stop_session
-from hiitpi.web.catalog import CatalogLoader
 from hiitpi.web.livefeed import LiveFeed, build_message
 from tests.conftest import REPO, free_port
 
@@ -114,15 +114,6 @@ def test_stop_without_start_says_so(reader):
     assert commands_sent(reader) == 0
 
 
-def test_start_while_someone_else_trains_names_them(reader, catalog):
-    state = {"session": "abc", "player": "Ben", "workout": "squat", "running": True, "reps": 3}
-    reader.client.hset(reader.keys.state, mapping=encode_state(state))
-    res = start_session(reader, catalog, "Ana", "squat")
-    assert not res.ok
-    assert res.message.startswith("Ben is training (squat)")
-    assert commands_sent(reader) == 0
-
-
 def test_start_with_no_engine_times_out_with_a_clear_message(reader, catalog, monkeypatch):
     import hiitpi.web.actions as actions
 
@@ -155,7 +146,8 @@ def test_catalog_lists_workouts_and_programs(catalog):
     values = {c.value: c.kind for c in catalog.choices()}
     assert values["squat"] == "workout"
     assert values["tabata_squat"] == "program"
-    assert catalog.resolve("Tabata Squat") == ("program", "tabata_squat")
+    rule, program = catalog.resolve("Tabata Squat")
+    assert (rule.name, program.name) == ("squat", "tabata_squat")
     assert catalog.errors == []
 
 
@@ -203,7 +195,9 @@ def test_build_message_places_points_and_events_in_session_time():
             ),
         ),
     ]
-    state = encode_state({"session": sid, "running": True, "reps": 3, "elapsed": 12.1, "player": "Ana"})
+    state = LiveState(
+        **{"session": sid, "running": True, "reps": 3, "elapsed": 12.1, "player": "Ana"}
+    ).encode()
     msg, last = build_message(state, entries, chart_every_s=0.05)
     assert msg["state"]["reps"] == "3" and msg["state"]["player"] == "Ana"
     assert msg["points"] == [[12.0, 0.8, 6.0], [12.1, 0.7, 7.0]]
@@ -222,9 +216,9 @@ def test_build_message_adds_program_countdown():
     from hiitpi.referee.programs import load_program
 
     prog = load_program(REPO / "rules" / "programs" / "tabata_squat.toml")
-    state = encode_state(
-        {"session": "s", "running": True, "program": "tabata_squat", "program_elapsed": 44.0}
-    )
+    state = LiveState(
+        **{"session": "s", "running": True, "program": "tabata_squat", "program_elapsed": 44.0}
+    ).encode()
     msg, _ = build_message(state, [], program=prog)
     assert msg["program"] == {
         "name": "tabata_squat",
@@ -249,7 +243,7 @@ def test_two_feeds_see_the_same_entries_and_nothing_is_consumed(reader, settings
         reader.client.xadd(
             keys.stream, encode_event("rep", ts=float(n), wall=time.time(), session="s", count=n, data={})
         )
-    reader.client.hset(keys.state, mapping=encode_state({"session": "s", "running": True, "reps": 3}))
+    reader.client.hset(keys.state, mapping=LiveState(**{"session": "s", "running": True, "reps": 3}).encode())
     seen = []
     for g in gens:
         counts = []
@@ -438,7 +432,7 @@ def test_sse_over_http_streams_state(served, reader):
         assert next(lines) == b"retry: 1000"
         reader.client.hset(
             reader.keys.state,
-            mapping=encode_state({"session": "s9", "player": "Ana", "running": True, "reps": 7}),
+            mapping=LiveState(**{"session": "s9", "player": "Ana", "running": True, "reps": 7}).encode(),
         )
         deadline = time.monotonic() + 5
         while time.monotonic() < deadline:
@@ -483,7 +477,7 @@ def test_redis_down_page_still_works(tmp_path, store):
 
 
 def test_session_page_shows_the_coach_summary_and_its_kind(served, store):
-    from hiitpi.store.facts import set_summary
+    from hiitpi.store.coaching import set_summary
 
     sid = seed_session(store)
     set_summary(store, sid, "Five clean squats in twelve seconds.", "template", "model file missing")

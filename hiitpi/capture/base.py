@@ -7,8 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from hiitpi.errors import HiitpiError
 
-class SourceError(RuntimeError):
+
+class SourceError(HiitpiError, RuntimeError):
     """A source failed while running (the watchdog restarts it)."""
 
 

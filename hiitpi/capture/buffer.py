@@ -18,7 +18,6 @@ class LatestFrameBuffer:
         self._cond = threading.Condition()
         self._frame: Frame | None = None
         self._closed = False
-        self.put_count = 0
         self.taken = 0
         self.dropped = 0
 
@@ -34,7 +33,6 @@ class LatestFrameBuffer:
             if self._frame is not None:
                 self.dropped += 1
             self._frame = frame
-            self.put_count += 1
             self._cond.notify_all()
             return True
 
@@ -57,11 +55,6 @@ class LatestFrameBuffer:
         with self._cond:
             self._closed = True
             self._cond.notify_all()
-
-    def reopen(self) -> None:
-        with self._cond:
-            self._closed = False
-            self._frame = None
 
     @property
     def closed(self) -> bool:

@@ -14,6 +14,7 @@ import threading
 import time
 from dataclasses import dataclass
 
+from hiitpi.backoff import Backoff
 from hiitpi.capture.base import EndOfStream, FrameSource, SourceOpenError
 from hiitpi.capture.buffer import LatestFrameBuffer
 from hiitpi.capture.select import SourceFactory
@@ -183,10 +184,11 @@ class CaptureRunner:
             self._close_source(old)
         # else the stuck reader closes it if read() ever returns; closing a capture object
         # while another thread is inside its read() is not safe with every driver.
-        delay = self.backoff_initial_s
+        backoff = Backoff(self.backoff_initial_s, self.backoff_max_s)
         attempt = 0
         while not self._stop.is_set():
             attempt += 1
+            delay = backoff.next()
             log.warning(
                 "source %s %s; restarting in %.1f s (attempt %d)",
                 old.name if old else "?",
@@ -202,7 +204,6 @@ class CaptureRunner:
             except SourceOpenError as exc:
                 self.last_error = str(exc)
                 reason = f"could not be reopened ({exc})"
-                delay = min(delay * 2, self.backoff_max_s)
                 continue
             self.source = source
             self.restarts += 1

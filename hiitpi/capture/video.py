@@ -1,17 +1,62 @@
-"""A video file as a frame source: paced at its own frame rate (a live demo) or as fast as possible."""
+"""Video files: the one way HIIT PI opens them (`open_video`), and a file as a frame source, paced
+at its own frame rate (a live demo) or as fast as possible (offline analysis, `frames()`)."""
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 from hiitpi.capture.base import EndOfStream, Frame, FrameSource, SourceError, SourceOpenError
+from hiitpi.errors import InputError
 
 log = logging.getLogger(__name__)
+
+#: Frame rates outside this range are a broken header: 30 is assumed.
+FPS_RANGE = (1.0, 240.0)
+
+
+class VideoOpenError(SourceOpenError, InputError):
+    """A video file that does not exist or cannot be decoded; the message says what to check."""
+
+
+@dataclass
+class VideoInfo:
+    path: Path
+    fps: float
+    width: int
+    height: int
+    frames: int  # as the container says; may be 0 or approximate
+
+
+def open_video(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
+    """An opened OpenCV capture of a video file and what its header says. Raises `VideoOpenError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise VideoOpenError(f"video file {path} does not exist", "pass the path of a video file")
+    cap = cv2.VideoCapture(str(path))
+    if not cap.isOpened():
+        cap.release()
+        raise VideoOpenError(
+            f"cannot decode video file {path}", f"is it a video? check that it plays with `ffprobe {path}`"
+        )
+    fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
+    if not (FPS_RANGE[0] <= fps <= FPS_RANGE[1]):
+        log.warning("video %s reports %.3f fps; assuming 30", path, fps)
+        fps = 30.0
+    info = VideoInfo(
+        path,
+        fps,
+        int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)),
+        int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)),
+        max(0, int(cap.get(cv2.CAP_PROP_FRAME_COUNT))),
+    )
+    return cap, info
 
 
 class VideoFileSource(FrameSource):
@@ -30,6 +75,7 @@ class VideoFileSource(FrameSource):
         self.live = paced
         self.loop = loop
         self._cap: cv2.VideoCapture | None = None
+        self.info: VideoInfo | None = None
         self._fps = 0.0
         self._index = 0  # frames delivered since open, across loops
         self._loop_offset = 0.0
@@ -42,26 +88,15 @@ class VideoFileSource(FrameSource):
 
     def fps_probe(self) -> float | None:
         """The file's frame rate without opening it as a source."""
-        cap = cv2.VideoCapture(str(self.path))
-        try:
-            return float(cap.get(cv2.CAP_PROP_FPS) or 0.0) or None
-        finally:
-            cap.release()
+        cap, info = open_video(self.path)
+        cap.release()
+        return info.fps
 
     def open(self) -> None:
-        if not self.path.is_file():
-            raise SourceOpenError(f"video file {self.path} does not exist; pass a path to a video file")
-        cap = cv2.VideoCapture(str(self.path))
-        if not cap.isOpened():
-            cap.release()
-            raise SourceOpenError(
-                f"cannot decode video file {self.path}; check it plays with `ffprobe {self.path}`"
-            )
-        fps = float(cap.get(cv2.CAP_PROP_FPS) or 0.0)
-        if not (1.0 <= fps <= 240.0):
-            log.warning("video %s reports %.3f fps; assuming 30", self.path, fps)
-            fps = 30.0
+        cap, info = open_video(self.path)
+        fps = info.fps
         self._cap = cap
+        self.info = info
         self._fps = fps
         self._index = 0
         self._frame_in_loop = 0
@@ -109,6 +144,18 @@ class VideoFileSource(FrameSource):
         self._index += 1
         self._frame_in_loop += 1
         return frame
+
+    def frames(self) -> Iterator[Frame]:
+        """Every frame once, opened and closed here (offline analysis: no pacing, no loop)."""
+        self.open()
+        try:
+            while True:
+                try:
+                    yield self.read()
+                except EndOfStream:
+                    return
+        finally:
+            self.close()
 
     def close(self) -> None:
         if self._cap is not None:

@@ -22,6 +22,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from hiitpi.errors import HiitpiError
+
 log = logging.getLogger(__name__)
 
 GGUF_MAGIC = b"GGUF"
@@ -44,7 +46,7 @@ def llama_cpp_missing() -> str | None:
     return LLAMA_CPP_MISSING if importlib.util.find_spec("llama_cpp") is None else None
 
 
-class ModelLoadError(RuntimeError):
+class CoachModelError(HiitpiError, RuntimeError):
     """The model file is missing, not a GGUF, or llama.cpp could not load it."""
 
 
@@ -82,16 +84,16 @@ class Generation:
 
 
 def check_gguf_file(path: Path) -> None:
-    """Raise `ModelLoadError` saying what is wrong with ``path`` (missing, empty, not a GGUF)."""
+    """Raise `CoachModelError` saying what is wrong with ``path`` (missing, empty, not a GGUF)."""
     if not path.is_file():
-        raise ModelLoadError(
+        raise CoachModelError(
             f"model file {path} not found: run `hiitpi models fetch tinyllama` on a machine with "
             "internet, or set [coach] model_path / pass --model"
         )
     with open(path, "rb") as f:
         head = f.read(4)
     if head != GGUF_MAGIC:
-        raise ModelLoadError(
+        raise CoachModelError(
             f"{path} is not a GGUF file (starts with {head!r}); fetch it again with "
             "`hiitpi models fetch tinyllama --force`"
         )
@@ -158,7 +160,7 @@ class LlamaRunner:
         return self._llm is not None
 
     def load(self) -> float:
-        """Load the model (once); returns the load time in seconds. Raises `ModelLoadError`."""
+        """Load the model (once); returns the load time in seconds. Raises `CoachModelError`."""
         if self._llm is not None:
             return self.load_s or 0.0
         check_gguf_file(self.model_path)
@@ -166,7 +168,7 @@ class LlamaRunner:
         try:
             import llama_cpp
         except ImportError as exc:
-            raise ModelLoadError(LLAMA_CPP_MISSING) from exc
+            raise CoachModelError(LLAMA_CPP_MISSING) from exc
         t0 = time.perf_counter()
         try:
             self._llm = llama_cpp.Llama(
@@ -179,7 +181,7 @@ class LlamaRunner:
                 verbose=False,
             )
         except (ValueError, RuntimeError, OSError) as exc:
-            raise ModelLoadError(f"llama.cpp could not load {self.model_path}: {exc}") from exc
+            raise CoachModelError(f"llama.cpp could not load {self.model_path}: {exc}") from exc
         self.load_s = time.perf_counter() - t0
         self._abort_cb = self._abort.install(llama_cpp, self._llm._ctx.ctx)
         log.info(
@@ -207,7 +209,7 @@ class LlamaRunner:
 
         template = self._llm.metadata.get("tokenizer.chat_template")
         if not template:
-            raise ModelLoadError(f"{self.model_path} has no chat template in its metadata")
+            raise CoachModelError(f"{self.model_path} has no chat template in its metadata")
         # the same token texts llama-cpp-python gives the template for chat completion
         eos = self._llm._model.token_get_text(self._llm.token_eos())
         bos = self._llm._model.token_get_text(self._llm.token_bos())
@@ -230,7 +232,7 @@ class LlamaRunner:
         passes further llama.cpp sampling options (top_k, top_p, repeat_penalty, logit_bias...).
 
         Raises `GenerationTimeout` past the deadline (with the partial text), `GenerationCancelled`
-        when ``cancel`` is set, `ModelLoadError` when the model cannot be loaded.
+        when ``cancel`` is set, `CoachModelError` when the model cannot be loaded.
         """
         t_start = time.monotonic()
         if deadline is not None and t_start >= deadline:

@@ -1,6 +1,6 @@
 """`hiitpi bench ...`: benchmarks, one per part of the pipeline.
 
-Each benchmark module exposes ``register_bench(bench_subparsers)``.
+Each benchmark lives in `hiitpi.bench` and exposes ``register_bench(bench_subparsers)``.
 """
 
 from __future__ import annotations
@@ -10,17 +10,18 @@ import importlib
 
 #: Modules that add a `hiitpi bench NAME` subcommand.
 BENCH_MODULES: tuple[str, ...] = (
-    "hiitpi.coach.bench",
-    "hiitpi.commands.pose",
-    "hiitpi.commands.bench_pipeline",
-    "hiitpi.referee.bench",
+    "hiitpi.bench.pose",
+    "hiitpi.bench.referee",
+    "hiitpi.bench.pipeline",
+    "hiitpi.bench.coach",
+    "hiitpi.bench.chat",
 )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "bench",
-        help="measure speed (pose model, referee, pipeline, coach)",
+        help="measure speed (pose model, referee, pipeline, coach, chat)",
         description="Benchmarks on real data. Report medians: timings on shared machines are noisy.",
     )
     bsub = p.add_subparsers(dest="bench_command", metavar="BENCH", required=True)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from hiitpi.config import ConfigError, Settings, load_settings, settings_to_toml
+from hiitpi.config import Settings, load_settings, settings_to_toml
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -13,7 +13,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     csub = p.add_subparsers(dest="config_command", metavar="ACTION", required=True)
     check = csub.add_parser(
         "check",
-        help="validate a settings file (exit 1 naming file, line and key on error)",
+        help="validate a settings file, and that the names in it (pose model, workout, source, "
+        "rules folder) exist; exit 2 naming file, line and key on error",
     )
     check.add_argument("file", nargs="?", help="TOML file to check (default: the one in use)")
     check.set_defaults(func=check_cmd)
@@ -22,17 +23,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def check_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    from hiitpi.references import check_references
+
     path = args.file or args.config
-    if path is None:
-        print("no settings file given or found; the defaults are valid")
-        return 0
-    try:
-        load_settings(path)
-    except ConfigError as exc:
-        for line in exc.errors:
-            print(line, file=sys.stderr)
-        return 1
-    print(f"{path}: OK")
+    checked = load_settings(path) if path else settings  # a ConfigError names file, line and key
+    check_references(checked)
+    print(f"{path}: OK" if path else "no settings file given or found; the effective settings are valid")
     return 0
 
 

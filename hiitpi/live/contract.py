@@ -14,11 +14,9 @@ Every key lives under ``settings.redis.prefix`` (default ``hiitpi``):
   ``wall``, ``count`` (reps so far), ``data`` (JSON: the referee event's fields, or the session's
   player/workout, or a status message).
 
-``{prefix}:state`` — a hash, the current state, rewritten after every frame: ``session``,
-``player``, ``workout``, ``running`` (1/0), ``phase``, ``reps``, ``no_reps``, ``pace``
-(reps/min), ``elapsed`` (s), ``fps``, ``dropped``, ``source``, ``degraded`` (comma-separated
-flags: ``source``, ``store``, ``pose``), ``redis_reconnects``, ``updated`` (Unix time), and the last command's ``cmd_id``,
-``cmd_ok`` (1/0), ``cmd_message``.
+``{prefix}:state`` — a hash, the current state (`LiveState`: its fields are the hash's keys, every
+value a string; `LiveState.encode`/`LiveState.decode` are the only way either side writes or reads
+it). Only fields that changed are written each frame, and the whole hash now and then.
 
 ``{prefix}:commands`` — a stream the web side appends to (``XADD``, capped) and only the engine
 reads: ``action`` (``start``, ``stop``, ``switch``), ``player``, ``workout``, ``sent`` (Unix time).
@@ -30,14 +28,13 @@ sees the same entries in the same order.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
 
 ENTRY_SAMPLE = "sample"
 ENTRY_EVENT = "event"
-ENGINE_EVENTS = ("session_start", "session_stop", "status")
 COMMAND_ACTIONS = ("start", "stop", "switch")
 #: Cap on the command stream: commands are consumed within a frame or two.
 COMMANDS_MAXLEN = 1000
@@ -106,20 +103,95 @@ def encode_event(
     }
 
 
-def encode_state(state: dict[str, Any]) -> dict[str, str]:
-    out = {}
-    for key, value in state.items():
-        if value is None:
-            out[key] = ""
-        elif isinstance(value, bool):
-            out[key] = "1" if value else "0"
-        elif isinstance(value, float):
-            out[key] = repr(round(value, 4))
-        elif isinstance(value, list | tuple | set):
-            out[key] = ",".join(sorted(str(v) for v in value))
-        else:
-            out[key] = str(value)
-    return out
+def _encode_value(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, float):
+        return repr(round(value, 4))
+    if isinstance(value, list | tuple | set | frozenset):
+        return ",".join(sorted(str(v) for v in value))
+    return str(value)
+
+
+@dataclass(slots=True)
+class LiveState:
+    """What every viewer sees of the engine right now: the ``{prefix}:state`` hash.
+
+    Session fields (``session`` … ``elapsed``) describe the running session, or after it ended the
+    one that just finished (``running`` false). Program fields are empty without a HIIT program.
+    ``degraded`` names the parts that are not working (``source``, ``store``, ``analysis``…).
+    ``cmd_*`` echo the last command the engine handled, so a sender can wait for its answer.
+    """
+
+    session: str = ""
+    player: str = ""
+    workout: str = ""
+    running: bool = False
+    phase: str = ""
+    reps: int = 0
+    no_reps: int = 0
+    total_reps: int = 0  # the whole session, every interval of a program
+    total_no_reps: int = 0
+    pace: float = 0.0  # reps per minute over the pace window
+    elapsed: float = 0.0  # seconds since the session's first frame
+    program: str = ""
+    program_elapsed: float | None = None
+    round: int | None = None
+    rounds: int | None = None
+    segment: str = ""  # work | rest
+    remaining: float | None = None  # seconds left in the program's current segment
+    fps: float = 0.0
+    dropped: int = 0
+    source: str = ""
+    source_restarts: int = 0
+    degraded: tuple[str, ...] = ()
+    redis_reconnects: int = 0
+    updated: float = 0.0  # Unix time of this state
+    cmd_id: str = ""
+    cmd_ok: bool | None = None
+    cmd_message: str = ""
+
+    def encode(self) -> dict[str, str]:
+        """The hash's fields: every value a string ("" for None, "1"/"0" for booleans)."""
+        return {name: _encode_value(getattr(self, name)) for name in _STATE_FIELDS}
+
+    @classmethod
+    def decode(cls, raw: dict) -> LiveState:
+        """A state from the hash (bytes or str); unknown keys are ignored, bad numbers are defaults."""
+        f = {_s(k): _s(v) for k, v in raw.items()}
+        out = cls()
+        for name, kind in _STATE_FIELDS.items():
+            text = f.get(name)
+            if text is None:
+                continue
+            try:
+                if kind is bool:
+                    value: Any = None if text == "" else text == "1"
+                elif kind is tuple:
+                    value = tuple(x for x in text.split(",") if x)
+                elif kind in (int, float):
+                    value = None if text == "" else kind(float(text)) if kind is int else float(text)
+                else:
+                    value = text
+            except ValueError:
+                continue
+            if value is None and getattr(out, name) is not None:
+                continue  # "" for a field that has a default: keep the default
+            setattr(out, name, value)
+        return out
+
+
+def _field_kind(annotation: str) -> type:
+    for kind in (bool, int, float, tuple):
+        if annotation.startswith(kind.__name__):
+            return kind
+    return str
+
+
+#: Field name → the type its string is decoded to.
+_STATE_FIELDS: dict[str, type] = {f.name: _field_kind(str(f.type)) for f in fields(LiveState)}
 
 
 def _s(v: Any) -> str:

@@ -12,11 +12,11 @@ import logging
 import threading
 import time
 from collections import deque
-from typing import Any
 
 import redis
 
-from hiitpi.live.contract import LiveKeys, encode_event, encode_state
+from hiitpi.backoff import Backoff
+from hiitpi.live.contract import LiveKeys, LiveState, encode_event
 from hiitpi.live.redisconn import make_client
 
 log = logging.getLogger(__name__)
@@ -53,10 +53,8 @@ class LivePublisher:
         self.degraded = False
         self.down_since: float | None = None
         self.reconnects = 0
-        self.samples_published = 0
         self.samples_lost = 0
         self.events_lost = 0
-        self.last_entry_id: str | None = None
         self.last_error: str | None = None
 
     # -- engine-facing ------------------------------------------------------------------------
@@ -75,11 +73,11 @@ class LivePublisher:
         self,
         sample: dict[str, str] | None,
         events: list[dict[str, str]] = (),  # type: ignore[assignment]
-        state: dict[str, Any] | None = None,
+        state: LiveState | None = None,
     ) -> bool:
         """Write events, then the sample, then the state, in one round trip. Returns True when
         written; False when degraded (the sample is dropped; events and state are kept)."""
-        state_fields = encode_state(state) if state else {}
+        state_fields = state.encode() if state is not None else {}
         with self._lock:
             if self.degraded:
                 self._keep(events, state_fields, sample)
@@ -96,14 +94,7 @@ class LivePublisher:
                 self._keep(events, state_fields, sample)
                 return False
             self._sent_state.update(changed)
-            if sample is not None:
-                self.samples_published += 1
             return True
-
-    def event(self, kind: str, *, ts: float, session: str, count: int, data: dict[str, Any]) -> bool:
-        return self.publish(
-            None, [encode_event(kind, ts=ts, wall=time.time(), session=session, count=count, data=data)]
-        )
 
     def close(self) -> None:
         self._stop.set()
@@ -126,10 +117,7 @@ class LivePublisher:
             pipe.xadd(self.keys.stream, fields, maxlen=self.stream_maxlen, approximate=True)
         if state:
             pipe.hset(self.keys.state, mapping=state)
-        results = pipe.execute()
-        if entries:
-            last = results[len(entries) - 1]
-            self.last_entry_id = last.decode() if isinstance(last, bytes) else str(last)
+        pipe.execute()
 
     def _keep(self, events: list[dict[str, str]], state: dict[str, str], sample: dict | None) -> None:
         if sample is not None:
@@ -157,13 +145,12 @@ class LivePublisher:
     # -- the reconnect thread -------------------------------------------------------------------
 
     def _reconnect_loop(self) -> None:
-        delay = self.backoff_initial_s
-        while not self._stop.wait(delay):
+        backoff = Backoff(self.backoff_initial_s, self.backoff_max_s)
+        while not self._stop.wait(backoff.next()):
             try:
                 self._client.ping()
             except redis.RedisError as exc:
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                delay = min(delay * 2, self.backoff_max_s)
                 continue
             with self._lock:
                 down_s = time.monotonic() - (self.down_since or time.monotonic())
@@ -180,6 +167,7 @@ class LivePublisher:
                         "down_s": round(down_s, 3),
                         "events_replayed": len(backlog),
                         "samples_lost": self.samples_lost,
+                        "events_lost": self.events_lost,
                         "reconnects": self.reconnects,
                     },
                 )
@@ -190,7 +178,6 @@ class LivePublisher:
                 except redis.RedisError as exc:
                     self.reconnects -= 1
                     self.last_error = f"{type(exc).__name__}: {exc}"
-                    delay = min(delay * 2, self.backoff_max_s)
                     continue
                 self._backlog.clear()
                 self._pending_state.clear()

@@ -12,13 +12,14 @@ from collections.abc import Iterator
 
 import redis
 
-from hiitpi.live.contract import COMMANDS_MAXLEN, LiveEntry, LiveKeys, validate_command
+from hiitpi.errors import InputError
+from hiitpi.live.contract import COMMANDS_MAXLEN, LiveEntry, LiveKeys, LiveState, validate_command
 from hiitpi.live.redisconn import make_client
 
 log = logging.getLogger(__name__)
 
 
-class CommandRejected(ValueError):
+class CommandRejected(InputError, ValueError):
     """A command the engine would refuse anyway (unknown action, bad player name)."""
 
 
@@ -28,8 +29,22 @@ class LiveReader:
         self.client = client or make_client(url, timeout_s=5.0)
 
     def state(self) -> dict[str, str]:
+        """The state hash as it is on the wire (field → string)."""
         raw = self.client.hgetall(self.keys.state)
         return {k.decode(): v.decode() for k, v in raw.items()}
+
+    def live_state(self) -> LiveState:
+        """The state hash decoded (`LiveState`); an empty hash gives the defaults."""
+        return LiveState.decode(self.client.hgetall(self.keys.state))
+
+    def session_running(self, *, stale_s: float = 30.0) -> bool:
+        """Whether the engine says a session runs now. False when the bus does not answer or the
+        state is older than ``stale_s`` (no engine is running then to compete with)."""
+        try:
+            st = self.live_state()
+        except redis.RedisError:
+            return False
+        return st.running and time.time() - st.updated < stale_s
 
     def read(
         self, after: str = "0-0", *, count: int | None = None, block_ms: int | None = None

@@ -1,4 +1,5 @@
-"""Pose estimation: runtime loading, one module per model family, the Pose type, filters."""
+"""Pose estimation: backends (one module per model family in backends/), the registry that finds
+them, runtime loading, the Pose type, geometry, smoothing and drawing."""
 
 from hiitpi.pose.types import KEYPOINT_INDEX, KEYPOINT_NAMES, Pose
 

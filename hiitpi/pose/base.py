@@ -1,28 +1,149 @@
-"""The interface every pose backend implements."""
+"""What every pose backend is: one `estimate()` template, and the steps a model family fills in.
+
+``estimate(frame, timestamp)`` runs the same sequence for every backend:
+
+1. **check** the frame: not an HxWx3 uint8 image → `FrameError`; too small to hold a person → None;
+   a new frame size forgets the tracking state;
+2. **region**: where the model looks in this frame (the letterboxed frame, a tracked crop, or
+   what a person detector found; None = nobody here);
+3. **prepare**: that region sampled into the model's input (size, colour order, dtype, scaling);
+4. **infer**: the model run;
+5. **decode**: its outputs as 17 COCO keypoints normalised to the full frame, a pose score and
+   extra points;
+6. **score gate**: below ``max(min_score, score_floor)`` the person is lost (`lost`, None);
+   otherwise the backend may `follow` the person to the next frame and a `Pose` comes out.
+
+A backend subclasses `PoseBackend`, overrides the steps it needs (``decode`` always), and is
+declared with `hiitpi.pose.registry.register_backend` (its names, files per device, title).
+"""
 
 from __future__ import annotations
 
-from typing import Protocol
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
 
 import numpy as np
 
+from hiitpi.pose.geometry import Region, RegionWarp, check_frame, image_to_input, too_small
 from hiitpi.pose.types import Pose
+from hiitpi.schema import FileModel
 
 
-class PoseEstimator(Protocol):
-    """Turns one frame into one `Pose` (or None when nobody is there).
+class BackendOptions(FileModel):
+    """A backend's options, from ``[pose.options.<model>]`` in the settings. This one has none."""
 
-    ``frame`` is an HxWx3 uint8 BGR image (OpenCV's order) of any size and aspect ratio;
-    the returned keypoints are normalised to that full frame.
+
+@dataclass
+class Decoded:
+    """What a model's outputs say about one frame: keypoints (17, 3) x, y in [0, 1] and score."""
+
+    keypoints: np.ndarray
+    score: float
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+    #: Anything ``follow`` needs to place the next frame's region (BlazePose's auxiliary points).
+    aux: Any = None
+
+
+class PoseBackend(ABC):
+    """One loaded pose model family: the `estimate` template and its steps.
+
+    ``models`` holds the loaded TFLite models by the roles the backend declared files for
+    (``"model"``, or BlazePose's ``"detector"`` and ``"landmark"``); all run on one ``device``.
+    Use one instance per stream, from one thread: it keeps tracking state between frames.
     """
 
-    name: str
-    #: "cpu" or "edgetpu": where inference runs.
-    device: str
+    #: The options model of this family (a `BackendOptions` subclass).
+    Options: ClassVar[type[BackendOptions]] = BackendOptions
+    #: The role of the model whose input the region is sampled into.
+    input_role: ClassVar[str] = "model"
+    #: Float inputs: pixel * scale + offset (integer inputs take pixels as they are).
+    pixel_scale: ClassVar[float] = 1.0
+    pixel_offset: ClassVar[float] = 0.0
+    #: The lowest pose score this model's output can be trusted at, whatever [pose] min_score says.
+    score_floor: ClassVar[float] = 0.0
 
-    def estimate(self, frame: np.ndarray, timestamp: float) -> Pose | None: ...
+    def __init__(self, name: str, models: Mapping[str, Any], options: BackendOptions, min_score: float = 0.2):
+        self.name = name
+        self.models = dict(models)
+        self.options = options
+        self.min_score = min_score
+        self.input_model = self.models[self.input_role]
+        #: "cpu" or "edgetpu": where inference runs.
+        self.device: str = self.input_model.device
+        self.input_h, self.input_w = self.input_model.input_hw
+        #: The region the model looked at in the last frame (overlays and tests read it).
+        self.last_region: Region | None = None
+        self._frame_size: tuple[int, int] | None = None
+
+    def estimate(self, frame: np.ndarray, timestamp: float) -> Pose | None:
+        """The person in ``frame`` (HxWx3 uint8 BGR, any size), or None when there is nobody.
+
+        Raises `hiitpi.pose.geometry.FrameError` for something that is not such an image; a frame
+        too small to hold a person (under 16 pixels on a side) gives None without running the model.
+        """
+        check_frame(frame)
+        if too_small(frame):
+            return None
+        h, w = frame.shape[:2]
+        if self._frame_size != (w, h):
+            self.reset()
+            self._frame_size = (w, h)
+        region = self.region(frame)
+        self.last_region = region
+        if region is None:
+            return None
+        warp = RegionWarp(region, self.input_w, self.input_h)
+        found = self.decode(self.infer(self.prepare(frame, warp)), warp, w, h)
+        if not found.score >= max(self.min_score, self.score_floor):  # NaN fails too
+            self.lost()
+            return None
+        self.follow(found, w, h)
+        return Pose(
+            keypoints=found.keypoints,
+            score=found.score,
+            timestamp=float(timestamp),
+            width=w,
+            height=h,
+            extras=found.extras,
+        )
+
+    # -- the steps ---------------------------------------------------------------------------
+
+    def region(self, frame: np.ndarray) -> Region | None:
+        """Where the model looks in ``frame``: by default the whole frame, letterboxed."""
+        h, w = frame.shape[:2]
+        return Region.letterbox(w, h)
+
+    def prepare(self, frame: np.ndarray, warp: RegionWarp) -> np.ndarray:
+        """The model input: the region sampled (RGB), in the input's dtype and scale."""
+        img = warp.sample(frame, rgb=True)
+        return image_to_input(img, self.input_model.input_dtype, self.pixel_scale, self.pixel_offset)
+
+    def infer(self, tensor: np.ndarray) -> Any:
+        """The model's outputs for one input."""
+        return self.input_model.run(tensor)
+
+    @abstractmethod
+    def decode(self, outputs: Any, warp: RegionWarp, w: int, h: int) -> Decoded:
+        """The outputs as keypoints normalised to the full ``w`` x ``h`` frame, and a score."""
+
+    def follow(self, found: Decoded, w: int, h: int) -> None:
+        """A person was found: update the tracking state for the next frame (default: none)."""
+        return None
+
+    def lost(self) -> None:
+        """The score gate failed: forget where the person was (default: `reset`)."""
+        self.reset()
+
+    # -- life cycle --------------------------------------------------------------------------
 
     def reset(self) -> None:
-        """Forget tracking state (a new clip, a camera restart)."""
+        """Forget tracking state (a new clip, a camera restart). Subclasses extend it."""
+        self._frame_size = None
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Let the models go."""
+        self.models = {}
+        self.input_model = None

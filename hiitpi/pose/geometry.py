@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
+
+from hiitpi.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -102,15 +105,34 @@ class RegionWarp:
         return self.points_to_frame(uv) / (frame_w, frame_h)
 
 
+class FrameError(InputError, ValueError):
+    """A frame that is not an image a pose model can read (not an HxWx3 uint8 BGR array)."""
+
+
+#: A frame whose shorter side is below this many pixels cannot show a person: no pose, no model run.
+MIN_FRAME_SIDE = 16
+
+
 def check_frame(frame: object) -> None:
-    """Raise ValueError unless ``frame`` is an HxWx3 uint8 (BGR) image."""
+    """Raise `FrameError` unless ``frame`` is an HxWx3 uint8 (BGR) image (of any size)."""
     if not isinstance(frame, np.ndarray) or frame.ndim != 3 or frame.shape[2] != 3 or frame.dtype != np.uint8:
         desc = f"{type(frame).__name__} {getattr(frame, 'shape', '')} {getattr(frame, 'dtype', '')}".strip()
-        raise ValueError(f"a frame must be an HxWx3 uint8 BGR image, got {desc}")
-    if frame.shape[0] < 2 or frame.shape[1] < 2:
-        raise ValueError(f"frame too small: {frame.shape[1]}x{frame.shape[0]}")
+        raise FrameError(
+            f"a frame must be an HxWx3 uint8 BGR image, got {desc}",
+            "convert it first, e.g. cv2.cvtColor(gray, cv2.COLOR_GRAY2BGR) or (img * 255).astype(np.uint8)",
+        )
 
 
-def to_float_input(img: np.ndarray, scale: float, offset: float) -> np.ndarray:
-    """``img * scale + offset`` as a (1, H, W, C) float32 model input, in one pass."""
-    return cv2.addWeighted(img, scale, img, 0.0, offset, dtype=cv2.CV_32F)[None]
+def too_small(frame: np.ndarray) -> bool:
+    """True for a frame too small to hold a person (shorter side under `MIN_FRAME_SIDE` pixels)."""
+    return min(frame.shape[0], frame.shape[1]) < MIN_FRAME_SIDE
+
+
+def image_to_input(img: np.ndarray, dtype: Any, scale: float = 1.0, offset: float = 0.0) -> np.ndarray:
+    """An HxWx3 uint8 image as a (1, H, W, 3) model input of ``dtype``.
+
+    Float inputs get ``img * scale + offset`` (in one pass); integer inputs take the pixels as they are.
+    """
+    if np.dtype(dtype) == np.float32:
+        return cv2.addWeighted(img, scale, img, 0.0, offset, dtype=cv2.CV_32F)[None]
+    return img[None].astype(dtype, copy=False)

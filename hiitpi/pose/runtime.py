@@ -9,6 +9,7 @@ is detected at run time, nothing is imported from PyPI's unrelated ``pycoral`` p
 from __future__ import annotations
 
 import gc
+import glob
 import importlib
 import logging
 import sys
@@ -18,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from hiitpi.errors import HiitpiError
 
 log = logging.getLogger(__name__)
 
@@ -34,16 +37,33 @@ EDGETPU_HOWTO = (
 )
 
 
-class RuntimeMissingError(ImportError):
+class RuntimeMissingError(HiitpiError, ImportError):
     """No TensorFlow Lite interpreter can be imported."""
 
 
-class EdgeTPUUnavailableError(RuntimeError):
+class EdgeTPUUnavailableError(HiitpiError, RuntimeError):
     """The Edge TPU was asked for but its library or device is not there."""
 
 
-class ModelLoadError(ValueError):
+class ModelLoadError(HiitpiError, ValueError):
     """A model file that the interpreter cannot load (wrong file, truncated download)."""
+
+
+#: USB (vendor, product) ids of the Coral USB Accelerator before and after its firmware loads.
+CORAL_USB_IDS = {("1a6e", "089a"), ("18d1", "9302")}
+
+
+def edgetpu_devices() -> list[str]:
+    """PCIe/M.2 Corals (/dev/apex_N) and USB Corals plugged into this machine (no library loaded)."""
+    found = sorted(glob.glob("/dev/apex_*"))
+    for dev in glob.glob("/sys/bus/usb/devices/*"):
+        try:
+            ids = tuple(Path(dev, f).read_text().strip() for f in ("idVendor", "idProduct"))
+        except OSError:
+            continue
+        if ids in CORAL_USB_IDS:
+            found.append(f"usb {ids[0]}:{ids[1]}")
+    return found
 
 
 @dataclass(frozen=True)
@@ -147,46 +167,52 @@ def make_interpreter(model_path: str | Path, threads: int = 1, delegates: list |
 
 @dataclass
 class DeviceChoice:
-    """Where a model runs: the device, the file for it, the delegates to load it with."""
+    """Where a backend runs: the device, its files there (role -> manifest name), the delegates."""
 
     device: str
-    model_name: str
+    files: dict[str, str]
     delegates: list = field(default_factory=list)
 
 
-def choose_device(
-    device: str, fallback: str, cpu_model: str, edgetpu_model: str | None, edgetpu_file_ok: bool = True
-) -> DeviceChoice:
-    """Decide CPU or Edge TPU for one model (feature detection; loads the delegate if needed).
+def choose_device(device: str, fallback: str, spec: Any, edgetpu_files_ok: bool = True) -> DeviceChoice:
+    """Decide CPU or Edge TPU for a backend (feature detection; loads the delegate if needed).
 
-    ``device`` is "cpu", "edgetpu" or "auto"; ``fallback`` "none" or "cpu". ``edgetpu_file_ok``
-    says whether the model's ``_edgetpu`` file is in place.
+    ``device`` is "cpu", "edgetpu" or "auto"; ``fallback`` "none" or "cpu". ``spec`` is the
+    backend's `hiitpi.pose.registry.BackendSpec` (its name and files per device);
+    ``edgetpu_files_ok`` says whether its Edge TPU files are in place.
     """
-    if device == "cpu" or (device == "auto" and edgetpu_model is None):
-        return DeviceChoice("cpu", cpu_model)
+    cpu_files = dict(spec.files_on("cpu"))
+    edgetpu_files = dict(spec.files_on("edgetpu"))
+    cpu_names = ", ".join(cpu_files.values())
+    if device == "cpu" or (device == "auto" and not edgetpu_files):
+        return DeviceChoice("cpu", cpu_files)
     problem: str | None = None
-    if edgetpu_model is None:
-        problem = f"{cpu_model} has no Edge TPU build; use movenet-lightning for the Coral"
+    if not edgetpu_files:
+        problem = (
+            f"{spec.name} has no Edge TPU build; pick a model that has one "
+            "(`hiitpi pose --list` shows the devices of each)"
+        )
     else:
         try:
             delegate = load_edgetpu_delegate()
         except EdgeTPUUnavailableError as exc:
             problem = str(exc)
         else:
-            if edgetpu_file_ok:
-                log.info("Edge TPU delegate loaded; running %s", edgetpu_model)
-                return DeviceChoice("edgetpu", edgetpu_model, [delegate])
-            problem = f"the Edge TPU model file {edgetpu_model} is missing: run `hiitpi models fetch {edgetpu_model}`"
+            names = " ".join(edgetpu_files.values())
+            if edgetpu_files_ok:
+                log.info("Edge TPU delegate loaded; running %s", names)
+                return DeviceChoice("edgetpu", edgetpu_files, [delegate])
+            problem = f"the Edge TPU model file {names} is missing: run `hiitpi models fetch {names}`"
             if device == "auto":
-                log.warning("a Coral Edge TPU is present but %s; running %s on the CPU", problem, cpu_model)
-                return DeviceChoice("cpu", cpu_model)
+                log.warning("a Coral Edge TPU is present but %s; running %s on the CPU", problem, cpu_names)
+                return DeviceChoice("cpu", cpu_files)
     if device == "auto":
-        log.info("no usable Edge TPU (%s not loadable); running %s on the CPU", EDGETPU_LIBRARY, cpu_model)
+        log.info("no usable Edge TPU (%s not loadable); running %s on the CPU", EDGETPU_LIBRARY, cpu_names)
         log.debug("Edge TPU: %s", problem)
-        return DeviceChoice("cpu", cpu_model)
+        return DeviceChoice("cpu", cpu_files)
     if fallback == "cpu":
         log.warning("device = 'edgetpu' but %s; falling back to the CPU as [pose] fallback = 'cpu'", problem)
-        return DeviceChoice("cpu", cpu_model)
+        return DeviceChoice("cpu", cpu_files)
     raise EdgeTPUUnavailableError(problem if "Edge TPU" in problem else f"Edge TPU: {problem}")
 
 
@@ -215,21 +241,6 @@ class TFLiteModel:
     def input_hw(self) -> tuple[int, int]:
         return self.input_shape[1], self.input_shape[2]
 
-    def check_input(self, shape: tuple[int, ...], dtype: Any, what: str) -> None:
-        """Raise `ModelLoadError` unless the input tensor is as a backend expects."""
-        if self.input_shape[: len(shape)] != shape[: len(self.input_shape)] or len(shape) != len(
-            self.input_shape
-        ):
-            raise ModelLoadError(
-                f"{self.path} does not look like {what}: input shape {self.input_shape}, expected {shape}"
-            )
-        if dtype is not None and np.dtype(self.input_dtype) not in [
-            np.dtype(d) for d in np.atleast_1d(dtype)
-        ]:
-            raise ModelLoadError(
-                f"{self.path} does not look like {what}: input type {np.dtype(self.input_dtype)}"
-            )
-
     def run(self, tensor: np.ndarray) -> list[np.ndarray]:
         """Invoke on one input batch; outputs in the model's order, dequantised to float32."""
         t0 = time.perf_counter()
@@ -257,26 +268,25 @@ class TFLiteModel:
         raise ModelLoadError(f"{self.path}: no output named like {fragments}; outputs are {names}")
 
 
-def open_model(settings: Any, cpu_model: str, edgetpu_model: str | None = None) -> TFLiteModel:
-    """Resolve, choose the device for, and load a manifest model per ``settings.pose``."""
-    from hiitpi.modelfiles import ModelMissingError, resolve_model
+def open_models(settings: Any, spec: Any) -> dict[str, TFLiteModel]:
+    """A backend's models by role, each resolved, placed on one device and loaded per ``settings.pose``."""
+    from hiitpi.modelfiles import ModelStore
 
     pose = settings.pose
-    edgetpu_ok = False
-    if edgetpu_model is not None and pose.device != "cpu":
-        try:
-            resolve_model(settings, edgetpu_model)
-            edgetpu_ok = True
-        except ModelMissingError:
-            edgetpu_ok = False
-    choice = choose_device(pose.device, pose.fallback, cpu_model, edgetpu_model, edgetpu_ok)
-    path = resolve_model(settings, choice.model_name)
-    interpreter = make_interpreter(path, pose.threads, choice.delegates)
-    log.info(
-        "loaded %s on %s (%s, %d thread(s))",
-        path.name,
-        choice.device,
-        load_runtime().module_name,
-        pose.threads,
-    )
-    return TFLiteModel(interpreter, path, choice.device)
+    store = ModelStore(settings)
+    edgetpu_files = spec.files_on("edgetpu")
+    edgetpu_ok = bool(edgetpu_files) and pose.device != "cpu" and all(map(store.has, edgetpu_files.values()))
+    choice = choose_device(pose.device, pose.fallback, spec, edgetpu_ok)
+    models = {}
+    for role, name in choice.files.items():
+        path = store.path(name)
+        interpreter = make_interpreter(path, pose.threads, choice.delegates)
+        log.info(
+            "loaded %s on %s (%s, %d thread(s))",
+            path.name,
+            choice.device,
+            load_runtime().module_name,
+            pose.threads,
+        )
+        models[role] = TFLiteModel(interpreter, path, choice.device)
+    return models

@@ -15,9 +15,13 @@ per second, and per-element numpy indexing would cost more than the arithmetic.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from hiitpi.pose.types import KEYPOINT_INDEX
+from hiitpi.referee.calibrate import CalibrateSpec, Calibrator
+from hiitpi.referee.view import VIEWS
+from hiitpi.schema import FileModel, Internal, Number, OneOf, Texts
 
 #: Names that take a side: ``knee`` is ``left_knee`` or ``right_knee`` depending on ``side``.
 SIDED_PARTS: tuple[str, ...] = ("eye", "ear", "shoulder", "elbow", "wrist", "hip", "knee", "ankle")
@@ -25,6 +29,9 @@ SIDED_PARTS: tuple[str, ...] = ("eye", "ear", "shoulder", "elbow", "wrist", "hip
 MID_POINTS: tuple[str, ...] = tuple(f"mid_{p}" for p in SIDED_PARTS)
 
 FEATURE_TYPES: dict[str, int] = {"angle": 3, "tilt": 2, "height": 2, "distance": 2, "offset": 3}
+#: a feature made of other features (``of``), not of keypoints: the mean of those valid in the
+#: current view and visible in this pose
+COMBINED_TYPES: tuple[str, ...] = ("mean",)
 SIDE_MODES: tuple[str, ...] = ("left", "right", "best", "mean", "min", "max")
 SCALES: tuple[str, ...] = ("torso", "shoulders", "hips", "none")
 RELATIVE: tuple[str, ...] = ("none", "peak", "range")
@@ -149,29 +156,163 @@ class BodyScale:
         return self._hips
 
 
-@dataclass(frozen=True, slots=True)
-class FeatureSpec:
-    """A validated feature definition from a rules file."""
+class FeatureSpec(FileModel):
+    """A number measured on the body, named by its key in `[features]`: a joint angle, a segment's
+    tilt, a height, a distance or an offset."""
 
-    name: str
-    type: str
-    points: tuple[str, ...]
-    side: str = "best"
-    scale: str = "torso"
-    axis: str = "xy"
-    min_score: float | None = None  # None: the rule's min_score
-    #: "peak": divide by the feature's own recent maximum (e.g. standing height), decaying
-    #: toward the current value with ``peak_half_life_s`` so the reference follows the person.
-    relative: str = "none"
-    peak_half_life_s: float = 30.0
-    #: relative = "range": where the value sits between its recent low (0) and high (1); the
-    #: low and high decay toward the current value with peak_half_life_s. Below ``min_range``
-    #: (in the feature's own units) the person is not moving enough and the value is None.
-    min_range: float = 0.0
+    model_config = ConfigDict(frozen=True, title="Feature")
+
+    name: Internal[str] = ""
+    type: OneOf(*FEATURE_TYPES, *COMBINED_TYPES) = Field(
+        title="Type",
+        description="What is measured. `angle` (3 points): the angle at the middle point, 0..180 degrees. "
+        "`tilt` (2): the segment's lean from vertical, 0 (upright) .. 90 (horizontal). `height` (2): how "
+        "far the first point is above the second. `distance` (2): the distance between the points (see "
+        "`axis`). `offset` (3): how far the middle point sits below the line through the other two "
+        "(negative: above it), whichever way the person faces. Heights, distances and offsets are divided "
+        "by `scale`. `mean` (no points): the mean of the calibrated features listed in `of` that are "
+        "valid in the current view and visible.",
+    )
+    points: Texts = Field(
+        (),
+        title="Points",
+        description="The keypoints, in order (3 for angle and offset, 2 otherwise): a COCO name "
+        "(`left_knee`), a side-less part (`shoulder`, `elbow`, `wrist`, `hip`, `knee`, `ankle`, `eye`, "
+        "`ear`) resolved by `side`, or a midpoint of a pair (`mid_hip`, `mid_shoulder`, ...).",
+    )
+    side: OneOf(*SIDE_MODES) = Field(
+        "best",
+        title="Side",
+        description="Which side a side-less point uses: `left`, `right`, `best` (the side seen more "
+        "confidently, sticky), `mean` of both, or `min`/`max` (the more bent or higher side; the event "
+        "says which).",
+    )
+    scale: OneOf(*SCALES) = Field(
+        "torso",
+        title="Scale",
+        description="What heights, distances and offsets are divided by, so they do not depend on how far "
+        "the person stands: `torso` (shoulder-to-hip length), `shoulders` or `hips` (widths), or `none` "
+        "(pixels).",
+    )
+    axis: OneOf(*AXES) = Field(
+        "xy",
+        title="Axis",
+        description="For a distance: measured in the image plane (`xy`), across only (`x`) or up-down only (`y`).",
+    )
+    min_score: Number(0.0, 1.0) | None = Field(
+        None,
+        title="Minimum keypoint score",
+        description="Keypoints scored below this are not visible for this feature (default: the rule's "
+        "`min_score`).",
+    )
+    relative: OneOf(*RELATIVE) = Field(
+        "none",
+        title="Relative to",
+        description="`none`: the value itself. `peak`: divided by its own recent maximum (e.g. the standing "
+        "height), which decays toward the current value with `peak_half_life_s` so camera moves are "
+        "followed; thresholds are then at most 1. `range`: where the value sits between its recent low (0) "
+        "and high (1); thresholds are then 0..1.",
+    )
+    peak_half_life_s: Number(0.5, 3600.0, unit="seconds") = Field(
+        30.0,
+        title="Peak half-life",
+        description="With `relative`: how fast the remembered peak (or low and high) decays toward the "
+        "current value, in seconds.",
+    )
+    min_range: Number(0.0, 1e6) = Field(
+        0.0,
+        title="Minimum range",
+        description='With `relative = "range"`: below this spread between low and high (in the feature\'s '
+        "own units) the person is not moving enough and the feature is not measured.",
+    )
+
+    views: Texts = Field(
+        (),
+        title="Views",
+        description="The camera views the feature can be trusted in (`front`, `oblique`, `side`, `above`; "
+        "default: all). In another view (read from the body: shoulder and hip widths, torso "
+        "foreshortening) conditions and checks on it are left out, and a state that needs it cannot be "
+        "told: a torso tilt seen from the front, a hip line seen from above.",
+    )
+    calibrate: CalibrateSpec | None = Field(
+        None,
+        title="Calibrate",
+        description="`{ start = ..., far = ..., min_travel = ..., max_travel = ... }`: measure the feature "
+        "in the person's own travel, 0 at their start position and 1 at their far position (the medians "
+        "of their recent turning points), so thresholds are shares of the way (`above = 0.7`). The travel "
+        "is clamped to `min_travel`..`max_travel` in the feature's units.",
+    )
+    of: Texts = Field(
+        (),
+        title="Of",
+        description='For `type = "mean"`: the calibrated features it averages (`["knee", "stand"]`).',
+    )
+
+    @field_validator("points")
+    @classmethod
+    def _points_fit_the_type(cls, points: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        problems = [p for p in map(check_point_name, points) if p]
+        ftype = info.data.get("type")
+        if ftype in FEATURE_TYPES and len(points) != FEATURE_TYPES[ftype]:
+            problems.insert(0, f"a '{ftype}' feature needs {FEATURE_TYPES[ftype]} points, got {len(points)}")
+        if ftype in COMBINED_TYPES and points:
+            problems.insert(0, f"a '{ftype}' feature is made of other features (`of`), not of points")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return points
+
+    @field_validator("views")
+    @classmethod
+    def _known_views(cls, views: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [v for v in views if v not in VIEWS]
+        if bad:
+            raise ValueError(f"unknown view {', '.join(map(repr, bad))}; views: {', '.join(VIEWS)}")
+        return views
+
+    @field_validator("of")
+    @classmethod
+    def _of_needs_mean(cls, of: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        ftype = info.data.get("type")
+        if ftype in COMBINED_TYPES and not of:
+            raise ValueError(f"a '{ftype}' feature needs the features it is made of")
+        if ftype not in COMBINED_TYPES and of:
+            raise ValueError(f'`of` applies only to type = "{COMBINED_TYPES[0]}"')
+        return of
+
+    @field_validator("min_range")
+    @classmethod
+    def _min_range_needs_range(cls, v: float, info: ValidationInfo) -> float:
+        if info.data.get("relative", "none") != "range":
+            raise ValueError('min_range applies only to relative = "range"')
+        return v
 
     @property
     def sided(self) -> bool:
         return any(point_needs_side(p) for p in self.points)
+
+    @property
+    def unit(self) -> float:
+        """A typical change of the value over one movement: margins between states are in these."""
+        if self.calibrate is not None or self.type in COMBINED_TYPES or self.relative == "range":
+            return 1.0
+        if self.relative == "peak":
+            return 0.5
+        if self.type in ("angle", "tilt"):
+            return 90.0
+        return 100.0 if self.scale == "none" else 1.0
+
+    def valid_in(self, view: str | None) -> bool:
+        """Whether the feature can decide anything in ``view`` (None: the view is not known yet)."""
+        return view is None or not self.views or view in self.views
+
+    @property
+    def value_range(self) -> tuple[float, float]:
+        """The thresholds that mean something for this feature: outside them one can never be met
+        (for a calibrated feature, shares of the person's travel)."""
+        if self.relative == "range" or self.calibrate is not None or self.type in COMBINED_TYPES:
+            return 0.0, 1.0
+        lo, hi = TYPE_RANGES[self.type]
+        return (lo, 1.0) if self.relative == "peak" else (lo, hi)
 
 
 def _point_ref(name: str, side: str | None) -> int | tuple[int, int]:
@@ -192,14 +333,21 @@ class Feature:
 
     __slots__ = (
         "_axis",
+        "_cal",
         "_code",
+        "_half_life",
         "_low",
+        "_min_range",
+        "_mode",
         "_ms",
+        "_npoints",
         "_peak",
         "_peak_t",
         "_refs",
+        "_relative",
         "_scale_attr",
         "_sticky",
+        "seen",
         "side",
         "spec",
     )
@@ -219,22 +367,45 @@ class Feature:
         self._scale_attr = None if spec.scale == "none" else spec.scale
         self._code = _TYPE_CODE[spec.type]
         self._axis = spec.axis
+        # what compute() reads on every pose, copied from the spec (a slot is faster to read)
+        self._relative = spec.relative
+        self._half_life = spec.peak_half_life_s
+        self._min_range = spec.min_range
+        self._mode = spec.side
+        self._npoints = len(spec.points)
         self._peak: float | None = None
         self._low: float | None = None
         self._peak_t = 0.0
+        self._cal = Calibrator(spec.calibrate) if spec.calibrate is not None else None
+        self.seen = {"left": False, "right": False}
 
     def reset(self) -> None:
         self.side = None
+        #: which sides could be measured since the referee last cleared it (after each rep)
+        self.seen = {"left": False, "right": False}
         self._sticky = "left"
         self._peak = None
         self._low = None
         self._peak_t = 0.0
+        if self._cal is not None:
+            self._cal.reset()
+
+    @property
+    def calibrator(self) -> Calibrator | None:
+        """The person's travel for a calibrated feature (the referee applies it to `compute`)."""
+        return self._cal
+
+    @property
+    def two_sided(self) -> bool:
+        """Measured on both sides and one chosen (best, min, max), so `side` and `seen` say which."""
+        return len(self._refs) == 2
 
     def compute(self, px: list[Point], sc: BodyScale, t: float = 0.0) -> float | None:
+        """The value, relative to its peak or range if asked, before any calibration."""
         v = self._compute(px, sc)
-        if v is None or self.spec.relative == "none":
+        if v is None or self._relative == "none":
             return v
-        if self.spec.relative == "range":
+        if self._relative == "range":
             return self._in_range(v, t)
         # relative to its own recent peak: the reference rises at once, and sinks toward the
         # current value with a half-life, so a person who steps back is followed within seconds
@@ -244,7 +415,7 @@ class Feature:
         else:
             dt = t - self._peak_t
             if dt > 0:
-                peak -= (peak - v) * (1.0 - 0.5 ** (dt / self.spec.peak_half_life_s))
+                peak -= (peak - v) * (1.0 - 0.5 ** (dt / self._half_life))
                 self._peak = peak
         self._peak_t = t
         return v / self._peak if self._peak > 1e-9 else None
@@ -256,12 +427,12 @@ class Feature:
             self._peak_t = t
             return None
         dt = t - self._peak_t
-        k = 1.0 - 0.5 ** (dt / self.spec.peak_half_life_s) if dt > 0 else 0.0
+        k = 1.0 - 0.5 ** (dt / self._half_life) if dt > 0 else 0.0
         hi = v if v >= hi else hi - (hi - v) * k
         lo = v if v <= lo else lo + (v - lo) * k
         self._peak, self._low, self._peak_t = hi, lo, t
         span = hi - lo
-        if span < self.spec.min_range or span <= 1e-9:
+        if span < self._min_range or span <= 1e-9:
             return None
         return (v - lo) / span
 
@@ -314,7 +485,11 @@ class Feature:
             return self._one(refs[0][1], px, sc)[0]
         lv, ls = self._one(refs[0][1], px, sc)
         rv, rs = self._one(refs[1][1], px, sc)
-        mode = self.spec.side
+        if lv is not None:
+            self.seen["left"] = True
+        if rv is not None:
+            self.seen["right"] = True
+        mode = self._mode
         if lv is None and rv is None:
             self.side = None
             return None
@@ -340,10 +515,33 @@ class Feature:
             self.side = "right"
             return rv
         # best: the side seen with more confidence, sticky so a near-tie does not flip-flop
-        n = len(self.spec.points)
+        n = self._npoints
         if self._sticky == "left" and rs > ls + 0.15 * n:
             self._sticky = "right"
         elif self._sticky == "right" and ls > rs + 0.15 * n:
             self._sticky = "left"
         self.side = self._sticky
         return lv if self._sticky == "left" else rv
+
+
+class MeanFeature:
+    """A feature of type "mean": the referee averages its inputs (``spec.of``) after measuring them."""
+
+    __slots__ = ("seen", "side", "spec")
+
+    def __init__(self, spec: FeatureSpec):
+        self.spec = spec
+        self.side: str | None = None
+        self.seen = {"left": False, "right": False}
+
+    def reset(self) -> None:
+        self.side = None
+
+    @property
+    def calibrator(self) -> None:
+        return None
+
+
+def make_feature(spec: FeatureSpec, min_score: float) -> Feature | MeanFeature:
+    """The compiled feature for ``spec``."""
+    return MeanFeature(spec) if spec.type in COMBINED_TYPES else Feature(spec, min_score)

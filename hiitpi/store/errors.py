@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+from hiitpi.errors import HiitpiError, InputError
 
-class StoreError(RuntimeError):
+
+class StoreError(HiitpiError, RuntimeError):
     """The database could not be read or written (disk full, read-only, corrupt, locked)."""
 
 
-class InvalidInput(ValueError):
+class InvalidInput(InputError, ValueError):
     """A value from a user or a page that the store refuses; the message is fit to show."""
 
 
-class NotFound(LookupError):
+class NotFound(InputError, LookupError):
     """A player or session id that does not exist."""
 
 

@@ -4,7 +4,7 @@
 
 - ``GET /login`` shows a small form; ``POST /login`` (or ``GET /login?code=…`` from the QR code)
   checks the pairing code and sets Flask's signed session cookie (HttpOnly, SameSite=Lax,
-  signed with the key from `hiitpi.secrets`; never a hard-coded key).
+  signed with the key from `hiitpi.pairing`; never a hard-coded key).
 - A ``before_request`` hook refuses everything else without that cookie: a page request is
   redirected to the login form, anything else gets 401 JSON. Left open: the login form, static
   assets, and ``/healthz`` (which answers with a minimal body to strangers, see `hiitpi.web.health`).
@@ -28,7 +28,7 @@ from datetime import timedelta
 from flask import Flask, Response, jsonify, redirect, request, session
 
 from hiitpi.config import Settings
-from hiitpi.secrets import ApplianceSecrets, ensure_secrets, pairing_url
+from hiitpi.pairing import ApplianceSecrets, ensure_secrets, pairing_url
 
 log = logging.getLogger(__name__)
 

@@ -236,14 +236,15 @@ def engine_probe(engine: Any) -> Probe:
     """The analysis thread: running, and the parts it gave up on (store, analysis)."""
 
     def probe() -> PartHealth:
-        degraded = sorted(getattr(engine, "degraded", ()))
+        why = dict(getattr(engine, "degraded", {}))
+        degraded = sorted(why)
         data = {"fps": round(engine.stats.fps, 1), "frames": engine.stats.frames, "degraded": degraded}
         if engine.finished.is_set():
             return PartHealth(True, "source finished", data)
         if not engine.analysing:
             return PartHealth(False, "analysis thread is not running", data)
         if degraded:
-            return PartHealth(False, "degraded: " + ", ".join(degraded), data)
+            return PartHealth(False, "degraded: " + "; ".join(f"{k} ({why[k]})" for k in degraded), data)
         return PartHealth(True, f"{data['fps']} fps", data)
 
     return probe
@@ -281,7 +282,7 @@ def engine_liveness(engine: Any, *, stuck_after_s: float = 20.0) -> Callable[[],
         if not engine.analysing:
             return "the analysis thread died (see the log above)"
         captured = engine.capture.frames if engine.capture is not None else 0
-        analysed = engine.stats.frames
+        analysed = engine.stats.frames + engine.stats.errors  # a frame skipped as unusable is progress
         now = time.monotonic()
         if analysed != seen["analysed"] or captured == seen["captured"]:
             seen["since"] = now  # progress, or nothing to analyse

@@ -17,7 +17,7 @@ from typing import Any
 
 import redis
 
-from hiitpi.live.contract import ENTRY_EVENT, ENTRY_SAMPLE, LiveEntry
+from hiitpi.live.contract import ENTRY_EVENT, ENTRY_SAMPLE, LiveEntry, LiveState
 from hiitpi.live.reader import LiveReader
 from hiitpi.referee.programs import Program
 
@@ -27,10 +27,6 @@ log = logging.getLogger(__name__)
 CHART_POINTS_PER_S = 5.0
 #: Stage names the engine may use for the pose model's time.
 INFER_STAGES = ("pose", "infer", "inference", "model")
-STATE_KEYS = (
-    "session", "player", "workout", "program", "running", "phase", "reps", "no_reps", "pace", "elapsed",
-    "fps", "dropped", "degraded", "source", "updated",
-)  # fmt: skip
 EVENT_KINDS = ("rep", "no_rep", "fault", "session_start", "session_stop", "status")
 
 
@@ -89,9 +85,10 @@ def build_message(
     Returns (message, the time of the last chart point sent) so the caller can thin chart points
     to ``CHART_POINTS_PER_S`` while numbers still update on every frame.
     """
-    st = {k: state.get(k, "") for k in STATE_KEYS}
-    session = st["session"]
-    elapsed = _f(st["elapsed"])
+    live = LiveState.decode(state)
+    st = live.encode()
+    session = live.session
+    elapsed = live.elapsed if st["elapsed"] else None
     samples = [e for e in entries if e.type == ENTRY_SAMPLE and (not session or e.session == session)]
     newest = samples[-1] if samples else None
     # seconds into the session for a referee timestamp: the newest sample is at `elapsed`

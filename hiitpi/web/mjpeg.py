@@ -1,6 +1,8 @@
 """One MJPEG encoder per engine, shared by every HTTP client.
 
-The engine hands each analysed frame to `MjpegBroadcaster.submit` (it only keeps a reference);
+The broadcaster is one of the engine's sinks (the appliance registers it with
+`Engine.add_sink`): each analysed frame reaches `MjpegBroadcaster.on_frame` (it only keeps a
+reference);
 an encoder thread turns the newest one into a JPEG at most ``stream_fps`` times a second, scaled
 to at most ``stream_width``, with the skeleton and the count drawn on it — or, in privacy mode,
 the skeleton on a black background and never the camera image. Nothing is encoded while nobody
@@ -114,6 +116,11 @@ class MjpegBroadcaster:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
+    @classmethod
+    def from_settings(cls, settings) -> MjpegBroadcaster:
+        """A broadcaster for ``[web]`` stream settings and the pose model's ``min_score``."""
+        return cls(settings.web, min_score=settings.pose.min_score)
+
     # -- engine side ------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -139,6 +146,26 @@ class MjpegBroadcaster:
     @property
     def clients(self) -> int:
         return self._clients
+
+    # -- as an engine sink ----------------------------------------------------------------------
+
+    name = "video"
+
+    def on_frame(self, result) -> None:
+        """An analysed frame (`hiitpi.engine.FrameResult`): offered to the encoder while anyone watches."""
+        if self._clients == 0:
+            return
+        st = result.state
+        self.submit(
+            result.frame.viewing_image,
+            result.pose,
+            Overlay(
+                reps=st.reps if st.running else 0, workout=st.workout if st.running else "", phase=st.phase
+            ),
+        )
+
+    def on_session(self, change, state) -> None:
+        """Session changes show in the next frame's overlay; nothing to do here."""
 
     # -- encoder thread ---------------------------------------------------------------------
 

@@ -12,11 +12,10 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import statistics
 import sys
-from datetime import datetime
 
-from hiitpi.coach.facts import SessionFacts
+from hiitpi.coach.facts import example_facts
+from hiitpi.stats import percentile
 
 log = logging.getLogger(__name__)
 
@@ -24,31 +23,6 @@ log = logging.getLogger(__name__)
 PUBLISHED_PI = {"Raspberry Pi 5": (40.0, 9.0), "Raspberry Pi 4": (10.0, 3.0)}
 #: A typical summary length in tokens (3–6 sentences) for the expected-time estimate.
 TYPICAL_SUMMARY_TOKENS = 150
-
-
-def example_facts() -> SessionFacts:
-    """A plausible 24-rep squat session: reps slowing from 2.0 s to 3.15 s, 3 no-reps."""
-    times, durs, t = [], [], 0.0
-    for i in range(24):
-        d = 2.0 + 0.05 * i
-        t += d + 0.3
-        times.append(round(t, 2))
-        durs.append(round(d, 2))
-    return SessionFacts(
-        session_id=0,
-        player="Sam",
-        workout="squat",
-        started_at=datetime(2026, 1, 1, 8, 0),
-        duration_s=round(t + 2.0, 1),
-        reps=24,
-        no_reps=3,
-        no_rep_reasons={"not low enough": 3},
-        rep_times=times,
-        rep_durations=durs,
-        eccentric_s=[round(d * 0.55, 2) for d in durs],
-        concentric_s=[round(d * 0.45, 2) for d in durs],
-        previous_best=21,
-    )
 
 
 def register_bench(bsub: argparse._SubParsersAction) -> None:
@@ -61,11 +35,6 @@ def register_bench(bsub: argparse._SubParsersAction) -> None:
     p.add_argument("--threads", type=int, help="llama.cpp threads (default [coach] threads)")
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=bench_coach_cmd)
-
-
-def _p90(xs: list[float]) -> float:
-    s = sorted(xs)
-    return s[min(len(s) - 1, round(0.9 * (len(s) - 1)))]
 
 
 def run_bench(model_path, *, runs: int, max_tokens: int, threads: int) -> dict:
@@ -87,7 +56,12 @@ def run_bench(model_path, *, runs: int, max_tokens: int, threads: int) -> dict:
         vals = [v for v in values if v is not None]
         if not vals:
             return None
-        return {"median": statistics.median(vals), "p90": _p90(vals), "min": min(vals), "max": max(vals)}
+        return {
+            "median": percentile(vals, 50),
+            "p90": percentile(vals, 90),
+            "min": min(vals),
+            "max": max(vals),
+        }
 
     prompt_tokens = rows[0].prompt_tokens
     out = {
@@ -114,7 +88,7 @@ def run_bench(model_path, *, runs: int, max_tokens: int, threads: int) -> dict:
 
 
 def bench_coach_cmd(args: argparse.Namespace, settings) -> int:
-    from hiitpi.coach.llm import ModelLoadError
+    from hiitpi.coach.llm import CoachModelError
     from hiitpi.coach.summary import resolve_model_path
 
     path, missing = resolve_model_path(settings, args.model)
@@ -128,7 +102,7 @@ def bench_coach_cmd(args: argparse.Namespace, settings) -> int:
             max_tokens=args.max_tokens,
             threads=args.threads or settings.coach.threads,
         )
-    except ModelLoadError as exc:
+    except CoachModelError as exc:
         print(f"hiitpi: {exc}", file=sys.stderr)
         return 1
     if args.json:

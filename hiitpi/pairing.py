@@ -18,6 +18,8 @@ import secrets as _random
 from dataclasses import dataclass
 from pathlib import Path
 
+from hiitpi.errors import HiitpiError
+
 log = logging.getLogger(__name__)
 
 SECRETS_FILE = "secrets.json"
@@ -27,7 +29,7 @@ CODE_LENGTH = 10  # 30**10 ≈ 5.9e14 codes; with the login rate limit, not gues
 FORMAT_VERSION = 1
 
 
-class SecretsError(RuntimeError):
+class SecretsError(HiitpiError, RuntimeError):
     """The secrets file is unreadable or unsafe; the message says what to do."""
 
 

@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 from hiitpi.config import Settings
+from hiitpi.stats import percentile
 
 log = logging.getLogger(__name__)
 
@@ -45,16 +46,6 @@ def _overrides(args: argparse.Namespace) -> dict:
     }
 
 
-def percentile(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    s = sorted(values)
-    k = (len(s) - 1) * q
-    lo = int(k)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (k - lo)
-
-
 def run_pipeline_bench(
     settings: Settings, source: Path, *, paced: bool, seconds: float | None = None
 ) -> dict:
@@ -67,7 +58,6 @@ def run_pipeline_bench(
     engine = Engine(
         settings,
         source_factory=lambda: VideoFileSource(source, paced=paced, loop=False),
-        video=False,
         stats_window=1_000_000,  # every frame's cost, for the medians
     )
     engine.start()
@@ -78,7 +68,7 @@ def run_pipeline_bench(
         wall = time.monotonic() - wall0
         cpu = time.process_time() - cpu0
         status = engine.capture.status()
-        reps = engine.pipeline.referee.count if engine.pipeline is not None else None
+        reps = engine.live_state().total_reps
         client = engine.publisher.client
         state = {k.decode(): v.decode() for k, v in client.hgetall(engine.keys.state).items()}
         xlen = client.xlen(engine.keys.stream)
@@ -111,18 +101,18 @@ def run_pipeline_bench(
         # does not grow while the thread waits for a core on a busy machine.
         "analysis_cpu_ms": {
             "median": round(statistics.median(acpu), 3) if acpu else None,
-            "p95": round(percentile(acpu, 0.95), 3) if acpu else None,
+            "p95": round(percentile(acpu, 95), 3) if acpu else None,
         },
         "stage_median_ms": {k: round(statistics.median(v), 3) for k, v in stages.items()},
-        "stage_p95_ms": {k: round(percentile(v, 0.95), 3) for k, v in stages.items()},
+        "stage_p95_ms": {k: round(percentile(v, 95), 3) for k, v in stages.items()},
         "frame_to_redis_ms": {
             "median": round(statistics.median(lat), 3) if lat else None,
-            "p95": round(percentile(lat, 0.95), 3) if lat else None,
+            "p95": round(percentile(lat, 95), 3) if lat else None,
             "excludes": "pose model time",
         },
         "pose_model_ms": {
             "median": round(statistics.median(pose), 3) if pose else None,
-            "p95": round(percentile(pose, 0.95), 3) if pose else None,
+            "p95": round(percentile(pose, 95), 3) if pose else None,
         },
         "reps": reps if reps is not None else int(state.get("reps") or 0),
         "redis_state_reps": int(state["reps"]) if state.get("reps") else None,

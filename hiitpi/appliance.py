@@ -1,7 +1,7 @@
 """The appliance: a flat list of start-up steps, undone in reverse order on stop.
 
-`hiitpi serve` runs this in one process: the live bus (Redis), the analysis engine and the
-dashboard. SIGTERM or SIGINT stops it cleanly.
+`hiitpi serve` runs this in one process: the live bus (Redis), the history store, the coach,
+the analysis engine with its video encoder, and the dashboard. SIGTERM or SIGINT stops it cleanly.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ class Appliance:
         self.coach = None
         self.recorder: SummarizingRecorder | None = None
         self.engine = None
+        self.video = None
         self.health = None
         self.coach_jobs: dict[int, object] = {}
         self._liveness: Callable[[], str | None] = lambda: None
@@ -57,9 +58,9 @@ class Appliance:
         if not self.settings.coach.enabled:
             return None
         from hiitpi.coach.job import CoachWorker
-        from hiitpi.coach.summary import Coach
 
-        self.coach = CoachWorker(Coach.from_settings(self.settings)).start()
+        # one worker, one model: the summaries and the chat queue on it
+        self.coach = CoachWorker.from_settings(self.settings, session_running=self.session_running).start()
         return self.coach.stop
 
     def init_recorder(self) -> Callable[[], None]:
@@ -68,10 +69,18 @@ class Appliance:
         self.recorder = SummarizingRecorder(SessionRecorder.from_settings(self.store, self.settings), self)
         return self.recorder.close
 
+    def init_video(self) -> Callable[[], None]:
+        """The MJPEG encoder every viewer shares; the engine hands it frames as one of its sinks."""
+        from hiitpi.web.mjpeg import MjpegBroadcaster
+
+        self.video = MjpegBroadcaster.from_settings(self.settings)
+        self.video.start()
+        return self.video.stop
+
     def init_engine(self) -> Callable[[], None]:
         from hiitpi.engine import Engine
 
-        self.engine = Engine(self.settings, recorder=self.recorder)
+        self.engine = Engine(self.settings, recorder=self.recorder, sinks=(self.video,))
         self.engine.start()
         return self.engine.stop
 
@@ -89,8 +98,9 @@ class Appliance:
         app = create_app(
             self.settings,
             store=self.store,
-            broadcaster=lambda: self.engine.video if self.engine else None,
+            broadcaster=lambda: self.video,
             coach_snapshot=self.coach_snapshot,
+            coach=self.coach,
             health=self.health,
         )
         web_stop = threading.Event()
@@ -111,6 +121,7 @@ class Appliance:
         self.step("history store", self.init_store)
         self.step("coach", self.init_coach)
         self.step("session recorder", self.init_recorder)
+        self.step("video encoder", self.init_video)
         self.step("engine", self.init_engine)
         self.step("health monitor", self.init_health)
         self.step("dashboard", self.start_web)
@@ -121,7 +132,7 @@ class Appliance:
         """Queue the summary of a finished session; never blocks the caller for long."""
         if self.coach is None or session_id is None:
             return
-        from hiitpi.store.facts import session_facts, set_summary
+        from hiitpi.store.coaching import session_facts, set_summary
 
         try:
             facts = session_facts(self.store, session_id)
@@ -138,6 +149,10 @@ class Appliance:
         self.coach_jobs[session_id] = self.coach.submit(facts, on_done=save)
         while len(self.coach_jobs) > 16:
             self.coach_jobs.pop(next(iter(self.coach_jobs)))
+
+    def session_running(self) -> bool:
+        """Whether someone is training right now (the chat waits on a small device)."""
+        return self.engine is not None and self.engine.live_state().running
 
     def coach_snapshot(self, session_id: int) -> dict | None:
         job = self.coach_jobs.get(session_id)
@@ -233,33 +248,15 @@ class SummarizingRecorder:
         self.inner.close()
 
 
-def startup_errors() -> tuple[type[BaseException], ...]:
-    """Errors that stop the appliance at start-up with a message saying what to do (no traceback)."""
-    from hiitpi.capture.base import SourceError
-    from hiitpi.engine import EngineError
-    from hiitpi.modelfiles import ModelMissingError
-    from hiitpi.pose.registry import UnknownBackendError
-    from hiitpi.pose.runtime import EdgeTPUUnavailableError, ModelLoadError, RuntimeMissingError
-    from hiitpi.store.errors import StoreError
-
-    return (
-        SourceError,
-        EngineError,
-        ModelMissingError,
-        UnknownBackendError,
-        EdgeTPUUnavailableError,
-        ModelLoadError,
-        RuntimeMissingError,
-        StoreError,
-        KeyError,
-        OSError,
-    )
-
-
 def run_appliance(settings: Settings) -> int:
+    """Run until SIGTERM/SIGINT; a part that cannot start is one log line saying what to do."""
+    from hiitpi.errors import HiitpiError
+
     try:
         return Appliance(settings).run()
-    except startup_errors() as exc:
-        msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        log.error("cannot start: %s", msg)
+    except HiitpiError as exc:
+        log.error("cannot start: %s", exc)
+        return exc.exit_code
+    except OSError as exc:
+        log.error("cannot start: %s", exc)
         return 1

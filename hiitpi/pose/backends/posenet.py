@@ -11,14 +11,15 @@ Coral's ``posenet_*_decoder_edgetpu.tflite`` files decode inside the model with 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Mapping
 
 import numpy as np
 
-from hiitpi.pose.geometry import Region, RegionWarp, check_frame, to_float_input
+from hiitpi.pose.base import BackendOptions, Decoded, PoseBackend
+from hiitpi.pose.geometry import RegionWarp
 from hiitpi.pose.registry import register_backend
-from hiitpi.pose.runtime import ModelLoadError, TFLiteModel, open_model
-from hiitpi.pose.types import Pose, keypoint_array
+from hiitpi.pose.runtime import ModelLoadError, TFLiteModel
+from hiitpi.pose.types import keypoint_array
 
 log = logging.getLogger(__name__)
 
@@ -39,21 +40,29 @@ def decode_single_pose(heatmap: np.ndarray, offsets: np.ndarray, stride: int) ->
     return out
 
 
-class PoseNetEstimator:
+@register_backend(
+    "posenet",
+    title="PoseNet",
+    description="PoseNet MobileNetV1 (stride 16, 385x385), raw heatmaps and offsets decoded here; no tracking",
+    files={"cpu": {"model": "posenet"}},
+)
+class PoseNet(PoseBackend):
     """PoseNet on the whole (letterboxed) frame; no state between frames."""
 
-    def __init__(self, name: str, model: TFLiteModel, min_score: float = 0.2):
-        self.name = name
-        self.model = model
-        self.device = model.device
-        self.min_score = min_score
+    pixel_scale = 2.0 / 255.0
+    pixel_offset = -1.0
+
+    def __init__(
+        self, name: str, models: Mapping[str, TFLiteModel], options: BackendOptions, min_score: float = 0.2
+    ):
+        super().__init__(name, models, options, min_score)
+        model = self.input_model
         shape = model.input_shape
         if len(shape) != 4 or shape[0] != 1 or shape[3] != 3 or np.dtype(model.input_dtype) != np.float32:
             raise ModelLoadError(
                 f"{model.path} does not look like PoseNet: input {shape} {np.dtype(model.input_dtype)}, "
                 "expected 1xHxWx3 float32"
             )
-        self.input_h, self.input_w = model.input_hw
         self._heat = model.output_index("heatmap")
         self._off = model.output_index("offset")
         heat_shape = tuple(int(d) for d in model.outputs[self._heat]["shape"])
@@ -61,41 +70,10 @@ class PoseNetEstimator:
             raise ModelLoadError(f"{model.path}: heatmap has {heat_shape[-1]} channels, expected 17")
         self.stride = round((self.input_h - 1) / (heat_shape[1] - 1))
 
-    def reset(self) -> None:
-        """PoseNet keeps no state between frames."""
-
-    def close(self) -> None:
-        self.model = None  # type: ignore[assignment]
-
-    def prepare(self, frame: np.ndarray) -> tuple[np.ndarray, RegionWarp]:
-        h, w = frame.shape[:2]
-        warp = RegionWarp(Region.letterbox(w, h), self.input_w, self.input_h)
-        img = warp.sample(frame, rgb=True)
-        tensor = to_float_input(img, 2.0 / 255.0, -1.0)
-        return tensor, warp
-
-    def infer(self, tensor: np.ndarray) -> list[np.ndarray]:
-        return self.model.run(tensor)
-
-    def decode(self, outputs: list[np.ndarray], warp: RegionWarp, w: int, h: int) -> np.ndarray:
+    def decode(self, outputs: list[np.ndarray], warp: RegionWarp, w: int, h: int) -> Decoded:
         raw = decode_single_pose(outputs[self._heat][0], outputs[self._off][0], self.stride)
         # pixel positions on the input grid (cell centres at i * stride) -> continuous coords
         uv = raw[:, [1, 0]] + 0.5
         xy = warp.points_to_frame(uv) / (w, h)
-        return keypoint_array(xy, raw[:, 2])
-
-    def estimate(self, frame: np.ndarray, timestamp: float) -> Pose | None:
-        check_frame(frame)
-        h, w = frame.shape[:2]
-        tensor, warp = self.prepare(frame)
-        kps = self.decode(self.infer(tensor), warp, w, h)
-        score = float(kps[:, 2].mean())
-        if score < self.min_score:
-            return None
-        return Pose(keypoints=kps, score=score, timestamp=float(timestamp), width=w, height=h)
-
-
-@register_backend("posenet")
-def posenet(settings: Any) -> PoseNetEstimator:
-    model = open_model(settings, "posenet")
-    return PoseNetEstimator("posenet", model, settings.pose.min_score)
+        kps = keypoint_array(xy, raw[:, 2])
+        return Decoded(kps, float(kps[:, 2].mean()))

@@ -10,14 +10,16 @@ result is right for any aspect ratio.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections.abc import Mapping
 
 import numpy as np
+from pydantic import Field
 
-from hiitpi.pose.geometry import Region, RegionWarp, check_frame
+from hiitpi.pose.base import BackendOptions, Decoded, PoseBackend
+from hiitpi.pose.geometry import Region, RegionWarp
 from hiitpi.pose.registry import register_backend
-from hiitpi.pose.runtime import TFLiteModel, open_model
-from hiitpi.pose.types import KEYPOINT_INDEX, Pose, keypoint_array
+from hiitpi.pose.runtime import ModelLoadError, TFLiteModel
+from hiitpi.pose.types import KEYPOINT_INDEX, keypoint_array
 
 log = logging.getLogger(__name__)
 
@@ -58,85 +60,68 @@ def next_crop_region(kps: np.ndarray, frame_w: int, frame_h: int) -> Region:
     return Region(float(cx), float(cy), float(2 * half), float(2 * half))
 
 
-class MoveNetEstimator:
-    """One MoveNet model; ``estimate`` tracks the crop region between calls unless ``tracking`` is off."""
+class MoveNetOptions(BackendOptions):
+    tracking: bool = Field(
+        True,
+        description="Follow the body with a crop (the tutorial's crop-region tracking); "
+        "off: every frame is letterboxed whole, as the first one is.",
+    )
 
-    def __init__(self, name: str, model: TFLiteModel, min_score: float = 0.2, tracking: bool = True):
-        self.name = name
-        self.model = model
-        self.device = model.device
-        self.min_score = min_score
-        self.tracking = tracking
-        self.input_h, self.input_w = model.input_hw
-        self.input_dtype = np.dtype(model.input_dtype)
+
+@register_backend(
+    "movenet-lightning",
+    title="MoveNet Lightning (default)",
+    description="MoveNet SinglePose Lightning int8, 192x192, with crop tracking; the one with a Coral build",
+    files={"cpu": {"model": "movenet-lightning"}, "edgetpu": {"model": "movenet-lightning-edgetpu"}},
+)
+@register_backend(
+    "movenet-thunder",
+    title="MoveNet Thunder",
+    description="MoveNet SinglePose Thunder int8, 256x256: more accurate than Lightning, about 3x slower",
+    files={"cpu": {"model": "movenet-thunder"}},
+)
+class MoveNet(PoseBackend):
+    """One MoveNet SinglePose model; the crop follows the body between frames unless tracking is off."""
+
+    Options = MoveNetOptions
+    options: MoveNetOptions
+
+    def __init__(
+        self, name: str, models: Mapping[str, TFLiteModel], options: MoveNetOptions, min_score: float = 0.2
+    ):
+        super().__init__(name, models, options, min_score)
+        model = self.input_model
         if model.input_shape[0] != 1 or model.input_shape[3] != 3 or self.input_h != self.input_w:
-            from hiitpi.pose.runtime import ModelLoadError
-
             raise ModelLoadError(
                 f"{model.path} does not look like MoveNet: input shape {model.input_shape}, expected 1xNxNx3"
             )
         out_shape = tuple(int(d) for d in model.outputs[0]["shape"])
         if out_shape[-2:] != (17, 3):
-            from hiitpi.pose.runtime import ModelLoadError
-
             raise ModelLoadError(
                 f"{model.path} does not look like MoveNet SinglePose: output shape {out_shape}, "
                 "expected (..., 17, 3)"
             )
         self._region: Region | None = None
-        self._frame_size: tuple[int, int] | None = None
-        #: The crop used for the last frame (for overlays and tests).
-        self.last_region: Region | None = None
 
     def reset(self) -> None:
+        super().reset()
         self._region = None
-        self._frame_size = None
 
-    def close(self) -> None:
-        self.model = None  # type: ignore[assignment]
-
-    def prepare(self, frame: np.ndarray) -> tuple[np.ndarray, RegionWarp]:
-        """The model input for ``frame`` (crop, resize, colour order, dtype) and its warp."""
+    def region(self, frame: np.ndarray) -> Region:
+        if self._region is not None:
+            return self._region
         h, w = frame.shape[:2]
-        if self._frame_size != (w, h):
-            self._region = None
-            self._frame_size = (w, h)
-        region = self._region if (self.tracking and self._region is not None) else Region.letterbox(w, h)
-        warp = RegionWarp(region, self.input_w, self.input_h)
-        img = warp.sample(frame, rgb=True)
-        return img[None].astype(self.input_dtype, copy=False), warp
+        return Region.letterbox(w, h)
 
     def infer(self, tensor: np.ndarray) -> np.ndarray:
         """(17, 3) raw output: y, x, score in the crop."""
-        return self.model.run(tensor)[0].reshape(17, 3)
+        return self.input_model.run(tensor)[0].reshape(17, 3)
 
-    def decode(self, raw: np.ndarray, warp: RegionWarp, w: int, h: int) -> np.ndarray:
-        """(17, 3) x, y, score normalised to the full frame."""
-        xy = warp.normalized_to_frame(raw[:, [1, 0]], w, h)
-        return keypoint_array(xy, raw[:, 2])
+    def decode(self, outputs: np.ndarray, warp: RegionWarp, w: int, h: int) -> Decoded:
+        xy = warp.normalized_to_frame(outputs[:, [1, 0]], w, h)
+        kps = keypoint_array(xy, outputs[:, 2])
+        return Decoded(kps, float(kps[:, 2].mean()))
 
-    def estimate(self, frame: np.ndarray, timestamp: float) -> Pose | None:
-        check_frame(frame)
-        h, w = frame.shape[:2]
-        tensor, warp = self.prepare(frame)
-        self.last_region = warp.region
-        kps = self.decode(self.infer(tensor), warp, w, h)
-        score = float(kps[:, 2].mean())
-        if self.tracking:
-            self._region = next_crop_region(kps, w, h)
-        if score < self.min_score:
-            self._region = None
-            return None
-        return Pose(keypoints=kps, score=score, timestamp=float(timestamp), width=w, height=h)
-
-
-@register_backend("movenet-lightning")
-def lightning(settings: Any) -> MoveNetEstimator:
-    model = open_model(settings, "movenet-lightning", "movenet-lightning-edgetpu")
-    return MoveNetEstimator("movenet-lightning", model, settings.pose.min_score)
-
-
-@register_backend("movenet-thunder")
-def thunder(settings: Any) -> MoveNetEstimator:
-    model = open_model(settings, "movenet-thunder")
-    return MoveNetEstimator("movenet-thunder", model, settings.pose.min_score)
+    def follow(self, found: Decoded, w: int, h: int) -> None:
+        if self.options.tracking:
+            self._region = next_crop_region(found.keypoints, w, h)

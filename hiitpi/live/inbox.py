@@ -12,6 +12,7 @@ import threading
 
 import redis
 
+from hiitpi.backoff import Backoff
 from hiitpi.live.contract import LiveCommand, LiveKeys
 from hiitpi.live.redisconn import make_client
 
@@ -58,19 +59,19 @@ class CommandListener:
                 return out
 
     def _run(self) -> None:
-        delay = 0.2
+        backoff = Backoff(0.2, self.backoff_max_s)
         while not self._stop.is_set():
             try:
                 if self._cursor is None:
                     self._cursor = self._last_id()
                 res = self.client.xread({self.keys.commands: self._cursor}, block=self.block_ms, count=50)
             except redis.RedisError as exc:
+                delay = backoff.next()
                 log.debug("command stream unavailable (%s); retrying in %.1f s", exc, delay)
                 if self._stop.wait(delay):
                     return
-                delay = min(delay * 2, self.backoff_max_s)
                 continue
-            delay = 0.2
+            backoff.reset()
             for _key, entries in res or []:
                 for entry_id, fields in entries:
                     cmd = LiveCommand.decode(entry_id, fields)

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any
+from collections.abc import Mapping
 
 import numpy as np
+from pydantic import Field
 
-from hiitpi.pose.geometry import Region, RegionWarp, check_frame, to_float_input
+from hiitpi.pose.base import BackendOptions, Decoded, PoseBackend
+from hiitpi.pose.geometry import Region, RegionWarp, image_to_input
 from hiitpi.pose.registry import register_backend
-from hiitpi.pose.runtime import ModelLoadError, TFLiteModel, open_model
-from hiitpi.pose.types import EXTRA_NAMES, Pose, keypoint_array
+from hiitpi.pose.runtime import ModelLoadError, TFLiteModel
+from hiitpi.pose.types import EXTRA_NAMES, keypoint_array
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +32,7 @@ EXTRAS_FROM_BLAZEPOSE = {"left_heel": 29, "right_heel": 30, "left_foot_index": 3
 assert tuple(EXTRAS_FROM_BLAZEPOSE) == EXTRA_NAMES
 
 DETECTOR_SIZE = 224
+LANDMARK_SIZE = 256
 DETECTOR_MIN_SCORE = 0.5
 NMS_IOU = 0.3
 ROI_SCALE = 1.25
@@ -111,63 +114,81 @@ def roi_from_points(centre: np.ndarray, scale_point: np.ndarray) -> Region | Non
     return Region(float(centre[0]), float(centre[1]), side, side, angle)
 
 
-class BlazePoseEstimator:
+class BlazePoseOptions(BackendOptions):
+    tracking: bool = Field(
+        True,
+        description="Take the next frame's region from the landmarks (MediaPipe's tracking); "
+        "off: the person detector runs on every frame.",
+    )
+
+
+@register_backend(
+    "blazepose-full",
+    title="BlazePose full",
+    description="MediaPipe's person detector, then the full 33-point landmark model on a rotated "
+    "region (tracked); heels and toes as extras",
+    files={"cpu": {"detector": "blazepose-detector", "landmark": "blazepose-landmark-full"}},
+)
+class BlazePose(PoseBackend):
     """BlazePose full: detector when needed, landmark model with region tracking."""
 
+    Options = BlazePoseOptions
+    options: BlazePoseOptions
+    input_role = "landmark"
+    pixel_scale = 1.0 / 255.0
+    score_floor = POSE_FLAG_MIN
+
     def __init__(
-        self,
-        name: str,
-        detector: TFLiteModel,
-        landmark: TFLiteModel,
-        min_score: float = 0.2,
-        tracking: bool = True,
+        self, name: str, models: Mapping[str, TFLiteModel], options: BlazePoseOptions, min_score: float = 0.2
     ):
-        self.name = name
-        self.detector = detector
-        self.landmark = landmark
-        self.device = landmark.device
-        self.min_score = min_score
-        self.tracking = tracking
+        super().__init__(name, models, options, min_score)
+        self.detector = self.models["detector"]
+        self.landmark = self.input_model
         for model, what, size in (
-            (detector, "the BlazePose detector", 224),
-            (landmark, "BlazePose landmark", 256),
+            (self.detector, "the BlazePose detector", DETECTOR_SIZE),
+            (self.landmark, "BlazePose landmark", LANDMARK_SIZE),
         ):
             if model.input_shape != (1, size, size, 3) or np.dtype(model.input_dtype) != np.float32:
                 raise ModelLoadError(
                     f"{model.path} does not look like {what}: input {model.input_shape} "
                     f"{np.dtype(model.input_dtype)}, expected (1, {size}, {size}, 3) float32"
                 )
-        self._det_boxes = _output_with_shape(detector, 12)
-        self._det_scores = _output_with_shape(detector, 1)
-        self._lm_points = _output_with_shape(landmark, 195)
+        self._det_boxes = _output_with_shape(self.detector, 12)
+        self._det_scores = _output_with_shape(self.detector, 1)
+        self._lm_points = _output_with_shape(self.landmark, 195)
         self._lm_flag = next(
-            (i for i, d in enumerate(landmark.outputs) if tuple(int(x) for x in d["shape"]) == (1, 1)), None
+            (i for i, d in enumerate(self.landmark.outputs) if tuple(int(x) for x in d["shape"]) == (1, 1)),
+            None,
         )
         if self._lm_flag is None:
-            raise ModelLoadError(f"{landmark.path}: no (1, 1) pose flag output; is it pose_landmark_full?")
+            raise ModelLoadError(
+                f"{self.landmark.path}: no (1, 1) pose flag output; is it pose_landmark_full?"
+            )
         self.anchors = ssd_anchors()
-        n_boxes = int(detector.outputs[self._det_boxes]["shape"][1])
+        n_boxes = int(self.detector.outputs[self._det_boxes]["shape"][1])
         if n_boxes != len(self.anchors):
-            raise ModelLoadError(f"{detector.path}: {n_boxes} boxes, expected {len(self.anchors)} anchors")
+            raise ModelLoadError(
+                f"{self.detector.path}: {n_boxes} boxes, expected {len(self.anchors)} anchors"
+            )
         self._roi: Region | None = None
-        self._frame_size: tuple[int, int] | None = None
         #: How many times the detector ran (tests and benchmarks read it).
         self.detector_runs = 0
-        self.last_region: Region | None = None
 
     def reset(self) -> None:
+        super().reset()
         self._roi = None
-        self._frame_size = None
 
-    def close(self) -> None:
-        self.detector = self.landmark = None  # type: ignore[assignment]
+    def region(self, frame: np.ndarray) -> Region | None:
+        """The tracked region, else the detector's (None: nobody found)."""
+        if self._roi is not None:
+            return self._roi
+        return self.detect(frame)
 
     def detect(self, frame: np.ndarray) -> Region | None:
         """Run the detector on the letterboxed frame; the landmark region of the best person."""
         h, w = frame.shape[:2]
         warp = RegionWarp(Region.letterbox(w, h), DETECTOR_SIZE, DETECTOR_SIZE)
-        img = warp.sample(frame, rgb=True)
-        tensor = to_float_input(img, 2.0 / 255.0, -1.0)
+        tensor = image_to_input(warp.sample(frame, rgb=True), np.float32, 2.0 / 255.0, -1.0)
         outputs = self.detector.run(tensor)
         self.detector_runs += 1
         kps = decode_detections(outputs[self._det_boxes][0], outputs[self._det_scores][0], self.anchors)
@@ -176,47 +197,28 @@ class BlazePoseEstimator:
         pts = warp.points_to_frame(kps[:2] * DETECTOR_SIZE)
         return roi_from_points(pts[0], pts[1])
 
-    def landmarks(self, frame: np.ndarray, roi: Region) -> tuple[np.ndarray, float]:
-        """(39, 3) frame pixels x, y and visibility (0..1) in ``roi``, and the pose flag."""
-        warp = RegionWarp(roi, 256, 256)
-        img = warp.sample(frame, rgb=True)
-        tensor = to_float_input(img, 1.0 / 255.0, 0.0)
-        outputs = self.landmark.run(tensor)
+    def decode(self, outputs: list[np.ndarray], warp: RegionWarp, w: int, h: int) -> Decoded:
+        """The 17 COCO keypoints and the extras from the 39 landmark points; the pose flag as score."""
         raw = outputs[self._lm_points].reshape(-1, 5)
         flag = float(outputs[self._lm_flag].reshape(-1)[0])
         pts = np.empty((len(raw), 3), dtype=np.float64)
-        pts[:, :2] = warp.points_to_frame(raw[:, :2])
-        pts[:, 2] = _sigmoid(raw[:, 3])
-        return pts, flag
-
-    def estimate(self, frame: np.ndarray, timestamp: float) -> Pose | None:
-        check_frame(frame)
-        h, w = frame.shape[:2]
-        if self._frame_size != (w, h):
-            self._roi = None
-            self._frame_size = (w, h)
-        roi = self._roi if self.tracking else None
-        if roi is None:
-            roi = self.detect(frame)
-            if roi is None:
-                return None
-        pts, flag = self.landmarks(frame, roi)
-        self.last_region = roi
-        if flag < POSE_FLAG_MIN or flag < self.min_score:
-            self._roi = None
-            return None
-        # auxiliary points 33 (hip centre) and 34 (size/tilt) give the next frame's region
-        self._roi = roi_from_points(pts[33, :2], pts[34, :2]) if self.tracking else None
-        scale = np.array([w, h], dtype=np.float64)
+        pts[:, :2] = warp.points_to_frame(raw[:, :2])  # frame pixels
+        pts[:, 2] = _sigmoid(raw[:, 3])  # visibility
         coco = pts[list(COCO_FROM_BLAZEPOSE)]
-        kps = keypoint_array(coco[:, :2] / scale, coco[:, 2])
-        extras = {}
-        for name, idx in EXTRAS_FROM_BLAZEPOSE.items():
-            p = pts[idx]
-            extras[name] = np.array(
-                [min(max(p[0] / w, 0.0), 1.0), min(max(p[1] / h, 0.0), 1.0), p[2]], dtype=np.float32
+        kps = keypoint_array(coco[:, :2] / (w, h), coco[:, 2])
+        extras = {
+            name: np.array(
+                [min(max(pts[i, 0] / w, 0.0), 1.0), min(max(pts[i, 1] / h, 0.0), 1.0), pts[i, 2]],
+                dtype=np.float32,
             )
-        return Pose(keypoints=kps, score=flag, timestamp=float(timestamp), width=w, height=h, extras=extras)
+            for name, i in EXTRAS_FROM_BLAZEPOSE.items()
+        }
+        # auxiliary points 33 (hip centre) and 34 (size/tilt) give the next frame's region
+        return Decoded(kps, flag, extras, aux=pts[33:35, :2])
+
+    def follow(self, found: Decoded, w: int, h: int) -> None:
+        if self.options.tracking:
+            self._roi = roi_from_points(found.aux[0], found.aux[1])
 
 
 def _output_with_shape(model: TFLiteModel, last_dim: int) -> int:
@@ -226,10 +228,3 @@ def _output_with_shape(model: TFLiteModel, last_dim: int) -> int:
             return i
     shapes = [tuple(int(x) for x in d["shape"]) for d in model.outputs]
     raise ModelLoadError(f"{model.path}: no output ending in {last_dim}; outputs are {shapes}")
-
-
-@register_backend("blazepose-full")
-def blazepose_full(settings: Any) -> BlazePoseEstimator:
-    detector = open_model(settings, "blazepose-detector")
-    landmark = open_model(settings, "blazepose-landmark-full")
-    return BlazePoseEstimator("blazepose-full", detector, landmark, settings.pose.min_score)

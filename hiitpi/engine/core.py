@@ -1,0 +1,292 @@
+"""The live engine: capture → frame loop → sinks, with sessions run by the session controller.
+
+`Engine` wires the parts and owns their lifetimes; it holds no logic of its own. Start-up is a flat
+list of steps (rules, pose model, live bus, capture, command listener, analysis), each returning
+how to undo it; `stop()` undoes them in reverse. Threads: the capture thread and its watchdog
+(`hiitpi.capture.runner`), the command listener (`hiitpi.live.inbox`) and the analysis thread
+(`hiitpi.engine.loop`). Sinks: the store (when a recorder is given), the live bus, and whatever
+the caller adds with `add_sink` (the appliance adds the video encoder).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from hiitpi.capture.runner import CaptureRunner
+from hiitpi.capture.select import SourceFactory, create_source_factory
+from hiitpi.config import Settings
+from hiitpi.engine.loop import FrameLoop
+from hiitpi.engine.pipeline import PoseStage
+from hiitpi.engine.session import DEFAULT_PLAYER, Session, SessionChange, SessionController, SessionRefused
+from hiitpi.engine.sinks import EngineSink, FrameResult, LiveSink, Recorder, RecorderSink
+from hiitpi.engine.stats import EngineStats
+from hiitpi.errors import HiitpiError
+from hiitpi.live.contract import LiveCommand, LiveKeys, LiveState
+
+log = logging.getLogger(__name__)
+
+
+class EngineError(HiitpiError, RuntimeError):
+    """The engine could not start; the message says what to do."""
+
+
+class Engine:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        source_factory: SourceFactory | None = None,
+        recorder: Recorder | None = None,
+        player: str = DEFAULT_PLAYER,
+        autostart: bool = True,
+        on_finished: Callable[[], None] | None = None,
+        stats_window: int = 1000,
+        sinks: tuple[EngineSink, ...] = (),
+    ):
+        self.settings = settings
+        self.keys = LiveKeys(settings.redis.prefix)
+        self._source_factory = source_factory
+        self.default_player = player
+        self.autostart = autostart
+        self.on_finished = on_finished
+        self.stop_event = threading.Event()
+        self.stats = EngineStats(window=stats_window)
+        self.capture: CaptureRunner | None = None
+        self.publisher = None
+        self.commands = None
+        self.estimator = None
+        self.stage: PoseStage | None = None
+        self.loop: FrameLoop | None = None
+        self._sinks: list[EngineSink] = [RecorderSink(recorder)] if recorder is not None else []
+        self._extra_sinks = list(sinks)
+        self._sink_errors: dict[str, str] = {}
+        self._cmd = LiveState()  # the last command's echo (cmd_* fields)
+        self._undo: list[tuple[str, Callable[[], None]]] = []
+        self.controller = SessionController(
+            settings, on_change=self._on_change, clock=self._clock_now, reset_pose=self._reset_pose
+        )
+
+    # -- start-up: a flat list of steps, undone in reverse --------------------------------------
+
+    def start(self) -> None:
+        steps = [
+            ("rules", self.init_rules),
+            ("pose model", self.init_pose),
+            ("live bus", self.init_live),
+            ("capture", self.start_capture),
+            ("command listener", self.start_commands),
+            ("analysis", self.start_analysis),
+        ]
+        try:
+            for name, step in steps:
+                log.debug("engine: starting %s", name)
+                undo = step()
+                if undo is not None:
+                    self._undo.append((name, undo))
+        except BaseException:
+            self.stop()
+            raise
+
+    def stop(self) -> None:
+        self.stop_event.set()
+        while self._undo:
+            name, undo = self._undo.pop()
+            try:
+                undo()
+            except Exception:
+                log.exception("engine: error while stopping %s", name)
+
+    def __enter__(self) -> Engine:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def init_rules(self) -> None:
+        self.controller.reload()
+        try:
+            self.controller.resolve(self.settings.referee.workout)
+        except SessionRefused as exc:
+            raise EngineError(exc.message, "set [referee] workout or --workout to one of them") from None
+
+    def init_pose(self) -> Callable[[], None]:
+        from hiitpi.pose.registry import create_estimator
+        from hiitpi.pose.smoothing import PoseSmoother
+
+        self.estimator = create_estimator(self.settings)
+        self.stage = PoseStage(self.estimator, PoseSmoother.from_settings(self.settings.pose.smoothing))
+        return self.estimator.close
+
+    def init_live(self) -> Callable[[], None]:
+        from hiitpi.live.publisher import LivePublisher
+
+        r = self.settings.redis
+        self.publisher = LivePublisher(r.url, self.keys, stream_maxlen=r.stream_maxlen)
+        if not self.publisher.check():
+            log.warning("starting without the live bus at %s; it will be retried", r.url)
+        self._sinks.append(LiveSink(self.publisher))
+        self._sinks.extend(self._extra_sinks)
+        return self.publisher.close
+
+    def start_capture(self) -> Callable[[], None]:
+        factory = self._source_factory or create_source_factory(self.settings.capture)
+        self.capture = CaptureRunner(factory, stall_timeout_s=self.settings.capture.stall_timeout_s)
+        self.capture.start()  # SourceOpenError says what to do
+        return self.capture.stop
+
+    def start_commands(self) -> Callable[[], None]:
+        from hiitpi.live.inbox import CommandListener
+
+        self.commands = CommandListener(self.settings.redis.url, self.keys)
+        self.commands.start()
+        return self.commands.stop
+
+    def start_analysis(self) -> Callable[[], None]:
+        self.stats = EngineStats(window=self.stats.window)
+        self.loop = FrameLoop(
+            self.stage,
+            self.controller,
+            deliver=self._deliver,
+            state=self.live_state,
+            commands=self.commands.drain if self.commands is not None else list,
+            handle_command=self.handle_command,
+            stats=self.stats,
+        )
+        if self.autostart:
+            self.start_session(self.default_player, self.settings.referee.workout)
+        self.loop.start(self.capture, self.stop_event, self.on_finished or (lambda: None))
+
+        def undo() -> None:
+            self.stop_event.set()
+            self.loop.join(timeout=5)
+            if self.controller.session is not None:
+                self.controller.stop("done")
+
+        return undo
+
+    # -- sinks ----------------------------------------------------------------------------------
+
+    def add_sink(self, sink: EngineSink) -> None:
+        """Hand every analysed frame and session change to ``sink`` too (after the engine's own)."""
+        self._sinks.append(sink)
+
+    def _deliver(self, result: FrameResult) -> None:
+        for sink in self._sinks:
+            self._call(sink, "on_frame", result)
+
+    def _on_change(self, change: SessionChange) -> None:
+        state = self.live_state()
+        for sink in self._sinks:
+            self._call(sink, "on_session", change, state)
+
+    def _call(self, sink: EngineSink, method: str, *args: Any) -> None:
+        try:
+            getattr(sink, method)(*args)
+        except Exception as exc:
+            if sink.name not in self._sink_errors:
+                log.error("%s: %s failed (%s); counting goes on", sink.name, method, exc)
+            self._sink_errors[sink.name] = str(exc)
+        else:
+            if self._sink_errors.pop(sink.name, None) is not None:
+                log.info("%s: working again", sink.name)
+
+    # -- sessions and commands (thread-safe) ----------------------------------------------------
+
+    @property
+    def session(self) -> Session | None:
+        return self.controller.session
+
+    def start_session(self, player: str, workout: str) -> Session:
+        """Start a session of a workout or HIIT program; `SessionRefused` while one runs."""
+        return self.controller.start(player, workout)
+
+    def switch_workout(self, workout: str, *, round: int | None = None) -> None:
+        self.controller.switch(workout, round=round)
+
+    def end_session(self, status: str = "done") -> None:
+        self.controller.stop(status)
+
+    def handle_command(self, cmd: LiveCommand) -> tuple[bool, str]:
+        """Run a start/stop/switch command; its answer goes out in the state (cmd_* fields)."""
+        ok, message = self.controller.handle(cmd)
+        self._cmd = LiveState(cmd_id=cmd.id, cmd_ok=ok, cmd_message=message)
+        if self.publisher is not None:
+            self.publisher.publish(None, [], self.live_state())
+        return ok, message
+
+    # -- what the engine says about itself ------------------------------------------------------
+
+    @property
+    def catalog(self):
+        """The workouts and programs the last session was started from (`hiitpi.referee.catalog`)."""
+        return self.controller.catalog
+
+    @property
+    def analysing(self) -> bool:
+        """True while the analysis thread runs."""
+        return self.loop is not None and self.loop.alive
+
+    @property
+    def finished(self) -> threading.Event:
+        """Set once a finite source has been fully analysed."""
+        return self.loop.finished if self.loop is not None else _NEVER
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Until a finite source has been fully analysed (or the engine stopped)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.finished.is_set() and not self.stop_event.is_set():
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            self.finished.wait(0.1 if left is None else min(0.1, left))
+        return self.finished.is_set()
+
+    @property
+    def degraded(self) -> dict[str, str]:
+        """Parts that are not working, with why: sinks that failed, the source, the analysis."""
+        out = dict(self._sink_errors)
+        out.pop("live bus", None)  # the publisher degrades by itself and says so in redis_reconnects
+        cap = self.capture.status() if self.capture is not None else None
+        if cap is not None and not cap.healthy:
+            out["source"] = cap.last_error or "the source stalled"
+        if self.loop is not None and self.loop.last_error:
+            out["analysis"] = self.loop.last_error
+        return out
+
+    def live_state(self) -> LiveState:
+        """What viewers see now: the session's numbers, the engine's health, the last command."""
+        st = self.controller.state()
+        cap = self.capture.status() if self.capture is not None else None
+        st.fps = round(self.stats.fps, 1)
+        st.dropped = cap.dropped if cap else 0
+        st.source = cap.source if cap else ""
+        st.source_restarts = cap.restarts if cap else 0
+        st.degraded = tuple(sorted(self.degraded))
+        st.redis_reconnects = self.publisher.reconnects if self.publisher else 0
+        st.updated = round(time.time(), 3)
+        st.cmd_id, st.cmd_ok, st.cmd_message = self._cmd.cmd_id, self._cmd.cmd_ok, self._cmd.cmd_message
+        return st
+
+    def _clock_now(self) -> float:
+        """The referee clock now, before any frame: the monotonic capture clock for a camera,
+        media time 0 for a file."""
+        src = self.capture.source if self.capture is not None else None
+        return 0.0 if (src is not None and not src.live) or _is_file(src) else time.monotonic()
+
+    def _reset_pose(self) -> None:
+        if self.stage is not None:
+            self.stage.reset()
+
+
+_NEVER = threading.Event()
+
+
+def _is_file(src: Any) -> bool:
+    from hiitpi.capture.video import VideoFileSource
+
+    return isinstance(src, VideoFileSource)

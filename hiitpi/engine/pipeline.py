@@ -1,0 +1,88 @@
+"""The pose stage every frame goes through once: estimator → smoother, with its timings.
+
+One `PoseStage` feeds any number of referees (the session's, and the recogniser's candidates):
+the pose model runs once per frame whoever watches. The live frame loop and offline analysis
+(`hiitpi analyze`, evaluations) use the same stage, so a clip counts the same in both.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from hiitpi.pose.types import Pose
+from hiitpi.referee.events import RefEvent
+from hiitpi.stats import summary
+
+STAGES = ("pose", "smooth", "referee")
+
+
+@dataclass
+class StageTimes:
+    """Per-stage wall times in milliseconds, one entry per frame (offline analysis keeps them all)."""
+
+    values: dict[str, list[float]] = field(default_factory=lambda: {s: [] for s in STAGES})
+
+    def add(self, stage: str, ms: float) -> None:
+        self.values.setdefault(stage, []).append(ms)
+
+    def summary(self) -> dict[str, dict[str, float]]:
+        """``{"pose_ms": {median, p90, n}, ...}`` for the stages that ran."""
+        out = {}
+        for stage, vals in self.values.items():
+            if vals:
+                s = summary(vals)
+                out[f"{stage}_ms"] = {"median": s["median"], "p90": s["p90"], "n": s["n"]}
+        return out
+
+
+class PoseStage:
+    """``process(image, t)`` → the smoothed pose (or None: nobody seen). ``last_ms`` holds this
+    frame's stage times; with ``keep_times`` every frame's go to ``times`` too."""
+
+    def __init__(self, estimator: Any, smoother: Any = None, *, keep_times: bool = False):
+        self.estimator = estimator
+        self.smoother = smoother
+        self.times = StageTimes() if keep_times else None
+        self.last_ms: dict[str, float] = {}
+
+    def _time(self, stage: str, t0: float) -> None:
+        ms = (time.perf_counter() - t0) * 1000.0
+        self.last_ms[stage] = ms
+        if self.times is not None:
+            self.times.add(stage, ms)
+
+    def process(self, image: np.ndarray, timestamp: float) -> Pose | None:
+        self.last_ms = {}
+        t0 = time.perf_counter()
+        pose = self.estimator.estimate(image, timestamp)
+        self._time("pose", t0)
+        return self.smooth(pose)
+
+    def smooth(self, pose: Pose | None) -> Pose | None:
+        """The smoothing step alone (for poses estimated earlier: a pose cache, tests)."""
+        if pose is None or self.smoother is None:
+            return pose
+        t0 = time.perf_counter()
+        pose = self.smoother.filter(pose)
+        self._time("smooth", t0)
+        return pose
+
+    def referee(self, referees: Iterable[Any], pose: Pose | None, timestamp: float) -> list[RefEvent]:
+        """Feed ``pose`` to every referee; their events in order (timed as the referee stage)."""
+        t0 = time.perf_counter()
+        events: list[RefEvent] = []
+        for ref in referees:
+            events.extend(ref.update(pose, timestamp))
+        self._time("referee", t0)
+        return events
+
+    def reset(self) -> None:
+        """A new clip or session: tracking and smoothing start afresh."""
+        for part in (self.estimator, self.smoother):
+            if part is not None and hasattr(part, "reset"):
+                part.reset()

@@ -1,0 +1,294 @@
+"""Sessions: who trains what, HIIT programs moving along the clock, and the commands that drive them.
+
+The `SessionController` owns the running `Session` (its referee, its program, its totals) and is
+the one place that decides what a start, stop or switch means. Its policy: one session at a time
+per camera — a start while someone trains is refused with their name (they stop first); a program
+switches workout and rests by itself and ends when its last interval does. Every change is a
+`SessionChange` handed to ``on_change`` (the engine passes it to its sinks: store, live bus).
+The controller never touches a frame: the frame loop calls `on_pose` with each frame's pose.
+Thread-safe: commands come from the command listener, the page's API and tests.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from hiitpi.config import Settings
+from hiitpi.errors import InputError
+from hiitpi.live.contract import LiveCommand, LiveState, validate_command
+from hiitpi.pose.types import Pose
+from hiitpi.referee.events import RefEvent
+from hiitpi.referee.machine import Referee
+
+log = logging.getLogger(__name__)
+
+DEFAULT_PLAYER = "guest"
+
+
+class SessionRefused(InputError):
+    """A command the session policy refuses (someone is training, nothing to stop, unknown name)."""
+
+
+@dataclass(slots=True)
+class Session:
+    id: str
+    player: str
+    workout: str  # the current interval's workout (rules name)
+    referee: Referee
+    program: Any = None  # a `ProgramRun` when the session is a HIIT program
+    t0: float | None = None  # referee clock at the session's first frame
+    store_id: Any = None  # set by the store sink when it opens the session's row
+    resting: bool = False
+    reps_before: int = 0  # reps of the intervals already finished
+    no_reps_before: int = 0
+
+    @property
+    def total_reps(self) -> int:
+        return self.reps_before + self.referee.count
+
+    @property
+    def total_no_reps(self) -> int:
+        return self.no_reps_before + self.referee.no_reps
+
+    @property
+    def program_name(self) -> str | None:
+        return self.program.program.name if self.program is not None else None
+
+
+@dataclass(frozen=True, slots=True)
+class SessionChange:
+    """``kind``: session_start, interval_end, interval_start, rest_start or session_stop; ``t`` the
+    referee clock; ``data`` what the live bus carries with it."""
+
+    kind: str
+    session: Session
+    t: float
+    data: dict[str, Any]
+
+
+class SessionController:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        on_change: Callable[[SessionChange], None],
+        clock: Callable[[], float],
+        reset_pose: Callable[[], None] = lambda: None,
+    ):
+        self.settings = settings
+        self.on_change = on_change
+        self._clock = clock
+        self._reset_pose = reset_pose
+        self.catalog = None  # the `Catalog` the last session was started from
+        self.session: Session | None = None
+        self.last_t: float | None = None  # newest frame's timestamp
+        self._ended = LiveState()
+        self.lock = threading.RLock()
+
+    # -- what can be started ------------------------------------------------------------------
+
+    def reload(self) -> None:
+        """Read the rules folder again (at start-up and before every session), so an edited or
+        added file is used without a restart; a file that no longer loads keeps its last good
+        version and the error is logged."""
+        from hiitpi.referee.catalog import load_catalog
+
+        self.catalog = load_catalog(self.settings.referee.rules_dir, previous=self.catalog)
+        for line in self.catalog.errors:
+            log.warning("rules: %s", line)
+
+    def resolve(self, name: str) -> tuple[Any, Any]:
+        """(the first workout's rule, the `Program` or None) for a workout or program name."""
+        from hiitpi.referee.catalog import UnknownNameError
+
+        try:
+            return self.catalog.resolve(name)
+        except UnknownNameError as exc:
+            raise SessionRefused(exc.message, exc.hint) from None
+
+    def workout(self, name: str) -> Any:
+        """The rule of a workout (or alias) for the next interval: programs do not nest."""
+        from hiitpi.referee.catalog import UnknownNameError
+
+        try:
+            return self.catalog.workout(name)
+        except UnknownNameError as exc:
+            raise SessionRefused(exc.message, exc.hint) from None
+
+    def _referee(self, rule: Any) -> Referee:
+        self._reset_pose()  # tracking and smoothing start afresh, as `hiitpi analyze` does
+        return Referee(rule, pace_window_s=self.settings.referee.pace_window_s)
+
+    # -- the commands -------------------------------------------------------------------------
+
+    def start(self, player: str, workout: str) -> Session:
+        """Start a session of a workout or a HIIT program. Refused while a session runs."""
+        with self.lock:
+            s = self.session
+            if s is not None:
+                raise SessionRefused(
+                    f"{s.player} is training ({s.program_name or s.workout}): only one session runs "
+                    "per camera; stop it first"
+                )
+            self.reload()
+            rule, program = self.resolve(workout)
+            s = Session(
+                id=uuid.uuid4().hex[:12], player=player, workout=rule.name, referee=self._referee(rule)
+            )
+            if program is not None:
+                from hiitpi.referee.programs import ProgramRun
+
+                s.program = ProgramRun(program)
+            self.session = s
+            self._change("session_start", {"player": player, "workout": rule.name, "program": s.program_name})
+            log.info("session %s started: %s doing %s", s.id, player, s.program_name or rule.name)
+            return s
+
+    def switch(self, workout: str, *, round: int | None = None) -> None:
+        """Next interval of the running session: the reps done so far are kept."""
+        with self.lock:
+            s = self._running("switch workout")
+            rule = self.workout(workout)
+            referee = self._referee(rule)
+            self._change("interval_end", {"workout": s.workout, **_tally(s.referee)})
+            s.reps_before += s.referee.count
+            s.no_reps_before += s.referee.no_reps
+            s.referee = referee
+            s.workout = rule.name
+            s.resting = False
+            self._change("interval_start", {"workout": rule.name, "round": round})
+            log.info("session %s switched to %s", s.id, rule.name)
+
+    def stop(self, status: str = "done") -> Session:
+        """End the running session; viewers keep seeing its numbers until the next one starts."""
+        with self.lock:
+            s = self._running("stop")
+            tally = _tally(s.referee)
+            self._ended = self._session_state(s)
+            self._ended.running = False
+            self._ended.phase = ""
+            self._ended.program = ""
+            self._ended.program_elapsed = self._ended.round = self._ended.rounds = None
+            self._ended.segment = ""
+            self._ended.remaining = None
+            self.session = None
+            self._change(
+                "session_stop",
+                {
+                    "status": status,
+                    "player": s.player,
+                    "workout": s.workout,
+                    **tally,
+                    "total_reps": s.total_reps,
+                    "total_no_reps": s.total_no_reps,
+                },
+                s,
+            )
+            log.info(
+                "session %s ended (%s): %d reps, %d no-reps", s.id, status, s.total_reps, s.total_no_reps
+            )
+            return s
+
+    def handle(self, cmd: LiveCommand) -> tuple[bool, str]:
+        """Run a start/stop/switch command from the page; (ok, message fit to show)."""
+        try:
+            problem = validate_command(cmd.action, cmd.player, cmd.workout)
+            if problem:
+                raise SessionRefused(problem)
+            if cmd.action == "start":
+                s = self.start(cmd.player or DEFAULT_PLAYER, cmd.workout or self.settings.referee.workout)
+                return True, f"session {s.id} started: {s.player}, {s.program_name or s.workout}"
+            if cmd.action == "switch":
+                self.switch(cmd.workout or "")
+                return True, f"switched to {self.session.workout}"
+            self.stop("done")
+            return True, "session stopped"
+        except SessionRefused as exc:
+            log.warning("command %s %s refused: %s", cmd.id, cmd.action, exc.message)
+            return False, exc.message
+
+    def _running(self, what: str) -> Session:
+        if self.session is None:
+            raise SessionRefused(f"no session is running: there is nothing to {what}")
+        return self.session
+
+    # -- frames ---------------------------------------------------------------------------------
+
+    def on_pose(self, stage: Any, pose: Pose | None, t: float) -> list[RefEvent]:
+        """Feed one frame's pose to the session's referee (not while resting), then move a program
+        along the clock. Returns the referee's events."""
+        with self.lock:
+            self.last_t = t
+            s = self.session
+            if s is None:
+                return []
+            if s.t0 is None:
+                s.t0 = t
+            events = [] if s.resting else stage.referee((s.referee,), pose, t)
+            if s.program is not None:
+                self._program_step(s)  # after this frame's events: they belong to their interval
+            return events
+
+    def _program_step(self, s: Session) -> None:
+        seg = s.program.update(self.elapsed(s))
+        if s.program.done:
+            log.info("program %s finished", s.program_name)
+            self.stop("done")
+        elif seg is None:
+            return
+        elif seg.kind == "rest":
+            s.resting = True
+            self._change(
+                "rest_start", {"next": seg.workout, "round": seg.round, "duration_s": seg.duration_s}
+            )
+        elif seg.index > 0:
+            self.switch(seg.workout, round=seg.round)
+
+    # -- what viewers see -------------------------------------------------------------------------
+
+    def elapsed(self, s: Session) -> float:
+        t = self.last_t
+        return round(t - s.t0, 2) if (t is not None and s.t0 is not None) else 0.0
+
+    def state(self) -> LiveState:
+        """The session part of the live state (the running session, else the one that ended)."""
+        with self.lock:
+            s = self.session
+            if s is None:
+                return dataclasses.replace(self._ended)
+            return self._session_state(s)
+
+    def _session_state(self, s: Session) -> LiveState:
+        ref = s.referee
+        elapsed = self.elapsed(s)
+        st = LiveState(
+            session=s.id,
+            player=s.player,
+            workout=s.workout,
+            running=True,
+            phase="rest" if s.resting else ref.phase,
+            reps=ref.count,
+            no_reps=ref.no_reps,
+            total_reps=s.total_reps,
+            total_no_reps=s.total_no_reps,
+            pace=round(ref.pace, 2),
+            elapsed=elapsed,
+        )
+        if s.program is not None:
+            for key, value in s.program.state(elapsed).items():
+                setattr(st, key, value)
+        return st
+
+    def _change(self, kind: str, data: dict[str, Any], s: Session | None = None) -> None:
+        t = self.last_t if self.last_t is not None else self._clock()
+        self.on_change(SessionChange(kind, s or self.session, t, data))
+
+
+def _tally(ref: Referee) -> dict[str, Any]:
+    return {"reps": ref.count, "no_reps": ref.no_reps, "pace": round(ref.pace, 2)}

@@ -1,0 +1,138 @@
+"""Where an analysed frame goes: sinks the frame loop hands each result to, in order.
+
+A sink has a ``name``, ``on_frame(result)`` for every analysed frame and ``on_session(change,
+state)`` for every session change. The engine registers the store sink (`RecorderSink`, first, so
+a session's store id is known before it is announced) and the live bus (`LiveSink`); the
+appliance adds the video encoder (`hiitpi.web.mjpeg.MjpegBroadcaster`), so the engine knows
+nothing of the web side. A sink that raises marks itself degraded on the engine; counting goes on.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from hiitpi.capture.base import Frame
+from hiitpi.engine.session import SessionChange
+from hiitpi.live.contract import LiveState, encode_event, encode_sample
+from hiitpi.pose.types import Pose
+from hiitpi.referee.events import RefEvent
+
+
+@dataclass(slots=True)
+class FrameResult:
+    """One analysed frame: its pose, the session referee's events, the state after it."""
+
+    frame: Frame
+    pose: Pose | None
+    events: list[RefEvent]
+    stages_ms: dict[str, float]
+    state: LiveState
+    session_id: str = ""
+    published: bool = False  # set by the live sink
+    latency_ms: float | None = None  # captured → in Redis, minus the pose model (live sink)
+
+
+class EngineSink(Protocol):
+    name: str
+
+    def on_frame(self, result: FrameResult) -> None: ...
+
+    def on_session(self, change: SessionChange, state: LiveState) -> None: ...
+
+
+class Recorder(Protocol):
+    """What the store sink calls (``hiitpi.store.recorder.SessionRecorder`` fits)."""
+
+    def start_session(
+        self,
+        player: str,
+        workout: str,
+        *,
+        program: str | None = None,
+        round: int | None = None,
+        t0: float = 0.0,
+    ) -> Any: ...
+
+    def start_interval(self, workout: str, *, round: int | None = None) -> None: ...
+
+    def record(self, event: RefEvent) -> None: ...
+
+    def end_session(self, status: str = "done") -> Any: ...
+
+
+class RecorderSink:
+    """Sessions, intervals and referee events into the history store."""
+
+    name = "store"
+
+    def __init__(self, recorder: Recorder):
+        self.recorder = recorder
+
+    def on_session(self, change: SessionChange, state: LiveState) -> None:
+        s = change.session
+        if change.kind == "session_start":
+            s.store_id = self.recorder.start_session(
+                s.player,
+                s.workout,
+                program=s.program_name,
+                round=1 if s.program is not None else None,
+                t0=change.t,
+            )
+            change.data["store_id"] = s.store_id
+        elif change.kind == "interval_start":
+            self.recorder.start_interval(s.workout, round=change.data.get("round"))
+        elif change.kind == "session_stop":
+            self.recorder.end_session(change.data.get("status", "done"))
+
+    def on_frame(self, result: FrameResult) -> None:
+        for event in result.events:
+            self.recorder.record(event)
+
+
+class LiveSink:
+    """Samples, events and the state onto the live bus (`hiitpi.live.publisher.LivePublisher`)."""
+
+    name = "live bus"
+
+    def __init__(self, publisher: Any):
+        self.publisher = publisher
+
+    def on_session(self, change: SessionChange, state: LiveState) -> None:
+        s = change.session
+        ref = s.referee
+        event = encode_event(
+            change.kind,
+            ts=change.t,
+            wall=time.time(),
+            session=s.id,
+            count=ref.count,
+            data=change.data,
+        )
+        self.publisher.publish(None, [event], state)
+
+    def on_frame(self, result: FrameResult) -> None:
+        frame, pose, stages = result.frame, result.pose, result.stages_ms
+        wall = time.time()
+        sample = encode_sample(
+            seq=frame.seq,
+            ts=frame.timestamp,
+            wall=wall,
+            session=result.session_id,
+            keypoints=pose.keypoints if pose is not None else None,
+            score=pose.score if pose is not None else None,
+            stages=stages,
+            age_ms=(time.monotonic() - frame.captured_at) * 1000 - stages.get("pose", 0.0),
+        )
+        events = [
+            encode_event(
+                e.kind, ts=e.t_end, wall=wall, session=result.session_id, count=e.count, data=e.to_dict()
+            )
+            for e in result.events
+        ]
+        t_pub = time.perf_counter()
+        result.published = self.publisher.publish(sample, events, result.state)
+        stages["publish"] = (time.perf_counter() - t_pub) * 1000
+        if result.published:
+            result.latency_ms = (time.monotonic() - frame.captured_at) * 1000 - stages.get("pose", 0.0)

@@ -1,0 +1,188 @@
+"""`hiitpi analyze`: a video file through the live pipeline, as fast as the machine allows."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hiitpi.capture.base import EndOfStream
+from hiitpi.capture.video import VideoFileSource
+from hiitpi.engine.pipeline import PoseStage
+from hiitpi.errors import InputError
+from hiitpi.offline.poses import progress_bar
+from hiitpi.pose.types import Pose
+from hiitpi.referee.events import RefEvent
+from hiitpi.referee.machine import Referee
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class AnalysisResult:
+    video: str
+    workout: str
+    model: str
+    frames: int
+    fps: float
+    duration_s: float
+    reps: int
+    no_reps: int
+    hold_s: float
+    events: list[RefEvent]
+    timings: dict
+    wall_s: float
+
+    def to_dict(self) -> dict:
+        reps = [e for e in self.events if e.kind == "rep"]
+        return {
+            "video": self.video,
+            "workout": self.workout,
+            "model": self.model,
+            "frames": self.frames,
+            "fps": round(self.fps, 3),
+            "duration_s": round(self.duration_s, 3),
+            "reps": self.reps,
+            "no_reps": self.no_reps,
+            "hold_s": round(self.hold_s, 3),
+            "rep_events": [_rep_dict(e) for e in reps],
+            "no_rep_events": [_rep_dict(e) for e in self.events if e.kind == "no_rep"],
+            "faults": [_rep_dict(e) for e in self.events if e.kind == "fault"],
+            "timings_ms": self.timings,
+            "wall_s": round(self.wall_s, 3),
+            "frames_per_second": round(self.frames / self.wall_s, 2) if self.wall_s > 0 else None,
+        }
+
+
+def _rep_dict(e: RefEvent) -> dict:
+    d = {
+        "count": e.count,
+        "start": round(e.t_start, 3),
+        "end": round(e.t_end, 3),
+        "duration_s": round(e.duration_s, 3),
+    }
+    for key in ("eccentric_s", "concentric_s", "rom", "reason", "side"):
+        v = getattr(e, key)
+        if v is not None:
+            d[key] = round(v, 3) if isinstance(v, float) else v
+    return d
+
+
+def analyze_video(
+    path: str | Path,
+    settings: Any,
+    workout: str,
+    *,
+    out: str | Path | None = None,
+    progress: bool = True,
+    estimator: Any = None,
+) -> AnalysisResult:
+    """Run the real pipeline over a video file; optionally write an annotated copy to ``out``."""
+    import cv2
+
+    from hiitpi.pose.smoothing import PoseSmoother
+    from hiitpi.referee.catalog import load_catalog
+
+    rule = load_catalog(settings.referee.rules_dir).workout(workout)  # UnknownNameError names the known ones
+    referee = Referee(rule, settings.referee.pace_window_s)
+    own = estimator is None
+    if own:
+        from hiitpi.pose.registry import get_backend
+
+        get_backend(settings.pose.model)  # an unknown model is one line, before anything loads
+    source = VideoFileSource(path, paced=False)
+    source.open()  # a missing or undecodable file is reported before the model loads
+    if own:
+        from hiitpi.pose.registry import create_estimator
+
+        try:
+            estimator = create_estimator(settings)
+        except BaseException:
+            source.close()
+            raise
+    info = source.info
+    stage = PoseStage(estimator, PoseSmoother.from_settings(settings.pose.smoothing), keep_times=True)
+    writer = None
+    if out is not None:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        writer = cv2.VideoWriter(
+            str(out), cv2.VideoWriter_fourcc(*"mp4v"), info.fps, (info.width, info.height)
+        )
+        if not writer.isOpened():
+            source.close()
+            raise InputError(f"cannot write a video at {out}", "use a .mp4 name in a writable folder")
+    events: list[RefEvent] = []
+    frames = 0
+    t_wall = time.perf_counter()
+    try:
+        estimator.reset()
+        with progress_bar(info.frames, Path(path).name, progress) as bar:
+            while True:
+                try:
+                    frame = source.read()
+                except EndOfStream:
+                    break
+                pose = stage.process(frame.image, frame.timestamp)
+                evs = stage.referee((referee,), pose, frame.timestamp)
+                events.extend(evs)
+                frames += 1
+                if writer is not None:
+                    writer.write(annotate(frame.image, pose, referee, evs))
+                bar.update(1)
+    finally:
+        source.close()
+        if writer is not None:
+            writer.release()
+        if own:
+            estimator.close()
+    wall = time.perf_counter() - t_wall
+    return AnalysisResult(
+        video=str(path),
+        workout=rule.name,
+        model=getattr(estimator, "name", settings.pose.model),
+        frames=frames,
+        fps=info.fps,
+        duration_s=frames / info.fps if info.fps else 0.0,
+        reps=referee.count,
+        no_reps=referee.no_reps,
+        hold_s=referee.hold_s,
+        events=events,
+        timings=stage.times.summary(),
+        wall_s=wall,
+    )
+
+
+def annotate(frame: np.ndarray, pose: Pose | None, referee: Referee, events: list[RefEvent]) -> np.ndarray:
+    """The frame with the skeleton, the referee's state, count and last call drawn on it."""
+    import cv2
+
+    from hiitpi.pose.draw import draw_pose
+
+    img = draw_pose(frame, pose, copy=True)
+    h, w = img.shape[:2]
+    scale = max(0.5, min(w, h) / 480)
+    if referee.rule.kind == "hold":
+        lines = [f"{referee.rule.title}: {referee.hold_s:.1f}s", f"state: {referee.phase}"]
+    else:
+        lines = [
+            f"{referee.rule.title}: {referee.count}",
+            f"state: {referee.phase}  no-reps: {referee.no_reps}  pace: {referee.pace:.0f}/min",
+        ]
+    for e in events:
+        if e.kind in ("no_rep", "fault") and e.reason:
+            lines.append(f"{e.kind.replace('_', '-')}: {e.reason}")
+    font, fs, thick = cv2.FONT_HERSHEY_SIMPLEX, 0.8 * scale, max(1, int(2 * scale))
+    line_h = int(34 * scale)
+    width = max(cv2.getTextSize(line, font, fs, thick)[0][0] for line in lines) + int(20 * scale)
+    box = img[0 : line_h * len(lines) + int(12 * scale), 0 : min(w, width)]
+    box[:] = (box * 0.35).astype(img.dtype)  # darken behind the text so it reads on any video
+    y = int(28 * scale)
+    for line in lines:
+        cv2.putText(img, line, (int(10 * scale), y), font, fs, (255, 255, 255), thick, cv2.LINE_AA)
+        y += line_h
+    return img

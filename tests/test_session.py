@@ -1,0 +1,105 @@
+"""The session controller on its own: the one policy for start/stop/switch, programs on the clock,
+and what it tells its sinks. Synthetic poses from `hiitpi.referee.synth`; no camera, no Redis."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hiitpi.config import load_settings
+from hiitpi.engine.pipeline import PoseStage
+from hiitpi.engine.session import SessionChange, SessionController, SessionRefused
+from hiitpi.live.contract import LiveCommand
+from hiitpi.referee.synth import squat_sequence
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture()
+def rules_dir(tmp_path) -> Path:
+    rules = tmp_path / "rules"
+    (rules / "programs").mkdir(parents=True)
+    for f in (REPO / "rules").glob("*.toml"):
+        (rules / f.name).symlink_to(f)
+    (rules / "programs" / "duo.toml").write_text(
+        'name = "duo"\ntitle = "Duo"\nrounds = 1\n\n'
+        '[[blocks]]\nworkout = "squat"\nwork_s = 4.0\nrest_s = 2.0\n\n'
+        '[[blocks]]\nworkout = "jumping_jack"\nwork_s = 3.0\n'
+    )
+    return rules
+
+
+@pytest.fixture()
+def controller(tmp_path, rules_dir):
+    settings = load_settings(
+        None,
+        env={},
+        overrides={("general", "data_dir"): str(tmp_path), ("referee", "rules_dir"): str(rules_dir)},
+    )
+    changes: list[SessionChange] = []
+    resets: list[int] = []
+    c = SessionController(
+        settings, on_change=changes.append, clock=lambda: 0.0, reset_pose=lambda: resets.append(1)
+    )
+    c.reload()
+    c.changes, c.resets = changes, resets  # what the sinks would have seen
+    return c
+
+
+def feed(c: SessionController, poses) -> list:
+    stage = PoseStage(None, None)
+    events = []
+    for p in poses:
+        events += c.on_pose(stage, p, p.timestamp)
+    return events
+
+
+def test_a_session_counts_and_stops_with_its_totals(controller):
+    s = controller.start("ana", "squats")  # an alias
+    assert s.workout == "squat" and controller.resets == [1]
+    events = feed(controller, squat_sequence(3))
+    assert [e.kind for e in events].count("rep") == 3
+    st = controller.state()
+    assert (st.running, st.player, st.reps, st.total_reps) == (True, "ana", 3, 3)
+    controller.stop()
+    assert controller.session is None
+    ended = controller.state()
+    assert (ended.running, ended.player, ended.total_reps, ended.phase) == (False, "ana", 3, "")
+    kinds = [c.kind for c in controller.changes]
+    assert kinds == ["session_start", "session_stop"]
+    assert controller.changes[-1].data["total_reps"] == 3
+
+
+def test_one_session_per_camera_a_start_while_someone_trains_names_them(controller):
+    controller.start("ben", "squat")
+    with pytest.raises(SessionRefused, match=r"ben is training \(squat\)"):
+        controller.start("ana", "jumping_jack")
+    ok, msg = controller.handle(LiveCommand(id="1-0", action="start", player="ana", workout="squat"))
+    assert not ok and msg.startswith("ben is training")
+    assert controller.session.player == "ben"
+
+
+def test_commands_that_cannot_run_say_why(controller):
+    assert controller.handle(LiveCommand(id="1-0", action="stop")) == (
+        False,
+        "no session is running: there is nothing to stop",
+    )
+    ok, msg = controller.handle(LiveCommand(id="2-0", action="start", player="ana", workout="squatt"))
+    assert not ok and "no workout or program named 'squatt'" in msg
+    ok, msg = controller.handle(LiveCommand(id="3-0", action="jump"))
+    assert not ok and "unknown action" in msg
+    assert controller.changes == []
+
+
+def test_a_program_switches_rests_and_finishes_on_the_clock(controller):
+    controller.start("cleo", "duo")
+    feed(controller, squat_sequence(4, period_s=2.0))  # 1 s standing + 8 s of squats + 1 s: 10 s
+    kinds = [c.kind for c in controller.changes]
+    assert kinds == ["session_start", "rest_start", "interval_end", "interval_start", "session_stop"]
+    interval_end = controller.changes[2]
+    # squats before the rest (4 s of clip time: 1 s standing, then 3 s = 1.5 reps) count in round 1
+    assert interval_end.data["workout"] == "squat" and interval_end.data["reps"] == 1
+    stop = controller.changes[-1].data
+    assert stop["total_reps"] == 1  # nothing is counted while resting, nor as jumping jacks
+    assert controller.session is None
