@@ -3,7 +3,7 @@
 
     .venv/bin/python scripts/bench_history.py [--sessions 1000] [--reps 50000] [--runs 30] [--json]
 
-Seeds a fresh SQLite file with scripts/seed_history.py, serves the dashboard under waitress on a
+Seeds a fresh SQLite file with scripts/seed_history.py, serves the dashboard (the event-loop server) on a
 free loopback port and does what a browser does to show each page, over real HTTP: GET the page,
 its Dash layout and dependencies, then POST the callbacks that fill it (the page router, then the
 page's own data callback). Static JS/CSS bundles are left out (a browser caches them). Prints the
@@ -21,7 +21,6 @@ import random
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -139,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
     from hiitpi.config import load_settings
     from hiitpi.store.db import Store
     from hiitpi.store.queries import list_sessions
-    from hiitpi.web.app import create_app, serve_web
+    from hiitpi.web.app import create_app
+    from hiitpi.web.server import WebServer
     from tests.conftest import free_port
 
     work = Path(tempfile.mkdtemp(prefix="hiitpi-bench-history-"))
@@ -161,18 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     newest = list_sessions(store, per_page=1).items[0]
 
     app = create_app(settings, store=store, auth=False)
-    stop = threading.Event()
-    web = threading.Thread(target=serve_web, args=(settings, stop), kwargs={"app": app}, daemon=True)
-    web.start()
+    web = WebServer(settings, app)
+    web.start()  # serving when it returns
     base = f"http://127.0.0.1:{settings.web.port}"
-    import requests
-
-    for _ in range(200):
-        try:
-            requests.get(base + "/healthz", timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.05)
     b = Browserish(base)
 
     def session_data(bb: Browserish) -> None:
@@ -206,8 +197,7 @@ def main(argv: list[str] | None = None) -> int:
             stats["response_kb"] = round(first["_bytes"] / 1024, 1)
             result["pages"][path.split("/")[1] if not path.startswith("/session") else "session"] = stats
     finally:
-        stop.set()
-        web.join(10)
+        web.stop()
         store.close()
     if args.json:
         print(json.dumps(result))

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from hiitpi.config import Settings
@@ -25,4 +24,3 @@ class WebContext:
     coach_snapshot: Callable[[int], dict | None] = lambda _sid: None
     #: the health report (`HealthMonitor.report`) when installed
     health_report: Callable[[], dict] | None = None
-    stopping: threading.Event = field(default_factory=threading.Event)

@@ -4,7 +4,8 @@
  * number shown (window.hiitpiMetrics) for the browser test. */
 (function () {
   "use strict";
-  var es = null, cur = { session: null, reps: null, noReps: null, programKey: null, lastEventT: null };
+  var es = null, cur = { session: null, reps: null, noReps: null, programKey: null, lastRepT: null };
+  var broken = false;  // the feed failed since it last opened: the video is reloaded when it is back
   var pendingReps = {}, pendingSeq = {}, observers = [], chartBuf = [], chartFlushed = 0;
   var metrics = window.hiitpiMetrics = { rep: [], repsShown: [], frame: [], frameDom: [], toSent: [], toBrowser: [], messages: 0, errors: 0 };
   var WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"];
@@ -82,10 +83,14 @@
     var running = st.running === "1";
     var what = msg.program ? msg.program.title : (st.program || st.workout);
     var sid = st.session || "";
-    if (sid !== cur.session) {
-      cur.session = sid; cur.reps = null; cur.noReps = null; cur.programKey = null;
-      setProps("live-session", { data: sid });
-      put("live-norep", "");
+    var hist = msg.history && msg.history.session === sid ? msg.history.reps : null;
+    if (sid !== cur.session || hist) {
+      // a new session clears both charts; the session so far (from the store: a late phone, or
+      // the time Redis was away) replaces the reps chart, so it never shows a flat line and a jump
+      var fresh = sid !== cur.session;
+      if (fresh) { cur.session = sid; cur.reps = null; cur.noReps = null; cur.programKey = null; put("live-norep", ""); }
+      cur.lastRepT = hist && hist.length ? hist[hist.length - 1][0] : (fresh ? null : cur.lastRepT);
+      setProps("live-session", { data: { sid: sid, reps: hist || [], fresh: fresh } });
     }
     var reps = st.reps || "0";
     if (msg.captured) {
@@ -135,7 +140,10 @@
     var repX = [], repY = [];
     (msg.events || []).forEach(function (e) {
       if (e.session && sid && e.session !== sid) { return; }
-      if (e.kind === "rep" && e.t !== null) { repX.push(e.t); repY.push(e.count); }
+      if (e.kind === "rep" && e.t !== null) {
+        if (cur.lastRepT !== null && e.t <= cur.lastRepT) { return; }  // on the chart already (history)
+        repX.push(e.t); repY.push(e.count); cur.lastRepT = e.t;
+      }
       else if (e.kind === "no_rep" || e.kind === "fault") {
         put("live-norep", (e.kind === "no_rep" ? "No rep: " : "") + e.reason);
         flash("live-reps-box", "flash-bad");
@@ -163,9 +171,15 @@
 
   function open() {
     if (es) { return; }
-    cur = { session: null, reps: null, noReps: null, programKey: null };
+    cur = { session: null, reps: null, noReps: null, programKey: null, lastRepT: null };
     last = {}; chartBuf = [];
-    es = new EventSource("/api/live/events");
+    var mine = es = new EventSource("/api/live/events");
+    es.onopen = function () {
+      if (!broken) { return; }
+      broken = false;  // the server is back (restarted, or Redis back): so is the video
+      var img = document.getElementById("live-video");
+      if (img) { img.src = "/video?retry=" + Date.now(); }
+    };
     es.onmessage = function (ev) {
       try {
         var msg = JSON.parse(ev.data);
@@ -177,7 +191,12 @@
       } catch (e) { metrics.errors += 1; }
     };
     es.onerror = function () {
+      broken = true;
       put("live-degraded", "Live view degraded: reconnecting to HIIT PI…"); cls("live-degraded", "banner banner-warn");
+      if (mine.readyState === EventSource.CLOSED) {
+        // refused (503: too many pages open, or the server restarting): the browser gives up; we do not
+        setTimeout(function () { if (es === mine) { es = null; } }, 3000);
+      }
     };
     var img = document.getElementById("live-video");
     if (img && !img.dataset.watched) {
