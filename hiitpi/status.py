@@ -142,8 +142,11 @@ def coach_status(settings: Settings) -> tuple[str, bool, str]:
     path, missing = resolve_model_path(settings)
     if path is not None and path.is_file():
         return ("coach", True, f"{path} ({path.stat().st_size / 1e6:.0f} MB)")
-    why = missing or f"{path} does not exist"
-    return ("coach", True, f"{why}: the template will write the summaries (`hiitpi models fetch tinyllama`)")
+    if path is not None:
+        return ("coach", True, f"{path} does not exist: the template will write the summaries")
+    if missing and missing.startswith("model file missing"):
+        missing = "the tinyllama model file is not there (`hiitpi models fetch tinyllama` gets it)"
+    return ("coach", True, f"{missing}: the template will write the summaries")
 
 
 def pose_status(settings: Settings) -> list[tuple[str, bool, str]]:
