@@ -158,7 +158,8 @@ class Appliance:
             health=self.health,
         )
         self.web = WebServer(self.settings, app, sock=self.web_socket)
-        self.web_socket = None  # the server owns it now
+        self.web_socket = None  # the server owns it now: its stop closes it, not the reserving step
+        self._undo = [(name, undo) for name, undo in self._undo if name != "dashboard port"]
         self.web.start()  # serving on the bound socket when it returns; the pairing code shown then
         self.supervisor.watch(self.web)
         self.supervisor.register_health(self.health)
@@ -234,12 +235,17 @@ class Appliance:
             )
             watchdog.ready()  # the dashboard is bound and serving: start() returned
             while not self.stop_event.wait(watchdog.period):
-                self.supervisor.tick()
-                watchdog.tick()
+                self.tick(watchdog)
         finally:
             watchdog.stopping()
             self.stop()
         return 0
+
+    def tick(self, watchdog=None) -> None:
+        """One turn of the main loop: restart what died, then feed the watchdog if all is alive."""
+        self.supervisor.tick()
+        if watchdog is not None:
+            watchdog.tick()
 
     def liveness(self) -> str | None:
         """None while every required part is alive and the analysis makes progress, else why not

@@ -92,6 +92,7 @@ class WebServer:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server = None
         self._stopping: asyncio.Event | None = None
+        self._run_id = 0  # a stalled loop left behind must not beat for the new one
 
     # -- the part contract ------------------------------------------------------------------------
 
@@ -102,7 +103,10 @@ class WebServer:
         started = threading.Event()
         self.last_error = None
         self.beat = time.monotonic()
-        self._thread = threading.Thread(target=self._run, args=(self._sock, started), name="web", daemon=True)
+        self._run_id += 1
+        self._thread = threading.Thread(
+            target=self._run, args=(self._sock, started, self._run_id), name="web", daemon=True
+        )
         self._thread.start()
         if not started.wait(self.start_timeout_s) or not self._thread.is_alive():
             why = self.last_error or f"it did not serve within {self.start_timeout_s:.0f} s"
@@ -160,14 +164,15 @@ class WebServer:
         if self._server is not None:
             self._server.should_exit = True
 
-    def _run(self, sock: socket.socket, started: threading.Event) -> None:
+    def _run(self, sock: socket.socket, started: threading.Event, run_id: int) -> None:
         try:
-            asyncio.run(self._main(sock, started))
+            asyncio.run(self._main(sock, started, run_id))
         except BaseException as exc:  # the thread dies: say why; the supervisor restarts the part
-            self.last_error = f"{type(exc).__name__}: {exc}"
-            log.error("the web server thread died: %s", self.last_error)
+            if run_id == self._run_id:
+                self.last_error = f"{type(exc).__name__}: {exc}"
+            log.error("the web server thread died: %s: %s", type(exc).__name__, exc)
 
-    async def _main(self, sock: socket.socket, started: threading.Event) -> None:
+    async def _main(self, sock: socket.socket, started: threading.Event, run_id: int) -> None:
         import uvicorn
 
         from hiitpi.live.contract import LiveKeys
@@ -206,7 +211,7 @@ class WebServer:
             # hiitpi.web.asgi.request_guards
         )
         server = self._server = uvicorn.Server(config)
-        beat = asyncio.create_task(self._heartbeat())
+        beat = asyncio.create_task(self._heartbeat(run_id))
         reader = asyncio.create_task(hub.run(stopping))
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         try:
@@ -224,7 +229,7 @@ class WebServer:
             reader.cancel()
             log.info("dashboard stopped")
 
-    async def _heartbeat(self) -> None:
-        while True:
+    async def _heartbeat(self, run_id: int) -> None:
+        while run_id == self._run_id:
             self.beat = time.monotonic()
             await asyncio.sleep(0.25)
