@@ -217,22 +217,6 @@ def register_callbacks(app: Dash, wc: WebContext) -> None:
         res = stop_session(wc.reader)
         return res.message, MSG_OK if res.ok else MSG_ERR
 
-    # the browser script sets live-session: a new session clears the live charts, and the session's
-    # reps so far (the feed's history: a late phone, or after Redis was away) fill the reps chart
-    app.clientside_callback(
-        "function(sess, blank) { var nu = window.dash_clientside.no_update;"
-        " if (!blank || !sess) { return [nu, nu]; }"
-        " var reps = JSON.parse(JSON.stringify(blank.reps)), pts = sess.reps || [];"
-        " reps.data[0].x = pts.map(function (p) { return p[0]; });"
-        " reps.data[0].y = pts.map(function (p) { return p[1]; });"
-        " return [reps, sess.fresh ? blank.pose : nu]; }",
-        Output("live-reps-graph", "figure"),
-        Output("live-pose-graph", "figure"),
-        Input("live-session", "data"),
-        State("live-blank", "data"),
-        prevent_initial_call=True,
-    )
-
     # --- history -------------------------------------------------------------------------------
 
     @app.callback(

@@ -272,13 +272,15 @@ class LiveHub:
     async def sync(self) -> bytes:
         """The state and the running session's reps so far, or why there is nothing to show."""
         client = self._connect()
-        try:
-            state = _text(await client.hgetall(self.keys.state))
-            recent = [
-                LiveEntry.decode(i, f) for i, f in await client.xrevrange(self.keys.stream, count=self.recent)
-            ]
-        except redis.RedisError:
-            return sse({"degraded": DEGRADED}).encode()
+        for attempt in (1, 2):  # a second try: the first may get a pooled connection Redis closed
+            try:
+                state = _text(await client.hgetall(self.keys.state))
+                raw = await client.xrevrange(self.keys.stream, count=self.recent)
+                break
+            except redis.RedisError:
+                if attempt == 2:
+                    return sse({"degraded": DEGRADED}).encode()
+        recent = [LiveEntry.decode(i, f) for i, f in raw]
         if self.down is not None:
             return sse({"degraded": WAITING if not state else DEGRADED}).encode()
         msg, _ = build_message(state, [], program=self._program(state))
@@ -352,14 +354,12 @@ class LiveHub:
                         continue
                     log.info("live feed: the live bus is back; every viewer gets the session so far")
                     self.down, last_chart_t = None, None
-                    self._broadcast(RESYNC)
+                    self._broadcast(await self.sync())  # the same sync for all, read once
                     continue
                 msg, last_chart_t = build_message(
                     state, entries, program=self._program(state), last_chart_t=last_chart_t
                 )
-                msg["sent"] = round(
-                    time.time(), 4
-                )  # lets the page split its latency: engine+feed vs. browser
+                msg["sent"] = round(time.time(), 4)  # the page splits its latency: engine+feed | browser
                 if entries or not msg["events"]:
                     self._broadcast(sse(msg).encode())
         finally:

@@ -1,7 +1,8 @@
 /* HIIT PI live page: follows /api/live/events (Server-Sent Events) and updates the page through
- * dash_clientside.set_props — big numbers, program countdown, flash on rep, no-rep reason, charts
- * grown with extendData, optional spoken cues (speechSynthesis). It also measures frame captured →
- * number shown (window.hiitpiMetrics) for the browser test. */
+ * the DOM — big numbers, program countdown, flash on rep, no-rep reason, charts drawn with Plotly
+ * (the session so far from the feed's history, then grown point by point), optional spoken cues
+ * (speechSynthesis). It also measures frame captured → number shown (window.hiitpiMetrics) for
+ * the browser test. */
 (function () {
   "use strict";
   var es = null, cur = { session: null, reps: null, noReps: null, programKey: null, lastRepT: null };
@@ -10,16 +11,20 @@
   var metrics = window.hiitpiMetrics = { rep: [], repsShown: [], frame: [], frameDom: [], toSent: [], toBrowser: [], messages: 0, errors: 0 };
   var WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"];
 
-  var last = {};  // what was last set per component: only changes reach React
-  function setProps(id, props) {
-    if (!document.getElementById(id)) { return; }
-    var changed = {}, any = false, prev = last[id] || (last[id] = {});
-    Object.keys(props).forEach(function (k) {
-      var v = props[k];
-      if (k === "extendData" || k === "data" || prev[k] !== v) { changed[k] = v; prev[k] = v; any = true; }
-    });
-    if (!any) { return; }
-    try { window.dash_clientside.set_props(id, changed); } catch (e) { metrics.errors += 1; }
+  // The two live charts are drawn by Plotly directly (Plotly.restyle / extendTraces on the graph
+  // the page already shows), not through Dash props: a chart operation waits until its graph is
+  // drawn, runs after the numbers have been painted, and never replays.
+  var chartOps = [];
+  function graph(id) {
+    var gd = document.querySelector("#" + id + " .js-plotly-plot");
+    return gd && gd.data && window.Plotly ? gd : null;
+  }
+  function chart(fn) { chartOps.push(fn); later(flushCharts); }
+  function flushCharts() {
+    var reps = graph("live-reps-graph"), pose = graph("live-pose-graph");
+    if (!reps || !pose) { return; }
+    var ops = chartOps; chartOps = [];
+    ops.forEach(function (fn) { try { fn(reps, pose); } catch (e) { metrics.errors += 1; } });
   }
   // Numbers and banners change up to 30 times a second: they are written straight into the DOM
   // (no callback ever outputs these elements, so React never overwrites them); only the charts
@@ -84,13 +89,21 @@
     var what = msg.program ? msg.program.title : (st.program || st.workout);
     var sid = st.session || "";
     var hist = msg.history && msg.history.session === sid ? msg.history.reps : null;
-    if (sid !== cur.session || hist) {
-      // a new session clears both charts; the session so far (from the store: a late phone, or
-      // the time Redis was away) replaces the reps chart, so it never shows a flat line and a jump
-      var fresh = sid !== cur.session;
-      if (fresh) { cur.session = sid; cur.reps = null; cur.noReps = null; cur.programKey = null; put("live-norep", ""); }
-      cur.lastRepT = hist && hist.length ? hist[hist.length - 1][0] : (fresh ? null : cur.lastRepT);
-      setProps("live-session", { data: { sid: sid, reps: hist || [], fresh: fresh } });
+    if (sid !== cur.session) {  // a new session clears both charts
+      cur.session = sid; cur.reps = null; cur.noReps = null; cur.programKey = null; cur.lastRepT = null;
+      put("live-norep", ""); chartBuf = [];
+      chart(function (reps, pose) {
+        window.Plotly.restyle(reps, { x: [[]], y: [[]] }, [0]);
+        window.Plotly.restyle(pose, { x: [[], []], y: [[], []] }, [0, 1]);
+      });
+    }
+    if (hist) {
+      // the session so far (from the store: a phone that opens late, or the time Redis was away)
+      // replaces the reps chart, so it never shows a flat line and a jump
+      cur.lastRepT = hist.length ? hist[hist.length - 1][0] : null;
+      chart(function (reps) {
+        window.Plotly.restyle(reps, { x: [hist.map(function (q) { return q[0]; })], y: [hist.map(function (q) { return q[1]; })] }, [0]);
+      });
     }
     var reps = st.reps || "0";
     if (msg.captured) {
@@ -153,15 +166,15 @@
     // Charts are redrawn after the numbers have been painted, never in the same task: a Plotly
     // redraw takes tens of ms on a phone and would hold the new count back.
     if (repX.length) {
-      later(function () { setProps("live-reps-graph", { extendData: [{ x: [repX], y: [repY] }, [0], 3000] }); });
+      chart(function (reps) { window.Plotly.extendTraces(reps, { x: [repX], y: [repY] }, [0], 3000); });
     }
     (msg.points || []).forEach(function (q) { chartBuf.push(q); });
     var now = Date.now();
     if (chartBuf.length && now - chartFlushed >= 1000) {
       var pts = chartBuf, xs = pts.map(function (q) { return q[0]; });
       chartBuf = []; chartFlushed = now;
-      later(function () {
-        setProps("live-pose-graph", { extendData: [{ x: [xs, xs], y: [pts.map(function (q) { return q[1]; }), pts.map(function (q) { return q[2]; })] }, [0, 1], 3000] });
+      chart(function (reps, pose) {
+        window.Plotly.extendTraces(pose, { x: [xs, xs], y: [pts.map(function (q) { return q[1]; }), pts.map(function (q) { return q[2]; })] }, [0, 1], 3000);
       });
     }
   }
@@ -172,7 +185,7 @@
   function open() {
     if (es) { return; }
     cur = { session: null, reps: null, noReps: null, programKey: null, lastRepT: null };
-    last = {}; chartBuf = [];
+    chartBuf = []; chartOps = [];
     var mine = es = new EventSource("/api/live/events");
     es.onopen = function () {
       if (!broken) { return; }
@@ -234,6 +247,7 @@
     pendingReps = {}; pendingSeq = {};
   }
   setInterval(function () {
+    flushCharts();
     var onLive = !!document.getElementById("live-reps");
     if (onLive && !es) { open(); } else if (!onLive && es) { close(); }
   }, 250);
