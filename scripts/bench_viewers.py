@@ -157,7 +157,7 @@ async def hold_stream(host: str, port: int, source: str, path: str, cookie: str,
                 break
             st.bytes += len(chunk)
             buf = tail + chunk
-            st.units += buf.count(sep)
+            st.units += buf.count(sep) - tail.count(sep)  # the tail's were counted with the last chunk
             if path != "/video":
                 i = buf.rfind(b'"reps":"')
                 if i >= 0:

@@ -139,18 +139,16 @@ def test_viewers_past_the_caps_get_fewer_frames_or_a_still(squat_and_pose):
 
     async def main() -> dict:
         waiters = b.attach(asyncio.get_running_loop())
-        assert b.admit() == "full"
-        full = b.parts(waiters, "first", tier="full")
-        first = asyncio.ensure_future(_count(full, 2.0))
-        while b.clients < 1:
-            await asyncio.sleep(0.01)
-        assert b.admit() == "reduced"
-        reduced = asyncio.ensure_future(_count(b.parts(waiters, "second", tier="reduced"), 2.0))
-        while b.clients < 2:
-            await asyncio.sleep(0.01)
-        assert b.admit() == "still"
+        tiers = [b.admit(), b.admit(), b.admit()]  # three phones arrive at once: told apart
+        assert tiers == ["full", "reduced", "still"] and b.clients == 3
+        first = asyncio.ensure_future(_count(b.parts(waiters, "first", tier=tiers[0]), 2.0))
+        reduced = asyncio.ensure_future(_count(b.parts(waiters, "second", tier=tiers[1]), 2.0))
         still = await b.still(waiters)
-        return {"full": await first, "reduced": await reduced, "still": still}
+        got = {"full": await first, "reduced": await reduced, "still": still}
+        for t in tiers:
+            b.release(t)
+        assert b.clients == 0 and b.admit() == "full"
+        return got
 
     feeder = threading.Thread(target=offer, daemon=True)
     feeder.start()
@@ -182,7 +180,9 @@ def test_the_newest_picture_at_once_and_stop_ends_streams(squat_and_pose):
     async def main() -> tuple[bytes | None, list[bytes]]:
         waiters = b.attach(asyncio.get_running_loop())
         threading.Timer(0.1, lambda: b.submit(image, pose, Overlay())).start()
+        tier = b.admit()  # a viewer counted: the encoder encodes
         jpeg = await b.still(waiters, timeout_s=2)
+        b.release(tier)
         threading.Timer(0.2, b.stop).start()
         parts = [p async for p in b.parts(waiters, "late")]  # ends cleanly when the engine stops
         return jpeg, parts

@@ -52,6 +52,20 @@ async def _until(gen: AsyncIterator[bytes], stopping: asyncio.Event) -> AsyncIte
         await gen.aclose()
 
 
+class Released(StreamingResponse):
+    """A streaming response that gives back what its viewer was counted for when it ends."""
+
+    def __init__(self, content: AsyncIterator[bytes], *, release, **kwargs: Any):
+        super().__init__(content, **kwargs)
+        self._release = release
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            self._release()
+
+
 def build_asgi(
     flask_app: Any,
     ctx: WebContext,
@@ -74,15 +88,19 @@ def build_asgi(
         b = ctx.broadcaster()
         if b is None or video is None:
             return _error(503, "no video here: the engine runs in another process or has not started")
-        tier = b.admit()
         client = request.client.host if request.client else None
+        tier = b.admit()  # counted now; released when the response is done, however it ends
         if tier == "still":
-            jpeg = await b.still(video)
+            try:
+                jpeg = await b.still(video)
+            finally:
+                b.release(tier)
             if jpeg is None:
                 return _error(503, "no picture yet: the camera has not delivered a frame")
             return Response(jpeg, media_type="image/jpeg", headers={**STREAM_HEADERS, "X-Hiitpi-Video": tier})
-        return StreamingResponse(
+        return Released(
             _until(b.parts(video, client, tier=tier), stopping),
+            release=lambda: b.release(tier),
             media_type=MJPEG_MIMETYPE,
             headers={**STREAM_HEADERS, "X-Hiitpi-Video": tier},
         )

@@ -243,29 +243,44 @@ class MjpegBroadcaster:
                 self._waiters.remove(waiters)
 
     def admit(self) -> str:
-        """The tier a new viewer gets: ``full`` (every frame), ``reduced`` (one a second) or
-        ``still`` (one picture): the first ``video_full_viewers`` get every frame, the next ones up
-        to ``video_max_viewers`` fewer, the rest a still, so one more phone never costs the others."""
+        """Count a new viewer in and say what it gets: ``full`` (every frame), ``reduced`` (one a
+        second) or ``still`` (one picture). The first ``video_full_viewers`` get every frame, the
+        next ones up to ``video_max_viewers`` fewer, the rest a still, so one more phone never costs
+        the others. Counted at once (many phones arriving together are told apart); the caller
+        gives the tier back with `release` when the viewer leaves."""
         with self._cond:
             if self._full < self.full_viewers:
-                return "full"
-            return "reduced" if self._clients < self.max_viewers else "still"
+                tier = "full"
+            else:
+                tier = "reduced" if self._clients < self.max_viewers else "still"
+            self._clients += 1
+            self._full += tier == "full"
+            return tier
+
+    def release(self, tier: str) -> None:
+        with self._cond:
+            self._clients -= 1
+            self._full -= tier == "full"
 
     async def parts(
-        self, waiters: FrameWaiters, client: str | None = None, *, tier: str = "full", timeout_s: float = 5.0
+        self,
+        waiters: FrameWaiters,
+        client: str | None = None,
+        *,
+        tier: str | None = None,
+        timeout_s: float = 5.0,
     ) -> AsyncIterator[bytes]:
         """Multipart parts for one viewer, the newest JPEG each time, until the engine stops.
 
         The newest picture comes at once, then each new one; a viewer whose connection is slow
         (its send waits) skips the frames it could not take, never queues them. A ``reduced``
-        viewer gets at most ``REDUCED_FPS`` frames a second.
+        viewer gets at most ``REDUCED_FPS`` frames a second. Without ``tier`` the viewer is
+        admitted (and released) here; with one, the caller admitted it.
         """
         name = client or f"client-{next(self._ids)}"
-        with self._cond:
-            self._clients += 1
-            self._full += tier == "full"
-            watching = self._clients
-        log.info("video client %s connected (%s rate, %d watching)", name, tier, watching)
+        own = tier is None
+        tier = self.admit() if own else tier
+        log.info("video client %s connected (%s rate, %d watching)", name, tier, self._clients)
         pause = 1.0 / REDUCED_FPS if tier == "reduced" else 0.0
         seen, sent = 0, 0
         try:
@@ -280,27 +295,22 @@ class MjpegBroadcaster:
                 if pause:
                     await asyncio.sleep(pause)
         finally:
-            with self._cond:
-                self._clients -= 1
-                self._full -= tier == "full"
-                watching = self._clients
-            log.info("video client %s left after %d frames (%d watching)", name, sent, watching)
+            if own:
+                self.release(tier)
+            log.info(
+                "video client %s left after %d frames (%d watching)", name, sent, self._clients - (not own)
+            )
 
     async def still(self, waiters: FrameWaiters, timeout_s: float = 2.0) -> bytes | None:
-        """The newest JPEG (waiting up to ``timeout_s`` for the first one, counted as a viewer)."""
-        with self._cond:
-            self._clients += 1
-        try:
-            deadline = time.monotonic() + timeout_s
-            while self._latest[1] is None and not self._stop.is_set():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return None
-                await waiters.wait(left)
-            return self._latest[1]
-        finally:
-            with self._cond:
-                self._clients -= 1
+        """The newest JPEG, waiting up to ``timeout_s`` for the first one (the caller has admitted
+        the viewer: the encoder runs while anyone is counted)."""
+        deadline = time.monotonic() + timeout_s
+        while self._latest[1] is None and not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            await waiters.wait(left)
+        return self._latest[1]
 
 
 def multipart(jpeg: bytes) -> bytes:
