@@ -1,10 +1,9 @@
 """`/healthz`: is every part of the appliance working, and if not, why.
 
-A `HealthMonitor` holds one probe per part (camera, pose, Redis, database, …). A probe is a
-function returning a `PartHealth`; the engine and the store register theirs when they start
-(`monitor.register("camera", probe)`), and Redis and the database have probes here that need only
-the settings. ``report()`` runs every probe (a probe that raises is a failed part, not a 500) and
-caches the answer briefly, so a busy page or a watchdog polling every second costs little.
+A `hiitpi.health.HealthMonitor` holds one probe per part (camera, pose, Redis, database, …); the
+probes that need only the settings, or a started engine or recorder, are here. In `hiitpi serve`
+the supervisor then registers each supervised part's health (the part's own, plus its restarts
+and why it last stopped: `hiitpi.supervisor.Supervisor.register_health`).
 
 ``GET /healthz`` answers JSON, always 200 (a degraded appliance is still counting):
 ``{"status": "ok" | "degraded", "degraded": [part names]}`` to anyone, and the full report with
@@ -41,6 +40,9 @@ BANNER_WORDS = {
     "recorder": "History is not being saved",
     "engine": "Analysis stopped",
     "frames": "No frames from the camera",
+    "web server": "Dashboard server problem",
+    "video": "Video problem",
+    "coach": "Coach problem (summaries wait)",
 }
 
 
