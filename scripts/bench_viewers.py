@@ -381,21 +381,25 @@ def run_once(n: int, args, env_base: dict, expected: int) -> dict:
             ]
         )
         fps: list[float] = []
+        idle_fps: list[float] = []
         sampling = threading.Event()
 
-        def sample_fps() -> None:
-            while not sampling.is_set():
+        def sample_fps(into: list[float], until: threading.Event) -> None:
+            while not until.is_set():
                 try:
                     st = state.hgetall("hiitpi:state")
                     if st.get("running") == "1" and st.get("fps"):
-                        fps.append(float(st["fps"]))
+                        into.append(float(st["fps"]))
                 except redis.RedisError:
                     pass
-                sampling.wait(0.5)
+                until.wait(0.5)
 
         time.sleep(2.0)  # the engine warms up
+        idle_done = threading.Event()
+        threading.Thread(target=sample_fps, args=(idle_fps, idle_done), daemon=True).start()
         idle_cpu, idle_rss = usage.window(args.window)
-        fps_thread = threading.Thread(target=sample_fps, daemon=True)
+        idle_done.set()
+        fps_thread = threading.Thread(target=sample_fps, args=(fps, sampling), daemon=True)
         fps_thread.start()
         viewers = Viewers(host, port, cookie, n)
         viewers.start()
@@ -450,7 +454,8 @@ def run_once(n: int, args, env_base: dict, expected: int) -> dict:
                                      "none": sum(1 for v in video if v == 0)},
             "feed_msgs_per_s_per_viewer": {"min": round(min(feed), 2), "median": round(statistics.median(feed), 2)},
             "engine_fps": {"min": min(fps) if fps else None, "median": statistics.median(fps) if fps else None,
-                           "samples": len(fps)},
+                           "samples": len(fps),
+                           "no_viewers_median": statistics.median(idle_fps) if idle_fps else None},
             "cpu_pct_of_a_core": {"no_viewers": round(idle_cpu, 1), "with_viewers": round(busy_cpu, 1),
                                   "per_viewer": round((busy_cpu - idle_cpu) / n, 2)},
             "rss_mb": {"no_viewers": round(idle_rss, 1), "with_viewers": round(busy_rss, 1),
