@@ -240,8 +240,9 @@ class Engine:
     # -- what the engine says about itself ------------------------------------------------------
 
     @property
-    def rules(self):
-        return self.controller.rules
+    def catalog(self):
+        """The workouts and programs the last session was started from (`hiitpi.referee.catalog`)."""
+        return self.controller.catalog
 
     @property
     def analysing(self) -> bool:

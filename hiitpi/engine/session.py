@@ -85,8 +85,7 @@ class SessionController:
         self.on_change = on_change
         self._clock = clock
         self._reset_pose = reset_pose
-        self.rules = None  # RuleSet
-        self.programs: dict[str, Any] = {}
+        self.catalog = None  # the `Catalog` the last session was started from
         self.session: Session | None = None
         self.last_t: float | None = None  # newest frame's timestamp
         self._ended = LiveState()
@@ -98,26 +97,29 @@ class SessionController:
         """Read the rules folder again (at start-up and before every session), so an edited or
         added file is used without a restart; a file that no longer loads keeps its last good
         version and the error is logged."""
-        from hiitpi.referee.programs import load_programs
-        from hiitpi.referee.rules import load_rule_set
+        from hiitpi.referee.catalog import load_catalog
 
-        rules_dir = self.settings.referee.rules_dir
-        self.rules = load_rule_set(rules_dir, previous=self.rules)
-        for line in self.rules.errors:
+        self.catalog = load_catalog(self.settings.referee.rules_dir, previous=self.catalog)
+        for line in self.catalog.errors:
             log.warning("rules: %s", line)
-        self.programs, errors = load_programs(rules_dir, self.rules.rules)
-        for line in errors:
-            log.warning("program skipped: %s", line)
 
     def resolve(self, name: str) -> tuple[Any, Any]:
         """(the first workout's rule, the `Program` or None) for a workout or program name."""
-        prog = self.programs.get(name.strip().lower())
-        if prog is not None:
-            return self.rules.resolve(prog.first_workout), prog
+        from hiitpi.referee.catalog import UnknownNameError
+
         try:
-            return self.rules.resolve(name), None
-        except KeyError as exc:
-            raise SessionRefused(str(exc.args[0])) from None
+            return self.catalog.resolve(name)
+        except UnknownNameError as exc:
+            raise SessionRefused(exc.message, exc.hint) from None
+
+    def workout(self, name: str) -> Any:
+        """The rule of a workout (or alias) for the next interval: programs do not nest."""
+        from hiitpi.referee.catalog import UnknownNameError
+
+        try:
+            return self.catalog.workout(name)
+        except UnknownNameError as exc:
+            raise SessionRefused(exc.message, exc.hint) from None
 
     def _referee(self, rule: Any) -> Referee:
         self._reset_pose()  # tracking and smoothing start afresh, as `hiitpi analyze` does
@@ -152,7 +154,7 @@ class SessionController:
         """Next interval of the running session: the reps done so far are kept."""
         with self.lock:
             s = self._running("switch workout")
-            rule, _ = self.resolve(workout)
+            rule = self.workout(workout)
             referee = self._referee(rule)
             self._change("interval_end", {"workout": s.workout, **_tally(s.referee)})
             s.reps_before += s.referee.count

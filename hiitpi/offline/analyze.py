@@ -85,9 +85,9 @@ def analyze_video(
     import cv2
 
     from hiitpi.pose.smoothing import PoseSmoother
-    from hiitpi.referee.rules import load_rule_set
+    from hiitpi.referee.catalog import load_catalog
 
-    rule = load_rule_set(settings.referee.rules_dir).resolve(workout)
+    rule = load_catalog(settings.referee.rules_dir).workout(workout)  # UnknownNameError names the known ones
     referee = Referee(rule, settings.referee.pace_window_s)
     own = estimator is None
     if own:
