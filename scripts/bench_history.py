@@ -45,12 +45,14 @@ def _pct(xs: list[float], q: float) -> float:
 class Browserish:
     """The HTTP requests a Dash page load makes (without the cached static bundles)."""
 
-    def __init__(self, base: str):
+    def __init__(self, base: str, *, http=None, timeout: float = 30.0):
+        """``http``: a `requests.Session` (a paired one for a dashboard behind pairing)."""
         import requests
 
         self.base = base
-        self.http = requests.Session()
-        self.deps = self.http.get(base + "/_dash-dependencies", timeout=30).json()
+        self.timeout = timeout
+        self.http = http or requests.Session()
+        self.deps = self.http.get(base + "/_dash-dependencies", timeout=timeout).json()
 
     def _output_of(self, first: str, trigger: str) -> str:
         return next(
@@ -70,17 +72,17 @@ class Browserish:
             "changedPropIds": [f"{i['id']}.{i['property']}" for i in inputs],
             "state": state or [],
         }
-        r = self.http.post(self.base + "/_dash-update-component", json=body, timeout=30)
+        r = self.http.post(self.base + "/_dash-update-component", json=body, timeout=self.timeout)
         r.raise_for_status()
         return r.json()
 
     def load(self, path: str, data_callback) -> dict[str, float]:
         t = {}
         t0 = time.perf_counter()
-        r = self.http.get(self.base + path, timeout=30)
+        r = self.http.get(self.base + path, timeout=self.timeout)
         r.raise_for_status()
-        self.http.get(self.base + "/_dash-layout", timeout=30).raise_for_status()
-        self.http.get(self.base + "/_dash-dependencies", timeout=30).raise_for_status()
+        self.http.get(self.base + "/_dash-layout", timeout=self.timeout).raise_for_status()
+        self.http.get(self.base + "/_dash-dependencies", timeout=self.timeout).raise_for_status()
         t["shell"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         page = self.callback(

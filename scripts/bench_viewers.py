@@ -232,81 +232,47 @@ class Viewers:
 
 
 class Device:
-    """Plain HTTP requests from one address, each with a time-out; a time-out counts as its length."""
+    """One more device, paired, loading pages while the viewers watch: the history page as a
+    browser loads it (`bench_history.Browserish`: shell, layout, dependencies, the page callback,
+    the history list), then ``/api/live/state`` and ``/healthz``. A request that fails or times
+    out counts as the time-out."""
 
-    def __init__(self, host: str, port: int, source: str, cookie: str, timeout: float):
-        self.host, self.port, self.source, self.cookie, self.timeout = host, port, source, cookie, timeout
-        self.deps: list[dict] | None = None
+    def __init__(self, base: str, code: str, timeout: float):
+        import requests
 
-    def request(
-        self, method: str, path: str, body: bytes | None = None, ctype: str = ""
-    ) -> tuple[int, bytes]:
-        conn = http.client.HTTPConnection(
-            self.host, self.port, timeout=self.timeout, source_address=(self.source, 0)
-        )
-        try:
-            headers = {"Cookie": self.cookie, "Accept": "*/*"}
-            if ctype:
-                headers["Content-Type"] = ctype
-            conn.request(method, path, body=body, headers=headers)
-            r = conn.getresponse()
-            return r.status, r.read()
-        finally:
-            conn.close()
+        self.base, self.timeout = base, timeout
+        self.http = requests.Session()
+        r = self.http.post(base + "/login", data={"code": code}, allow_redirects=False, timeout=timeout)
+        if r.status_code != 303:
+            raise SystemExit(f"pairing failed: {r.status_code}")
+        self.bench_history = _load_script("bench_history")
+        self.pages = None
 
     def timed(self, fn) -> tuple[float, bool]:
         t0 = time.perf_counter()
         try:
-            ok = fn()
-        except (OSError, http.client.HTTPException):
+            ok = bool(fn())
+        except Exception:  # a time-out, a refused connection, a 5xx, a page without its data
             ok = False
         took = time.perf_counter() - t0
         return (took if ok else max(took, self.timeout)), ok
 
-    def callback(self, first: str, inputs: list[dict], state: list[dict] | None = None) -> bool:
-        output = next(
-            d["output"]
-            for d in self.deps
-            if d["output"].lstrip(".").startswith(first) and inputs[0]["id"] in {i["id"] for i in d["inputs"]}
-        )
-        parts = [o for o in output.strip(".").split("...") if o] if output.startswith("..") else [output]
-        outputs = [{"id": o.rsplit(".", 1)[0], "property": o.rsplit(".", 1)[1]} for o in parts]
-        body = {
-            "output": output,
-            "outputs": outputs if output.startswith("..") else outputs[0],
-            "inputs": inputs,
-            "changedPropIds": [f"{i['id']}.{i['property']}" for i in inputs],
-            "state": state or [],
-        }
-        status, _ = self.request(
-            "POST", "/_dash-update-component", json.dumps(body).encode(), "application/json"
-        )
-        return status == 200
-
     def history_page(self) -> bool:
-        status, html = self.request("GET", "/history")
-        if status != 200 or b"HIIT PI" not in html:
-            return False
-        if self.deps is None:
-            status, deps = self.request("GET", "/_dash-dependencies")
-            self.deps = json.loads(deps)
-        ok = self.callback(
-            "page.children",
-            [{"id": "url", "property": "pathname", "value": "/history"}],
-            [{"id": "url", "property": "search", "value": ""}],
-        )
-        ids = ["hist-player", "hist-workout", "hist-from", "hist-to", "hist-prev", "hist-next"]
-        inputs = [
-            {"id": i, "property": "n_clicks" if i.endswith(("prev", "next")) else "value",
-             "value": 0 if i.endswith(("prev", "next")) else None}
-            for i in ids
-        ]  # fmt: skip
-        return ok and self.callback(
-            "hist-results.children", inputs, [{"id": "hist-page", "property": "data", "value": 1}]
-        )
+        if self.pages is None:
+            self.pages = self.bench_history.Browserish(self.base, http=self.http, timeout=self.timeout)
+        return self.pages.load("/history", self.bench_history.history_data)["total"] >= 0
 
     def status_ok(self, path: str) -> bool:
-        return self.request("GET", path)[0] == 200
+        return self.http.get(self.base + path, timeout=self.timeout).status_code == 200
+
+
+def _load_script(name: str):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
 
 
 # -- one run -------------------------------------------------------------------------------------------
@@ -407,7 +373,7 @@ def run_once(n: int, args, env_base: dict, expected: int) -> dict:
         viewers.mark()
         busy_cpu, busy_rss = usage.window(args.window)
         viewers.mark()
-        dev = Device(host, port, "127.0.2.1", cookie, args.timeout)
+        dev = Device(f"http://{host}:{port}", code, args.timeout)
         timings: dict[str, list[float]] = {"history": [], "state": [], "healthz": []}
         failed = {k: 0 for k in timings}
         for _ in range(args.requests):

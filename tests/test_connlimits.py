@@ -16,23 +16,26 @@ from tests.conftest import free_port
 
 
 @pytest.fixture()
-def server(tmp_path, redis_url, request):
-    from hiitpi.config import load_settings
+def web_settings(settings_factory, redis_url):
+    def make(**web):
+        return settings_factory(
+            {
+                ("redis", "url"): redis_url,
+                ("web", "host"): "127.0.0.1",
+                ("web", "port"): free_port(),
+                **{("web", k): v for k, v in web.items()},
+            }
+        )
+
+    return make
+
+
+@pytest.fixture()
+def server(web_settings, request):
     from hiitpi.web.app import create_app
     from hiitpi.web.server import WebServer
 
-    web_overrides = getattr(request, "param", {})
-    settings = load_settings(
-        None,
-        env={},
-        overrides={
-            ("general", "data_dir"): str(tmp_path / "data"),
-            ("redis", "url"): redis_url,
-            ("web", "host"): "127.0.0.1",
-            ("web", "port"): free_port(),
-            **{("web", k): v for k, v in web_overrides.items()},
-        },
-    )
+    settings = web_settings(**getattr(request, "param", {}))
     web = WebServer(settings, create_app(settings, auth=False))
     web.start()
     yield web
@@ -95,23 +98,13 @@ def test_idle_sockets_cannot_fill_the_table(server):
             s.close()
 
 
-def test_streams_need_the_pairing_cookie(tmp_path, redis_url):
+def test_streams_need_the_pairing_cookie(web_settings):
     """/video and /api/live/events are served by the event loop, behind the same cookie as the pages."""
-    from hiitpi.config import load_settings
     from hiitpi.pairing import create_secrets
     from hiitpi.web.app import create_app
     from hiitpi.web.server import WebServer
 
-    settings = load_settings(
-        None,
-        env={},
-        overrides={
-            ("general", "data_dir"): str(tmp_path / "data"),
-            ("redis", "url"): redis_url,
-            ("web", "host"): "127.0.0.1",
-            ("web", "port"): free_port(),
-        },
-    )
+    settings = web_settings()
     _, code = create_secrets(settings.general.data_dir)
     web = WebServer(settings, create_app(settings))
     web.start()
