@@ -115,7 +115,7 @@ def redis_status(settings: Settings, running) -> tuple[str, bool, str]:
     url = settings.redis.url
     reason = ping(url)
     if reason is None:
-        who = f"; the private one of this appliance (pid {running.pid})" if running is not None else ""
+        who = f"; in use by this appliance (pid {running.pid})" if running is not None else ""
         return ("redis", True, f"{url} answers{who}")
     if not can_start_private(url):
         return ("redis", False, f"{url}: {reason}")

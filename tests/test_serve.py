@@ -133,11 +133,25 @@ def test_serve_runs_the_whole_appliance_on_a_clip(tmp_path, model_mirror, shared
                 assert time.monotonic() < deadline, "dashboard never answered /healthz"
                 time.sleep(0.2)
         assert health.status == 200
+        # `serve --check` beside the running appliance tells the truth about it
+        clip = shared_data / "clips/squat/calimiro_squat_19.mp4"
+        check = _check(
+            tmp_path, model_mirror, "--redis-url", url, "--source", str(clip),
+            "--host", "127.0.0.1", "--port", str(web_port),
+        )  # fmt: skip
+        assert check.returncode == 0, check.stderr
+        assert f"127.0.0.1:{web_port}: held by this appliance (pid {proc.pid})" in _line(
+            check, "dashboard port"
+        )
+        assert f"answers; in use by this appliance (pid {proc.pid})" in _line(check, "redis")
+        assert "in use by this appliance" in _line(check, "video file")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
         err = proc.stderr.read()
         assert "started a private redis-server" in err and "received SIGTERM" in err
         assert "stopping history store" in err
+        # the first start's pairing code is shown once the dashboard listens, not before
+        assert err.index("dashboard on http://127.0.0.1") < err.index("HIIT PI pairing code")
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -305,7 +305,9 @@ class LiveHub:
         if self._client is None:
             from hiitpi.live.redisconn import make_async_client
 
-            self._client = make_async_client(self.url, timeout_s=self.block_ms / 1000 + 2.0)
+            self._client = make_async_client(
+                self.url, timeout_s=self.block_ms / 1000 + 2.0, max_connections=4
+            )
         return self._client
 
     def _program(self, state: dict[str, str]) -> Program | None:
