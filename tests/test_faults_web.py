@@ -1,4 +1,4 @@
-"""The dashboard's server dies or stalls while the appliance runs, and comes back by itself.
+"""The dashboard's server (or the analysis thread) dies or stalls while the appliance runs, and comes back.
 
 The whole appliance in this process (`hiitpi.appliance.Appliance`: its private redis-server, the
 store, the engine on a real clip at its own rate, the event-loop web server) with its main loop
@@ -105,7 +105,7 @@ def _wait(what: str, cond, timeout: float):
 
 
 def _kill_thread(thread: threading.Thread) -> None:
-    """Raise SystemExit inside ``thread`` (it dies at its next Python instruction)."""
+    """Raise SystemExit inside ``thread``: it dies at its next Python instruction."""
     done = ctypes.pythonapi.PyThreadState_SetAsyncExc(
         ctypes.c_ulong(thread.ident), ctypes.py_object(SystemExit)
     )
@@ -158,3 +158,35 @@ def test_web_server_killed_then_stalled_is_restarted_and_health_says_so(applianc
     db.close()
     assert counted == stored == viewer.reps and counted >= 25, (counted, stored, viewer.reps)
     print(f"web server back {restart_s:.2f} s after its thread died; viewer reconnected {viewer.reconnects}×")
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the thread we kill
+def test_analysis_thread_killed_is_restarted_and_the_session_goes_on(appliance):
+    """The analysis thread dies (an exception in it): the supervisor starts it again, the session
+    goes on where it was, and every rep is counted once."""
+    import redis
+
+    app = appliance
+    engine = app.engine
+    base = f"http://127.0.0.1:{app.web.port}"
+    viewer = Viewer(base, app.pairing_code)
+    viewer.start()
+    _wait("a few reps", lambda: (viewer.reps or 0) >= 3, 60)
+    session = viewer.session
+    old = engine.loop._thread
+    _kill_thread(old)  # (an Exception would not do: one bad frame is skipped, by design)
+    _wait("the analysis thread to die", lambda: not old.is_alive(), 10)
+    _wait("the analysis restarted", lambda: engine.analysing and engine.loop._thread is not old, 15)
+    part = app.supervisor.health("engine")
+    assert part.data["restarts"] == 1 and "analysis thread is not running" in part.data["last_failure"], part
+    state = redis.Redis.from_url(app.settings.redis.url, decode_responses=True)
+    _wait("the clip to end", lambda: state.hget("hiitpi:state", "running") == "0", 90)
+    counted = int(state.hget("hiitpi:state", "reps"))
+    _wait("the viewer to see the final count", lambda: viewer.reps == counted, 10)
+    viewer.stop.set()
+    db = sqlite3.connect(f"file:{app.settings.database_path}?mode=ro", uri=True)
+    sessions = db.execute("SELECT count(*) FROM sessions").fetchone()[0]
+    stored = db.execute("SELECT count(*) FROM reps WHERE valid = 1").fetchone()[0]
+    db.close()
+    assert sessions == 1 and viewer.session == session  # the same session went on
+    assert counted == stored == viewer.reps and counted >= 25, (counted, stored, viewer.reps)
