@@ -4,10 +4,12 @@ and API route by the Dash app (Flask underneath) through a WSGI adapter.
 - ``GET /video``: the MJPEG stream (`hiitpi.web.mjpeg.MjpegBroadcaster.parts`); past the full-rate
   viewers fewer frames, past the cap one still picture (``X-Hiitpi-Video: full|reduced|still``).
 - ``GET /api/live/events``: Server-Sent Events from the one `hiitpi.web.livefeed.LiveHub`.
+- ``GET /api/chat/jobs/{job}/events``: the coach's answer as it is written
+  (`hiitpi.web.chat.asse_events`; ``Last-Event-ID`` resumes).
 - everything else: the Flask app on a small thread pool (``[web] threads``), so a page never waits
   for a stream and a stream never holds a thread.
 
-Both streams check the same pairing cookie as the Flask routes (`hiitpi.web.auth.cookie_is_paired`).
+The streams check the same pairing cookie as the Flask routes (`hiitpi.web.auth.cookie_is_paired`).
 Limits on connections sit below this, in the server's protocol (`hiitpi.web.connlimits`);
 request-level checks (body and header limits, CSRF, security headers, the Host allow-list) belong
 in `request_guards` here, in front of every route.
@@ -115,10 +117,25 @@ def build_asgi(
             _until(hub.stream(viewer), stopping), media_type="text/event-stream", headers=STREAM_HEADERS
         )
 
+    async def chat_events(request: Request) -> Response:
+        from hiitpi.web.chat import asse_events, resume_from
+
+        if not paired(request):
+            return _error(401, "not paired", login="/login")
+        job_id = request.path_params["job_id"]
+        chat = getattr(ctx, "chat", None)
+        job = chat.job(job_id) if chat is not None and len(job_id) <= 32 else None
+        if job is None:
+            return _error(404, "no such answer (it finished a while ago): ask again")
+        start = resume_from(request.headers.get("last-event-id"))
+        events = (text.encode() async for text in asse_events(job, start=start, stop=stopping.is_set))
+        return StreamingResponse(events, media_type="text/event-stream", headers=STREAM_HEADERS)
+
     app = Starlette(
         routes=[
             Route("/video", video_stream, methods=["GET"]),
             Route("/api/live/events", live_events, methods=["GET"]),
+            Route("/api/chat/jobs/{job_id}/events", chat_events, methods=["GET"]),
         ],
         middleware=request_guards(),
     )
