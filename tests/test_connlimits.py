@@ -99,7 +99,8 @@ def test_idle_sockets_cannot_fill_the_table(server):
 
 
 def test_streams_need_the_pairing_cookie(web_settings):
-    """/video and /api/live/events are served by the event loop, behind the same cookie as the pages."""
+    """The streams the event loop serves (video, live feed, the coach's answer) need the same cookie
+    as the pages."""
     from hiitpi.pairing import create_secrets
     from hiitpi.web.app import create_app
     from hiitpi.web.server import WebServer
@@ -110,7 +111,7 @@ def test_streams_need_the_pairing_cookie(web_settings):
     web.start()
     base = f"http://127.0.0.1:{web.port}"
     try:
-        for path in ("/video", "/api/live/events"):
+        for path in ("/video", "/api/live/events", "/api/chat/jobs/abc/events"):
             r = requests.get(base + path, timeout=5, stream=True)
             assert r.status_code == 401 and r.json()["login"] == "/login", path
             forged = requests.get(base + path, timeout=5, stream=True, cookies={"hiitpi_session": "x.y.z"})
@@ -121,6 +122,7 @@ def test_streams_need_the_pairing_cookie(web_settings):
             == 303
         )
         assert phone.get(base + "/video", timeout=5).status_code == 503  # paired; no engine in this process
+        assert phone.get(base + "/api/chat/jobs/abc/events", timeout=5).status_code == 404  # no such answer
         with phone.get(base + "/api/live/events", stream=True, timeout=5) as r:
             assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
             assert next(r.iter_lines()) == b"retry: 1000"
