@@ -104,6 +104,24 @@ def _wait(what: str, cond, timeout: float):
     pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
 
 
+def _clip_ends_counted_stored_shown(app, viewer: Viewer) -> int:
+    """The clip plays to its end; then reps counted (the state) = stored (SQLite) = shown (the
+    viewer's last message). Returns how many sessions were stored."""
+    import redis
+
+    state = redis.Redis.from_url(app.settings.redis.url, decode_responses=True)
+    _wait("the clip to end", lambda: state.hget("hiitpi:state", "running") == "0", 90)
+    counted = int(state.hget("hiitpi:state", "reps"))
+    _wait("the viewer to see the final count", lambda: viewer.reps == counted, 10)
+    viewer.stop.set()
+    db = sqlite3.connect(f"file:{app.settings.database_path}?mode=ro", uri=True)
+    sessions = db.execute("SELECT count(*) FROM sessions").fetchone()[0]
+    stored = db.execute("SELECT count(*) FROM reps WHERE valid = 1").fetchone()[0]
+    db.close()
+    assert counted == stored == viewer.reps and counted >= 25, (counted, stored, viewer.reps)
+    return sessions
+
+
 def _kill_thread(thread: threading.Thread) -> None:
     """Raise SystemExit inside ``thread``: it dies at its next Python instruction."""
     done = ctypes.pythonapi.PyThreadState_SetAsyncExc(
@@ -113,7 +131,6 @@ def _kill_thread(thread: threading.Thread) -> None:
 
 
 def test_web_server_killed_then_stalled_is_restarted_and_health_says_so(appliance):
-    import redis
 
     app = appliance
     web = app.web
@@ -147,16 +164,7 @@ def test_web_server_killed_then_stalled_is_restarted_and_health_says_so(applianc
     report = viewer.http.get(base + "/healthz", timeout=2).json()  # a paired phone sees each part
     assert report["parts"]["web server"]["restarts"] == 2
 
-    # the clip plays to its end: counted = stored = shown
-    state = redis.Redis.from_url(app.settings.redis.url, decode_responses=True)
-    _wait("the clip to end", lambda: state.hget("hiitpi:state", "running") == "0", 90)
-    counted = int(state.hget("hiitpi:state", "reps"))
-    _wait("the viewer to see the final count", lambda: viewer.reps == counted, 10)
-    viewer.stop.set()
-    db = sqlite3.connect(f"file:{app.settings.database_path}?mode=ro", uri=True)
-    stored = db.execute("SELECT count(*) FROM reps WHERE valid = 1").fetchone()[0]
-    db.close()
-    assert counted == stored == viewer.reps and counted >= 25, (counted, stored, viewer.reps)
+    _clip_ends_counted_stored_shown(app, viewer)
     print(f"web server back {restart_s:.2f} s after its thread died; viewer reconnected {viewer.reconnects}×")
 
 
@@ -164,7 +172,6 @@ def test_web_server_killed_then_stalled_is_restarted_and_health_says_so(applianc
 def test_analysis_thread_killed_is_restarted_and_the_session_goes_on(appliance):
     """The analysis thread dies (an exception in it): the supervisor starts it again, the session
     goes on where it was, and every rep is counted once."""
-    import redis
 
     app = appliance
     engine = app.engine
@@ -179,14 +186,4 @@ def test_analysis_thread_killed_is_restarted_and_the_session_goes_on(appliance):
     _wait("the analysis restarted", lambda: engine.analysing and engine.loop._thread is not old, 15)
     part = app.supervisor.health("engine")
     assert part.data["restarts"] == 1 and "analysis thread is not running" in part.data["last_failure"], part
-    state = redis.Redis.from_url(app.settings.redis.url, decode_responses=True)
-    _wait("the clip to end", lambda: state.hget("hiitpi:state", "running") == "0", 90)
-    counted = int(state.hget("hiitpi:state", "reps"))
-    _wait("the viewer to see the final count", lambda: viewer.reps == counted, 10)
-    viewer.stop.set()
-    db = sqlite3.connect(f"file:{app.settings.database_path}?mode=ro", uri=True)
-    sessions = db.execute("SELECT count(*) FROM sessions").fetchone()[0]
-    stored = db.execute("SELECT count(*) FROM reps WHERE valid = 1").fetchone()[0]
-    db.close()
-    assert sessions == 1 and viewer.session == session  # the same session went on
-    assert counted == stored == viewer.reps and counted >= 25, (counted, stored, viewer.reps)
+    assert _clip_ends_counted_stored_shown(app, viewer) == 1 and viewer.session == session  # it went on
