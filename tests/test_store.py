@@ -75,7 +75,7 @@ def test_migrations_from_empty_create_schema_wal_and_foreign_keys(tmp_path):
     path = tmp_path / "new" / "h.db"
     store = Store.open(path)
     try:
-        assert current_revision(store.read_engine) == head_revision() == "0002"
+        assert current_revision(store.read_engine) == head_revision() == "0003_issue19"
         con = raw(path)
         tables = {r[0] for r in con.execute("select name from sqlite_master where type='table'")}
         assert {"players", "sessions", "intervals", "reps", "chat_messages", "alembic_version"} <= tables
@@ -101,7 +101,7 @@ def test_migrations_from_empty_create_schema_wal_and_foreign_keys(tmp_path):
         store.close()
     # opening again is a no-op upgrade
     again = Store.open(path)
-    assert current_revision(again.read_engine) == "0002"
+    assert current_revision(again.read_engine) == head_revision()
     again.close()
 
 
