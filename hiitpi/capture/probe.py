@@ -14,6 +14,7 @@ only, nothing decoded, well under a second for a phone's 100 MB clip) and says w
 
 from __future__ import annotations
 
+import itertools
 import logging
 import statistics
 from dataclasses import dataclass, field
@@ -199,7 +200,7 @@ def probe_video(path: str | Path) -> VideoProbe:
             "send a video of the workout (MP4 or MOV from the phone's camera)",
         )
     pts.sort()
-    deltas = [b - a for a, b in zip(pts, pts[1:], strict=False) if b > a]
+    deltas = [b - a for a, b in itertools.pairwise(pts) if b > a]
     step = statistics.median(deltas) if deltas else 1 / 30
     fps = (len(pts) - 1) / (pts[-1] - pts[0]) if pts[-1] > pts[0] else 1 / step
     lo = min(deltas) if deltas else step
