@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 
 from hiitpi.store.db import Store
 from hiitpi.store.errors import InvalidInput, NotFound
-from hiitpi.store.models import Upload, utcnow
+from hiitpi.store.models import Upload, WorkoutSession, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,8 @@ class UploadRow:
     created_at: datetime | None = None
     started_at: datetime | None = None
     finished_at: datetime | None = None
+    reps: int | None = None  # the session's, once done
+    no_reps: int | None = None
 
     def to_dict(self) -> dict:
         """What the page shows (no file paths)."""
@@ -67,10 +69,12 @@ class UploadRow:
             "created_at": self.created_at.isoformat() if self.created_at else None,
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "reps": self.reps,
+            "no_reps": self.no_reps,
         }
 
 
-def _row(u: Upload) -> UploadRow:
+def _row(u: Upload, reps: int | None = None, no_reps: int | None = None) -> UploadRow:
     try:
         notes = json.loads(u.notes) if u.notes else []
     except ValueError:
@@ -93,6 +97,14 @@ def _row(u: Upload) -> UploadRow:
         u.created_at,
         u.started_at,
         u.finished_at,
+        reps,
+        no_reps,
+    )
+
+
+def _with_totals():
+    return select(Upload, WorkoutSession.reps, WorkoutSession.no_reps).outerjoin(
+        WorkoutSession, WorkoutSession.id == Upload.session_id
     )
 
 
@@ -142,16 +154,16 @@ def add_upload(
 
 def get_upload(store: Store, token: str) -> UploadRow:
     with store.reading() as s:
-        u = s.scalar(select(Upload).where(Upload.token == token))
-        if u is None:
+        found = s.execute(_with_totals().where(Upload.token == token)).first()
+        if found is None:
             raise NotFound(f"no upload {token[:40]!r}")
-        return _row(u)
+        return _row(*found)
 
 
 def list_uploads(store: Store, *, limit: int = 20) -> list[UploadRow]:
     """The newest uploads first (waiting, running and finished)."""
     with store.reading() as s:
-        return [_row(u) for u in s.scalars(select(Upload).order_by(Upload.id.desc()).limit(limit))]
+        return [_row(*r) for r in s.execute(_with_totals().order_by(Upload.id.desc()).limit(limit)).all()]
 
 
 def next_queued(store: Store) -> UploadRow | None:
@@ -248,3 +260,12 @@ def files_in_use(store: Store) -> set[str]:
         return {
             f for f in s.scalars(select(Upload.stored_file).where(Upload.status.in_(ACTIVE))) if f is not None
         }
+
+
+def upload_of_session(store: Store, session_id: int) -> UploadRow | None:
+    """The upload a session was made from (None for a live one, or one from `hiitpi analyze --save`)."""
+    with store.reading() as s:
+        u = s.scalar(
+            select(Upload).where(Upload.session_id == session_id).order_by(Upload.id.desc()).limit(1)
+        )
+        return None if u is None else _row(u)

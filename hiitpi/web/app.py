@@ -17,7 +17,8 @@ Everything except ``settings`` is optional: without ``store`` one is opened from
 engine's `MjpegBroadcaster` when it runs in this process; ``coach_snapshot(session_id)`` returns
 the coach's live text for a session being summarised; ``coach`` is the appliance's `CoachWorker`
 (the chat queues on it and shares its model; without one, and with [coach] enabled, the
-dashboard starts its own on the first question); ``health`` is a `HealthMonitor`. When
+dashboard starts its own on the first question); ``health`` is a `HealthMonitor`; ``uploads`` the
+appliance's `UploadWorker` (sent videos are queued for it). When
 `hiitpi.web.auth` / `hiitpi.web.health` exist their hooks are installed on the Flask server.
 """
 
@@ -43,6 +44,7 @@ def create_app(
     coach_snapshot: Callable[[int], dict | None] | None = None,
     coach=None,
     health=None,
+    uploads=None,
     auth: bool = True,
 ):
     """The Dash app with its pages, callbacks and routes; ``app.server`` is the Flask WSGI app."""
@@ -83,6 +85,7 @@ def create_app(
         coach_snapshot=coach_snapshot or (lambda _sid: None),
     )
     wc.chat = _chat_service(settings, wc, coach)
+    wc.uploads = uploads
     server = app.server
     server.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
     if auth:
