@@ -55,7 +55,7 @@ def make_video(kind: str, clip: Path, out: Path) -> Path:
         ffmpeg("-i", str(clip), *x264("transpose=1"), str(out))
     elif kind == "phone_rotated":  # sideways pixels + the display rotation a phone writes
         side = out.with_name(out.stem + "-sideways.mp4")
-        ffmpeg("-i", str(clip), *x264("transpose=2"), str(side))
+        ffmpeg("-i", str(clip), *x264("transpose=1"), str(side))
         ffmpeg("-i", str(side), "-c", "copy", "-metadata:s:v:0", "rotate=90", str(out))
     elif kind == "vfr":  # every third frame in the first 3 s, all after: a variable frame rate
         ffmpeg(
@@ -130,11 +130,13 @@ class UploadDashboard:
         self.store.close()
 
 
-def upload_settings(settings_factory, tmp_path, **upload):
+def upload_settings(settings_factory, tmp_path, redis_url: str | None = None, **upload):
+    """Settings for an `UploadDashboard`; without ``redis_url`` the live bus points at a port where
+    nothing listens (uploads need none; the page then shows its "live view degraded" banner)."""
     overrides = {
         ("web", "host"): "127.0.0.1",
         ("web", "port"): free_port(),
-        ("redis", "url"): f"redis://127.0.0.1:{free_port()}/0",  # nothing listens: no live bus needed
+        ("redis", "url"): redis_url or f"redis://127.0.0.1:{free_port()}/0",
         ("upload", "min_free_mb"): 0,
         ("coach", "enabled"): False,
     }

@@ -48,7 +48,7 @@ class VideoProbe:
     codec: str
     width: int  # as shown (after the rotation)
     height: int
-    rotation: int  # degrees the player turns the stored pixels (0, 90, 180, 270)
+    rotation: int  # degrees (clockwise) a player turns the stored pixels: 0, 90, 180, 270
     fps: float  # average frames per second
     fps_min: float
     fps_max: float

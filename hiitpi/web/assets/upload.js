@@ -133,8 +133,8 @@
         stats.sent += 1;
         known[d.upload.id] = d.upload.status;
         bar(100, false);
-        say("Sent. " + (d.upload.position ? d.upload.position + " video(s) ahead of it; " : "") +
-          "it is refereed in the background: you can close this page.");
+        say("Sent: " + (d.upload.position ? d.upload.position + " video(s) ahead of it, then " : "") +
+          "it is refereed in the background. You can close this page.");
         poll();
       } else {
         bar(0, false);
@@ -242,8 +242,8 @@
     if (form._bound) { return; }
     form._bound = true;
     var pickers = form.querySelector("#upload-pickers");
-    pickers.appendChild(picker(form, "🎥 Film", true));
-    pickers.appendChild(picker(form, "📁 Pick a video", false));
+    pickers.appendChild(picker(form, "Film a video", true));
+    pickers.appendChild(picker(form, "Pick a video", false));
     $("upload-send").addEventListener("click", function () { send(form); });
     // a first poll learns which uploads are running, so that their end is noticed
     fetch("/api/uploads", { credentials: "same-origin" }).then(function (r) { return r.json(); }).then(function (d) {
