@@ -540,7 +540,11 @@ def test_db_command_status_export_recover(tmp_path, capsys):
     assert rec.recovered == []
     assert main(["db", "--database", str(db), "status"]) == 0
     out = capsys.readouterr().out
-    assert f"schema:   {head_revision()} (newest {head_revision()})" in out and "open 1" in out and "integrity: ok" in out
+    assert (
+        f"schema:   {head_revision()} (newest {head_revision()})" in out
+        and "open 1" in out
+        and "integrity: ok" in out
+    )
     assert main(["db", "--database", str(db), "recover"]) == 0
     assert f"recovered 1 session(s): {sid}" in capsys.readouterr().out
     out_file = tmp_path / "one.json"

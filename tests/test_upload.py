@@ -78,10 +78,15 @@ def test_a_sent_clip_becomes_a_dated_session_with_its_reps_and_a_playable_video(
     assert ffprobe(video)["streams"][0] == {"codec_name": "h264", "width": 1280, "height": 720}
     url = f"{dash.base}/media/session/{sid}.mp4"
     part = requests.get(url, headers={"Range": "bytes=0-1023"}, timeout=10)
-    assert part.status_code == 206 and len(part.content) == 1024 and part.headers["content-type"] == "video/mp4"
+    assert (
+        part.status_code == 206 and len(part.content) == 1024 and part.headers["content-type"] == "video/mp4"
+    )
     whole = requests.get(url + "?download=1", timeout=10)
     assert whole.status_code == 200 and whole.content == video.read_bytes()
-    assert "attachment" in whole.headers["content-disposition"] and "IMG_2023" in whole.headers["content-disposition"]
+    assert (
+        "attachment" in whole.headers["content-disposition"]
+        and "IMG_2023" in whole.headers["content-disposition"]
+    )
     # the page the phone opens: the session with the video player and the mark
     page = requests.get(f"{dash.base}/api/uploads", timeout=10).json()["uploads"]
     assert [u["id"] for u in page] == [up["id"]]
@@ -206,7 +211,11 @@ def test_no_disk_space_and_a_full_queue(settings_factory, tmp_path, clip):
 @pytest.mark.parametrize(
     "make, status, message",
     [
-        (lambda c, t: (t / "notes.mp4").write_text("workout notes\n" * 500) and t / "notes.mp4", 422, "not a video"),
+        (
+            lambda c, t: (t / "notes.mp4").write_text("workout notes\n" * 500) and t / "notes.mp4",
+            422,
+            "not a video",
+        ),
         (lambda c, t: truncate(make_video("moov_last", c, t / "w.mp4"), t / "cut.mp4"), 422, "incomplete"),
         (lambda c, t: truncate(make_video("faststart", c, t / "f.mp4"), t / "cut.mp4"), 422, "cut off"),
     ],
@@ -232,8 +241,17 @@ def test_a_video_over_the_duration_limit(settings_factory, tmp_path, clip):
 def test_not_paired_is_refused(settings_factory, tmp_path, clip):
     d = UploadDashboard(upload_settings(settings_factory, tmp_path), auth=True)
     try:
-        for method, path in (("post", "/api/uploads?player=A&workout=squat"), ("get", "/api/uploads"), ("get", "/media/session/1.mp4")):
-            r = getattr(requests, method)(d.base + path, data=b"x" if method == "post" else None, timeout=10, headers={"X-Upload-Name": "a.mp4"})
+        for method, path in (
+            ("post", "/api/uploads?player=A&workout=squat"),
+            ("get", "/api/uploads"),
+            ("get", "/media/session/1.mp4"),
+        ):
+            r = getattr(requests, method)(
+                d.base + path,
+                data=b"x" if method == "post" else None,
+                timeout=10,
+                headers={"X-Upload-Name": "a.mp4"},
+            )
             assert r.status_code == 401, (path, r.text)
         _nothing_left(d)
     finally:
@@ -344,9 +362,13 @@ def test_a_waiting_upload_can_be_cancelled(settings_factory, tmp_path, clip):
     d = UploadDashboard(upload_settings(settings_factory, tmp_path), worker=False)
     try:
         token = d.post(clip).json()["upload"]["id"]
-        r = requests.post(f"{d.base}/api/uploads/{token}/cancel", headers={"X-Requested-With": "t"}, timeout=10)
+        r = requests.post(
+            f"{d.base}/api/uploads/{token}/cancel", headers={"X-Requested-With": "t"}, timeout=10
+        )
         assert r.status_code == 200 and r.json()["upload"]["status"] == "cancelled"
-        again = requests.post(f"{d.base}/api/uploads/{token}/cancel", headers={"X-Requested-With": "t"}, timeout=10)
+        again = requests.post(
+            f"{d.base}/api/uploads/{token}/cancel", headers={"X-Requested-With": "t"}, timeout=10
+        )
         assert again.status_code == 409
         assert requests.get(f"{d.base}/api/uploads/{'0' * 32}", timeout=10).status_code == 404
         assert requests.get(f"{d.base}/api/uploads/nope", timeout=10).status_code == 404

@@ -32,9 +32,8 @@ def _pick(d, path) -> None:
 
 def _fill(d, player: str, workout: str) -> None:
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
-
     from selenium.webdriver.common.keys import Keys
+    from selenium.webdriver.support.ui import Select
 
     field = d.find_element(By.ID, "upload-player")
     field.send_keys(Keys.CONTROL, "a")
@@ -82,7 +81,9 @@ def test_send_a_clip_from_the_page_and_play_its_annotated_video(dash, browser, s
     d.execute_script("arguments[0].muted = true; arguments[0].play();", video)
     _wait(
         "the video to play",
-        lambda: d.execute_script("return arguments[0].readyState >= 2 && arguments[0].currentTime > 0.2", video),
+        lambda: d.execute_script(
+            "return arguments[0].readyState >= 2 && arguments[0].currentTime > 0.2", video
+        ),
         timeout=30,
     )
     assert d.execute_script("return arguments[0].error", video) is None
@@ -98,7 +99,10 @@ def test_send_a_clip_from_the_page_and_play_its_annotated_video(dash, browser, s
     video = _wait("the video player (laptop)", lambda: d.find_elements(By.ID, "sess-video"))[0]
     _wait("the video's first picture", lambda: d.execute_script("return arguments[0].readyState >= 1", video))
     d.execute_script("arguments[0].currentTime = 1.5;", video)
-    _wait("the seek", lambda: d.execute_script("return arguments[0].readyState >= 2 && !arguments[0].seeking", video))
+    _wait(
+        "the seek",
+        lambda: d.execute_script("return arguments[0].readyState >= 2 && !arguments[0].seeking", video),
+    )
     time.sleep(0.5)
     d.save_screenshot(str(ARTIFACTS / "session-video-laptop.png"))
     d.get(dash.base + "/upload")

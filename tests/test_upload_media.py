@@ -4,6 +4,7 @@ H.264 writer with both real encoders (PyAV's libx264 and the ffmpeg program), ch
 
 from __future__ import annotations
 
+import itertools
 import os
 import struct
 import subprocess
@@ -59,7 +60,11 @@ def test_probe_finds_a_cut_off_video_and_a_variable_rate(clip, tmp_path):
     cut = probe_video(truncate(make_video("faststart", clip, tmp_path / "fast.mp4"), tmp_path / "cut.mp4"))
     assert cut.truncated and cut.duration_s < 0.8 * cut.header_duration_s
     vfr = probe_video(make_video("vfr", clip, tmp_path / "vfr.mp4"))
-    assert vfr.variable_rate and vfr.fps_min == pytest.approx(25 / 3, rel=0.05) and vfr.fps_max == pytest.approx(25)
+    assert (
+        vfr.variable_rate
+        and vfr.fps_min == pytest.approx(25 / 3, rel=0.05)
+        and vfr.fps_max == pytest.approx(25)
+    )
     assert not vfr.truncated and vfr.duration_s == pytest.approx(5.72, abs=0.1)
 
 
@@ -111,7 +116,7 @@ def test_pts_clock_times_each_frame_of_a_variable_rate_video(clip, tmp_path):
     assert len(pts) == 93 and pts[0] == 0.0
     assert pts[1] == pytest.approx(0.12, abs=1e-3)  # every third frame of a 25 fps clip
     assert pts[-1] == pytest.approx(5.68, abs=0.01)  # the clip's own end, not 93 frames / 16 fps
-    assert all(b > a for a, b in zip(pts, pts[1:], strict=False))
+    assert all(b > a for a, b in itertools.pairwise(pts))
     assert times["index"][-1] == pytest.approx(92 / (93 / 5.72), abs=0.05)  # evenly spread: wrong
 
 
@@ -180,9 +185,15 @@ def test_no_h264_encoder_is_one_clear_message(tmp_path):
         "try:\n    find_encoder()\nexcept NoH264Encoder as e:\n    print('|'.join(e.lines()))\n"
     )
     env = {**os.environ, "PATH": str(tmp_path)}
-    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env, timeout=60)
+    res = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, env=env, timeout=60
+    )
     assert res.returncode == 0, res.stderr
-    assert "no H.264 encoder found" in res.stdout and "pip install av" in res.stdout and "apt install ffmpeg" in res.stdout
+    assert (
+        "no H.264 encoder found" in res.stdout
+        and "pip install av" in res.stdout
+        and "apt install ffmpeg" in res.stdout
+    )
 
 
 def test_ffmpeg_test_helper_is_real(tmp_path, clip):

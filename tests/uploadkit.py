@@ -31,7 +31,18 @@ def ffmpeg(*args: str) -> None:
 
 def ffprobe(path: Path, entries: str = "stream=codec_name,width,height") -> dict:
     out = subprocess.run(
-        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", entries, "-of", "json", str(path)],
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-show_entries",
+            entries,
+            "-of",
+            "json",
+            str(path),
+        ],
         capture_output=True,
         text=True,
         check=True,
