@@ -49,7 +49,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=None,
         help="with --save: keep the annotated video with the session (default [upload] keep_video)",
     )
-    keep.add_argument("--no-keep-video", dest="keep_video", action="store_false")
+    keep.add_argument(
+        "--no-keep-video",
+        dest="keep_video",
+        action="store_false",
+        default=None,
+        help="with --save: do not keep the annotated video",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=analyze_cmd, settings_overrides=_overrides)
 

@@ -69,6 +69,7 @@ class UploadWorker:
         self.current: dict | None = None  # the upload being analysed: token, progress, paused
         self.analysed = 0
         self.failed = 0
+        self.frames = 0  # frames analysed since the worker was made
         self.last_error: str | None = None
 
     # -- the part contract --------------------------------------------------------------------
@@ -109,7 +110,13 @@ class UploadWorker:
         except StoreError:
             waiting = None
         cur = self.current
-        data = {"waiting": waiting, "analysed": self.analysed, "failed": self.failed, "current": cur}
+        data = {
+            "waiting": waiting,
+            "analysed": self.analysed,
+            "failed": self.failed,
+            "frames": self.frames,
+            "current": cur,
+        }
         if not self.alive():
             return PartHealth(False, "the upload analysis thread is not running", data)
         if cur is None:
@@ -222,6 +229,7 @@ class UploadWorker:
         cur = self.current
 
         def hook(done: int, total: int) -> None:
+            self.frames += 1
             if self._stop.is_set():
                 raise AnalysisCancelled("hiitpi is stopping")
             if pause and self.session_running():
