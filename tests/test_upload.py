@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.conftest import free_port
 from tests.uploadkit import (
     SQUAT,
     SQUAT_FILMED,
@@ -395,3 +396,80 @@ def test_retention_deletes_old_videos_and_keeps_the_reps(dash, clip):
     assert session_detail(dash.store, sid).session.reps == SQUAT_REPS  # the session stays
     r = requests.get(f"{dash.base}/media/session/{sid}.mp4", timeout=10)
     assert r.status_code == 404 and "no annotated video" in r.json()["error"]
+
+
+# --- inside the whole appliance -------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_appliance_waits_for_the_live_session_then_referees_and_summarises(settings_factory, shared_data):
+    """`hiitpi serve` in this process (its private Redis, the engine on a real clip, the coach):
+    a video sent while someone trains waits for the live session (the real engine's state), is
+    refereed after it, and gets the coach's summary like a live session."""
+    import redis
+
+    from hiitpi.appliance import Appliance
+    from hiitpi.pairing import create_secrets
+    from hiitpi.store.queries import session_detail
+
+    settings = settings_factory(
+        {
+            ("redis", "url"): f"redis://127.0.0.1:{free_port()}/0",  # nothing there: a private one
+            ("capture", "source"): str(shared_data / "clips" / "push_up" / "tayyab_pushup2.mp4"),  # 15.7 s
+            ("referee", "workout"): "push_up",
+            ("web", "host"): "127.0.0.1",
+            ("web", "port"): free_port(),
+            ("upload", "min_free_mb"): 0,
+        }
+    )
+    _, code = create_secrets(settings.general.data_dir)
+    app = Appliance(settings)
+    app.pairing_code = code
+    app.start()
+    try:
+        assert app.settings.upload.during_session == "pause" and app.uploads is not None
+        state = redis.Redis.from_url(settings.redis.url, decode_responses=True)
+        base = f"http://127.0.0.1:{settings.web.port}"
+        phone = requests.Session()
+        assert phone.post(base + "/login", data={"code": code}, allow_redirects=False, timeout=5).ok
+        _until("the live session", lambda: state.hget("hiitpi:state", "running") == "1", 60)
+        q = {"player": "Ana", "workout": "squat", "keep": "1"}
+        r = phone.post(
+            base + "/api/uploads",
+            params=q,
+            data=(shared_data / "clips" / SQUAT).read_bytes(),
+            headers={"X-Upload-Name": "park.mp4"},
+            timeout=60,
+        )
+        assert r.status_code == 201, r.text
+        token = r.json()["upload"]["id"]
+
+        def job() -> dict:
+            return phone.get(f"{base}/api/uploads/{token}", timeout=10).json()["upload"]
+
+        paused = _until(
+            "the upload to wait", lambda: "paused while a live session" in (job()["message"] or ""), 60
+        )
+        assert paused and state.hget("hiitpi:state", "running") == "1"
+        _until("the live clip to end", lambda: state.hget("hiitpi:state", "running") == "0", 90)
+        done = _until("the analysis", lambda: (j := job())["status"] in ("done", "failed") and j, 240)
+        assert done["status"] == "done" and done["reps"] == SQUAT_REPS, done
+        sid = done["session_id"]
+        d = _until("the coach's summary", lambda: (x := session_detail(app.store, sid)).summary and x, 60)
+        assert d.session.source == "video" and d.session.summary_kind == "template"  # no LLM here
+        assert "squat" in d.summary.lower() and str(SQUAT_REPS) in d.summary
+        sources = sorted(s.source for s in _sessions(app.store))
+        assert sources == ["live", "video"]
+        state.close()
+    finally:
+        app.stop()
+
+
+def _until(what: str, cond, timeout: float):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = cond()
+        if got:
+            return got
+        time.sleep(0.2)
+    pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
