@@ -4,7 +4,9 @@
 store and upload folder of its own, and keeps its queue from running dry: whenever nothing waits,
 another copy of the clip is queued, so the worker analyses without pause for as long as the load
 is on. ``frames`` counts the frames it analysed, `thread_cpu_s` the CPU time of the threads that
-run at its lower priority (the process's other threads are the live engine's).
+run at its lower priority (the process's other threads are the live engine's): sampled from
+/proc/self/task every 0.1 s, so a thread that ends (each video's decoder and encoder threads) keeps
+what it had used at its last sample.
 """
 
 from __future__ import annotations
@@ -43,6 +45,8 @@ class UploadLoad:
         self._feeder: threading.Thread | None = None
         self._on = threading.Event()
         self._closed = threading.Event()
+        self._cpu_lock = threading.Lock()
+        self._cpu_ticks: dict[str, int] = {}  # niced thread id → its CPU ticks at the last sample
 
     def _queue_one(self) -> None:
         from hiitpi.offline.media import MediaDirs
@@ -69,7 +73,8 @@ class UploadLoad:
         while not self._closed.is_set():
             if self._on.is_set() and next_queued(self.store) is None:
                 self._queue_one()
-            time.sleep(0.05)
+            self._sample()
+            time.sleep(0.1)
 
     def start(self) -> None:
         from hiitpi.offline.worker import UploadWorker
@@ -85,40 +90,44 @@ class UploadLoad:
         return self._worker.frames if self._worker is not None else 0
 
     def thread_cpu_s(self) -> float:
-        """CPU seconds of this process's threads that run at the upload's niceness or lower
-        priority: the worker and every thread it started (decoder, pose model, encoder). Threads
-        that have ended are not counted (read from /proc/self/task on Linux; 0 elsewhere)."""
+        """CPU seconds used so far by this process's threads at the upload's niceness or lower
+        priority: the worker and every thread it started (decoder, pose model, encoder). Linux
+        only (0 elsewhere)."""
+        self._sample()
+        with self._cpu_lock:
+            return sum(self._cpu_ticks.values()) / os.sysconf("SC_CLK_TCK")
+
+    def _sample(self) -> None:
         nice = self.settings.upload.nice
-        tick = os.sysconf("SC_CLK_TCK")
-        total = 0
         try:
             tasks = os.listdir("/proc/self/task")
         except OSError:
-            return 0.0
+            return
+        seen = {}
         for tid in tasks:
             try:
                 with open(f"/proc/self/task/{tid}/stat") as f:
                     fields = f.read().rsplit(")", 1)[1].split()
             except OSError:
-                continue
+                continue  # ended meanwhile: its last sample stands
             # after the name: state(0) ... utime(11) stime(12) ... nice(16)
             if int(fields[16]) >= nice:
-                total += int(fields[11]) + int(fields[12])
-        return total / tick
+                seen[tid] = int(fields[11]) + int(fields[12])
+        with self._cpu_lock:
+            for tid, ticks in seen.items():
+                self._cpu_ticks[tid] = max(ticks, self._cpu_ticks.get(tid, 0))
 
     def on(self) -> None:
         self._on.set()
 
     def off(self) -> None:
         """Stop feeding, cancel the queue and let the running analysis finish its frame."""
-        from hiitpi.store.uploads import ACTIVE, list_uploads
+        from hiitpi.store.uploads import ACTIVE, fail_upload, list_uploads
 
         self._on.clear()
         self._worker.stop()
         for u in list_uploads(self.store, limit=100):
             if u.status in ACTIVE:
-                from hiitpi.store.uploads import fail_upload
-
                 fail_upload(self.store, u.id, "bench round over")
         self._worker.start()
 
