@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from tests.conftest import free_port
+from tests.test_browser import _wait
 from tests.uploadkit import (
     SQUAT,
     SQUAT_FILMED,
@@ -432,7 +433,7 @@ def test_the_appliance_waits_for_the_live_session_then_referees_and_summarises(s
         base = f"http://127.0.0.1:{settings.web.port}"
         phone = requests.Session()
         assert phone.post(base + "/login", data={"code": code}, allow_redirects=False, timeout=5).ok
-        _until("the live session", lambda: state.hget("hiitpi:state", "running") == "1", 60)
+        _wait("the live session", lambda: state.hget("hiitpi:state", "running") == "1", 60)
         q = {"player": "Ana", "workout": "squat", "keep": "1"}
         r = phone.post(
             base + "/api/uploads",
@@ -447,15 +448,15 @@ def test_the_appliance_waits_for_the_live_session_then_referees_and_summarises(s
         def job() -> dict:
             return phone.get(f"{base}/api/uploads/{token}", timeout=10).json()["upload"]
 
-        paused = _until(
-            "the upload to wait", lambda: "paused while a live session" in (job()["message"] or ""), 60
+        paused = _wait(
+            "the upload to wait", lambda: "paused while a live session" in (job()["message"] or ""), 60, 0.2
         )
         assert paused and state.hget("hiitpi:state", "running") == "1"
-        _until("the live clip to end", lambda: state.hget("hiitpi:state", "running") == "0", 90)
-        done = _until("the analysis", lambda: (j := job())["status"] in ("done", "failed") and j, 240)
+        _wait("the live clip to end", lambda: state.hget("hiitpi:state", "running") == "0", 90)
+        done = _wait("the analysis", lambda: (j := job())["status"] in ("done", "failed") and j, 240, 0.2)
         assert done["status"] == "done" and done["reps"] == SQUAT_REPS, done
         sid = done["session_id"]
-        d = _until("the coach's summary", lambda: (x := session_detail(app.store, sid)).summary and x, 60)
+        d = _wait("the coach's summary", lambda: (x := session_detail(app.store, sid)).summary and x, 60, 0.2)
         assert d.session.source == "video" and d.session.summary_kind == "template"  # no LLM here
         assert "squat" in d.summary.lower() and str(SQUAT_REPS) in d.summary
         sources = sorted(s.source for s in _sessions(app.store))
@@ -463,13 +464,3 @@ def test_the_appliance_waits_for_the_live_session_then_referees_and_summarises(s
         state.close()
     finally:
         app.stop()
-
-
-def _until(what: str, cond, timeout: float):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        got = cond()
-        if got:
-            return got
-        time.sleep(0.2)
-    pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
