@@ -362,7 +362,8 @@ class UploadSettings(Section):
         "pause",
         title="During a live session",
         description="'pause': the analysis of a sent video waits while someone trains in front of the "
-        "camera; 'nice': it goes on at its lower priority.",
+        "camera; 'nice': it goes on at its lower priority, which slows the live count on a busy "
+        "device (measured: README, 'Send a workout from the phone').",
     )
     encoder: Literal["auto", "pyav", "ffmpeg"] = Field(
         "auto",
