@@ -339,10 +339,12 @@ def test_the_queue_survives_a_restart_and_waits_for_a_live_session(settings_fact
             job = d.job(first)
         assert "paused while a live session runs" in job["message"], job
         assert d.job(second)["status"] == "queued" and d.job(second)["position"] == 1
-        # the thread that analyses runs at [upload] nice
+        # the analysis runs in a process of its own at [upload] nice, its worker thread too
+        assert d.worker.child_pid not in (None, os.getpid())
+        assert os.getpriority(os.PRIO_PROCESS, d.worker.child_pid) >= settings.upload.nice
         tid = d.worker._thread.native_id
         assert os.getpriority(os.PRIO_PROCESS, tid) >= settings.upload.nice
-        assert os.getpriority(os.PRIO_PROCESS, 0) < settings.upload.nice  # not the whole process
+        assert os.getpriority(os.PRIO_PROCESS, 0) < settings.upload.nice  # not the appliance
         health = d.worker.health()
         assert health.ok and "paused" in health.detail
         d.worker.stop()  # the appliance stops mid-analysis
@@ -356,6 +358,28 @@ def test_the_queue_survives_a_restart_and_waits_for_a_live_session(settings_fact
         assert d.wait(first)["status"] == "done" and d.wait(second)["status"] == "done"
         assert sorted(s.player for s in _sessions(d.store)) == ["Ana", "Bo"]
         assert d.files("queue") == []
+    finally:
+        d.close()
+
+
+def test_an_analysis_process_that_dies_fails_its_upload_and_leaves_nothing(settings_factory, tmp_path, clip):
+    import signal
+
+    training = [True]
+    d = UploadDashboard(upload_settings(settings_factory, tmp_path), session_running=lambda: training[0])
+    try:
+        token = d.post(clip).json()["upload"]["id"]
+        _wait("the paused analysis", lambda: "paused" in (d.job(token)["message"] or ""), 60, 0.2)
+        pid = d.worker.child_pid
+        os.kill(pid, signal.SIGKILL)  # the kernel's OOM killer, a crash in native code
+        training[0] = False
+        job = d.wait(token)
+        assert job["status"] == "failed" and "analysis process ended without an answer" in job["message"], job
+        assert d.worker.alive() and d.worker.child_pid is None
+        _nothing_left(d)
+        assert d.files("videos") == []  # its unfinished annotated video is gone too
+        again = d.post(clip).json()["upload"]["id"]  # the worker goes on with the next one
+        assert d.wait(again)["status"] == "done"
     finally:
         d.close()
 

@@ -164,14 +164,14 @@ def run_with_upload(
                     load.on()
                     while load.frames == 0 and mode == "nice":  # the analysis is under way
                         time.sleep(0.05)
-                f0, c0, t0 = load.frames, load.thread_cpu_s(), time.monotonic()
+                f0, c0, t0 = load.frames, load.upload_cpu_s(), time.monotonic()
                 running["on"] = True
                 try:
                     r = run_pipeline_bench(settings, source, paced=paced, seconds=seconds)
                 finally:
                     running["on"] = False
                 wall = time.monotonic() - t0
-                frames, cpu = load.frames - f0, load.thread_cpu_s() - c0
+                frames, cpu = load.frames - f0, load.upload_cpu_s() - c0
                 if with_upload:
                     load.off()
                 r["round"] = i + 1
@@ -182,7 +182,7 @@ def run_with_upload(
                         "nice": settings.upload.nice,
                         "frames_analysed": frames,
                         "frames_per_s": round(frames / wall, 2) if wall > 0 else 0.0,
-                        "niced_cpu_cores": round(cpu / wall, 3) if wall > 0 else 0.0,
+                        "upload_cpu_cores": round(cpu / wall, 3) if wall > 0 else 0.0,
                     }
                     if with_upload
                     else None
@@ -215,7 +215,7 @@ def _compare(runs: list[dict]) -> dict:
         }
         if with_upload:
             out[key]["upload_frames_per_s"] = [r["upload"]["frames_per_s"] for r in rs]
-            out[key]["upload_niced_cpu_cores"] = [r["upload"]["niced_cpu_cores"] for r in rs]
+            out[key]["upload_cpu_cores"] = [r["upload"]["upload_cpu_cores"] for r in rs]
     return out
 
 
@@ -282,8 +282,8 @@ def _print_alternating(result: dict, args: argparse.Namespace) -> None:
     for r in runs:
         u = r["upload"]
         what = (
-            f"with upload ({u['frames_analysed']} frames at {u['frames_per_s']}/s, niced threads "
-            f"{u['niced_cpu_cores']} cores)"
+            f"with upload ({u['frames_analysed']} frames at {u['frames_per_s']}/s, its process and "
+            f"threads {u['upload_cpu_cores']} cores)"
             if u
             else "alone"
         )

@@ -1,12 +1,12 @@
 """A sent video being analysed, as a load beside the live engine (`hiitpi bench pipeline --upload`).
 
-`UploadLoad` runs the appliance's own `UploadWorker` (niced, its annotated video written) on a
-store and upload folder of its own, and keeps its queue from running dry: whenever nothing waits,
-another copy of the clip is queued, so the worker analyses without pause for as long as the load
-is on. ``frames`` counts the frames it analysed, `thread_cpu_s` the CPU time of the threads that
-run at its lower priority (the process's other threads are the live engine's): sampled from
-/proc/self/task every 0.1 s, so a thread that ends (each video's decoder and encoder threads) keeps
-what it had used at its last sample.
+`UploadLoad` runs the appliance's own `UploadWorker` (each video in a child process at
+``[upload] nice``, its annotated video written) on a store and upload folder of its own, and keeps
+its queue from running dry: whenever nothing waits, another copy of the clip is queued, so the
+worker analyses without pause for as long as the load is on. ``frames`` counts the frames it
+analysed, `upload_cpu_s` the CPU time of the analysis processes and of this process's threads at
+the upload's niceness (the worker's; the other threads are the live engine's): sampled from /proc
+every 0.1 s, so a process or thread that ends keeps what it had used at its last sample.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ class UploadLoad:
         self._on = threading.Event()
         self._closed = threading.Event()
         self._cpu_lock = threading.Lock()
-        self._cpu_ticks: dict[str, int] = {}  # niced thread id → its CPU ticks at the last sample
+        self._cpu_ticks: dict[str, int] = {}  # a niced thread or process → its CPU ticks, last sample
 
     def _queue_one(self) -> None:
         from hiitpi.offline.media import MediaDirs
@@ -89,33 +89,32 @@ class UploadLoad:
         """Frames the worker has analysed so far."""
         return self._worker.frames if self._worker is not None else 0
 
-    def thread_cpu_s(self) -> float:
-        """CPU seconds used so far by this process's threads at the upload's niceness or lower
-        priority: the worker and every thread it started (decoder, pose model, encoder). Linux
-        only (0 elsewhere)."""
+    def upload_cpu_s(self) -> float:
+        """CPU seconds the upload has used so far: its analysis processes (with what they waited
+        for) and this process's threads at the upload's niceness. Linux only (0 elsewhere)."""
         self._sample()
         with self._cpu_lock:
             return sum(self._cpu_ticks.values()) / os.sysconf("SC_CLK_TCK")
 
     def _sample(self) -> None:
         nice = self.settings.upload.nice
+        seen: dict[str, int] = {}
         try:
             tasks = os.listdir("/proc/self/task")
         except OSError:
-            return
-        seen = {}
+            tasks = []
         for tid in tasks:
-            try:
-                with open(f"/proc/self/task/{tid}/stat") as f:
-                    fields = f.read().rsplit(")", 1)[1].split()
-            except OSError:
-                continue  # ended meanwhile: its last sample stands
+            fields = _stat_fields(f"/proc/self/task/{tid}/stat")
             # after the name: state(0) ... utime(11) stime(12) ... nice(16)
-            if int(fields[16]) >= nice:
-                seen[tid] = int(fields[11]) + int(fields[12])
+            if fields is not None and int(fields[16]) >= nice:
+                seen[f"thread {tid}"] = int(fields[11]) + int(fields[12])
+        pid = self._worker.child_pid if self._worker is not None else None
+        fields = _stat_fields(f"/proc/{pid}/stat") if pid else None
+        if fields is not None:  # utime, stime, cutime, cstime
+            seen[f"process {pid}"] = sum(int(f) for f in fields[11:15])
         with self._cpu_lock:
-            for tid, ticks in seen.items():
-                self._cpu_ticks[tid] = max(ticks, self._cpu_ticks.get(tid, 0))
+            for key, ticks in seen.items():
+                self._cpu_ticks[key] = max(ticks, self._cpu_ticks.get(key, 0))
 
     def on(self) -> None:
         self._on.set()
@@ -139,3 +138,12 @@ class UploadLoad:
             self._feeder.join(5)
         self.store.close()
         shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+def _stat_fields(path: str) -> list[str] | None:
+    """The fields of a /proc stat file after the program's name; None when it is gone."""
+    try:
+        with open(path) as f:
+            return f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None

@@ -117,7 +117,7 @@ def even_size(width: int, height: int, max_side: int | None = None) -> tuple[int
     return w, h
 
 
-def _temp_name(path: Path) -> Path:
+def unfinished_name(path: Path) -> Path:
     return path.with_name(f".{path.stem}.part{path.suffix or '.mp4'}")
 
 
@@ -127,7 +127,7 @@ class _PyAVWriter:
 
         self.path = path
         self.frames = 0
-        self._tmp = _temp_name(path)
+        self._tmp = unfinished_name(path)
         self._size = size
         self._last_pts = -1
         rate = Fraction(fps).limit_denominator(1001)
@@ -182,7 +182,7 @@ class _FfmpegWriter:
     ):
         self.path = path
         self.frames = 0
-        self._tmp = _temp_name(path)
+        self._tmp = unfinished_name(path)
         w, h = size
         args = [program, "-hide_banner", "-loglevel", "error", "-y"]
         args += ["-f", "rawvideo", "-pix_fmt", "bgr24", "-s", f"{w}x{h}", "-r", f"{fps:.6f}", "-i", "-"]

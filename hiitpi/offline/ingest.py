@@ -110,13 +110,15 @@ def ingest_video(
     progress: bool = False,
     estimator: Any = None,
     checked: tuple[VideoProbe, list[str]] | None = None,
+    analyze: Callable[..., AnalysisResult] = analyze_video,
 ) -> IngestResult:
     """Analyse the video at ``path`` and store it as a session of ``player`` (created if new).
 
     Raises `VideoRejected` (and writes nothing) for a file that is not a usable video or that
     shows nobody; `NoH264Encoder` / `NoSpace` before any work when the annotated video cannot be
     written. ``received_at`` dates the session when the file has no creation time (default: the
-    file's modification time)."""
+    file's modification time). ``analyze`` runs the analysis (`analyze_video`, or the upload
+    worker's `hiitpi.offline.child.analyze_in_child` with the same arguments)."""
     from hiitpi.store.players import clean_player_name
     from hiitpi.store.videosessions import VideoSession, save_video_session
 
@@ -144,7 +146,7 @@ def ingest_video(
     for note in notes:
         if on_note is not None:
             on_note(note)
-    result = analyze_video(
+    result = analyze(
         path,
         settings,
         workout,

@@ -7,13 +7,15 @@ marks it done with its session, or failed with the message the page shows. The s
 deleted when its analysis ends, whatever the outcome; a stop in the middle puts the upload back in
 the queue and keeps its file, so a restart loses nothing.
 
-A live session always wins the CPU: the thread (and every thread it starts: the pose model's,
-the decoder's, the encoder's) runs at ``[upload] nice``, and with ``[upload] during_session =
+A live session always wins the CPU: each video is analysed in a child process at ``[upload]
+nice`` (`hiitpi.offline.child`: its own Python lock, its own priority; this thread, which only
+relays frames and writes to the store, is niced too), and with ``[upload] during_session =
 "pause"`` (the default) it waits between two frames while someone trains in front of the camera.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import threading
@@ -70,6 +72,7 @@ class UploadWorker:
         self.analysed = 0
         self.failed = 0
         self.frames = 0  # frames analysed since the worker was made
+        self.child_pid: int | None = None  # the process analysing the current upload
         self.last_error: str | None = None
 
     # -- the part contract --------------------------------------------------------------------
@@ -150,6 +153,7 @@ class UploadWorker:
             self._run(job)
 
     def _run(self, job) -> None:
+        from hiitpi.offline.child import analyze_in_child
         from hiitpi.offline.ingest import ingest_video
         from hiitpi.offline.media import MediaDirs
         from hiitpi.store.uploads import (
@@ -180,6 +184,9 @@ class UploadWorker:
                 received_at=job.created_at,
                 token=job.token,
                 on_frame=self._frame_hook(job),
+                analyze=functools.partial(
+                    analyze_in_child, nice=self.settings.upload.nice, on_start=self._child_started
+                ),
             )
         except AnalysisCancelled:
             keep_file = True  # a stop, not a failure: the next start analyses it again
@@ -216,10 +223,16 @@ class UploadWorker:
                     log.exception("after upload %s: the session's follow-up failed", job.token)
         finally:
             self.current = None
+            self.child_pid = None
             if not keep_file:
                 path.unlink(missing_ok=True)
                 if job.stored_file:
                     forget_file(self.store, job.id)
+
+    def _child_started(self, pid: int) -> None:
+        self.child_pid = pid
+        if self.current is not None:
+            self.current["pid"] = pid
 
     def _frame_hook(self, job) -> Callable[[int, int], None]:
         from hiitpi.store.uploads import set_progress
