@@ -39,7 +39,10 @@ def open_video(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
     path = Path(path)
     if not path.is_file():
         raise VideoOpenError(f"video file {path} does not exist", "pass the path of a video file")
-    cap = cv2.VideoCapture(str(path))
+    from hiitpi import threadpools
+
+    # FFmpeg's decoder threads are sized here, per file (`hiitpi.threadpools`)
+    cap = cv2.VideoCapture(str(path), cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, threadpools.current().decoder])
     if not cap.isOpened():
         cap.release()
         raise VideoOpenError(
