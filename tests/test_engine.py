@@ -99,6 +99,8 @@ def test_clip_to_redis_count_equals_analyze_and_readers_agree(
     engine = Engine(settings, source_factory=lambda: VideoFileSource(clip, paced=False))
     engine.start()
     try:
+        # a file is decoded in the analysis thread: no capture thread, no hand-over
+        assert not [t.name for t in threading.enumerate() if t.name.startswith("capture")]
         assert engine.wait(timeout=120)
         time.sleep(0.3)
     finally:
@@ -177,6 +179,7 @@ def test_redis_killed_mid_clip_same_count_and_reconnect_reported(
 class StallingVideo(VideoFileSource):
     """A real clip whose first opening stops delivering after 20 frames (a hung camera)."""
 
+    threaded = True  # a camera: read in a capture thread, watched by the watchdog
     opened = 0
 
     def __init__(self, path, release: threading.Event):

@@ -55,6 +55,15 @@ class FrameSource(abc.ABC):
 
     name: str = "source"
     live: bool = True
+    #: Whether the source is read in a capture thread of its own, handing frames to the analysis
+    #: through the latest-frame buffer (a camera: frames come at their own pace and a stale one
+    #: is dropped). False: the analysis thread reads it itself (a video file, where decoding is
+    #: the capture and a hand-over between threads would only add cost).
+    threaded: bool = True
+    #: Set by a reader that is not a capture thread (`hiitpi.capture.inline.InlineCapture`) on a
+    #: `live` source: a frame whose successor is already due when it is asked for is skipped, as
+    #: the latest-frame buffer would drop it. (A file honours it; a threaded camera never sees it.)
+    drop_late: bool = False
     #: Whether `close()` may be called while another thread is stuck in `read()`. The watchdog
     #: then closes a stalled source at once (freeing the device for the new one); otherwise the
     #: stuck reader closes it if its read ever returns.

@@ -63,13 +63,17 @@ def open_video(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
 
 
 class VideoFileSource(FrameSource):
-    """Frames of a video file, decoded with OpenCV.
+    """Frames of a video file, decoded with OpenCV, in the thread that reads them (not `threaded`).
 
     ``paced=True`` delivers frames at the file's own rate (and is `live`: a slow consumer loses
-    frames, as with a camera); ``paced=False`` delivers them as fast as they decode and loses none.
-    ``loop=True`` starts again at the end; timestamps keep rising across loops. ``timestamp`` is
-    the media time (frame index / fps), so the referee sees the clip's own clock either way.
+    frames, as with a camera: a frame whose successor is already due when it is asked for is
+    skipped, counted in ``dropped``); ``paced=False`` delivers them as fast as they decode and
+    loses none. ``loop=True`` starts again at the end; timestamps keep rising across loops.
+    ``timestamp`` is the media time (frame index / fps), so the referee sees the clip's own clock
+    either way.
     """
+
+    threaded = False
 
     def __init__(self, path: str | Path, *, paced: bool = True, loop: bool = False):
         self.path = Path(path)
@@ -77,6 +81,7 @@ class VideoFileSource(FrameSource):
         self.paced = paced
         self.live = paced
         self.loop = loop
+        self.dropped = 0  # frames skipped with drop_late
         self._cap: cv2.VideoCapture | None = None
         self.info: VideoInfo | None = None
         self._fps = 0.0
@@ -104,6 +109,7 @@ class VideoFileSource(FrameSource):
         self._index = 0
         self._frame_in_loop = 0
         self._loop_offset = 0.0
+        self.dropped = 0
         self._t0 = time.monotonic()
         log.info(
             "opened video %s at %.3f fps (%s%s)",
@@ -132,7 +138,28 @@ class VideoFileSource(FrameSource):
         log.debug("video %s looped", self.path)
         return image
 
+    def frames_due(self) -> int:
+        """Frames this source has delivered or had due: a paced file keeps time like a camera, so
+        frames fall due while the reader is busy (and are then dropped)."""
+        if not self.paced or self._cap is None:
+            return self._index
+        return max(self._index, int((time.monotonic() - self._t0) * self._fps) + 1)
+
+    def _skip_overdue(self) -> None:
+        """Skip (decode without converting) every frame whose successor is already due."""
+        period = 1.0 / self._fps
+        behind = time.monotonic() - (self._t0 + self._index * period)
+        if behind > 1.0:
+            return  # a suspended process: read() re-anchors instead
+        while behind >= period and self._cap is not None and self._cap.grab():
+            self._index += 1
+            self._frame_in_loop += 1
+            self.dropped += 1
+            behind -= period
+
     def read(self) -> Frame:
+        if self.paced and self.drop_late:
+            self._skip_overdue()
         image = self._decode()
         timestamp = self._loop_offset + self._frame_in_loop / self._fps
         if self.paced:

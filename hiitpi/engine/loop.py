@@ -71,11 +71,11 @@ class FrameLoop:
             self._thread.join(timeout=timeout)
 
     def _run(self, capture: Any, stop: threading.Event) -> None:
-        buf = capture.buffer
+        next_frame = capture.next_frame  # a camera's latest-frame buffer, or a file decoded here
         while not stop.is_set():
             for cmd in self.commands():
                 self.handle_command(cmd)
-            frame = buf.get(timeout=0.2)
+            frame = next_frame(timeout=0.2)
             if frame is None:
                 if capture.finished.is_set():
                     log.info(

@@ -1,0 +1,90 @@
+"""A source the analysis thread reads itself: a video file, decoded where it is analysed.
+
+A camera has its own thread and the latest-frame buffer (`hiitpi.capture.runner`), because its
+frames come whether or not anyone is ready. A file's frames come when asked for: a second thread
+would only decode ahead and hand each frame over (a lock, a wake-up, a frame's worth of cache)
+for nothing. `InlineCapture` has the runner's face — `next_frame`, `finished`, `status()`,
+`frames`, `stop()` — without a thread. A paced file still keeps time like a camera: frames that
+fall due while the analysis is busy are skipped and counted as dropped
+(`hiitpi.capture.video.VideoFileSource`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from hiitpi.capture.base import EndOfStream, Frame, FrameSource
+from hiitpi.capture.runner import CaptureStatus
+from hiitpi.capture.select import SourceFactory
+
+log = logging.getLogger(__name__)
+
+
+class InlineCapture:
+    """Owns a source that is not `threaded`; the analysis thread calls `next_frame`."""
+
+    restarts = 0  # nothing restarts a file: a failure ends it, with the reason in status()
+
+    def __init__(self, factory: SourceFactory):
+        self.factory = factory
+        self.source: FrameSource | None = None
+        self.finished = threading.Event()
+        self.read = 0
+        self.last_error: str | None = None
+        self._failed = False
+
+    def start(self, source: FrameSource | None = None) -> None:
+        """Open the source (raising `SourceOpenError` with what to do)."""
+        source = source or self.factory()
+        source.open()
+        source.drop_late = source.live  # a paced file keeps time: frames that fell due are skipped
+        self.source = source
+
+    def next_frame(self, timeout: float | None = None) -> Frame | None:
+        """The next frame, decoded here; None at the end (``finished`` is then set) or after a
+        failure (logged, and ``status()`` says why). ``timeout`` is the runner's: a file does not
+        make the caller wait for anything but its decoding."""
+        source = self.source
+        if source is None or self.finished.is_set():
+            return None
+        try:
+            frame = source.read()
+        except EndOfStream:
+            log.info("source %s reached its end after %d frames", source.name, self.read)
+            self.finished.set()
+            return None
+        except Exception as exc:
+            self.last_error = f"{type(exc).__name__}: {exc}"
+            self._failed = True
+            log.warning("source %s failed: %s; analysis of it ends here", source.name, self.last_error)
+            self.finished.set()
+            return None
+        self.read += 1
+        return frame
+
+    @property
+    def frames(self) -> int:
+        """Frames the source delivered, or had due (a paced file: see `frames_due`)."""
+        due = getattr(self.source, "frames_due", None)
+        return max(self.read, due()) if callable(due) else self.read
+
+    def status(self) -> CaptureStatus:
+        src = self.source
+        return CaptureStatus(
+            source=src.name if src else "-",
+            frames=self.frames,
+            dropped=int(getattr(src, "dropped", 0)),
+            restarts=0,
+            finished=self.finished.is_set(),
+            healthy=not self._failed,
+            last_error=self.last_error,
+        )
+
+    def stop(self) -> None:
+        src, self.source = self.source, None
+        if src is not None:
+            try:
+                src.close()
+            except Exception:
+                log.warning("closing source %s failed", src.name, exc_info=True)
