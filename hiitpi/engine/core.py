@@ -128,7 +128,9 @@ class Engine:
         from hiitpi.live.publisher import LivePublisher
 
         r = self.settings.redis
-        self.publisher = LivePublisher(r.url, self.keys, stream_maxlen=r.stream_maxlen)
+        self.publisher = LivePublisher(
+            r.url, self.keys, stream_maxlen=r.stream_maxlen, sample_fps=r.sample_fps
+        )
         if not self.publisher.check():
             log.warning("starting without the live bus at %s; it will be retried", r.url)
         self._sinks.append(LiveSink(self.publisher))
