@@ -216,10 +216,10 @@ _STATE_FIELDS: dict[str, type] = {f.name: _field_kind(str(f.type)) for f in fiel
 STATE_FIELD_NAMES: tuple[str, ...] = tuple(_STATE_FIELDS)
 #: Every field's value of a `LiveState`, as a tuple in `STATE_FIELD_NAMES` order (one C call).
 state_values = operator.attrgetter(*STATE_FIELD_NAMES)
-#: Fields that move on nearly every frame (clocks, the frame rate, the drop counter): a change of
-#: theirs alone does not make a write; it goes out with the next sample or event.
+#: Fields that move on nearly every frame (clocks, rates, the drop counter): a change of theirs
+#: alone does not make a write; it goes out with the next sample or event.
 VOLATILE_FIELDS: frozenset[str] = frozenset(
-    {"updated", "elapsed", "program_elapsed", "remaining", "fps", "dropped"}
+    {"updated", "elapsed", "program_elapsed", "remaining", "fps", "pace", "dropped"}
 )
 
 

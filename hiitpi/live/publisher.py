@@ -34,7 +34,7 @@ from hiitpi.live.contract import (
     encode_state_value,
     state_values,
 )
-from hiitpi.live.redisconn import make_client
+from hiitpi.live.redisconn import OneInFlight, make_client
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +63,9 @@ class LivePublisher:
         self.backoff_initial_s = backoff_initial_s
         self.backoff_max_s = backoff_max_s
         self._client = make_client(url)
+        self._writer = OneInFlight(self._client)
+        self._sample_in_flight = False  # the last write had a sample whose reply is not read yet
+        self._maxlen = str(stream_maxlen)
         self._lock = threading.Lock()
         self._backlog: deque[dict[str, str]] = deque(maxlen=backlog)
         self._pending_state: dict[str, str] = {}
@@ -107,7 +110,8 @@ class LivePublisher:
     ) -> bool:
         """Write what changed of the state, the events and the sample, in one round trip.
 
-        Returns True when something was written; False when there was nothing worth a write
+        Returns True when something was written (with events: known to be in Redis; without:
+        handed to the connection, its reply read at the next write); False when there was nothing worth a write
         (no sample, no event, only `VOLATILE_FIELDS` moved: they go with the next write) or the
         bus is down (degraded: the sample is dropped; events and state are kept)."""
         with self._lock:
@@ -125,6 +129,9 @@ class LivePublisher:
             try:
                 self._write(events, sample, changed)
             except redis.RedisError as exc:
+                if self._sample_in_flight:  # the last write's sample went into a dead connection
+                    self.samples_lost += 1
+                    self._sample_in_flight = False
                 self._forget_sent()
                 self._go_degraded(exc)
                 self._keep(events, state.encode() if state is not None else {}, sample)
@@ -168,6 +175,8 @@ class LivePublisher:
         self._stop.set()
         if self._reconnector is not None:
             self._reconnector.join(timeout=3)
+        with self._lock:
+            self._writer.close()
         self._client.close()
 
     @property
@@ -179,14 +188,29 @@ class LivePublisher:
     def _write(
         self, events: list[dict[str, str]], sample: dict[str, str] | None, state: dict[str, str]
     ) -> None:
-        pipe = self._client.pipeline(transaction=bool(events))
+        """One round trip: the state first, then the entries. With events: MULTI/EXEC, and the
+        replies read at once (an event is known to be in Redis or kept for later). Without:
+        a plain pipeline whose replies are read at the next write (`OneInFlight`)."""
+        stream, cap = self.keys.stream, self._maxlen
+        commands: list[tuple] = []
         if state:
-            pipe.hset(self.keys.state, mapping=state)
+            commands.append(("HSET", self.keys.state, *[x for kv in state.items() for x in kv]))
         for fields in events:
-            pipe.xadd(self.keys.stream, fields, maxlen=self.stream_maxlen, approximate=True)
+            commands.append(
+                ("XADD", stream, "MAXLEN", "~", cap, "*", *[x for kv in fields.items() for x in kv])
+            )
         if sample is not None:
-            pipe.xadd(self.keys.stream, sample, maxlen=self.stream_maxlen, approximate=True)
-        pipe.execute()
+            commands.append(
+                ("XADD", stream, "MAXLEN", "~", cap, "*", *[x for kv in sample.items() for x in kv])
+            )
+        if not commands:
+            return
+        if events:
+            self._writer.send([("MULTI",), *commands, ("EXEC",)], wait=True)
+            self._sample_in_flight = False
+        else:
+            self._writer.send(commands)
+            self._sample_in_flight = sample is not None
 
     def _keep(self, events: list[dict[str, str]], state: dict[str, str], sample: dict | None) -> None:
         if sample is not None:
