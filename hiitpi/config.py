@@ -170,12 +170,12 @@ class RedisSettings(Section):
     )
     prefix: str = Field("hiitpi", title="Key prefix", description="Namespace for every key.")
     sample_fps: float = Field(
-        15.0,
+        10.0,
         ge=0,
         le=120,
         title="Sample rate",
-        description="Live samples per second on the bus (the video and chart rate); events and "
-        "state changes are written at once whatever it is; 0 = every frame.",
+        description="Live samples per second on the bus (twice the page's 5 chart points a "
+        "second); events and state changes are written at once whatever it is; 0 = every frame.",
     )
 
 

@@ -1,7 +1,7 @@
 """The analysis side's writer to the live bus. It never raises into the engine.
 
 What goes out, and when: events at once, always; a sample at most ``sample_fps`` times a second
-(what viewers read: the video and chart rate; `sample_due` says whether this frame's is wanted),
+(what viewers read: the page's chart; `sample_due` says whether this frame's is wanted),
 and with every frame that has events, so a reader sees a rep beside its frame; of the state only
 the fields that changed, at once, except the clocks and counters of
 `hiitpi.live.contract.VOLATILE_FIELDS`, which ride along with the next sample or event. One
