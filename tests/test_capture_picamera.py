@@ -120,8 +120,9 @@ def test_picamera_reads_lores_for_inference_and_main_for_viewing(fake_picamera2,
     assert f0.image.shape == (240, 320, 3) and f0.view.shape == (480, 640, 3)
     assert (f0.seq, f1.seq) == (0, 1) and f1.captured_at >= f0.captured_at
     expected = cv2.resize(fake_picamera2.scene, (320, 240), interpolation=cv2.INTER_AREA)
-    # YUV420 round trip loses chroma detail, not the picture.
-    assert np.abs(f0.image.astype(int) - expected.astype(int)).mean() < 6
+    # lores comes straight as R, G, B (the models' order); YUV420 loses chroma detail, not the picture.
+    assert f0.rgb and not np.shares_memory(f0.image, f0.view)
+    assert np.abs(f0.image.astype(int) - expected[..., ::-1].astype(int)).mean() < 6
 
 
 def test_yuv420_padded_equals_unpadded(shared_data):
@@ -190,3 +191,33 @@ def test_a_hung_pi_camera_is_closed_and_reopened_by_the_watchdog(fake_picamera2,
     finally:
         unblock.set()
         runner.stop()
+
+
+def test_an_rgb_camera_frame_skips_the_colour_conversion_and_gives_the_same_pose(
+    fake_picamera2, model_mirror, tmp_path, monkeypatch
+):
+    """The Pi camera's RGB lores frame goes to the model without a BGR->RGB conversion, and the
+    pose is the one the same picture in BGR gives."""
+    from hiitpi.engine.pipeline import PoseStage
+    from hiitpi.pose.geometry import RegionWarp
+    from hiitpi.pose.registry import create_estimator
+    from tests.test_pose_support import make_settings
+
+    with PiCameraSource(width=640, height=480, lores_width=320) as src:
+        frame = src.read()
+    est = create_estimator(make_settings(model_mirror, tmp_path))
+    stage = PoseStage(est)
+    conversions = []
+    real_sample = RegionWarp.sample
+
+    def sample(self, img, rgb=True):
+        conversions.append(rgb)
+        return real_sample(self, img, rgb)
+
+    monkeypatch.setattr(RegionWarp, "sample", sample)
+    from_rgb = stage.process(frame.image, 0.0, rgb=True)
+    est.reset()
+    from_bgr = stage.process(np.ascontiguousarray(frame.image[..., ::-1]), 0.0)
+    assert conversions == [False, True]
+    assert from_rgb is not None and np.array_equal(from_rgb.keypoints, from_bgr.keypoints)
+    assert frame.viewing_image is frame.view

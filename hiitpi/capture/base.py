@@ -26,7 +26,9 @@ class EndOfStream(Exception):
 class Frame:
     """One captured frame.
 
-    ``image`` is the HxWx3 uint8 BGR image for inference (the Pi camera's small ``lores`` stream);
+    ``image`` is the HxWx3 uint8 image for inference (the Pi camera's small ``lores`` stream), in
+    OpenCV's B, G, R order, or R, G, B when ``rgb`` (a source that can give the model's order
+    directly, saving a conversion per frame);
     ``view`` is the image for viewers when the source has a larger one (the Pi camera's ``main``
     stream), else None and viewers use ``image``. ``captured_at`` is ``time.monotonic()`` when the
     frame left the source (what latency is measured from); ``timestamp`` is the time the referee
@@ -39,10 +41,14 @@ class Frame:
     captured_at: float
     seq: int
     view: np.ndarray | None = None
+    rgb: bool = False
 
     @property
     def viewing_image(self) -> np.ndarray:
-        return self.view if self.view is not None else self.image
+        """What viewers see, B, G, R (the ``view`` when there is one)."""
+        if self.view is not None:
+            return self.view
+        return np.ascontiguousarray(self.image[..., ::-1]) if self.rgb else self.image
 
 
 class FrameSource(abc.ABC):

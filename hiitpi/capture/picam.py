@@ -44,9 +44,18 @@ def lores_size(main: tuple[int, int], lores_width: int) -> tuple[int, int]:
 
 def yuv420_to_bgr(arr: np.ndarray, width: int, height: int) -> np.ndarray:
     """A picamera2 YUV420 (I420) array, possibly with padded rows (stride > width), to BGR."""
+    return _yuv420_to(arr, width, height, cv2.COLOR_YUV2BGR_I420)
+
+
+def yuv420_to_rgb(arr: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The same to R, G, B: the order the pose models want, in the one conversion."""
+    return _yuv420_to(arr, width, height, cv2.COLOR_YUV2RGB_I420)
+
+
+def _yuv420_to(arr: np.ndarray, width: int, height: int, code: int) -> np.ndarray:
     stride = arr.shape[1]
     if stride == width and arr.shape[0] == height * 3 // 2:
-        return cv2.cvtColor(arr, cv2.COLOR_YUV2BGR_I420)
+        return cv2.cvtColor(arr, code)
     flat = np.ascontiguousarray(arr).reshape(-1)
     y_size = height * stride
     c_stride, c_h, c_w = stride // 2, height // 2, width // 2
@@ -55,12 +64,13 @@ def yuv420_to_bgr(arr: np.ndarray, width: int, height: int) -> np.ndarray:
     u = flat[y_size : y_size + c_size].reshape(c_h, c_stride)[:, :c_w]
     v = flat[y_size + c_size : y_size + 2 * c_size].reshape(c_h, c_stride)[:, :c_w]
     i420 = np.concatenate([y.reshape(-1), u.reshape(-1), v.reshape(-1)]).reshape(height * 3 // 2, width)
-    return cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420)
+    return cv2.cvtColor(i420, code)
 
 
 class PiCameraSource(FrameSource):
     """The Pi camera: ``main`` (RGB888, which numpy sees as BGR) for viewing, ``lores`` (YUV420, the
-    format every Pi's ISP can give for the second stream) converted to BGR for inference."""
+    format every Pi's ISP can give for the second stream) converted straight to R, G, B for
+    inference (``Frame.rgb``: what the pose models take, so no second conversion per frame)."""
 
     live = True
     # picamera2 runs the camera from its own thread; stop()/close() from ours wake a blocked
@@ -143,8 +153,8 @@ class PiCameraSource(FrameSource):
         finally:
             request.release()
         now = time.monotonic()
-        image = yuv420_to_bgr(lores, *self.lores)
-        frame = Frame(image=image, view=main, timestamp=now, captured_at=now, seq=self._seq)
+        image = yuv420_to_rgb(lores, *self.lores)
+        frame = Frame(image=image, view=main, timestamp=now, captured_at=now, seq=self._seq, rgb=True)
         self._seq += 1
         return frame
 

@@ -94,7 +94,7 @@ class FrameLoop:
         """Analyse one frame and hand the result to the sinks. Runs on the analysis thread."""
         cpu0 = time.thread_time()
         try:
-            pose = self.stage.process(frame.image, frame.timestamp)
+            pose = self.stage.process(frame.image, frame.timestamp, rgb=frame.rgb)
         except HiitpiError as exc:
             return self._skip(frame, exc.message)
         except Exception as exc:  # one bad frame must not end the analysis
