@@ -131,6 +131,12 @@ class RefereeSettings(Section):
     pace_window_s: float = Field(
         20.0, gt=1, le=600, title="Pace window", description="Seconds of reps the pace is taken over."
     )
+    counting: Literal["judge", "attempts"] = Field(
+        "judge",
+        title="Counting",
+        description="judge: only full-range reps count, short ones are no-reps with a reason; "
+        "attempts: every attempted rep counts, short ones are marked as faults.",
+    )
 
 
 def check_redis_url(url: str) -> str:
