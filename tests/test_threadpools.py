@@ -14,7 +14,8 @@ from tests.conftest import REPO
 
 def test_plan_caps_pose_threads_at_the_cores_and_keeps_every_other_pool_at_one():
     p = threadpools.plan(4, cores=2)
-    assert (p.cores, p.pose, p.opencv, p.decoder, p.blas) == (2, 2, 1, 1, 1)
+    assert (p.cores, p.pose, p.opencv, p.decoder, p.blas, p.decoder_ahead) == (2, 2, 1, 1, 1, 2)
+    assert threadpools.plan(1, cores=1).decoder_ahead == 1
     assert threadpools.plan(1, cores=4).pose == 1
     assert threadpools.plan(3, cores=4).pose == 3
     assert "2 core(s)" in p.describe()
@@ -42,7 +43,11 @@ code = main(sys.argv[1:])
 import cv2
 from hiitpi.capture.video import open_video
 cap, _ = open_video(os.environ["PROBE_CLIP"])
+ahead, _ = open_video(os.environ["PROBE_CLIP"], ahead=True)
+ahead_threads = ahead.get(cv2.CAP_PROP_N_THREADS)
+ahead.release()  # its FFmpeg frame threads end with it
 print(json.dumps({
+    "ahead_threads": ahead_threads,
     "code": code,
     "cv2_threads": cv2.getNumThreads(),
     "decoder_threads": cap.get(cv2.CAP_PROP_N_THREADS),
@@ -54,7 +59,8 @@ print(json.dumps({
 
 def test_a_real_command_runs_with_every_pool_at_its_planned_size(model_mirror, shared_data, tmp_path):
     """`hiitpi pose IMAGE` on the real model: afterwards OpenCV has one thread, the decoder of a
-    video file one, BLAS was told one, and the process holds no pool threads at all."""
+    paced video file one (of a file read flat out two), BLAS was told one, and the process holds
+    no pool threads at all."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "HIITPI_MODEL_MIRROR": str(model_mirror),
@@ -74,6 +80,7 @@ def test_a_real_command_runs_with_every_pool_at_its_planned_size(model_mirror, s
     probe = json.loads(out.stdout.strip().splitlines()[-1])
     assert probe["code"] == 0
     assert probe["cv2_threads"] == 1 and probe["decoder_threads"] == 1
+    assert probe["ahead_threads"] == (2 if threadpools.available_cores() >= 2 else 1)
     assert probe["blas_env"] == "1"
     # the main thread only: no OpenBLAS, OpenCV or XNNPACK workers were started
     assert probe["tasks"] == 1, probe

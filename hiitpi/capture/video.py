@@ -34,15 +34,20 @@ class VideoInfo:
     frames: int  # as the container says; may be 0 or approximate
 
 
-def open_video(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
-    """An opened OpenCV capture of a video file and what its header says. Raises `VideoOpenError`."""
+def open_video(path: str | Path, *, ahead: bool = False) -> tuple[cv2.VideoCapture, VideoInfo]:
+    """An opened OpenCV capture of a video file and what its header says. Raises `VideoOpenError`.
+
+    ``ahead``: the file is read as fast as it decodes (offline analysis), so FFmpeg may decode the
+    next frames on other cores meanwhile (`hiitpi.threadpools`: ``decoder_ahead`` threads)."""
     path = Path(path)
     if not path.is_file():
         raise VideoOpenError(f"video file {path} does not exist", "pass the path of a video file")
     from hiitpi import threadpools
 
     # FFmpeg's decoder threads are sized here, per file (`hiitpi.threadpools`)
-    cap = cv2.VideoCapture(str(path), cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, threadpools.current().decoder])
+    plan = threadpools.current()
+    threads = plan.decoder_ahead if ahead else plan.decoder
+    cap = cv2.VideoCapture(str(path), cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, threads])
     if not cap.isOpened():
         cap.release()
         raise VideoOpenError(
@@ -101,7 +106,7 @@ class VideoFileSource(FrameSource):
         return info.fps
 
     def open(self) -> None:
-        cap, info = open_video(self.path)
+        cap, info = open_video(self.path, ahead=not self.paced)
         fps = info.fps
         self._cap = cap
         self.info = info
