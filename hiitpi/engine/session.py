@@ -47,6 +47,7 @@ class Session:
     resting: bool = False
     reps_before: int = 0  # reps of the intervals already finished
     no_reps_before: int = 0
+    attempts_before: int = 0
 
     @property
     def total_reps(self) -> int:
@@ -57,6 +58,10 @@ class Session:
         return self.no_reps_before + self.referee.no_reps
 
     @property
+    def total_attempts(self) -> int:
+        return self.attempts_before + self.referee.attempts
+
+    @property
     def program_name(self) -> str | None:
         return self.program.program.name if self.program is not None else None
 
@@ -64,12 +69,14 @@ class Session:
 @dataclass(frozen=True, slots=True)
 class SessionChange:
     """``kind``: session_start, interval_end, interval_start, rest_start or session_stop; ``t`` the
-    referee clock; ``data`` what the live bus carries with it."""
+    referee clock; ``data`` what the live bus carries with it; ``events`` the referee's last events
+    of the interval that ends (a rep on its way back when the set stops), before the change."""
 
     kind: str
     session: Session
     t: float
     data: dict[str, Any]
+    events: tuple[RefEvent, ...] = ()
 
 
 class SessionController:
@@ -123,7 +130,8 @@ class SessionController:
 
     def _referee(self, rule: Any) -> Referee:
         self._reset_pose()  # tracking and smoothing start afresh, as `hiitpi analyze` does
-        return Referee(rule, pace_window_s=self.settings.referee.pace_window_s)
+        ref = self.settings.referee
+        return Referee(rule, pace_window_s=ref.pace_window_s, counting=ref.counting)
 
     # -- the commands -------------------------------------------------------------------------
 
@@ -155,10 +163,12 @@ class SessionController:
         with self.lock:
             s = self._running("switch workout")
             rule = self.workout(workout)
+            last = tuple(s.referee.finish())  # the set is over: a rep on its way back counts
             referee = self._referee(rule)
-            self._change("interval_end", {"workout": s.workout, **_tally(s.referee)})
+            self._change("interval_end", {"workout": s.workout, **_tally(s.referee)}, events=last)
             s.reps_before += s.referee.count
             s.no_reps_before += s.referee.no_reps
+            s.attempts_before += s.referee.attempts
             s.referee = referee
             s.workout = rule.name
             s.resting = False
@@ -169,6 +179,7 @@ class SessionController:
         """End the running session; viewers keep seeing its numbers until the next one starts."""
         with self.lock:
             s = self._running("stop")
+            last = tuple(s.referee.finish()) if not s.resting else ()
             tally = _tally(s.referee)
             self._ended = self._session_state(s)
             self._ended.running = False
@@ -187,8 +198,10 @@ class SessionController:
                     **tally,
                     "total_reps": s.total_reps,
                     "total_no_reps": s.total_no_reps,
+                    "total_attempts": s.total_attempts,
                 },
                 s,
+                events=last,
             )
             log.info(
                 "session %s ended (%s): %d reps, %d no-reps", s.id, status, s.total_reps, s.total_no_reps
@@ -275,8 +288,11 @@ class SessionController:
             phase="rest" if s.resting else ref.phase,
             reps=ref.count,
             no_reps=ref.no_reps,
+            attempts=ref.attempts,
             total_reps=s.total_reps,
             total_no_reps=s.total_no_reps,
+            total_attempts=s.total_attempts,
+            counting=ref.counting,
             pace=round(ref.pace, 2),
             elapsed=elapsed,
         )
@@ -285,10 +301,12 @@ class SessionController:
                 setattr(st, key, value)
         return st
 
-    def _change(self, kind: str, data: dict[str, Any], s: Session | None = None) -> None:
+    def _change(
+        self, kind: str, data: dict[str, Any], s: Session | None = None, events: tuple[RefEvent, ...] = ()
+    ) -> None:
         t = self.last_t if self.last_t is not None else self._clock()
-        self.on_change(SessionChange(kind, s or self.session, t, data))
+        self.on_change(SessionChange(kind, s or self.session, t, data, events))
 
 
 def _tally(ref: Referee) -> dict[str, Any]:
-    return {"reps": ref.count, "no_reps": ref.no_reps, "pace": round(ref.pace, 2)}
+    return {"reps": ref.count, "no_reps": ref.no_reps, "attempts": ref.attempts, "pace": round(ref.pace, 2)}

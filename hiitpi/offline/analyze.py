@@ -32,6 +32,8 @@ class AnalysisResult:
     duration_s: float
     reps: int
     no_reps: int
+    attempts: int
+    counting: str
     hold_s: float
     events: list[RefEvent]
     timings: dict
@@ -48,6 +50,8 @@ class AnalysisResult:
             "duration_s": round(self.duration_s, 3),
             "reps": self.reps,
             "no_reps": self.no_reps,
+            "attempts": self.attempts,
+            "counting": self.counting,
             "hold_s": round(self.hold_s, 3),
             "rep_events": [_rep_dict(e) for e in reps],
             "no_rep_events": [_rep_dict(e) for e in self.events if e.kind == "no_rep"],
@@ -88,7 +92,7 @@ def analyze_video(
     from hiitpi.referee.catalog import load_catalog
 
     rule = load_catalog(settings.referee.rules_dir).workout(workout)  # UnknownNameError names the known ones
-    referee = Referee(rule, settings.referee.pace_window_s)
+    referee = Referee(rule, settings.referee.pace_window_s, counting=settings.referee.counting)
     own = estimator is None
     if own:
         from hiitpi.pose.registry import get_backend
@@ -134,6 +138,7 @@ def analyze_video(
                 if writer is not None:
                     writer.write(annotate(frame.image, pose, referee, evs))
                 bar.update(1)
+        events.extend(referee.finish())  # the clip is over: a rep on its way back counts, as in eval
     finally:
         source.close()
         if writer is not None:
@@ -150,6 +155,8 @@ def analyze_video(
         duration_s=frames / info.fps if info.fps else 0.0,
         reps=referee.count,
         no_reps=referee.no_reps,
+        attempts=referee.attempts,
+        counting=referee.counting,
         hold_s=referee.hold_s,
         events=events,
         timings=stage.times.summary(),
