@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -49,6 +50,28 @@ class Frame:
         if self.view is not None:
             return self.view
         return np.ascontiguousarray(self.image[..., ::-1]) if self.rgb else self.image
+
+
+class VideoTap(Protocol):
+    """The viewers' side of a source that can feed them itself (the Pi camera, whose hardware
+    encoder makes the MJPEG stream; `hiitpi.web.mjpeg.MjpegBroadcaster` is one)."""
+
+    def watching(self) -> bool:
+        """Whether anyone watches now: else the picture for viewers is not even fetched."""
+        ...
+
+    def accepts_camera_jpeg(self) -> bool:
+        """Whether the camera's own encoder may make the stream (never in privacy mode)."""
+        ...
+
+    def camera_jpeg(self, data: bytes) -> None:
+        """One JPEG of the camera's viewing stream, overlay already drawn (called by the camera's
+        encoder thread)."""
+        ...
+
+    def paint(self, picture: np.ndarray) -> None:
+        """Draw the overlay (skeleton, count) in place on the camera's picture before it is encoded."""
+        ...
 
 
 class FrameSource(abc.ABC):

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from hiitpi.capture.base import VideoTap
 from hiitpi.capture.inline import InlineCapture
 from hiitpi.capture.runner import CaptureRunner, open_capture
 from hiitpi.capture.select import SourceFactory, create_source_factory
@@ -48,10 +49,12 @@ class Engine:
         on_finished: Callable[[], None] | None = None,
         stats_window: int = 1000,
         sinks: tuple[EngineSink, ...] = (),
+        video: VideoTap | None = None,
     ):
         self.settings = settings
         self.keys = LiveKeys(settings.redis.prefix)
         self._source_factory = source_factory
+        self._video = video  # the viewers' side, for a camera that can feed it itself
         self.default_player = player
         self.autostart = autostart
         self.on_finished = on_finished
@@ -138,7 +141,7 @@ class Engine:
         return self.publisher.close
 
     def start_capture(self) -> Callable[[], None]:
-        factory = self._source_factory or create_source_factory(self.settings.capture)
+        factory = self._source_factory or create_source_factory(self.settings.capture, video=self._video)
         # a camera gets a capture thread; a file is decoded in the analysis thread
         self.capture = open_capture(factory, stall_timeout_s=self.settings.capture.stall_timeout_s)
         return self.capture.stop
