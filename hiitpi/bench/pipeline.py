@@ -34,6 +34,9 @@ def register_bench(bsub: argparse._SubParsersAction) -> None:
     p.add_argument("--workout", help="rules name (default: [referee] workout)")
     p.add_argument("--redis-url", help="Redis URL (default: [redis] url; a private one is started if absent)")
     p.add_argument("--seconds", type=float, help="stop after this many seconds (default: the whole clip)")
+    p.add_argument(
+        "--viewer", action="store_true", help="one viewer on the video (the MJPEG encoder and its hand-out)"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=bench_pipeline_cmd, settings_overrides=_overrides)
 
@@ -69,7 +72,13 @@ def _first_frame(source: Path) -> Any:
 
 
 def run_pipeline_bench(
-    settings: Settings, source: Path, *, paced: bool, seconds: float | None = None, invoke_runs: int = 300
+    settings: Settings,
+    source: Path,
+    *,
+    paced: bool,
+    seconds: float | None = None,
+    invoke_runs: int = 300,
+    viewer: bool = False,
 ) -> dict:
     """Run the engine over ``source`` once and measure it. Redis must be reachable at settings.redis.url.
 
@@ -89,10 +98,17 @@ def run_pipeline_bench(
     bare_model = create_estimator(settings)
     invokes = [bare_invoke(bare_model, frame0, invoke_runs)]
     spaced = [bare_invoke(bare_model, frame0, 60, period_s=1.0 / source_fps)] if paced else []
+    watcher = None
+    if viewer:
+        from hiitpi.bench.viewer import BenchViewer
+
+        watcher = BenchViewer(settings)
+        watcher.start()
     engine = Engine(
         settings,
         source_factory=lambda: VideoFileSource(source, paced=paced, loop=False),
         stats_window=1_000_000,  # every frame's cost, for the medians
+        sinks=(watcher.video,) if watcher is not None else (),
     )
     meter = ThreadCpuMeter()
     engine.start()
@@ -116,6 +132,8 @@ def run_pipeline_bench(
         client.delete(engine.keys.stream, engine.keys.state, engine.keys.commands)
     finally:
         engine.stop()
+        if watcher is not None:
+            watcher.stop()
     invokes.append(bare_invoke(bare_model, frame0, invoke_runs))
     if paced:
         spaced.append(bare_invoke(bare_model, frame0, 60, period_s=1.0 / source_fps))
@@ -183,6 +201,7 @@ def run_pipeline_bench(
             "p95": round(percentile(pose, 95), 3) if pose else None,
         },
         "published": engine.stats.published,
+        "viewer": watcher.report(wall) if watcher is not None else None,
         "reps": reps if reps is not None else int(state.get("reps") or 0),
         "redis_state_reps": int(state["reps"]) if state.get("reps") else None,
         "redis_stream_len": xlen,
@@ -198,7 +217,9 @@ def bench_pipeline_cmd(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     local = ensure_redis(settings.redis.url, settings.general.data_dir / "redis")
     try:
-        result = run_pipeline_bench(settings, source, paced=args.paced, seconds=args.seconds)
+        result = run_pipeline_bench(
+            settings, source, paced=args.paced, seconds=args.seconds, viewer=args.viewer
+        )
     finally:
         if local is not None:
             local.stop()
@@ -206,6 +227,9 @@ def bench_pipeline_cmd(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(result))
         return 0
     print(f"pipeline on {result['source']} ({'paced' if args.paced else 'unpaced'}, {result['model']})")
+    if result["viewer"]:
+        v = result["viewer"]
+        print(f"  one viewer on the video: {v['fps']} pictures/s, {v['kb_per_part']} kB each")
     print(
         f"  {result['frames']} frames in {result['seconds']} s: {result['fps']} fps, "
         f"{result['dropped']} dropped, {result['cpu_cores_busy']} cores busy"
