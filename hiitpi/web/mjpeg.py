@@ -72,7 +72,7 @@ def render_frame(
         canvas = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA)
     else:
         canvas = image.copy()
-    canvas = draw_pose(canvas, pose, min_score=min_score, copy=False)
+    canvas = draw_pose(canvas, pose, min_score=min_score, copy=False, antialias=False)  # 15 a second
     text = f"{overlay.reps}"
     sub = " ".join(s for s in (overlay.workout, overlay.phase, overlay.message) if s)
     scale = max(0.6, sw / 400)
