@@ -50,7 +50,22 @@ def part_status(settings: Settings) -> list[tuple[str, bool, str]]:
     writable = os.access(probe, os.W_OK)
     parts.append(("database", writable, str(db)))
     parts.append(pairing_status(settings))
+    parts.append(coach_status(settings))
     return parts
+
+
+def coach_status(settings: Settings) -> tuple[str, bool, str]:
+    """The summary model: optional, so never a failure; says when summaries will be the template."""
+    if not settings.coach.enabled:
+        return ("coach", True, "off ([coach] enabled = false)")
+    from hiitpi.coach.llm import llama_cpp_missing
+    from hiitpi.coach.summary import resolve_model_path
+
+    missing = llama_cpp_missing()
+    path, why = (None, missing) if missing else resolve_model_path(settings)
+    if path is None:
+        return ("coach", True, f"template summaries, plain chat answers: {why}")
+    return ("coach", True, f"llama-cpp-python, {path}")
 
 
 def pose_status(settings: Settings) -> list[tuple[str, bool, str]]:
