@@ -241,7 +241,7 @@ def open_capture(factory: SourceFactory, *, stall_timeout_s: float = 5.0) -> Any
     `hiitpi.capture.inline.InlineCapture` the analysis thread reads itself. Both have
     ``next_frame(timeout)``, ``finished``, ``frames``, ``status()``, ``source`` and ``stop()``."""
     source = factory()
-    if source.threaded:
+    if getattr(source, "threaded", True):  # a source that does not say is read as a camera is
         runner = CaptureRunner(factory, stall_timeout_s=stall_timeout_s)
         runner.start(source)
         return runner
