@@ -144,9 +144,6 @@ def test_status_names_the_model_when_the_coach_can_run(settings_factory, shared_
     from hiitpi.status import coach_status
 
     gguf = shared_llm / "tiny-llama-spm-q8_0.gguf"
-    assert coach_status(settings_factory({("coach", "model_path"): str(gguf)})) == (
-        "coach",
-        True,
-        f"llama-cpp-python, {gguf}",
-    )
+    part, ok, detail = coach_status(settings_factory({("coach", "model_path"): str(gguf)}))
+    assert (part, ok) == ("coach", True) and detail.startswith(f"{gguf} (5 MB)"), detail
     assert coach_status(settings_factory({("coach", "enabled"): False}))[2].startswith("off")

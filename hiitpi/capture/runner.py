@@ -72,7 +72,7 @@ class CaptureRunner:
         """Open the source (raising `SourceOpenError` with what to do) and start both threads."""
         source = source or self.factory()
         source.open()
-        if self.buffer is None:
+        if self.buffer is None or self.buffer.closed:  # a restart after stop(): a fresh buffer
             self.buffer = LatestFrameBuffer(lossless=not source.live)
         self.source = source
         self._stop.clear()
@@ -93,6 +93,11 @@ class CaptureRunner:
     def next_frame(self, timeout: float | None = None) -> Frame | None:
         """The newest frame not yet taken (the analysis thread's call); None on timeout or stop."""
         return self.buffer.get(timeout=timeout) if self.buffer is not None else None
+
+    @property
+    def running(self) -> bool:
+        """True while the watchdog runs (it ends by itself only at a file's end)."""
+        return self._watchdog is not None and self._watchdog.is_alive()
 
     @property
     def stop_event(self) -> threading.Event:

@@ -71,11 +71,12 @@ class FrameLoop:
             self._thread.join(timeout=timeout)
 
     def _run(self, capture: Any, stop: threading.Event) -> None:
-        next_frame = capture.next_frame  # a camera's latest-frame buffer, or a file decoded here
         while not stop.is_set():
             for cmd in self.commands():
                 self.handle_command(cmd)
-            frame = next_frame(timeout=0.2)
+            # a camera's latest-frame buffer, or a file decoded here; asked each time: a restarted
+            # capture has a new buffer
+            frame = capture.next_frame(timeout=0.2)
             if frame is None:
                 if capture.finished.is_set():
                     log.info(
