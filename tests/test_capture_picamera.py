@@ -5,6 +5,7 @@ streams, converts YUV420 and drives the encoder is the real one."""
 from __future__ import annotations
 
 import sys
+import time
 import types
 
 import cv2
@@ -386,3 +387,46 @@ def test_the_source_factory_hands_the_viewers_side_to_the_camera(fake_picamera2)
     with src:
         src.read()
     assert len(viewers.jpegs) == 1
+
+
+@pytest.mark.parametrize("privacy", [False, True])
+def test_the_mjpeg_broadcaster_takes_the_cameras_jpegs_or_encodes_itself(fake_picamera2, privacy):
+    """The appliance's MJPEG broadcaster is the camera's viewers' side: with a viewer admitted the
+    camera's hardware JPEGs (the count painted on) are what viewers get, at most stream_fps a
+    second, and the broadcaster's CPU encoder is left alone; in privacy mode the camera encodes
+    nothing and the CPU encoder draws the skeleton on black."""
+    from hiitpi.config import WebSettings
+    from hiitpi.engine.sinks import FrameResult
+    from hiitpi.live.contract import LiveState
+    from hiitpi.web.mjpeg import MjpegBroadcaster
+
+    video = MjpegBroadcaster(WebSettings(stream_fps=15.0, privacy_mode=privacy))
+    video.start()
+    tier = video.admit()
+    try:
+        with PiCameraSource(width=640, height=480, lores_width=320, video=video) as src:
+            for _ in range(6):
+                frame = src.read()
+                video.on_frame(
+                    FrameResult(frame, None, [], {}, LiveState(running=True, reps=7, workout="squat"))
+                )
+                time.sleep(1 / 30)
+            deadline = time.monotonic() + 5
+            while video.encoded == 0 and time.monotonic() < deadline:
+                time.sleep(0.02)
+            cam = fake_picamera2.instances[0]
+        jpeg = video._latest[1]
+        assert jpeg is not None
+        picture = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        if privacy:
+            assert cam.encoders_started == 0 and "main" in cam.copied and not video.camera_encodes
+            assert picture.mean() < 20  # the skeleton (none here) and the count on black
+        else:
+            assert cam.encoders_started == 1 and "main" not in cam.copied and video.camera_encodes
+            assert picture.shape == (480, 640, 3)
+            assert 2 <= video.encoded <= 4  # 6 camera JPEGs in 0.2 s, handed out at 15 a second
+            box = picture[5:40, 5:60].astype(int)
+            assert box.max() > 200  # the count, painted on by the broadcaster before encoding
+    finally:
+        video.release(tier)
+        video.stop()
