@@ -1,9 +1,11 @@
 """One viewer on the video, for `hiitpi bench pipeline --viewer`: the appliance's MJPEG encoder as an
-engine sink, and a ``web`` thread taking every part it hands out, as the web server does for a
-phone (what goes over the network is the phone's business, not the Pi's CPU)."""
+engine sink, and a ``web`` thread running an event loop that takes every part it hands out
+(`MjpegBroadcaster.parts`), as the web server's loop does for a phone (what goes over the
+network is the phone's business, not the Pi's CPU)."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 from typing import Any
@@ -23,15 +25,21 @@ class BenchViewer:
 
     def start(self) -> None:
         self.video.start()
-        self._thread = threading.Thread(target=self._watch, name="web-viewer", daemon=True)
+        self._thread = threading.Thread(
+            target=lambda: asyncio.run(self._watch()), name="web-viewer", daemon=True
+        )
         self._thread.start()
 
-    def _watch(self) -> None:
-        for part in self.video.stream("bench", timeout_s=0.5):
-            self.parts += 1
-            self.bytes += len(part)
-            if self._stop.is_set():
-                return
+    async def _watch(self) -> None:
+        waiters = self.video.attach(asyncio.get_running_loop())
+        try:
+            async for part in self.video.parts(waiters, "bench", timeout_s=0.5):
+                self.parts += 1
+                self.bytes += len(part)
+                if self._stop.is_set():
+                    return
+        finally:
+            self.video.detach(waiters)
 
     def stop(self) -> None:
         self._stop.set()
