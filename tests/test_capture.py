@@ -357,7 +357,9 @@ def test_inline_paced_file_keeps_time_and_drops_what_a_slow_reader_misses(clip):
     assert st.frames >= frames[-1].seq + 1 and not st.finished
 
 
-def test_inline_file_that_fails_ends_with_the_reason(clip, caplog):
+def test_inline_file_that_fails_says_why_and_delivers_again_after_a_restart(clip, caplog):
+    """A decoding failure: no more frames (and no busy loop), not running, the reason in status();
+    stop + start (what the supervisor does) opens it again and frames flow."""
     from hiitpi.capture.inline import InlineCapture
 
     FailingVideo.instances = 0
@@ -367,7 +369,12 @@ def test_inline_file_that_fails_ends_with_the_reason(clip, caplog):
     n = 0
     while capture.next_frame() is not None:
         n += 1
-    capture.stop()
+    t0 = time.monotonic()
+    assert capture.next_frame(timeout=0.2) is None and time.monotonic() - t0 >= 0.15
     st = capture.status()
-    assert n == 5 and st.finished and not st.healthy and "USB camera unplugged" in st.last_error
-    assert "analysis of it ends here" in caplog.text
+    assert n == 5 and not st.finished and not st.healthy and not capture.running
+    assert "USB camera unplugged" in st.last_error and "until restarted" in caplog.text
+    capture.stop()
+    capture.start()  # the second FailingVideo does not fail
+    assert capture.running and capture.next_frame() is not None and capture.status().restarts == 1
+    capture.stop()

@@ -99,8 +99,10 @@ def test_clip_to_redis_count_equals_analyze_and_readers_agree(
     engine = Engine(settings, source_factory=lambda: VideoFileSource(clip, paced=False))
     engine.start()
     try:
-        # a file is decoded in the analysis thread: no capture thread, no hand-over
+        # a file is decoded in the analysis thread: no capture thread, no hand-over; and the
+        # supervisor sees the capture alive (it would restart it otherwise)
         assert not [t.name for t in threading.enumerate() if t.name.startswith("capture")]
+        assert engine.capture_alive
         assert engine.wait(timeout=120)
         time.sleep(0.3)
     finally:
@@ -108,6 +110,7 @@ def test_clip_to_redis_count_equals_analyze_and_readers_agree(
         stop.set()
         for t in threads:
             t.join(3)
+    assert engine.capture_alive  # a file that has ended is not a dead camera
     state = readers[0].state()
     assert analyze_result["reps"] >= 1
     assert int(state["reps"]) == analyze_result["reps"]

@@ -3,16 +3,19 @@
 A camera has its own thread and the latest-frame buffer (`hiitpi.capture.runner`), because its
 frames come whether or not anyone is ready. A file's frames come when asked for: a second thread
 would only decode ahead and hand each frame over (a lock, a wake-up, a frame's worth of cache)
-for nothing. `InlineCapture` has the runner's face — `next_frame`, `finished`, `status()`,
-`frames`, `stop()` — without a thread. A paced file still keeps time like a camera: frames that
-fall due while the analysis is busy are skipped and counted as dropped
-(`hiitpi.capture.video.VideoFileSource`).
+for nothing. `InlineCapture` has the runner's face — `next_frame`, `finished`, `running`,
+`status()`, `frames`, `start()`, `stop()` — without a thread. A paced file still keeps time like a
+camera: frames that fall due while the analysis is busy are skipped and counted as dropped
+(`hiitpi.capture.video.VideoFileSource`). A file that fails to decode stops delivering and says
+why (``running`` false, ``status()``); the appliance's supervisor then restarts it (`stop`,
+`start`), as it restarts a camera.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 
 from hiitpi.capture.base import EndOfStream, Frame, FrameSource
 from hiitpi.capture.runner import CaptureStatus
@@ -24,29 +27,39 @@ log = logging.getLogger(__name__)
 class InlineCapture:
     """Owns a source that is not `threaded`; the analysis thread calls `next_frame`."""
 
-    restarts = 0  # nothing restarts a file: a failure ends it, with the reason in status()
-
     def __init__(self, factory: SourceFactory):
         self.factory = factory
         self.source: FrameSource | None = None
         self.finished = threading.Event()
         self.read = 0
+        self.restarts = 0
         self.last_error: str | None = None
         self._failed = False
+        self._opened = 0
 
     def start(self, source: FrameSource | None = None) -> None:
-        """Open the source (raising `SourceOpenError` with what to do)."""
+        """Open the source (raising `SourceOpenError` with what to do); again after `stop`: a restart."""
         source = source or self.factory()
         source.open()
         source.drop_late = source.live  # a paced file keeps time: frames that fell due are skipped
         self.source = source
+        self._failed = False
+        self.restarts += self._opened > 0
+        self._opened += 1
+
+    @property
+    def running(self) -> bool:
+        """True while the source is open and delivering (or has ended: see ``finished``)."""
+        return self.source is not None and not self._failed
 
     def next_frame(self, timeout: float | None = None) -> Frame | None:
         """The next frame, decoded here; None at the end (``finished`` is then set) or after a
         failure (logged, and ``status()`` says why). ``timeout`` is the runner's: a file does not
         make the caller wait for anything but its decoding."""
         source = self.source
-        if source is None or self.finished.is_set():
+        if source is None or self._failed or self.finished.is_set():
+            if timeout and not self.finished.is_set():
+                time.sleep(timeout)  # nothing to read until a restart: do not spin
             return None
         try:
             frame = source.read()
@@ -57,8 +70,9 @@ class InlineCapture:
         except Exception as exc:
             self.last_error = f"{type(exc).__name__}: {exc}"
             self._failed = True
-            log.warning("source %s failed: %s; analysis of it ends here", source.name, self.last_error)
-            self.finished.set()
+            log.warning(
+                "source %s failed: %s; it delivers nothing until restarted", source.name, self.last_error
+            )
             return None
         self.read += 1
         return frame
@@ -75,7 +89,7 @@ class InlineCapture:
             source=src.name if src else "-",
             frames=self.frames,
             dropped=int(getattr(src, "dropped", 0)),
-            restarts=0,
+            restarts=self.restarts,
             finished=self.finished.is_set(),
             healthy=not self._failed,
             last_error=self.last_error,
