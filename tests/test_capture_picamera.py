@@ -4,6 +4,7 @@ streams, converts YUV420 and drives the encoder is the real one."""
 
 from __future__ import annotations
 
+import io
 import sys
 import time
 import types
@@ -73,13 +74,17 @@ class FakeMappedArray:
 
 
 class FakeFileOutput:
-    """picamera2.outputs.FileOutput: writes each encoded frame to a file object."""
+    """picamera2.outputs.FileOutput as it treats a file object: only an ``io.BufferedIOBase`` is
+    taken, and each encoded frame is written and flushed."""
 
-    def __init__(self, file):
+    def __init__(self, file=None, pts=None, split=None):
+        if not isinstance(file, io.BufferedIOBase):
+            raise RuntimeError("Must pass io.BufferedIOBase")
         self.file = file
 
-    def outputframe(self, frame, keyframe=True, timestamp=None, *args, **kwargs):
+    def outputframe(self, frame, keyframe=True, timestamp=None):
         self.file.write(frame)
+        self.file.flush()
 
 
 class MJPEGEncoder:
@@ -129,6 +134,7 @@ class FakePicamera2:
 
     def capture_request(self):
         assert self.started
+        time.sleep(1 / self.configured["controls"]["FrameRate"])  # the camera delivers at its rate
         request = FakeRequest(self)
         if self.pre_callback is not None:  # before the encoders and the application get it
             self.pre_callback(request)
@@ -409,8 +415,7 @@ def test_the_mjpeg_broadcaster_takes_the_cameras_jpegs_or_encodes_itself(fake_pi
                 frame = src.read()
                 video.on_frame(
                     FrameResult(frame, None, [], {}, LiveState(running=True, reps=7, workout="squat"))
-                )
-                time.sleep(1 / 30)
+                )  # the camera delivers at 30 a second
             deadline = time.monotonic() + 5
             while video.encoded == 0 and time.monotonic() < deadline:
                 time.sleep(0.02)
@@ -430,3 +435,68 @@ def test_the_mjpeg_broadcaster_takes_the_cameras_jpegs_or_encodes_itself(fake_pi
     finally:
         video.release(tier)
         video.stop()
+
+
+class PosesSeen:
+    """An engine sink that counts the analysed frames and those with a person."""
+
+    name = "poses"
+
+    def __init__(self):
+        self.frames = self.poses = self.frames_rgb = 0
+
+    def on_frame(self, result):
+        self.frames += 1
+        self.poses += result.pose is not None
+        self.frames_rgb += result.frame.rgb and result.frame.view is None
+
+    def on_session(self, change, state):
+        pass
+
+
+def test_the_engine_hands_the_appliances_video_to_the_pi_camera(
+    fake_picamera2, model_mirror, redis_url, tmp_path
+):
+    """As `hiitpi serve` wires it: the engine's camera is given the appliance's MJPEG broadcaster,
+    so with a viewer the stream is the camera's own JPEGs (count and skeleton painted on main in
+    its buffer), the broadcaster's CPU encoder idles, main is never copied, and the model gets the
+    lores frames: the person in the picture is found."""
+    from hiitpi.config import WebSettings, load_settings
+    from hiitpi.engine import Engine
+    from hiitpi.web.mjpeg import MjpegBroadcaster
+
+    settings = load_settings(
+        None,
+        env={},
+        overrides={
+            ("general", "data_dir"): str(tmp_path / "data"),
+            ("models", "mirror"): str(model_mirror),
+            ("redis", "url"): redis_url,
+            ("referee", "workout"): "squat",
+            ("capture", "source"): "picamera",
+            ("capture", "width"): 640,
+            ("capture", "height"): 480,
+        },
+    )
+    video = MjpegBroadcaster(WebSettings(stream_fps=15.0))
+    video.start()
+    tier = video.admit()
+    seen = PosesSeen()
+    engine = Engine(settings, sinks=(video, seen), video=video)
+    engine.start()
+    try:
+        deadline = time.monotonic() + 20
+        while (engine.stats.frames < 10 or video.encoded < 3) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        cam = fake_picamera2.instances[0]
+        assert engine.stats.frames >= 10 and engine.stats.errors == 0
+        assert video.camera_encodes and cam.encoders_started == 1 and "main" not in cam.copied
+        assert seen.poses > 0 and seen.frames_rgb == seen.frames
+        jpeg = video._latest[1]
+    finally:
+        engine.stop()
+        video.release(tier)
+        video.stop()
+    picture = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    assert picture.shape == (480, 640, 3)
+    assert cam.closed and cam.encoder is None
