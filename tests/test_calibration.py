@@ -383,6 +383,29 @@ def test_a_feature_decides_only_in_the_views_it_is_valid_in(tmp_path):
     assert front.view == "front" and (front.count, front.no_reps) == (3, 0)
 
 
+def test_the_posture_that_gates_calibration_uses_only_the_features_valid_in_the_view(tmp_path):
+    # both states need the hips seen overlapping (side on), a feature valid only side on: from the
+    # front it neither decides a state nor stops the travel being learnt
+    p = tmp_path / "posture.toml"
+    p.write_text(
+        TRAVEL_RULE.replace(
+            'knee = { type = "angle"',
+            'hips = { type = "distance", points = ["left_hip", "right_hip"] }\nknee = { type = "angle"',
+        )
+        .replace("below = 0.3 }]", 'below = 0.3 }, { feature = "hips", below = 0.3 }]')
+        .replace("above = 0.7 }]", 'above = 0.7 }, { feature = "hips", below = 0.3 }]')
+    )
+    rule = with_features(load_rule(p), knee={"calibrate": KNEE_CAL}, hips={"views": ("side",)})
+    # three squats to 85 degrees, then two to 150 (28 degrees: under a third of the learnt travel,
+    # though most of the 30-degree floor a travel never learnt would have)
+    for facing in (88.0, 0.0):
+        ref = Referee(rule)
+        deep = squats(3, 85.0, facing=facing)
+        run(ref, deep + squats(2, 150.0, facing=facing, t0=deep[-1].timestamp + 1 / 30, lead_s=0.0))
+        assert ref.view == ("side" if facing else "front")
+        assert ref.count == 3, facing
+
+
 def test_the_counting_convention_is_a_setting(tmp_path):
     from hiitpi.config import ConfigError, load_settings
 
