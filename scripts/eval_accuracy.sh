@@ -191,7 +191,7 @@ One rules set (`rules/`) for everything below; pose model `{model}` for the clip
   physical marks (a squat's shoulders below 85 % of the standing height, a push-up's elbows past
   120°, a jack's hands over the shoulders) are checks on uncalibrated copies.
 - **One signal several features agree on**: a `mean` feature of the calibrated ones (a squat's
-  standing height, knee and hip height; a push-up's elbow and chest height), not "any of them".
+  standing height, knee and hip height; a push-up's elbow and head height), not "any of them".
 - **Camera views** read from the body (`hiitpi/referee/view.py`); features and checks are valid in
   the views the rules file names (a torso tilt or a hip line seen from the front or above is not).
 - **States by margin**, not list order; **seconds, not frames** everywhere; **`finish()`** at the
@@ -210,6 +210,12 @@ One rules set (`rules/`) for everything below; pose model `{model}` for the clip
   back knee, the front hip and the height; a jumping jack's of the hands' height, the shoulder
   angle and the feet. The posture that gates calibration uses only the features valid in the
   current view.
+- **The point that travels furthest** (second round): a push-up pivots about the feet, so its
+  travel is read from the elbow and the head's height above the feet (the far end of the lever:
+  ~1.1 torso lengths at the top, ~0.4 at the bottom), no longer from the shoulders above the
+  hands, which move less (in torso lengths the head's 5–95 % range is a median 1.3 times theirs
+  over RepCount-A's push-ups, 1.6 over Countix's). Side and oblique views only, like the torso
+  tilt; from the front the elbow counts alone.
 
 ## Clips (`clips/manifest.csv`, judge mode)
 
@@ -242,7 +248,8 @@ too): {alignment(rc)}. By sequence (counted once of labelled, missed, counted ag
 - test2320 has no person in 198 of 300 frames;
 - stu2_62 and stu10_60 are sit-ups seen from the feet where no 2D feature follows the labelled
   cycles ({aligned(rc, "stu2_62.mp4")}; {aligned(rc, "stu10_60.mp4")});
-- in stu6_42 the elbow straightens twice in each labelled cycle ({aligned(rc, "stu6_42.mp4")});
+- in stu6_42 the elbow straightens twice in each labelled cycle; read with the head's height
+  it is counted right ({aligned(rc, "stu6_42.mp4")});
 - in train3344 a third of the frames have no person, scattered through the reps, and whole
   half-cycles fall in them ({aligned(rc, "train3344.mp4")});
 - the labels of stu4_46 stop at frame 1411 of 1800 and ten more push-ups follow
@@ -329,6 +336,7 @@ mode, RepCount-A and Countix in attempts mode). Start (main, absolute thresholds
 | the posture gate reads only features valid in the view | RepCount 0.214 → 0.217 (stu8_45 13 → 14 of 11; counted once 554 → 555), Countix and clips unchanged |
 | lunge: the mean of front knee, back knee, front hip and height (from knee and height) | Countix lunge 0.207 / 0.80 → 0.145 / 0.90 (Countix 0.231 / 0.703 → 0.214 / 0.730), clips' lunges unchanged |
 | jumping jack: the shoulder angle in the mean (from hands' height and feet) | RepCount jacks 0.091 / 0.769 → 0.065 / 0.923 (RepCount 0.217 / 0.625 → 0.208 / 0.675; counted once 555 → 556, outside 43 → 40), clips' jacks unchanged; the hands' height counted twice instead does not do it (jacks 0.09 / 0.77) |
+| push-up: the mean of the elbow and the head's height above the feet (from the elbow and the shoulders above the hands); chosen on RepCount-A's push-ups, then measured on Countix's and the clips' | RepCount push-up 0.252 / 0.375 → 0.124 / 0.500 (RepCount 0.208 / 0.675 → 0.183 / 0.700; counted once 556 → 572, missed 66 → 52; stu6_42 13 → 8 of 8); Countix push-up 0.321 / 0.50 → 0.324 / 0.60 (Countix 0.214 / 0.730 → 0.215 / 0.757); clips' push-ups unchanged (0.006 / 1.00). Its calibration constants do not matter here: a floor of 0.2, 0.3 or 0.4 and a start/far of 1.1/0.4 or 1.3/0.5 give the same figures within 0.005 |
 
 ### Tried and not kept (measured)
 
@@ -424,6 +432,35 @@ with 8 frames (0.27 s) of slack after a labelled rep's end where the tables abov
 - Not counting a clip's mid-rep start in attempts mode: RepCount 0.214 → 0.230.
 - A push-up's shoulder angle in its mean: RepCount push-up 0.25 → 0.38, Countix 0.32 → 0.24; a
   squat's hip angle: Countix squat 0.17 → 0.28.
+
+After the push-up's head height (against clips 0.003 / 1.000, RepCount 0.183 / 0.700, Countix
+0.215 / 0.757):
+
+- The head's height in the push-up's mean beside the shoulders above the hands (elbow, chest,
+  head): RepCount push-up 0.288 / 0.25, Countix 0.300 / 0.60; the head with the chest and no
+  elbow: clips' push-ups 0.006 → 0.206 (OBO 0.80), Countix push-up 0.81; the head above the hands
+  instead of the feet: RepCount push-up 0.284; both sides' mean instead of the side seen best:
+  RepCount push-up 0.187.
+- The same idea elsewhere, where the head is not at the end of a lever: a sit-up's nose above the
+  hips in the mean (four variants with and without the hip angle and the torso tilt): RepCount
+  sit-up 0.417 → 0.407–0.529, Countix sit-up 0.222 → 0.250–0.403, and without the hip angle the
+  clips' sit-ups 1.00 → 0.50; a squat's standing height from the nose instead of the shoulders:
+  RepCount squat 0.145 → 0.089, Countix squat 0.171 / 0.80 → 0.211 / 0.90 (one data set's MAE for
+  the other's); a lunge's: Countix lunge 0.145 → 0.184.
+- A hands-on-the-floor gate for the push-up's states (the wrists less than 0.7, 1.0 or 1.5 torso
+  lengths above the ankles, in every view: set-up and kneeling seen from the front are not a
+  plank): Countix 0.215 / 0.757 → 0.193 / 0.784 at 0.7, 0.213 at 1.0, unchanged at 1.5; RepCount
+  push-up 0.124 → 0.170 at 0.7 and 1.0. Chosen without Countix it is 1.5 (no gate): not kept.
+- The travel before the first turning points at a share of the nominal travel (0.6, 0.8, 1.0)
+  instead of the floor (measured before the head height, against RepCount 0.208 / 0.675 and
+  Countix 0.214 / 0.730): RepCount 0.191–0.229 / 0.625–0.650, Countix 0.215–0.248.
+- Each input of a mean clipped to −w … 1 + w of its travel (w = 0.25, 0.5, 1: a glitch in one
+  input cannot carry the mean): RepCount 0.184–0.194, Countix 0.215–0.228.
+- Narrower travel levels (0.4/0.6/0.5, 0.4/0.65/0.5, 0.35/0.6/0.5): RepCount 0.178–0.204 /
+  0.650–0.675, Countix 0.231–0.241.
+- A sit-up's hip angle below 20°, 30° or 40° taken as a glitch (not seen; stu3_53's landmarks fold
+  the knee over the shoulders for a quarter of a second): RepCount sit-up 0.417 → 0.413–0.417,
+  Countix 0.215 → 0.226–0.230 (the lunge shares the angle).
 
 ## What stands in the way of the pose-sequence targets
 
