@@ -47,6 +47,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     rc.add_argument("--rules", dest="rules_dir", help="rules folder (default [referee] rules_dir)")
     rc.add_argument("--json", action="store_true", help="print one JSON object")
     rc.set_defaults(func=repcount_cmd, settings_overrides=_overrides)
+    from hiitpi.commands import eval_recognition
+
+    eval_recognition.register(esub)
 
 
 def _overrides(args: argparse.Namespace) -> dict:

@@ -7,6 +7,12 @@ switches workout and rests by itself and ends when its last interval does. Every
 `SessionChange` handed to ``on_change`` (the engine passes it to its sinks: store, live bus).
 The controller never touches a frame: the frame loop calls `on_pose` with each frame's pose.
 Thread-safe: commands come from the command listener, the page's API and tests.
+
+Auto mode (workout ``auto``): the session waits, watching (`hiitpi.recognition.auto.AutoMode`),
+and starts on the first recognised rep, counting it; each recognised stretch of one workout is an
+interval, a rest is a rest, and a correction (``correct``) re-counts the current interval as the
+workout the person names. A session that has rested for ``end_after_s`` ends, and the next one
+waits for the first rep again.
 """
 
 from __future__ import annotations
@@ -29,6 +35,8 @@ from hiitpi.referee.machine import Referee
 log = logging.getLogger(__name__)
 
 DEFAULT_PLAYER = "guest"
+#: The workout name that means "recognise it" (auto mode).
+AUTO = "auto"
 
 
 class SessionRefused(InputError):
@@ -39,9 +47,11 @@ class SessionRefused(InputError):
 class Session:
     id: str
     player: str
-    workout: str  # the current interval's workout (rules name)
-    referee: Referee
+    workout: str  # the current interval's workout (rules name); "" while auto mode waits
+    referee: Referee | None  # None while auto mode waits for the first rep
     program: Any = None  # a `ProgramRun` when the session is a HIIT program
+    auto: Any = None  # an `AutoMode` when the workout is recognised
+    started: bool = True  # session_start announced (auto mode: at the first recognised rep)
     t0: float | None = None  # referee clock at the session's first frame
     store_id: Any = None  # set by the store sink when it opens the session's row
     resting: bool = False
@@ -50,11 +60,11 @@ class Session:
 
     @property
     def total_reps(self) -> int:
-        return self.reps_before + self.referee.count
+        return self.reps_before + (self.referee.count if self.referee else 0)
 
     @property
     def total_no_reps(self) -> int:
-        return self.no_reps_before + self.referee.no_reps
+        return self.no_reps_before + (self.referee.no_reps if self.referee else 0)
 
     @property
     def program_name(self) -> str | None:
@@ -63,13 +73,15 @@ class Session:
 
 @dataclass(frozen=True, slots=True)
 class SessionChange:
-    """``kind``: session_start, interval_end, interval_start, rest_start or session_stop; ``t`` the
-    referee clock; ``data`` what the live bus carries with it."""
+    """``kind``: session_start, interval_end, interval_start, interval_relabel, rest_start or
+    session_stop; ``t`` the referee clock; ``data`` what the live bus carries with it; ``events``
+    an interval_relabel's re-counted reps."""
 
     kind: str
     session: Session
     t: float
     data: dict[str, Any]
+    events: tuple[RefEvent, ...] = ()
 
 
 class SessionController:
@@ -135,6 +147,8 @@ class SessionController:
                     "per camera; stop it first"
                 )
             self.reload()
+            if workout.strip().lower() == AUTO:
+                return self._arm(player)
             rule, program = self.resolve(workout)
             s = Session(
                 id=uuid.uuid4().hex[:12], player=player, workout=rule.name, referee=self._referee(rule)
@@ -153,20 +167,51 @@ class SessionController:
         with self.lock:
             s = self._running("switch workout")
             rule, _ = self.resolve(workout)
-            referee = self._referee(rule)
-            self._change("interval_end", {"workout": s.workout, **_tally(s.referee)})
-            s.reps_before += s.referee.count
-            s.no_reps_before += s.referee.no_reps
-            s.referee = referee
-            s.workout = rule.name
-            s.resting = False
-            self._change("interval_start", {"workout": rule.name, "round": round})
-            log.info("session %s switched to %s", s.id, rule.name)
+            self._next_interval(s, self._referee(rule), round)
+
+    def _next_interval(self, s: Session, referee: Referee, round: int | None = None) -> None:
+        self._change("interval_end", {"workout": s.workout, **_tally(s.referee)})
+        s.reps_before += s.referee.count
+        s.no_reps_before += s.referee.no_reps
+        s.referee = referee
+        s.workout = referee.name
+        s.resting = False
+        self._change("interval_start", {"workout": referee.name, "round": round})
+        log.info("session %s switched to %s", s.id, referee.name)
+
+    def _arm(self, player: str) -> Session:
+        from hiitpi.recognition.auto import AutoMode
+
+        auto = AutoMode(self.rules.rules, pace_window_s=self.settings.referee.pace_window_s)
+        self.session = Session(uuid.uuid4().hex[:12], player, "", None, auto=auto, started=False)
+        log.info("auto mode: waiting for %s's first rep (%s)", player, ", ".join(auto.recognisable))
+        return self.session
+
+    def correct(self, workout: str) -> None:
+        """Auto mode guessed wrong: the current interval is ``workout``, re-counted from its start."""
+        with self.lock:
+            s = self._running("correct")
+            if s.auto is None:
+                raise SessionRefused(f"{s.workout} was picked, not recognised: switch workouts instead")
+            rule, _ = self.resolve(workout)
+            was, events = s.workout, s.auto.correct(rule.name)
+            s.referee, s.workout, s.resting = s.auto.referee, rule.name, False
+            if not s.started:
+                self._begin(s, events[0].t_start if events else (self.last_t or 0.0))
+                was = ""
+            self._change("interval_relabel", {"workout": rule.name, "was": was}, events=tuple(events))
+            log.info(
+                "session %s: %s corrected to %s (%d reps)", s.id, was or "waiting", rule.name, s.referee.count
+            )
 
     def stop(self, status: str = "done") -> Session:
         """End the running session; viewers keep seeing its numbers until the next one starts."""
         with self.lock:
             s = self._running("stop")
+            if not s.started:  # auto mode still waiting: nothing was done, nothing to keep
+                self.session = None
+                log.info("auto mode stopped before any rep")
+                return s
             tally = _tally(s.referee)
             self._ended = self._session_state(s)
             self._ended.running = False
@@ -205,6 +250,9 @@ class SessionController:
             if cmd.action == "switch":
                 self.switch(cmd.workout or "")
                 return True, f"switched to {self.session.workout}"
+            if cmd.action == "correct":
+                self.correct(cmd.workout or "")
+                return True, f"corrected to {self.session.workout}: {self.session.referee.count} reps"
             self.stop("done")
             return True, "session stopped"
         except SessionRefused as exc:
@@ -226,6 +274,8 @@ class SessionController:
             s = self.session
             if s is None:
                 return []
+            if s.auto is not None:
+                return self._auto_step(s, stage, pose, t)
             if s.t0 is None:
                 s.t0 = t
             events = [] if s.resting else stage.referee((s.referee,), pose, t)
@@ -248,6 +298,31 @@ class SessionController:
         elif seg.index > 0:
             self.switch(seg.workout, round=seg.round)
 
+    def _auto_step(self, s: Session, stage: Any, pose: Pose | None, t: float) -> list[RefEvent]:
+        step = stage.referee((s.auto,), pose, t)  # timed as the referee stage
+        ch = s.auto.last_change
+        if ch is not None and ch.workout is not None:
+            if not s.started:
+                s.referee, s.workout = s.auto.referee, ch.workout
+                self._begin(s, ch.since)
+            else:
+                self._next_interval(s, s.auto.referee)
+        elif ch is not None and s.started:
+            s.resting = True
+            self._change("rest_start", {"recognised": None})
+        elif s.started and s.auto.rested_for(t) > s.auto.recogniser.cfg.end_after_s:
+            player = s.player
+            self.stop("done")
+            self._arm(player)  # hands-free: the next session starts on its first rep
+        return step
+
+    def _begin(self, s: Session, t0: float) -> None:
+        s.t0, s.started, s.resting = t0, True, False
+        self._change(
+            "session_start", {"player": s.player, "workout": s.workout, "program": None, "auto": True}, t=t0
+        )
+        log.info("session %s started: %s doing %s (recognised)", s.id, s.player, s.workout)
+
     # -- what viewers see -------------------------------------------------------------------------
 
     def elapsed(self, s: Session) -> float:
@@ -264,29 +339,43 @@ class SessionController:
 
     def _session_state(self, s: Session) -> LiveState:
         ref = s.referee
-        elapsed = self.elapsed(s)
+        elapsed = self.elapsed(s) if s.started else 0.0
         st = LiveState(
             session=s.id,
             player=s.player,
             workout=s.workout,
             running=True,
-            phase="rest" if s.resting else ref.phase,
-            reps=ref.count,
-            no_reps=ref.no_reps,
+            phase="waiting" if ref is None else "rest" if s.resting else ref.phase,
+            reps=ref.count if ref else 0,
+            no_reps=ref.no_reps if ref else 0,
             total_reps=s.total_reps,
             total_no_reps=s.total_no_reps,
-            pace=round(ref.pace, 2),
+            pace=round(ref.pace, 2) if ref else 0.0,
             elapsed=elapsed,
         )
+        if s.auto is not None:
+            for key, value in s.auto.live_fields().items():
+                setattr(st, key, value)
         if s.program is not None:
             for key, value in s.program.state(elapsed).items():
                 setattr(st, key, value)
         return st
 
-    def _change(self, kind: str, data: dict[str, Any], s: Session | None = None) -> None:
-        t = self.last_t if self.last_t is not None else self._clock()
-        self.on_change(SessionChange(kind, s or self.session, t, data))
+    def _change(
+        self,
+        kind: str,
+        data: dict[str, Any],
+        s: Session | None = None,
+        *,
+        t: float | None = None,
+        events: tuple = (),
+    ) -> None:
+        if t is None:
+            t = self.last_t if self.last_t is not None else self._clock()
+        self.on_change(SessionChange(kind, s or self.session, t, data, events))
 
 
-def _tally(ref: Referee) -> dict[str, Any]:
+def _tally(ref: Referee | None) -> dict[str, Any]:
+    if ref is None:
+        return {"reps": 0, "no_reps": 0, "pace": 0.0}
     return {"reps": ref.count, "no_reps": ref.no_reps, "pace": round(ref.pace, 2)}

@@ -153,7 +153,15 @@ def pose_index_sequences(
             for a, b in cycles[row.video]:
                 active[max(0, a) : b + 1] = True
         seq = Sequence(
-            row.video, dataset, dataset, label_of(row.exercise, resolve), px, t, active, row.exercise, row.count
+            row.video,
+            dataset,
+            dataset,
+            label_of(row.exercise, resolve),
+            px,
+            t,
+            active,
+            row.exercise,
+            row.count,
         )
         out.append((seq, poses))
     return out
@@ -259,7 +267,15 @@ def salient_sequences(
                 a, b = s1[rng.integers(len(s1))], s2[rng.integers(len(s2))]
                 px, t = rebuilt_movement(a, b, rng)
                 out.append(
-                    Sequence(f"{video}#{k}", "countix_train", "countix_train", label_of(cls, resolve), px, t, raw_label=cls)
+                    Sequence(
+                        f"{video}#{k}",
+                        "countix_train",
+                        "countix_train",
+                        label_of(cls, resolve),
+                        px,
+                        t,
+                        raw_label=cls,
+                    )
                 )
     if kaggle is not None and Path(kaggle).is_file():
         for ex, (ups, downs) in sorted(kaggle_updown(kaggle).items()):
@@ -267,5 +283,7 @@ def salient_sequences(
             for k in range(n):
                 a, b = ups[rng.integers(len(ups))], downs[rng.integers(len(downs))]
                 px, t = rebuilt_movement(a, b, rng)
-                out.append(Sequence(f"{ex}#{k}", "kaggle", "kaggle", label_of(ex, resolve), px, t, raw_label=ex))
+                out.append(
+                    Sequence(f"{ex}#{k}", "kaggle", "kaggle", label_of(ex, resolve), px, t, raw_label=ex)
+                )
     return out

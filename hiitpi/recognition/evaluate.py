@@ -23,63 +23,23 @@ import logging
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from hiitpi.pose.types import Pose
-from hiitpi.recognition.auto import AutoMode
+from hiitpi.recognition.auto import AutoMode, Timeline
 from hiitpi.recognition.data import NONE
 from hiitpi.referee.machine import Referee
 
 log = logging.getLogger(__name__)
 
 
-@dataclass
-class Interval:
-    workout: str
-    start: float
-    end: float
-    rep_ends: list[float] = field(default_factory=list)  # when each rep counted ended
-
-    @property
-    def reps(self) -> int:
-        return len(self.rep_ends)
-
-
-@dataclass
-class Followed:
-    """What auto mode made of a pose stream: its intervals and its decisions (t, workout)."""
-
-    intervals: list[Interval] = field(default_factory=list)
-    decisions: list[tuple[float, str | None]] = field(default_factory=list)
-
-    def reps_by_workout(self, t0: float = -1e18, t1: float = 1e18) -> dict[str, int]:
-        """Reps per workout that ended in [t0, t1)."""
-        out: dict[str, int] = defaultdict(int)
-        for iv in self.intervals:
-            out[iv.workout] += sum(t0 <= t < t1 for t in iv.rep_ends)
-        return dict(out)
-
-
-def follow(poses: Iterable[tuple[Pose | None, float]], auto: AutoMode) -> Followed:
+def follow(poses: Iterable[tuple[Pose | None, float]], auto: AutoMode) -> Timeline:
     """Run ``auto`` over (pose, t) pairs; every interval with the reps its referee counted."""
-    out = Followed()
-    cur: Interval | None = None
-    t = 0.0
+    timeline = Timeline()
     for pose, t in poses:
-        step = auto.update(pose, t)
-        ch = step.change
-        if ch is not None:
-            out.decisions.append((ch.t, ch.workout))
-            if cur is not None:
-                cur.end = ch.t
-            cur = None
-            if ch.workout is not None:
-                cur = Interval(ch.workout, ch.since, t)
-                out.intervals.append(cur)
-        if cur is not None:
-            cur.rep_ends.extend(e.t_end for e in step.events if e.kind == "rep")
-            cur.end = t
-    return out
+        events = auto.update(pose, t)
+        timeline.add(auto.last_change, events, t)
+    return timeline
 
 
 @dataclass
@@ -112,7 +72,7 @@ def score_sequence(
     credited = followed.reps_by_workout()
     t0 = times[0] if times else 0.0
     lock = next((t - t0 for t, w in followed.decisions if w == exercise), None)
-    pred = max(credited, key=lambda w: credited[w]) if any(credited.values()) else NONE
+    pred = followed.main_workout()
     manual = None
     if exercise in auto.rules:
         ref = Referee(auto.rules[exercise], auto.pace_window_s)
@@ -149,7 +109,9 @@ def summarise(scores: list[SequenceScore], key: str = "file") -> dict:
         ),
         "none_accuracy": acc(nones),
         "none_max_reps": max((s.wrong_reps for s in nones), default=None),
-        "none_within_one_rep": (round(sum(s.wrong_reps <= 1 for s in nones) / len(nones), 4) if nones else None),
+        "none_within_one_rep": (
+            round(sum(s.wrong_reps <= 1 for s in nones) / len(nones), 4) if nones else None
+        ),
         "clips": [s.to_dict() for s in scores],
     }
     return report
@@ -175,7 +137,9 @@ def format_report(report: dict, key: str = "file") -> str:
     if report.get("median_lock_s") is not None:
         lines.append(f"median time to recognise: {report['median_lock_s']:.2f} s")
     if report.get("auto_count_within_one") is not None:
-        lines.append(f"auto-mode count within one of the hand-picked count: {_pct(report['auto_count_within_one'])}")
+        lines.append(
+            f"auto-mode count within one of the hand-picked count: {_pct(report['auto_count_within_one'])}"
+        )
     if report.get("none_accuracy") is not None:
         lines.append(
             f"none sequences recognised as none: {_pct(report['none_accuracy'])}; "
@@ -267,7 +231,26 @@ def summarise_switches(scores: list[SwitchScore], within_s: float = 3.0) -> dict
         "followed_within_s": within_s,
         "followed_in_time": round(sum(f <= within_s for f in follows) / len(scores), 4) if scores else None,
         "median_follow_s": round(statistics.median(follows), 2) if follows else None,
-        "at_most_one_wrong_rep": round(sum(s.wrong_reps <= 1 for s in scores) / len(scores), 4) if scores else None,
+        "at_most_one_wrong_rep": round(sum(s.wrong_reps <= 1 for s in scores) / len(scores), 4)
+        if scores
+        else None,
         "max_wrong_reps": max((s.wrong_reps for s in scores), default=None),
         "switches": [s.to_dict() for s in scores],
     }
+
+
+def format_switches(report: dict) -> str:
+    lines = [f"{'from':<52}{'to':<52}{'follow_s':>9}{'wrong':>6}{'right':>6}"]
+    for s in report["switches"]:
+        f = "-" if s["follow_s"] is None else f"{s['follow_s']:.1f}"
+        lines.append(
+            f"{s['first'][-50:]:<52}{s['second'][-50:]:<52}{f:>9}{s['wrong_reps']:>6}{s['right_reps']:>6}"
+        )
+    lines.append("")
+    lines.append(
+        f"{report['n']} switches: followed {_pct(report['followed'])}, within {report['followed_within_s']:g} s "
+        f"{_pct(report['followed_in_time'])} (median {report['median_follow_s']} s); "
+        f"at most one rep credited to the wrong workout: {_pct(report['at_most_one_wrong_rep'])} "
+        f"(max {report['max_wrong_reps']})"
+    )
+    return "\n".join(lines)

@@ -86,7 +86,8 @@ FRAME_FEATURES: tuple[str, ...] = SHAPE_FEATURES + POSITION_COLUMNS
 #: The summaries of each shape feature over a window, in order.
 SUMMARIES: tuple[str, ...] = ("mean", "std", "p10", "p90")
 #: Names of the window features (what the classifier reads), in column order.
-WINDOW_FEATURES: tuple[str, ...] = tuple(f"{f}.{s}" for f in SHAPE_FEATURES for s in SUMMARIES) + (
+WINDOW_FEATURES: tuple[str, ...] = (
+    *tuple(f"{f}.{s}" for f in SHAPE_FEATURES for s in SUMMARIES),
     "hip_x.travel",
     "hip_y.travel",
     "ankle_y.travel",
@@ -123,7 +124,9 @@ def _norm(v: np.ndarray) -> np.ndarray:
 def _min_max(v: np.ndarray) -> np.ndarray:
     """(n, k*2) left/right columns → (n, k*2) as [min0, max0, min1, max1, ...]."""
     v = v.reshape(len(v), -1, 2)
-    return np.stack([np.fmin(v[..., 0], v[..., 1]), np.fmax(v[..., 0], v[..., 1])], axis=2).reshape(len(v), -1)
+    return np.stack([np.fmin(v[..., 0], v[..., 1]), np.fmax(v[..., 0], v[..., 1])], axis=2).reshape(
+        len(v), -1
+    )
 
 
 def frame_features(px: np.ndarray, min_score: float = 0.2) -> np.ndarray:

@@ -56,6 +56,7 @@ class RecogniserConfig:
     idle_s: float = 4.0  # nothing done (no rep, or the classifier says none) this long: rest
     hold_s: float = 1.5  # seconds a hold must be held to count as evidence
     min_score: float = 0.2  # keypoints under this score are not seen (features)
+    end_after_s: float = 120.0  # auto mode: a session resting this long has ended
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,9 +142,7 @@ class Recogniser:
 
     def ranked(self) -> list[tuple[str, float]]:
         """Recognisable workouts by the smoothed probability, best first."""
-        return sorted(
-            ((w, float(self.proba[self._col[w]])) for w in self.candidates), key=lambda x: -x[1]
-        )
+        return sorted(((w, float(self.proba[self._col[w]])) for w in self.candidates), key=lambda x: -x[1])
 
     # -----------------------------------------------------------------------------------------
     def update(self, pose: Pose | None, t: float) -> Change | None:
@@ -224,15 +223,14 @@ class Recogniser:
             if self._challenger is None or self._challenger[0] != best:
                 self._challenger = (best, t)
             # the challenger's reps from before the classifier saw it coming belong to the old workout
-            since = self.candidates[best].evidence(t, cfg, max(self._since_change, self._challenger[1] - cfg.window_s))
+            since = self.candidates[best].evidence(
+                t, cfg, max(self._since_change, self._challenger[1] - cfg.window_s)
+            )
             if since is not None and t - self._challenger[1] >= cfg.switch_s - 1e-9:
                 return self._change("switch", best, t, max(since, t - cfg.credit_s), p_best)
         else:
             self._challenger = None
-        if self._pinned:
-            last = self._pinned_last
-        else:
-            last = self.candidates[cur].last_activity()
+        last = self._pinned_last if self._pinned else self.candidates[cur].last_activity()
         idle = last is None or t - last > cfg.idle_s
         if idle or (not self._pinned and self._none_since is not None and t - self._none_since >= cfg.idle_s):
             return self._change("rest", None, t, t, p_none)

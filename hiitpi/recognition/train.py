@@ -17,12 +17,14 @@ import logging
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from hiitpi.recognition.data import NONE, Sequence
 from hiitpi.recognition.features import frame_features, window_features
-from hiitpi.recognition.model import Classifier, fit_softmax
+from hiitpi.recognition.model import Classifier, fit_classifier
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +72,7 @@ def sequence_windows(
     return out, labels
 
 
-def build_windows(
-    sequences: Iterable[Sequence], frames: Iterable[np.ndarray] | None = None, **kw
-) -> Windows:
+def build_windows(sequences: Iterable[Sequence], frames: Iterable[np.ndarray] | None = None, **kw) -> Windows:
     xs: list[np.ndarray] = []
     w = Windows(np.empty((0, 0)), [], [], [], [])
     frames = list(frames) if frames is not None else None
@@ -102,7 +102,7 @@ def fit(windows: Windows, classes: tuple[str, ...] | None = None, **kw) -> Class
     keep = [i for i, c in enumerate(windows.label) if c in idx]
     y = np.array([idx[windows.label[i]] for i in keep])
     wts = balanced_weights([windows.dataset[i] for i in keep], [windows.label[i] for i in keep])
-    return fit_softmax(windows.x[keep], y, classes, weight=wts, **kw)
+    return fit_classifier(windows.x[keep], y, classes, weight=wts, **kw)
 
 
 def leave_one_out(windows: Windows, groups: list[str], **kw) -> dict[str, dict]:
@@ -126,7 +126,9 @@ def leave_one_out(windows: Windows, groups: list[str], **kw) -> dict[str, dict]:
         out[g] = {
             "accuracy": round(float(np.mean([p == t for p, t in zip(pred, truth, strict=True)])), 4),
             "n": len(test),
-            "per_class": {c: {"accuracy": round(float(np.mean(v)), 4), "n": len(v)} for c, v in sorted(per.items())},
+            "per_class": {
+                c: {"accuracy": round(float(np.mean(v)), 4), "n": len(v)} for c, v in sorted(per.items())
+            },
         }
     return out
 
@@ -139,3 +141,107 @@ def _subset(w: Windows, idx: list[int]) -> Windows:
         [w.dataset[i] for i in idx],
         [w.sequence[i] for i in idx],
     )
+
+
+# --------------------------------------------------------------------------------------------
+# the shared data sets, end to end
+
+
+@dataclass
+class TrainingData:
+    """Every labelled sequence; ``scored`` are the real ones (with their smoothed poses), which
+    the evaluations run through auto mode; the rebuilt single-frame ones only train."""
+
+    scored: list[tuple[Sequence, list]]
+    rebuilt: list[Sequence]
+
+    @property
+    def sequences(self) -> list[Sequence]:
+        return [s for s, _ in self.scored] + self.rebuilt
+
+
+def load_training_data(
+    data_dir: str | Path, rules: Any, settings: Any, progress: bool = False
+) -> TrainingData:
+    """The clips (through the pose model, cached), RepCount-A, Countix-Fitness and the salient poses
+    under ``data_dir`` (the shared data's layout; missing parts are skipped with a warning)."""
+    from hiitpi.recognition import data
+
+    d = Path(data_dir)
+    resolve = data.rules_resolver(rules)
+    scored: list = []
+    manifest = d / "clips" / "manifest.csv"
+    if manifest.is_file():
+        scored += data.clip_sequences(manifest, settings, resolve, progress=progress)
+    else:
+        log.warning("%s not found: training without the clips", manifest)
+    for index, folder, name in (
+        (d / "repcount_pose" / "index.csv", d / "repcount_pose" / "poses", "repcount"),
+        (d / "repcount_pose" / "index_other.csv", d / "repcount_pose" / "poses", "repcount"),
+        (d / "countix_pose" / "index.csv", d / "countix_pose" / "poses", "countix"),
+    ):
+        if index.is_file():
+            scored += data.pose_index_sequences(index, folder, name, resolve, settings.pose.smoothing)
+        else:
+            log.warning("%s not found: skipped", index)
+    for seq, poses in scored:
+        if seq.exercise != NONE and seq.exercise in rules.rules:
+            data.mark_reps_by_referee(seq, poses, rules.rules[seq.exercise])
+    salient = d / "salient_poses"
+    rebuilt = data.salient_sequences(
+        salient / "countix_fitness_train.csv", salient / "kaggle_exercise_updown.csv", resolve
+    )
+    return TrainingData(scored, rebuilt)
+
+
+def source_group(seq: Sequence) -> str:
+    """The unit left out in LOSO: the data set, and for the clips their source repository."""
+    return f"clips:{seq.source}" if seq.dataset == "clips" else seq.dataset
+
+
+def train_model(td: TrainingData, hidden: int = 32, seed: int = 0) -> Classifier:
+    """The classifier fitted on every window of every sequence, with what it saw in ``meta``."""
+    w = build_windows(td.sequences)
+    clf = fit(w, hidden=hidden, seed=seed)
+    clf.meta = {
+        "window_s": WINDOW_S,
+        "hop_s": HOP_S,
+        "hidden": hidden,
+        "seed": seed,
+        "windows": {
+            f"{d}/{c}": n for (d, c), n in sorted(Counter(zip(w.dataset, w.label, strict=True)).items())
+        },
+        "trained_by": "scripts/train_recogniser.py",
+    }
+    return clf
+
+
+def loso_report(td: TrainingData, rules: Any, pace_window_s: float, hidden: int = 32) -> dict[str, dict]:
+    """Leave one source out, in turn: fit on the rest, run auto mode on the left-out sequences.
+
+    Returns {group: evaluation report} (the keys of `hiitpi.recognition.evaluate.summarise`).
+    """
+    from hiitpi.recognition.auto import AutoMode
+    from hiitpi.recognition.evaluate import score_sequence, summarise
+
+    seqs = td.sequences
+    frames = [frame_features(s.px) for s in seqs]
+    groups = [source_group(s) for s in seqs]
+    out = {}
+    for g in sorted({source_group(s) for s, _ in td.scored}):
+        keep = [i for i, x in enumerate(groups) if x != g]
+        clf = fit(build_windows([seqs[i] for i in keep], [frames[i] for i in keep]), hidden=hidden)
+        scores = [
+            score_sequence(
+                s.name,
+                s.exercise,
+                poses,
+                list(s.t),
+                lambda c=clf: AutoMode(rules.rules, c, pace_window_s=pace_window_s),
+            )
+            for s, poses in td.scored
+            if source_group(s) == g
+        ]
+        out[g] = summarise(scores)
+        log.info("LOSO %s: accuracy %s on %d", g, out[g]["accuracy"], len(scores))
+    return out
