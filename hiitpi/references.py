@@ -17,14 +17,12 @@ from hiitpi.config import ConfigError, Settings
 
 def _startable(rules_dir: Path) -> tuple[set[str], list[str]]:
     """(every workout, alias and program name, the workouts' names for the message)."""
-    from hiitpi.referee.programs import load_programs
-    from hiitpi.referee.rules import load_rule_set, normalise_name
+    from hiitpi.referee.catalog import load_catalog
 
-    rs = load_rule_set(rules_dir)
-    programs, _errors = load_programs(rules_dir, known_workouts=set(rs.rules) | set(rs.aliases))
-    names = set(rs.rules) | set(rs.aliases) | set(programs)
-    shown = sorted(rs.rules) + sorted(programs)
-    return {normalise_name(n) for n in names}, shown
+    from hiitpi.recognition import AUTO
+
+    cat = load_catalog(rules_dir)
+    return {*cat.workouts, *cat.aliases, *cat.programs, AUTO}, [*cat.names(), AUTO]
 
 
 def _source_problem(source: str) -> str | None:

@@ -5,10 +5,10 @@
 # Extra arguments go to pytest, e.g. scripts/test.sh -k store -x
 set -euo pipefail
 cd "$(dirname "$0")/.."
-scripts/setup.sh --dev
 SHARED=$(cd .. && pwd)/shared
 export HIITPI_MODEL_MIRROR=${HIITPI_MODEL_MIRROR:-$SHARED/models}
 export HIITPI_DATA=${HIITPI_DATA:-$SHARED/data}
+scripts/setup.sh --dev   # with the mirror set, the model files come from it
 echo "==> ruff"
 .venv/bin/ruff check .
 .venv/bin/ruff format --check .

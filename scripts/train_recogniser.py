@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     from hiitpi.config import load_settings
     from hiitpi.recognition import train
     from hiitpi.recognition.model import DEFAULT_MODEL
-    from hiitpi.referee.rules import load_rule_set
+    from hiitpi.referee.catalog import load_catalog
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default=os.environ.get("HIITPI_DATA") or str(REPO.parent / "shared" / "data"))
@@ -46,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     if os.environ.get("HIITPI_MODEL_MIRROR"):
         overrides[("models", "mirror")] = os.environ["HIITPI_MODEL_MIRROR"]
     settings = load_settings(None, overrides=overrides)
-    rules = load_rule_set(args.rules)
+    rules = load_catalog(args.rules)
     td = train.load_training_data(args.data, rules, settings)
     if args.loso:
         report = train.loso_report(td, rules, settings.referee.pace_window_s, args.hidden)

@@ -46,10 +46,10 @@ def test_frame_pipeline_stage_timings(settings, shared_data):
     from hiitpi.engine.pipeline import PoseStage
     from hiitpi.pose.registry import create_estimator
     from hiitpi.pose.smoothing import PoseSmoother
+    from hiitpi.referee.catalog import load_catalog
     from hiitpi.referee.machine import Referee
-    from hiitpi.referee.rules import load_rule_set
 
-    rule = load_rule_set(REPO / "rules").resolve("squat")
+    rule = load_catalog(REPO / "rules").workout("squat")
     est = create_estimator(settings)
     stage = PoseStage(est, PoseSmoother.from_settings(settings.pose.smoothing), keep_times=True)
     referee = Referee(rule)

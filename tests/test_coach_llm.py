@@ -410,7 +410,8 @@ def test_summary_command_without_model_stores_the_template_with_its_reason(tmp_p
         store.close()
     assert (d.summary, d.session.summary_kind, d.summary_reason) == (out["text"], "template", out["reason"])
     missing = _hiitpi("summary", "999", "--database", str(db), data=tmp_path)
-    assert missing.returncode == 1 and "999" in missing.stderr
+    assert missing.returncode == 2 and "999" in missing.stderr
+    assert "Traceback" not in missing.stderr and "Background on this error" not in missing.stderr
 
 
 def test_bench_coach_reports_load_first_token_and_speeds(tmp_path, tiny_gguf):

@@ -287,7 +287,7 @@ def test_rules_file_corrupted_while_running(tmp_path, clip, model_mirror, redis_
     workout stays startable with its last good version."""
     from hiitpi.config import DEFAULT_RULES_DIR
     from hiitpi.live.contract import LiveCommand
-    from hiitpi.web.catalog import CatalogLoader
+    from hiitpi.referee.catalog import CatalogLoader
 
     rules = tmp_path / "rules"
     shutil.copytree(DEFAULT_RULES_DIR, rules)
@@ -314,8 +314,8 @@ def test_rules_file_corrupted_while_running(tmp_path, clip, model_mirror, redis_
         ok, msg = engine.handle_command(LiveCommand(id="t1", action="start", player="p", workout=WORKOUT))
         assert ok, msg
         # the session start re-read the folder and kept the last good version of the broken file
-        assert any("keeping the last good version" in e for e in engine.rules.errors), engine.rules.errors
-        assert engine.rules.resolve(WORKOUT).name == WORKOUT
+        assert any("keeping the last good version" in e for e in engine.catalog.errors), engine.catalog.errors
+        assert engine.catalog.workout(WORKOUT).name == WORKOUT
         frames = engine.stats.frames
         time.sleep(1.0)
         assert engine.stats.frames > frames
@@ -325,7 +325,7 @@ def test_rules_file_corrupted_while_running(tmp_path, clip, model_mirror, redis_
 
 def test_rules_file_corrupted_page_keeps_last_good_version(tmp_path):
     from hiitpi.config import DEFAULT_RULES_DIR
-    from hiitpi.web.catalog import CatalogLoader
+    from hiitpi.referee.catalog import CatalogLoader
 
     rules = tmp_path / "rules"
     shutil.copytree(DEFAULT_RULES_DIR, rules)
@@ -335,5 +335,5 @@ def test_rules_file_corrupted_page_keeps_last_good_version(tmp_path):
     target.write_text(target.read_text()[:200] + "\n[[states\n")
     after = catalog.get()
     assert after.errors
-    assert after.resolve(WORKOUT) == ("workout", WORKOUT)
+    assert after.resolve(WORKOUT)[0].name == WORKOUT
     assert set(after.programs) == set(before.programs)

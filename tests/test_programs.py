@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from hiitpi.referee.programs import ProgramError, load_program, load_programs
+from hiitpi.referee.catalog import load_catalog
+from hiitpi.referee.programs import ProgramError, load_program
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -19,19 +20,15 @@ def write(tmp_path: Path, text: str, name: str = "p.toml") -> Path:
 
 
 def test_shipped_programs_load_and_use_known_workouts():
-    programs, errors = load_programs(REPO / "rules")
-    assert errors == []
-    assert {"tabata_squat", "circuit_full_body"} <= set(programs)
-    from hiitpi.referee.rules import load_rule_set
-
-    rules = load_rule_set(REPO / "rules")
-    known = set(rules.rules)
-    for prog in programs.values():
-        missing = set(prog.workouts) - known
-        assert not missing, f"{prog.source} uses workouts with no rules file: {missing}"
-    # and loading with the known workouts (what the engine and page do) accepts them all
-    checked, errors = load_programs(REPO / "rules", known_workouts=known)
-    assert errors == [] and set(checked) == set(programs)
+    cat = load_catalog(REPO / "rules")
+    assert cat.errors == []
+    assert {"tabata_squat", "circuit_full_body"} <= set(cat.programs)
+    for prog in cat.programs.values():
+        for name in prog.workouts:
+            assert cat.workout(name), f"{prog.source} uses {name}, which has no rules file"
+    # every program file loads on its own too (no workouts given: not checked against any)
+    alone = {p.name for p in map(load_program, sorted((REPO / "rules" / "programs").glob("*.toml")))}
+    assert alone == set(cat.programs)
 
 
 def test_tabata_is_eight_rounds_of_20_work_10_rest():
@@ -131,10 +128,11 @@ def test_a_broken_file_does_not_stop_the_others(tmp_path):
     write(tmp_path, 'name = "good"\n[[blocks]]\nworkout = "squat"\nwork_s = 20\n', "good.toml")
     write(tmp_path, 'name = "Bad Name"\n[[blocks]]\nworkout = "squat"\nwork_s = 20\n', "bad.toml")
     write(tmp_path, 'name = "squat"\n[[blocks]]\nworkout = "squat"\nwork_s = 20\n', "clash.toml")
-    programs, errors = load_programs(tmp_path, known_workouts={"squat"})
-    assert list(programs) == ["good"]
-    assert any("bad.toml:1: name:" in e for e in errors)
-    assert any("clash.toml: name: 'squat' is also a workout's name" in e for e in errors)
+    (tmp_path / "squat.toml").write_text((REPO / "rules" / "squat.toml").read_text())
+    cat = load_catalog(tmp_path)
+    assert list(cat.programs) == ["good"]
+    assert any("bad.toml:1: name:" in e for e in cat.errors)
+    assert any("clash.toml: name: 'squat' is also a workout's name" in e for e in cat.errors)
 
 
 def test_program_run_reports_each_segment_once_then_done():

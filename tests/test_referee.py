@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 
 from hiitpi.pose.types import KEYPOINT_INDEX, Pose
+from hiitpi.referee.catalog import load_catalog
 from hiitpi.referee.features import angle_deg, offset_px, tilt_deg
 from hiitpi.referee.machine import Referee
 from hiitpi.referee.pace import PaceMeter
-from hiitpi.referee.rules import load_rule, load_rule_set
+from hiitpi.referee.rules import load_rule
 from hiitpi.referee.synth import Figure, plank_figure, squat_sequence, standing_figure
 
 REPO = Path(__file__).resolve().parent.parent
@@ -108,7 +109,7 @@ def test_angles_are_measured_in_pixels_not_normalised_units():
         kp[k[f"{side}_hip"]] = (400 / w, 200 / h, 0.9)
         kp[k[f"{side}_knee"]] = (400 / w, 400 / h, 0.9)
         kp[k[f"{side}_ankle"]] = (600 / w, 400 / h, 0.9)
-    rule = load_rule_set(REPO / "rules").resolve("squat")
+    rule = load_catalog(REPO / "rules").workout("squat")
     ref = Referee(rule)
     ref.update(Pose(kp, 0.9, 0.0, w, h))
     assert ref.feature_values()["knee"] == pytest.approx(90.0, abs=0.01)
@@ -258,7 +259,7 @@ def test_cost_per_pose_does_not_grow_with_session_length(knee_rule):
 
 
 def shipped(name: str):
-    return load_rule_set(REPO / "rules").resolve(name)
+    return load_catalog(REPO / "rules").workout(name)
 
 
 def test_shipped_squat_counts_deep_squats_and_calls_shallow_ones():

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from hiitpi.referee.rules import RulesError, load_rule, load_rule_set, load_rules_dir
+from hiitpi.referee.catalog import load_catalog
+from hiitpi.referee.rules import RulesError, load_rule
 
 REPO = Path(__file__).resolve().parent.parent
 RULES = REPO / "rules"
@@ -48,8 +49,9 @@ def errors_of(path: Path) -> list[str]:
 
 
 def test_every_shipped_workout_loads_without_errors():
-    rules, errors = load_rules_dir(RULES)
-    assert errors == []
+    cat = load_catalog(RULES)
+    rules = cat.workouts
+    assert cat.errors == []
     required = {
         "push_up", "squat", "jumping_jack", "burpee", "situp", "lunge", "high_knees", "toe_tap",
         "mountain_climber", "plank_jack", "side_squat_jump", "plank", "wall_sit",
@@ -78,12 +80,12 @@ def test_every_shipped_workout_loads_without_errors():
     ],
 )
 def test_manifest_names_and_aliases_resolve(alias, name):
-    assert load_rule_set(RULES).resolve(alias).name == name
+    assert load_catalog(RULES).workout(alias).name == name
 
 
 def test_unknown_workout_names_the_known_ones():
-    with pytest.raises(KeyError, match=r"known: .*squat"):
-        load_rule_set(RULES).resolve("zumba")
+    with pytest.raises(KeyError, match=r"known: .*squat.*hiitpi rules list"):
+        load_catalog(RULES).workout("zumba")
 
 
 def test_good_file_parses(tmp_path):
@@ -111,9 +113,9 @@ def test_unknown_keypoint_names_file_line_and_key(tmp_path):
 def test_impossible_thresholds_are_reported(tmp_path):
     p = write(tmp_path, "bad.toml", GOOD.replace("below = 110 }", "below = 110, above = 120 }"))
     errs = errors_of(p)
-    assert any(f"{p}:14: states.1.when: impossible threshold" in e for e in errs), errs
+    assert any(f"{p}:14: states.1.when.0: impossible threshold" in e for e in errs), errs
     p2 = write(tmp_path, "bad2.toml", GOOD.replace("above = 150", "above = 200"))
-    assert any(f"{p2}:10: states.0.when.above: impossible threshold" in e for e in errors_of(p2))
+    assert any(f"{p2}:10: states.0.when.0.above: impossible threshold" in e for e in errors_of(p2))
 
 
 def test_overlapping_states_without_hysteresis_gap(tmp_path):
@@ -146,9 +148,9 @@ def test_a_broken_file_never_stops_the_others(tmp_path):
     write(tmp_path, "a_good.toml", GOOD)
     write(tmp_path, "b_bad.toml", GOOD.replace("knee_bend", "other").replace("[rep]", "[rep\n"))
     write(tmp_path, "c_good.toml", GOOD.replace("knee_bend", "knee_bend_two").replace('"kb"', '"kb2"'))
-    rules, errors = load_rules_dir(tmp_path)
-    assert set(rules) == {"knee_bend", "knee_bend_two"}
-    assert len(errors) == 1 and "b_bad.toml" in errors[0]
+    cat = load_catalog(tmp_path)
+    assert set(cat.workouts) == {"knee_bend", "knee_bend_two"}
+    assert len(cat.errors) == 1 and "b_bad.toml" in cat.errors[0]
 
 
 def test_hold_rule_needs_hold_table(tmp_path):
@@ -166,8 +168,9 @@ def test_rules_check_cli_reports_errors_and_exit_code(tmp_path):
     )
     cmd = [sys.executable, "-m", "hiitpi", "rules", "check", str(tmp_path)]
     res = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO, timeout=60)
-    assert res.returncode == 1
-    assert f"{bad}:6: features.knee.points: unknown keypoint 'toe'" in res.stdout
+    assert res.returncode == 2  # bad input
+    assert f"hiitpi: {bad}:6: features.knee.points: unknown keypoint 'toe'" in res.stderr
+    assert "Traceback" not in res.stderr
     assert "1 workout(s) loaded" in res.stdout
     ok = subprocess.run(
         [sys.executable, "-m", "hiitpi", "rules", "check", str(RULES)],
@@ -210,17 +213,18 @@ def test_reload_keeps_last_good_version_of_a_broken_file(tmp_path):
     import shutil
 
     from hiitpi.config import DEFAULT_RULES_DIR
-    from hiitpi.referee.rules import load_rule_set
 
     rules = tmp_path / "rules"
-    shutil.copytree(DEFAULT_RULES_DIR, rules, ignore=shutil.ignore_patterns("programs"))
-    first = load_rule_set(rules)
-    assert "squat" in first.rules and not first.errors
+    shutil.copytree(DEFAULT_RULES_DIR, rules)
+    first = load_catalog(rules)
+    assert "squat" in first.workouts and not first.errors
     (rules / "squat.toml").write_text("name = 'squat'\n[[states\n")
-    fresh = load_rule_set(rules)
-    assert "squat" not in fresh.rules  # no history: the broken file is skipped
-    again = load_rule_set(rules, previous=first)
-    assert again.rules["squat"] is first.rules["squat"]
+    fresh = load_catalog(rules)
+    assert "squat" not in fresh.workouts  # no history: the broken file is skipped
+    assert "tabata_squat" not in fresh.programs  # ...and the program that uses it with it
+    again = load_catalog(rules, previous=first)
+    assert again.workouts["squat"] is first.workouts["squat"]
     assert any("squat.toml:2" in e for e in again.errors)
     assert any("keeping the last good version of 'squat'" in e for e in again.errors)
-    assert again.resolve("squats").name == "squat"  # aliases kept too
+    assert again.workout("squats").name == "squat"  # aliases kept too
+    assert again.resolve("tabata_squat")[1] == first.programs["tabata_squat"]

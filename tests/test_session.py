@@ -86,7 +86,7 @@ def test_commands_that_cannot_run_say_why(controller):
         "no session is running: there is nothing to stop",
     )
     ok, msg = controller.handle(LiveCommand(id="2-0", action="start", player="ana", workout="squatt"))
-    assert not ok and "no workout rules named 'squatt'" in msg
+    assert not ok and "no workout or program named 'squatt'" in msg
     ok, msg = controller.handle(LiveCommand(id="3-0", action="jump"))
     assert not ok and "unknown action" in msg
     assert controller.changes == []

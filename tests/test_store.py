@@ -550,7 +550,8 @@ def test_db_command_status_export_recover(tmp_path, capsys):
     )
     doc = json.loads(out_file.read_text())
     assert doc["sessions"][0]["status"] == "recovered" and doc["sessions"][0]["reps"] == 1
-    assert main(["db", "--database", str(db), "export", "--session", "777"]) == 1
+    # bad input: no such session
+    assert main(["db", "--database", str(db), "export", "--session", "777"]) == 2
     assert "no session with id 777" in capsys.readouterr().err
 
 

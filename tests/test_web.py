@@ -17,13 +17,13 @@ import requests
 
 from hiitpi.live.contract import LiveEntry, LiveKeys, LiveState, encode_event, encode_sample
 from hiitpi.live.reader import LiveReader
+from hiitpi.referee.catalog import CatalogLoader
 from hiitpi.referee.events import RefEvent
 from hiitpi.store.db import Store
 from hiitpi.store.players import list_players
 from hiitpi.store.queries import list_sessions
 from hiitpi.store.recorder import SessionRecorder
 from hiitpi.web.actions import add_player, start_session, stop_session
-from hiitpi.web.catalog import CatalogLoader
 from hiitpi.web.livefeed import LiveFeed, build_message
 from tests.conftest import REPO, free_port
 
@@ -146,7 +146,8 @@ def test_catalog_lists_workouts_and_programs(catalog):
     values = {c.value: c.kind for c in catalog.choices()}
     assert values["squat"] == "workout"
     assert values["tabata_squat"] == "program"
-    assert catalog.resolve("Tabata Squat") == ("program", "tabata_squat")
+    rule, program = catalog.resolve("Tabata Squat")
+    assert (rule.name, program.name) == ("squat", "tabata_squat")
     assert catalog.errors == []
 
 

@@ -75,11 +75,11 @@ def run_bench(rules: dict[str, Any], poses: list, rounds: int, pace_window_s: fl
 
 
 def bench_cmd(args: argparse.Namespace, settings: Any) -> int:
-    from hiitpi.referee.rules import load_rule_set
+    from hiitpi.referee.catalog import load_catalog
 
-    rs = load_rule_set(settings.referee.rules_dir)
-    names = args.workout or sorted(rs.rules)
-    rules = {rs.resolve(n).name: rs.resolve(n) for n in names}
+    catalog = load_catalog(settings.referee.rules_dir)
+    found = [catalog.workout(n) for n in args.workout or sorted(catalog.workouts)]
+    rules = {rule.name: rule for rule in found}
     poses, source = _poses(args.poses_dir)
     per = run_bench(rules, poses, max(1, args.rounds), settings.referee.pace_window_s)
     overall = min(v["median"] for v in per.values())

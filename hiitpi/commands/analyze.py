@@ -40,15 +40,11 @@ def _overrides(args: argparse.Namespace) -> dict:
 
 
 def analyze_cmd(args: argparse.Namespace, settings: Settings) -> int:
-    from hiitpi.cli import UsageError
     from hiitpi.offline.analyze import analyze_video
 
-    try:
-        result = analyze_video(
-            args.video, settings, settings.referee.workout, out=args.out, progress=not args.no_progress
-        )
-    except KeyError as exc:
-        raise UsageError(str(exc.args[0])) from exc
+    result = analyze_video(
+        args.video, settings, settings.referee.workout, out=args.out, progress=not args.no_progress
+    )
     d = result.to_dict()
     if args.json:
         print(json.dumps(d, indent=1))

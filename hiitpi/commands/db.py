@@ -7,6 +7,7 @@ import logging
 import sys
 
 from hiitpi.config import Settings
+from hiitpi.errors import HiitpiError
 
 log = logging.getLogger(__name__)
 
@@ -39,34 +40,32 @@ def _overrides(args: argparse.Namespace) -> dict:
 
 
 def _open(settings: Settings, *, upgrade: bool = True):
-    from hiitpi.store import Store, StoreError
+    """The history store (a `StoreError` says what is wrong with the file)."""
+    from hiitpi.store import Store
 
-    try:
-        s = settings.store
-        return Store.open(
-            settings.database_path,
-            upgrade=upgrade,
-            busy_timeout_ms=s.busy_timeout_ms,
-            synchronous=s.synchronous,
+    s = settings.store
+    return Store.open(
+        settings.database_path, upgrade=upgrade, busy_timeout_ms=s.busy_timeout_ms, synchronous=s.synchronous
+    )
+
+
+def _existing(settings: Settings) -> None:
+    if not settings.database_path.exists():
+        raise HiitpiError(
+            f"no database at {settings.database_path}", "`hiitpi db upgrade` or `hiitpi serve` creates it"
         )
-    except StoreError as exc:
-        print(f"hiitpi: {exc}", file=sys.stderr)
-        return None
 
 
 def upgrade_cmd(args: argparse.Namespace, settings: Settings) -> int:
     from hiitpi.store.migrate import upgrade
 
     store = _open(settings, upgrade=False)
-    if store is None:
-        return 1
     try:
         before, after = upgrade(store.write_engine)
     except Exception as exc:  # SQLite trouble: say which and what to do
-        from hiitpi.store.errors import describe_db_error
+        from hiitpi.store.errors import StoreError, describe_db_error
 
-        print(f"hiitpi: {describe_db_error(exc, store.path)}", file=sys.stderr)
-        return 1
+        raise StoreError(describe_db_error(exc, store.path)) from exc
     finally:
         store.close()
     if before == after:
@@ -87,8 +86,6 @@ def status_cmd(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{path}: no database yet (`hiitpi db upgrade` or `hiitpi serve` creates it)")
         return 1
     store = _open(settings, upgrade=False)
-    if store is None:
-        return 1
     try:
         current, head = current_revision(store.read_engine), head_revision()
         print(f"database: {path} ({path.stat().st_size / 1e6:.2f} MB)")
@@ -120,23 +117,15 @@ def status_cmd(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def export_cmd(args: argparse.Namespace, settings: Settings) -> int:
-    from hiitpi.store import NotFound, StoreError
+    from hiitpi.store import NotFound
     from hiitpi.store.export import export
     from hiitpi.store.migrate import current_revision, head_revision
 
-    if not settings.database_path.exists():
-        print(f"hiitpi: no database at {settings.database_path}", file=sys.stderr)
-        return 1
+    _existing(settings)
     store = _open(settings, upgrade=False)  # export only reads: it works on a read-only disk too
-    if store is None:
-        return 1
     try:
         if current_revision(store.read_engine) != head_revision():
-            print(
-                "hiitpi: the database schema is not the newest: run `hiitpi db upgrade` first",
-                file=sys.stderr,
-            )
-            return 1
+            raise HiitpiError("the database schema is not the newest", "run `hiitpi db upgrade` first")
         if args.out:
             tmp = f"{args.out}.part"
             with open(tmp, "w", encoding="utf-8", newline="") as fh:
@@ -154,26 +143,19 @@ def export_cmd(args: argparse.Namespace, settings: Settings) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
     except NotFound as exc:
-        print(f"hiitpi: {exc} (see `hiitpi db status`)", file=sys.stderr)
-        return 1
-    except (StoreError, OSError) as exc:
-        print(f"hiitpi: export failed: {exc}", file=sys.stderr)
-        return 1
+        raise NotFound(exc.message, "see `hiitpi db status`") from None
+    except OSError as exc:
+        raise HiitpiError(f"export failed: {exc.strerror or exc}", "check the --out folder") from None
     finally:
         store.close()
 
 
 def recover_cmd(args: argparse.Namespace, settings: Settings) -> int:
-    from hiitpi.store import StoreError, recover_open_sessions
+    from hiitpi.store import recover_open_sessions
 
     store = _open(settings)
-    if store is None:
-        return 1
     try:
         ids = recover_open_sessions(store)
-    except StoreError as exc:
-        print(f"hiitpi: {exc}", file=sys.stderr)
-        return 1
     finally:
         store.close()
     print(f"recovered {len(ids)} session(s)" + (": " + ", ".join(map(str, ids)) if ids else ""))

@@ -59,16 +59,16 @@ def _overrides(args: argparse.Namespace) -> dict:
     }
 
 
-def _rules(settings: Settings):
+def _catalog(settings: Settings):
     from hiitpi.cli import UsageError
-    from hiitpi.referee.rules import load_rule_set
+    from hiitpi.referee.catalog import load_catalog
 
-    rs = load_rule_set(settings.referee.rules_dir)
-    for line in rs.errors:
+    cat = load_catalog(settings.referee.rules_dir)
+    for line in cat.errors:
         print(f"hiitpi: rules error: {line}", file=sys.stderr)
-    if not rs.rules:
+    if not cat.workouts:
         raise UsageError(f"no usable rules in {settings.referee.rules_dir} (run `hiitpi rules check`)")
-    return rs
+    return cat
 
 
 def clips_cmd(args: argparse.Namespace, settings: Settings) -> int:
@@ -82,15 +82,15 @@ def clips_cmd(args: argparse.Namespace, settings: Settings) -> int:
         rows = read_manifest(args.manifest)
     except ManifestError as exc:
         raise UsageError(str(exc)) from exc
-    rs = _rules(settings)
+    catalog = _catalog(settings)
     results: list[ClipResult] = []
     for row in rows:
         res = ClipResult(row.file, row.exercise, row.gt, None, row.gt_min, row.gt_max)
         results.append(res)
         try:
-            rule = rs.resolve(row.exercise)
+            rule = catalog.workout(row.exercise)
         except KeyError as exc:
-            res.error = str(exc.args[0])
+            res.error = str(exc)
             continue
         try:
             cache_dir = "" if args.no_cache else args.cache_dir
@@ -132,17 +132,17 @@ def repcount_cmd(args: argparse.Namespace, settings: Settings) -> int:
     pose_dir = Path(args.pose_dir)
     if not pose_dir.is_dir():
         raise UsageError(f"{pose_dir}: pose folder not found")
-    rs = _rules(settings)
+    catalog = _catalog(settings)
     results = []
     for row in rows:
         res = ClipResult(row.video, row.exercise, row.count, None)
         results.append(res)
         npy = pose_dir / (Path(row.video).stem + ".npy")
         try:
-            rule = rs.resolve(row.exercise)
+            rule = catalog.workout(row.exercise)
             array = np.load(npy)
         except KeyError as exc:
-            res.error = str(exc.args[0])
+            res.error = str(exc)
             continue
         except (OSError, ValueError) as exc:
             res.error = f"{npy}: {exc}"

@@ -66,16 +66,16 @@ def _overrides(args: argparse.Namespace) -> dict:
 
 
 def _setup(args: argparse.Namespace, settings: Settings):
-    from hiitpi.commands.eval import _rules
+    from hiitpi.commands.eval import _catalog
     from hiitpi.recognition.auto import AutoMode
     from hiitpi.recognition.data import rules_resolver
     from hiitpi.recognition.model import load_model
 
-    rs = _rules(settings)
+    rs = _catalog(settings)
     model = load_model(args.recogniser)
 
     def make_auto() -> AutoMode:
-        return AutoMode(rs.rules, model, pace_window_s=settings.referee.pace_window_s)
+        return AutoMode(rs.workouts, model, pace_window_s=settings.referee.pace_window_s)
 
     return rs, rules_resolver(rs), make_auto
 

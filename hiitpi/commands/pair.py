@@ -33,10 +33,9 @@ def pair_cmd(args: argparse.Namespace, settings: Settings) -> int:
 
     try:
         existing = load_secrets(settings.general.data_dir)
-    except SecretsError as exc:
+    except SecretsError:
         if not args.reset:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
+            raise  # says what is wrong with the file; --reset replaces it
         existing = None
     if existing is not None and not args.reset:
         print(

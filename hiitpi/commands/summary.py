@@ -13,6 +13,7 @@ import logging
 import sys
 
 from hiitpi.config import Settings
+from hiitpi.errors import HiitpiError
 
 log = logging.getLogger(__name__)
 
@@ -49,27 +50,17 @@ def _overrides(args: argparse.Namespace) -> dict:
 
 def summary_cmd(args: argparse.Namespace, settings: Settings) -> int:
     from hiitpi.coach.summary import Coach, CoachEvent
-    from hiitpi.store import NotFound, Store, StoreError
+    from hiitpi.store import Store
     from hiitpi.store.coaching import session_facts, set_summary
 
     if not settings.database_path.is_file():
-        print(
-            f"hiitpi: no history database at {settings.database_path}: record a session first "
-            "or pass --database FILE",
-            file=sys.stderr,
+        raise HiitpiError(
+            f"no history database at {settings.database_path}",
+            "record a session first, or pass --database FILE",
         )
-        return 1
+    store = Store.from_settings(settings)
     try:
-        store = Store.from_settings(settings)
-    except StoreError as exc:
-        print(f"hiitpi: {exc}", file=sys.stderr)
-        return 1
-    try:
-        try:
-            facts = session_facts(store, args.session_id)
-        except NotFound as exc:
-            print(f"hiitpi: {exc}", file=sys.stderr)
-            return 1
+        facts = session_facts(store, args.session_id)  # NotFound says which id
         coach = Coach.from_settings(settings, args.model)
         stream = not args.json
 

@@ -26,6 +26,7 @@ from hiitpi.engine.sinks import EngineSink, FrameResult, LiveSink, Recorder, Rec
 from hiitpi.engine.stats import EngineStats
 from hiitpi.errors import HiitpiError
 from hiitpi.live.contract import LiveCommand, LiveKeys, LiveState
+from hiitpi.recognition import is_auto
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,8 @@ class Engine:
 
     def init_rules(self) -> None:
         self.controller.reload()
+        if is_auto(self.settings.referee.workout):
+            return
         try:
             self.controller.resolve(self.settings.referee.workout)
         except SessionRefused as exc:
@@ -222,8 +225,9 @@ class Engine:
     # -- what the engine says about itself ------------------------------------------------------
 
     @property
-    def rules(self):
-        return self.controller.rules
+    def catalog(self):
+        """The workouts and programs the last session was started from (`hiitpi.referee.catalog`)."""
+        return self.controller.catalog
 
     @property
     def analysing(self) -> bool:

@@ -29,14 +29,13 @@ from hiitpi.config import Settings
 from hiitpi.errors import InputError
 from hiitpi.live.contract import LiveCommand, LiveState, validate_command
 from hiitpi.pose.types import Pose
+from hiitpi.recognition import is_auto
 from hiitpi.referee.events import RefEvent
 from hiitpi.referee.machine import Referee
 
 log = logging.getLogger(__name__)
 
 DEFAULT_PLAYER = "guest"
-#: The workout name that means "recognise it" (auto mode).
-AUTO = "auto"
 
 
 class SessionRefused(InputError):
@@ -97,8 +96,7 @@ class SessionController:
         self.on_change = on_change
         self._clock = clock
         self._reset_pose = reset_pose
-        self.rules = None  # RuleSet
-        self.programs: dict[str, Any] = {}
+        self.catalog = None  # the `Catalog` the last session was started from
         self.session: Session | None = None
         self.last_t: float | None = None  # newest frame's timestamp
         self._ended = LiveState()
@@ -110,26 +108,29 @@ class SessionController:
         """Read the rules folder again (at start-up and before every session), so an edited or
         added file is used without a restart; a file that no longer loads keeps its last good
         version and the error is logged."""
-        from hiitpi.referee.programs import load_programs
-        from hiitpi.referee.rules import load_rule_set
+        from hiitpi.referee.catalog import load_catalog
 
-        rules_dir = self.settings.referee.rules_dir
-        self.rules = load_rule_set(rules_dir, previous=self.rules)
-        for line in self.rules.errors:
+        self.catalog = load_catalog(self.settings.referee.rules_dir, previous=self.catalog)
+        for line in self.catalog.errors:
             log.warning("rules: %s", line)
-        self.programs, errors = load_programs(rules_dir, self.rules.rules)
-        for line in errors:
-            log.warning("program skipped: %s", line)
 
     def resolve(self, name: str) -> tuple[Any, Any]:
         """(the first workout's rule, the `Program` or None) for a workout or program name."""
-        prog = self.programs.get(name.strip().lower())
-        if prog is not None:
-            return self.rules.resolve(prog.first_workout), prog
+        from hiitpi.referee.catalog import UnknownNameError
+
         try:
-            return self.rules.resolve(name), None
-        except KeyError as exc:
-            raise SessionRefused(str(exc.args[0])) from None
+            return self.catalog.resolve(name)
+        except UnknownNameError as exc:
+            raise SessionRefused(exc.message, exc.hint) from None
+
+    def workout(self, name: str) -> Any:
+        """The rule of a workout (or alias) for the next interval: programs do not nest."""
+        from hiitpi.referee.catalog import UnknownNameError
+
+        try:
+            return self.catalog.workout(name)
+        except UnknownNameError as exc:
+            raise SessionRefused(exc.message, exc.hint) from None
 
     def _referee(self, rule: Any) -> Referee:
         self._reset_pose()  # tracking and smoothing start afresh, as `hiitpi analyze` does
@@ -147,7 +148,7 @@ class SessionController:
                     "per camera; stop it first"
                 )
             self.reload()
-            if workout.strip().lower() == AUTO:
+            if is_auto(workout):
                 return self._arm(player)
             rule, program = self.resolve(workout)
             s = Session(
@@ -166,8 +167,7 @@ class SessionController:
         """Next interval of the running session: the reps done so far are kept."""
         with self.lock:
             s = self._running("switch workout")
-            rule, _ = self.resolve(workout)
-            self._next_interval(s, self._referee(rule), round)
+            self._next_interval(s, self._referee(self.workout(workout)), round)
 
     def _next_interval(self, s: Session, referee: Referee, round: int | None = None) -> None:
         self._change("interval_end", {"workout": s.workout, **_tally(s.referee)})
@@ -182,7 +182,7 @@ class SessionController:
     def _arm(self, player: str) -> Session:
         from hiitpi.recognition.auto import AutoMode
 
-        auto = AutoMode(self.rules.rules, pace_window_s=self.settings.referee.pace_window_s)
+        auto = AutoMode(self.catalog.workouts, pace_window_s=self.settings.referee.pace_window_s)
         self.session = Session(uuid.uuid4().hex[:12], player, "", None, auto=auto, started=False)
         log.info("auto mode: waiting for %s's first rep (%s)", player, ", ".join(auto.recognisable))
         return self.session
@@ -193,7 +193,7 @@ class SessionController:
             s = self._running("correct")
             if s.auto is None:
                 raise SessionRefused(f"{s.workout} was picked, not recognised: switch workouts instead")
-            rule, _ = self.resolve(workout)
+            rule = self.workout(workout)
             was, events = s.workout, s.auto.correct(rule.name)
             s.referee, s.workout, s.resting = s.auto.referee, rule.name, False
             if not s.started:

@@ -16,6 +16,7 @@ from hiitpi.engine.pipeline import PoseStage
 from hiitpi.errors import InputError
 from hiitpi.offline.poses import progress_bar
 from hiitpi.pose.types import Pose
+from hiitpi.recognition import is_auto
 from hiitpi.referee.events import RefEvent
 from hiitpi.referee.machine import Referee
 
@@ -91,18 +92,18 @@ def analyze_video(
     import cv2
 
     from hiitpi.pose.smoothing import PoseSmoother
-    from hiitpi.referee.rules import load_rule_set
+    from hiitpi.referee.catalog import load_catalog
 
-    rules = load_rule_set(settings.referee.rules_dir)
+    catalog = load_catalog(settings.referee.rules_dir)
     auto = timeline = None
-    if workout.strip().lower() == "auto":
+    if is_auto(workout):
         from hiitpi.recognition.auto import AutoMode, Timeline
 
-        auto = AutoMode(rules.rules, pace_window_s=settings.referee.pace_window_s)
+        auto = AutoMode(catalog.workouts, pace_window_s=settings.referee.pace_window_s)
         timeline = Timeline()
         referee = None
-    else:
-        referee = Referee(rules.resolve(workout), settings.referee.pace_window_s)
+    else:  # UnknownNameError names the known ones
+        referee = Referee(catalog.workout(workout), settings.referee.pace_window_s)
     own = estimator is None
     if own:
         from hiitpi.pose.registry import get_backend

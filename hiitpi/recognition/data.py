@@ -58,12 +58,12 @@ def label_of(name: str, resolve: Callable[[str], str | None]) -> str:
 
 
 def rules_resolver(rules: Any) -> Callable[[str], str | None]:
-    """A name → workout function from a `RuleSet` (its names and aliases)."""
+    """A name → workout function from a `Catalog` (its workouts' names and aliases)."""
 
     def resolve(name: str) -> str | None:
         try:
-            return rules.resolve(name).name
-        except KeyError:
+            return rules.workout(name).name
+        except KeyError:  # UnknownNameError
             return None
 
     return resolve

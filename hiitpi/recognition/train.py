@@ -185,8 +185,8 @@ def load_training_data(
         else:
             log.warning("%s not found: skipped", index)
     for seq, poses in scored:
-        if seq.exercise != NONE and seq.exercise in rules.rules:
-            data.mark_reps_by_referee(seq, poses, rules.rules[seq.exercise])
+        if seq.exercise != NONE and seq.exercise in rules.workouts:
+            data.mark_reps_by_referee(seq, poses, rules.workouts[seq.exercise])
     salient = d / "salient_poses"
     rebuilt = data.salient_sequences(
         salient / "countix_fitness_train.csv", salient / "kaggle_exercise_updown.csv", resolve
@@ -237,7 +237,7 @@ def loso_report(td: TrainingData, rules: Any, pace_window_s: float, hidden: int 
                 s.exercise,
                 poses,
                 list(s.t),
-                lambda c=clf: AutoMode(rules.rules, c, pace_window_s=pace_window_s),
+                lambda c=clf: AutoMode(rules.workouts, c, pace_window_s=pace_window_s),
             )
             for s, poses in td.scored
             if source_group(s) == g

@@ -15,9 +15,11 @@ per second, and per-element numpy indexing would cost more than the arithmetic.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from hiitpi.pose.types import KEYPOINT_INDEX
+from hiitpi.schema import FileModel, Internal, Number, OneOf, Texts
 
 #: Names that take a side: ``knee`` is ``left_knee`` or ``right_knee`` depending on ``side``.
 SIDED_PARTS: tuple[str, ...] = ("eye", "ear", "shoulder", "elbow", "wrist", "hip", "knee", "ankle")
@@ -149,29 +151,103 @@ class BodyScale:
         return self._hips
 
 
-@dataclass(frozen=True, slots=True)
-class FeatureSpec:
-    """A validated feature definition from a rules file."""
+class FeatureSpec(FileModel):
+    """A number measured on the body, named by its key in `[features]`: a joint angle, a segment's
+    tilt, a height, a distance or an offset."""
 
-    name: str
-    type: str
-    points: tuple[str, ...]
-    side: str = "best"
-    scale: str = "torso"
-    axis: str = "xy"
-    min_score: float | None = None  # None: the rule's min_score
-    #: "peak": divide by the feature's own recent maximum (e.g. standing height), decaying
-    #: toward the current value with ``peak_half_life_s`` so the reference follows the person.
-    relative: str = "none"
-    peak_half_life_s: float = 30.0
-    #: relative = "range": where the value sits between its recent low (0) and high (1); the
-    #: low and high decay toward the current value with peak_half_life_s. Below ``min_range``
-    #: (in the feature's own units) the person is not moving enough and the value is None.
-    min_range: float = 0.0
+    model_config = ConfigDict(frozen=True, title="Feature")
+
+    name: Internal[str] = ""
+    type: OneOf(*FEATURE_TYPES) = Field(
+        title="Type",
+        description="What is measured. `angle` (3 points): the angle at the middle point, 0..180 degrees. "
+        "`tilt` (2): the segment's lean from vertical, 0 (upright) .. 90 (horizontal). `height` (2): how "
+        "far the first point is above the second. `distance` (2): the distance between the points (see "
+        "`axis`). `offset` (3): how far the middle point sits below the line through the other two "
+        "(negative: above it), whichever way the person faces. Heights, distances and offsets are divided "
+        "by `scale`.",
+    )
+    points: Texts = Field(
+        title="Points",
+        description="The keypoints, in order (3 for angle and offset, 2 otherwise): a COCO name "
+        "(`left_knee`), a side-less part (`shoulder`, `elbow`, `wrist`, `hip`, `knee`, `ankle`, `eye`, "
+        "`ear`) resolved by `side`, or a midpoint of a pair (`mid_hip`, `mid_shoulder`, ...).",
+    )
+    side: OneOf(*SIDE_MODES) = Field(
+        "best",
+        title="Side",
+        description="Which side a side-less point uses: `left`, `right`, `best` (the side seen more "
+        "confidently, sticky), `mean` of both, or `min`/`max` (the more bent or higher side; the event "
+        "says which).",
+    )
+    scale: OneOf(*SCALES) = Field(
+        "torso",
+        title="Scale",
+        description="What heights, distances and offsets are divided by, so they do not depend on how far "
+        "the person stands: `torso` (shoulder-to-hip length), `shoulders` or `hips` (widths), or `none` "
+        "(pixels).",
+    )
+    axis: OneOf(*AXES) = Field(
+        "xy",
+        title="Axis",
+        description="For a distance: measured in the image plane (`xy`), across only (`x`) or up-down only (`y`).",
+    )
+    min_score: Number(0.0, 1.0) | None = Field(
+        None,
+        title="Minimum keypoint score",
+        description="Keypoints scored below this are not visible for this feature (default: the rule's "
+        "`min_score`).",
+    )
+    relative: OneOf(*RELATIVE) = Field(
+        "none",
+        title="Relative to",
+        description="`none`: the value itself. `peak`: divided by its own recent maximum (e.g. the standing "
+        "height), which decays toward the current value with `peak_half_life_s` so camera moves are "
+        "followed; thresholds are then at most 1. `range`: where the value sits between its recent low (0) "
+        "and high (1); thresholds are then 0..1.",
+    )
+    peak_half_life_s: Number(0.5, 3600.0, unit="seconds") = Field(
+        30.0,
+        title="Peak half-life",
+        description="With `relative`: how fast the remembered peak (or low and high) decays toward the "
+        "current value, in seconds.",
+    )
+    min_range: Number(0.0, 1e6) = Field(
+        0.0,
+        title="Minimum range",
+        description='With `relative = "range"`: below this spread between low and high (in the feature\'s '
+        "own units) the person is not moving enough and the feature is not measured.",
+    )
+
+    @field_validator("points")
+    @classmethod
+    def _points_fit_the_type(cls, points: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        problems = [p for p in map(check_point_name, points) if p]
+        ftype = info.data.get("type")
+        if ftype in FEATURE_TYPES and len(points) != FEATURE_TYPES[ftype]:
+            problems.insert(0, f"a '{ftype}' feature needs {FEATURE_TYPES[ftype]} points, got {len(points)}")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return points
+
+    @field_validator("min_range")
+    @classmethod
+    def _min_range_needs_range(cls, v: float, info: ValidationInfo) -> float:
+        if info.data.get("relative", "none") != "range":
+            raise ValueError('min_range applies only to relative = "range"')
+        return v
 
     @property
     def sided(self) -> bool:
         return any(point_needs_side(p) for p in self.points)
+
+    @property
+    def value_range(self) -> tuple[float, float]:
+        """The values this feature can take; a threshold outside them can never be met."""
+        if self.relative == "range":
+            return 0.0, 1.0
+        lo, hi = TYPE_RANGES[self.type]
+        return (lo, 1.0) if self.relative == "peak" else (lo, hi)
 
 
 def _point_ref(name: str, side: str | None) -> int | tuple[int, int]:
@@ -193,11 +269,16 @@ class Feature:
     __slots__ = (
         "_axis",
         "_code",
+        "_half_life",
         "_low",
+        "_min_range",
+        "_mode",
         "_ms",
+        "_npoints",
         "_peak",
         "_peak_t",
         "_refs",
+        "_relative",
         "_scale_attr",
         "_sticky",
         "side",
@@ -219,6 +300,12 @@ class Feature:
         self._scale_attr = None if spec.scale == "none" else spec.scale
         self._code = _TYPE_CODE[spec.type]
         self._axis = spec.axis
+        # what compute() reads on every pose, copied from the spec (a slot is faster to read)
+        self._relative = spec.relative
+        self._half_life = spec.peak_half_life_s
+        self._min_range = spec.min_range
+        self._mode = spec.side
+        self._npoints = len(spec.points)
         self._peak: float | None = None
         self._low: float | None = None
         self._peak_t = 0.0
@@ -232,9 +319,9 @@ class Feature:
 
     def compute(self, px: list[Point], sc: BodyScale, t: float = 0.0) -> float | None:
         v = self._compute(px, sc)
-        if v is None or self.spec.relative == "none":
+        if v is None or self._relative == "none":
             return v
-        if self.spec.relative == "range":
+        if self._relative == "range":
             return self._in_range(v, t)
         # relative to its own recent peak: the reference rises at once, and sinks toward the
         # current value with a half-life, so a person who steps back is followed within seconds
@@ -244,7 +331,7 @@ class Feature:
         else:
             dt = t - self._peak_t
             if dt > 0:
-                peak -= (peak - v) * (1.0 - 0.5 ** (dt / self.spec.peak_half_life_s))
+                peak -= (peak - v) * (1.0 - 0.5 ** (dt / self._half_life))
                 self._peak = peak
         self._peak_t = t
         return v / self._peak if self._peak > 1e-9 else None
@@ -256,12 +343,12 @@ class Feature:
             self._peak_t = t
             return None
         dt = t - self._peak_t
-        k = 1.0 - 0.5 ** (dt / self.spec.peak_half_life_s) if dt > 0 else 0.0
+        k = 1.0 - 0.5 ** (dt / self._half_life) if dt > 0 else 0.0
         hi = v if v >= hi else hi - (hi - v) * k
         lo = v if v <= lo else lo + (v - lo) * k
         self._peak, self._low, self._peak_t = hi, lo, t
         span = hi - lo
-        if span < self.spec.min_range or span <= 1e-9:
+        if span < self._min_range or span <= 1e-9:
             return None
         return (v - lo) / span
 
@@ -314,7 +401,7 @@ class Feature:
             return self._one(refs[0][1], px, sc)[0]
         lv, ls = self._one(refs[0][1], px, sc)
         rv, rs = self._one(refs[1][1], px, sc)
-        mode = self.spec.side
+        mode = self._mode
         if lv is None and rv is None:
             self.side = None
             return None
@@ -340,7 +427,7 @@ class Feature:
             self.side = "right"
             return rv
         # best: the side seen with more confidence, sticky so a near-tie does not flip-flop
-        n = len(self.spec.points)
+        n = self._npoints
         if self._sticky == "left" and rs > ls + 0.15 * n:
             self._sticky = "right"
         elif self._sticky == "right" and ls > rs + 0.15 * n:

@@ -17,7 +17,6 @@ session.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import math
 
@@ -35,7 +34,10 @@ _INF = math.inf
 
 
 class _Check:
-    __slots__ = ("bad_frames", "during", "extreme", "fi", "hi", "lo", "reported", "spec", "violated")
+    __slots__ = (
+        "bad_frames", "during", "extreme", "fi", "hi", "lo", "min_frames", "reach_above", "reach_below",
+        "reported", "spec", "violated",
+    )  # fmt: skip
 
     def __init__(self, spec, fi: int):
         self.spec = spec
@@ -43,6 +45,10 @@ class _Check:
         self.lo = spec.min if spec.min is not None else -_INF
         self.hi = spec.max if spec.max is not None else _INF
         self.during = frozenset(spec.during)
+        # read on every pose: slots are faster to read than the spec's fields
+        self.reach_above = spec.reach_above
+        self.reach_below = spec.reach_below
+        self.min_frames = spec.min_frames
         self.reset()
 
     def reset(self) -> None:
@@ -119,12 +125,10 @@ class Referee:
             self._rom = None
         self._peak_tol = 0.02 * abs(self._rom[2] - self._rom[1]) if self._rom is not None else 0.0
         self._hold = rule.hold
+        self._max_s = rep.max_s if rep else _INF  # read on every pose: kept out of the spec
+        self._max_gap_s = rule.max_gap_s
         # only the features something reads are measured
-        used = {c.feature for st in rule.states for c in (*st.when, *st.any)}
-        used |= {c.feature for c in (rule.rep.partial if rule.rep else ())}
-        used |= {c.feature for c in rule.checks}
-        if rule.rep and rule.rep.rom:
-            used.add(rule.rep.rom.feature)
+        used = rule.features_read()
         if self._rom is not None:
             used.add(self._features[self._rom[0]].spec.name)
         self._active = [(i, f) for i, f in enumerate(self._features) if f.spec.name in used]
@@ -259,7 +263,7 @@ class Referee:
         if match is None and any(values[fi] is None for fi in self._state_features):
             if self._missing_since is None:
                 self._missing_since = t
-            elif t - self._missing_since > self.rule.max_gap_s and (self._armed or self.state):
+            elif t - self._missing_since > self._max_gap_s and (self._armed or self.state):
                 log.debug("%s: person lost for %.1fs, resetting", self.name, t - self._missing_since)
                 self._armed = False
                 self.state = None
@@ -294,7 +298,7 @@ class Referee:
         ):
             self._commit(match, t, events)
 
-        if self._in_cycle and t - self._t_cycle > self.rule.rep.max_s:
+        if self._in_cycle and t - self._t_cycle > self._max_s:
             log.debug("%s: rep timed out after %.1fs", self.name, t - self._t_cycle)
             self._reset_cycle()
             self._armed = False
@@ -326,10 +330,9 @@ class Referee:
             v = values[c.fi]
             if v is None:
                 continue
-            spec = c.spec
-            if spec.reach_above is not None or spec.reach_below is not None:
+            if c.reach_above is not None or c.reach_below is not None:
                 e = c.extreme
-                if spec.reach_above is not None:
+                if c.reach_above is not None:
                     c.extreme = v if e is None or v > e else e
                 else:
                     c.extreme = v if e is None or v < e else e
@@ -339,7 +342,8 @@ class Referee:
             if c.lo == -_INF and c.hi == _INF:
                 continue
             c.bad_frames += 1
-            if c.bad_frames >= spec.min_frames and not c.violated:
+            if c.bad_frames >= c.min_frames and not c.violated:
+                spec = c.spec
                 c.violated = True
                 if spec.action == "fault" and not c.reported:
                     c.reported = True
@@ -466,7 +470,7 @@ class Referee:
                     c.reported = False
                 continue
             c.bad_frames += 1
-            if c.bad_frames >= c.spec.min_frames:
+            if c.bad_frames >= c.min_frames:
                 c.violated = True
                 if in_hold and not c.reported:
                     c.reported = True
@@ -524,9 +528,8 @@ class Referee:
 def _one_side(rule: Rule, side: str) -> Rule:
     """The rule with every side-less feature pinned to one side, for per-side counting."""
     features = {
-        name: dataclasses.replace(spec, side=side) if spec.sided else spec
+        name: spec.model_copy(update={"side": side}) if spec.sided else spec
         for name, spec in rule.features.items()
     }
-    return dataclasses.replace(
-        rule, features=features, rep=dataclasses.replace(rule.rep, each_side=False, alternate=False)
-    )
+    rep = rule.rep.model_copy(update={"each_side": False, "alternate": False})
+    return rule.model_copy(update={"features": features, "rep": rep})

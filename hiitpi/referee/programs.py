@@ -21,33 +21,36 @@ shows as the countdown. Every problem in a file is reported with the file, the l
 from __future__ import annotations
 
 import logging
-import math
-import re
-from collections.abc import Iterable
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
 from hiitpi.errors import ErrorList
-from hiitpi.tomlpos import KeyPath, TomlDocument, TomlSyntaxError, load_toml
+from hiitpi.schema import (
+    NAME_RE,
+    FileModel,
+    Flag,
+    Internal,
+    Name,
+    Number,
+    Ref,
+    Tables,
+    Text,
+    WholeNumber,
+    validate_document,
+)
+from hiitpi.tomlpos import TomlDocument, TomlSyntaxError, load_toml
 
 log = logging.getLogger(__name__)
 
-NAME_RE = re.compile(r"^[a-z][a-z0-9_]*$")
 MAX_ROUNDS = 100
 MAX_SEGMENT_S = 3600.0
 MAX_BLOCKS = 50
 
 SegmentKind = Literal["work", "rest"]
-
-
-@dataclass(frozen=True, slots=True)
-class Block:
-    """``work_s`` seconds of ``workout``, then ``rest_s`` seconds of rest."""
-
-    workout: str
-    work_s: float
-    rest_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,20 +91,93 @@ class Position:
         return self.segment.workout
 
 
-@dataclass(frozen=True)
-class Program:
-    name: str
-    title: str
-    rounds: int
-    blocks: tuple[Block, ...]
-    description: str = ""
-    final_rest: bool = False
-    source: str = ""
-    timeline: tuple[Segment, ...] = field(default=(), compare=False)
+class Block(FileModel):
+    """`work_s` seconds of `workout`, then `rest_s` seconds of rest."""
 
-    def __post_init__(self) -> None:
-        if not self.timeline:
-            object.__setattr__(self, "timeline", _expand(self))
+    model_config = ConfigDict(frozen=True, title="Block")
+
+    workout: Ref = Field(
+        title="Workout", description="The workout done in this block: a name (or alias) from rules/*.toml."
+    )
+    work_s: Number(1.0, MAX_SEGMENT_S, unit="seconds") = Field(title="Work", description="Seconds of work.")
+    rest_s: Number(0.0, MAX_SEGMENT_S, unit="seconds") = Field(
+        0.0, title="Rest", description="Seconds of rest after the work (0: none)."
+    )
+
+    @field_validator("workout")
+    @classmethod
+    def _workout_exists(cls, workout: str, info: ValidationInfo) -> str:
+        context = info.context or {}
+        known, broken = context.get("workouts"), context.get("broken") or {}
+        if workout in broken:
+            raise ValueError(f"workout '{workout}' did not load: fix {broken[workout]} first")
+        if known is not None and workout not in known:
+            names = sorted(set(known.values()))
+            raise ValueError(f"unknown workout '{workout}'; known: {', '.join(names) or '(none)'}")
+        return workout
+
+
+class Program(FileModel):
+    """A HIIT program: `rounds` times through `blocks`."""
+
+    model_config = ConfigDict(
+        frozen=True,
+        title="HIIT PI program",
+        json_schema_extra={
+            "description": "An interval session for HIIT PI: rules/programs/<name>.toml. `rounds` times "
+            "through the `[[blocks]]`, each some seconds of one workout and then of rest."
+        },
+    )
+
+    name: Name = Field(
+        "",
+        title="Name",
+        description="The program's name (default: the file's name); it must not be a workout's name.",
+    )
+    title: Text = Field("", title="Title", description="What the page shows (default: the name).")
+    description: Text = Field("", title="Description", description="One or two sentences for the page.")
+    rounds: WholeNumber(1, MAX_ROUNDS) = Field(
+        1, title="Rounds", description="How many times the blocks are done, in order."
+    )
+    final_rest: Flag = Field(
+        False, title="Final rest", description="Keep the last block's rest at the very end (a cool-down)."
+    )
+    blocks: Tables(Block, "blocks", max_items=MAX_BLOCKS) = Field(
+        (),
+        validate_default=True,
+        title="Blocks",
+        description="`[[blocks]]`: workout, work_s, rest_s; a circuit lists several.",
+    )
+    source: Internal[str] = ""
+    timeline: Internal[tuple[Segment, ...]] = ()
+
+    @field_validator("title", "description")
+    @classmethod
+    def _strip(cls, v: str, info: ValidationInfo) -> str:
+        if info.field_name == "title" and v and not v.strip():
+            raise ValueError(f"must be non-empty text, got {v!r}")
+        return v.strip()
+
+    @field_validator("blocks")
+    @classmethod
+    def _some_blocks(cls, blocks: tuple[Block, ...]) -> tuple[Block, ...]:
+        if not blocks:
+            raise ValueError(
+                "missing [[blocks]]: a program needs at least one block (workout, work_s, rest_s)"
+            )
+        return blocks
+
+    @model_validator(mode="after")
+    def _fill_in(self, info: ValidationInfo) -> Program:
+        context = info.context or {}
+        if not self.name:
+            stem = str(context.get("default_name", ""))
+            if not NAME_RE.match(stem):
+                raise ValueError(f'needs a name = "...": the file\'s name {stem!r} is not lower_snake_case')
+            self._fill(name=stem)
+        self._fill(title=self.title or self.name, source=str(context.get("source", "")))
+        self._fill(timeline=_expand(self))
+        return self
 
     @property
     def workouts(self) -> tuple[str, ...]:
@@ -156,151 +232,42 @@ class ProgramError(ErrorList, ValueError):
     """A program file that cannot be used; ``errors`` lists 'file:line: key: what' lines."""
 
 
-class _Checker:
-    def __init__(self, doc: TomlDocument):
-        self.doc = doc
-        self.errors: list[str] = []
-
-    def err(self, key: KeyPath, msg: str) -> None:
-        dotted = ".".join(str(k) for k in key) if key else "(file)"
-        self.errors.append(f"{self.doc.where(key)}: {dotted}: {msg}")
-
-    def unknown(self, d: dict, key: KeyPath, allowed: set[str]) -> None:
-        for k in sorted(set(d) - allowed):
-            self.err((*key, k), f"unknown key '{k}'; allowed here: {', '.join(sorted(allowed))}")
-
-    def seconds(self, d: dict, key: KeyPath, name: str, default: float | None, lo: float) -> float | None:
-        if name not in d:
-            if default is None:
-                self.err(key, f"missing required key '{name}' (seconds)")
-            return default
-        v = d[name]
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-            self.err((*key, name), f"must be a number of seconds, got {v!r}")
-            return default
-        if not lo <= v <= MAX_SEGMENT_S:
-            self.err((*key, name), f"{v!r} is outside {lo:g}..{MAX_SEGMENT_S:g} seconds")
-            return default
-        return float(v)
+def parse_program(
+    doc: TomlDocument,
+    known_workouts: Iterable[str] | Mapping[str, str] | None = None,
+    broken_workouts: Mapping[str, str] | None = None,
+) -> Program:
+    """Check one parsed program; a block's workout must be one of ``known_workouts`` when given
+    (names, or a mapping of every name and alias to its workout's name), and not one of
+    ``broken_workouts`` (names of workouts whose file does not load → that file)."""
+    known = known_workouts
+    if known is not None and not isinstance(known, Mapping):
+        known = {k: k for k in known}
+    context = {
+        "source": str(doc.path),
+        "default_name": doc.path.stem,
+        "workouts": known,
+        "broken": broken_workouts,
+    }
+    return validate_document(Program, doc, error=ProgramError, context=context)
 
 
-def parse_program(doc: TomlDocument, known_workouts: Iterable[str] | None = None) -> Program:
-    """Validate one parsed program; ``known_workouts`` (rules names) are checked when given."""
-    c = _Checker(doc)
-    d: dict[str, Any] = doc.data
-    c.unknown(d, (), {"name", "title", "description", "rounds", "blocks", "final_rest"})
-    name = d.get("name", doc.path.stem)
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        c.err(
-            ("name",),
-            f"{name!r} is not a valid name: lower-case letters, digits and _, starting with a letter",
-        )
-        name = doc.path.stem
-    title = d.get("title", name)
-    if not isinstance(title, str) or not title.strip():
-        c.err(("title",), f"must be non-empty text, got {title!r}")
-        title = name
-    description = d.get("description", "")
-    if not isinstance(description, str):
-        c.err(("description",), f"must be text, got {description!r}")
-        description = ""
-    rounds = d.get("rounds", 1)
-    if isinstance(rounds, bool) or not isinstance(rounds, int) or not 1 <= rounds <= MAX_ROUNDS:
-        c.err(("rounds",), f"must be a whole number from 1 to {MAX_ROUNDS}, got {rounds!r}")
-        rounds = 1
-    final_rest = d.get("final_rest", False)
-    if not isinstance(final_rest, bool):
-        c.err(("final_rest",), f"must be true or false, got {final_rest!r}")
-        final_rest = False
-    known = None if known_workouts is None else set(known_workouts)
-    blocks: list[Block] = []
-    raw = d.get("blocks")
-    if raw is None:
-        c.err((), "missing [[blocks]]: a program needs at least one block (workout, work_s, rest_s)")
-        raw = []
-    elif not isinstance(raw, list) or not all(isinstance(b, dict) for b in raw):
-        c.err(("blocks",), "must be an array of tables: [[blocks]]")
-        raw = []
-    elif not raw:
-        c.err(("blocks",), "is empty: a program needs at least one block")
-    elif len(raw) > MAX_BLOCKS:
-        c.err(("blocks",), f"has {len(raw)} blocks; at most {MAX_BLOCKS}")
-        raw = raw[:MAX_BLOCKS]
-    for i, b in enumerate(raw):
-        key = ("blocks", i)
-        c.unknown(b, key, {"workout", "work_s", "rest_s"})
-        workout = b.get("workout")
-        if not isinstance(workout, str) or not workout.strip():
-            c.err(
-                (*key, "workout") if "workout" in b else key,
-                f"needs a workout name (a file in rules/), got {workout!r}",
-            )
-            workout = None
-        elif known is not None and workout not in known:
-            c.err(
-                (*key, "workout"),
-                f"unknown workout '{workout}'; known: {', '.join(sorted(known)) or '(none)'}",
-            )
-        work = c.seconds(b, key, "work_s", None, 1.0)
-        rest = c.seconds(b, key, "rest_s", 0.0, 0.0)
-        if workout and work is not None and rest is not None:
-            blocks.append(Block(workout, work, rest))
-    if c.errors:
-        raise ProgramError(c.errors)
-    return Program(
-        name=name,
-        title=title.strip(),
-        rounds=rounds,
-        blocks=tuple(blocks),
-        description=description.strip(),
-        final_rest=final_rest,
-        source=str(doc.path),
-    )
-
-
-def load_program(path: str | Path, known_workouts: Iterable[str] | None = None) -> Program:
-    """Load and validate one program file; raises `ProgramError` naming file/line/key."""
+def load_program(
+    path: str | Path,
+    known_workouts: Iterable[str] | Mapping[str, str] | None = None,
+    broken_workouts: Mapping[str, str] | None = None,
+) -> Program:
+    """Load and check one program file; raises `ProgramError` naming file/line/key."""
     try:
         doc = load_toml(path)
     except TomlSyntaxError as exc:
         raise ProgramError([str(exc)]) from exc
-    return parse_program(doc, known_workouts)
+    return parse_program(doc, known_workouts, broken_workouts)
 
 
 def programs_dir(rules_dir: str | Path) -> Path:
     """Where programs live: ``<rules_dir>/programs``."""
     return Path(rules_dir) / "programs"
-
-
-def load_programs(
-    rules_dir: str | Path, known_workouts: Iterable[str] | None = None
-) -> tuple[dict[str, Program], list[str]]:
-    """Every program in ``<rules_dir>/programs``: (programs by name, error lines).
-
-    A broken file never stops the others; a program whose name is also a workout's is refused
-    (one name must mean one thing on the page and in the command path).
-    """
-    folder = programs_dir(rules_dir)
-    known = None if known_workouts is None else set(known_workouts)
-    programs: dict[str, Program] = {}
-    errors: list[str] = []
-    if not folder.is_dir():
-        return programs, errors
-    for file in sorted(folder.glob("*.toml")):
-        try:
-            prog = load_program(file, known)
-        except ProgramError as exc:
-            errors.extend(exc.errors)
-            log.warning("program file %s skipped: %d error(s)", file, len(exc.errors))
-            continue
-        if prog.name in programs:
-            errors.append(f"{file}: name: '{prog.name}' is already defined in {programs[prog.name].source}")
-            continue
-        if known is not None and prog.name in known:
-            errors.append(f"{file}: name: '{prog.name}' is also a workout's name; rename the program")
-            continue
-        programs[prog.name] = prog
-    return programs, errors
 
 
 class ProgramRun:

@@ -7,6 +7,7 @@ a plain deferred transaction and, under WAL, never wait for the writer.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -190,14 +191,14 @@ class Store:
         return "\n".join(str(r) for r in rows)
 
     def checkpoint(self) -> None:
-        """Fold the WAL back into the main file (done at clean shutdown, by `close`)."""
-        with self.write_engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        """Fold the write-ahead log back into the main file (done at clean shutdown, by `close`)."""
+        with contextlib.closing(sqlite3.connect(self.path, timeout=1.0, isolation_level=None)) as conn:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     def close(self) -> None:
-        try:
-            self.checkpoint()
-        except Exception as exc:  # a full or read-only disk: the WAL stays and is folded next time
-            log.warning("database %s: could not fold the write-ahead log at shutdown (%s)", self.path, exc)
         self.write_engine.dispose()
         self.read_engine.dispose()
+        try:
+            self.checkpoint()
+        except sqlite3.Error as exc:  # busy (another process reads), full or read-only: folded next time
+            log.debug("database %s: write-ahead log not folded at shutdown (%s)", self.path, exc)

@@ -14,13 +14,15 @@ from dataclasses import dataclass
 import redis
 
 from hiitpi.live.reader import CommandRejected, LiveReader
+from hiitpi.referee.catalog import Catalog, UnknownNameError
 from hiitpi.store.db import Store
 from hiitpi.store.errors import InvalidInput, StoreError
 from hiitpi.store.players import clean_player_name, create_player
-from hiitpi.web.catalog import Catalog
 
 log = logging.getLogger(__name__)
 
+#: Longer workout names are refused without a look-up.
+MAX_NAME = 64
 #: How long a button waits for the engine to confirm a command.
 COMMAND_TIMEOUT_S = 4.0
 REDIS_DOWN = (
@@ -51,10 +53,9 @@ def start_session(reader: LiveReader, catalog: Catalog, player: object, workout:
         name = clean_player_name(player if player is not None else "")
     except InvalidInput as exc:
         return ActionResult(False, _sentence(str(exc)))
-    try:
-        _kind, canonical = catalog.resolve(workout)
-    except ValueError as exc:
-        return ActionResult(False, str(exc))
+    canonical, problem = _startable(catalog, workout)
+    if problem:
+        return ActionResult(False, problem)
     try:  # whether a start is allowed now is the engine's call (one session per camera)
         cid = reader.send_command("start", player=name, workout=canonical)
         answer = reader.wait_command(cid, COMMAND_TIMEOUT_S)
@@ -75,6 +76,20 @@ def start_session(reader: LiveReader, catalog: Catalog, player: object, workout:
     except redis.RedisError:
         session = None
     return ActionResult(True, message or f"Started {canonical} for {name}.", session=session, player=name)
+
+
+def _startable(catalog: Catalog, name: object) -> tuple[str, str]:
+    """(the canonical workout or program name, "") or ("", what to tell the person)."""
+    if not isinstance(name, str) or not name.strip():
+        return "", "Pick a workout first."
+    if len(name) > MAX_NAME:
+        return "", f"Unknown workout (a {len(name)}-character name): pick one from the list."
+    try:
+        rule, program = catalog.resolve(name)
+    except UnknownNameError:
+        known = ", ".join(sorted(catalog.workouts)) or "(none loaded)"
+        return "", f"Unknown workout '{name.strip()}': pick one from the list ({known})."
+    return (program.name if program else rule.name), ""
 
 
 def stop_session(reader: LiveReader) -> ActionResult:

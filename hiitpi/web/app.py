@@ -48,9 +48,9 @@ def create_app(
 
     from hiitpi.live.contract import LiveKeys
     from hiitpi.live.reader import LiveReader
+    from hiitpi.referee.catalog import CatalogLoader
     from hiitpi.store.db import Store
     from hiitpi.web.callbacks import register_callbacks
-    from hiitpi.web.catalog import CatalogLoader
     from hiitpi.web.context import WebContext
     from hiitpi.web.layout import shell
     from hiitpi.web.routes import register_routes

@@ -9,8 +9,8 @@ from typing import Any
 
 from hiitpi.config import Settings
 from hiitpi.live.reader import LiveReader
+from hiitpi.referee.catalog import CatalogLoader
 from hiitpi.store.db import Store
-from hiitpi.web.catalog import CatalogLoader
 
 
 @dataclass

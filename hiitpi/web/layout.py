@@ -13,10 +13,10 @@ from urllib.parse import urlencode
 
 from dash import dcc, html
 
+from hiitpi.referee.catalog import Choice
 from hiitpi.store.players import PlayerRow
 from hiitpi.store.queries import BestRow, LeaderRow, Page, SessionDetail, SessionRow
 from hiitpi.web import figures
-from hiitpi.web.catalog import Choice
 
 NAV = (("/", "Live"), ("/history", "History"), ("/trends", "Trends"))
 
