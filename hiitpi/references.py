@@ -17,9 +17,8 @@ from hiitpi.config import ConfigError, Settings
 
 def _startable(rules_dir: Path) -> tuple[set[str], list[str]]:
     """(every workout, alias and program name, the workouts' names for the message)."""
-    from hiitpi.referee.catalog import load_catalog
-
     from hiitpi.recognition import AUTO
+    from hiitpi.referee.catalog import load_catalog
 
     cat = load_catalog(rules_dir)
     return {*cat.workouts, *cat.aliases, *cat.programs, AUTO}, [*cat.names(), AUTO]
