@@ -12,8 +12,9 @@ A *none* sequence (an exercise that is no workout of ours) is right when no work
 
 The switching test joins two sequences of different workouts with ``rest_s`` of rest between
 (the first one's last pose held, as a person standing still); ``follow_s`` is the time from the
-second one's start to its being recognised, and ``wrong_reps`` the reps of the second stretch
-credited to any other workout.
+start of the second one's first rep (by its own referee) to its being recognised
+(``from_segment_s``: from its first frame), and ``wrong_reps`` the reps from the end of the first
+one on credited to any other workout than the second's.
 """
 
 from __future__ import annotations
@@ -71,7 +72,7 @@ def score_sequence(
     followed = follow(zip(poses, times, strict=True), auto)
     credited = followed.reps_by_workout()
     t0 = times[0] if times else 0.0
-    lock = next((t - t0 for t, w in followed.decisions if w == exercise), None)
+    lock = next((float(t - t0) for t, w in followed.decisions if w == exercise), None)
     pred = followed.main_workout()
     manual = None
     if exercise in auto.rules:
@@ -79,8 +80,8 @@ def score_sequence(
         for pose, t in zip(poses, times, strict=True):
             ref.update(pose, t)
         manual = ref.count
-    right = credited.get(exercise, 0)
-    wrong = sum(credited.values()) - right
+    right = int(credited.get(exercise, 0))
+    wrong = int(sum(credited.values()) - right)
     return SequenceScore(
         name, exercise, pred, None if lock is None else round(lock, 2), right, wrong, manual, key
     )
@@ -198,7 +199,8 @@ class SwitchScore:
     second: str
     a: str
     b: str
-    follow_s: float | None
+    follow_s: float | None  # from the second exercise's first rep starting to its recognition
+    from_segment_s: float | None  # from the second sequence's first frame
     wrong_reps: int
     right_reps: int
 
@@ -209,18 +211,30 @@ class SwitchScore:
 def score_switch(a: Segment, b: Segment, rest_s: float, make_auto: Callable[[], AutoMode]) -> SwitchScore:
     poses, times, b_start = joined(a, b, rest_s)
     followed = follow(zip(poses, times, strict=True), make_auto())
-    follow_s = next((t - b_start for t, w in followed.decisions if t >= b_start and w == b.exercise), None)
+    decided = next((float(t) for t, w in followed.decisions if t >= b_start and w == b.exercise), None)
+    moved = b_start + _first_rep_start(b, make_auto().rules) - b.times[0]
     credited = followed.reps_by_workout(t0=b_start - rest_s)
-    right = credited.get(b.exercise, 0)
+    right = int(credited.get(b.exercise, 0))
     return SwitchScore(
         a.name,
         b.name,
         a.exercise,
         b.exercise,
-        None if follow_s is None else round(follow_s, 2),
-        sum(credited.values()) - right,
+        None if decided is None else round(decided - moved, 2),
+        None if decided is None else round(decided - b_start, 2),
+        int(sum(credited.values()) - right),
         right,
     )
+
+
+def _first_rep_start(seg: Segment, rules: dict) -> float:
+    """When the segment's first rep starts, by its own workout's referee (its first frame if none)."""
+    ref = Referee(rules[seg.exercise])
+    for p, t in zip(seg.poses, seg.times, strict=True):
+        for e in ref.update(p, t):
+            if e.kind == "rep":
+                return e.t_start
+    return seg.times[0]
 
 
 def summarise_switches(scores: list[SwitchScore], within_s: float = 3.0) -> dict:
