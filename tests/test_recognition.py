@@ -106,7 +106,7 @@ def test_model_file_round_trip_and_refusals(tmp_path):
     (tmp_path / "junk.npz").write_bytes(b"not a model")
     with pytest.raises(ModelError, match="not a recogniser model"):
         load_model(tmp_path / "junk.npz")
-    clf.features = clf.features[:-1] + ("something_else",)
+    clf.features = (*clf.features[:-1], "something_else")
     clf.save(tmp_path / "old.npz")
     with pytest.raises(ModelError, match="other pose features"):
         load_model(tmp_path / "old.npz")
