@@ -205,8 +205,12 @@ class Engine:
         return self.controller.session
 
     def start_session(self, player: str, workout: str) -> Session:
-        """Start a session of a workout or HIIT program; `SessionRefused` while one runs."""
-        return self.controller.start(player, workout)
+        """Start a session of a workout or HIIT program (or auto mode's wait for the first rep);
+        `SessionRefused` while one runs. Viewers see it at once, before the next frame."""
+        s = self.controller.start(player, workout)
+        if self.publisher is not None:
+            self.publisher.publish(None, [], self.live_state())
+        return s
 
     def switch_workout(self, workout: str, *, round: int | None = None) -> None:
         self.controller.switch(workout, round=round)
