@@ -116,9 +116,10 @@ def test_a_wrong_guess_is_corrected_with_one_command_and_the_reps_move(
         recorder.close()
         reader.close()
     d = session_detail(store, list_sessions(store).items[0].id)
-    # the interval, its reps and the session are the corrected workout's now, counted by its referee
-    assert d.session.workout == "toe_tap" and [i.workout for i in d.intervals] == ["toe_tap"]
-    assert d.session.reps == final.reps == d.intervals[0].reps
+    # the interval, its reps and the session are the corrected workout's now, counted by its referee;
+    # and what was taken for jumping jacks stays toe taps after a pause (a busy machine drops frames)
+    assert d.session.workout == "toe_tap" and {i.workout for i in d.intervals} == {"toe_tap"}
+    assert d.session.reps == final.total_reps == sum(i.reps for i in d.intervals)
     poses, info = video_poses(clip, settings)
     by_hand = Referee(load_catalog(REPO / "rules").workout("toe_tap"))
     count_poses(poses, info, by_hand, PoseSmoother.from_settings(settings.pose.smoothing))

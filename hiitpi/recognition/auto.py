@@ -13,6 +13,7 @@ The same object runs live (the engine's `SessionController`) and offline (`hiitp
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections import defaultdict, deque
 from collections.abc import Mapping
@@ -55,6 +56,8 @@ class AutoMode:
         self.rest_since: float | None = None
         #: the recogniser's change at the latest pose (None: no change)
         self.last_change: Change | None = None
+        #: corrections so far: what the recogniser said → what the person said it is
+        self.renamed: dict[str, str] = {}
 
     @property
     def workout(self) -> str | None:
@@ -72,7 +75,11 @@ class AutoMode:
         self._recent.append((pose, t))
         while self._recent and t - self._recent[0][1] > self._recent_s:
             self._recent.popleft()
-        change = self.last_change = self.recogniser.update(pose, t)
+        change = self.recogniser.update(pose, t)
+        if change is not None and change.workout in self.renamed:  # told before: believe the person
+            change = dataclasses.replace(change, workout=self.renamed[change.workout])
+            self.recogniser.pin(change.workout, t)
+        self.last_change = change
         if change is not None and change.workout is not None:
             start = change.since - REPLAY_MARGIN_S
             self._interval = deque(item for item in self._recent if item[1] >= start)
@@ -108,10 +115,13 @@ class AutoMode:
     def correct(self, workout: str) -> list[RefEvent]:
         """Count the current interval again as ``workout``; its events, from the interval's start.
 
-        The recogniser holds ``workout`` until the next rest.
+        The recogniser holds ``workout`` until the next rest, and for the rest of the session the
+        workout it had recognised is taken to be ``workout`` (the person said so).
         """
         if self.referee is None or self.resting:  # nothing recognised now: what was just done
             self._interval = deque(self._recent)
+        elif self.referee.name != workout:
+            self.renamed[self.referee.name] = workout
         self.referee = Referee(self.rules[workout], self.pace_window_s)
         self.resting = False
         self.rest_since = None
