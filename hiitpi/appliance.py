@@ -58,9 +58,9 @@ class Appliance:
         if not self.settings.coach.enabled:
             return None
         from hiitpi.coach.job import CoachWorker
-        from hiitpi.coach.summary import Coach
 
-        self.coach = CoachWorker(Coach.from_settings(self.settings)).start()
+        # one worker, one model: the summaries and the chat queue on it
+        self.coach = CoachWorker.from_settings(self.settings, session_running=self.session_running).start()
         return self.coach.stop
 
     def init_recorder(self) -> Callable[[], None]:
@@ -100,6 +100,7 @@ class Appliance:
             store=self.store,
             broadcaster=lambda: self.video,
             coach_snapshot=self.coach_snapshot,
+            coach=self.coach,
             health=self.health,
         )
         web_stop = threading.Event()
@@ -148,6 +149,10 @@ class Appliance:
         self.coach_jobs[session_id] = self.coach.submit(facts, on_done=save)
         while len(self.coach_jobs) > 16:
             self.coach_jobs.pop(next(iter(self.coach_jobs)))
+
+    def session_running(self) -> bool:
+        """Whether someone is training right now (the chat waits on a small device)."""
+        return self.engine is not None and self.engine.live_state().running
 
     def coach_snapshot(self, session_id: int) -> dict | None:
         job = self.coach_jobs.get(session_id)

@@ -29,6 +29,7 @@ COMMAND_MODULES = (
     "hiitpi.commands.config",
     "hiitpi.commands.db",
     "hiitpi.commands.summary",
+    "hiitpi.commands.ask",
     "hiitpi.commands.pair",
     "hiitpi.commands.analyze",
     "hiitpi.commands.eval",

@@ -131,6 +131,12 @@ class RefereeSettings(Section):
     pace_window_s: float = Field(
         20.0, gt=1, le=600, title="Pace window", description="Seconds of reps the pace is taken over."
     )
+    counting: Literal["judge", "attempts"] = Field(
+        "judge",
+        title="Counting",
+        description="judge: only full-range reps count, short ones are no-reps with a reason; "
+        "attempts: every attempted rep counts, short ones are marked as faults.",
+    )
 
 
 def check_redis_url(url: str) -> str:
@@ -230,7 +236,31 @@ class CoachSettings(Section):
         ge=0,
         le=19,
         title="Niceness",
-        description="CPU priority of the summary thread (0 = normal, 19 = lowest) so the engine keeps the CPU.",
+        description="CPU priority of the coach's thread (summaries and chat; 0 = normal, 19 = lowest) so the engine keeps the CPU.",
+    )
+    keep_loaded_s: float = Field(
+        120.0,
+        ge=0,
+        le=3600,
+        title="Keep the model loaded",
+        description="Seconds the model stays in memory after its last summary or answer (follow-up "
+        "questions skip the load); 0 frees it at once. It is freed when a session starts on a device "
+        "that refuses chats during sessions.",
+    )
+    chat_max_tokens: int = Field(
+        160, ge=16, le=1024, title="Chat answer length", description="Tokens an answer may take."
+    )
+    chat_timeout_s: float = Field(
+        90.0,
+        gt=0,
+        title="Chat time limit",
+        description="Past this (both attempts) the plain answer built from the facts is used.",
+    )
+    chat_during_session: Literal["auto", "refuse", "allow"] = Field(
+        "auto",
+        title="Chat during a session",
+        description="'refuse': 'the coach is busy' while a session runs; 'allow': answer, niced; "
+        "'auto': refuse on a Raspberry Pi 4 or older, allow on a Pi 5 and other machines.",
     )
 
 

@@ -38,15 +38,26 @@ WORKOUTS = ["squat", "pushup", "lunge", "jumping_jack", "burpee", "situp"]
 REASONS = ["not low enough", "not fully extended", "hips sagging", "too fast"]
 
 
-def seed(store: Store, n_sessions: int, n_reps: int, n_players: int, rng: random.Random) -> tuple[int, int]:
-    now = datetime.now(UTC).replace(microsecond=0)
+def seed(
+    store: Store,
+    n_sessions: int,
+    n_reps: int,
+    n_players: int,
+    rng: random.Random,
+    *,
+    now: datetime | None = None,
+    days: float = 365.0,
+) -> tuple[int, int]:
+    """Seed ``n_sessions`` sessions with ``n_reps`` reps in all over the ``days`` before ``now``;
+    the same ``rng`` seed and ``now`` give the same history."""
+    now = (now or datetime.now(UTC)).replace(microsecond=0)
     # split n_reps over sessions: random weights, exact total
     weights = [rng.uniform(0.3, 1.7) for _ in range(n_sessions)]
     scale = n_reps / sum(weights)
     per_session = [int(w * scale) for w in weights]
     for k in range(n_reps - sum(per_session)):
         per_session[k % n_sessions] += 1
-    starts = sorted(now - timedelta(seconds=rng.uniform(0, 365 * 86400)) for _ in range(n_sessions))
+    starts = sorted(now - timedelta(seconds=rng.uniform(0, days * 86400)) for _ in range(n_sessions))
     with store.writing() as s:
         s.execute(
             insert(Player),

@@ -347,10 +347,11 @@ def _record_session(db: Path) -> int:
     return sid
 
 
-def _hiitpi(*args: str, data: Path) -> subprocess.CompletedProcess:
+def _hiitpi(*args: str, data: Path, env_extra: dict | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HIITPI_")}
     env["HIITPI_DATA_DIR"] = str(data)
     env["HIITPI_COACH_THREADS"] = "1"  # two threads on a busy 2-core machine spin against each other
+    env.update(env_extra or {})
     return subprocess.run(
         [sys.executable, "-m", "hiitpi", *args],
         capture_output=True,

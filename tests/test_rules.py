@@ -228,3 +228,79 @@ def test_reload_keeps_last_good_version_of_a_broken_file(tmp_path):
     assert any("keeping the last good version of 'squat'" in e for e in again.errors)
     assert again.workout("squats").name == "squat"  # aliases kept too
     assert again.resolve("tabata_squat")[1] == first.programs["tabata_squat"]
+
+
+CALIBRATED = """\
+name = "knee_travel"
+
+[features]
+knee = { type = "angle", points = ["hip", "knee", "ankle"], side = "mean", calibrate = { start = 175, far = 90, min_travel = 30 } }
+hips = { type = "distance", points = ["left_hip", "right_hip"], views = ["side"] }
+move = { type = "mean", of = ["knee"] }
+
+[[states]]
+name = "up"
+when = [{ feature = "move", below = 0.3 }]
+
+[[states]]
+name = "down"
+when = [{ feature = "move", above = 0.7 }]
+
+[rep]
+start = "up"
+sequence = ["down"]
+
+[[checks]]
+feature = "hips"
+max = 0.5
+min_s = 0.1
+reason = "hips not square"
+"""
+
+
+def test_calibrated_features_views_and_means_load(tmp_path):
+    rule = load_rule(write(tmp_path, "ok.toml", CALIBRATED))
+    assert rule.features["knee"].calibrate.floor == 30 and rule.features["knee"].calibrate.ceiling == 127.5
+    assert rule.features["hips"].views == ("side",) and rule.features["move"].of == ("knee",)
+    assert rule.checks[0].min_s == 0.1
+    assert {"knee", "move", "hips"} <= rule.features_read()
+
+
+def test_thresholds_on_a_calibrated_feature_are_shares_of_the_travel(tmp_path):
+    # an angle threshold left in a state after the feature became calibrated: 0..1, never 130
+    p = write(tmp_path, "bad.toml", CALIBRATED.replace("below = 0.3", "below = 130"))
+    errs = errors_of(p)
+    assert any(f"{p}:10: states.0.when.0.below: impossible threshold" in e and "0..1" in e for e in errs), (
+        errs
+    )
+
+
+def test_overlapping_calibrated_states_are_reported_with_file_line_and_key(tmp_path):
+    p = write(tmp_path, "bad.toml", CALIBRATED.replace("below = 0.3", "below = 0.8"))
+    errs = errors_of(p)
+    assert any(f"{p}:12: states.1: states 'up' and 'down' overlap on 'move'" in e for e in errs), errs
+
+
+def test_bad_calibration_views_and_means_name_file_line_and_key(tmp_path):
+    text = (
+        CALIBRATED.replace('views = ["side"]', 'views = ["sideways"]')
+        .replace("min_travel = 30", "min_travel = 30, max_travel = 20")
+        .replace('of = ["knee"]', 'of = ["knee", "hips", "ankle"]')
+    )
+    p = write(tmp_path, "bad.toml", text)
+    errs = errors_of(p)
+    assert any(f"{p}:4: features.knee.calibrate: impossible travel" in e for e in errs), errs
+    assert any(f"{p}:5: features.hips.views: unknown view 'sideways'" in e for e in errs), errs
+    assert any(f"{p}:6: features.move.of: unknown feature 'ankle'" in e for e in errs), errs
+    # a mean of a feature that is not calibrated (in other units)
+    p = write(tmp_path, "bad2.toml", CALIBRATED.replace('of = ["knee"]', 'of = ["knee", "hips"]'))
+    errs = errors_of(p)
+    assert any(f"{p}:6: features.move.of: 'hips' is not calibrated" in e for e in errs), errs
+
+
+def test_a_frame_count_in_a_check_is_an_unknown_key(tmp_path):
+    p = write(tmp_path, "bad.toml", CALIBRATED.replace("min_s = 0.1", "min_frames = 3"))
+    errs = errors_of(p)
+    assert any(
+        f"{p}:23: checks.0.min_frames: unknown key 'min_frames'" in e and "min_s" in e for e in errs
+    ), errs

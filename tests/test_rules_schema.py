@@ -142,7 +142,7 @@ def test_base_is_valid():
         (
             'side = "mean" }',
             'side = "mean", name = "k" }',
-            "bad.toml:5: features.knee: unknown key 'name'; allowed here: axis, min_range",
+            "bad.toml:5: features.knee: unknown key 'name'; allowed here: axis, calibrate, min_range",
         ),
         # kinds
         ('kind = "reps"', 'kind = "hold"', 'bad.toml: (file): a kind = "hold" rule needs a [hold] table'),
@@ -225,10 +225,11 @@ def test_rules_check_reports_overlap_and_range_with_file_line_and_key(tmp_path):
     rules = tmp_path / "rules"
     shutil.copytree(RULES, rules, ignore=shutil.ignore_patterns("programs"))
     squat = rules / "squat.toml"
-    squat.write_text(squat.read_text().replace("below = 100 }", "below = 800 }"))
+    # a threshold in degrees left on a feature measured in shares of the person's travel (0..1)
+    squat.write_text(squat.read_text().replace("below = 0.35 }", "below = 800 }"))
     res = hiitpi("rules", "check", str(rules))
     assert res.returncode == EXIT_BAD_INPUT
-    assert re.search(rf"{squat}:\d+: states\.1\.any\.1\.below: impossible threshold", res.stderr), res.stderr
+    assert re.search(rf"{squat}:\d+: states\.0\.when\.0\.below: impossible threshold", res.stderr), res.stderr
     assert "Traceback" not in res.stderr
 
 

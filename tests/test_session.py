@@ -103,3 +103,36 @@ def test_a_program_switches_rests_and_finishes_on_the_clock(controller):
     stop = controller.changes[-1].data
     assert stop["total_reps"] == 1  # nothing is counted while resting, nor as jumping jacks
     assert controller.session is None
+
+
+def test_stopping_on_the_way_up_counts_that_rep_and_hands_it_to_the_sinks(controller):
+    """The set is over when the person presses Stop: a rep past the bottom and on its way back
+    counts (as at the end of a clip), and the sinks get it with the stop, before the session closes."""
+    poses = squat_sequence(3, period_s=2.0)
+    n_rest, n_rep = 30, 60
+    cut = n_rest + 2 * n_rep + int(0.8 * n_rep)  # the third squat is on its way up
+    controller.start("dee", "squat")
+    events = feed(controller, poses[:cut])
+    assert [e.kind for e in events].count("rep") == 2
+    controller.stop()
+    stop = controller.changes[-1]
+    assert stop.kind == "session_stop" and [e.kind for e in stop.events] == ["rep"]
+    assert stop.data["total_reps"] == 3 and controller.state().total_reps == 3
+
+
+def test_the_counting_setting_reaches_the_session_referee(tmp_path, rules_dir):
+    settings = load_settings(
+        None,
+        env={},
+        overrides={
+            ("general", "data_dir"): str(tmp_path),
+            ("referee", "rules_dir"): str(rules_dir),
+            ("referee", "counting"): "attempts",
+        },
+    )
+    c = SessionController(settings, on_change=lambda ch: None, clock=lambda: 0.0)
+    c.reload()
+    s = c.start("eve", "squat")
+    assert s.referee.counting == "attempts" and c.state().counting == "attempts"
+    feed(c, squat_sequence(2))
+    assert c.state().attempts == 2 and c.state().total_attempts == 2

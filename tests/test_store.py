@@ -75,10 +75,10 @@ def test_migrations_from_empty_create_schema_wal_and_foreign_keys(tmp_path):
     path = tmp_path / "new" / "h.db"
     store = Store.open(path)
     try:
-        assert current_revision(store.read_engine) == head_revision() == "0001"
+        assert current_revision(store.read_engine) == head_revision() == "0002"
         con = raw(path)
         tables = {r[0] for r in con.execute("select name from sqlite_master where type='table'")}
-        assert {"players", "sessions", "intervals", "reps", "alembic_version"} <= tables
+        assert {"players", "sessions", "intervals", "reps", "chat_messages", "alembic_version"} <= tables
         indexes = {r[0] for r in con.execute("select name from sqlite_master where type='index'")}
         assert {
             "ix_sessions_player_started",
@@ -101,8 +101,21 @@ def test_migrations_from_empty_create_schema_wal_and_foreign_keys(tmp_path):
         store.close()
     # opening again is a no-op upgrade
     again = Store.open(path)
-    assert current_revision(again.read_engine) == "0001"
+    assert current_revision(again.read_engine) == "0002"
     again.close()
+
+
+def test_close_folds_the_write_ahead_log(tmp_path, caplog):
+    store = Store.open(tmp_path / "h.db")
+    rec = SessionRecorder(store)
+    rec.start_session("Ann", "squat")
+    rec.end_session()
+    rec.close()
+    wal = tmp_path / "h.db-wal"
+    assert wal.stat().st_size > 0
+    store.close()
+    assert not wal.exists() or wal.stat().st_size == 0
+    assert "could not fold" not in caplog.text
 
 
 def test_downgrade_to_empty_and_up_again(tmp_path):
@@ -556,7 +569,7 @@ def test_db_command_status_export_recover(tmp_path, capsys):
 
     db = tmp_path / "cli.db"
     assert main(["db", "--database", str(db), "upgrade"]) == 0
-    assert "upgraded from empty to 0001" in capsys.readouterr().out
+    assert "upgraded from empty to 0002" in capsys.readouterr().out
     store = Store.open(db)
     rec = SessionRecorder(store)
     sid = rec.start_session("Hal", "squat")
@@ -568,7 +581,7 @@ def test_db_command_status_export_recover(tmp_path, capsys):
     assert rec.recovered == []
     assert main(["db", "--database", str(db), "status"]) == 0
     out = capsys.readouterr().out
-    assert "schema:   0001 (newest 0001)" in out and "open 1" in out and "integrity: ok" in out
+    assert "schema:   0002 (newest 0002)" in out and "open 1" in out and "integrity: ok" in out
     assert main(["db", "--database", str(db), "recover"]) == 0
     assert f"recovered 1 session(s): {sid}" in capsys.readouterr().out
     out_file = tmp_path / "one.json"

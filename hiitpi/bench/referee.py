@@ -31,7 +31,7 @@ def _poses(poses_dir: str | None) -> tuple[list, str]:
 
     import numpy as np
 
-    from hiitpi.referee.evaluate import repcount_poses
+    from hiitpi.referee.datasets import pose_sequence
     from hiitpi.referee.synth import squat_sequence
 
     folder = Path(poses_dir) if poses_dir else None
@@ -40,7 +40,7 @@ def _poses(poses_dir: str | None) -> tuple[list, str]:
     if folder is not None and folder.is_dir():
         poses: list = []
         for f in sorted(folder.glob("*.npy"))[:6]:
-            poses.extend(p for p in repcount_poses(np.load(f), 30.0) if p is not None)
+            poses.extend(p for p in pose_sequence(np.load(f), 30.0) if p is not None)
         if poses:
             # keep timestamps increasing across files
             for i, p in enumerate(poses):

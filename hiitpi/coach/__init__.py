@@ -1,1 +1,2 @@
-"""The coach: a short session summary written on the device, grounded in the session's numbers."""
+"""The coach: a short session summary and a chat about the sessions, written on the device and
+grounded in the numbers the appliance computes (docs/coach.md)."""

@@ -3,8 +3,8 @@
 The prompt, the template summary and the fact check all read the same `SessionNumbers`, so a
 number the template writes or the model is given is, by construction, a number the check accepts.
 Every value carries its unit: ``reps`` (counts of reps), ``no_reps``, ``s``, ``min``, ``rpm``
-(reps per minute), ``pct`` (a percentage, unsigned), ``count`` (rounds/intervals) and ``index``
-(rep/round numbers: "round 3").
+(reps per minute), ``pct`` (a percentage, unsigned), ``count`` (rounds/intervals), ``index``
+(rep/round numbers: "round 3"); the chat's history facts add ``sessions``, ``faults`` and ``days``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from hiitpi.coach.facts import SessionFacts
 
 log = logging.getLogger(__name__)
 
-Unit = Literal["reps", "no_reps", "s", "min", "rpm", "pct", "count", "index"]
+Unit = Literal["reps", "no_reps", "s", "min", "rpm", "pct", "count", "index", "sessions", "faults", "days"]
 
 #: Below this many reps the halves say nothing and are left out.
 MIN_REPS_FOR_HALVES = 4

@@ -1,4 +1,4 @@
-"""Grounding: every number in a summary must be one of the session's numbers.
+"""Grounding: every number in a summary or a chat answer must be one of the facts' numbers.
 
 A claim is a number in the text (any run of digits, even glued to letters, ``m:ss`` times, and spelled-out numbers when a unit
 follows them: "twelve reps") with the unit read from the words around it ("24 reps", "13.5 reps per
@@ -6,6 +6,10 @@ minute", "12% slower", "2.1 minutes", "round 3"). Each claim must match a `Numbe
 unit: counts exactly, measures within the rounding of the digits written (``0.5`` of the last
 digit, against the exact value or the one-decimal value the prompt showed) plus 0.5%. A number with no unit is accepted if it matches any fact. Digits inside the
 player's name, a workout's name or a no-rep reason are ignored.
+
+What a text is checked against is a `Grounds`: the numbers, the largest valid index after "rep",
+"round"... and the names whose digits are not claims. A summary's grounds are its session's
+(`Grounds.of_session`); a chat answer's are the facts chosen for its question.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import logging
 import math
 import re
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from hiitpi.coach.derived import Number, SessionNumbers
@@ -54,6 +59,9 @@ _UNIT_PATTERNS: list[tuple[str, re.Pattern]] = [
     ("min", re.compile(r"^\s*(?:mins?|minutes?)\b")),
     ("reps", re.compile(r"^\s*" + _ADJ + _EXERCISE + r"\b")),
     ("count", re.compile(r"^\s*" + _ADJ + r"(?:rounds?|intervals?|sets?)\b")),
+    ("sessions", re.compile(r"^\s*" + _ADJ + r"(?:sessions?|workouts?)\b")),
+    ("faults", re.compile(r"^\s*" + _ADJ + r"(?:form\s+)?faults?\b")),
+    ("days", re.compile(r"^\s*days?\b")),
 ]
 _INDEX_BEFORE = re.compile(r"\b(rep|round|interval|set|number|no\.)\s*#?\s*$|#\s*$")
 
@@ -68,6 +76,34 @@ class Claim:
     unit: str | None
     start: int
     matched: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Grounds:
+    """What a text may state: ``numbers`` (with units), ``index_limits`` (largest valid number
+    after 'rep', 'round', 'interval', 'set') and ``names`` (player, workouts, reasons, dates as
+    written in the facts) whose digits are not claims."""
+
+    numbers: tuple[Number, ...]
+    index_limits: dict[str, int] = field(default_factory=dict)
+    names: frozenset[str] = frozenset()
+
+    @classmethod
+    def of_session(cls, n: SessionNumbers) -> Grounds:
+        names = {n.player, n.workout, *n.no_rep_reasons, *(iv.workout for iv in n.intervals)}
+        return cls(tuple(n.numbers()), n.index_limits(), frozenset(names))
+
+    @classmethod
+    def union(cls, parts: Iterable[Grounds]) -> Grounds:
+        numbers: list[Number] = []
+        limits: dict[str, int] = {}
+        names: set[str] = set()
+        for g in parts:
+            numbers.extend(g.numbers)
+            for k, v in g.index_limits.items():
+                limits[k] = max(limits.get(k, 0), v)
+            names |= g.names
+        return cls(tuple(numbers), limits, frozenset(names))
 
 
 @dataclass(slots=True)
@@ -92,7 +128,8 @@ def _index_before(text: str, start: int) -> str | None:
     return m.group(1) or "number"
 
 
-def _matches(value: float, decimals: int, num: Number) -> bool:
+def matches(value: float, decimals: int, num: Number) -> bool:
+    """Whether a number written with ``decimals`` decimals states ``num``."""
     if num.exact:
         return decimals == 0 and value == round(num.value)
     # the text may round the exact value or the one-decimal value the prompt showed
@@ -107,12 +144,13 @@ def _blank(text: str, needle: str) -> str:
     return re.sub(pattern, lambda m: " " * len(m.group(0)), text)
 
 
-def extract_claims(text: str, numbers: SessionNumbers) -> list[Claim]:
+def extract_claims(text: str, grounds: Grounds | SessionNumbers) -> list[Claim]:
     """Every number stated in ``text``, with the unit its words give it."""
+    if isinstance(grounds, SessionNumbers):
+        grounds = Grounds.of_session(grounds)
     # NFKC: superscript/subscript and full-width digits become 0-9 ("²" is a 2 to a reader too)
     low = unicodedata.normalize("NFKC", text).lower().replace("\u2013", "-").replace("\u2212", "-")
-    low = _blank(low, numbers.player.lower())
-    for name in {numbers.workout, *numbers.no_rep_reasons, *(iv.workout for iv in numbers.intervals)}:
+    for name in sorted(grounds.names, key=len, reverse=True):  # "squat jump" before "squat"
         low = _blank(low, name.lower().replace("_", " "))
     claims: list[Claim] = []
     taken: list[tuple[int, int]] = []
@@ -140,9 +178,14 @@ def extract_claims(text: str, numbers: SessionNumbers) -> list[Claim]:
 
 def check_summary(text: str, numbers: SessionNumbers) -> CheckResult:
     """Accept ``text`` only if every number in it is one of the session's numbers."""
-    facts = numbers.numbers()
-    limits = numbers.index_limits()
-    claims = extract_claims(text, numbers)
+    return check_text(text, Grounds.of_session(numbers))
+
+
+def check_text(text: str, grounds: Grounds) -> CheckResult:
+    """Accept ``text`` only if every number in it is one of ``grounds``' numbers."""
+    facts = list(grounds.numbers)
+    limits = grounds.index_limits
+    claims = extract_claims(text, grounds)
     problems: list[str] = []
     for c in claims:
         if c.unit and c.unit.startswith("index:"):
@@ -156,18 +199,18 @@ def check_summary(text: str, numbers: SessionNumbers) -> CheckResult:
                 problems.append(f"'{c.text}' is not a valid {kind} number (1..{limit})")
             continue
         pool = facts if c.unit is None else [f for f in facts if f.unit == c.unit]
-        hit = next((f for f in pool if _matches(c.value, c.decimals, f)), None)
+        hit = next((f for f in pool if matches(c.value, c.decimals, f)), None)
         if hit is not None:
             c.matched = hit.key
             continue
         if c.unit is None:
-            problems.append(f"'{c.text}' matches none of the session's numbers")
+            problems.append(f"'{c.text}' matches none of the facts' numbers")
         else:
             known = ", ".join(f"{f.key}={_fmt(f.value)}" for f in pool[:6]) or "none"
             problems.append(f"'{c.text}' ({c.unit}) matches no fact with that unit (known: {known})")
     result = CheckResult(ok=not problems, claims=claims, problems=problems)
     if problems:
-        log.info("fact check rejected a summary: %s", "; ".join(problems))
+        log.info("fact check rejected a text: %s", "; ".join(problems))
     return result
 
 

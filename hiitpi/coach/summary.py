@@ -15,45 +15,44 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
 
+from hiitpi.coach.checked import (
+    MAX_ATTEMPTS,
+    Attempt,
+    CoachEvent,
+    EventCallback,
+    clean_text,
+    generate_checked,
+)
 from hiitpi.coach.derived import derive
 from hiitpi.coach.factcheck import check_summary
 from hiitpi.coach.facts import SessionFacts
-from hiitpi.coach.llm import (
-    DEFAULT_CTX,
-    CoachModelError,
-    GenerationCancelled,
-    GenerationTimeout,
-    LlamaRunner,
-)
+from hiitpi.coach.llm import DEFAULT_CTX
+from hiitpi.coach.model import SharedModel
 from hiitpi.coach.prompt import build_messages
 from hiitpi.coach.template import template_summary
 
 log = logging.getLogger(__name__)
 
+__all__ = [
+    "MAX_ATTEMPTS",
+    "MODEL_NAME",
+    "Attempt",
+    "Coach",
+    "CoachEvent",
+    "EventCallback",
+    "Summary",
+    "clean_text",
+    "resolve_model_path",
+]
+
 SummaryKind = Literal["model", "template"]
-EventKind = Literal["start", "token", "discard", "done"]
 #: Manifest name of the default model file.
 MODEL_NAME = "tinyllama"
-#: How many model attempts before the template (the first plus one regeneration).
-MAX_ATTEMPTS = 2
-
-
-@dataclass(slots=True)
-class Attempt:
-    """One model attempt: its text, whether the fact check accepted it, and its timings."""
-
-    number: int
-    text: str
-    accepted: bool
-    problems: list[str] = field(default_factory=list)
-    stats: dict | None = None
-    error: str | None = None
 
 
 @dataclass(slots=True)
@@ -73,24 +72,9 @@ class Summary:
         return d
 
 
-@dataclass(slots=True)
-class CoachEvent:
-    """What a live view needs: ``start`` (an attempt begins; ``source`` model/template),
-    ``token`` (text to append), ``discard`` (drop the attempt's text; ``text`` = why),
-    ``done`` (``summary`` is final)."""
-
-    kind: EventKind
-    attempt: int
-    source: SummaryKind
-    text: str = ""
-    summary: Summary | None = None
-
-
-EventCallback = Callable[[CoachEvent], None]
-
-
 class Coach:
-    """Writes summaries with one model file; safe to reuse, loads the model only while writing."""
+    """Writes summaries with one model file; safe to reuse. Without a shared ``model`` it loads
+    the file only while writing; with one (`SharedModel`, also lent to the chat) it uses that."""
 
     def __init__(
         self,
@@ -104,30 +88,33 @@ class Coach:
         missing_reason: str | None = None,
         sampling: dict | None = None,
         n_ctx: int = DEFAULT_CTX,
+        model: SharedModel | None = None,
     ):
-        self.model_path = Path(model_path) if model_path else None
-        self.threads = threads
+        self.model = model or SharedModel(
+            model_path, threads=threads, n_ctx=n_ctx, nice=nice, missing_reason=missing_reason
+        )
         self.max_tokens = max_tokens
         self.timeout_s = timeout_s
         self.temperature = temperature
-        self.nice = nice
-        self.missing_reason = missing_reason
         #: further llama.cpp sampling options (top_k, repeat_penalty, logit_bias...)
         self.sampling = dict(sampling or {})
-        self.n_ctx = n_ctx
+
+    @property
+    def model_path(self) -> Path | None:
+        return self.model.path
 
     @classmethod
-    def from_settings(cls, settings, model_path: str | Path | None = None) -> Coach:
-        """The coach the settings describe; ``model_path`` overrides [coach] model_path."""
-        path, missing = resolve_model_path(settings, model_path)
+    def from_settings(
+        cls, settings, model_path: str | Path | None = None, *, model: SharedModel | None = None
+    ) -> Coach:
+        """The coach the settings describe; ``model_path`` overrides [coach] model_path; ``model``
+        is the process's shared model (else one released after each summary)."""
         c = settings.coach
         return cls(
-            path,
-            threads=c.threads,
+            None,
             max_tokens=c.max_tokens,
             timeout_s=c.timeout_s,
-            nice=c.nice,
-            missing_reason=missing,
+            model=model or SharedModel.from_settings(settings, model_path, keep=False),
         )
 
     def summarize(
@@ -139,68 +126,29 @@ class Coach:
     ) -> Summary:
         """Write the summary of ``facts`` (blocking; run it in a `CoachWorker` to stay off the engine)."""
         t0 = time.monotonic()
-        deadline = t0 + self.timeout_s
         numbers = derive(facts)
         emit = on_event or (lambda _e: None)
-        attempts: list[Attempt] = []
-
-        def template(reason: str) -> Summary:
-            log.warning("session %s: template summary (%s)", facts.session_id, reason)
-            text = template_summary(numbers)
-            n = len(attempts) + 1
-            emit(CoachEvent("start", n, "template"))
-            emit(CoachEvent("token", n, "template", text))
-            return self._finish(facts, "template", text, reason, attempts, t0, emit)
-
-        if self.model_path is None:
-            return template(self.missing_reason or "no model file configured")
-        runner = LlamaRunner(self.model_path, n_threads=self.threads, n_ctx=self.n_ctx, nice=self.nice)
-        problems: list[str] | None = None
-        try:
-            for n in range(1, MAX_ATTEMPTS + 1):
-                emit(CoachEvent("start", n, "model"))
-                messages = build_messages(numbers, problems=problems)
-                try:
-                    gen = runner.generate(
-                        messages,
-                        max_tokens=self.max_tokens,
-                        temperature=self.temperature,
-                        seed=(1000 * facts.session_id + n) % 2**31,
-                        on_token=lambda piece, n=n: emit(CoachEvent("token", n, "model", piece)),
-                        deadline=deadline,
-                        cancel=cancel,
-                        sampling=self.sampling,
-                    )
-                except CoachModelError as exc:
-                    attempts.append(Attempt(n, "", False, error=str(exc)))
-                    emit(CoachEvent("discard", n, "model", "model failed to load"))
-                    return template(f"model failed to load: {exc}")
-                except GenerationTimeout as exc:
-                    attempts.append(Attempt(n, exc.partial, False, error=str(exc)))
-                    emit(CoachEvent("discard", n, "model", "time limit reached"))
-                    return template(f"time limit of {self.timeout_s:g} s reached ({exc})")
-                except GenerationCancelled:
-                    attempts.append(Attempt(n, "", False, error="cancelled"))
-                    emit(CoachEvent("discard", n, "model", "cancelled"))
-                    return template("cancelled")
-                except (ValueError, RuntimeError) as exc:  # e.g. a prompt longer than the context
-                    log.exception("session %s: the model failed while writing", facts.session_id)
-                    attempts.append(Attempt(n, "", False, error=str(exc)))
-                    emit(CoachEvent("discard", n, "model", "model error"))
-                    return template(f"model error: {exc}")
-                text = clean_text(gen.text)
-                check = check_summary(text, numbers)
-                problems = check.problems if text else ["the model wrote nothing"]
-                ok = bool(text) and check.ok
-                attempts.append(Attempt(n, text, ok, problems, gen.stats.to_dict()))
-                if ok:
-                    return self._finish(facts, "model", text, None, attempts, t0, emit)
-                emit(CoachEvent("discard", n, "model", "; ".join(problems)))
-            return template(
-                f"the model's text failed the fact check {MAX_ATTEMPTS} times (last: {'; '.join(problems or [])})"
-            )
-        finally:
-            runner.close()
+        run = generate_checked(
+            self.model,
+            lambda problems: build_messages(numbers, problems=problems),
+            lambda text: check_summary(text, numbers),
+            emit=emit,
+            max_tokens=self.max_tokens,
+            temperature=self.temperature,
+            seed=lambda n: (1000 * facts.session_id + n) % 2**31,
+            deadline=t0 + self.timeout_s,
+            timeout_s=self.timeout_s,
+            cancel=cancel,
+            sampling=self.sampling,
+        )
+        if run.text is not None:
+            return self._finish(facts, "model", run.text, None, run.attempts, t0, emit)
+        log.warning("session %s: template summary (%s)", facts.session_id, run.reason)
+        text = template_summary(numbers)
+        n = len(run.attempts) + 1
+        emit(CoachEvent("start", n, "template"))
+        emit(CoachEvent("token", n, "template", text))
+        return self._finish(facts, "template", text, run.reason, run.attempts, t0, emit)
 
     def _finish(
         self,
@@ -217,12 +165,12 @@ class Coach:
             kind=kind,
             text=text,
             reason=reason,
-            model=self.model_path.name if self.model_path else None,
+            model=self.model.name,
             attempts=attempts,
             elapsed_s=time.monotonic() - t0,
             created_at=datetime.now(UTC),
         )
-        emit(CoachEvent("done", len(attempts) + (kind == "template"), kind, text, summary))
+        emit(CoachEvent("done", len(attempts) + (kind == "template"), kind, text, summary, summary))
         log.info(
             "session %s: %s summary in %.1f s after %d model attempt(s)",
             facts.session_id,
@@ -231,13 +179,6 @@ class Coach:
             len(attempts),
         )
         return summary
-
-
-def clean_text(text: str) -> str:
-    """The model's text without chat-template leftovers and surrounding whitespace."""
-    for marker in ("<|user|>", "<|system|>", "<|assistant|>", "</s>"):
-        text = text.split(marker, 1)[0]
-    return " ".join(text.split())
 
 
 def resolve_model_path(settings, override: str | Path | None = None) -> tuple[Path | None, str | None]:

@@ -25,6 +25,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--model", help="pose model (default [pose] model)")
     p.add_argument("--rules", dest="rules_dir", help="rules folder (default [referee] rules_dir)")
+    p.add_argument(
+        "--counting",
+        choices=["judge", "attempts"],
+        help="judge: only full-range reps count (no-reps called with a reason); attempts: every "
+        "attempted rep counts, short ones marked (default [referee] counting)",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--out", metavar="FILE.mp4", help="write an annotated copy of the video")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -36,6 +42,7 @@ def _overrides(args: argparse.Namespace) -> dict:
         ("pose", "model"): args.model,
         ("referee", "workout"): args.workout,
         ("referee", "rules_dir"): args.rules_dir,
+        ("referee", "counting"): args.counting,
     }
 
 
@@ -56,7 +63,9 @@ def analyze_cmd(args: argparse.Namespace, settings: Settings) -> int:
     )
     if result.hold_s:
         print(f"held {d['hold_s']:.1f}s")
-    print(f"reps {d['reps']}   no-reps {d['no_reps']}")
+    print(
+        f"reps {d['reps']}   no-reps {d['no_reps']}   attempts {d['attempts']}   ({d['counting']} counting)"
+    )
     for iv in d.get("intervals", []):
         what = f"held {iv['hold_s']:.1f}s" if iv["hold_s"] else f"{iv['reps']} reps, {iv['no_reps']} no-reps"
         print(f"  recognised {iv['workout']:<16} {iv['start']:7.2f}s - {iv['end']:7.2f}s  {what}")

@@ -1,4 +1,4 @@
-"""`hiitpi eval clips|repcount`: rep-counting accuracy (MAE, OBO) on labelled data."""
+"""`hiitpi eval clips|repcount|countix`: rep-counting accuracy (MAE, OBO) and hold-time error on labelled data."""
 
 from __future__ import annotations
 
@@ -12,8 +12,16 @@ from hiitpi.config import Settings
 
 log = logging.getLogger(__name__)
 
+#: the pose-sequence data sets: name -> (what they are, default counting convention)
+POSE_SETS = {
+    "repcount": "RepCount-A pose sequences (an index CSV and a folder of <video stem>.npy arrays, 104 columns)",
+    "countix": "Countix-Fitness pose sequences (an index CSV and a folder of <video stem>.npy arrays, 99 columns)",
+}
+
 
 def register(sub: argparse._SubParsersAction) -> None:
+    from hiitpi.referee.machine import COUNTING
+
     p = sub.add_parser(
         "eval",
         help="measure rep-counting accuracy (MAE, OBO) on labelled clips or pose sequences",
@@ -22,31 +30,43 @@ def register(sub: argparse._SubParsersAction) -> None:
     esub = p.add_subparsers(dest="eval_command", metavar="DATA", required=True)
     clips = esub.add_parser(
         "clips",
-        help="every video in a manifest CSV (file, exercise, gt_reps[, gt_min, gt_max])",
+        help="every video in a manifest CSV (file, exercise, gt_reps[, gt_min, gt_max, gt_hold_s])",
         description="Runs the real pipeline (pose model, smoothing, referee) on every clip of a manifest. "
         "Paths in the manifest are relative to its folder. Raw poses are cached per file and model "
-        "(<data_dir>/cache/poses) so a second run only re-runs the referee.",
+        "(<data_dir>/cache/poses) so a second run only re-runs the referee. Timed holds (a gt_hold_s "
+        "column) are scored by the seconds held. Complete reps are the labels: judge mode by default.",
     )
-    clips.add_argument("manifest", help="CSV with columns file, exercise, gt_reps (gt_min, gt_max optional)")
+    clips.add_argument(
+        "manifest", help="CSV with columns file, exercise, gt_reps (gt_min, gt_max, gt_hold_s optional)"
+    )
     clips.add_argument("--model", help="pose model (default [pose] model)")
     clips.add_argument("--rules", dest="rules_dir", help="rules folder (default [referee] rules_dir)")
+    clips.add_argument(
+        "--counting", choices=COUNTING, default="judge", help="counting convention (default judge)"
+    )
     clips.add_argument("--json", action="store_true", help="print one JSON object")
     clips.add_argument("--cache-dir", help="pose cache folder (default <data_dir>/cache/poses)")
     clips.add_argument("--no-cache", action="store_true", help="always run the pose model")
     clips.add_argument("--no-progress", action="store_true", help="no progress bars")
     clips.set_defaults(func=clips_cmd, settings_overrides=_overrides)
-    rc = esub.add_parser(
-        "repcount",
-        help="RepCount-A pose sequences (an index CSV and a folder of <video stem>.npy arrays)",
-        description="Counts reps on RepCount-A pose sequences (33 BlazePose landmarks per frame, "
-        "min-max normalised per frame) with the same rules as the live referee.",
-    )
-    rc.add_argument("index", help="index.csv with columns video, exercise, count")
-    rc.add_argument("pose_dir", help="folder with <video stem>.npy files")
-    rc.add_argument("--fps", type=float, default=30.0, help="frame rate of the sequences (default 30)")
-    rc.add_argument("--rules", dest="rules_dir", help="rules folder (default [referee] rules_dir)")
-    rc.add_argument("--json", action="store_true", help="print one JSON object")
-    rc.set_defaults(func=repcount_cmd, settings_overrides=_overrides)
+    for name, what in POSE_SETS.items():
+        rc = esub.add_parser(
+            name,
+            help=what,
+            description=f"Counts reps on {what.split(' (')[0]} (33 BlazePose landmarks per frame, min-max "
+            "normalised per frame) with the same rules as the live referee. Their labels count every "
+            "attempted repetition: attempts mode by default. Sequences of exercises that are not "
+            "workouts here are listed, not scored.",
+        )
+        rc.add_argument("index", help="index.csv with columns video, exercise, count")
+        rc.add_argument("pose_dir", help="folder with <video stem>.npy files")
+        rc.add_argument("--fps", type=float, default=30.0, help="frame rate of the sequences (default 30)")
+        rc.add_argument("--rules", dest="rules_dir", help="rules folder (default [referee] rules_dir)")
+        rc.add_argument(
+            "--counting", choices=COUNTING, default="attempts", help="counting convention (default attempts)"
+        )
+        rc.add_argument("--json", action="store_true", help="print one JSON object")
+        rc.set_defaults(func=poses_cmd, settings_overrides=_overrides, data_set=name)
     from hiitpi.commands import eval_recognition
 
     eval_recognition.register(esub)
@@ -60,103 +80,52 @@ def _overrides(args: argparse.Namespace) -> dict:
 
 
 def _catalog(settings: Settings):
-    from hiitpi.cli import UsageError
+    from hiitpi.errors import InputError
     from hiitpi.referee.catalog import load_catalog
 
     cat = load_catalog(settings.referee.rules_dir)
     for line in cat.errors:
         print(f"hiitpi: rules error: {line}", file=sys.stderr)
     if not cat.workouts:
-        raise UsageError(f"no usable rules in {settings.referee.rules_dir} (run `hiitpi rules check`)")
+        raise InputError(f"no usable rules in {settings.referee.rules_dir}", "run `hiitpi rules check`")
     return cat
 
 
 def clips_cmd(args: argparse.Namespace, settings: Settings) -> int:
-    from hiitpi.cli import UsageError
-    from hiitpi.offline.poses import count_poses, video_poses
-    from hiitpi.pose.smoothing import PoseSmoother
-    from hiitpi.referee.evaluate import ClipResult, ManifestError, read_manifest, summarize
-    from hiitpi.referee.machine import Referee
+    from hiitpi.referee.datasets import read_manifest
+    from hiitpi.referee.evaluate import score_clips, summarize
 
-    try:
-        rows = read_manifest(args.manifest)
-    except ManifestError as exc:
-        raise UsageError(str(exc)) from exc
+    rows = read_manifest(args.manifest)
     catalog = _catalog(settings)
-    results: list[ClipResult] = []
-    for row in rows:
-        res = ClipResult(row.file, row.exercise, row.gt, None, row.gt_min, row.gt_max)
-        results.append(res)
-        try:
-            rule = catalog.workout(row.exercise)
-        except KeyError as exc:
-            res.error = str(exc)
-            continue
-        try:
-            cache_dir = "" if args.no_cache else args.cache_dir
-            poses, info = video_poses(row.path, settings, cache_dir=cache_dir, progress=not args.no_progress)
-        except Exception as exc:  # one bad clip must not stop the evaluation
-            res.error = f"{type(exc).__name__}: {exc}"
-            log.warning("%s: %s", row.file, res.error)
-            continue
-        referee = Referee(rule, settings.referee.pace_window_s)
-        count_poses(poses, info, referee, PoseSmoother.from_settings(settings.pose.smoothing))
-        res.pred = referee.count
-        res.no_reps = referee.no_reps
-        log.info("%s: gt %d pred %d", row.file, row.gt, res.pred)
+    cache_dir = "" if args.no_cache else args.cache_dir
+    results = score_clips(
+        rows, catalog, settings, args.counting, cache_dir=cache_dir, progress=not args.no_progress
+    )
     report = summarize(results, key="file")
     report["model"] = settings.pose.model
     report["manifest"] = str(args.manifest)
+    report["counting"] = args.counting
     _print(report, args.json, "file")
     return 0 if report["failed"] == 0 else 1
 
 
-def repcount_cmd(args: argparse.Namespace, settings: Settings) -> int:
-    import numpy as np
+def poses_cmd(args: argparse.Namespace, settings: Settings) -> int:
+    from hiitpi.errors import InputError
+    from hiitpi.referee.datasets import read_pose_index
+    from hiitpi.referee.evaluate import score_pose_sequences, summarize
 
-    from hiitpi.cli import UsageError
-    from hiitpi.pose.smoothing import PoseSmoother
-    from hiitpi.referee.evaluate import (
-        ClipResult,
-        ManifestError,
-        read_repcount_index,
-        repcount_poses,
-        summarize,
-    )
-    from hiitpi.referee.machine import Referee
-
-    try:
-        rows = read_repcount_index(args.index)
-    except ManifestError as exc:
-        raise UsageError(str(exc)) from exc
+    rows = read_pose_index(args.index)
     pose_dir = Path(args.pose_dir)
     if not pose_dir.is_dir():
-        raise UsageError(f"{pose_dir}: pose folder not found")
+        raise InputError(f"{pose_dir}: pose folder not found", "give the folder of <video stem>.npy files")
     catalog = _catalog(settings)
-    results = []
-    for row in rows:
-        res = ClipResult(row.video, row.exercise, row.count, None)
-        results.append(res)
-        npy = pose_dir / (Path(row.video).stem + ".npy")
-        try:
-            rule = catalog.workout(row.exercise)
-            array = np.load(npy)
-        except KeyError as exc:
-            res.error = str(exc)
-            continue
-        except (OSError, ValueError) as exc:
-            res.error = f"{npy}: {exc}"
-            continue
-        referee = Referee(rule, settings.referee.pace_window_s)
-        # the live pipeline minus the pose model: the same One Euro smoothing, then the referee
-        smoother = PoseSmoother.from_settings(settings.pose.smoothing)
-        for i, pose in enumerate(repcount_poses(array, args.fps)):
-            referee.update(smoother.filter(pose) if pose is not None else None, i / args.fps)
-        res.pred = referee.count
-        res.no_reps = referee.no_reps
+    results = score_pose_sequences(
+        rows, pose_dir, catalog, settings, args.fps, args.counting, source=args.data_set
+    )
     report = summarize(results, key="video")
     report["index"] = str(args.index)
     report["fps"] = args.fps
+    report["counting"] = args.counting
     _print(report, args.json, "video")
     return 0 if report["failed"] == 0 else 1
 

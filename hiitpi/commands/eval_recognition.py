@@ -97,7 +97,7 @@ def clips_cmd(args: argparse.Namespace, settings: Settings) -> int:
 def poses_cmd(args: argparse.Namespace, settings: Settings) -> int:
     from hiitpi.recognition import data
     from hiitpi.recognition.evaluate import score_sequence, summarise
-    from hiitpi.referee.evaluate import ManifestError
+    from hiitpi.referee.datasets import ManifestError
 
     if not Path(args.pose_dir).is_dir():
         raise ManifestError(f"{args.pose_dir}: pose folder not found")

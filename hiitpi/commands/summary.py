@@ -12,6 +12,7 @@ import json
 import logging
 import sys
 
+from hiitpi.commands.coachcli import add_coach_arguments, terminal_stream
 from hiitpi.config import Settings
 from hiitpi.errors import HiitpiError
 
@@ -25,13 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         description=__doc__,
     )
     p.add_argument("session_id", type=int, metavar="SESSION_ID", help="session id (see the history page)")
-    p.add_argument(
-        "--model", metavar="PATH", help="GGUF model file (default: [coach] model_path, else tinyllama)"
-    )
-    p.add_argument("--database", metavar="FILE", help="SQLite file (default: [store] database)")
-    p.add_argument(
-        "--timeout", type=float, metavar="S", help="time limit in seconds (default [coach] timeout_s)"
-    )
+    add_coach_arguments(p, timeout_setting="timeout_s")
     p.add_argument(
         "--max-tokens", type=int, metavar="N", help="summary length cap (default [coach] max_tokens)"
     )
@@ -49,7 +44,7 @@ def _overrides(args: argparse.Namespace) -> dict:
 
 
 def summary_cmd(args: argparse.Namespace, settings: Settings) -> int:
-    from hiitpi.coach.summary import Coach, CoachEvent
+    from hiitpi.coach.summary import Coach
     from hiitpi.store import Store
     from hiitpi.store.coaching import session_facts, set_summary
 
@@ -62,26 +57,7 @@ def summary_cmd(args: argparse.Namespace, settings: Settings) -> int:
     try:
         facts = session_facts(store, args.session_id)  # NotFound says which id
         coach = Coach.from_settings(settings, args.model)
-        stream = not args.json
-
-        def on_event(ev: CoachEvent) -> None:
-            if not stream:
-                return
-            if ev.kind == "start" and ev.source == "model":
-                print(
-                    f"[model {coach.model_path.name if coach.model_path else ''}, try {ev.attempt}]",
-                    file=sys.stderr,
-                )
-            elif ev.kind == "start":
-                print("[template]", file=sys.stderr)
-            elif ev.kind == "token":
-                sys.stdout.write(ev.text)
-                sys.stdout.flush()
-            elif ev.kind == "discard":
-                print(f"\n[discarded: {ev.text}]", file=sys.stderr)
-            elif ev.kind == "done":
-                sys.stdout.write("\n")
-
+        on_event = None if args.json else terminal_stream(coach.model.name)
         summary = coach.summarize(facts, on_event=on_event)
         if args.json:
             print(json.dumps(summary.to_dict(), indent=2, default=str))

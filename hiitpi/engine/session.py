@@ -57,6 +57,7 @@ class Session:
     resting: bool = False
     reps_before: int = 0  # reps of the intervals already finished
     no_reps_before: int = 0
+    attempts_before: int = 0
 
     @property
     def total_reps(self) -> int:
@@ -67,6 +68,10 @@ class Session:
         return self.no_reps_before + (self.referee.no_reps if self.referee else 0)
 
     @property
+    def total_attempts(self) -> int:
+        return self.attempts_before + (self.referee.attempts if self.referee else 0)
+
+    @property
     def program_name(self) -> str | None:
         return self.program.program.name if self.program is not None else None
 
@@ -75,7 +80,8 @@ class Session:
 class SessionChange:
     """``kind``: session_start, interval_end, interval_start, interval_relabel, rest_start or
     session_stop; ``t`` the referee clock; ``data`` what the live bus carries with it; ``events``
-    an interval_relabel's re-counted reps."""
+    the referee's last events of the interval that ends (a rep on its way back when the set
+    stops), before the change, or an interval_relabel's re-counted reps."""
 
     kind: str
     session: Session
@@ -135,7 +141,8 @@ class SessionController(AutoSessions):
 
     def _referee(self, rule: Any) -> Referee:
         self._reset_pose()  # tracking and smoothing start afresh, as `hiitpi analyze` does
-        return Referee(rule, pace_window_s=self.settings.referee.pace_window_s)
+        ref = self.settings.referee
+        return Referee(rule, pace_window_s=ref.pace_window_s, counting=ref.counting)
 
     # -- the commands -------------------------------------------------------------------------
 
@@ -171,9 +178,11 @@ class SessionController(AutoSessions):
             self._next_interval(s, self._referee(self.workout(workout)), round)
 
     def _next_interval(self, s: Session, referee: Referee, round: int | None = None) -> None:
-        self._change("interval_end", {"workout": s.workout, **_tally(s.referee)})
+        last = tuple(s.referee.finish())  # the set is over: a rep on its way back counts
+        self._change("interval_end", {"workout": s.workout, **_tally(s.referee)}, events=last)
         s.reps_before += s.referee.count
         s.no_reps_before += s.referee.no_reps
+        s.attempts_before += s.referee.attempts
         s.referee = referee
         s.workout = referee.name
         s.resting = False
@@ -188,6 +197,7 @@ class SessionController(AutoSessions):
                 self.session = None
                 log.info("auto mode stopped before any rep")
                 return s
+            last = tuple(s.referee.finish()) if not s.resting else ()
             tally = _tally(s.referee)
             self._ended = self._session_state(s)
             self._ended.running = False
@@ -206,8 +216,10 @@ class SessionController(AutoSessions):
                     **tally,
                     "total_reps": s.total_reps,
                     "total_no_reps": s.total_no_reps,
+                    "total_attempts": s.total_attempts,
                 },
                 s,
+                events=last,
             )
             log.info(
                 "session %s ended (%s): %d reps, %d no-reps", s.id, status, s.total_reps, s.total_no_reps
@@ -299,8 +311,11 @@ class SessionController(AutoSessions):
             phase="waiting" if ref is None else "rest" if s.resting else ref.phase,
             reps=ref.count if ref else 0,
             no_reps=ref.no_reps if ref else 0,
+            attempts=ref.attempts if ref else 0,
             total_reps=s.total_reps,
             total_no_reps=s.total_no_reps,
+            total_attempts=s.total_attempts,
+            counting=ref.counting if ref else self.settings.referee.counting,
             pace=round(ref.pace, 2) if ref else 0.0,
             elapsed=elapsed,
         )
@@ -317,9 +332,9 @@ class SessionController(AutoSessions):
         kind: str,
         data: dict[str, Any],
         s: Session | None = None,
+        events: tuple[RefEvent, ...] = (),
         *,
         t: float | None = None,
-        events: tuple = (),
     ) -> None:
         if t is None:
             t = self.last_t if self.last_t is not None else self._clock()
@@ -328,5 +343,5 @@ class SessionController(AutoSessions):
 
 def _tally(ref: Referee | None) -> dict[str, Any]:
     if ref is None:
-        return {"reps": 0, "no_reps": 0, "pace": 0.0}
-    return {"reps": ref.count, "no_reps": ref.no_reps, "pace": round(ref.pace, 2)}
+        return {"reps": 0, "no_reps": 0, "attempts": 0, "pace": 0.0}
+    return {"reps": ref.count, "no_reps": ref.no_reps, "attempts": ref.attempts, "pace": round(ref.pace, 2)}

@@ -74,6 +74,8 @@ class RecorderSink:
 
     def on_session(self, change: SessionChange, state: LiveState) -> None:
         s = change.session
+        for event in change.events:  # the interval's last events belong to it: before it closes
+            self.recorder.record(event)
         if change.kind == "session_start":
             s.store_id = self.recorder.start_session(
                 s.player,
@@ -105,16 +107,17 @@ class LiveSink:
 
     def on_session(self, change: SessionChange, state: LiveState) -> None:
         s = change.session
-        ref = s.referee
-        event = encode_event(
-            change.kind,
-            ts=change.t,
-            wall=time.time(),
-            session=s.id,
-            count=ref.count,
-            data=change.data,
+        wall = time.time()
+        events = [
+            encode_event(e.kind, ts=e.t_end, wall=wall, session=s.id, count=e.count, data=e.to_dict())
+            for e in change.events
+        ]
+        events.append(
+            encode_event(
+                change.kind, ts=change.t, wall=wall, session=s.id, count=s.referee.count, data=change.data
+            )
         )
-        self.publisher.publish(None, [event], state)
+        self.publisher.publish(None, events, state)
 
     def on_frame(self, result: FrameResult) -> None:
         frame, pose, stages = result.frame, result.pose, result.stages_ms

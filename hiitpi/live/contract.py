@@ -133,8 +133,11 @@ class LiveState:
     phase: str = ""
     reps: int = 0
     no_reps: int = 0
+    attempts: int = 0  # every attempted rep of this interval (full or not)
     total_reps: int = 0  # the whole session, every interval of a program
     total_no_reps: int = 0
+    total_attempts: int = 0
+    counting: str = ""  # judge | attempts: the session's counting convention
     pace: float = 0.0  # reps per minute over the pace window
     elapsed: float = 0.0  # seconds since the session's first frame
     program: str = ""

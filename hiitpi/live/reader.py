@@ -37,6 +37,15 @@ class LiveReader:
         """The state hash decoded (`LiveState`); an empty hash gives the defaults."""
         return LiveState.decode(self.client.hgetall(self.keys.state))
 
+    def session_running(self, *, stale_s: float = 30.0) -> bool:
+        """Whether the engine says a session runs now. False when the bus does not answer or the
+        state is older than ``stale_s`` (no engine is running then to compete with)."""
+        try:
+            st = self.live_state()
+        except redis.RedisError:
+            return False
+        return st.running and time.time() - st.updated < stale_s
+
     def read(
         self, after: str = "0-0", *, count: int | None = None, block_ms: int | None = None
     ) -> list[LiveEntry]:

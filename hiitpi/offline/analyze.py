@@ -33,6 +33,8 @@ class AnalysisResult:
     duration_s: float
     reps: int
     no_reps: int
+    attempts: int
+    counting: str
     hold_s: float
     events: list[RefEvent]
     timings: dict
@@ -50,6 +52,8 @@ class AnalysisResult:
             "duration_s": round(self.duration_s, 3),
             "reps": self.reps,
             "no_reps": self.no_reps,
+            "attempts": self.attempts,
+            "counting": self.counting,
             "hold_s": round(self.hold_s, 3),
             "rep_events": [_rep_dict(e) for e in reps],
             "no_rep_events": [_rep_dict(e) for e in self.events if e.kind == "no_rep"],
@@ -103,7 +107,8 @@ def analyze_video(
         timeline = Timeline()
         referee = None
     else:  # UnknownNameError names the known ones
-        referee = Referee(catalog.workout(workout), settings.referee.pace_window_s)
+        rule = catalog.workout(workout)
+        referee = Referee(rule, settings.referee.pace_window_s, counting=settings.referee.counting)
     own = estimator is None
     if own:
         from hiitpi.pose.registry import get_backend
@@ -151,6 +156,12 @@ def analyze_video(
                 if writer is not None:
                     writer.write(annotate(frame.image, pose, auto.referee if auto else referee, evs))
                 bar.update(1)
+        if auto is not None:
+            last = auto.finish()  # the clip is over: a rep on its way back counts, as in eval
+            events.extend(last)
+            timeline.add(None, last, frame.timestamp if frames else 0.0)
+        else:
+            events.extend(referee.finish())  # the clip is over: a rep on its way back counts, as in eval
     finally:
         source.close()
         if writer is not None:
@@ -168,6 +179,8 @@ def analyze_video(
         duration_s=frames / info.fps if info.fps else 0.0,
         reps=sum(iv.reps for iv in ivs) if ivs is not None else referee.count,
         no_reps=sum(iv.no_reps for iv in ivs) if ivs is not None else referee.no_reps,
+        attempts=sum(iv.reps + iv.no_reps for iv in ivs) if ivs is not None else referee.attempts,
+        counting=referee.counting if referee is not None else "judge",
         hold_s=sum(iv.hold_s for iv in ivs) if ivs is not None else referee.hold_s,
         events=events,
         timings=stage.times.summary(),

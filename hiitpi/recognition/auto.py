@@ -97,6 +97,12 @@ class AutoMode:
             self._interval.popleft()
         return self._count(self.referee.update(pose, t))
 
+    def finish(self) -> list[RefEvent]:
+        """The stream is over: the interval referee's last events (a rep on its way back counts)."""
+        if self.referee is None or self.resting:
+            return []
+        return self._count(self.referee.finish())
+
     def rested_for(self, t: float) -> float:
         """Seconds since the last rest began (0 while working or before anything was done)."""
         return t - self.rest_since if self.resting and self.rest_since is not None else 0.0

@@ -7,7 +7,7 @@ labelled with a workout name from the rules (through its aliases) or ``none``:
   `hiitpi.offline.poses.video_poses`), smoothed as live; the source is the clip's ``source_repo``.
 - **RepCount-A** and **Countix-Fitness** pose sequences (33 BlazePose landmarks, min–max
   normalised per frame): mapped to COCO with their aspect restored
-  (`hiitpi.referee.evaluate.repcount_poses`); exercises the rules do not know are ``none``.
+  (`hiitpi.referee.datasets.pose_sequence`); exercises the rules do not know are ``none``.
   Where an index gives every rep's frames, the stretches between reps are ``none`` too (rest).
 - **salient poses** (single frames at the two extremes of a movement, PoseRAC's format, and the
   Kaggle up/down poses): a movement is rebuilt between a video's two extremes (a cosine between
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from hiitpi.pose.types import Pose
-from hiitpi.referee.evaluate import BLAZEPOSE_TO_COCO, read_manifest, read_repcount_index, repcount_poses
+from hiitpi.referee.datasets import BLAZEPOSE_TO_COCO, pose_sequence, read_manifest, read_pose_index
 
 log = logging.getLogger(__name__)
 
@@ -137,20 +137,17 @@ def pose_index_sequences(
     fps: float = SEQUENCE_FPS,
 ) -> list[tuple[Sequence, list[Pose | None]]]:
     """Every sequence of a RepCount-A or Countix-Fitness index (104- or 99-column arrays)."""
-    index = Path(index)
-    cycles = _cycles(index)
     out = []
-    for row in read_repcount_index(index):
+    for row in read_pose_index(index):
         npy = Path(pose_dir) / (Path(row.video).stem + ".npy")
-        array = np.load(npy)
-        poses = list(repcount_poses(array, fps))
+        poses = list(pose_sequence(np.load(npy), fps))
         if smoothing is not None:
             poses = smoothed(poses, fps, smoothing)
         px, t = poses_to_px(poses, fps)
         active = None
-        if cycles.get(row.video):
+        if row.cycles:
             active = np.zeros(len(px), dtype=bool)
-            for a, b in cycles[row.video]:
+            for a, b in row.cycles:
                 active[max(0, a) : b + 1] = True
         seq = Sequence(
             row.video,
@@ -165,39 +162,6 @@ def pose_index_sequences(
         )
         out.append((seq, poses))
     return out
-
-
-def _cycles(index: Path) -> dict[str, list[tuple[int, int]]]:
-    """Each video's (start, end) frame per labelled rep, where the index has them."""
-    out: dict[str, list[tuple[int, int]]] = {}
-    with open(index, encoding="utf-8") as f:
-        for r in csv.DictReader(f):
-            frames = [int(x) for x in (r.get("cycle_frames_start_end_pairs") or "").split()]
-            out[r["video"]] = list(zip(frames[0::2], frames[1::2], strict=False))
-    return out
-
-
-def mark_reps_by_referee(seq: Sequence, poses: list[Pose | None], rule: Any, tolerance: int = 1) -> bool:
-    """Where the labels give no rep times, take them from the workout's own referee — but only
-    when its count agrees with the label (within ``tolerance``), so its times can be trusted.
-
-    Sets ``seq.active`` (True inside every rep and no-rep the referee saw); returns whether it did.
-    """
-    from hiitpi.referee.machine import Referee
-
-    if seq.active is not None or seq.count is None or rule.kind != "reps":
-        return False
-    ref = Referee(rule)
-    spans = []
-    for pose, t in zip(poses, seq.t, strict=True):
-        spans += [(e.t_start, e.t_end) for e in ref.update(pose, float(t)) if e.kind in ("rep", "no_rep")]
-    if abs(ref.count - seq.count) > tolerance:
-        return False
-    active = np.zeros(len(seq.t), dtype=bool)
-    for a, b in spans:
-        active |= (seq.t >= a) & (seq.t <= b)
-    seq.active = active
-    return True
 
 
 # --------------------------------------------------------------------------------------------

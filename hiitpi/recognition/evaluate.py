@@ -37,9 +37,11 @@ log = logging.getLogger(__name__)
 def follow(poses: Iterable[tuple[Pose | None, float]], auto: AutoMode) -> Timeline:
     """Run ``auto`` over (pose, t) pairs; every interval with the reps its referee counted."""
     timeline = Timeline()
+    t = 0.0
     for pose, t in poses:
         events = auto.update(pose, t)
         timeline.add(auto.last_change, events, t)
+    timeline.add(None, auto.finish(), t)
     return timeline
 
 
@@ -79,6 +81,7 @@ def score_sequence(
         ref = Referee(auto.rules[exercise], auto.pace_window_s)
         for pose, t in zip(poses, times, strict=True):
             ref.update(pose, t)
+        ref.finish()
         manual = ref.count
     right = int(credited.get(exercise, 0))
     wrong = int(sum(credited.values()) - right)

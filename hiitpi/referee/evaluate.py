@@ -1,30 +1,39 @@
-"""Rep-counting accuracy, reported the way rep-counting papers do.
+"""Rep-counting accuracy, reported the way rep-counting papers do, and hold-time accuracy.
 
-MAE = mean(|pred − gt| / gt) and OBO = share of clips with |pred − gt| ≤ 1. Where a manifest
-gives an accepted range [gt_min, gt_max] (a clip that starts or ends mid-rep), a prediction
-inside it counts as exact and the error is the distance to the range.
+MAE = mean(|pred − gt| / gt) and OBO = share of clips with |pred − gt| ≤ 1, over the clips of
+rep workouts. Where a manifest gives an accepted range [gt_min, gt_max] (a clip that starts or
+ends mid-rep), a prediction inside it counts as exact and the error is the distance to the range.
+A timed hold is scored by the seconds held: its error is |pred_hold_s − gt_hold_s|, also as a
+share of gt_hold_s. Sequences of exercises the product does not referee (bench press, pull-ups
+in the pose data sets) are listed as not workouts and not scored.
+
+`score_clips` and `score_pose_sequences` run the referee over labelled data; the counting
+convention (`hiitpi.referee.machine.COUNTING`) is the caller's: data labelled by attempts
+(RepCount-A, Countix) in ``attempts`` mode, complete reps (the clips manifest) in ``judge`` mode.
 """
 
 from __future__ import annotations
 
-import csv
 import logging
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from hiitpi.errors import InputError
-from hiitpi.pose.types import Pose
+from hiitpi.referee.datasets import ManifestRow, PoseIndexRow, pose_sequence
+from hiitpi.referee.machine import Referee
 
 log = logging.getLogger(__name__)
+
+#: a hold is measured right when within this share of the labelled time
+HOLD_TOLERANCE = 0.10
 
 
 @dataclass
 class ClipResult:
-    name: str  # "file" (clips) or "video" (repcount)
+    name: str  # "file" (clips) or "video" (pose sequences)
     exercise: str
     gt: int
     pred: int | None
@@ -32,10 +41,28 @@ class ClipResult:
     gt_max: int | None = None
     no_reps: int = 0
     error: str | None = None  # why the clip could not be evaluated
+    attempts: int = 0
+    gt_hold_s: float | None = None
+    pred_hold_s: float | None = None
+    #: not one of the product's workouts: listed, not scored
+    not_workout: bool = False
+    source: str = ""
+
+    @property
+    def is_hold(self) -> bool:
+        return self.gt_hold_s is not None
+
+    @property
+    def scored(self) -> bool:
+        return (
+            not self.not_workout
+            and self.error is None
+            and (self.pred_hold_s is not None if self.is_hold else self.pred is not None)
+        )
 
     @property
     def abs_err(self) -> int | None:
-        if self.pred is None:
+        if self.pred is None or self.is_hold:
             return None
         lo = self.gt if self.gt_min is None else self.gt_min
         hi = self.gt if self.gt_max is None else self.gt_max
@@ -48,9 +75,15 @@ class ClipResult:
         e = self.abs_err
         return None if e is None else e / max(self.gt, 1)
 
+    @property
+    def hold_err_s(self) -> float | None:
+        if not self.is_hold or self.pred_hold_s is None:
+            return None
+        return abs(self.pred_hold_s - self.gt_hold_s)
+
 
 def _metrics(results: list[ClipResult]) -> dict:
-    scored = [r for r in results if r.pred is not None]
+    scored = [r for r in results if r.scored and not r.is_hold]
     if not scored:
         return {"mae": None, "obo": None, "n": 0}
     return {
@@ -60,50 +93,102 @@ def _metrics(results: list[ClipResult]) -> dict:
     }
 
 
-def summarize(results: list[ClipResult], key: str = "file") -> dict:
-    """The JSON report: overall mae/obo, per_exercise, and one entry per clip."""
-    per: dict[str, list[ClipResult]] = defaultdict(list)
-    for r in results:
-        per[r.exercise].append(r)
-    overall = _metrics(results)
-    clips = []
-    for r in results:
-        d = {key: r.name, "exercise": r.exercise, "gt": r.gt, "pred": r.pred}
-        if r.gt_min is not None and (r.gt_min != r.gt or r.gt_max != r.gt):
-            d["gt_min"], d["gt_max"] = r.gt_min, r.gt_max
-        d["abs_err"] = r.abs_err
-        d["no_reps"] = r.no_reps
-        if r.error:
-            d["error"] = r.error
-        clips.append(d)
+def _hold_metrics(results: list[ClipResult]) -> dict | None:
+    holds = [r for r in results if r.is_hold and r.scored]
+    if not holds:
+        return None
+    rel = [r.hold_err_s / max(r.gt_hold_s, 1e-9) for r in holds]
     return {
-        "mae": overall["mae"],
-        "obo": overall["obo"],
-        "n": overall["n"],
-        "failed": sum(r.pred is None for r in results),
-        "per_exercise": {name: _metrics(rs) for name, rs in sorted(per.items())},
-        "clips": clips,
+        "n": len(holds),
+        "mean_err_s": round(float(np.mean([r.hold_err_s for r in holds])), 3),
+        "mean_rel_err": round(float(np.mean(rel)), 4),
+        "within_tolerance": round(float(np.mean([e <= HOLD_TOLERANCE for e in rel])), 4),
+        "tolerance": HOLD_TOLERANCE,
     }
 
 
+def summarize(results: list[ClipResult], key: str = "file") -> dict:
+    """The JSON report: overall mae/obo, per_exercise, holds, and one entry per clip."""
+    per: dict[str, list[ClipResult]] = defaultdict(list)
+    for r in results:
+        if not r.not_workout and not r.is_hold:
+            per[r.exercise].append(r)
+    overall = _metrics(results)
+    clips = []
+    for r in results:
+        d: dict[str, Any] = {key: r.name, "exercise": r.exercise}
+        if r.not_workout:
+            d["not_workout"] = True
+            d["gt"] = r.gt
+        elif r.is_hold:
+            d["gt_hold_s"] = r.gt_hold_s
+            d["pred_hold_s"] = None if r.pred_hold_s is None else round(r.pred_hold_s, 2)
+            d["hold_err_s"] = None if r.hold_err_s is None else round(r.hold_err_s, 2)
+        else:
+            d["gt"], d["pred"] = r.gt, r.pred
+            if r.gt_min is not None and (r.gt_min != r.gt or r.gt_max != r.gt):
+                d["gt_min"], d["gt_max"] = r.gt_min, r.gt_max
+            d["abs_err"] = r.abs_err
+            d["no_reps"] = r.no_reps
+            d["attempts"] = r.attempts
+        if r.source:
+            d["source"] = r.source
+        if r.error:
+            d["error"] = r.error
+        clips.append(d)
+    report = {
+        "mae": overall["mae"],
+        "obo": overall["obo"],
+        "n": overall["n"],
+        "failed": sum(r.error is not None for r in results),
+        "per_exercise": {name: _metrics(rs) for name, rs in sorted(per.items())},
+        "clips": clips,
+    }
+    holds = _hold_metrics(results)
+    if holds is not None:
+        report["holds"] = holds
+    not_workouts = sum(r.not_workout for r in results)
+    if not_workouts:
+        report["not_workouts"] = not_workouts
+    return report
+
+
 def format_table(report: dict, key: str = "file") -> str:
-    """A plain-text per-clip table followed by per-exercise and overall MAE/OBO."""
+    """A plain-text per-clip table followed by per-exercise and overall MAE/OBO (and hold error)."""
     rows = report["clips"]
     width = max([len(key)] + [len(str(c[key])) for c in rows]) + 2
-    lines = [f"{key:<{width}}{'exercise':<14}{'gt':>8}{'pred':>6}{'err':>5}{'no-reps':>9}"]
+    lines = [f"{key:<{width}}{'exercise':<18}{'gt':>8}{'pred':>7}{'err':>6}{'no-reps':>9}"]
     for c in rows:
-        gt = str(c["gt"]) if "gt_min" not in c else f"{c['gt_min']}-{c['gt_max']}"
-        pred = "-" if c["pred"] is None else str(c["pred"])
-        err = "-" if c["abs_err"] is None else str(c["abs_err"])
-        line = f"{c[key]:<{width}}{c['exercise']:<14}{gt:>8}{pred:>6}{err:>5}{c['no_reps']:>9}"
+        if c.get("not_workout"):
+            line = f"{c[key]:<{width}}{c['exercise']:<18}{c['gt']:>8}{'':>7}{'':>6}{'':>9}   not one of the workouts"
+        elif "gt_hold_s" in c:
+            pred = "-" if c["pred_hold_s"] is None else f"{c['pred_hold_s']:.1f}s"
+            err = "-" if c["hold_err_s"] is None else f"{c['hold_err_s']:.1f}s"
+            line = f"{c[key]:<{width}}{c['exercise']:<18}{c['gt_hold_s']:>7.1f}s{pred:>7}{err:>6}{'':>9}"
+        else:
+            gt = str(c["gt"]) if "gt_min" not in c else f"{c['gt_min']}-{c['gt_max']}"
+            pred = "-" if c["pred"] is None else str(c["pred"])
+            err = "-" if c["abs_err"] is None else str(c["abs_err"])
+            line = f"{c[key]:<{width}}{c['exercise']:<18}{gt:>8}{pred:>7}{err:>6}{c['no_reps']:>9}"
         if c.get("error"):
             line += f"   ERROR: {c['error']}"
         lines.append(line)
     lines.append("")
-    lines.append(f"{'exercise':<14}{'n':>4}{'MAE':>8}{'OBO':>8}")
+    lines.append(f"{'exercise':<18}{'n':>4}{'MAE':>8}{'OBO':>8}")
     for name, m in report["per_exercise"].items():
-        lines.append(f"{name:<14}{m['n']:>4}{_fmt(m['mae']):>8}{_fmt(m['obo']):>8}")
-    lines.append(f"{'overall':<14}{report['n']:>4}{_fmt(report['mae']):>8}{_fmt(report['obo']):>8}")
+        lines.append(f"{name:<18}{m['n']:>4}{_fmt(m['mae']):>8}{_fmt(m['obo']):>8}")
+    lines.append(f"{'overall':<18}{report['n']:>4}{_fmt(report['mae']):>8}{_fmt(report['obo']):>8}")
+    holds = report.get("holds")
+    if holds:
+        lines.append(
+            f"holds: {holds['n']} clip(s), mean error {holds['mean_err_s']:.2f}s "
+            f"({100 * holds['mean_rel_err']:.1f}%), {100 * holds['within_tolerance']:.0f}% within "
+            f"{100 * holds['tolerance']:.0f}%"
+        )
+    if report.get("not_workouts"):
+        lines.append(
+            f"{report['not_workouts']} sequence(s) of exercises that are not workouts here: not scored"
+        )
     if report.get("failed"):
         lines.append(f"{report['failed']} clip(s) could not be evaluated (see ERROR above)")
     return "\n".join(lines)
@@ -114,164 +199,112 @@ def _fmt(v: float | None) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# manifests of video clips
+# running the referee over labelled data
 
 
-@dataclass
-class ManifestRow:
-    file: str
-    path: Path
-    exercise: str
-    gt: int
-    gt_min: int
-    gt_max: int
+def _take(res: ClipResult, referee: Referee) -> None:
+    if res.is_hold:
+        res.pred_hold_s = referee.hold_s
+    else:
+        res.pred = referee.count
+        res.no_reps = referee.no_reps
+        res.attempts = referee.attempts
 
 
-class ManifestError(InputError, ValueError):
-    """A clips manifest or pose index that cannot be read; the message names file and line."""
+def score_clips(
+    rows: list[ManifestRow],
+    catalog: Any,
+    settings: Any,
+    counting: str = "judge",
+    *,
+    cache_dir: str | Path | None = None,
+    progress: bool = False,
+) -> list[ClipResult]:
+    """The real pipeline (pose model, smoothing, referee) on every clip of a manifest."""
+    from hiitpi.offline.poses import count_poses, video_poses
+    from hiitpi.pose.smoothing import PoseSmoother
 
-
-def read_manifest(path: str | Path) -> list[ManifestRow]:
-    """Rows of a clips manifest (file, exercise, gt_reps[, gt_min, gt_max]); paths relative to it."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ManifestError(f"{path}: cannot read the manifest: {exc.strerror or exc}") from exc
-    reader = csv.DictReader(text.splitlines())
-    need = {"file", "exercise", "gt_reps"}
-    missing = need - set(reader.fieldnames or [])
-    if missing:
-        raise ManifestError(
-            f"{path}: missing column(s) {', '.join(sorted(missing))}; need file, exercise, gt_reps"
+    results: list[ClipResult] = []
+    for row in rows:
+        res = ClipResult(
+            row.file,
+            row.exercise,
+            row.gt,
+            None,
+            row.gt_min,
+            row.gt_max,
+            gt_hold_s=row.gt_hold_s,
+            source=row.source,
         )
-    rows = []
-    for lineno, r in enumerate(reader, start=2):
-        try:
-            gt = int(r["gt_reps"])
-            lo = int(r["gt_min"]) if r.get("gt_min") not in (None, "") else gt
-            hi = int(r["gt_max"]) if r.get("gt_max") not in (None, "") else gt
-        except ValueError as exc:
-            raise ManifestError(
-                f"{path}:{lineno}: gt_reps/gt_min/gt_max must be whole numbers ({exc})"
-            ) from exc
-        rows.append(ManifestRow(r["file"], path.parent / r["file"], r["exercise"].strip(), gt, lo, hi))
-    return rows
-
-
-# --------------------------------------------------------------------------------------------
-# RepCount-A pose sequences
-
-#: BlazePose landmark index of each COCO keypoint, in COCO order.
-BLAZEPOSE_TO_COCO: tuple[int, ...] = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
-
-
-@dataclass
-class RepCountRow:
-    video: str
-    exercise: str
-    count: int
-
-
-def read_repcount_index(path: str | Path) -> list[RepCountRow]:
-    path = Path(path)
-    try:
-        reader = csv.DictReader(path.read_text(encoding="utf-8").splitlines())
-    except OSError as exc:
-        raise ManifestError(f"{path}: cannot read the index: {exc.strerror or exc}") from exc
-    missing = {"video", "exercise", "count"} - set(reader.fieldnames or [])
-    if missing:
-        raise ManifestError(
-            f"{path}: missing column(s) {', '.join(sorted(missing))}; need video, exercise, count"
-        )
-    return [RepCountRow(r["video"], r["exercise"].strip(), int(r["count"])) for r in reader]
-
-
-#: BlazePose landmark pairs whose length does not change as the body moves: shoulders, hips,
-#: torso sides, upper arms, forearms, thighs, shins.
-RIGID_SEGMENTS: tuple[tuple[int, int], ...] = (
-    (11, 12), (23, 24), (11, 23), (12, 24), (11, 13), (12, 14),
-    (13, 15), (14, 16), (23, 25), (24, 26), (25, 27), (26, 28),
-)  # fmt: skip
-
-
-def restore_aspect(xy: np.ndarray, valid: np.ndarray, iterations: int = 6) -> np.ndarray:
-    """Undo per-frame, per-axis min–max normalisation by bone-length constancy.
-
-    Each frame f was scaled by unknown factors (1/w_f, 1/h_f), so angles measured on it are
-    distorted. The body's bones keep their length from frame to frame, so for every frame we
-    find the axis scales (a_f, b_f) that make the rigid segments' squared lengths
-    a²·dx² + b²·dy² closest to the sequence's typical lengths — a linear least-squares problem
-    in (a², b²) — and re-estimate the typical lengths from the result, a few times over.
-    Foreshortened bones violate the assumption, so residuals are down-weighted (Cauchy).
-    Returns the rescaled (frames, points, 2) coordinates; invalid frames are left as they are.
-    """
-    out = xy.astype(np.float64).copy()
-    idx = np.flatnonzero(valid)
-    if len(idx) == 0:
-        return out
-    seg_a = np.array([a for a, _ in RIGID_SEGMENTS])
-    seg_b = np.array([b for _, b in RIGID_SEGMENTS])
-    d = xy[idx][:, seg_a] - xy[idx][:, seg_b]  # (n, S, 2)
-    dx2, dy2 = d[..., 0] ** 2, d[..., 1] ** 2
-    ab = np.ones((len(idx), 2))
-    ref = np.median(dx2 + dy2, axis=0) + 1e-9
-    for _ in range(iterations):
-        w = np.ones_like(dx2)
-        for _ in range(2):
-            # weighted least squares per frame: minimise sum w * ((A dx2 + B dy2) / ref - 1)^2
-            px_ = dx2 / ref
-            py_ = dy2 / ref
-            m11 = np.sum(w * px_ * px_, axis=1)
-            m12 = np.sum(w * px_ * py_, axis=1)
-            m22 = np.sum(w * py_ * py_, axis=1)
-            r1 = np.sum(w * px_, axis=1)
-            r2 = np.sum(w * py_, axis=1)
-            det = m11 * m22 - m12 * m12
-            ok = np.abs(det) > 1e-12
-            a2 = np.where(ok, (r1 * m22 - r2 * m12) / np.where(ok, det, 1), ab[:, 0])
-            b2 = np.where(ok, (r2 * m11 - r1 * m12) / np.where(ok, det, 1), ab[:, 1])
-            ab = np.stack([np.clip(a2, 1e-3, 1e3), np.clip(b2, 1e-3, 1e3)], axis=1)
-            resid = (ab[:, :1] * dx2 + ab[:, 1:] * dy2) / ref - 1.0
-            w = 1.0 / (1.0 + (resid / 0.3) ** 2)
-        lengths = ab[:, :1] * dx2 + ab[:, 1:] * dy2
-        ref = np.median(lengths, axis=0) + 1e-9
-        # fix the overall scale: the median torso side is 1
-        s = float(np.median(ref[2:4]))
-        ref /= s
-        ab /= s
-    out[idx, :, 0] *= np.sqrt(ab[:, :1])
-    out[idx, :, 1] *= np.sqrt(ab[:, 1:])
-    return out
-
-
-def repcount_poses(
-    array: np.ndarray, fps: float, size: int = 1000, restore: bool = True
-) -> Iterable[Pose | None]:
-    """Poses from one RepCount pose array (frames × 104, see the data README).
-
-    Columns 0..98 are 33 BlazePose landmarks × (x, y, z), min–max normalised per frame and per
-    axis; an all-zero row is a frame without a person. With ``restore`` the frames' aspect is
-    recovered first (`restore_aspect`) so angles are not distorted. The landmarks carry no
-    visibility, so every keypoint gets score 1. Coordinates map onto a square ``size`` frame.
-    """
-    if array.ndim != 2 or array.shape[1] < 99:
-        raise ValueError(f"expected a (frames, >=99) array, got shape {array.shape}")
-    xyz = array[:, :99].reshape(len(array), 33, 3)
-    empty = ~np.any(array[:, :99], axis=1)
-    xy = xyz[:, :, :2].astype(np.float64)
-    if restore:
-        xy = restore_aspect(xy, ~empty)
-        # back into a 0..1 frame, one scale for the whole sequence so sizes stay comparable
-        if (~empty).any():
-            span = float(np.max(np.abs(xy[~empty]))) or 1.0
-            xy = xy / (span * 1.05)
-    coco = xy[:, BLAZEPOSE_TO_COCO, :]
-    ones = np.ones((17, 1), dtype=np.float32)
-    for i in range(len(array)):
-        t = i / fps
-        if empty[i]:
-            yield None
+        results.append(res)
+        rule = _workout(catalog, res)
+        if rule is None:
             continue
-        kps = np.concatenate([coco[i].astype(np.float32), ones], axis=1)
-        yield Pose(kps, 1.0, t, size, size)
+        try:
+            poses, info = video_poses(row.path, settings, cache_dir=cache_dir, progress=progress)
+        except Exception as exc:  # one bad clip must not stop the evaluation
+            res.error = f"{type(exc).__name__}: {exc}"
+            log.warning("%s: %s", row.file, res.error)
+            continue
+        referee = Referee(rule, settings.referee.pace_window_s, counting)
+        count_poses(poses, info, referee, PoseSmoother.from_settings(settings.pose.smoothing))
+        referee.finish()
+        _take(res, referee)
+        log.info(
+            "%s: gt %s pred %s",
+            row.file,
+            row.gt_hold_s if res.is_hold else row.gt,
+            res.pred_hold_s or res.pred,
+        )
+    return results
+
+
+def score_pose_sequences(
+    rows: list[PoseIndexRow],
+    pose_dir: str | Path,
+    catalog: Any,
+    settings: Any,
+    fps: float = 30.0,
+    counting: str = "attempts",
+    source: str = "",
+) -> list[ClipResult]:
+    """The referee (after the same One Euro smoothing as live) on every sequence of a pose index."""
+    pose_dir = Path(pose_dir)
+    results: list[ClipResult] = []
+    for row in rows:
+        res = ClipResult(row.video, row.exercise, row.count, None, source=source)
+        results.append(res)
+        rule = _workout(catalog, res)
+        if rule is None:
+            continue
+        npy = pose_dir / (Path(row.video).stem + ".npy")
+        try:
+            array = np.load(npy)
+            poses = list(pose_sequence(array, fps))
+        except (OSError, ValueError) as exc:
+            res.error = f"{npy}: {exc}"
+            continue
+        _take(res, count_sequence(rule, poses, fps, settings, counting))
+    return results
+
+
+def count_sequence(rule: Any, poses: list, fps: float, settings: Any, counting: str = "attempts") -> Referee:
+    """The referee of ``rule`` run over a pose sequence (frame i at i / fps) after the live One Euro
+    smoothing, and finished."""
+    from hiitpi.pose.smoothing import PoseSmoother
+
+    referee = Referee(rule, settings.referee.pace_window_s, counting)
+    smoother = PoseSmoother.from_settings(settings.pose.smoothing)
+    for i, pose in enumerate(poses):
+        referee.update(smoother.filter(pose) if pose is not None else None, i / fps)
+    referee.finish()
+    return referee
+
+
+def _workout(catalog: Any, res: ClipResult) -> Any:
+    """The rule for the clip's exercise; None (and the clip marked) if it is not one of ours."""
+    try:
+        return catalog.workout(res.exercise)
+    except KeyError:
+        res.not_workout = True
+        return None

@@ -14,9 +14,15 @@ class RefEvent:
 
     - ``rep``: a counted repetition. ``t_start``/``t_end`` are frame timestamps (seconds);
       ``eccentric_s``/``concentric_s`` split its duration (time under tension); ``rom`` is the
-      range of motion reached (0..1 of the rule's full range); ``count`` is the running total.
-    - ``no_rep``: a movement that did not count; ``reason`` says why ("not low enough").
-    - ``fault``: a form problem during a hold or a rep ("hips sagging"), not a count change.
+      range of motion reached (0..1 of the rule's full range); ``count`` is the running total
+      (full reps when judging, attempts when counting attempts). ``extra`` may hold
+      ``pause_s`` (time held at the far position), ``full = False`` (counting attempts: a short
+      or failed attempt, followed by a ``fault`` with the reason) and ``hidden = True`` (an
+      alternating rep of a side that could not be seen, counted from the alternation).
+    - ``no_rep``: a movement that did not count (judging); ``reason`` says why ("not low
+      enough", or the mark it missed: "feet not apart").
+    - ``fault``: a form problem during a hold or a rep ("hips sagging"), or the reason of a short
+      attempt when counting attempts; not a count change.
     - ``hold_tick``: a timed hold advanced; ``hold_s`` is the total time held with good form.
     """
 

@@ -19,6 +19,8 @@ import math
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 
 from hiitpi.pose.types import KEYPOINT_INDEX
+from hiitpi.referee.calibrate import CalibrateSpec, Calibrator
+from hiitpi.referee.view import VIEWS
 from hiitpi.schema import FileModel, Internal, Number, OneOf, Texts
 
 #: Names that take a side: ``knee`` is ``left_knee`` or ``right_knee`` depending on ``side``.
@@ -27,6 +29,9 @@ SIDED_PARTS: tuple[str, ...] = ("eye", "ear", "shoulder", "elbow", "wrist", "hip
 MID_POINTS: tuple[str, ...] = tuple(f"mid_{p}" for p in SIDED_PARTS)
 
 FEATURE_TYPES: dict[str, int] = {"angle": 3, "tilt": 2, "height": 2, "distance": 2, "offset": 3}
+#: a feature made of other features (``of``), not of keypoints: the mean of those valid in the
+#: current view and visible in this pose
+COMBINED_TYPES: tuple[str, ...] = ("mean",)
 SIDE_MODES: tuple[str, ...] = ("left", "right", "best", "mean", "min", "max")
 SCALES: tuple[str, ...] = ("torso", "shoulders", "hips", "none")
 RELATIVE: tuple[str, ...] = ("none", "peak", "range")
@@ -158,16 +163,18 @@ class FeatureSpec(FileModel):
     model_config = ConfigDict(frozen=True, title="Feature")
 
     name: Internal[str] = ""
-    type: OneOf(*FEATURE_TYPES) = Field(
+    type: OneOf(*FEATURE_TYPES, *COMBINED_TYPES) = Field(
         title="Type",
         description="What is measured. `angle` (3 points): the angle at the middle point, 0..180 degrees. "
         "`tilt` (2): the segment's lean from vertical, 0 (upright) .. 90 (horizontal). `height` (2): how "
         "far the first point is above the second. `distance` (2): the distance between the points (see "
         "`axis`). `offset` (3): how far the middle point sits below the line through the other two "
         "(negative: above it), whichever way the person faces. Heights, distances and offsets are divided "
-        "by `scale`.",
+        "by `scale`. `mean` (no points): the mean of the calibrated features listed in `of` that are "
+        "valid in the current view and visible.",
     )
     points: Texts = Field(
+        (),
         title="Points",
         description="The keypoints, in order (3 for angle and offset, 2 otherwise): a COCO name "
         "(`left_knee`), a side-less part (`shoulder`, `elbow`, `wrist`, `hip`, `knee`, `ankle`, `eye`, "
@@ -219,6 +226,28 @@ class FeatureSpec(FileModel):
         "own units) the person is not moving enough and the feature is not measured.",
     )
 
+    views: Texts = Field(
+        (),
+        title="Views",
+        description="The camera views the feature can be trusted in (`front`, `oblique`, `side`, `above`; "
+        "default: all). In another view (read from the body: shoulder and hip widths, torso "
+        "foreshortening) conditions and checks on it are left out, and a state that needs it cannot be "
+        "told: a torso tilt seen from the front, a hip line seen from above.",
+    )
+    calibrate: CalibrateSpec | None = Field(
+        None,
+        title="Calibrate",
+        description="`{ start = ..., far = ..., min_travel = ..., max_travel = ... }`: measure the feature "
+        "in the person's own travel, 0 at their start position and 1 at their far position (the medians "
+        "of their recent turning points), so thresholds are shares of the way (`above = 0.7`). The travel "
+        "is clamped to `min_travel`..`max_travel` in the feature's units.",
+    )
+    of: Texts = Field(
+        (),
+        title="Of",
+        description='For `type = "mean"`: the calibrated features it averages (`["knee", "stand"]`).',
+    )
+
     @field_validator("points")
     @classmethod
     def _points_fit_the_type(cls, points: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
@@ -226,9 +255,29 @@ class FeatureSpec(FileModel):
         ftype = info.data.get("type")
         if ftype in FEATURE_TYPES and len(points) != FEATURE_TYPES[ftype]:
             problems.insert(0, f"a '{ftype}' feature needs {FEATURE_TYPES[ftype]} points, got {len(points)}")
+        if ftype in COMBINED_TYPES and points:
+            problems.insert(0, f"a '{ftype}' feature is made of other features (`of`), not of points")
         if problems:
             raise ValueError("; ".join(problems))
         return points
+
+    @field_validator("views")
+    @classmethod
+    def _known_views(cls, views: tuple[str, ...]) -> tuple[str, ...]:
+        bad = [v for v in views if v not in VIEWS]
+        if bad:
+            raise ValueError(f"unknown view {', '.join(map(repr, bad))}; views: {', '.join(VIEWS)}")
+        return views
+
+    @field_validator("of")
+    @classmethod
+    def _of_needs_mean(cls, of: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        ftype = info.data.get("type")
+        if ftype in COMBINED_TYPES and not of:
+            raise ValueError(f"a '{ftype}' feature needs the features it is made of")
+        if ftype not in COMBINED_TYPES and of:
+            raise ValueError(f'`of` applies only to type = "{COMBINED_TYPES[0]}"')
+        return of
 
     @field_validator("min_range")
     @classmethod
@@ -242,9 +291,25 @@ class FeatureSpec(FileModel):
         return any(point_needs_side(p) for p in self.points)
 
     @property
+    def unit(self) -> float:
+        """A typical change of the value over one movement: margins between states are in these."""
+        if self.calibrate is not None or self.type in COMBINED_TYPES or self.relative == "range":
+            return 1.0
+        if self.relative == "peak":
+            return 0.5
+        if self.type in ("angle", "tilt"):
+            return 90.0
+        return 100.0 if self.scale == "none" else 1.0
+
+    def valid_in(self, view: str | None) -> bool:
+        """Whether the feature can decide anything in ``view`` (None: the view is not known yet)."""
+        return view is None or not self.views or view in self.views
+
+    @property
     def value_range(self) -> tuple[float, float]:
-        """The values this feature can take; a threshold outside them can never be met."""
-        if self.relative == "range":
+        """The thresholds that mean something for this feature: outside them one can never be met
+        (for a calibrated feature, shares of the person's travel)."""
+        if self.relative == "range" or self.calibrate is not None or self.type in COMBINED_TYPES:
             return 0.0, 1.0
         lo, hi = TYPE_RANGES[self.type]
         return (lo, 1.0) if self.relative == "peak" else (lo, hi)
@@ -268,6 +333,7 @@ class Feature:
 
     __slots__ = (
         "_axis",
+        "_cal",
         "_code",
         "_half_life",
         "_low",
@@ -281,6 +347,7 @@ class Feature:
         "_relative",
         "_scale_attr",
         "_sticky",
+        "seen",
         "side",
         "spec",
     )
@@ -309,15 +376,32 @@ class Feature:
         self._peak: float | None = None
         self._low: float | None = None
         self._peak_t = 0.0
+        self._cal = Calibrator(spec.calibrate) if spec.calibrate is not None else None
+        self.seen = {"left": False, "right": False}
 
     def reset(self) -> None:
         self.side = None
+        #: which sides could be measured since the referee last cleared it (after each rep)
+        self.seen = {"left": False, "right": False}
         self._sticky = "left"
         self._peak = None
         self._low = None
         self._peak_t = 0.0
+        if self._cal is not None:
+            self._cal.reset()
+
+    @property
+    def calibrator(self) -> Calibrator | None:
+        """The person's travel for a calibrated feature (the referee applies it to `compute`)."""
+        return self._cal
+
+    @property
+    def two_sided(self) -> bool:
+        """Measured on both sides and one chosen (best, min, max), so `side` and `seen` say which."""
+        return len(self._refs) == 2
 
     def compute(self, px: list[Point], sc: BodyScale, t: float = 0.0) -> float | None:
+        """The value, relative to its peak or range if asked, before any calibration."""
         v = self._compute(px, sc)
         if v is None or self._relative == "none":
             return v
@@ -401,6 +485,10 @@ class Feature:
             return self._one(refs[0][1], px, sc)[0]
         lv, ls = self._one(refs[0][1], px, sc)
         rv, rs = self._one(refs[1][1], px, sc)
+        if lv is not None:
+            self.seen["left"] = True
+        if rv is not None:
+            self.seen["right"] = True
         mode = self._mode
         if lv is None and rv is None:
             self.side = None
@@ -434,3 +522,26 @@ class Feature:
             self._sticky = "left"
         self.side = self._sticky
         return lv if self._sticky == "left" else rv
+
+
+class MeanFeature:
+    """A feature of type "mean": the referee averages its inputs (``spec.of``) after measuring them."""
+
+    __slots__ = ("seen", "side", "spec")
+
+    def __init__(self, spec: FeatureSpec):
+        self.spec = spec
+        self.side: str | None = None
+        self.seen = {"left": False, "right": False}
+
+    def reset(self) -> None:
+        self.side = None
+
+    @property
+    def calibrator(self) -> None:
+        return None
+
+
+def make_feature(spec: FeatureSpec, min_score: float) -> Feature | MeanFeature:
+    """The compiled feature for ``spec``."""
+    return MeanFeature(spec) if spec.type in COMBINED_TYPES else Feature(spec, min_score)

@@ -1,22 +1,31 @@
 """The referee: one state machine per active workout, fed one `Pose` at a time.
 
-Each pose: features are measured in pixels, the first state whose conditions all hold is the
-*candidate*, and it becomes the current state once it has held for the state's minimum dwell
-time (so one noisy frame never changes state). Because states are separate threshold regions
-(the rules loader rejects overlapping ones) a value between them keeps the current state:
-that gap is the hysteresis.
+Each pose: the camera view is read from the body (`hiitpi.referee.view`), features are measured
+in pixels (a calibrated feature in the person's own travel units, `hiitpi.referee.calibrate`), and
+of the states whose conditions hold on the features valid in this view, the one held by the
+largest margin is the *candidate* (never simply the first listed: two states that both hold are
+decided by how far inside each the body is). The candidate becomes the current state once it has
+held for the state's minimum dwell time, so one noisy frame never changes state; a value between
+two states keeps the current one: that gap is the hysteresis.
 
 A rep is a *cycle*: it starts when the pose leaves the rule's start state and ends when the
 start state is entered again. If the cycle passed through the rule's sequence of states, in
-order, it is a rep — unless a form check failed, which makes it a no-rep with the check's reason.
-A cycle that only reached the rule's ``partial`` threshold is a no-rep ("not low enough"); one
-that reached neither was noise. A cycle longer than ``max_s``, or a person lost for longer than
-``max_gap_s``, resets the half-done rep. Work per pose is constant: nothing grows with the
-session.
+order, it is a full rep — unless a form check failed (a mark it never reached, a limit it broke).
+A cycle that only reached the rule's ``partial`` threshold is short. What happens to short and
+failed cycles is the counting convention: ``judge`` (the default) calls them no-reps with the
+reason; ``attempts`` counts them too and marks them with a fault event carrying the reason (a
+short cycle once a full rep follows it: getting ready and fidgeting after the set are not
+attempts). ``count`` is the convention's number, ``attempts`` every attempted cycle in both.
+A cycle shorter than ``min_s`` is noise; one that has not reached its far position within
+``max_s``, or a person lost for longer than ``max_gap_s``, resets the half-done rep (the far
+position itself may be held as long as the person likes). `finish` ends a set: a rep on its way
+back from the far position when the clip or interval ends counts. Work per pose is constant and
+every time constant is in seconds, so the frame rate does not matter.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 
@@ -24,19 +33,23 @@ import numpy as np
 
 from hiitpi.pose.types import Pose
 from hiitpi.referee.events import RefEvent
-from hiitpi.referee.features import BodyScale, Feature
+from hiitpi.referee.features import COMBINED_TYPES, BodyScale, Feature, make_feature
 from hiitpi.referee.pace import PaceMeter
 from hiitpi.referee.rules import Rule
+from hiitpi.referee.view import VIEWS, ViewDetector
 
 log = logging.getLogger(__name__)
 
 _INF = math.inf
 
+#: the counting conventions: "judge" counts full reps, "attempts" every attempted cycle
+COUNTING: tuple[str, ...] = ("judge", "attempts")
+
 
 class _Check:
     __slots__ = (
-        "bad_frames", "during", "extreme", "fi", "hi", "lo", "min_frames", "reach_above", "reach_below",
-        "reported", "spec", "violated",
+        "bad_since", "during", "extreme", "fi", "hi", "lo", "min_s", "reach_above", "reach_below", "reported",
+        "spec", "violated",
     )  # fmt: skip
 
     def __init__(self, spec, fi: int):
@@ -46,60 +59,63 @@ class _Check:
         self.hi = spec.max if spec.max is not None else _INF
         self.during = frozenset(spec.during)
         # read on every pose: slots are faster to read than the spec's fields
+        self.min_s = spec.min_s
         self.reach_above = spec.reach_above
         self.reach_below = spec.reach_below
-        self.min_frames = spec.min_frames
         self.reset()
 
     def reset(self) -> None:
-        self.bad_frames = 0
+        self.bad_since: float | None = None
         self.violated = False
         self.reported = False
         self.extreme = None
 
+    def bad(self, t: float) -> bool:
+        """The value is outside the limits at ``t``: True once that has lasted ``min_s``."""
+        if self.bad_since is None:
+            self.bad_since = t
+        return t - self.bad_since >= self.min_s - 1e-9
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Table:
+    """What decides in one camera view: states and checks on the features valid there."""
+
+    states: tuple  # (name, when conditions, dwell, any conditions)
+    checks: tuple[_Check, ...]
+    state_features: tuple[int, ...]
+
 
 class Referee:
-    """Counts one workout. ``update(pose)`` returns the events that pose caused."""
+    """Counts one workout. ``update(pose)`` returns the events that pose caused.
 
-    def __init__(self, rule: Rule, pace_window_s: float = 20.0):
+    ``counting`` is "judge" or "attempts" (see the module doc). Read by the engine: ``count``,
+    ``attempts``, ``no_reps``, ``phase``, ``pace``, ``hold_s``, ``view`` (the camera view read
+    from the body, or None), ``last_t``; ``finish()`` at the end of a set, ``reset()`` for a new one.
+    """
+
+    def __init__(self, rule: Rule, pace_window_s: float = 20.0, counting: str = "judge"):
+        if counting not in COUNTING:
+            raise ValueError(f"counting must be one of {', '.join(COUNTING)}, not {counting!r}")
         self.rule = rule
         self.name = rule.name
+        self.counting = counting
         self._children: list[Referee] = []
         if rule.rep is not None and rule.rep.each_side:
-            self._children = [Referee(_one_side(rule, side), pace_window_s) for side in ("left", "right")]
+            self._children = [
+                Referee(_one_side(rule, side), pace_window_s, counting) for side in ("left", "right")
+            ]
         self._scale = BodyScale(rule.min_score)
-        self._features = [Feature(spec, rule.min_score) for spec in rule.features.values()]
+        self._features = [make_feature(spec, rule.min_score) for spec in rule.features.values()]
         self._fidx = {f.spec.name: i for i, f in enumerate(self._features)}
         self.values: list[float | None] = [None] * len(self._features)
-        self._states = [
-            (
-                s.name,
-                tuple(
-                    (
-                        self._fidx[c.feature],
-                        -_INF if c.above is None else c.above,
-                        _INF if c.below is None else c.below,
-                        c.or_missing,
-                    )
-                    for c in s.when
-                ),
-                rule.min_dwell_s if s.min_dwell_s is None else s.min_dwell_s,
-                tuple(
-                    (
-                        self._fidx[c.feature],
-                        -_INF if c.above is None else c.above,
-                        _INF if c.below is None else c.below,
-                    )
-                    for c in s.any
-                ),
-            )
-            for s in rule.states
-        ]
-        self._dwell = {name: dwell for name, _, dwell, _ in self._states}
-        self._state_features = sorted(
-            {fi for _, conds, _, anys in self._states for fi, *_ in (*conds, *anys)}
-        )
-        self._checks = [_Check(c, self._fidx[c.feature]) for c in rule.checks]
+        self._all_checks = [_Check(c, self._fidx[c.feature]) for c in rule.checks]
+        viewed = any(f.spec.views for f in self._features)
+        self._viewer = ViewDetector(rule.min_score) if viewed else None
+        self._tables = {v: self._table(v) for v in ((None, *VIEWS) if viewed else (None,))}
+        self._dwell = {
+            s.name: rule.min_dwell_s if s.min_dwell_s is None else s.min_dwell_s for s in rule.states
+        }
         rep = rule.rep
         self._start = rep.start if rep else None
         self._seq = rep.sequence if rep else ()
@@ -124,6 +140,9 @@ class Referee:
         else:
             self._rom = None
         self._peak_tol = 0.02 * abs(self._rom[2] - self._rom[1]) if self._rom is not None else 0.0
+        # alternating reps read off one feature on both sides: it says which sides could be seen
+        alt = self._features[self._rom[0]] if self._rom is not None and rep and rep.alternate else None
+        self._alt = alt if isinstance(alt, Feature) and alt.two_sided else None
         self._hold = rule.hold
         self._max_s = rep.max_s if rep else _INF  # read on every pose: kept out of the spec
         self._max_gap_s = rule.max_gap_s
@@ -131,18 +150,99 @@ class Referee:
         used = rule.features_read()
         if self._rom is not None:
             used.add(self._features[self._rom[0]].spec.name)
-        self._active = [(i, f) for i, f in enumerate(self._features) if f.spec.name in used]
+        for f in self._features:
+            if f.spec.name in used:
+                used |= set(f.spec.of)
+        self._active = [
+            (i, f)
+            for i, f in enumerate(self._features)
+            if f.spec.name in used and f.spec.type not in COMBINED_TYPES
+        ]
+        self._cals = [(i, f.calibrator) for i, f in self._active if f.calibrator is not None]
+        calibrated = {self._features[i].spec.name for i, _ in self._cals}
+        calibrated |= {f.spec.name for f in self._features if f.spec.type in COMBINED_TYPES}
+        self._postures = tuple(
+            tuple(
+                (
+                    self._fidx[c.feature],
+                    -_INF if c.above is None else c.above,
+                    _INF if c.below is None else c.below,
+                )
+                for c in s.when
+                if c.feature not in calibrated
+            )
+            for s in rule.states
+        )
+        # combined features, with the inputs valid in each view
+        self._means = {
+            view: tuple(
+                (
+                    i,
+                    tuple(
+                        self._fidx[n] for n in f.spec.of if self._features[self._fidx[n]].spec.valid_in(view)
+                    ),
+                )
+                for i, f in enumerate(self._features)
+                if f.spec.type in COMBINED_TYPES and f.spec.name in used
+            )
+            for view in self._tables
+        }
         self._wh: tuple[int, int] | None = None
         self._whs = None
         self.pace_meter = PaceMeter(pace_window_s)
         self.reset()
+
+    def _table(self, view: str | None) -> _Table:
+        """States and checks with only the features valid in ``view``.
+
+        A condition on a feature the view cannot see is left out; a state all of whose ``when``
+        conditions, or all of whose ``any`` conditions, are left out cannot be told in that view.
+        """
+        feats = self._features
+
+        def ok(c) -> bool:
+            return feats[self._fidx[c.feature]].spec.valid_in(view)
+
+        def compiled(c, with_missing: bool) -> tuple:
+            f = feats[self._fidx[c.feature]]
+            lo = -_INF if c.above is None else c.above
+            hi = _INF if c.below is None else c.below
+            unit = f.spec.unit
+            return (
+                (self._fidx[c.feature], lo, hi, c.or_missing, unit)
+                if with_missing
+                else (self._fidx[c.feature], lo, hi, unit)
+            )
+
+        states = []
+        for s in self.rule.states:
+            when = [c for c in s.when if ok(c)]
+            anys = [c for c in s.any if ok(c)]
+            if (s.when and not when and not s.any) or (s.any and not anys):
+                continue
+            dwell = self.rule.min_dwell_s if s.min_dwell_s is None else s.min_dwell_s
+            states.append(
+                (
+                    s.name,
+                    tuple(compiled(c, True) for c in when),
+                    dwell,
+                    tuple(compiled(c, False) for c in anys),
+                )
+            )
+        checks = tuple(c for c in self._all_checks if feats[c.fi].spec.valid_in(view))
+        used = sorted({c[0] for _, conds, _, anys in states for c in (*conds, *anys)})
+        return _Table(tuple(states), checks, tuple(used))
 
     # ----------------------------------------------------------------------------------------
     def reset(self) -> None:
         """Forget everything (a new set, a new clip)."""
         self.count = 0
         self.no_reps = 0
+        self.attempts = 0
+        self._full = 0  # full reps (in both conventions)
+        self._pending: list[tuple[float, float, str]] = []  # attempts: short cycles awaiting a full rep
         self.state: str | None = None
+        self.view: str | None = None
         self.hold_s = 0.0
         self.last_t: float | None = None
         self.last_side: str | None = None
@@ -160,6 +260,8 @@ class Referee:
             child.reset()
         for f in self._features:
             f.reset()
+        if self._viewer is not None:
+            self._viewer.reset()
         self._reset_cycle()
 
     def _reset_cycle(self) -> None:
@@ -171,7 +273,7 @@ class Referee:
         self._t_peak = 0.0
         self._t_peak_last = 0.0
         self._peak_side: str | None = None
-        for c in self._checks:
+        for c in self._all_checks:
             c.reset()
 
     # ----------------------------------------------------------------------------------------
@@ -185,22 +287,8 @@ class Referee:
         """Reps per minute over the pace window, at the time of the latest pose."""
         return 0.0 if self.last_t is None else self.pace_meter.rate(self.last_t)
 
-    def pace_at(self, now: float) -> float:
-        return self.pace_meter.rate(now)
-
     def feature_values(self) -> dict[str, float | None]:
         return {f.spec.name: v for f, v in zip(self._features, self.values, strict=True)}
-
-    def snapshot(self) -> dict:
-        """What the live view shows."""
-        return {
-            "workout": self.name,
-            "count": self.count,
-            "no_reps": self.no_reps,
-            "phase": self.phase,
-            "pace": round(self.pace, 2),
-            "hold_s": round(self.hold_s, 2),
-        }
 
     # ----------------------------------------------------------------------------------------
     def update(self, pose: Pose | None, timestamp: float | None = None) -> list[RefEvent]:
@@ -219,6 +307,31 @@ class Referee:
             return self._update_sides(px, t)
         return self._step(px, t)
 
+    def finish(self, t: float | None = None) -> list[RefEvent]:
+        """The set is over (end of a clip or an interval): a rep that reached the far position
+        and is on its way back counts now instead of waiting for the start position."""
+        t = self.last_t if t is None else t
+        if t is None:
+            return []
+        if self._children:
+            events: list[RefEvent] = []
+            for child in self._children:
+                events.extend(self._merge_side_events(child.finish(t)))
+            return events
+        events = []
+        self._pending.clear()  # short cycles no full rep followed: fidgeting at the end of the set
+        if (
+            self._hold is None
+            and self._armed
+            and self._in_cycle
+            and self._seq_pos >= len(self._seq)
+            and self._cand != self._seq[-1]
+        ):
+            self._finish_cycle(t, events)
+            self._reset_cycle()
+            self._armed = False
+        return events
+
     def _step(self, px: list | None, t: float) -> list[RefEvent]:
         """One pose as pixel keypoints [[x, y, score] * 17] (None: nobody seen)."""
         events: list[RefEvent] = []
@@ -236,31 +349,26 @@ class Referee:
             scale.update(px)
             for i, f in self._active:
                 values[i] = f.compute(px, scale, t)
+            if self._viewer is not None:
+                self.view = self._viewer.update(px, t)
+            if self._cals:
+                # calibrated features learn the person's range only in the exercise's posture
+                # (the conditions of a state on uncalibrated features): not while they stand
+                # up from a set, walk to the mat or leave
+                learn = self._in_posture(values)
+                for i, cal in self._cals:
+                    v = values[i]
+                    if v is not None:
+                        values[i] = cal.update(v, t, learn)
+            for i, inputs in self._means[self.view]:
+                vs = [values[j] for j in inputs if values[j] is not None]
+                values[i] = sum(vs) / len(vs) if vs else None
+        table = self._tables[self.view] if self._viewer is not None else self._tables[None]
 
-        # which state do the features say?
-        match = None
-        for name, conds, _dwell, anys in self._states:
-            for fi, lo, hi, or_missing in conds:
-                v = values[fi]
-                if v is None:
-                    if or_missing:
-                        continue
-                    break
-                if not (lo < v < hi):
-                    break
-            else:
-                if anys:
-                    for fi, lo, hi in anys:
-                        v = values[fi]
-                        if v is not None and lo < v < hi:
-                            break
-                    else:
-                        continue
-                match = name
-                break
+        match = self._match(table, values)
 
         # occlusion: a short gap holds the state; a long one resets the half-done rep
-        if match is None and any(values[fi] is None for fi in self._state_features):
+        if match is None and any(values[fi] is None for fi in table.state_features):
             if self._missing_since is None:
                 self._missing_since = t
             elif t - self._missing_since > self._max_gap_s and (self._armed or self.state):
@@ -277,7 +385,7 @@ class Referee:
             self._cand = match
             self._cand_since = t
         if self._hold is not None:
-            return self._update_hold(t, dt, match, values, events)
+            return self._update_hold(t, dt, match, values, table, events)
 
         start = self._start
         if match == start and match is not None:
@@ -289,7 +397,7 @@ class Referee:
             self._t_cycle = self._t_last_start if self._t_last_start is not None else t
 
         if self._in_cycle:
-            self._track_cycle(t, values, events)
+            self._track_cycle(t, values, table, events)
 
         if (
             match is not None
@@ -298,13 +406,61 @@ class Referee:
         ):
             self._commit(match, t, events)
 
-        if self._in_cycle and t - self._t_cycle > self._max_s:
+        # a rep that has not reached the far position within max_s is dropped; once there, the
+        # person may hold it (a rest sitting up, a paused squat) and the rep waits for the return
+        if self._in_cycle and self._seq_pos < len(self._seq) and t - self._t_cycle > self._max_s:
             log.debug("%s: rep timed out after %.1fs", self.name, t - self._t_cycle)
             self._reset_cycle()
             self._armed = False
         return events
 
-    def _track_cycle(self, t: float, values: list, events: list[RefEvent]) -> None:
+    def _in_posture(self, values: list) -> bool:
+        """Whether the uncalibrated ``when`` conditions of some state hold."""
+        for conds in self._postures:
+            for fi, lo, hi in conds:
+                v = values[fi]
+                if v is None or not (lo < v < hi):
+                    break
+            else:
+                return True
+        return False
+
+    def _match(self, table: _Table, values: list) -> str | None:
+        """The state whose conditions hold by the largest margin (the current one wins a tie)."""
+        best = None
+        best_m = -_INF
+        current = self._cand
+        for name, conds, _dwell, anys in table.states:
+            m = _INF
+            for fi, lo, hi, or_missing, unit in conds:
+                v = values[fi]
+                if v is None:
+                    if or_missing:
+                        continue
+                    break
+                if not (lo < v < hi):
+                    break
+                cm = (v - lo if v - lo < hi - v else hi - v) / unit
+                if cm < m:
+                    m = cm
+            else:
+                if anys:
+                    am = -_INF
+                    for fi, lo, hi, unit in anys:
+                        v = values[fi]
+                        if v is not None and lo < v < hi:
+                            cm = (v - lo if v - lo < hi - v else hi - v) / unit
+                            if cm > am:
+                                am = cm
+                    if am == -_INF:
+                        continue
+                    if am < m:
+                        m = am
+                if m > best_m or (m == best_m and name == current):
+                    best, best_m = name, m
+        return best
+
+    def _track_cycle(self, t: float, values: list, table: _Table, events: list[RefEvent]) -> None:
         if self._partial and not self._partial_hit:
             for fi, lo, hi in self._partial:
                 v = values[fi]
@@ -324,8 +480,9 @@ class Referee:
                 elif abs(v - p) <= self._peak_tol:
                     self._t_peak_last = t  # still at the bottom: a pause, not yet concentric
         state = self.state
-        for c in self._checks:
+        for c in table.checks:
             if c.during and state not in c.during:
+                c.bad_since = None
                 continue
             v = values[c.fi]
             if v is None:
@@ -337,14 +494,13 @@ class Referee:
                 else:
                     c.extreme = v if e is None or v < e else e
             if c.lo < v < c.hi:
-                c.bad_frames = 0
+                c.bad_since = None
                 continue
             if c.lo == -_INF and c.hi == _INF:
                 continue
-            c.bad_frames += 1
-            if c.bad_frames >= c.min_frames and not c.violated:
-                spec = c.spec
+            if c.bad(t) and not c.violated:
                 c.violated = True
+                spec = c.spec
                 if spec.action == "fault" and not c.reported:
                     c.reported = True
                     events.append(RefEvent("fault", self.name, t, t, self.count, reason=spec.reason))
@@ -386,28 +542,22 @@ class Referee:
         rep = self.rule.rep
         t0 = self._t_cycle
         complete = self._seq_pos >= len(self._seq)
-        if not complete:
-            if self._partial_hit:
-                self.no_reps += 1
-                events.append(RefEvent("no_rep", self.name, t0, t_end, self.count, reason=rep.partial_reason))
-            return
         if t_end - t0 < rep.min_s:
             log.debug("%s: cycle of %.2fs is shorter than min_s, ignored", self.name, t_end - t0)
             return
-        reason = None
-        for c in self._checks:
-            s = c.spec
-            if s.action != "no_rep":
-                continue
-            if c.violated:
-                reason = s.reason
-                break
-            if s.reach_above is not None and (c.extreme is None or c.extreme <= s.reach_above):
-                reason = s.reason
-                break
-            if s.reach_below is not None and (c.extreme is None or c.extreme >= s.reach_below):
-                reason = s.reason
-                break
+        if not complete:
+            # short of the person's own travel: a no-rep for the judge. Counting attempts it is an
+            # attempt once a full rep follows it, and not before a first full rep: getting ready
+            # and fidgeting after the set are not attempts (measured, on data labelled by attempts)
+            if self._partial_hit:
+                # a failed mark says more than "incomplete" (arms up but "feet not apart")
+                why = self._failed_check() or rep.partial_reason
+                if self.counting == "judge":
+                    self._short(t0, t_end, why, None, None, None, None, events)
+                elif self._full > 0:
+                    self._pending.append((t0, t_end, why))
+            return
+        reason = self._failed_check()
         rom_val = None
         ecc = con = pause = None
         if self._rom is not None and self._peak is not None:
@@ -420,35 +570,84 @@ class Referee:
             pause = round(t_last - t_peak, 3)
         side = self._peak_side
         if reason is not None:
+            self._short(t0, t_end, reason, ecc, con, rom_val, side, events)
+            return
+        self._full += 1
+        for p0, p1, why in self._pending:
+            self._short(p0, p1, why, None, None, None, None, events)
+        self._pending.clear()
+        self._count(t0, t_end, ecc, con, rom_val, side, {"pause_s": pause} if pause else {}, events)
+
+    def _failed_check(self) -> str | None:
+        """The reason of the first no-rep check the cycle failed (None: it passed them all)."""
+        for c in self._all_checks:
+            s = c.spec
+            if s.action != "no_rep":
+                continue
+            if c.violated:
+                return s.reason
+            # a mark that could not be seen during the rep (hidden, or not valid in this view)
+            # is not held against it
+            if s.reach_above is not None and c.extreme is not None and c.extreme <= s.reach_above:
+                return s.reason
+            if s.reach_below is not None and c.extreme is not None and c.extreme >= s.reach_below:
+                return s.reason
+        return None
+
+    def _short(self, t0, t_end, reason, ecc, con, rom_val, side, events: list[RefEvent]) -> None:
+        """A cycle that is not a full rep: a no-rep (judge) or an attempt with a fault (attempts)."""
+        if self.counting == "judge":
             self.no_reps += 1
+            self.attempts += 1
             events.append(
                 RefEvent(
                     "no_rep", self.name, t0, t_end, self.count, ecc, con, rom_val, reason=reason, side=side
                 )
             )
             return
-        self.count += 1
-        self.pace_meter.add(t_end)
-        if rep.alternate and side is not None and side == self.last_side:
-            events.append(
-                RefEvent(
-                    "fault", self.name, t0, t_end, self.count, reason="same side twice: alternate", side=side
+        self._count(t0, t_end, ecc, con, rom_val, side, {"full": False}, events)
+        events.append(RefEvent("fault", self.name, t0, t_end, self.count, reason=reason, side=side))
+
+    def _count(self, t0, t_end, ecc, con, rom_val, side, extra: dict, events: list[RefEvent]) -> None:
+        if self.rule.rep.alternate and side is not None and side == self.last_side:
+            other = "right" if side == "left" else "left"
+            if self._alt is not None and not self._alt.seen[other]:
+                # the same side twice while the other could not be seen at all (the far leg, side
+                # on): the alternation says it went in between
+                self._add_rep(t0, t0, None, None, None, other, {"hidden": True}, events)
+            else:
+                events.append(
+                    RefEvent(
+                        "fault",
+                        self.name,
+                        t0,
+                        t_end,
+                        self.count,
+                        reason="same side twice: alternate",
+                        side=side,
+                    )
                 )
-            )
+        self._add_rep(t0, t_end, ecc, con, rom_val, side, extra, events)
+
+    def _add_rep(self, t0, t_end, ecc, con, rom_val, side, extra: dict, events: list[RefEvent]) -> None:
+        self.count += 1
+        self.attempts += 1
+        self.pace_meter.add(t_end)
         self.last_side = side
-        extra = {"pause_s": pause} if pause else {}
+        if self._alt is not None:
+            self._alt.seen.update(left=False, right=False)
         events.append(
             RefEvent("rep", self.name, t0, t_end, self.count, ecc, con, rom_val, side=side, extra=extra)
         )
 
     # ----------------------------------------------------------------------------------------
     def _update_hold(
-        self, t: float, dt: float, match: str | None, values: list, events: list[RefEvent]
+        self, t: float, dt: float, match: str | None, values: list, table: _Table, events: list[RefEvent]
     ) -> list[RefEvent]:
         hold = self._hold
-        if match is not None and match != self.state and t - self._cand_since >= self._dwell_of(match) - 1e-9:
+        if match is not None and match != self.state and t - self._cand_since >= self._dwell[match] - 1e-9:
             self.state = match
-            for c in self._checks:
+            for c in self._all_checks:
                 c.reset()
         if self.state is None:
             return events
@@ -457,20 +656,20 @@ class Referee:
             return events
         in_hold = self.state == hold.state
         faulted = False
-        for c in self._checks:
+        for c in table.checks:
             if c.during and self.state not in c.during:
+                c.bad_since = None
                 continue
             v = values[c.fi]
             if v is None:
                 continue
             if c.lo < v < c.hi:
-                c.bad_frames = 0
+                c.bad_since = None
                 if c.violated:
                     c.violated = False
                     c.reported = False
                 continue
-            c.bad_frames += 1
-            if c.bad_frames >= c.min_frames:
+            if c.bad(t):
                 c.violated = True
                 if in_hold and not c.reported:
                     c.reported = True
@@ -495,34 +694,39 @@ class Referee:
         self.pace_meter.seen(t)
         events: list[RefEvent] = []
         for child in self._children:
-            for ev in child._step(px, t):
-                if ev.kind == "rep":
-                    self.count += 1
-                    self.pace_meter.add(ev.t_end)
-                    if self.rule.rep.alternate and ev.side is not None and ev.side == self.last_side:
-                        events.append(
-                            RefEvent(
-                                "fault",
-                                self.name,
-                                ev.t_start,
-                                ev.t_end,
-                                self.count,
-                                reason="same side twice: alternate",
-                                side=ev.side,
-                            )
-                        )
-                    self.last_side = ev.side
-                elif ev.kind == "no_rep":
-                    self.no_reps += 1
-                ev.count = self.count
-                events.append(ev)
+            events.extend(self._merge_side_events(child._step(px, t)))
         states = [c.state for c in self._children]
         active = [s for s in states if s is not None and s != self._start]
         self.state = active[0] if active else next((s for s in states if s is not None), None)
+        self.view = self._children[0].view
         return events
 
-    def _dwell_of(self, name: str) -> float:
-        return self._dwell[name]
+    def _merge_side_events(self, child_events: list[RefEvent]) -> list[RefEvent]:
+        events: list[RefEvent] = []
+        for ev in child_events:
+            if ev.kind == "rep":
+                self.count += 1
+                self.attempts += 1
+                self.pace_meter.add(ev.t_end)
+                if self.rule.rep.alternate and ev.side is not None and ev.side == self.last_side:
+                    events.append(
+                        RefEvent(
+                            "fault",
+                            self.name,
+                            ev.t_start,
+                            ev.t_end,
+                            self.count,
+                            reason="same side twice: alternate",
+                            side=ev.side,
+                        )
+                    )
+                self.last_side = ev.side
+            elif ev.kind == "no_rep":
+                self.no_reps += 1
+                self.attempts += 1
+            ev.count = self.count
+            events.append(ev)
+        return events
 
 
 def _one_side(rule: Rule, side: str) -> Rule:

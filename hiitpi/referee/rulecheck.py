@@ -162,6 +162,18 @@ def _check_feature_references(t: _Tables, problems: Problems) -> None:
     for key, name in refs:
         if name not in t.features:
             problems.add(key, f"unknown feature '{name}'; defined: {known}")
+    # a mean is taken of calibrated features: their values are shares of the person's travel, so
+    # they agree in units whatever they measure
+    for name, spec in t.features.items():
+        for part in spec.of if spec is not None else ():
+            other = t.features.get(part, False)
+            if other is False:
+                problems.add(("features", name, "of"), f"unknown feature '{part}'; defined: {known}")
+            elif other is not None and other.calibrate is None:
+                problems.add(
+                    ("features", name, "of"),
+                    f"'{part}' is not calibrated: a mean needs features in the same units (add calibrate)",
+                )
 
 
 def _check_thresholds(t: _Tables, problems: Problems) -> None:

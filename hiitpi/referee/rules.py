@@ -35,7 +35,6 @@ from hiitpi.schema import (
     Tables,
     Text,
     Texts,
-    WholeNumber,
     validation_lines,
 )
 from hiitpi.tomlpos import TomlDocument, TomlSyntaxError, load_toml
@@ -171,7 +170,8 @@ class RepSpec(RuleModel):
         (),
         title="Partial",
         description="A condition, or a list of them (any one): reaching it without completing the "
-        "sequence is a no-rep with `partial_reason`.",
+        "sequence is a short rep: a no-rep with `partial_reason` (or the reason of a failed check) when "
+        "judging, an attempt with a fault when counting attempts (once a full rep follows it).",
     )
     partial_reason: Text = Field(
         "incomplete rep", title="Partial reason", description="The reason a partial rep is called with."
@@ -180,7 +180,10 @@ class RepSpec(RuleModel):
         0.25, title="Shortest rep", description="Shorter cycles are noise and are not counted."
     )
     max_s: Number(0.1, 600.0, unit="seconds") = Field(
-        10.0, title="Longest rep", description="A rep not finished within this time is dropped (timeout)."
+        10.0,
+        title="Longest rep",
+        description="A rep that has not reached the end of its sequence within this time is dropped "
+        "(timeout); once there, the person may hold the position (a paused squat) as long as they like.",
     )
     rom: RomSpec | None = Field(
         None,
@@ -190,7 +193,9 @@ class RepSpec(RuleModel):
     alternate: Flag = Field(
         False,
         title="Alternate",
-        description="Sides must alternate: the same side counting twice in a row is a fault (lunges).",
+        description="Sides must alternate: the same side counting twice in a row is a fault (lunges) - "
+        "unless the other side could not be seen at all since (the far leg, side on): then the "
+        "alternation says it went in between, and it counts too.",
     )
     each_side: Flag = Field(
         False,
@@ -259,8 +264,11 @@ class CheckSpec(RuleModel):
         title="During",
         description="States in which `min`/`max` apply (default: the whole rep or hold).",
     )
-    min_frames: WholeNumber(1) = Field(
-        3, title="Minimum frames", description="Frames in a row the check must fail before it is called."
+    min_s: Number(0.0, 10.0, unit="seconds") = Field(
+        0.07,
+        title="Minimum time",
+        description="How long the check must fail without a break before it is called, in seconds (not "
+        "frames: 30 and 60 fps are judged alike).",
     )
 
     @model_validator(mode="after")
@@ -325,8 +333,10 @@ class Rule(RuleModel):
     )
     states: Tables(StateSpec, "states", min_items=1) = Field(
         title="States",
-        description="`[[states]]`: the positions of the movement. On each frame the first state whose "
-        "conditions hold is the candidate.",
+        description="`[[states]]`: the positions of the movement. On each frame, of the states whose "
+        "conditions hold (on the features valid in the camera view), the one held by the largest margin is "
+        "the candidate (margins in travel units for calibrated features); it becomes the state once it has "
+        "held for its dwell.",
     )
     rep: RepSpec | None = Field(None, title="Rep", description='How states make one rep (`kind = "reps"`).')
     hold: HoldSpec | None = Field(
@@ -357,13 +367,21 @@ class Rule(RuleModel):
         return next(s for s in self.states if s.name == name)
 
     def features_read(self) -> set[str]:
-        """The features a state, a partial condition, the range of motion or a check reads."""
+        """The features a state, a partial condition, the range of motion or a check reads, and the
+        features those are the mean of."""
         used = {c.feature for st in self.states for c in (*st.when, *st.any)}
         used |= {c.feature for c in self.checks}
         if self.rep is not None:
             used |= {c.feature for c in self.rep.partial}
             if self.rep.rom is not None:
                 used.add(self.rep.rom.feature)
+        todo = list(used)
+        while todo:
+            spec = self.features.get(todo.pop())
+            for name in spec.of if spec is not None else ():
+                if name not in used:
+                    used.add(name)
+                    todo.append(name)
         return used
 
 

@@ -32,6 +32,9 @@ class Figure:
     lift_right: float = 0.0
     score: float = 0.9
     hidden: tuple[str, ...] = ()  # keypoints reported with score 0
+    #: how far the body is turned from facing the camera, degrees: 0 front, 90 side on (the
+    #: left-right widths shrink by its cosine)
+    facing: float = 0.0
 
 
 def standing_figure(fig: Figure, t: float) -> Pose:
@@ -39,8 +42,9 @@ def standing_figure(fig: Figure, t: float) -> Pose:
     kp = np.zeros((17, 3), dtype=np.float32)
     phi = math.radians((180.0 - fig.knee_deg) / 2.0)
     cx = W / 2
+    width = math.cos(math.radians(fig.facing))
     pts: dict[str, tuple[float, float]] = {}
-    for side, sign in (("left", 1.0), ("right", -1.0)):
+    for side, sign in (("left", width), ("right", -width)):
         ax = cx + sign * fig.feet_apart
         ankle = (ax, GROUND_Y)
         lift = math.radians(fig.lift_left if side == "left" else fig.lift_right)
@@ -56,7 +60,7 @@ def standing_figure(fig: Figure, t: float) -> Pose:
         pts[f"{side}_knee"] = knee
         pts[f"{side}_hip"] = hip
     hip_y = (pts["left_hip"][1] + pts["right_hip"][1]) / 2
-    for side, sign in (("left", 1.0), ("right", -1.0)):
+    for side, sign in (("left", width), ("right", -width)):
         sx = cx + sign * 35.0
         sy = hip_y - TORSO
         pts[f"{side}_shoulder"] = (sx, sy)

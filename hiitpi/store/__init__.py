@@ -3,7 +3,8 @@
 - `Store.open(path)`: open/create the file (WAL, foreign keys, busy timeout) and upgrade it.
 - `SessionRecorder`: the live engine's non-blocking writer (batches every ~0.5 s).
 - `recover_open_sessions`: close sessions a crash left open, keeping their reps.
-- `hiitpi.store.queries`, `.players`, `.export`, `.facts`: what the pages and the coach read.
+- `hiitpi.store.queries`, `.players`, `.export`, `.coaching`: what the pages and the coach read;
+  `.chat`: the conversations with the coach.
 """
 
 from hiitpi.store.db import Store

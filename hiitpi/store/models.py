@@ -1,4 +1,4 @@
-"""The history tables: players, sessions, intervals, reps (SQLAlchemy 2.x declarative).
+"""The history tables: players, sessions, intervals, reps, chat messages (SQLAlchemy 2.x declarative).
 
 Times of day are stored as naive UTC and returned as aware UTC datetimes. Rep times
 (``t_start``/``t_end``) are in the referee's clock (frame timestamps, seconds); a session keeps
@@ -25,6 +25,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 SESSION_STATUSES = ("open", "done", "recovered", "aborted")
 SUMMARY_KINDS = ("model", "template")
+CHAT_ROLES = ("user", "coach")
+#: what a coach's chat answer is: the model's (checked), a plain one built from the facts, a
+#: polite refusal (not about training), "see a professional" (medical), or "busy" (not stored).
+CHAT_KINDS = ("model", "plain", "refusal", "medical", "busy")
 PLAYER_NAME_MAX = 40
 
 
@@ -150,3 +154,30 @@ class Rep(Base):
     valid: Mapped[bool] = mapped_column(Boolean, nullable=False)
     reason: Mapped[str | None] = mapped_column(String(200))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+
+
+class ChatMessage(Base):
+    """One line of a conversation with the coach: about one session (``session_id``) or about a
+    player's history (``player_id``), never both. ``facts`` is the JSON list of the fact keys an
+    answer was grounded in."""
+
+    __tablename__ = "chat_messages"
+    __table_args__ = (
+        CheckConstraint(
+            "(session_id IS NULL) <> (player_id IS NULL)", name="ck_chat_messages_one_conversation"
+        ),
+        CheckConstraint(f"role IN {CHAT_ROLES!r}", name="ck_chat_messages_role"),
+        CheckConstraint(f"kind IS NULL OR kind IN {CHAT_KINDS!r}", name="ck_chat_messages_kind"),
+        Index("ix_chat_messages_session", "session_id", "id"),
+        Index("ix_chat_messages_player", "player_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"))
+    player_id: Mapped[int | None] = mapped_column(ForeignKey("players.id", ondelete="CASCADE"))
+    role: Mapped[str] = mapped_column(String(8), nullable=False)
+    text: Mapped[str] = mapped_column(Text, nullable=False)
+    kind: Mapped[str | None] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    facts: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)

@@ -381,6 +381,47 @@ def _per_session_workout(player: int | str | None, workout: str | None, since: d
     return q.subquery()
 
 
+def week_start(now: datetime | None = None) -> date:
+    """The Monday of ``now``'s week (default: this week) in the appliance's local time."""
+    local = (now or datetime.now(UTC)).astimezone()
+    return (local - timedelta(days=local.weekday())).date()
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    sessions: int
+    reps: int
+    no_reps: int
+
+
+def session_totals(
+    store: Store,
+    *,
+    player: int | str | None = None,
+    date_from: date | datetime | None = None,
+    date_to: date | datetime | None = None,
+) -> Totals:
+    """How many sessions (of any workout or program) and their reps and no-reps; ``date_to`` is
+    inclusive when a date, as in `list_sessions`."""
+    start, end = _as_start(date_from, "date_from"), _as_end(date_to, "date_to")
+    conds = []
+    if (pf := _player_filter(player)) is not None:
+        conds.append(pf)
+    if start:
+        conds.append(WorkoutSession.started_at >= start)
+    if end:
+        conds.append(WorkoutSession.started_at < end)
+    q = (
+        select(func.count(WorkoutSession.id), func.sum(WorkoutSession.reps), func.sum(WorkoutSession.no_reps))
+        .select_from(WorkoutSession)
+        .join(Player, Player.id == WorkoutSession.player_id)
+        .where(and_(True, *conds))
+    )
+    with store.reading() as s:
+        n, reps, no_reps = s.execute(q).one()
+    return Totals(int(n or 0), int(reps or 0), int(no_reps or 0))
+
+
 def weekly_trends(
     store: Store,
     *,
@@ -397,9 +438,7 @@ def weekly_trends(
         raise InvalidInput("weeks must be a whole number from 1")
     since = None
     if weeks is not None:
-        now = (now or datetime.now(UTC)).astimezone()
-        monday = (now - timedelta(days=now.weekday())).date()
-        since = _local_midnight(monday - timedelta(weeks=weeks - 1))
+        since = _local_midnight(week_start(now) - timedelta(weeks=weeks - 1))
     sub = _per_session_workout(player, workout, since)
     q = (
         select(

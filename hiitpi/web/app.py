@@ -4,13 +4,15 @@ For the appliance (`hiitpi.appliance`)::
 
     from hiitpi.web.app import create_app, serve_web
     app = create_app(settings, store=store, broadcaster=lambda: video,
-                     coach_snapshot=snapshot_for, health=monitor)
+                     coach_snapshot=snapshot_for, coach=worker, health=monitor)
     serve_web(settings, stop_event, app=app)      # blocks until stop_event is set
 
 Everything except ``settings`` is optional: without ``store`` one is opened from the settings
 (migrations applied); without ``reader`` one is made from ``[redis]``; ``broadcaster`` returns the
 engine's `MjpegBroadcaster` when it runs in this process; ``coach_snapshot(session_id)`` returns
-the coach's live text for a session being summarised; ``health`` is a `HealthMonitor`. When
+the coach's live text for a session being summarised; ``coach`` is the appliance's `CoachWorker`
+(the chat queues on it and shares its model; without one, and with [coach] enabled, the
+dashboard starts its own on the first question); ``health`` is a `HealthMonitor`. When
 `hiitpi.web.auth` / `hiitpi.web.health` exist their hooks are installed on the Flask server.
 """
 
@@ -40,6 +42,7 @@ def create_app(
     reader=None,
     broadcaster: Callable[[], Any] | None = None,
     coach_snapshot: Callable[[int], dict | None] | None = None,
+    coach=None,
     health=None,
     auth: bool = True,
 ):
@@ -51,6 +54,7 @@ def create_app(
     from hiitpi.referee.catalog import CatalogLoader
     from hiitpi.store.db import Store
     from hiitpi.web.callbacks import register_callbacks
+    from hiitpi.web.chat import register_chat_routes
     from hiitpi.web.context import WebContext
     from hiitpi.web.layout import shell
     from hiitpi.web.routes import register_routes
@@ -79,15 +83,30 @@ def create_app(
         broadcaster=broadcaster or (lambda: None),
         coach_snapshot=coach_snapshot or (lambda _sid: None),
     )
+    wc.chat = _chat_service(settings, wc, coach)
     server = app.server
     server.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
     if auth:
         _install_auth(server, settings)
     _install_health(server, settings, wc, health)
     register_routes(server, wc)
+    register_chat_routes(server, wc)
     register_callbacks(app, wc)
     server.extensions["hiitpi_web"] = wc
     return app
+
+
+def _chat_service(settings: Settings, wc, worker):
+    """The chat on ``worker`` (else a worker of its own), or None when [coach] is off."""
+    if worker is None and not settings.coach.enabled:
+        return None
+    from hiitpi.coach.job import CoachWorker
+    from hiitpi.coach.service import ChatService
+
+    if worker is None:
+        worker = CoachWorker.from_settings(settings, session_running=wc.reader.session_running)
+
+    return ChatService(wc.store, worker, known_workouts=lambda: wc.catalog.get().names())
 
 
 def _install_auth(server, settings: Settings) -> None:

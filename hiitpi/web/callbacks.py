@@ -81,11 +81,27 @@ def register_callbacks(app: Dash, wc: WebContext) -> None:
         return html.Div(
             [
                 layout.session_page(
-                    d, summary_children(sid, d.summary, d.session.summary_kind, d.summary_reason)
+                    d,
+                    summary_children(sid, d.summary, d.session.summary_kind, d.summary_reason),
+                    session_chat(sid),
                 ),
                 _summary_poll(sid, d.summary),
             ]
         )
+
+    def session_chat(sid: int):
+        from hiitpi.store.chat import Conversation
+        from hiitpi.web.chat import chat_panel
+
+        if wc.chat is None:
+            return None
+        conv = Conversation.of_session(sid)
+        try:
+            suggestions = wc.chat.suggestions(conv)
+        except (NotFound, StoreError) as exc:
+            log.warning("chat suggestions for session %s unavailable: %s", sid, exc)
+            suggestions = []
+        return chat_panel(conv, title="Ask the coach about this session", suggestions=suggestions)
 
     def summary_children(sid: int, text, kind, reason):
         if text:
@@ -299,6 +315,27 @@ def register_callbacks(app: Dash, wc: WebContext) -> None:
         info = f"page {result.page} of {last} · {result.total} sessions"
         search = layout.history_query(player, workout, date_from, date_to)
         return layout.sessions_list(result), info, page, search
+
+    @app.callback(Output("hist-chat", "children"), Input("hist-player", "value"))
+    def history_chat(player):
+        from hiitpi.store.chat import Conversation
+        from hiitpi.store.players import find_player
+        from hiitpi.web.chat import chat_panel
+
+        if wc.chat is None:
+            return None
+        title = "Ask the coach about your history"
+        if not player:
+            return chat_panel(None, title=title, note="Pick a player above to ask about their history.")
+        try:
+            found = find_player(wc.store, player)
+            if found is None:
+                return chat_panel(None, title=title, note=f"There is no player named {player[:40]!r}.")
+            conv = Conversation.of_player(found.id)
+            suggestions = wc.chat.suggestions(conv)
+        except (InvalidInput, StoreError) as exc:
+            return chat_panel(None, title=title, note=f"The history cannot be read: {exc}")
+        return chat_panel(conv, title=f"Ask the coach about {found.name}'s history", suggestions=suggestions)
 
     # --- trends ----------------------------------------------------------------------------------
 

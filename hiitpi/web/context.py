@@ -23,6 +23,8 @@ class WebContext:
     broadcaster: Callable[[], Any] = lambda: None
     #: the coach's live snapshot for a session id ({"status", "text", "kind", "source", ...}) or None
     coach_snapshot: Callable[[int], dict | None] = lambda _sid: None
+    #: the chat with the coach (`hiitpi.coach.service.ChatService`); None when [coach] is off
+    chat: Any = None
     #: the health report (`HealthMonitor.report`) when installed
     health_report: Callable[[], dict] | None = None
     stopping: threading.Event = field(default_factory=threading.Event)

@@ -299,6 +299,7 @@ def history_page(players: Sequence[PlayerRow], workouts: Sequence[str], query: d
             dcc.Store(
                 id="hist-page", data=int(query.get("page", "1")) if query.get("page", "1").isdigit() else 1
             ),
+            html.Div(id="hist-chat"),
             html.Div(id="hist-results"),
             html.Div(
                 className="row pager",
@@ -364,7 +365,7 @@ def summary_block(text: str | None, kind: str | None, reason: str | None, status
     return children
 
 
-def session_page(d: SessionDetail, summary: list) -> html.Div:
+def session_page(d: SessionDetail, summary: list, chat: html.Section | None = None) -> html.Div:
     s = d.session
     title = s.program or s.workout
     pace = (s.reps * 60.0 / s.duration_s) if s.duration_s >= 1 else None
@@ -436,6 +437,7 @@ def session_page(d: SessionDetail, summary: list) -> html.Div:
                 ],
             ),
             html.Section(className="card", id="summary-box", children=summary),
+            chat if chat is not None else html.Div(),
             html.Section(
                 className="card charts",
                 children=[

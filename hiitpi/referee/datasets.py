@@ -1,0 +1,215 @@
+"""Labelled data the referee is measured on: a clips manifest, and pose-sequence indexes.
+
+- A **clips manifest** (CSV) lists videos relative to itself with their rep counts (``gt_reps``,
+  an accepted range ``gt_min``/``gt_max`` where a clip starts or ends mid-rep) or, for a timed
+  hold, the seconds held (``gt_hold_s``); ``source_repo`` says where a clip came from.
+- A **pose index** (RepCount-A, Countix-Fitness) lists pose sequences by video name with their
+  counts and, where given, every rep's start and end frame. The arrays are 33 BlazePose landmarks
+  × (x, y, z), min–max normalised per frame and per axis (99 columns; RepCount-A's have five angle
+  columns after them, 104), all zeros where no person was found; `pose_sequence` turns one into
+  `Pose` objects.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from hiitpi.errors import InputError
+from hiitpi.pose.types import Pose
+
+
+class ManifestError(InputError, ValueError):
+    """A clips manifest or pose index that cannot be read; the message names file and line."""
+
+
+def _read_csv(path: Path, what: str, need: set[str]) -> list[tuple[int, dict]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ManifestError(f"{path}: cannot read the {what}: {exc.strerror or exc}") from exc
+    reader = csv.DictReader(text.splitlines())
+    missing = need - set(reader.fieldnames or [])
+    if missing:
+        raise ManifestError(
+            f"{path}: missing column(s) {', '.join(sorted(missing))}; need {', '.join(sorted(need))}"
+        )
+    return list(enumerate(reader, start=2))
+
+
+# --------------------------------------------------------------------------------------------
+# manifests of video clips
+
+
+@dataclass
+class ManifestRow:
+    file: str
+    path: Path
+    exercise: str
+    gt: int
+    gt_min: int
+    gt_max: int
+    #: seconds the position was held (timed holds only; their gt is 0)
+    gt_hold_s: float | None = None
+    source: str = ""
+
+    @property
+    def is_hold(self) -> bool:
+        return self.gt_hold_s is not None
+
+
+def read_manifest(path: str | Path) -> list[ManifestRow]:
+    """Rows of a clips manifest (file, exercise, gt_reps[, gt_min, gt_max, gt_hold_s, source_repo])."""
+    path = Path(path)
+    rows = []
+    for lineno, r in _read_csv(path, "manifest", {"file", "exercise", "gt_reps"}):
+        try:
+            gt = int(r["gt_reps"])
+            lo = int(r["gt_min"]) if r.get("gt_min") not in (None, "") else gt
+            hi = int(r["gt_max"]) if r.get("gt_max") not in (None, "") else gt
+            hold = float(r["gt_hold_s"]) if r.get("gt_hold_s") not in (None, "") else None
+        except ValueError as exc:
+            raise ManifestError(
+                f"{path}:{lineno}: gt_reps/gt_min/gt_max must be whole numbers, gt_hold_s a number ({exc})"
+            ) from exc
+        rows.append(
+            ManifestRow(
+                r["file"],
+                path.parent / r["file"],
+                r["exercise"].strip(),
+                gt,
+                lo,
+                hi,
+                hold,
+                (r.get("source_repo") or "").strip(),
+            )
+        )
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# pose sequences (RepCount-A, Countix-Fitness)
+
+
+@dataclass
+class PoseIndexRow:
+    video: str
+    exercise: str
+    count: int
+    #: (start frame, end frame) of every labelled rep, where the index gives them
+    cycles: list[tuple[int, int]] = field(default_factory=list)
+
+
+def read_pose_index(path: str | Path) -> list[PoseIndexRow]:
+    """Rows of a pose-sequence index (video, exercise, count[, cycle_frames_start_end_pairs])."""
+    path = Path(path)
+    rows = []
+    for lineno, r in _read_csv(path, "index", {"video", "exercise", "count"}):
+        try:
+            count = int(r["count"])
+            frames = [int(x) for x in (r.get("cycle_frames_start_end_pairs") or "").split()]
+        except ValueError as exc:
+            raise ManifestError(
+                f"{path}:{lineno}: count and cycle frames must be whole numbers ({exc})"
+            ) from exc
+        if len(frames) % 2:
+            raise ManifestError(f"{path}:{lineno}: cycle_frames_start_end_pairs: an odd number of frames")
+        cycles = list(zip(frames[0::2], frames[1::2], strict=True))
+        rows.append(PoseIndexRow(r["video"], r["exercise"].strip(), count, cycles))
+    return rows
+
+
+#: BlazePose landmark index of each COCO keypoint, in COCO order.
+BLAZEPOSE_TO_COCO: tuple[int, ...] = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
+
+#: BlazePose landmark pairs whose length does not change as the body moves: shoulders, hips,
+#: torso sides, upper arms, forearms, thighs, shins.
+RIGID_SEGMENTS: tuple[tuple[int, int], ...] = (
+    (11, 12), (23, 24), (11, 23), (12, 24), (11, 13), (12, 14),
+    (13, 15), (14, 16), (23, 25), (24, 26), (25, 27), (26, 28),
+)  # fmt: skip
+
+
+def restore_aspect(xy: np.ndarray, valid: np.ndarray, iterations: int = 6) -> np.ndarray:
+    """Undo per-frame, per-axis min–max normalisation by bone-length constancy.
+
+    Each frame f was scaled by unknown factors (1/w_f, 1/h_f), so angles measured on it are
+    distorted. The body's bones keep their length from frame to frame, so for every frame we
+    find the axis scales (a_f, b_f) that make the rigid segments' squared lengths
+    a²·dx² + b²·dy² closest to the sequence's typical lengths — a linear least-squares problem
+    in (a², b²) — and re-estimate the typical lengths from the result, a few times over.
+    Foreshortened bones violate the assumption, so residuals are down-weighted (Cauchy).
+    Returns the rescaled (frames, points, 2) coordinates; invalid frames are left as they are.
+    """
+    out = xy.astype(np.float64).copy()
+    idx = np.flatnonzero(valid)
+    if len(idx) == 0:
+        return out
+    seg_a = np.array([a for a, _ in RIGID_SEGMENTS])
+    seg_b = np.array([b for _, b in RIGID_SEGMENTS])
+    d = xy[idx][:, seg_a] - xy[idx][:, seg_b]  # (n, S, 2)
+    dx2, dy2 = d[..., 0] ** 2, d[..., 1] ** 2
+    ab = np.ones((len(idx), 2))
+    ref = np.median(dx2 + dy2, axis=0) + 1e-9
+    for _ in range(iterations):
+        w = np.ones_like(dx2)
+        for _ in range(2):
+            # weighted least squares per frame: minimise sum w * ((A dx2 + B dy2) / ref - 1)^2
+            px_ = dx2 / ref
+            py_ = dy2 / ref
+            m11 = np.sum(w * px_ * px_, axis=1)
+            m12 = np.sum(w * px_ * py_, axis=1)
+            m22 = np.sum(w * py_ * py_, axis=1)
+            r1 = np.sum(w * px_, axis=1)
+            r2 = np.sum(w * py_, axis=1)
+            det = m11 * m22 - m12 * m12
+            ok = np.abs(det) > 1e-12
+            a2 = np.where(ok, (r1 * m22 - r2 * m12) / np.where(ok, det, 1), ab[:, 0])
+            b2 = np.where(ok, (r2 * m11 - r1 * m12) / np.where(ok, det, 1), ab[:, 1])
+            ab = np.stack([np.clip(a2, 1e-3, 1e3), np.clip(b2, 1e-3, 1e3)], axis=1)
+            resid = (ab[:, :1] * dx2 + ab[:, 1:] * dy2) / ref - 1.0
+            w = 1.0 / (1.0 + (resid / 0.3) ** 2)
+        lengths = ab[:, :1] * dx2 + ab[:, 1:] * dy2
+        ref = np.median(lengths, axis=0) + 1e-9
+        # fix the overall scale: the median torso side is 1
+        s = float(np.median(ref[2:4]))
+        ref /= s
+        ab /= s
+    out[idx, :, 0] *= np.sqrt(ab[:, :1])
+    out[idx, :, 1] *= np.sqrt(ab[:, 1:])
+    return out
+
+
+def pose_sequence(
+    array: np.ndarray, fps: float, size: int = 1000, restore: bool = True
+) -> Iterable[Pose | None]:
+    """Poses from one pose array (frames × 99 or 104, see the module doc).
+
+    With ``restore`` each frame's aspect is recovered first (`restore_aspect`) so angles are not
+    distorted. The landmarks carry no visibility, so every keypoint gets score 1. Coordinates map
+    onto a square ``size`` frame; frame i is at i / fps seconds.
+    """
+    if array.ndim != 2 or array.shape[1] < 99:
+        raise ValueError(f"expected a (frames, 99) or (frames, 104) array, got shape {array.shape}")
+    xyz = array[:, :99].reshape(len(array), 33, 3)
+    empty = ~np.any(array[:, :99], axis=1)
+    xy = xyz[:, :, :2].astype(np.float64)
+    if restore:
+        xy = restore_aspect(xy, ~empty)
+        # back into a 0..1 frame, one scale for the whole sequence so sizes stay comparable
+        if (~empty).any():
+            span = float(np.max(np.abs(xy[~empty]))) or 1.0
+            xy = xy / (span * 1.05)
+    coco = xy[:, BLAZEPOSE_TO_COCO, :]
+    ones = np.ones((17, 1), dtype=np.float32)
+    for i in range(len(array)):
+        t = i / fps
+        if empty[i]:
+            yield None
+            continue
+        kps = np.concatenate([coco[i].astype(np.float32), ones], axis=1)
+        yield Pose(kps, 1.0, t, size, size)
