@@ -164,6 +164,29 @@ def pose_index_sequences(
     return out
 
 
+def mark_reps_by_referee(seq: Sequence, poses: list[Pose | None], rule: Any, tolerance: int = 1) -> bool:
+    """Where the labels give no rep times, take them from the workout's own referee — but only
+    when its count agrees with the label (within ``tolerance``), so its times can be trusted.
+
+    Sets ``seq.active`` (True inside every rep and no-rep the referee saw); returns whether it did.
+    """
+    from hiitpi.referee.machine import Referee
+
+    if seq.active is not None or seq.count is None or rule.kind != "reps":
+        return False
+    ref = Referee(rule)
+    spans = []
+    for pose, t in zip(poses, seq.t, strict=True):
+        spans += [(e.t_start, e.t_end) for e in ref.update(pose, float(t)) if e.kind in ("rep", "no_rep")]
+    if abs(ref.count - seq.count) > tolerance:
+        return False
+    active = np.zeros(len(seq.t), dtype=bool)
+    for a, b in spans:
+        active |= (seq.t >= a) & (seq.t <= b)
+    seq.active = active
+    return True
+
+
 # --------------------------------------------------------------------------------------------
 # single-frame data sets: a movement rebuilt between the two extremes
 

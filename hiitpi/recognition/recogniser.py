@@ -50,7 +50,7 @@ class RecogniserConfig:
     smooth_s: float = 0.6  # time constant of the smoothed probabilities
     lock_p: float = 0.5  # a workout's probability needed to recognise it
     evidence_s: float = 4.0  # a rep of the workout must have ended this recently
-    credit_s: float = 8.0  # reps up to this long before the decision count for it
+    credit_s: float = 12.0  # reps up to this long before the decision count for it
     switch_margin: float = 0.2  # another workout must lead by this much...
     switch_s: float = 0.6  # ...for this long to take over
     idle_s: float = 4.0  # nothing done (no rep, or the classifier says none) this long: rest
