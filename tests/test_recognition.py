@@ -149,6 +149,17 @@ def _poses_times(item):
     return poses, list(seq.t)
 
 
+def _hiitpi(*args: object, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "hiitpi", *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+        env=env,
+    )
+
+
 def test_eval_recognition_poses_reads_both_layouts(shared_data, tmp_path):
     """One RepCount-A (104 columns) and one Countix (99 columns) sequence through the command."""
     rc = shared_data / "repcount_pose"
@@ -163,23 +174,7 @@ def test_eval_recognition_poses_reads_both_layouts(shared_data, tmp_path):
     (tmp_path / "index.csv").write_text(
         "video,exercise,count\nstu8_28.mp4,jumping_jack,7\nfront_raises047.mp4,front_raise,9\n"
     )
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hiitpi",
-            "eval",
-            "recognition",
-            "poses",
-            str(tmp_path / "index.csv"),
-            str(tmp_path / "poses"),
-            "--json",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=REPO,
-    )
+    out = _hiitpi("eval", "recognition", "poses", tmp_path / "index.csv", tmp_path / "poses", "--json")
     assert out.returncode == 0, out.stderr
     report = json.loads(out.stdout)
     assert {"accuracy", "per_exercise", "median_lock_s", "clips"} <= set(report)
@@ -191,33 +186,18 @@ def test_eval_recognition_poses_reads_both_layouts(shared_data, tmp_path):
 
 def test_eval_recognition_says_what_is_wrong_with_a_bad_index(tmp_path):
     (tmp_path / "index.csv").write_text("video,reps\na.mp4,3\n")
-    out = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hiitpi",
-            "eval",
-            "recognition",
-            "poses",
-            str(tmp_path / "index.csv"),
-            str(tmp_path),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        cwd=REPO,
-    )
+    out = _hiitpi("eval", "recognition", "poses", tmp_path / "index.csv", tmp_path)
     assert out.returncode == 2
     assert "missing column" in out.stderr and "Traceback" not in out.stderr
 
 
 def test_bench_recognition_reports_cost_per_frame(shared_data):
-    out = subprocess.run(
-        [sys.executable, "-m", "hiitpi", "bench", "recognition", "--rounds", "1", "--json"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=REPO,
+    out = _hiitpi(
+        "bench",
+        "recognition",
+        "--rounds",
+        "1",
+        "--json",
         env={"PATH": "/usr/bin:/bin", "HIITPI_DATA": str(shared_data)},
     )
     assert out.returncode == 0, out.stderr
