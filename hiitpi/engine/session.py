@@ -227,7 +227,7 @@ class SessionController(AutoSessions):
             return s
 
     def handle(self, cmd: LiveCommand) -> tuple[bool, str]:
-        """Run a start/stop/switch command from the page; (ok, message fit to show)."""
+        """Run a start/stop/switch/correct command from the page; (ok, message fit to show)."""
         try:
             problem = validate_command(cmd.action, cmd.player, cmd.workout)
             if problem:

@@ -83,6 +83,8 @@ class AutoMode:
         self.last_change = change
         if change is not None and change.workout is not None:
             start = change.since - REPLAY_MARGIN_S
+            if self.rest_since is not None:  # what the last interval counted is not counted again
+                start = max(start, self.rest_since)
             self._interval = deque(item for item in self._recent if item[1] >= start)
             self.referee = Referee(self.rules[change.workout], self.pace_window_s)
             self.resting = False
