@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from hiitpi.config import Settings
@@ -27,4 +26,3 @@ class WebContext:
     chat: Any = None
     #: the health report (`HealthMonitor.report`) when installed
     health_report: Callable[[], dict] | None = None
-    stopping: threading.Event = field(default_factory=threading.Event)
