@@ -22,7 +22,8 @@ def auto_appliance(settings_factory, redis_url, shared_data):
     from hiitpi.engine import Engine
     from hiitpi.store.db import Store
     from hiitpi.store.recorder import SessionRecorder
-    from hiitpi.web.app import create_app, serve_web
+    from hiitpi.web.app import create_app
+    from hiitpi.web.server import WebServer
 
     settings = settings_factory(
         {
@@ -42,14 +43,11 @@ def auto_appliance(settings_factory, redis_url, shared_data):
     recorder = SessionRecorder.from_settings(store, settings)
     engine = Engine(settings, source_factory=lambda: GatedSource(real(), gate, ended), recorder=recorder)
     engine.start()
-    app = create_app(settings, store=store, auth=False)
-    stop = threading.Event()
-    web = threading.Thread(target=serve_web, args=(settings, stop), kwargs={"app": app}, daemon=True)
+    web = WebServer(settings, create_app(settings, store=store, auth=False))
     web.start()
     yield {"base": f"http://127.0.0.1:{settings.web.port}", "engine": engine, "store": store, "gate": gate}
-    stop.set()
+    web.stop()
     engine.stop()
-    web.join(10)
     recorder.close()
     store.close()
 
