@@ -12,7 +12,10 @@ Auto mode (workout ``auto``): the session waits, watching (`hiitpi.recognition.a
 and starts on the first recognised rep, counting it; each recognised stretch of one workout is an
 interval, a rest is a rest, and a correction (``correct``) re-counts the current interval as the
 workout the person names. A session that has rested for ``end_after_s`` ends, and the next one
-waits for the first rep again.
+waits for the first rep again. A free circuit (a program block of workout ``any``) is auto mode
+inside the program's work time: each such block watches afresh, its first recognised rep opens
+its interval, and the program's rests and clock go on as in any program; a free circuit that
+starts with such a block starts, clock and all, on its first recognised rep.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from hiitpi.pose.types import Pose
 from hiitpi.recognition import is_auto
 from hiitpi.referee.events import RefEvent
 from hiitpi.referee.machine import Referee
+from hiitpi.referee.programs import ANY
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +54,8 @@ class Session:
     workout: str  # the current interval's workout (rules name); "" while auto mode waits
     referee: Referee | None  # None while auto mode waits for the first rep
     program: Any = None  # a `ProgramRun` when the session is a HIIT program
-    auto: Any = None  # an `AutoMode` when the workout is recognised
+    auto: Any = None  # an `AutoMode` when the workout is recognised (auto mode, a free block)
+    corrections: dict[str, str] = dataclasses.field(default_factory=dict)  # recognised → said
     started: bool = True  # session_start announced (auto mode: at the first recognised rep)
     t0: float | None = None  # referee clock at the session's first frame
     store_id: Any = None  # set by the store sink when it opens the session's row
@@ -70,6 +75,11 @@ class Session:
     @property
     def total_attempts(self) -> int:
         return self.attempts_before + (self.referee.attempts if self.referee else 0)
+
+    @property
+    def watching(self) -> bool:
+        """A free block that has not recognised anything yet."""
+        return self.auto is not None and self.started and self.auto.referee is None
 
     @property
     def program_name(self) -> str | None:
@@ -159,6 +169,10 @@ class SessionController(AutoSessions):
             if is_auto(workout):
                 return self._arm(player)
             rule, program = self.resolve(workout)
+            if rule is None:  # a free circuit: it starts on the first recognised rep
+                from hiitpi.referee.programs import ProgramRun
+
+                return self._arm(player, ProgramRun(program))
             s = Session(
                 id=uuid.uuid4().hex[:12], player=player, workout=rule.name, referee=self._referee(rule)
             )
@@ -263,11 +277,12 @@ class SessionController(AutoSessions):
             if s is None:
                 return []
             if s.auto is not None:
-                return self._auto_step(s, stage, pose, t)
-            if s.t0 is None:
-                s.t0 = t
-            events = [] if s.resting else stage.referee((s.referee,), pose, t)
-            if s.program is not None:
+                events = self._auto_step(s, stage, pose, t)
+            else:
+                if s.t0 is None:
+                    s.t0 = t
+                events = [] if s.resting else stage.referee((s.referee,), pose, t)
+            if s.program is not None and s.started and self.session is s:
                 self._program_step(s)  # after this frame's events: they belong to their interval
             return events
 
@@ -280,10 +295,15 @@ class SessionController(AutoSessions):
             return
         elif seg.kind == "rest":
             s.resting = True
+            s.auto = None  # rest is rest: nothing is recognised until the next block
             self._change(
                 "rest_start", {"next": seg.workout, "round": seg.round, "duration_s": seg.duration_s}
             )
-        elif seg.index > 0:
+        elif seg.index == 0:
+            return  # the session's start began it
+        elif seg.workout == ANY:
+            self._watch(s)  # whatever is done next opens this block's interval
+        else:
             self.switch(seg.workout, round=seg.round)
 
     # -- what viewers see -------------------------------------------------------------------------
@@ -308,7 +328,7 @@ class SessionController(AutoSessions):
             player=s.player,
             workout=s.workout,
             running=True,
-            phase="waiting" if ref is None else "rest" if s.resting else ref.phase,
+            phase="waiting" if ref is None or s.watching else "rest" if s.resting else ref.phase,
             reps=ref.count if ref else 0,
             no_reps=ref.no_reps if ref else 0,
             attempts=ref.attempts if ref else 0,

@@ -44,6 +44,7 @@ class AutoMode:
         *,
         config: RecogniserConfig | None = None,
         pace_window_s: float = 20.0,
+        renamed: dict[str, str] | None = None,
     ):
         self.rules = dict(rules)
         self.recogniser = Recogniser(self.rules, model if model is not None else load_model(), config)
@@ -57,8 +58,9 @@ class AutoMode:
         self.rest_since: float | None = None
         #: the recogniser's change at the latest pose (None: no change)
         self.last_change: Change | None = None
-        #: corrections so far: what the recogniser said → what the person said it is
-        self.renamed: dict[str, str] = {}
+        #: corrections so far: what the recogniser said → what the person said it is (the caller's
+        #: dict when given, so a session's corrections outlive one `AutoMode`)
+        self.renamed: dict[str, str] = renamed if renamed is not None else {}
 
     @property
     def workout(self) -> str | None:

@@ -135,7 +135,8 @@
     var p = msg.program;
     if (p && running) {
       cls("live-program", "program " + p.kind);
-      put("live-program-phase", p.kind === "rest" ? "Rest · next " + p.workout : p.workout);
+      var pw = p.workout === "any" ? (p.kind === "rest" ? "any workout" : (st.recognised || "any workout")) : p.workout;
+      put("live-program-phase", p.kind === "rest" ? "Rest · next " + pw : pw);
       put("live-countdown", String(Math.ceil(p.remaining)));
       put("live-round", "round " + p.round + "/" + p.rounds);
       var key = p.round + ":" + p.kind;
