@@ -204,3 +204,25 @@ def test_bench_recognition_reports_cost_per_frame(shared_data):
     report = json.loads(out.stdout)
     assert report["us_per_frame"] > report["classifier_us_per_frame"] > 0
     assert report["candidates"] >= 5 and "RepCount" in report["source"]
+
+
+@pytest.mark.slow
+def test_a_hold_in_the_position_of_the_movement_before_is_followed(
+    shared_data, settings_factory, catalog, model
+):
+    """Mountain climbers, 5 s still, a plank: the plank's hold began with the climbers (the same
+    position), and counts from the rest on (real clips through the pose model)."""
+    from hiitpi.offline.poses import video_poses
+    from hiitpi.recognition.data import poses_to_px, smoothed
+
+    settings = settings_factory()
+    segs = []
+    for file, exercise in (
+        ("mountain_climber/venkat_mountain_climbers_side.mp4", "mountain_climber"),
+        ("plank/venkat_plank_forearm_gym.mp4", "plank"),
+    ):
+        poses, info = video_poses(shared_data / "clips" / file, settings)
+        poses = smoothed(poses, info.fps, settings.pose.smoothing)
+        segs.append(Segment(file, exercise, poses, list(poses_to_px(poses, info.fps)[1])))
+    s = score_switch(*segs, 5.0, _auto(catalog, model))
+    assert s.follow_s is not None and s.follow_s <= 3.0 and s.wrong_reps == 0
