@@ -34,6 +34,7 @@ def _settings(tmp_path, model_mirror, redis_url):
             ("general", "data_dir"): str(tmp_path / "data"),
             ("models", "mirror"): str(model_mirror),
             ("redis", "url"): redis_url,
+            ("redis", "sample_fps"): 0.0,  # every frame's pose on the bus: what the engine saw
             ("referee", "workout"): "auto",
         },
     )
@@ -89,6 +90,7 @@ def test_a_wrong_guess_is_corrected_with_one_command_and_the_reps_move(
 ):
     from hiitpi.capture.video import open_video
     from hiitpi.pose.types import Pose
+    from hiitpi.recognition.auto import REPLAY_MARGIN_S
     from hiitpi.referee.catalog import load_catalog
     from hiitpi.referee.machine import Referee
     from hiitpi.store.queries import list_sessions, session_detail
@@ -127,13 +129,15 @@ def test_a_wrong_guess_is_corrected_with_one_command_and_the_reps_move(
     cap.release()
     by_hand = Referee(load_catalog(REPO / "rules").workout("toe_tap"))
     assert len(seen) > info.frames / 4
-    for e in seen:
+    # from where the replay began: the first recognised rep's start less the replay margin
+    for e in [e for e in seen if e.ts >= d.t0 - REPLAY_MARGIN_S]:
         kp = None if e.keypoints is None else np.asarray(e.keypoints, dtype=np.float32)
         by_hand.update(None if kp is None else Pose(kp, e.score or 0.0, e.ts, info.width, info.height), e.ts)
     # each interval is counted by a fresh referee from its first recognised rep: within one rep per
-    # interval of the poses the engine saw, counted by hand
+    # interval of the poses the engine saw from there, counted by hand, and one more for the bus's
+    # rounded keypoints (toe taps on jumping jacks sit near the rule's thresholds)
     assert d.session.reps >= 5
-    assert abs(d.session.reps - by_hand.count) <= len(d.intervals)
+    assert abs(d.session.reps - by_hand.count) <= len(d.intervals) + 1
     assert [r.index for r in d.reps] == list(range(1, len(d.reps) + 1))
     store.close()
 
