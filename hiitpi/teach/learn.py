@@ -310,3 +310,106 @@ def teach_reps(
         "do at least three full, steady reps with the whole body in view; for a held position (a "
         "plank, a yoga pose) teach a hold instead (--hold)",
     )
+
+
+# --------------------------------------------------------------------------------------------
+# holds
+
+#: the features a held position is recognised by: angles and a tilt, which do not depend on
+#: how far the person is from the camera
+HOLD_KEYS: tuple[str, ...] = ("torso", "body_line", "hip", "knee", "elbow", "arm_raise")
+#: the band around a held value: at least this many degrees either side
+HOLD_TOLERANCE_DEG = 20.0
+#: a feature that moves more than this (degrees, 10th to 90th percentile) is not held still
+HOLD_MAX_SPREAD_DEG = 25.0
+
+
+def teach_hold(demo: Demo, name: str, *, title: str = "") -> Taught:
+    """Learn a timed hold from a demo of a static pose: the clock runs while every feature that
+    stayed still in the demo is within a band around its held value. Raises `TeachError`."""
+    from hiitpi.teach.tomlwrite import parse_text, render
+
+    source = demo.source or "the demonstration"
+    check_person(demo, source)
+    cands = [BY_KEY[k] for k in HOLD_KEYS]
+    feats = series(demo.poses, demo.times, cands)
+    held: list[tuple[str, float, float, float]] = []  # key, median, spread, coverage
+    for c in cands:
+        x = feats[c.key]
+        ok = ~np.isnan(x)
+        if ok.mean() < 0.7:
+            continue
+        p10, med, p90 = np.percentile(x[ok], [10, 50, 90])
+        spread = float(p90 - p10)
+        if spread <= HOLD_MAX_SPREAD_DEG:
+            held.append((c.key, float(med), spread, float(ok.mean())))
+    if not held:
+        raise TeachError(
+            f"no held position found in {source}: every joint moved more than "
+            f"{HOLD_MAX_SPREAD_DEG:.0f} degrees",
+            "hold the position still for the whole clip, with the whole body in view; for a "
+            "movement that repeats, teach reps (leave out --hold)",
+        )
+    held = held[:4]
+    view = demo_view(demo)
+    features: dict[str, dict] = {}
+    comments: dict[str, str] = {}
+    when, off = [], []
+    for key, med, spread, _cov in held:
+        cand = BY_KEY[key]
+        features[key] = dict(cand.spec)
+        tol = max(HOLD_TOLERANCE_DEG, 1.5 * spread)
+        hi_limit = 90.0 if cand.spec["type"] == "tilt" else 180.0
+        lo, hi = round(max(med - tol, 0.0)), round(min(med + tol, hi_limit))
+        cond: dict[str, Any] = {"feature": key}
+        if lo > 0:
+            cond["above"] = lo
+        if hi < hi_limit:
+            cond["below"] = hi
+        if len(cond) == 1:
+            continue  # a band over the whole range says nothing
+        when.append(cond)
+        if lo > 0:
+            off.append({"feature": key, "below": max(lo - 10, 1)})
+        if hi < hi_limit:
+            off.append({"feature": key, "above": min(hi + 10, hi_limit - 1)})
+        comments[key] = f"{cand.what}: held at {med:.0f} in the demo (it moved {spread:.0f} while held)"
+    if not when:
+        raise TeachError(
+            f"no held position found in {source}: the pose cannot be told from any other",
+            "hold a clear position (a plank, a wall sit, a yoga pose) with the whole body in view",
+        )
+    states = [{"name": "hold", "when": when}]
+    if off:
+        states.append({"name": "off", "any": off})
+    doc: dict[str, Any] = {
+        "name": name,
+        "title": title or name.replace("_", " ").capitalize(),
+        "kind": "hold",
+        "description": f"Taught by demonstration: a held position ({', '.join(k for k, *_ in held)}).",
+        "views": [view] if view else [],
+        "min_score": 0.2,
+        "min_dwell_s": 0.2,
+        "features": features,
+        "states": states,
+        "hold": {"state": "hold", "tick_s": 1.0},
+    }
+    if not doc["views"]:
+        del doc["views"]
+    comments["states"] = (
+        "the clock runs while every feature is within its band around the demonstrated pose; the band is "
+        f"at least {HOLD_TOLERANCE_DEG:.0f} degrees either side"
+    )
+    rule = parse_text(render(doc, name, comments), f"<taught {name}>")
+    events = count_demo(rule, demo)
+    key = held[0][0]
+    return Taught(
+        name, "hold", doc, rule, [k for k, *_ in held], view, events, feats[key], key, demo.times,
+        comments=comments,
+    )  # fmt: skip
+
+
+def held_seconds(taught: Taught) -> float:
+    """The time the taught hold's clock ran over the demo (its last tick or fault's ``hold_s``)."""
+    ticks = [e.hold_s for e in taught.events if e.hold_s is not None]
+    return float(ticks[-1]) if ticks else 0.0
