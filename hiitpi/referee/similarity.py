@@ -65,7 +65,7 @@ def dtw(a: np.ndarray, b: np.ndarray, band: float = BAND) -> tuple[float, np.nda
     """Dynamic time warping of ``a`` and ``b`` ((points, features) each, already scaled) within a
     Sakoe-Chiba band: (mean squared difference along the path, per-feature mean squared difference)."""
     n, m = len(a), len(b)
-    w = max(1, int(math.ceil(band * max(n, m))))
+    w = max(1, math.ceil(band * max(n, m)))
     diff = np.minimum(np.abs(a[:, None, :] - b[None, :, :]), CLIP) ** 2
     cost = diff.mean(axis=2)
     acc = np.full((n + 1, m + 1), np.inf)
@@ -113,7 +113,9 @@ def score_trajectory(
     keys = [
         k
         for k in ref.features
-        if k in traj and (not valid.get(k) or (view or ref_view) in valid[k]) and (not valid.get(k) or ref_view in valid[k])
+        if k in traj
+        and (not valid.get(k) or (view or ref_view) in valid[k])
+        and (not valid.get(k) or ref_view in valid[k])
     ]
     rep = {}
     for k in keys:
@@ -213,5 +215,10 @@ def attach_scorer(referee) -> RepScorer | None:
     if ref is None:
         return None
     referee.scorer = RepScorer(ref)
-    log.info("%s: reps are scored against %s (%d reference reps)", referee.name, ref.source or "a reference", ref.reps)
+    log.info(
+        "%s: reps are scored against %s (%d reference reps)",
+        referee.name,
+        ref.source or "a reference",
+        ref.reps,
+    )
     return referee.scorer

@@ -57,6 +57,8 @@ class Demo:
     times: np.ndarray
     fps: float
     source: str = ""
+    #: the demo ends at the person's start position (False: a clip cut short, mid-movement)
+    ends_at_rest: bool = True
 
     @property
     def duration_s(self) -> float:
@@ -209,6 +211,16 @@ def build_reps_doc(
     }
     if not doc["views"]:
         del doc["views"]
+    calibrated = ", ".join(m.key for m in members)
+    comments["states"] = (
+        f"{calibrated} {'is' if len(members) == 1 else 'are'} calibrated (`calibrate`): measured in the "
+        f"person's own travel, 0 at their {start_name} position, 1 at their {far_name} position. "
+        f"{start_name}: back within 35 % of the way; {far_name}: past 65 %."
+    )
+    comments["rep"] = (
+        f"timing from the demo's reps ({shortest:.2f} s to {longest:.2f} s): shorter than min_s is noise, "
+        "a rep that has not reached the far position within max_s is dropped"
+    )
     return doc, comments
 
 
@@ -254,8 +266,12 @@ def teach_reps(
     reps: int | None = None,
     title: str = "",
     candidates: tuple[Candidate, ...] = CANDIDATES,
+    strict: bool = False,
 ) -> Taught:
-    """Learn a rep workout from a demo (see the module doc). Raises `TeachError`."""
+    """Learn a rep workout from a demo (see the module doc). Raises `TeachError`.
+
+    A primary feature is taken only if features on at least two other body parts agree with it;
+    without ``strict``, one other part will do when no candidate has two."""
     from hiitpi.teach.tomlwrite import parse_text, render
 
     source = demo.source or "the demonstration"
@@ -263,7 +279,7 @@ def teach_reps(
     feats = series(demo.poses, demo.times, candidates)
     found = {}
     for c in candidates:
-        sw = swings(c.key, c.spec, demo.times, feats[c.key])
+        sw = swings(c.key, c.spec, demo.times, feats[c.key], use_end=demo.ends_at_rest)
         if sw is not None and sw.count >= 1:
             found[c.key] = sw
     if not found:
@@ -274,9 +290,15 @@ def teach_reps(
         )
     ranked = rank(found, {c.key: c.part for c in candidates})
     view = demo_view(demo)
+    parts = {c.key: c.part for c in candidates}
+
+    def other_parts(sw: Swings) -> int:
+        return len({parts[k] for k in sw.agrees_with} - {parts[sw.key]})
+
     tried: list[tuple[int, Taught]] = []
+    need = 2 if strict or any(other_parts(sw) >= 2 for sw in ranked[:TRY_PRIMARIES]) else 1
     for primary in ranked[:TRY_PRIMARIES]:
-        if primary.count < 2 or not primary.agrees_with:
+        if primary.count < 2 or other_parts(primary) < need:
             continue
         members = _members(primary, ranked)
         doc, comments = build_reps_doc(name, members[0], members, view, title)

@@ -160,7 +160,7 @@ def turning_points(t: np.ndarray, z: np.ndarray, turn: float = TURN) -> list[tup
     return out
 
 
-def swings(key: str, spec: dict, t: np.ndarray, x: np.ndarray) -> Swings | None:
+def swings(key: str, spec: dict, t: np.ndarray, x: np.ndarray, use_end: bool = True) -> Swings | None:
     """The cycles of one candidate, or None if it does not move enough (or is rarely seen)."""
     ok = ~np.isnan(x)
     coverage = float(ok.mean()) if len(x) else 0.0
@@ -176,9 +176,11 @@ def swings(key: str, spec: dict, t: np.ndarray, x: np.ndarray) -> Swings | None:
     if len(tps) < 2:
         return None
     # where the demonstration starts and ends: the first and last second of what was seen
+    # (people start and finish at the start position; ``use_end=False`` for a clip cut short)
     valid = np.flatnonzero(~np.isnan(z))
     t0, t1 = t[valid[0]], t[valid[-1]]
-    ends = z[valid][(t[valid] <= t0 + 1.0) | (t[valid] >= t1 - 1.0)]
+    at_end = (t[valid] >= t1 - 1.0) if use_end else np.zeros(len(valid), dtype=bool)
+    ends = z[valid][(t[valid] <= t0 + 1.0) | at_end]
     start_high = bool(np.median(ends) > 0.5)
     s = Swings(key, float(lo), float(hi), start_high, coverage=coverage)
     s.start_weight = float(abs(np.median(ends) - 0.5))

@@ -4,6 +4,7 @@ rules schema (`hiitpi.referee.rules.parse_rule`) so what is saved is exactly wha
 from __future__ import annotations
 
 import json
+import textwrap
 import tomllib
 from pathlib import Path
 
@@ -28,8 +29,11 @@ def value(v) -> str:
     raise TypeError(f"cannot write {type(v).__name__} to TOML")
 
 
-def _comment(text: str) -> list[str]:
-    return [f"# {line}" if line else "#" for line in text.splitlines()]
+def _comment(text: str, width: int = 100) -> list[str]:
+    out = []
+    for line in text.splitlines():
+        out += [f"# {w}" for w in textwrap.wrap(line, width - 2)] or ["#"]
+    return out
 
 
 def render(doc: dict, header: str, comments: dict[str, str] | None = None) -> str:
