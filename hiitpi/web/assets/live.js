@@ -86,6 +86,7 @@
       cur.session = sid; cur.reps = null; cur.noReps = null; cur.programKey = null;
       setProps("live-session", { data: sid });
       put("live-norep", "");
+      put("live-form", "");
     }
     var reps = st.reps || "0";
     if (msg.captured) {
@@ -135,6 +136,10 @@
     var repX = [], repY = [];
     (msg.events || []).forEach(function (e) {
       if (e.session && sid && e.session !== sid) { return; }
+      if ((e.kind === "rep" || e.kind === "no_rep") && e.similarity !== undefined) {
+        // the rep against the workout's reference: 0-100 and the part that was furthest off
+        put("live-form", "Form " + Math.round(e.similarity) + "/100" + (e.deviation ? " · " + e.deviation + " off most" : ""));
+      }
       if (e.kind === "rep" && e.t !== null) { repX.push(e.t); repY.push(e.count); }
       else if (e.kind === "no_rep" || e.kind === "fault") {
         put("live-norep", (e.kind === "no_rep" ? "No rep: " : "") + e.reason);
