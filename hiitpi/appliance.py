@@ -26,6 +26,7 @@ class Appliance:
         self.recorder: SummarizingRecorder | None = None
         self.engine = None
         self.video = None
+        self.teach = None
         self.health = None
         self.coach_jobs: dict[int, object] = {}
         self._liveness: Callable[[], str | None] = lambda: None
@@ -79,8 +80,10 @@ class Appliance:
 
     def init_engine(self) -> Callable[[], None]:
         from hiitpi.engine import Engine
+        from hiitpi.teach.live import PoseTap
 
-        self.engine = Engine(self.settings, recorder=self.recorder, sinks=(self.video,))
+        self.teach = PoseTap()  # the pose stream, for teaching a new exercise from the camera
+        self.engine = Engine(self.settings, recorder=self.recorder, sinks=(self.video, self.teach))
         self.engine.start()
         return self.engine.stop
 
@@ -102,6 +105,7 @@ class Appliance:
             coach_snapshot=self.coach_snapshot,
             coach=self.coach,
             health=self.health,
+            teach_source=self.teach,
         )
         web_stop = threading.Event()
         thread = threading.Thread(

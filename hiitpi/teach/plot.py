@@ -27,8 +27,9 @@ def spans(taught: Taught) -> list[tuple[float, float, str]]:
 
 
 def label(taught: Taught) -> str:
+    """The plotted feature in words, short enough for an axis: "shoulder height above the ankles"."""
     cand = BY_KEY.get(taught.signal_name)
-    return cand.what if cand else taught.signal_name
+    return cand.what.split(",")[0].split(" (")[0] if cand else taught.signal_name
 
 
 def title(taught: Taught) -> str:

@@ -18,7 +18,7 @@ from hiitpi.store.players import PlayerRow
 from hiitpi.store.queries import BestRow, LeaderRow, Page, SessionDetail, SessionRow
 from hiitpi.web import figures
 
-NAV = (("/", "Live"), ("/history", "History"), ("/trends", "Trends"))
+NAV = (("/", "Live"), ("/history", "History"), ("/trends", "Trends"), ("/teach", "Teach"))
 
 
 def shell() -> html.Div:
