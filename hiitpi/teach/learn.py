@@ -344,6 +344,8 @@ HOLD_KEYS: tuple[str, ...] = ("torso", "body_line", "hip", "knee", "elbow", "arm
 HOLD_TOLERANCE_DEG = 20.0
 #: a feature that moves more than this (degrees, 10th to 90th percentile) is not held still
 HOLD_MAX_SPREAD_DEG = 25.0
+#: a part that moves more than this while the pose is "held" means the demo is no hold at all
+HOLD_MOVING_DEG = 45.0
 
 
 def teach_hold(demo: Demo, name: str, *, title: str = "") -> Taught:
@@ -356,6 +358,7 @@ def teach_hold(demo: Demo, name: str, *, title: str = "") -> Taught:
     cands = [BY_KEY[k] for k in HOLD_KEYS]
     feats = series(demo.poses, demo.times, cands)
     held: list[tuple[str, float, float, float]] = []  # key, median, spread, coverage
+    moving: list[tuple[str, float]] = []
     for c in cands:
         x = feats[c.key]
         ok = ~np.isnan(x)
@@ -365,6 +368,14 @@ def teach_hold(demo: Demo, name: str, *, title: str = "") -> Taught:
         spread = float(p90 - p10)
         if spread <= HOLD_MAX_SPREAD_DEG:
             held.append((c.key, float(med), spread, float(ok.mean())))
+        elif spread > HOLD_MOVING_DEG:
+            moving.append((c.part, spread))
+    if moving:
+        part, spread = max(moving, key=lambda m: m[1])
+        raise TeachError(
+            f"no held position found in {source}: the {part} moved {spread:.0f} degrees",
+            "hold the position still for the whole clip; for a movement that repeats, teach reps (leave out --hold)",
+        )
     if not held:
         raise TeachError(
             f"no held position found in {source}: every joint moved more than "
