@@ -148,14 +148,14 @@ def first_n(demo: Demo, n: int, name: str) -> tuple[float, Any] | None:
     return length, first
 
 
-def first_reps(row: ManifestRow, demo: Demo, n: int = FIRST_REPS) -> tuple[ClipResult, dict]:
-    """Teach from the shortest start of the clip with ``n`` reps; predict n + the reps after it."""
+def first_reps(row: ManifestRow, demo: Demo, n: int = FIRST_REPS) -> tuple[ClipResult | None, dict]:
+    """Teach from the shortest start of the clip with ``n`` reps; predict n + the reps after it.
+    None (and why, in the info) for a clip of ``n`` reps or fewer: nothing is left to count."""
     res = ClipResult(row.file, row.exercise, row.gt, None, row.gt_min, row.gt_max)
     info: dict[str, Any] = {"file": row.file}
     if row.gt_max <= n:
-        res.not_workout = True  # listed, not scored: nothing is left to count
         info["skipped"] = f"{row.gt} reps: nothing left after the first {n}"
-        return res, info
+        return None, info
     found = first_n(demo, n, "taught_" + row.exercise)
     if found is None:
         res.error = f"no {n} reps found in any start of the clip"
@@ -290,7 +290,8 @@ def evaluate(
         leave=False,
     ):
         res, info = first_reps(row, demos[row.file])
-        first.append(res)
+        if res is not None:
+            first.append(res)
         infos.append(info)
     report["first_reps"] = summarize(first, key="file")
     report["first_reps"]["learnt_from"] = infos

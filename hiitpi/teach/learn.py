@@ -422,7 +422,7 @@ def teach_hold(demo: Demo, name: str, *, title: str = "") -> Taught:
         "description": f"Taught by demonstration: a held position ({', '.join(k for k, *_ in held)}).",
         "views": [view] if view else [],
         "min_score": 0.2,
-        "min_dwell_s": 0.2,
+        "min_dwell_s": 0.1,
         "features": features,
         "states": states,
         "hold": {"state": "hold", "tick_s": 1.0},
