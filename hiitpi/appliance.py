@@ -1,17 +1,25 @@
 """The appliance: a flat list of start-up steps, undone in reverse order on stop.
 
-`hiitpi serve` runs this in one process: the live bus (Redis), the history store, the coach,
-the analysis engine with its video encoder, and the dashboard. SIGTERM or SIGINT stops it cleanly.
+`hiitpi serve` runs this in one process: the dashboard's port (bound first), the live bus (Redis),
+the history store, the coach, the analysis engine with its video encoder, and the dashboard. Every
+long-running part is handed to the `hiitpi.supervisor.Supervisor`, which restarts one that dies;
+the main loop ticks it and feeds systemd's watchdog while every required part is alive. READY=1
+goes out once the dashboard serves on its socket. SIGTERM or SIGINT stops it cleanly, in reverse:
+the dashboard, the engine (the session is saved and its last state published), the store, Redis
+last.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
 
 from hiitpi.config import Settings
+from hiitpi.runfile import Running, clear_running, write_running
+from hiitpi.supervisor import FuncPart, Supervisor
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +28,10 @@ class Appliance:
     def __init__(self, settings: Settings):
         self.settings = settings
         self.stop_event = threading.Event()
+        self.supervisor = Supervisor()
         self._undo: list[tuple[str, Callable[[], None]]] = []
+        self.web_socket = None
+        self.local_redis = None
         self.store = None
         self.coach = None
         self.recorder: SummarizingRecorder | None = None
@@ -28,8 +39,9 @@ class Appliance:
         self.video = None
         self.teach = None
         self.health = None
+        self.web = None
         self.coach_jobs: dict[int, object] = {}
-        self._liveness: Callable[[], str | None] = lambda: None
+        self._stuck: Callable[[], str | None] = lambda: None
 
     def step(self, name: str, start: Callable[[], Callable[[], None] | None]) -> None:
         """Run one start-up step; remember how to undo it."""
@@ -38,11 +50,22 @@ class Appliance:
         if undo is not None:
             self._undo.append((name, undo))
 
+    def reserve_port(self) -> Callable[[], None]:
+        """The dashboard's port, bound first: taken by another program, nothing else starts (no
+        session recorded, no pairing code shown) and the one line says what to do."""
+        from hiitpi.web.server import bind_socket
+
+        self.web_socket = bind_socket(self.settings.web.host, self.settings.web.port)
+        return self.web_socket.close
+
     def init_redis(self) -> Callable[[], None] | None:
         from hiitpi.redis_local import ensure_redis
 
-        local = ensure_redis(self.settings.redis.url, self.settings.general.data_dir / "redis")
-        return local.stop if local else None
+        self.local_redis = ensure_redis(self.settings.redis.url, self.settings.general.data_dir / "redis")
+        if self.local_redis is None:
+            return None
+        self.supervisor.watch(self.local_redis, required=False)  # counting goes on without it
+        return self.local_redis.stop
 
     def init_store(self) -> Callable[[], None]:
         """Open the history database (migrations applied) and close sessions a crash left open."""
@@ -62,12 +85,24 @@ class Appliance:
 
         # one worker, one model: the summaries and the chat queue on it
         self.coach = CoachWorker.from_settings(self.settings, session_running=self.session_running).start()
+        self.supervisor.watch(self.coach, required=False)
         return self.coach.stop
 
     def init_recorder(self) -> Callable[[], None]:
         from hiitpi.store.recorder import SessionRecorder
+        from hiitpi.web.health import recorder_probe
 
-        self.recorder = SummarizingRecorder(SessionRecorder.from_settings(self.store, self.settings), self)
+        inner = SessionRecorder.from_settings(self.store, self.settings)
+        self.recorder = SummarizingRecorder(inner, self)
+        self.supervisor.watch(
+            FuncPart(
+                "recorder",
+                start=inner.start_writer,
+                stop=lambda: None,
+                alive=inner.writer_alive,
+                health=recorder_probe(inner, self.settings.database_path),
+            )
+        )
         return self.recorder.close
 
     def init_video(self) -> Callable[[], None]:
@@ -76,27 +111,47 @@ class Appliance:
 
         self.video = MjpegBroadcaster.from_settings(self.settings)
         self.video.start()
+        self.supervisor.watch(self.video, required=False)
         return self.video.stop
 
     def init_engine(self) -> Callable[[], None]:
         from hiitpi.engine import Engine
         from hiitpi.teach.live import PoseTap
+        from hiitpi.web.health import capture_probe, engine_probe
 
         self.teach = PoseTap()  # the pose stream, for teaching a new exercise from the camera
-        self.engine = Engine(self.settings, recorder=self.recorder, sinks=(self.video, self.teach))
-        self.engine.start()
-        return self.engine.stop
+        engine = self.engine = Engine(self.settings, recorder=self.recorder, sinks=(self.video, self.teach))
+        engine.start()
+        self.supervisor.watch(
+            FuncPart(
+                "camera",
+                start=engine.restart_capture,
+                stop=lambda: None,
+                alive=lambda: engine.capture_alive,
+                health=capture_probe(lambda: engine.capture),
+            )
+        )
+        self.supervisor.watch(
+            FuncPart(
+                "engine",
+                start=engine.restart_analysis,
+                stop=lambda: None,
+                alive=lambda: engine.analysing or engine.finished.is_set() or engine.stop_event.is_set(),
+                health=engine_probe(engine),
+            )
+        )
+        return engine.stop
 
     def init_health(self) -> None:
-        from hiitpi.web.health import attach_engine, default_monitor, engine_liveness, recorder_probe
+        from hiitpi.web.health import attach_engine, default_monitor, engine_liveness
 
         self.health = default_monitor(self.settings)
-        self.health.register("recorder", recorder_probe(self.recorder.inner, self.settings.database_path))
         attach_engine(self.health, self.engine)
-        self._liveness = engine_liveness(self.engine)
+        self._stuck = engine_liveness(self.engine)
 
     def start_web(self) -> Callable[[], None]:
-        from hiitpi.web.app import create_app, serve_web
+        from hiitpi.web.app import create_app
+        from hiitpi.web.server import WebServer
 
         app = create_app(
             self.settings,
@@ -107,20 +162,17 @@ class Appliance:
             health=self.health,
             teach_source=self.teach,
         )
-        web_stop = threading.Event()
-        thread = threading.Thread(
-            target=serve_web, args=(self.settings, web_stop), kwargs={"app": app}, name="web", daemon=True
-        )
-        thread.start()
-
-        def undo() -> None:
-            web_stop.set()
-            thread.join(timeout=5)
-
-        return undo
+        self.web = WebServer(self.settings, app, sock=self.web_socket)
+        self.web_socket = None  # the server owns it now: its stop closes it, not the reserving step
+        self._undo = [(name, undo) for name, undo in self._undo if name != "dashboard port"]
+        self.web.start()  # serving on the bound socket when it returns; the pairing code shown then
+        self.supervisor.watch(self.web)
+        self.supervisor.register_health(self.health)
+        return self.web.stop
 
     def start(self) -> None:
         self.settings.general.data_dir.mkdir(parents=True, exist_ok=True)
+        self.step("dashboard port", self.reserve_port)
         self.step("live bus (Redis)", self.init_redis)
         self.step("history store", self.init_store)
         self.step("coach", self.init_coach)
@@ -163,6 +215,9 @@ class Appliance:
         return job.snapshot().to_dict() if job is not None else None
 
     def stop(self) -> None:
+        """Every step undone in reverse: the dashboard first, the session saved, Redis last."""
+        self.supervisor.close()
+        clear_running(self.settings.general.data_dir)
         while self._undo:
             name, undo = self._undo.pop()
             log.info("stopping %s", name)
@@ -184,47 +239,27 @@ class Appliance:
         try:
             self.start()
             log.info("HIIT PI is running; Ctrl-C or SIGTERM stops it")
-            if self.wait_until_serving():
-                watchdog.ready()
+            write_running(
+                self.settings.general.data_dir, Running(os.getpid(), self.settings.web.host, self.web.port)
+            )
+            watchdog.ready()  # the dashboard is bound and serving: start() returned
             while not self.stop_event.wait(watchdog.period):
-                watchdog.tick()
+                self.tick(watchdog)
         finally:
             watchdog.stopping()
             self.stop()
         return 0
 
-    # -- systemd watchdog (issue 8) ------------------------------------------------------------
-
-    def wait_until_serving(self, timeout_s: float = 60.0) -> bool:
-        """True once the dashboard accepts connections (the web thread binds after `start()`
-        returns), so READY=1 means "open it now". False (and no READY: systemd's start timeout
-        then restarts the service) if it never does, or a stop was asked for meanwhile."""
-        import socket
-        import time
-
-        host = self.settings.web.host
-        host = "127.0.0.1" if host in ("0.0.0.0", "") else "::1" if host == "::" else host
-        deadline = time.monotonic() + timeout_s
-        while not self.stop_event.is_set():
-            try:
-                with socket.create_connection((host, self.settings.web.port), timeout=1.0):
-                    return True
-            except OSError:
-                if time.monotonic() > deadline:
-                    log.error(
-                        "the dashboard is not listening on %s:%s after %.0f s; not telling systemd we are ready",
-                        host,
-                        self.settings.web.port,
-                        timeout_s,
-                    )
-                    return False
-                self.stop_event.wait(0.1)
-        return False
+    def tick(self, watchdog=None) -> None:
+        """One turn of the main loop: restart what died, then feed the watchdog if all is alive."""
+        self.supervisor.tick()
+        if watchdog is not None:
+            watchdog.tick()
 
     def liveness(self) -> str | None:
-        """None while the appliance makes progress, else why not (then systemd's watchdog is not
-        pinged and, after WatchdogSec, restarts the service)."""
-        return self._liveness()
+        """None while every required part is alive and the analysis makes progress, else why not
+        (then systemd's watchdog is not pinged and, after WatchdogSec, restarts the service)."""
+        return self.supervisor.liveness() or self._stuck()
 
 
 class SummarizingRecorder:

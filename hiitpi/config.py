@@ -180,7 +180,39 @@ class RedisSettings(Section):
 class WebSettings(Section):
     host: str = Field("0.0.0.0", title="Listen address", description="0.0.0.0 serves the LAN.")
     port: int = Field(8050, ge=1, le=65535, title="Port", description="HTTP port.")
-    threads: int = Field(8, ge=1, le=64, title="Server threads", description="WSGI worker threads.")
+    threads: int = Field(
+        8, ge=1, le=64, title="Page threads", description="Threads serving the pages (the streams need none)."
+    )
+    video_full_viewers: int = Field(
+        20, ge=0, le=500, title="Full-rate video viewers", description="Viewers who get every video frame."
+    )
+    video_max_viewers: int = Field(
+        50,
+        ge=0,
+        le=1000,
+        title="Video viewers",
+        description="Past the full-rate ones, viewers get 1 frame/s; past this many, a still picture.",
+    )
+    feed_max_viewers: int = Field(
+        200, ge=1, le=2000, title="Live feed viewers", description="Open live pages at once; more get 503."
+    )
+    max_connections: int = Field(
+        400,
+        ge=16,
+        le=10000,
+        title="Connections",
+        description="Open connections at once; past it the longest idle one is closed for a new one.",
+    )
+    max_connections_per_client: int = Field(
+        32, ge=4, le=1000, title="Connections per address", description="Open connections from one address."
+    )
+    head_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=120,
+        title="Request head time-out",
+        description="A connection that has not sent a whole request head in this many seconds is closed.",
+    )
     privacy_mode: bool = Field(
         False, title="Privacy mode", description="Stream only the skeleton, never the camera image."
     )

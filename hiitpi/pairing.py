@@ -81,9 +81,7 @@ def _write_private(path: Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
-def create_secrets(data_dir: Path) -> tuple[ApplianceSecrets, str]:
-    """Make a new pairing code and signing key, replacing any; returns (secrets, the code)."""
-    path = secrets_path(data_dir)
+def _new_secrets(path: Path) -> tuple[dict, str]:
     code = _new_code()
     salt = _random.token_hex(16)
     data = {
@@ -92,9 +90,46 @@ def create_secrets(data_dir: Path) -> tuple[ApplianceSecrets, str]:
         "pairing_salt": salt,
         "pairing_hash": _hash_code(code, salt),
     }
+    return data, code
+
+
+def create_secrets(data_dir: Path) -> tuple[ApplianceSecrets, str]:
+    """Make a new pairing code and signing key, replacing any; returns (secrets, the code)."""
+    path = secrets_path(data_dir)
+    data, code = _new_secrets(path)
     _write_private(path, data)
     log.info("wrote new pairing code and session key to %s (mode 0600)", path)
     return _from_dict(data, path), code
+
+
+@dataclass
+class PendingCode:
+    """A first start's new secrets, held in memory until `announce`: then written and the code
+    shown once. The appliance announces once its dashboard listens, so a start that fails (the
+    port is taken) never shows a code nobody can use, and the next start makes the code."""
+
+    data: dict
+    path: Path
+    code: str
+    url: str | None
+
+    def announce(self) -> None:
+        _write_private(self.path, self.data)
+        log.info("wrote new pairing code and session key to %s (mode 0600)", self.path)
+        log.warning("first start: a new pairing code was made%s", announce_code(self.code, self.url))
+
+
+def load_or_prepare_secrets(
+    data_dir: Path, *, url_for_code=None
+) -> tuple[ApplianceSecrets, PendingCode | None]:
+    """The stored secrets (and None), or new ones not yet written with their `PendingCode`."""
+    found = load_secrets(data_dir)
+    if found is not None:
+        return found, None
+    path = secrets_path(data_dir)
+    data, code = _new_secrets(path)
+    url = url_for_code(code) if url_for_code else None
+    return _from_dict(data, path), PendingCode(data, path, code, url)
 
 
 def _from_dict(data: dict, path: Path) -> ApplianceSecrets:
@@ -171,10 +206,7 @@ def ensure_secrets(data_dir: Path, *, url_for_code=None) -> ApplianceSecrets:
 
     ``url_for_code(code) -> str`` builds the pairing link shown with the QR code.
     """
-    found = load_secrets(data_dir)
-    if found is not None:
-        return found
-    made, code = create_secrets(data_dir)
-    url = url_for_code(code) if url_for_code else None
-    log.warning("first start: a new pairing code was made%s", announce_code(code, url))
-    return made
+    secrets, pending = load_or_prepare_secrets(data_dir, url_for_code=url_for_code)
+    if pending is not None:
+        pending.announce()
+    return secrets

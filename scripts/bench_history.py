@@ -3,7 +3,7 @@
 
     .venv/bin/python scripts/bench_history.py [--sessions 1000] [--reps 50000] [--runs 30] [--json]
 
-Seeds a fresh SQLite file with scripts/seed_history.py, serves the dashboard under waitress on a
+Seeds a fresh SQLite file with scripts/seed_history.py, serves the dashboard (the event-loop server) on a
 free loopback port and does what a browser does to show each page, over real HTTP: GET the page,
 its Dash layout and dependencies, then POST the callbacks that fill it (the page router, then the
 page's own data callback). Static JS/CSS bundles are left out (a browser caches them). Prints the
@@ -21,7 +21,6 @@ import random
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -46,12 +45,14 @@ def _pct(xs: list[float], q: float) -> float:
 class Browserish:
     """The HTTP requests a Dash page load makes (without the cached static bundles)."""
 
-    def __init__(self, base: str):
+    def __init__(self, base: str, *, http=None, timeout: float = 30.0):
+        """``http``: a `requests.Session` (a paired one for a dashboard behind pairing)."""
         import requests
 
         self.base = base
-        self.http = requests.Session()
-        self.deps = self.http.get(base + "/_dash-dependencies", timeout=30).json()
+        self.timeout = timeout
+        self.http = http or requests.Session()
+        self.deps = self.http.get(base + "/_dash-dependencies", timeout=timeout).json()
 
     def _output_of(self, first: str, trigger: str) -> str:
         return next(
@@ -71,17 +72,17 @@ class Browserish:
             "changedPropIds": [f"{i['id']}.{i['property']}" for i in inputs],
             "state": state or [],
         }
-        r = self.http.post(self.base + "/_dash-update-component", json=body, timeout=30)
+        r = self.http.post(self.base + "/_dash-update-component", json=body, timeout=self.timeout)
         r.raise_for_status()
         return r.json()
 
     def load(self, path: str, data_callback) -> dict[str, float]:
         t = {}
         t0 = time.perf_counter()
-        r = self.http.get(self.base + path, timeout=30)
+        r = self.http.get(self.base + path, timeout=self.timeout)
         r.raise_for_status()
-        self.http.get(self.base + "/_dash-layout", timeout=30).raise_for_status()
-        self.http.get(self.base + "/_dash-dependencies", timeout=30).raise_for_status()
+        self.http.get(self.base + "/_dash-layout", timeout=self.timeout).raise_for_status()
+        self.http.get(self.base + "/_dash-dependencies", timeout=self.timeout).raise_for_status()
         t["shell"] = time.perf_counter() - t0
         t1 = time.perf_counter()
         page = self.callback(
@@ -139,7 +140,8 @@ def main(argv: list[str] | None = None) -> int:
     from hiitpi.config import load_settings
     from hiitpi.store.db import Store
     from hiitpi.store.queries import list_sessions
-    from hiitpi.web.app import create_app, serve_web
+    from hiitpi.web.app import create_app
+    from hiitpi.web.server import WebServer
     from tests.conftest import free_port
 
     work = Path(tempfile.mkdtemp(prefix="hiitpi-bench-history-"))
@@ -161,18 +163,9 @@ def main(argv: list[str] | None = None) -> int:
     newest = list_sessions(store, per_page=1).items[0]
 
     app = create_app(settings, store=store, auth=False)
-    stop = threading.Event()
-    web = threading.Thread(target=serve_web, args=(settings, stop), kwargs={"app": app}, daemon=True)
-    web.start()
+    web = WebServer(settings, app)
+    web.start()  # serving when it returns
     base = f"http://127.0.0.1:{settings.web.port}"
-    import requests
-
-    for _ in range(200):
-        try:
-            requests.get(base + "/healthz", timeout=1)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.05)
     b = Browserish(base)
 
     def session_data(bb: Browserish) -> None:
@@ -206,8 +199,7 @@ def main(argv: list[str] | None = None) -> int:
             stats["response_kb"] = round(first["_bytes"] / 1024, 1)
             result["pages"][path.split("/")[1] if not path.startswith("/session") else "session"] = stats
     finally:
-        stop.set()
-        web.join(10)
+        web.stop()
         store.close()
     if args.json:
         print(json.dumps(result))

@@ -4,13 +4,17 @@
 #
 #   sudo scripts/install-pi.sh                 install or update, start the service
 #   sudo scripts/install-pi.sh --coral         also install Coral's libedgetpu1-std (Coral apt repo)
+#   sudo scripts/install-pi.sh --no-coach      quick install without llama-cpp-python (no compiler, no
+#                                              llama.cpp build): the coach's summaries are the template
 #   sudo scripts/install-pi.sh --privacy       new config streams the skeleton only (no camera image)
 #   sudo scripts/install-pi.sh --uninstall     stop and remove the service and /opt/hiitpi
 #   sudo scripts/install-pi.sh --uninstall --purge   also remove config, history, secrets and the user
 #
 # Other options: --prefix DIR (default /opt/hiitpi), --models-from DIR (copy model files from a folder
 # instead of downloading), --no-start, --dry-run (print what would be done), --render-unit (print the
-# unit file as it would be installed, then exit).
+# unit file as it would be installed, then exit), --emulated (scripts/check-arm64.sh: an arm64 Debian
+# root under qemu; installs as on a Pi except what only a Pi has: python3-picamera2 from Raspberry Pi
+# OS's apt repository is replaced by Debian's python3-numpy, the numpy it brings; no camera, no systemd).
 set -euo pipefail
 
 SRC=$(cd "$(dirname "$0")/.." && pwd)
@@ -19,10 +23,16 @@ CONF_DIR=/etc/hiitpi
 DATA_DIR=/var/lib/hiitpi
 USER_NAME=hiitpi
 UNIT_DIR=/etc/systemd/system
-CORAL=0 PRIVACY=0 UNINSTALL=0 PURGE=0 START=1 DRY=0 RENDER=0
+CORAL=0 PRIVACY=0 UNINSTALL=0 PURGE=0 START=1 DRY=0 RENDER=0 COACH=1 EMULATED=0
 MODELS_FROM=""
 
-usage() { sed -n '2,14p' "$0"; }
+usage() { sed -n '2,17p' "$0"; }
+need_arg() {  # a flag's value: present and not another flag
+  if [ -z "${2:-}" ] || [ "${2#--}" != "$2" ]; then
+    echo "install-pi.sh: $1 needs a folder (try --help)" >&2
+    exit 2
+  fi
+}
 while [ $# -gt 0 ]; do
   case "$1" in
     --coral) CORAL=1 ;;
@@ -32,8 +42,10 @@ while [ $# -gt 0 ]; do
     --no-start) START=0 ;;
     --dry-run) DRY=1 ;;
     --render-unit) RENDER=1 ;;
-    --prefix) PREFIX=${2:?--prefix needs a folder}; shift ;;
-    --models-from) MODELS_FROM=${2:?--models-from needs a folder}; shift ;;
+    --no-coach) COACH=0 ;;
+    --emulated) EMULATED=1 ;;
+    --prefix) need_arg "$1" "${2:-}"; PREFIX=$2; shift ;;
+    --models-from) need_arg "$1" "${2:-}"; MODELS_FROM=$2; shift ;;
     -h|--help) usage; exit 0 ;;
     *) echo "install-pi.sh: unknown option $1 (try --help)" >&2; exit 2 ;;
   esac
@@ -43,8 +55,27 @@ case "$PREFIX" in
   /*) ;;
   *) echo "install-pi.sh: --prefix must be an absolute path" >&2; exit 2 ;;
 esac
+if [ -n "$MODELS_FROM" ] && [ "$DRY" = 0 ] && [ ! -d "$MODELS_FROM" ]; then
+  echo "install-pi.sh: --models-from $MODELS_FROM is not a folder" >&2
+  exit 2
+fi
+if [ "$UNINSTALL" = 0 ] && [ "$PURGE" = 1 ]; then
+  echo "install-pi.sh: --purge goes with --uninstall (--uninstall --purge)" >&2
+  exit 2
+fi
 
-say() { printf '\033[1m==>\033[0m %s\n' "$*"; }
+# Bold and yellow on a terminal only: a log (journal, CI, check-arm64.sh) gets plain text.
+BOLD="" YELLOW="" PLAIN=""
+if [ -t 1 ]; then BOLD=$'\033[1m' YELLOW=$'\033[33m' PLAIN=$'\033[0m'; fi
+say() { printf '%s==>%s %s\n' "$BOLD" "$PLAIN" "$*"; }
+warn() { printf '%s!!%s  %s\n' "$YELLOW" "$PLAIN" "$*" >&2; }
+# Progress: "[n/8] what", and how long the step before it took.
+STEPS=8 STEP=0 T_START=$SECONDS T_STEP=$SECONDS
+step() {
+  if [ "$STEP" -gt 0 ]; then printf '    (%d s)\n' $((SECONDS - T_STEP)); fi
+  STEP=$((STEP + 1)) T_STEP=$SECONDS
+  printf '%s==> [%d/%d]%s %s\n' "$BOLD" "$STEP" "$STEPS" "$PLAIN" "$*"
+}
 # Every change to the system goes through run, so --dry-run shows the whole plan.
 run() {
   if [ "$DRY" = 1 ]; then
@@ -107,11 +138,17 @@ if [ "$ARCH" != arm64 ] && [ "$ARCH" != aarch64 ]; then
 fi
 IS_PI=0
 if grep -qs "Raspberry Pi" /proc/device-tree/model; then IS_PI=1; fi
+if [ "$EMULATED" = 1 ]; then
+  say "emulated Pi: python3-numpy from Debian stands in for python3-picamera2; no camera, no systemd"
+fi
 
 # --- apt packages ------------------------------------------------------------------------------
-APT_PKGS=(redis-server python3-venv python3-pip ca-certificates curl gnupg
-          build-essential cmake)  # cmake + compiler: llama-cpp-python builds from source on arm64
-if [ "$IS_PI" = 1 ]; then APT_PKGS+=(python3-picamera2); fi
+step "apt packages"
+APT_PKGS=(redis-server python3-venv python3-pip ca-certificates curl gnupg)
+# cmake + compiler: llama-cpp-python has no aarch64 wheel, it builds from source
+if [ "$COACH" = 1 ]; then APT_PKGS+=(build-essential cmake); fi
+if [ "$EMULATED" = 1 ]; then APT_PKGS+=(python3-numpy)
+elif [ "$IS_PI" = 1 ]; then APT_PKGS+=(python3-picamera2); fi
 
 if [ "$CORAL" = 1 ]; then
   KEYRING=/usr/share/keyrings/coral-edgetpu-archive-keyring.gpg
@@ -133,12 +170,13 @@ if [ "$CORAL" = 1 ]; then
   APT_PKGS+=(libedgetpu1-std)
 fi
 
+say "apt packages: ${APT_PKGS[*]}"
 need=()
 for p in "${APT_PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || need+=("$p")
 done
 if [ "${#need[@]}" -gt 0 ] || [ "${APT_UPDATE:-0}" = 1 ]; then
-  say "installing apt packages: ${need[*]:-(none, refreshing lists)}"
+  say "installing ${need[*]:-(none, refreshing the lists)} (downloads them: can take minutes)"
   run apt-get update -qq
   if [ "${#need[@]}" -gt 0 ]; then
     run env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
@@ -146,6 +184,7 @@ if [ "${#need[@]}" -gt 0 ] || [ "${APT_UPDATE:-0}" = 1 ]; then
 fi
 
 # --- the user and its groups -------------------------------------------------------------------
+step "the $USER_NAME user and its groups"
 if ! id "$USER_NAME" >/dev/null 2>&1; then
   say "creating system user $USER_NAME"
   run useradd --system --user-group --home-dir "$DATA_DIR" --no-create-home \
@@ -169,7 +208,7 @@ for g in video render plugdev apex; do
 done
 
 # --- code and virtual environment --------------------------------------------------------------
-say "copying HIIT PI to $PREFIX/src"
+step "copying HIIT PI to $PREFIX/src"
 run install -d -m 0755 "$PREFIX"
 run rm -rf "$PREFIX/src.new"
 run install -d -m 0755 "$PREFIX/src.new"
@@ -182,6 +221,7 @@ fi
 run rm -rf "$PREFIX/src"
 run mv "$PREFIX/src.new" "$PREFIX/src"
 
+step "Python packages in $PREFIX/venv"
 if [ ! -x "$PREFIX/venv/bin/python" ]; then
   say "creating the virtual environment (with system packages, for picamera2/libcamera)"
   run python3 -m venv --system-site-packages "$PREFIX/venv"
@@ -199,11 +239,39 @@ if [ "$DRY" = 0 ]; then
     fi
   } > "$CONSTRAINTS"
 fi
-say "installing Python packages into $PREFIX/venv (the first run builds llama-cpp-python: slow)"
-run "$PREFIX/venv/bin/pip" install --quiet --upgrade pip
-run "$PREFIX/venv/bin/pip" install --quiet -c "$CONSTRAINTS" -e "$PREFIX/src"
+PIP=("$PREFIX/venv/bin/pip" --disable-pip-version-check)
+run "${PIP[@]}" install --quiet --upgrade pip
+if [ "$COACH" = 1 ]; then
+  TARGET="$PREFIX/src[coach]"
+  if [ "$DRY" = 1 ] || ! "$PREFIX/venv/bin/python" -c 'import llama_cpp' 2>/dev/null; then
+    CACHED=$("${PIP[@]}" cache list 'llama_cpp_python*' 2>/dev/null | grep -c '\.whl' || true)
+    if [ "${CACHED:-0}" = 0 ]; then
+      warn "llama-cpp-python (the coach) has no wheel for this platform: pip compiles llama.cpp now, the"
+      warn "  longest step. Measured: 6-11 min on a 2-core x86 PC. A Pi 4 was not measured: expect 15-30 min"
+      warn "  (an estimate from its 4 slower cores). pip keeps the built wheel: later runs reuse it."
+      warn "  A quick install without the coach (template summaries): --no-coach."
+    else
+      say "llama-cpp-python: reusing the wheel pip built before"
+    fi
+  fi
+else
+  TARGET="$PREFIX/src"
+  if [ "$DRY" = 1 ] || "$PREFIX/venv/bin/python" -c 'import llama_cpp' 2>/dev/null; then
+    say "--no-coach: removing llama-cpp-python from the venv (summaries will be the template)"
+    run "${PIP[@]}" uninstall --quiet --yes llama-cpp-python
+  fi
+fi
+say "pip install $TARGET (-c $CONSTRAINTS)"
+if [ "$DRY" = 1 ]; then
+  printf '+ %s\n' "${PIP[*]} install --progress-bar off -c $CONSTRAINTS -e $TARGET"
+else
+  # pip's own progress, without the "already satisfied" lines of an update
+  "${PIP[@]}" install --progress-bar off -c "$CONSTRAINTS" -e "$TARGET" \
+    | sed -u '/^Requirement already satisfied/d'
+fi
 
 # --- config and data ---------------------------------------------------------------------------
+step "settings in $CONF_DIR and data in $DATA_DIR"
 run install -d -m 0750 -o "$USER_NAME" -g "$USER_NAME" "$DATA_DIR"
 run install -d -m 0755 "$CONF_DIR"
 if [ ! -e "$CONF_DIR/hiitpi.toml" ]; then
@@ -243,13 +311,14 @@ if [ "$DRY" = 0 ]; then
   run runuser -u "$USER_NAME" -- "$PREFIX/venv/bin/hiitpi" config check "$CONF_DIR/hiitpi.toml"
 fi
 
-say "fetching model files into $DATA_DIR/models"
+step "model files in $DATA_DIR/models"
 if [ -n "$MODELS_FROM" ]; then
   as_user HIITPI_MODEL_MIRROR="$MODELS_FROM" "$PREFIX/venv/bin/hiitpi" models fetch --no-progress
 else
   as_user "$PREFIX/venv/bin/hiitpi" models fetch --no-progress
 fi
 
+step "pairing code"
 # Pairing: made once, shown once (here with a QR code, and in the journal under the tag hiitpi);
 # `hiitpi pair --reset` makes a new one.
 if [ "$DRY" = 0 ] && have_systemd && command -v systemd-cat >/dev/null; then
@@ -260,7 +329,7 @@ else
 fi
 
 # --- systemd -----------------------------------------------------------------------------------
-say "installing $UNIT_DIR/hiitpi.service"
+step "systemd unit $UNIT_DIR/hiitpi.service"
 if [ "$DRY" = 1 ]; then
   printf '+ %s\n' "render systemd/hiitpi.service (prefix $PREFIX) > $UNIT_DIR/hiitpi.service"
 else
@@ -280,4 +349,8 @@ if have_systemd; then
 else
   say "systemd is not running here: enable later with systemctl enable --now hiitpi"
 fi
-say "done"
+printf '    (%d s)\n' $((SECONDS - T_STEP))
+if [ "$COACH" = 0 ]; then
+  say "installed without the coach: summaries are the template (run again without --no-coach to add it)"
+fi
+say "done in $((SECONDS - T_START)) s"

@@ -1,11 +1,10 @@
-"""Pairing in a real headless Chromium against the real dashboard and engine under waitress:
+"""Pairing in a real headless Chromium against the real dashboard and engine on the event-loop server:
 a stranger lands on the login form, the code opens the live page, the cookie is HttpOnly and
 SameSite=Lax (JavaScript cannot read it), and the video and API answer with it."""
 
 from __future__ import annotations
 
 import os
-import threading
 import time
 from pathlib import Path
 
@@ -23,8 +22,9 @@ ARTIFACTS = Path(os.environ.get("HIITPI_TEST_ARTIFACTS") or REPO / "test-artifac
 def served(settings_factory, shared_data, redis_url):
     from hiitpi.engine import Engine
     from hiitpi.pairing import create_secrets
-    from hiitpi.web.app import create_app, serve_web
+    from hiitpi.web.app import create_app
     from hiitpi.web.mjpeg import MjpegBroadcaster
+    from hiitpi.web.server import WebServer
 
     settings = settings_factory(
         {
@@ -42,12 +42,10 @@ def served(settings_factory, shared_data, redis_url):
     engine = Engine(settings, sinks=(video,))
     engine.start()
     app = create_app(settings, broadcaster=lambda: video)
-    stop = threading.Event()
-    web = threading.Thread(target=serve_web, args=(settings, stop), kwargs={"app": app}, daemon=True)
+    web = WebServer(settings, app)
     web.start()
     yield f"http://127.0.0.1:{settings.web.port}", code
-    stop.set()
-    web.join(10)
+    web.stop()
     engine.stop()
     video.stop()
 

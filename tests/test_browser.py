@@ -83,8 +83,9 @@ def appliance(settings_factory, redis_url, shared_data):
     from hiitpi.engine import Engine
     from hiitpi.store.db import Store
     from hiitpi.store.recorder import SessionRecorder
-    from hiitpi.web.app import create_app, serve_web
+    from hiitpi.web.app import create_app
     from hiitpi.web.mjpeg import MjpegBroadcaster
+    from hiitpi.web.server import WebServer
 
     settings = settings_factory(
         {
@@ -113,15 +114,13 @@ def appliance(settings_factory, redis_url, shared_data):
     )
     engine.start()
     app = create_app(settings, store=store, broadcaster=lambda: video, auth=False)
-    stop = threading.Event()
-    web = threading.Thread(target=serve_web, args=(settings, stop), kwargs={"app": app}, daemon=True)
+    web = WebServer(settings, app)
     web.start()
     base = f"http://127.0.0.1:{settings.web.port}"
     yield {"base": base, "engine": engine, "store": store, "gate": gate, "ended": ended, "settings": settings}
-    stop.set()
+    web.stop()
     engine.stop()
     video.stop()
-    web.join(10)
     recorder.close()
     store.close()
 
@@ -287,7 +286,8 @@ def test_live_page_says_degraded_when_redis_dies_and_recovers(tmp_path, redis_se
     from hiitpi.config import load_settings
     from hiitpi.live.contract import LiveKeys, LiveState
     from hiitpi.live.reader import LiveReader
-    from hiitpi.web.app import create_app, serve_web
+    from hiitpi.web.app import create_app
+    from hiitpi.web.server import WebServer
 
     settings = load_settings(
         None,
@@ -300,8 +300,7 @@ def test_live_page_says_degraded_when_redis_dies_and_recovers(tmp_path, redis_se
         },
     )
     app = create_app(settings, auth=False)
-    stop = threading.Event()
-    web = threading.Thread(target=serve_web, args=(settings, stop), kwargs={"app": app}, daemon=True)
+    web = WebServer(settings, app)
     web.start()
     try:
         reader = LiveReader(redis_url, LiveKeys(settings.redis.prefix))
@@ -339,5 +338,4 @@ def test_live_page_says_degraded_when_redis_dies_and_recovers(tmp_path, redis_se
             timeout=20,
         )
     finally:
-        stop.set()
-        web.join(10)
+        web.stop()

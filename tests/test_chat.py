@@ -14,7 +14,6 @@ import re
 import sqlite3
 import subprocess
 import threading
-import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
@@ -532,26 +531,18 @@ def test_ask_command_streams_keeps_and_explains(tmp_path):
 
 @pytest.fixture()
 def chat_server(tmp_path, redis_url):
-    from hiitpi.web.app import create_app, serve_web
+    from hiitpi.web.app import create_app
+    from hiitpi.web.server import WebServer
 
     store = seed_history(tmp_path / "h.db")
     settings = site_settings(tmp_path, redis_url)
     worker = _plain_worker()
     app = create_app(settings, store=store, coach=worker, auth=False)
-    stop = threading.Event()
-    web = threading.Thread(target=serve_web, args=(settings, stop), kwargs={"app": app}, daemon=True)
-    web.start()
+    web = WebServer(settings, app)
+    web.start()  # serving when it returns
     base = f"http://127.0.0.1:{settings.web.port}"
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            requests.get(base + "/api/chat/session/1", timeout=2)
-            break
-        except requests.ConnectionError:
-            time.sleep(0.1)
     yield base, store
-    stop.set()
-    web.join(10)
+    web.stop()
     worker.stop()
     store.close()
 

@@ -10,8 +10,6 @@ a real SQLite file; Redis is a real redis-server. Screenshots go to test-artifac
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from tests.chat_history import NOW, seed_history, site_settings
@@ -28,7 +26,8 @@ def chat_site(tmp_path, redis_url, shared_llm):
     from hiitpi.coach.job import CoachWorker
     from hiitpi.coach.model import SharedModel
     from hiitpi.coach.summary import Coach
-    from hiitpi.web.app import create_app, serve_web
+    from hiitpi.web.app import create_app
+    from hiitpi.web.server import WebServer
 
     store = seed_history(tmp_path / "h.db")
     settings = site_settings(tmp_path, redis_url)
@@ -37,12 +36,10 @@ def chat_site(tmp_path, redis_url, shared_llm):
     worker = CoachWorker(Coach(None, model=model), chat=chat)
     app = create_app(settings, store=store, coach=worker, auth=False)
     app.server.extensions["hiitpi_web"].chat.now = lambda: NOW
-    stop = threading.Event()
-    web = threading.Thread(target=serve_web, args=(settings, stop), kwargs={"app": app}, daemon=True)
+    web = WebServer(settings, app)
     web.start()
     yield {"base": f"http://127.0.0.1:{settings.web.port}", "chat": chat, "store": store}
-    stop.set()
-    web.join(10)
+    web.stop()
     worker.stop()
     store.close()
 

@@ -284,9 +284,15 @@ def test_video_clients_get_frames_from_the_engine(tmp_path, model_mirror, redis_
     )
     engine.start()
     try:
-        gen = video.stream("phone")
-        parts = [next(gen) for _ in range(3)]
-        gen.close()
+        import asyncio
+
+        async def watch() -> list[bytes]:
+            gen = video.parts(video.attach(asyncio.get_running_loop()), "phone")
+            parts = [await anext(gen) for _ in range(3)]
+            await gen.aclose()
+            return parts
+
+        parts = asyncio.run(watch())
         assert all(b"\xff\xd8" in p for p in parts)
         assert video.clients == 0
     finally:

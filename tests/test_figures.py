@@ -92,13 +92,10 @@ def test_weekly_trends_one_trace_per_workout_in_week_order():
     assert figures.weekly_trends_figure([]).data == ()
 
 
-def test_live_figures_start_empty_and_extend_payload_shape():
+def test_live_figures_start_empty():
     reps_fig = figures.live_reps_figure()
     pose_fig = figures.live_pose_figure()
     assert len(reps_fig.data) == 1 and list(reps_fig.data[0].x) == []
     assert len(pose_fig.data) == 2 and pose_fig.data[1].yaxis == "y2"
-    payload = figures.extend_payload([([1.0, 1.1], [0.8, 0.7]), ([1.0, 1.1], [6.2, 6.4])], max_points=500)
-    assert payload == [{"x": [[1.0, 1.1], [1.0, 1.1]], "y": [[0.8, 0.7], [6.2, 6.4]]}, [0, 1], 500]
-    assert figures.extend_payload([([], [])]) is None
     # the figures serialise (what dcc.Graph receives)
     assert reps_fig.to_plotly_json()["layout"]["uirevision"] == "keep"

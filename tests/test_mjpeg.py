@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import threading
 import time
@@ -58,49 +59,59 @@ def test_privacy_mode_never_sends_the_camera_image(squat_and_pose):
     assert np.any(empty > 0, axis=2).mean() < 0.02
 
 
-def _parts(gen, n):
+def _check(part: bytes) -> bytes:
+    head, _, rest = part.partition(b"\r\n\r\n")
+    assert head.startswith(b"--frame\r\nContent-Type: image/jpeg")
+    length = int(head.split(b"Content-Length: ")[1])
+    jpeg = rest[:-2]
+    assert len(jpeg) == length and jpeg[:2] == b"\xff\xd8"
+    return jpeg
+
+
+async def _take(gen, n: int) -> list[bytes]:
     out = []
-    for part in gen:
-        head, _, rest = part.partition(b"\r\n\r\n")
-        assert head.startswith(b"--frame\r\nContent-Type: image/jpeg")
-        length = int(head.split(b"Content-Length: ")[1])
-        jpeg = rest[:-2]
-        assert len(jpeg) == length and jpeg[:2] == b"\xff\xd8"
-        out.append(jpeg)
+    async for part in gen:
+        out.append(_check(part))
         if len(out) == n:
             break
+    await gen.aclose()
     return out
 
 
-def test_one_encoder_shared_by_clients_capped_rate(squat_and_pose, caplog):
+def test_one_encoder_shared_by_viewers_in_one_event_loop_capped_rate(squat_and_pose, caplog):
+    """Two viewers as coroutines of one loop (no thread each) get the same JPEGs, encoded once."""
     image, pose = squat_and_pose
     caplog.set_level(logging.INFO, logger="hiitpi.web.mjpeg")
     b = MjpegBroadcaster(WebSettings(stream_fps=10, stream_width=320, jpeg_quality=60))
     assert "multipart/x-mixed-replace" in MJPEG_MIMETYPE
     b.start()
-    try:
-        b.submit(image, pose, Overlay(reps=1))
-        time.sleep(0.2)
-        assert b.encoded == 0  # nobody watching: nothing encoded
-        got: dict[str, list[bytes]] = {}
-        gens = {name: b.stream(name) for name in ("phone", "tablet")}
-        threads = [
-            threading.Thread(target=lambda n=n, g=g: got.__setitem__(n, _parts(g, 5)))
-            for n, g in gens.items()
-        ]
-        for t in threads:
-            t.start()
-        while b.clients < 2:
-            time.sleep(0.01)
-        t0 = time.monotonic()
+    offering = threading.Event()
+
+    def offer() -> None:  # the engine: 100 frames/s offered
         i = 0
-        while any(t.is_alive() for t in threads) and time.monotonic() - t0 < 5:
-            b.submit(image, pose, Overlay(reps=i))  # 100 frames/s offered
+        while not offering.is_set():
+            b.submit(image, pose, Overlay(reps=i))
             i += 1
             time.sleep(0.01)
-        elapsed = time.monotonic() - t0
-        for g in gens.values():
-            g.close()  # the clients leave
+
+    async def main() -> tuple[dict[str, list[bytes]], float]:
+        waiters = b.attach(asyncio.get_running_loop())
+        b.submit(image, pose, Overlay(reps=1))
+        await asyncio.sleep(0.2)
+        assert b.encoded == 0  # nobody watching: nothing encoded
+        gens = {name: b.parts(waiters, name) for name in ("phone", "tablet")}
+        tasks = {name: asyncio.ensure_future(_take(g, 5)) for name, g in gens.items()}
+        while b.clients < 2:
+            await asyncio.sleep(0.01)
+        t0 = time.monotonic()
+        feeder = threading.Thread(target=offer, daemon=True)
+        feeder.start()
+        got = {name: await t for name, t in tasks.items()}
+        return got, time.monotonic() - t0
+
+    try:
+        got, elapsed = asyncio.run(main())
+        offering.set()
         assert got["phone"] == got["tablet"]  # the same JPEGs, encoded once
         assert len(set(got["phone"])) == 5
         # 10 fps cap: 5 frames cannot come in much under 0.4 s although 100 fps were offered
@@ -111,18 +122,71 @@ def test_one_encoder_shared_by_clients_capped_rate(squat_and_pose, caplog):
         assert b.clients == 0
         assert "video client phone left" in caplog.text and "video client tablet left" in caplog.text
     finally:
+        offering.set()
         b.stop()
 
 
-def test_snapshot_and_stop_ends_streams(squat_and_pose):
+def test_viewers_past_the_caps_get_fewer_frames_or_a_still(squat_and_pose):
+    image, pose = squat_and_pose
+    b = MjpegBroadcaster(WebSettings(stream_fps=30, video_full_viewers=1, video_max_viewers=2))
+    b.start()
+    offering = threading.Event()
+
+    def offer() -> None:
+        while not offering.is_set():
+            b.submit(image, pose, Overlay())
+            time.sleep(0.01)
+
+    async def main() -> dict:
+        waiters = b.attach(asyncio.get_running_loop())
+        tiers = [b.admit(), b.admit(), b.admit()]  # three phones arrive at once: told apart
+        assert tiers == ["full", "reduced", "still"] and b.clients == 3
+        first = asyncio.ensure_future(_count(b.parts(waiters, "first", tier=tiers[0]), 2.0))
+        reduced = asyncio.ensure_future(_count(b.parts(waiters, "second", tier=tiers[1]), 2.0))
+        still = await b.still(waiters)
+        got = {"full": await first, "reduced": await reduced, "still": still}
+        for t in tiers:
+            b.release(t)
+        assert b.clients == 0 and b.admit() == "full"
+        return got
+
+    feeder = threading.Thread(target=offer, daemon=True)
+    feeder.start()
+    try:
+        got = asyncio.run(main())
+    finally:
+        offering.set()
+        b.stop()
+    assert got["full"] >= 3 * got["reduced"] and got["reduced"] <= 3  # 1 frame/s past the first viewer
+    assert got["still"][:2] == b"\xff\xd8"
+
+
+async def _count(gen, seconds: float) -> int:
+    n, t_end = 0, time.monotonic() + seconds
+    async for part in gen:
+        _check(part)
+        n += 1
+        if time.monotonic() > t_end:
+            break
+    await gen.aclose()
+    return n
+
+
+def test_the_newest_picture_at_once_and_stop_ends_streams(squat_and_pose):
     image, pose = squat_and_pose
     b = MjpegBroadcaster(WebSettings(stream_fps=30))
     b.start()
-    stopper = threading.Timer(0.1, lambda: b.submit(image, pose, Overlay()))
-    stopper.start()
-    jpeg = b.snapshot(timeout_s=2)
+
+    async def main() -> tuple[bytes | None, list[bytes]]:
+        waiters = b.attach(asyncio.get_running_loop())
+        threading.Timer(0.1, lambda: b.submit(image, pose, Overlay())).start()
+        tier = b.admit()  # a viewer counted: the encoder encodes
+        jpeg = await b.still(waiters, timeout_s=2)
+        b.release(tier)
+        threading.Timer(0.2, b.stop).start()
+        parts = [p async for p in b.parts(waiters, "late")]  # ends cleanly when the engine stops
+        return jpeg, parts
+
+    jpeg, parts = asyncio.run(main())
     assert jpeg is not None and jpeg[:2] == b"\xff\xd8"
-    gen = b.stream("late")
-    threading.Timer(0.2, b.stop).start()
-    parts = list(gen)  # ends cleanly when the engine stops
-    assert len(parts) == 1  # a new client gets the newest picture at once, then nothing new came
+    assert len(parts) == 1  # a new viewer gets the newest picture at once, then nothing new came

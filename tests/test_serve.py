@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -31,18 +32,60 @@ def _serve_clip(tmp_path, model_mirror, shared_data, web_port: int, stderr) -> t
     return url, subprocess.Popen(cmd, stderr=stderr, text=True, env=_env(tmp_path, model_mirror))
 
 
-def test_serve_check_reports_every_part(tmp_path, model_mirror, redis_url):
-    res = subprocess.run(
-        [sys.executable, "-m", "hiitpi", "serve", "--check", "--redis-url", redis_url],
+def _check(tmp_path, model_mirror, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "hiitpi", "serve", "--check", *args],
         capture_output=True,
         text=True,
         env=_env(tmp_path, model_mirror),
         timeout=60,
     )
+
+
+def _line(res: subprocess.CompletedProcess, part: str) -> str:
+    found = [ln for ln in res.stderr.splitlines() if re.match(rf"status: {re.escape(part)}\s", ln)]
+    assert len(found) == 1, res.stderr
+    return found[0]
+
+
+def test_serve_check_reports_every_part(tmp_path, model_mirror, redis_url, shared_data):
+    clip = shared_data / "clips/squat/calimiro_squat_19.mp4"
+    port = str(free_port())
+    res = _check(tmp_path, model_mirror, "--redis-url", redis_url, "--source", str(clip), "--port", port)
     assert res.returncode == 0, res.stderr
-    for part in ("model movenet-lightning", "tflite runtime", "redis", "database", "camera"):
-        assert f"status: {part}" in res.stderr
-    assert "FAIL" not in res.stderr
+    for part in ("model movenet-lightning", "tflite runtime", "redis", "database", "coach", "pairing"):
+        assert " ok " in _line(res, part)
+    assert "a 1280×720 frame decoded" in _line(res, "video file")  # opened and decoded, not just found
+    assert f":{port} is free" in _line(res, "dashboard port")
+    assert f"{redis_url} answers" in _line(res, "redis")
+    assert "template summaries, plain chat answers" in _line(res, "coach")  # no LLM here: not a failure
+    assert "FAIL" not in res.stderr and "Traceback" not in res.stderr
+
+
+def test_serve_check_fails_for_what_serve_could_not_use(tmp_path, model_mirror, shared_data):
+    """No camera for 'auto', the port taken by another program, a broken file: FAIL, exit 1."""
+    import socket
+
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"\x00" * 4096)
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = str(taken.getsockname()[1])
+        redis_port = free_port()
+        res = _check(
+            tmp_path, model_mirror, "--source", "auto", "--host", "127.0.0.1", "--port", port,
+            "--redis-url", f"redis://127.0.0.1:{redis_port}/0",
+        )  # fmt: skip
+        bad = _check(tmp_path, model_mirror, "--source", str(broken), "--port", str(free_port()))
+    assert res.returncode == 1
+    assert "FAIL" in _line(res, "camera") and "no camera found" in _line(res, "camera")
+    port_line = _line(res, "dashboard port")
+    assert "FAIL" in port_line and "the port is in use" in port_line and "--port" in port_line
+    # nothing answers there, but a private redis-server can start: not a failure
+    assert f"serve will start a private redis-server on port {redis_port}" in _line(res, "redis")
+    assert bad.returncode == 1 and "FAIL" in _line(bad, "video file"), bad.stderr
+    assert "Traceback" not in res.stderr + bad.stderr
 
 
 def test_serve_check_fails_without_model(tmp_path, redis_url):
@@ -90,11 +133,25 @@ def test_serve_runs_the_whole_appliance_on_a_clip(tmp_path, model_mirror, shared
                 assert time.monotonic() < deadline, "dashboard never answered /healthz"
                 time.sleep(0.2)
         assert health.status == 200
+        # `serve --check` beside the running appliance tells the truth about it
+        clip = shared_data / "clips/squat/calimiro_squat_19.mp4"
+        check = _check(
+            tmp_path, model_mirror, "--redis-url", url, "--source", str(clip),
+            "--host", "127.0.0.1", "--port", str(web_port),
+        )  # fmt: skip
+        assert check.returncode == 0, check.stderr
+        assert f"127.0.0.1:{web_port}: held by this appliance (pid {proc.pid})" in _line(
+            check, "dashboard port"
+        )
+        assert f"answers; in use by this appliance (pid {proc.pid})" in _line(check, "redis")
+        assert "in use by this appliance" in _line(check, "video file")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(30) == 0
         err = proc.stderr.read()
         assert "started a private redis-server" in err and "received SIGTERM" in err
         assert "stopping history store" in err
+        # the first start's pairing code is shown once the dashboard listens, not before
+        assert err.index("dashboard on http://127.0.0.1") < err.index("HIIT PI pairing code")
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -20,7 +20,7 @@ from tests.conftest import REPO, free_port
 
 UNIT = REPO / "systemd" / "hiitpi.service"
 INSTALL = REPO / "scripts" / "install-pi.sh"
-OUR_SCRIPTS = [INSTALL]
+OUR_SCRIPTS = [INSTALL, REPO / "scripts" / "check-arm64.sh"]
 
 
 def _need(tool: str) -> str:

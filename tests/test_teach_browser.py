@@ -7,7 +7,6 @@ rules folder of its own (a copy of rules/). Screenshots at 390 px and 1280 px go
 from __future__ import annotations
 
 import shutil
-import threading
 import time
 
 import pytest
@@ -23,7 +22,8 @@ CLIP = "squat/wahoo_squats_trim.mp4"  # 10 squats, hand-counted
 @pytest.fixture()
 def teach_site(tmp_path, settings_factory, redis_url):
     from hiitpi.store.db import Store
-    from hiitpi.web.app import create_app, serve_web
+    from hiitpi.web.app import create_app
+    from hiitpi.web.server import WebServer
 
     rules = tmp_path / "rules"
     shutil.copytree(REPO / "rules", rules)
@@ -37,12 +37,10 @@ def teach_site(tmp_path, settings_factory, redis_url):
     )
     store = Store.from_settings(settings)
     app = create_app(settings, store=store, auth=False)
-    stop = threading.Event()
-    web = threading.Thread(target=serve_web, args=(settings, stop), kwargs={"app": app}, daemon=True)
+    web = WebServer(settings, app)
     web.start()
     yield {"base": f"http://127.0.0.1:{settings.web.port}", "rules": rules}
-    stop.set()
-    web.join(10)
+    web.stop()
     store.close()
 
 

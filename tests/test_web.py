@@ -2,13 +2,14 @@
 
 Page input is validated (unknown workout, empty or 10,000-character name, stop without start):
 each gets a clear message, never a 500, and nothing is written or sent. Routes answer 4xx JSON
-for bad input; the live feed says "degraded" when Redis is down; waitress serves and stops.
+for bad input; the live feed says "degraded" when Redis is down; the event-loop server serves, streams
+and stops.
 """
 
 from __future__ import annotations
 
 import json
-import threading
+import re
 import time
 
 import pytest
@@ -24,7 +25,7 @@ from hiitpi.store.players import list_players
 from hiitpi.store.queries import list_sessions
 from hiitpi.store.recorder import SessionRecorder
 from hiitpi.web.actions import add_player, start_session, stop_session
-from hiitpi.web.livefeed import LiveFeed, build_message
+from hiitpi.web.livefeed import build_message, history_points
 from tests.conftest import REPO, free_port
 
 
@@ -232,62 +233,31 @@ def test_build_message_adds_program_countdown():
     }
 
 
-def test_two_feeds_see_the_same_entries_and_nothing_is_consumed(reader, settings):
-    keys = reader.keys
-    feeds = [LiveFeed(LiveReader(settings.redis.url, keys), block_ms=100) for _ in range(2)]
-    gens = [f.messages() for f in feeds]
-    for g in gens:
-        assert next(g) == "retry: 1000\n\n"
-        next(g)  # positions its cursor at the end of the stream
-    for n in range(1, 4):
-        reader.client.xadd(
-            keys.stream, encode_event("rep", ts=float(n), wall=time.time(), session="s", count=n, data={})
-        )
-    reader.client.hset(keys.state, mapping=LiveState(**{"session": "s", "running": True, "reps": 3}).encode())
-    seen = []
-    for g in gens:
-        counts = []
-        while len(counts) < 3:
-            msg = json.loads(next(g).removeprefix("data: "))
-            counts += [e["count"] for e in msg["events"]]
-        seen.append(counts)
-    assert seen == [[1, 2, 3], [1, 2, 3]]
-    assert reader.client.xlen(keys.stream) == 3  # read, never popped
+def test_history_points_merge_the_store_and_the_stream_once_each():
+    stored = [(12.0, 1), (14.5, 2)]  # on disk
+    recent = [
+        entry("1-0", encode_event("rep", ts=14.5, wall=1.0, session="s", count=2, data={})),  # also on disk
+        entry("2-0", encode_event("rep", ts=16.25, wall=2.0, session="s", count=3, data={})),  # not yet
+        entry("3-0", encode_event("no_rep", ts=17.0, wall=3.0, session="s", count=3, data={})),
+        entry("4-0", encode_event("rep", ts=9.0, wall=0.5, session="old", count=7, data={})),
+    ]
+    assert history_points(stored, recent, "s", 10.0) == [[2.0, 1], [4.5, 2], [6.25, 3]]
 
 
-def test_feed_reports_degraded_when_redis_is_down():
-    dead = LiveReader(f"redis://127.0.0.1:{free_port()}/0", LiveKeys("hiitpi"))
-    gen = LiveFeed(dead).messages()
-    assert next(gen).startswith("retry:")
-    msg = json.loads(next(gen).removeprefix("data: "))
-    assert msg["degraded"].startswith("Live view degraded")
-
-
-# --- over HTTP, under waitress -------------------------------------------------------------------
+# --- over HTTP, on the event-loop server ---------------------------------------------------------
 
 
 @pytest.fixture()
 def served(settings, store):
-    from hiitpi.web.app import create_app, serve_web
+    from hiitpi.web.app import create_app
+    from hiitpi.web.server import WebServer
 
-    app = create_app(settings, store=store, auth=False)
-    stop = threading.Event()
-    t = threading.Thread(target=serve_web, args=(settings, stop), kwargs={"app": app}, daemon=True)
-    t.start()
-    base = f"http://127.0.0.1:{settings.web.port}"
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            requests.get(base + "/healthz", timeout=1)
-            break
-        except requests.ConnectionError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
-    yield base
-    stop.set()
-    t.join(10)
-    assert not t.is_alive(), "serve_web did not stop"
+    web = WebServer(settings, create_app(settings, store=store, auth=False))
+    web.start()  # bound and serving when it returns: no polling
+    yield f"http://127.0.0.1:{web.port}"
+    thread = web._thread
+    web.stop()
+    assert not thread.is_alive(), "the web server did not stop"
 
 
 def dash_call(
@@ -443,6 +413,77 @@ def test_sse_over_http_streams_state(served, reader):
             pytest.fail("the state never reached the feed")
 
 
+def _sse_messages(resp):
+    for line in resp.iter_lines():
+        if line.startswith(b"data: "):
+            yield json.loads(line[6:])
+
+
+def test_two_viewers_get_the_same_events_from_one_reader_and_nothing_is_consumed(served, reader):
+    """Both pages get every rep event, in order, from the hub's one reader; the stream is read, never popped."""
+    keys = reader.keys
+    reader.client.hset(keys.state, mapping=LiveState(**{"session": "s", "running": True, "reps": 0}).encode())
+    with (
+        requests.get(served + "/api/live/events", stream=True, timeout=5) as a,
+        requests.get(served + "/api/live/events", stream=True, timeout=5) as b,
+    ):
+        feeds = [_sse_messages(a), _sse_messages(b)]
+        for f in feeds:
+            assert "state" in next(f)  # the sync message: the state so far
+        for n in range(1, 4):
+            reader.client.xadd(
+                keys.stream, encode_event("rep", ts=float(n), wall=time.time(), session="s", count=n, data={})
+            )
+        seen = []
+        for f in feeds:
+            counts: list[int] = []
+            while len(counts) < 3:
+                counts += [e["count"] for e in next(f)["events"]]
+            seen.append(counts)
+    assert seen == [[1, 2, 3], [1, 2, 3]]
+    assert reader.client.xlen(keys.stream) == 3
+
+
+def test_a_late_viewer_gets_the_session_so_far(served, reader, store):
+    """The sync message carries the running session's reps from the store and the stream's tail."""
+    sid = seed_session(store, reps=3, no_reps=0)  # reps at t = 12, 14, 16 (t0 = 10)
+    keys = reader.keys
+    state = LiveState(**{"session": "live1", "running": True, "reps": 4, "t0": 10.0, "store_id": sid})
+    reader.client.hset(keys.state, mapping=state.encode())
+    reader.client.xadd(
+        keys.stream, encode_event("rep", ts=18.0, wall=time.time(), session="live1", count=4, data={})
+    )
+    with requests.get(served + "/api/live/events", stream=True, timeout=5) as r:
+        first = next(_sse_messages(r))
+    assert first["history"] == {"session": "live1", "reps": [[2.0, 1], [4.0, 2], [6.0, 3], [8.0, 4]]}
+
+
+def test_feed_says_degraded_when_redis_is_down(tmp_path, store):
+    from hiitpi.config import load_settings
+    from hiitpi.web.app import create_app
+    from hiitpi.web.server import WebServer
+
+    s = load_settings(
+        None,
+        env={},
+        overrides={
+            ("general", "data_dir"): str(tmp_path / "d3"),
+            ("redis", "url"): f"redis://127.0.0.1:{free_port()}/0",
+            ("web", "host"): "127.0.0.1",
+            ("web", "port"): free_port(),
+        },
+    )
+    web = WebServer(s, create_app(s, store=store, auth=False))
+    web.start()
+    try:
+        with requests.get(f"http://127.0.0.1:{web.port}/api/live/events", stream=True, timeout=5) as r:
+            msg = next(_sse_messages(r))
+        assert msg["degraded"].startswith("Live view degraded")
+        assert requests.get(f"http://127.0.0.1:{web.port}/healthz", timeout=2).status_code == 200
+    finally:
+        web.stop()
+
+
 def test_auth_hook_guards_api_routes(settings, store):
     from hiitpi.web.app import create_app
 
@@ -546,14 +587,18 @@ def test_trends_callback_bests_and_leaderboard(served, store):
     assert '"5"' in json.dumps(resp["trend-bests"])
 
 
-def test_serve_web_says_what_to_do_when_the_port_is_taken(settings, store):
+def test_web_server_says_what_to_do_when_the_port_is_taken(settings, store):
     import socket
 
-    from hiitpi.web.app import WebServerError, create_app, serve_web
+    from hiitpi.web.app import create_app
+    from hiitpi.web.server import WebServer, WebServerError
 
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", settings.web.port))
         taken.listen(1)
-        app = create_app(settings, store=store, auth=False)
-        with pytest.raises(WebServerError, match=r"cannot listen on 127\.0\.0\.1:\d+ .*set \[web\] port"):
-            serve_web(settings, threading.Event(), app=app)
+        web = WebServer(settings, create_app(settings, store=store, auth=False))
+        with pytest.raises(WebServerError) as err:
+            web.start()
+    assert re.search(r"cannot listen on 127\.0\.0\.1:\d+ \(the port is in use\)", err.value.message)
+    assert "set [web] port / --port" in err.value.hint
+    assert not web.alive()

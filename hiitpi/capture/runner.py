@@ -71,7 +71,7 @@ class CaptureRunner:
         """Open the source (raising `SourceOpenError` with what to do) and start both threads."""
         source = self.factory()
         source.open()
-        if self.buffer is None:
+        if self.buffer is None or self.buffer.closed:  # a restart after stop(): a fresh buffer
             self.buffer = LatestFrameBuffer(lossless=not source.live)
         self.source = source
         self._stop.clear()
@@ -88,6 +88,11 @@ class CaptureRunner:
                 thread.join(timeout=3)
         self._close_source(self.source)
         self.source = None
+
+    @property
+    def running(self) -> bool:
+        """True while the watchdog runs (it ends by itself only at a file's end)."""
+        return self._watchdog is not None and self._watchdog.is_alive()
 
     @property
     def stop_event(self) -> threading.Event:

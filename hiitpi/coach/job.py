@@ -275,7 +275,9 @@ class ChatJob(CoachJob):
 
 
 class CoachWorker:
-    """A daemon thread that runs queued summaries and chat answers one after another."""
+    """A daemon thread that runs queued summaries and chat answers one after another (a supervised part)."""
+
+    name = "coach"
 
     def __init__(
         self,
@@ -314,11 +316,22 @@ class CoachWorker:
         return self.coach.model
 
     def start(self) -> CoachWorker:
-        if self._thread is None:
+        if self._thread is None or not self._thread.is_alive():
             self._stop.clear()
             self._thread = threading.Thread(target=self._loop, name="coach", daemon=True)
             self._thread.start()
         return self
+
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def health(self):
+        from hiitpi.health import PartHealth
+
+        data = {"queued": self._queue.qsize(), "writing": self._current is not None}
+        if not self.alive():
+            return PartHealth(False, "the coach thread is not running", data)
+        return PartHealth(True, "writing a summary" if self._current is not None else "idle", data)
 
     def submit(
         self,

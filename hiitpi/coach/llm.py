@@ -32,6 +32,20 @@ DEFAULT_CTX = 2048
 DEFAULT_BATCH = 64
 
 
+#: Why the coach writes only template summaries when llama-cpp-python is not importable.
+LLAMA_CPP_MISSING = (
+    "llama-cpp-python is not installed (scripts/install-pi.sh --no-coach leaves it out): run "
+    "install-pi.sh again without --no-coach, or `pip install 'hiitpi[coach]'`"
+)
+
+
+def llama_cpp_missing() -> str | None:
+    """`LLAMA_CPP_MISSING` when llama-cpp-python cannot be found, else None (it is not imported)."""
+    import importlib.util
+
+    return LLAMA_CPP_MISSING if importlib.util.find_spec("llama_cpp") is None else None
+
+
 class CoachModelError(HiitpiError, RuntimeError):
     """The model file is missing, not a GGUF, or llama.cpp could not load it."""
 
@@ -154,10 +168,7 @@ class LlamaRunner:
         try:
             import llama_cpp
         except ImportError as exc:
-            raise CoachModelError(
-                "llama-cpp-python is not installed: `pip install llama-cpp-python` "
-                "(on a Pi: CMAKE_ARGS='-DGGML_NATIVE=ON' for a build tuned to the CPU)"
-            ) from exc
+            raise CoachModelError(LLAMA_CPP_MISSING) from exc
         t0 = time.perf_counter()
         try:
             self._llm = llama_cpp.Llama(

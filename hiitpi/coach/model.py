@@ -51,10 +51,13 @@ class SharedModel:
         cls, settings, model_path: str | Path | None = None, *, keep: bool = True
     ) -> SharedModel:
         """The model [coach] describes; ``model_path`` overrides [coach] model_path; ``keep`` False
-        releases it after each use (a one-shot command)."""
+        releases it after each use (a one-shot command). Without llama-cpp-python (an install with
+        --no-coach) there is no model to run: no path, and that is the reason."""
+        from hiitpi.coach.llm import llama_cpp_missing
         from hiitpi.coach.summary import resolve_model_path
 
-        path, missing = resolve_model_path(settings, model_path)
+        missing = llama_cpp_missing()
+        path, missing = (None, missing) if missing else resolve_model_path(settings, model_path)
         c = settings.coach
         return cls(
             path,

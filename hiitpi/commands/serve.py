@@ -43,11 +43,11 @@ def _overrides(args: argparse.Namespace) -> dict:
 
 def serve_cmd(args: argparse.Namespace, settings: Settings) -> int:
     from hiitpi.references import check_references
-    from hiitpi.status import report_status
 
-    ok = report_status(settings)
     if args.check:
-        return 0 if ok else 1
+        from hiitpi.status import report_status
+
+        return 0 if report_status(settings) else 1
     check_references(settings)  # a misspelled model or workout: one line, exit 2, before anything starts
     from hiitpi.appliance import run_appliance
 

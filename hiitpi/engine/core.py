@@ -169,6 +169,24 @@ class Engine:
 
         return undo
 
+    # -- restarts (the appliance's supervisor calls these when a part has died) ------------------
+
+    @property
+    def capture_alive(self) -> bool:
+        """The capture's threads run (or a file has ended)."""
+        cap = self.capture
+        return cap is not None and (cap.running or cap.finished.is_set())
+
+    def restart_capture(self) -> None:
+        """Stop what is left of the capture and open the source again (`SourceOpenError` if it cannot)."""
+        self.capture.stop()
+        self.capture.start()
+
+    def restart_analysis(self) -> None:
+        """Start the analysis thread again after it died; the session goes on where it was."""
+        if not self.loop.alive and not self.stop_event.is_set():
+            self.loop.start(self.capture, self.stop_event, self.on_finished or (lambda: None))
+
     # -- sinks ----------------------------------------------------------------------------------
 
     def add_sink(self, sink: EngineSink) -> None:
@@ -270,6 +288,9 @@ class Engine:
         st.redis_reconnects = self.publisher.reconnects if self.publisher else 0
         st.updated = round(time.time(), 3)
         st.cmd_id, st.cmd_ok, st.cmd_message = self._cmd.cmd_id, self._cmd.cmd_ok, self._cmd.cmd_message
+        running = self.controller.session
+        if running is not None:  # where a viewer finds the session's history (the charts since its start)
+            st.t0, st.store_id = running.t0, running.store_id
         return st
 
     def _clock_now(self) -> float:

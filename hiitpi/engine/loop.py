@@ -71,11 +71,10 @@ class FrameLoop:
             self._thread.join(timeout=timeout)
 
     def _run(self, capture: Any, stop: threading.Event) -> None:
-        buf = capture.buffer
         while not stop.is_set():
             for cmd in self.commands():
                 self.handle_command(cmd)
-            frame = buf.get(timeout=0.2)
+            frame = capture.buffer.get(timeout=0.2)  # read each time: a restarted capture has a new one
             if frame is None:
                 if capture.finished.is_set():
                     log.info(

@@ -139,6 +139,8 @@ class LiveState:
     counting: str = ""  # judge | attempts: the session's counting convention
     pace: float = 0.0  # reps per minute over the pace window
     elapsed: float = 0.0  # seconds since the session's first frame
+    t0: float | None = None  # the referee clock at the running session's first frame (ts - t0 = elapsed)
+    store_id: int | None = None  # the running session's id in the history store
     program: str = ""
     program_elapsed: float | None = None
     round: int | None = None

@@ -280,6 +280,20 @@ class SessionRecorder:
                 "store writer did not stop within %.1f s; %d operations unwritten", timeout, self.pending
             )
 
+    # --- the writer thread as a supervised part ------------------------------------------------
+
+    def writer_alive(self) -> bool:
+        """True while the writer thread runs (or the recorder was closed on purpose)."""
+        return self._closed or self._thread.is_alive()
+
+    def start_writer(self) -> None:
+        """Start the writer thread again after it died; queued operations are written from here on."""
+        if self._closed or self._thread.is_alive():
+            return
+        log.warning("store writer: starting a new writer thread (%d operations queued)", self.pending)
+        self._thread = threading.Thread(target=self._run, name="hiitpi-store-writer", daemon=True)
+        self._thread.start()
+
     def __enter__(self) -> SessionRecorder:
         return self
 

@@ -1,11 +1,16 @@
-"""The dashboard: `create_app` builds the Dash app (Flask underneath), `serve_web` runs it under waitress.
+"""The dashboard: `create_app` builds the Dash app (Flask underneath); `hiitpi.web.server.WebServer`
+serves it, with the streams, on an event loop.
 
 For the appliance (`hiitpi.appliance`)::
 
-    from hiitpi.web.app import create_app, serve_web
+    from hiitpi.web.app import create_app
+    from hiitpi.web.server import WebServer
     app = create_app(settings, store=store, broadcaster=lambda: video,
                      coach_snapshot=snapshot_for, coach=worker, health=monitor)
-    serve_web(settings, stop_event, app=app)      # blocks until stop_event is set
+    web = WebServer(settings, app)
+    web.start()          # bound and serving when it returns; WebServerError if the port is taken
+    ...
+    web.stop()
 
 Everything except ``settings`` is optional: without ``store`` one is opened from the settings
 (migrations applied); without ``reader`` one is made from ``[redis]``; ``broadcaster`` returns the
@@ -20,20 +25,14 @@ dashboard starts its own on the first question); ``health`` is a `HealthMonitor`
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from typing import Any
 
 from hiitpi.config import Settings
-from hiitpi.errors import HiitpiError
 
 log = logging.getLogger(__name__)
 
 ASSETS = __file__.rsplit("/", 1)[0] + "/assets"
-
-
-class WebServerError(HiitpiError, RuntimeError):
-    """The dashboard could not start; the message says what to do."""
 
 
 def create_app(
@@ -120,7 +119,7 @@ def _install_auth(server, settings: Settings) -> None:
     except ImportError:
         log.warning("hiitpi.web.auth not available: the dashboard is open to the LAN")
         return
-    install_auth(server, settings)
+    install_auth(server, settings, defer_code=True)  # a first start's code: shown once the server listens
 
 
 def _install_health(server, settings: Settings, wc, monitor) -> None:
@@ -132,51 +131,3 @@ def _install_health(server, settings: Settings, wc, monitor) -> None:
         monitor = default_monitor(settings)
     register_health(server, monitor)
     wc.health_report = monitor.report
-
-
-def serve_web(settings: Settings, stop_event: threading.Event, *, app=None, **create_kwargs) -> None:
-    """Serve the dashboard with waitress on ``[web] host:port`` until ``stop_event`` is set.
-
-    Blocks; run it in a thread. Live-feed and video responses end when ``stop_event`` is set.
-    """
-    from waitress.server import create_server
-
-    if app is None:
-        app = create_app(settings, **create_kwargs)
-    wc = app.server.extensions["hiitpi_web"]
-    try:
-        server = create_server(
-            app.server,
-            host=settings.web.host,
-            port=settings.web.port,
-            threads=settings.web.threads,
-            ident="hiitpi",
-            channel_timeout=30,
-            connection_limit=100,
-        )
-    except OSError as exc:
-        raise WebServerError(
-            f"the dashboard cannot listen on {settings.web.host}:{settings.web.port} ({exc.strerror or exc}): "
-            "is another program (or another hiitpi) using the port? Stop it or set [web] port / --port"
-        ) from exc
-    log.info(
-        "dashboard on http://%s:%s/ (%d threads)",
-        settings.web.host,
-        server.effective_port,
-        settings.web.threads,
-    )
-
-    try:
-        while not stop_event.is_set():
-            # waitress's own run() loops forever; stepping it lets stop_event end the server
-            server.asyncore.loop(timeout=0.2, map=server._map, use_poll=True, count=5)
-    finally:
-        wc.stopping.set()  # live feeds and video streams end on their next wake-up
-        server.close()
-        for channel in list(server._map.values()):
-            try:
-                channel.close()
-            except OSError:
-                pass
-        server.task_dispatcher.shutdown(timeout=3)
-        log.info("dashboard stopped")

@@ -28,7 +28,7 @@ from datetime import timedelta
 from flask import Flask, Response, jsonify, redirect, request, session
 
 from hiitpi.config import Settings
-from hiitpi.pairing import ApplianceSecrets, ensure_secrets, pairing_url
+from hiitpi.pairing import ApplianceSecrets, PendingCode, load_or_prepare_secrets, pairing_url
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +95,14 @@ class AuthGate:
     secrets: ApplianceSecrets
     limiter: LoginLimiter
     privacy_default: bool
+    #: a first start's code, shown by `announce` once the dashboard listens
+    pending: PendingCode | None = None
+
+    def announce(self) -> None:
+        """Write a first start's secrets and show its pairing code (once; nothing when paired before)."""
+        pending, self.pending = self.pending, None
+        if pending is not None:
+            pending.announce()
 
 
 def is_public(path: str) -> bool:
@@ -164,16 +172,27 @@ def install_auth(
     *,
     secrets: ApplianceSecrets | None = None,
     limiter: LoginLimiter | None = None,
+    defer_code: bool = False,
 ) -> AuthGate:
-    """Require pairing on every route of ``server`` except the login form, /healthz and assets."""
+    """Require pairing on every route of ``server`` except the login form, /healthz and assets.
+
+    Without ``secrets`` they are loaded, or made on a first start; then the new code is shown at
+    once, or with ``defer_code`` only when ``gate.announce()`` is called (the web server does,
+    once it listens)."""
+    pending = None
     if secrets is None:
         host = settings.web.host if settings.web.host not in ("0.0.0.0", "::", "") else _lan_address()
-        secrets = ensure_secrets(
+        secrets, pending = load_or_prepare_secrets(
             settings.general.data_dir, url_for_code=lambda code: pairing_url(host, settings.web.port, code)
         )
     gate = AuthGate(
-        secrets=secrets, limiter=limiter or LoginLimiter(), privacy_default=settings.web.privacy_mode
+        secrets=secrets,
+        limiter=limiter or LoginLimiter(),
+        privacy_default=settings.web.privacy_mode,
+        pending=pending,
     )
+    if not defer_code:
+        gate.announce()
     server.secret_key = secrets.session_secret
     server.config.update(
         SESSION_COOKIE_NAME=COOKIE_NAME,
@@ -232,6 +251,26 @@ def install_auth(
     _unknown_assets_are_404(server)
     log.info("pairing required for every page (privacy mode default: %s)", settings.web.privacy_mode)
     return gate
+
+
+def cookie_is_paired(server: Flask, cookie_header: str | None) -> bool:
+    """The pairing check for the routes the event loop serves itself (the streams), outside
+    Flask: the same signed session cookie, checked with the same key and lifetime. True when auth
+    is not installed on ``server`` (a bare test app)."""
+    if "hiitpi_auth" not in server.extensions:
+        return True
+    from itsdangerous import BadSignature
+    from werkzeug.http import parse_cookie
+
+    value = parse_cookie(cookie_header or "").get(COOKIE_NAME)
+    serializer = server.session_interface.get_signing_serializer(server)
+    if not value or serializer is None:
+        return False
+    try:
+        data = serializer.loads(value, max_age=int(server.permanent_session_lifetime.total_seconds()))
+    except BadSignature:
+        return False
+    return isinstance(data, dict) and data.get(SESSION_KEY) is True
 
 
 def _unknown_assets_are_404(server: Flask) -> None:

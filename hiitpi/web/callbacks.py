@@ -237,17 +237,6 @@ def register_callbacks(app: Dash, wc: WebContext) -> None:
         res = stop_session(wc.reader)
         return res.message, MSG_OK if res.ok else MSG_ERR
 
-    # a new session clears the live charts (the browser script sets live-session)
-    app.clientside_callback(
-        "function(sid, blank) { if (!blank) { return [window.dash_clientside.no_update, window.dash_clientside.no_update]; }"
-        " return [blank.reps, blank.pose]; }",
-        Output("live-reps-graph", "figure"),
-        Output("live-pose-graph", "figure"),
-        Input("live-session", "data"),
-        State("live-blank", "data"),
-        prevent_initial_call=True,
-    )
-
     # --- history -------------------------------------------------------------------------------
 
     @app.callback(

@@ -10,18 +10,17 @@
       DELETE /api/chat/<session|player>/<id>    {"cleared": n}
       GET    /api/chat/jobs/<job>/events        text/event-stream: start, token, discard, done
 
-- `sse_events` turns a job's events into Server-Sent Events text: a plain generator, so a WSGI
-  server streams it as a response body and an ASGI server can wrap `asse_events` (the same,
-  async, holding no thread while it waits). Each event carries its index as ``id:``, so a browser
-  that reconnects (``Last-Event-ID``) resumes where it was.
+- The answer stream is served by the web server's event loop (`hiitpi.web.asgi`), not Flask:
+  `asse_events` turns a job's events into Server-Sent Events text without holding a thread while
+  the model writes. Each event carries its index as ``id:``, so a browser that reconnects
+  (``Last-Event-ID``) resumes where it was.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from dash import html
 from flask import Flask, Response, jsonify, request
@@ -122,21 +121,11 @@ def sse(index: int, ev: CoachEvent) -> str:
     return f"id: {index}\nevent: {ev.kind}\ndata: {json.dumps(event_payload(ev), separators=(',', ':'))}\n\n"
 
 
-def _encode(items: Iterable[tuple[int, CoachEvent] | None]) -> Iterator[str]:
-    for item in items:
-        yield ": keep-alive\n\n" if item is None else sse(*item)
-
-
-def sse_events(job: CoachJob, *, start: int = 0, stop: Callable[[], bool] = lambda: False) -> Iterator[str]:
-    """The job's events from ``start`` as Server-Sent Events, until it is done (or ``stop()``)."""
-    yield "retry: 2000\n\n"
-    yield from _encode(job.events(start, keepalive_s=KEEPALIVE_S, stop=stop))
-
-
 async def asse_events(
     job: CoachJob, *, start: int = 0, stop: Callable[[], bool] = lambda: False
 ) -> AsyncIterator[str]:
-    """`sse_events` for an ASGI server's event loop."""
+    """The job's events from ``start`` as Server-Sent Events, until it is done (or ``stop()``);
+    for the web server's event loop (`hiitpi.web.asgi`): no thread is held while it waits."""
     yield "retry: 2000\n\n"
     async for item in job.aevents(start, keepalive_s=KEEPALIVE_S, stop=stop):
         yield ": keep-alive\n\n" if item is None else sse(*item)
@@ -198,28 +187,6 @@ def register_chat_routes(server: Flask, ctx) -> None:
             return _error(503, str(exc))
         resp = jsonify(job=job_id, events=f"/api/chat/jobs/{job_id}/events", status=job.snapshot().status)
         resp.status_code = 202
-        return resp
-
-    @server.route("/api/chat/jobs/<job_id>/events")
-    def chat_events(job_id: str):
-        chat = service()
-        job = chat.job(job_id) if chat is not None and len(job_id) <= 32 else None
-        if job is None:
-            return _error(404, "no such answer (it finished a while ago): ask again")
-        stopped = threading.Event()
-        start = resume_from(request.headers.get("Last-Event-ID"))
-
-        def gen():
-            try:
-                yield from sse_events(
-                    job, start=start, stop=lambda: stopped.is_set() or ctx.stopping.is_set()
-                )
-            finally:
-                stopped.set()
-
-        resp = Response(gen(), mimetype="text/event-stream")
-        resp.headers["Cache-Control"] = "no-store"
-        resp.headers["X-Accel-Buffering"] = "no"
         return resp
 
 

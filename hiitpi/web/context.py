@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from hiitpi.config import Settings
@@ -27,7 +26,6 @@ class WebContext:
     chat: Any = None
     #: the health report (`HealthMonitor.report`) when installed
     health_report: Callable[[], dict] | None = None
-    stopping: threading.Event = field(default_factory=threading.Event)
     #: the engine's pose stream for teaching from the camera (`hiitpi.teach.live.PoseTap`), or None
     teach_source: Any = None
     #: taught workouts waiting to be saved (`hiitpi.web.teach.Drafts`)

@@ -1,8 +1,8 @@
 """Plotly figures for the dashboard: pure functions of plain data, tested directly.
 
 Nothing here touches Redis, the database or Dash callbacks. The live charts are built once
-(`live_reps_figure`, `live_pose_figure`) and then grown with `extend_payload`, the argument
-``dcc.Graph.extendData`` takes, so the browser appends points instead of redrawing.
+(`live_reps_figure`, `live_pose_figure`) and then drawn on by the page's script (Plotly's own
+restyle/extendTraces: the session so far, then each new point), never sent again.
 """
 
 from __future__ import annotations
@@ -13,9 +13,6 @@ from typing import Any
 import plotly.graph_objects as go
 
 from hiitpi.store.queries import IntervalRow, RepRow, WeekRow
-
-#: Points a live chart keeps (5 minutes of samples at 10/s; older points scroll off).
-LIVE_MAX_POINTS = 3000
 
 COLORS = {
     "rep": "#22c55e",
@@ -119,22 +116,6 @@ def live_pose_figure(points: Iterable[tuple[float, float | None, float | None]] 
         )
     )
     return fig
-
-
-def extend_payload(
-    columns: Sequence[tuple[list[float], list[Any]]], max_points: int = LIVE_MAX_POINTS
-) -> list | None:
-    """``dcc.Graph.extendData`` for traces 0..n-1: ``[{x: [[..],..], y: [[..],..]}, [0..n-1], max]``.
-
-    None when there is nothing new (so the graph is left alone).
-    """
-    if not columns or all(not xs for xs, _ in columns):
-        return None
-    return [
-        {"x": [list(xs) for xs, _ in columns], "y": [list(ys) for _, ys in columns]},
-        list(range(len(columns))),
-        max_points,
-    ]
 
 
 # --- one session ----------------------------------------------------------------------------------

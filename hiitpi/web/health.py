@@ -1,10 +1,9 @@
 """`/healthz`: is every part of the appliance working, and if not, why.
 
-A `HealthMonitor` holds one probe per part (camera, pose, Redis, database, …). A probe is a
-function returning a `PartHealth`; the engine and the store register theirs when they start
-(`monitor.register("camera", probe)`), and Redis and the database have probes here that need only
-the settings. ``report()`` runs every probe (a probe that raises is a failed part, not a 500) and
-caches the answer briefly, so a busy page or a watchdog polling every second costs little.
+A `hiitpi.health.HealthMonitor` holds one probe per part (camera, pose, Redis, database, …); the
+probes that need only the settings, or a started engine or recorder, are here. In `hiitpi serve`
+the supervisor then registers each supervised part's health (the part's own, plus its restarts
+and why it last stopped: `hiitpi.supervisor.Supervisor.register_health`).
 
 ``GET /healthz`` answers JSON, always 200 (a degraded appliance is still counting):
 ``{"status": "ok" | "degraded", "degraded": [part names]}`` to anyone, and the full report with
@@ -17,16 +16,15 @@ from __future__ import annotations
 import logging
 import shutil
 import sqlite3
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from flask import Flask, jsonify
 
 from hiitpi.config import Settings
+from hiitpi.health import HealthMonitor, PartHealth, Probe
 
 log = logging.getLogger(__name__)
 
@@ -42,67 +40,10 @@ BANNER_WORDS = {
     "recorder": "History is not being saved",
     "engine": "Analysis stopped",
     "frames": "No frames from the camera",
+    "web server": "Dashboard server problem",
+    "video": "Video problem",
+    "coach": "Coach problem (summaries wait)",
 }
-
-
-@dataclass(slots=True)
-class PartHealth:
-    ok: bool
-    detail: str
-    data: dict[str, Any] = field(default_factory=dict)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "detail": self.detail, **self.data}
-
-
-Probe = Callable[[], PartHealth]
-
-
-class HealthMonitor:
-    """The probes of every part, and a short-lived cache of their answers."""
-
-    def __init__(self, *, cache_s: float = 1.0, clock: Callable[[], float] = time.monotonic):
-        self.cache_s = cache_s
-        self.clock = clock
-        self._probes: dict[str, Probe] = {}
-        self._lock = threading.Lock()
-        self._cached: tuple[float, dict[str, Any]] | None = None
-
-    def register(self, name: str, probe: Probe) -> None:
-        with self._lock:
-            self._probes[name] = probe
-            self._cached = None
-
-    def unregister(self, name: str) -> None:
-        with self._lock:
-            self._probes.pop(name, None)
-            self._cached = None
-
-    @property
-    def parts(self) -> list[str]:
-        return list(self._probes)
-
-    def report(self, *, fresh: bool = False) -> dict[str, Any]:
-        """``{"status", "degraded", "parts": {name: {"ok", "detail", …}}}``."""
-        now = self.clock()
-        with self._lock:
-            cached = self._cached
-            probes = dict(self._probes)
-        if cached is not None and not fresh and now - cached[0] < self.cache_s:
-            return cached[1]
-        parts: dict[str, dict[str, Any]] = {}
-        for name, probe in probes.items():
-            try:
-                result = probe()
-            except Exception as exc:  # a broken probe says so; /healthz itself never fails
-                log.warning("health probe %s raised", name, exc_info=True)
-                result = PartHealth(False, f"health check failed: {type(exc).__name__}: {exc}")
-            parts[name] = result.as_dict()
-        degraded = [name for name, part in parts.items() if not part["ok"]]
-        report = {"status": "degraded" if degraded else "ok", "degraded": degraded, "parts": parts}
-        with self._lock:
-            self._cached = (now, report)
-        return report
 
 
 # -- probes that need only the settings ---------------------------------------------------------

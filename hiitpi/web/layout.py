@@ -191,14 +191,6 @@ def live_page(
                     ),
                 ],
             ),
-            dcc.Store(id="live-session"),
-            dcc.Store(
-                id="live-blank",
-                data={
-                    "reps": figures.live_reps_figure().to_plotly_json(),
-                    "pose": figures.live_pose_figure().to_plotly_json(),
-                },
-            ),
         ],
     )
 

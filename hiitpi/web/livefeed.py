@@ -1,24 +1,24 @@
 """The live page's feed: Redis stream entries + the state hash → small JSON messages for the browser.
 
-`LiveFeed.messages()` is a generator for one viewer (a Server-Sent Events response): it follows
-the stream with ``XREAD BLOCK`` from its own cursor (never popping, so every viewer sees every
-entry), and after each batch sends one message with the current state, the new chart points and
-the new events. While Redis is down it sends ``{"degraded": "..."}`` once a second and retries.
-`build_message` is the pure part and is tested directly.
+`LiveHub` reads the stream once for every open live page (in the web server's event loop, with
+no thread per viewer) and fans each message out; a new viewer, a slow one and every viewer after a
+Redis outage get a *sync* message with the running session's reps so far. `build_message` and
+`history_points` are the pure parts and are tested directly.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import redis
 
-from hiitpi.live.contract import ENTRY_EVENT, ENTRY_SAMPLE, LiveEntry, LiveState
-from hiitpi.live.reader import LiveReader
+from hiitpi.live.contract import ENTRY_EVENT, ENTRY_SAMPLE, LiveEntry, LiveKeys, LiveState
 from hiitpi.referee.programs import Program
 
 log = logging.getLogger(__name__)
@@ -145,48 +145,246 @@ def sse(data: dict[str, Any], event: str | None = None) -> str:
     return head + "data: " + json.dumps(data, separators=(",", ":")) + "\n\n"
 
 
-class LiveFeed:
-    """One viewer's feed; ``programs`` maps a program name to its `Program` (for the countdown)."""
+DEGRADED = (
+    "Live view degraded: the live bus (Redis) is not answering. "
+    "Reps are still counted and saved; the view comes back by itself."
+)
+WAITING = "Live view degraded: the live bus is back; waiting for the engine to reconnect to it."
+#: Put in a viewer's queue instead of messages it could not take in time: it gets a fresh sync.
+RESYNC = b""
+
+
+def history_points(
+    stored: Sequence[tuple[float, int]], recent: Sequence[LiveEntry], session: str, t0: float
+) -> list[list[float]]:
+    """The session's reps so far as chart points ``[seconds into the session, count]``: the ones in
+    the store (``(t_end, count)`` in the referee clock) and the ones still only in the stream (the
+    store writes in batches), each once. Pure: tested directly."""
+    times = {round(t, 3): c for t, c in stored}
+    for e in recent:
+        if e.type == ENTRY_EVENT and e.kind == "rep" and e.session == session and e.ts is not None:
+            times.setdefault(round(e.ts, 3), e.count or 0)
+    return [[round(t - t0, 3), c] for t, c in sorted(times.items())]
+
+
+def stored_rep_points(store: Any, store_id: int) -> list[tuple[float, int]]:
+    """(t_end, count within its interval) of every counted rep of a session in the store: what
+    the live chart shows, for the time a viewer was not watching (or Redis was away)."""
+    from hiitpi.store.queries import session_detail
+
+    out: list[tuple[float, int]] = []
+    counts: dict[int, int] = {}
+    for rep in session_detail(store, store_id).reps:
+        if rep.valid:
+            counts[rep.interval_index] = counts.get(rep.interval_index, 0) + 1
+            out.append((rep.t_end, counts[rep.interval_index]))
+    return out
+
+
+@dataclass(eq=False)
+class Viewer:
+    """One open live page: a bounded queue of messages the hub fills."""
+
+    queue: asyncio.Queue
+    resyncs: int = 0
+
+
+class LiveHub:
+    """The live bus read once for every open live page, in the web server's event loop.
+
+    `run` is the one reader: ``XREAD BLOCK`` from its own cursor (never popping, so other readers
+    are unaffected), then one message per batch — the state, the new chart points (thinned to
+    ``CHART_POINTS_PER_S``), the new events — serialised once and put in every viewer's queue. A
+    viewer gets first a *sync* message: the state and the running session's reps so far
+    (``history``, from the store and the stream's tail), so its chart starts complete. A viewer
+    whose queue is full (a slow phone) loses its queued messages and gets a fresh sync instead.
+    While Redis is down every viewer gets ``{"degraded": ...}`` once a second; when it is back
+    (and the engine has written its state again) every viewer gets a sync: the reps counted
+    meanwhile appear on the chart from the store, not as a flat line and a jump.
+    """
 
     def __init__(
         self,
-        reader: LiveReader,
-        programs: Callable[[], dict[str, Program]] = dict,
+        url: str,
+        keys: LiveKeys,
         *,
+        programs: Callable[[], dict[str, Program]] = dict,
+        session_reps: Callable[[int], list[tuple[float, int]]] | None = None,
         block_ms: int = 1000,
-        stop: Callable[[], bool] = lambda: False,
+        queue_size: int = 64,
+        max_viewers: int = 200,
+        recent: int = 300,
     ):
-        self.reader = reader
+        self.url = url
+        self.keys = keys
         self.programs = programs
+        self.session_reps = session_reps
         self.block_ms = block_ms
-        self.stop = stop
+        self.queue_size = queue_size
+        self.max_viewers = max_viewers
+        self.recent = recent
+        self.viewers: set[Viewer] = set()
+        self.down: str | None = None
+        self.messages_sent = 0
+        self._client = None
+        self._wake: asyncio.Event | None = None
 
-    def messages(self) -> Iterator[str]:
+    # -- viewers --------------------------------------------------------------------------------
+
+    def subscribe(self) -> Viewer | None:
+        """A new viewer, or None when ``max_viewers`` pages are open already."""
+        if len(self.viewers) >= self.max_viewers:
+            return None
+        v = Viewer(asyncio.Queue(self.queue_size))
+        self.viewers.add(v)
+        if self._wake is not None:
+            self._wake.set()
+        return v
+
+    def unsubscribe(self, viewer: Viewer) -> None:
+        self.viewers.discard(viewer)
+
+    async def stream(self, viewer: Viewer) -> AsyncIterator[bytes]:
+        """What one viewer's Server-Sent Events response sends, until the hub stops."""
+        try:
+            yield b"retry: 1000\n\n"
+            yield await self.sync()
+            while True:
+                item = await viewer.queue.get()
+                if item is None:
+                    return
+                yield (await self.sync()) if item is RESYNC else item
+        finally:
+            self.unsubscribe(viewer)
+
+    def _broadcast(self, data: bytes | None) -> None:
+        for v in list(self.viewers):
+            try:
+                v.queue.put_nowait(data)
+            except asyncio.QueueFull:  # a slow phone: forget what it missed, send it the whole picture
+                while not v.queue.empty():
+                    v.queue.get_nowait()
+                v.resyncs += 1
+                v.queue.put_nowait(RESYNC if data is not None else None)
+        if data:
+            self.messages_sent += 1
+
+    # -- the sync message -----------------------------------------------------------------------
+
+    async def sync(self) -> bytes:
+        """The state and the running session's reps so far, or why there is nothing to show."""
+        client = self._connect()
+        for attempt in (1, 2):  # a second try: the first may get a pooled connection Redis closed
+            try:
+                state = _text(await client.hgetall(self.keys.state))
+                raw = await client.xrevrange(self.keys.stream, count=self.recent)
+                break
+            except redis.RedisError:
+                if attempt == 2:
+                    return sse({"degraded": DEGRADED}).encode()
+        recent = [LiveEntry.decode(i, f) for i, f in raw]
+        if self.down is not None:
+            return sse({"degraded": WAITING if not state else DEGRADED}).encode()
+        msg, _ = build_message(state, [], program=self._program(state))
+        live = LiveState.decode(state)
+        if live.running and live.t0 is not None:
+            stored: list[tuple[float, int]] = []
+            if live.store_id is not None and self.session_reps is not None:
+                try:
+                    stored = await asyncio.to_thread(self.session_reps, live.store_id)
+                except Exception as exc:  # the history page says why; the live view goes on
+                    log.warning("live feed: no stored reps for session %s: %s", live.store_id, exc)
+            msg["history"] = {
+                "session": live.session,
+                "reps": history_points(stored, recent[::-1], live.session, live.t0),
+            }
+        msg["sent"] = round(time.time(), 4)
+        return sse(msg).encode()
+
+    # -- the reader -----------------------------------------------------------------------------
+
+    def _connect(self):
+        if self._client is None:
+            from hiitpi.live.redisconn import make_async_client
+
+            self._client = make_async_client(
+                self.url, timeout_s=self.block_ms / 1000 + 2.0, max_connections=4
+            )
+        return self._client
+
+    def _program(self, state: dict[str, str]) -> Program | None:
+        name = state.get("program") or ""
+        return self.programs().get(name) if name else None
+
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Read the live bus and fan it out until ``stopping`` is set; idle while nobody watches."""
+        from hiitpi.backoff import Backoff
+
+        self._wake = asyncio.Event()
+        client = self._connect()
+        backoff = Backoff(0.25, 2.0)
         cursor: str | None = None
         last_chart_t: float | None = None
-        delay = 0.5
-        yield "retry: 1000\n\n"
-        while not self.stop():
-            try:
-                if cursor is None:
-                    cursor = self.reader.last_id()
-                    entries: list[LiveEntry] = []
-                else:
-                    entries = self.reader.read(cursor, block_ms=self.block_ms, count=500)
-                if entries:
-                    cursor = entries[-1].id
-                state = self.reader.state()
-            except redis.RedisError as exc:
-                log.debug("live feed: Redis unavailable: %s", exc)
-                cursor = None  # the stream may be gone after a restart: start from its end again
-                yield sse({"degraded": "Live view degraded: the live bus (Redis) is not answering. "
-                           "Reps are still counted and saved; the view comes back by itself."})  # fmt: skip
-                time.sleep(delay)
-                delay = min(delay * 2, 4.0)
-                continue
-            delay = 0.5
-            prog = self.programs().get(state.get("program") or "") if state.get("program") else None
-            msg, last_chart_t = build_message(state, entries, program=prog, last_chart_t=last_chart_t)
-            msg["sent"] = round(time.time(), 4)  # lets the page split its latency: engine+feed vs. browser
-            if entries or not msg["events"]:
-                yield sse(msg)
+        try:
+            while not stopping.is_set():
+                if not self.viewers:
+                    self._wake.clear()
+                    cursor = None
+                    await _wait_either(self._wake, stopping, 1.0)
+                    continue
+                try:
+                    if cursor is None:
+                        last = await client.xrevrange(self.keys.stream, count=1)
+                        cursor = _text_id(last[0][0]) if last else "0-0"
+                        entries: list[LiveEntry] = []
+                    else:
+                        res = await client.xread({self.keys.stream: cursor}, count=500, block=self.block_ms)
+                        entries = [LiveEntry.decode(i, f) for i, f in res[0][1]] if res else []
+                    if entries:
+                        cursor = entries[-1].id
+                    state = _text(await client.hgetall(self.keys.state))
+                except redis.RedisError as exc:
+                    if self.down is None:
+                        log.warning("live feed: the live bus is not answering (%s); viewers are told", exc)
+                    self.down, cursor = str(exc), None  # the stream may be new after a restart
+                    self._broadcast(sse({"degraded": DEGRADED}).encode())
+                    await _wait_either(stopping, stopping, backoff.next())
+                    continue
+                backoff.reset()
+                if self.down is not None:
+                    if not state:  # a new Redis the engine has not written to yet
+                        self._broadcast(sse({"degraded": WAITING}).encode())
+                        await _wait_either(stopping, stopping, 0.5)
+                        continue
+                    log.info("live feed: the live bus is back; every viewer gets the session so far")
+                    self.down, last_chart_t = None, None
+                    self._broadcast(await self.sync())  # the same sync for all, read once
+                    continue
+                msg, last_chart_t = build_message(
+                    state, entries, program=self._program(state), last_chart_t=last_chart_t
+                )
+                msg["sent"] = round(time.time(), 4)  # the page splits its latency: engine+feed | browser
+                if entries or not msg["events"]:
+                    self._broadcast(sse(msg).encode())
+        finally:
+            self._broadcast(None)  # every viewer's stream ends
+            self._client = None
+            await client.aclose()
+
+
+def _text(raw: dict) -> dict[str, str]:
+    return {_text_id(k): _text_id(v) for k, v in raw.items()}
+
+
+def _text_id(v: Any) -> str:
+    return v.decode() if isinstance(v, bytes) else str(v)
+
+
+async def _wait_either(a: asyncio.Event, b: asyncio.Event, timeout_s: float) -> None:
+    """Until ``a`` or ``b`` is set, at most ``timeout_s``."""
+    waits = {asyncio.ensure_future(a.wait()), asyncio.ensure_future(b.wait())}
+    try:
+        await asyncio.wait(waits, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()

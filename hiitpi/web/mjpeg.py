@@ -6,17 +6,21 @@ reference);
 an encoder thread turns the newest one into a JPEG at most ``stream_fps`` times a second, scaled
 to at most ``stream_width``, with the skeleton and the count drawn on it — or, in privacy mode,
 the skeleton on a black background and never the camera image. Nothing is encoded while nobody
-watches. Each HTTP client gets its own generator (`stream`) that yields the newest JPEG as a
-multipart part; a client that leaves is a log line.
+watches. The web server's event loop hands the JPEGs out (`parts`, an async generator per
+viewer: no thread per viewer): the encoder wakes each loop once per frame (`attach`), every viewer
+takes the same bytes, a slow one skips frames instead of queueing them, and past ``[web]
+video_full_viewers`` a viewer gets one frame a second, past ``video_max_viewers`` one still
+picture (`admit`), so another phone never slows the ones already watching.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import cv2
@@ -29,6 +33,8 @@ log = logging.getLogger(__name__)
 
 BOUNDARY = "frame"
 MJPEG_MIMETYPE = f"multipart/x-mixed-replace; boundary={BOUNDARY}"
+#: What a viewer past ``[web] video_full_viewers`` gets.
+REDUCED_FPS = 1.0
 
 
 @dataclass(slots=True)
@@ -104,14 +110,17 @@ class MjpegBroadcaster:
         self.max_width = web.stream_width
         self.quality = web.jpeg_quality
         self.privacy = web.privacy_mode
+        self.full_viewers = web.video_full_viewers
+        self.max_viewers = web.video_max_viewers
         self.min_score = min_score
         self.encoded = 0
         self.encode_ms = 0.0  # last encode's cost
         self._cond = threading.Condition()
         self._pending: tuple[np.ndarray | None, Pose | None, Overlay] | None = None
-        self._jpeg: bytes | None = None
-        self._jpeg_seq = 0
+        self._latest: tuple[int, bytes | None] = (0, None)  # (sequence number, JPEG), swapped whole
         self._clients = 0
+        self._full = 0
+        self._waiters: list[FrameWaiters] = []
         self._ids = itertools.count(1)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -132,8 +141,22 @@ class MjpegBroadcaster:
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
+            waiters = list(self._waiters)
+        for w in waiters:
+            w.notify_threadsafe()  # streams end
         if self._thread is not None:
             self._thread.join(timeout=3)
+
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def health(self):
+        from hiitpi.health import PartHealth
+
+        data = {"viewers": self._clients, "encoded": self.encoded, "encode_ms": round(self.encode_ms, 1)}
+        if not self.alive():
+            return PartHealth(False, "the video encoder thread is not running", data)
+        return PartHealth(True, f"{self._clients} watching, {self.encoded} frames encoded", data)
 
     def submit(self, image: np.ndarray | None, pose: Pose | None, overlay: Overlay) -> None:
         """Offer the newest analysed frame. Cheap: keeps a reference; never waits."""
@@ -199,55 +222,128 @@ class MjpegBroadcaster:
                 log.warning("JPEG encoding failed for a %s frame", picture.shape)
                 continue
             with self._cond:
-                self._jpeg = buf.tobytes()
-                self._jpeg_seq += 1
+                self._latest = (self._latest[0] + 1, buf.tobytes())
                 self.encoded += 1
-                self._cond.notify_all()
+                waiters = list(self._waiters)
+            for w in waiters:
+                w.notify_threadsafe()
 
-    # -- HTTP side --------------------------------------------------------------------------
+    # -- HTTP side (the web server's event loop) -----------------------------------------------
 
-    def stream(self, client: str | None = None, *, timeout_s: float = 5.0) -> Iterator[bytes]:
-        """Multipart parts for one HTTP client, newest frame each time; ends when the engine stops.
+    def attach(self, loop: asyncio.AbstractEventLoop) -> FrameWaiters:
+        """Wake coroutines on ``loop`` at each new JPEG (one thread-safe call per frame per loop)."""
+        waiters = FrameWaiters(loop)
+        with self._cond:
+            self._waiters.append(waiters)
+        return waiters
 
-        Use as a Flask/WSGI response body with mimetype `MJPEG_MIMETYPE`. A frame a slow client
-        misses is skipped, never queued.
+    def detach(self, waiters: FrameWaiters) -> None:
+        with self._cond:
+            if waiters in self._waiters:
+                self._waiters.remove(waiters)
+
+    def admit(self) -> str:
+        """Count a new viewer in and say what it gets: ``full`` (every frame), ``reduced`` (one a
+        second) or ``still`` (one picture). The first ``video_full_viewers`` get every frame, the
+        next ones up to ``video_max_viewers`` fewer, the rest a still, so one more phone never costs
+        the others. Counted at once (many phones arriving together are told apart); the caller
+        gives the tier back with `release` when the viewer leaves."""
+        with self._cond:
+            if self._full < self.full_viewers:
+                tier = "full"
+            else:
+                tier = "reduced" if self._clients < self.max_viewers else "still"
+            self._clients += 1
+            self._full += tier == "full"
+            return tier
+
+    def release(self, tier: str) -> None:
+        with self._cond:
+            self._clients -= 1
+            self._full -= tier == "full"
+
+    async def parts(
+        self,
+        waiters: FrameWaiters,
+        client: str | None = None,
+        *,
+        tier: str | None = None,
+        timeout_s: float = 5.0,
+    ) -> AsyncIterator[bytes]:
+        """Multipart parts for one viewer, the newest JPEG each time, until the engine stops.
+
+        The newest picture comes at once, then each new one; a viewer whose connection is slow
+        (its send waits) skips the frames it could not take, never queues them. A ``reduced``
+        viewer gets at most ``REDUCED_FPS`` frames a second. Without ``tier`` the viewer is
+        admitted (and released) here; with one, the caller admitted it.
         """
         name = client or f"client-{next(self._ids)}"
-        with self._cond:
-            self._clients += 1
-            seen = 0
-        log.info("video client %s connected (%d watching)", name, self._clients)
-        sent = 0
+        own = tier is None
+        tier = self.admit() if own else tier
+        log.info("video client %s connected (%s rate, %d watching)", name, tier, self._clients)
+        pause = 1.0 / REDUCED_FPS if tier == "reduced" else 0.0
+        seen, sent = 0, 0
         try:
             while not self._stop.is_set():
-                with self._cond:
-                    if not self._cond.wait_for(
-                        lambda seen=seen: self._jpeg_seq != seen or self._stop.is_set(), timeout=timeout_s
-                    ):
-                        continue
-                    if self._stop.is_set():
-                        return
-                    jpeg, seen = self._jpeg, self._jpeg_seq
-                assert jpeg is not None
-                yield (
-                    f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
-                    + jpeg
-                    + b"\r\n"
-                )
+                seq, jpeg = self._latest
+                if seq == seen or jpeg is None:
+                    await waiters.wait(timeout_s)
+                    continue
+                seen = seq
+                yield multipart(jpeg)
                 sent += 1
+                if pause:
+                    await asyncio.sleep(pause)
         finally:
-            with self._cond:
-                self._clients -= 1
-            log.info("video client %s left after %d frames (%d watching)", name, sent, self._clients)
+            if own:
+                self.release(tier)
+            log.info(
+                "video client %s left after %d frames (%d watching)", name, sent, self._clients - (not own)
+            )
 
-    def snapshot(self, timeout_s: float = 2.0) -> bytes | None:
-        """The next JPEG encoded (counts as a viewer while it waits); None if none comes in time."""
-        with self._cond:
-            self._clients += 1
-            start = self._jpeg_seq
-            try:
-                if not self._cond.wait_for(lambda: self._jpeg_seq != start, timeout=timeout_s):
-                    return None
-                return self._jpeg
-            finally:
-                self._clients -= 1
+    async def still(self, waiters: FrameWaiters, timeout_s: float = 2.0) -> bytes | None:
+        """The newest JPEG, waiting up to ``timeout_s`` for the first one (the caller has admitted
+        the viewer: the encoder runs while anyone is counted)."""
+        deadline = time.monotonic() + timeout_s
+        while self._latest[1] is None and not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            await waiters.wait(left)
+        return self._latest[1]
+
+
+def multipart(jpeg: bytes) -> bytes:
+    """One part of the ``multipart/x-mixed-replace`` stream."""
+    return (
+        f"--{BOUNDARY}\r\nContent-Type: image/jpeg\r\nContent-Length: {len(jpeg)}\r\n\r\n".encode()
+        + jpeg
+        + b"\r\n"
+    )
+
+
+class FrameWaiters:
+    """The coroutines of one event loop waiting for the next JPEG, woken together."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self._event = asyncio.Event()
+
+    def notify_threadsafe(self) -> None:
+        """From the encoder thread; a loop that has closed is ignored."""
+        try:
+            self.loop.call_soon_threadsafe(self._notify)
+        except RuntimeError:
+            pass
+
+    def _notify(self) -> None:
+        event, self._event = self._event, asyncio.Event()
+        event.set()
+
+    async def wait(self, timeout_s: float) -> bool:
+        """True when a new JPEG came within ``timeout_s``."""
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout_s)
+            return True
+        except TimeoutError:
+            return False

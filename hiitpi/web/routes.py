@@ -1,5 +1,6 @@
-"""Plain HTTP routes beside the Dash pages: the video stream, the live feed, a small JSON API for
-start/stop/players, and exports.
+"""Plain HTTP routes beside the Dash pages: a small JSON API for the live state, start/stop and
+players, and exports. (The video and the live feed are streams the event loop serves itself:
+`hiitpi.web.asgi`.)
 
 Every input is validated and answered with 4xx JSON (``{"error": "..."}``) — never a 500 — and every
 route sits behind the pairing check when `hiitpi.web.auth` is installed on the same server.
@@ -10,9 +11,8 @@ from __future__ import annotations
 import io
 import logging
 import re
-import threading
 
-from flask import Flask, Response, jsonify, request, stream_with_context
+from flask import Flask, Response, jsonify, request
 
 from hiitpi.store.errors import InvalidInput, NotFound, StoreError
 from hiitpi.web.context import WebContext
@@ -43,40 +43,6 @@ def _form() -> dict:
 
 
 def register_routes(server: Flask, ctx: WebContext) -> None:
-    @server.route("/video")
-    def video():
-        b = ctx.broadcaster()
-        if b is None:
-            return _error(503, "no video here: the engine runs in another process or has not started")
-        from hiitpi.web.mjpeg import MJPEG_MIMETYPE
-
-        resp = Response(stream_with_context(b.stream(request.remote_addr)), mimetype=MJPEG_MIMETYPE)
-        resp.headers["Cache-Control"] = "no-store"
-        resp.headers["X-Accel-Buffering"] = "no"
-        return resp
-
-    @server.route("/api/live/events")
-    def live_events():
-        from hiitpi.web.livefeed import LiveFeed
-
-        stopped = threading.Event()
-        feed = LiveFeed(
-            ctx.reader,
-            lambda: ctx.catalog.get().programs,
-            stop=lambda: stopped.is_set() or ctx.stopping.is_set(),
-        )
-
-        def gen():
-            try:
-                yield from feed.messages()
-            finally:
-                stopped.set()
-
-        resp = Response(gen(), mimetype="text/event-stream")
-        resp.headers["Cache-Control"] = "no-store"
-        resp.headers["X-Accel-Buffering"] = "no"
-        return resp
-
     @server.route("/api/live/state")
     def live_state():
         import redis

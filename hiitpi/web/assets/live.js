@@ -1,24 +1,30 @@
 /* HIIT PI live page: follows /api/live/events (Server-Sent Events) and updates the page through
- * dash_clientside.set_props — big numbers, program countdown, flash on rep, no-rep reason, charts
- * grown with extendData, optional spoken cues (speechSynthesis). It also measures frame captured →
- * number shown (window.hiitpiMetrics) for the browser test. */
+ * the DOM — big numbers, program countdown, flash on rep, no-rep reason, charts drawn with Plotly
+ * (the session so far from the feed's history, then grown point by point), optional spoken cues
+ * (speechSynthesis). It also measures frame captured → number shown (window.hiitpiMetrics) for
+ * the browser test. */
 (function () {
   "use strict";
-  var es = null, cur = { session: null, reps: null, noReps: null, programKey: null, lastEventT: null };
+  var es = null, cur = { session: null, reps: null, noReps: null, programKey: null, lastRepT: null };
+  var broken = false;  // the feed failed since it last opened: the video is reloaded when it is back
   var pendingReps = {}, pendingSeq = {}, observers = [], chartBuf = [], chartFlushed = 0;
   var metrics = window.hiitpiMetrics = { rep: [], repsShown: [], frame: [], frameDom: [], toSent: [], toBrowser: [], messages: 0, errors: 0 };
   var WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"];
 
-  var last = {};  // what was last set per component: only changes reach React
-  function setProps(id, props) {
-    if (!document.getElementById(id)) { return; }
-    var changed = {}, any = false, prev = last[id] || (last[id] = {});
-    Object.keys(props).forEach(function (k) {
-      var v = props[k];
-      if (k === "extendData" || k === "data" || prev[k] !== v) { changed[k] = v; prev[k] = v; any = true; }
-    });
-    if (!any) { return; }
-    try { window.dash_clientside.set_props(id, changed); } catch (e) { metrics.errors += 1; }
+  // The two live charts are drawn by Plotly directly (Plotly.restyle / extendTraces on the graph
+  // the page already shows), not through Dash props: a chart operation waits until its graph is
+  // drawn, runs after the numbers have been painted, and never replays.
+  var chartOps = [];
+  function graph(id) {
+    var gd = document.querySelector("#" + id + " .js-plotly-plot");
+    return gd && gd.data && window.Plotly ? gd : null;
+  }
+  function chart(fn) { chartOps.push(fn); later(flushCharts); }
+  function flushCharts() {
+    var reps = graph("live-reps-graph"), pose = graph("live-pose-graph");
+    if (!reps || !pose) { return; }
+    var ops = chartOps; chartOps = [];
+    ops.forEach(function (fn) { try { fn(reps, pose); } catch (e) { metrics.errors += 1; } });
   }
   // Numbers and banners change up to 30 times a second: they are written straight into the DOM
   // (no callback ever outputs these elements, so React never overwrites them); only the charts
@@ -82,11 +88,22 @@
     var running = st.running === "1";
     var what = msg.program ? msg.program.title : (st.program || st.workout);
     var sid = st.session || "";
-    if (sid !== cur.session) {
-      cur.session = sid; cur.reps = null; cur.noReps = null; cur.programKey = null;
-      setProps("live-session", { data: sid });
-      put("live-norep", "");
-      put("live-form", "");
+    var hist = msg.history && msg.history.session === sid ? msg.history.reps : null;
+    if (sid !== cur.session) {  // a new session clears both charts
+      cur.session = sid; cur.reps = null; cur.noReps = null; cur.programKey = null; cur.lastRepT = null;
+      put("live-norep", ""); put("live-form", ""); chartBuf = [];
+      chart(function (reps, pose) {
+        window.Plotly.restyle(reps, { x: [[]], y: [[]] }, [0]);
+        window.Plotly.restyle(pose, { x: [[], []], y: [[], []] }, [0, 1]);
+      });
+    }
+    if (hist) {
+      // the session so far (from the store: a phone that opens late, or the time Redis was away)
+      // replaces the reps chart, so it never shows a flat line and a jump
+      cur.lastRepT = hist.length ? hist[hist.length - 1][0] : null;
+      chart(function (reps) {
+        window.Plotly.restyle(reps, { x: [hist.map(function (q) { return q[0]; })], y: [hist.map(function (q) { return q[1]; })] }, [0]);
+      });
     }
     var reps = st.reps || "0";
     if (msg.captured) {
@@ -140,7 +157,10 @@
         // the rep against the workout's reference: 0-100 and the part that was furthest off
         put("live-form", "Form " + Math.round(e.similarity) + "/100" + (e.deviation ? " · " + e.deviation + " off most" : ""));
       }
-      if (e.kind === "rep" && e.t !== null) { repX.push(e.t); repY.push(e.count); }
+      if (e.kind === "rep" && e.t !== null) {
+        if (cur.lastRepT !== null && e.t <= cur.lastRepT) { return; }  // on the chart already (history)
+        repX.push(e.t); repY.push(e.count); cur.lastRepT = e.t;
+      }
       else if (e.kind === "no_rep" || e.kind === "fault") {
         put("live-norep", (e.kind === "no_rep" ? "No rep: " : "") + e.reason);
         flash("live-reps-box", "flash-bad");
@@ -150,15 +170,15 @@
     // Charts are redrawn after the numbers have been painted, never in the same task: a Plotly
     // redraw takes tens of ms on a phone and would hold the new count back.
     if (repX.length) {
-      later(function () { setProps("live-reps-graph", { extendData: [{ x: [repX], y: [repY] }, [0], 3000] }); });
+      chart(function (reps) { window.Plotly.extendTraces(reps, { x: [repX], y: [repY] }, [0], 3000); });
     }
     (msg.points || []).forEach(function (q) { chartBuf.push(q); });
     var now = Date.now();
     if (chartBuf.length && now - chartFlushed >= 1000) {
       var pts = chartBuf, xs = pts.map(function (q) { return q[0]; });
       chartBuf = []; chartFlushed = now;
-      later(function () {
-        setProps("live-pose-graph", { extendData: [{ x: [xs, xs], y: [pts.map(function (q) { return q[1]; }), pts.map(function (q) { return q[2]; })] }, [0, 1], 3000] });
+      chart(function (reps, pose) {
+        window.Plotly.extendTraces(pose, { x: [xs, xs], y: [pts.map(function (q) { return q[1]; }), pts.map(function (q) { return q[2]; })] }, [0, 1], 3000);
       });
     }
   }
@@ -168,9 +188,15 @@
 
   function open() {
     if (es) { return; }
-    cur = { session: null, reps: null, noReps: null, programKey: null };
-    last = {}; chartBuf = [];
-    es = new EventSource("/api/live/events");
+    cur = { session: null, reps: null, noReps: null, programKey: null, lastRepT: null };
+    chartBuf = []; chartOps = [];
+    var mine = es = new EventSource("/api/live/events");
+    es.onopen = function () {
+      if (!broken) { return; }
+      broken = false;  // the server is back (restarted, or Redis back): so is the video
+      var img = document.getElementById("live-video");
+      if (img) { img.src = "/video?retry=" + Date.now(); }
+    };
     es.onmessage = function (ev) {
       try {
         var msg = JSON.parse(ev.data);
@@ -182,7 +208,12 @@
       } catch (e) { metrics.errors += 1; }
     };
     es.onerror = function () {
+      broken = true;
       put("live-degraded", "Live view degraded: reconnecting to HIIT PI…"); cls("live-degraded", "banner banner-warn");
+      if (mine.readyState === EventSource.CLOSED) {
+        // refused (503: too many pages open, or the server restarting): the browser gives up; we do not
+        setTimeout(function () { if (es === mine) { es = null; } }, 3000);
+      }
     };
     var img = document.getElementById("live-video");
     if (img && !img.dataset.watched) {
@@ -220,6 +251,7 @@
     pendingReps = {}; pendingSeq = {};
   }
   setInterval(function () {
+    flushCharts();
     var onLive = !!document.getElementById("live-reps");
     if (onLive && !es) { open(); } else if (!onLive && es) { close(); }
   }, 250);
