@@ -92,8 +92,9 @@ def teach_cmd(args: argparse.Namespace, settings: Settings) -> int:
         f"{args.video}: {demo.duration_s:.1f} s, seen {taught.view or '(view unknown)'}; learnt in {wall:.1f} s"
     )
     if taught.kind == "hold":
-        held = max((e.hold_s or 0.0 for e in taught.events), default=0.0)
-        print(f"a held position ({', '.join(taught.members)}): the clock ran {held:.1f} s on the demo")
+        print(
+            f"a held position ({', '.join(taught.members)}): the clock ran {taught.held_s:.1f} s on the demo"
+        )
     else:
         print(f"{taught.count} reps found, decided on {', '.join(taught.members)}:")
         for i, e in enumerate(taught.reps, 1):

@@ -183,7 +183,7 @@ def holds(rows: list[ManifestRow], demos: dict[str, Demo]) -> list[ClipResult]:
         )
         try:
             taught = teach_hold(demos[row.file], "taught_" + row.exercise)
-            res.pred_hold_s = max((e.hold_s or 0.0 for e in taught.events), default=0.0)
+            res.pred_hold_s = taught.held_s
         except TeachError as exc:
             res.error = exc.message
         out.append(res)

@@ -85,6 +85,8 @@ class Taught:
     times: np.ndarray
     notes: list[str] = field(default_factory=list)
     comments: dict[str, str] = field(default_factory=dict)
+    #: a hold: the seconds the clock ran on the demo
+    held_s: float = 0.0
 
     @property
     def reps(self) -> list[RefEvent]:
@@ -251,12 +253,17 @@ def _members(primary: Swings, ranked: list[Swings]) -> list[Swings]:
 
 def count_demo(rule: Rule, demo: Demo) -> list[RefEvent]:
     """The referee of ``rule`` over the demo's (already smoothed) poses, finished."""
+    return run_demo(rule, demo)[0]
+
+
+def run_demo(rule: Rule, demo: Demo) -> tuple[list[RefEvent], Referee]:
+    """The referee of ``rule`` over the demo, finished: its events and the referee (its hold time)."""
     ref = Referee(rule)
     events: list[RefEvent] = []
     for pose, t in zip(demo.poses, demo.times, strict=True):
         events.extend(ref.update(pose, float(t)))
     events.extend(ref.finish())
-    return events
+    return events, ref
 
 
 def teach_reps(
@@ -434,15 +441,14 @@ def teach_hold(demo: Demo, name: str, *, title: str = "") -> Taught:
         f"at least {HOLD_TOLERANCE_DEG:.0f} degrees either side"
     )
     rule = parse_text(render(doc, name, comments), f"<taught {name}>")
-    events = count_demo(rule, demo)
+    events, referee = run_demo(rule, demo)
     key = held[0][0]
     return Taught(
         name, "hold", doc, rule, [k for k, *_ in held], view, events, feats[key], key, demo.times,
-        comments=comments,
+        comments=comments, held_s=referee.hold_s,
     )  # fmt: skip
 
 
 def held_seconds(taught: Taught) -> float:
-    """The time the taught hold's clock ran over the demo (its last tick or fault's ``hold_s``)."""
-    ticks = [e.hold_s for e in taught.events if e.hold_s is not None]
-    return float(ticks[-1]) if ticks else 0.0
+    """The time the taught hold's clock ran over the demo."""
+    return taught.held_s

@@ -34,8 +34,7 @@ def label(taught: Taught) -> str:
 
 def title(taught: Taught) -> str:
     if taught.kind == "hold":
-        held = max((e.hold_s or 0.0 for e in taught.events), default=0.0)
-        return f"{taught.doc['title']}: held {held:.1f} s in the demo"
+        return f"{taught.doc['title']}: held {taught.held_s:.1f} s in the demo"
     return f"{taught.doc['title']}: {taught.count} reps found in the demo"
 
 

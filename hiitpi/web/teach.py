@@ -154,9 +154,8 @@ def result_children(lesson) -> list:
     t = lesson.taught
     t0 = float(t.times[0])
     if t.kind == "hold":
-        held = max((e.hold_s or 0.0 for e in t.events), default=0.0)
         lines = [
-            f"A held position, recognised by {', '.join(t.members)}: the clock ran {held:.1f} s on the demo."
+            f"A held position, recognised by {', '.join(t.members)}: the clock ran {t.held_s:.1f} s on the demo."
         ]
     else:
         lines = [
