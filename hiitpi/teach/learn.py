@@ -447,8 +447,3 @@ def teach_hold(demo: Demo, name: str, *, title: str = "") -> Taught:
         name, "hold", doc, rule, [k for k, *_ in held], view, events, feats[key], key, demo.times,
         comments=comments, held_s=referee.hold_s,
     )  # fmt: skip
-
-
-def held_seconds(taught: Taught) -> float:
-    """The time the taught hold's clock ran over the demo."""
-    return taught.held_s
