@@ -56,11 +56,14 @@ def test_teach_writes_rules_reference_and_plot(env, tmp_path, shared_data):
 
 
 def test_teach_asks_before_saving(env, tmp_path, shared_data):
+    plot = tmp_path / "hop.png"  # (the default, teach-hop.png, would land in the repository)
     res = run_cli(
-        "teach", str(shared_data / "clips/jumping_jack/afrl_jumpingjacks.mp4"), "--name", "hop", env=env
-    )
+        "teach", str(shared_data / "clips/jumping_jack/afrl_jumpingjacks.mp4"), "--name", "hop",
+        "--plot", str(plot), env=env,
+    )  # fmt: skip
     _one_error(res, "not saved", "--yes")
     assert not (tmp_path / "rules" / "hop.toml").exists()
+    assert plot.is_file()  # the plot is there to look at before saying yes
 
 
 def test_a_name_that_exists_says_what_to_do(env, shared_data):
