@@ -188,20 +188,15 @@ def build_reps_doc(
     cycles = _cycles(primary) or [primary.coverage and 2.0]
     shortest, longest = min(cycles), max(cycles)
     part = BY_KEY[primary.key].part
-    doc: dict[str, Any] = {
-        "name": name,
-        "title": title or name.replace("_", " ").capitalize(),
-        "kind": "reps",
-        "description": f"Taught by demonstration: {len(primary.far_t)} reps, {part} leading.",
-        "views": [view] if view else [],
-        "min_score": 0.2,
-        "min_dwell_s": round(min(0.1, max(0.04, 0.08 * shortest)), 2),
-        "features": features,
-        "states": [
+    doc = _doc(
+        name, title, "reps", f"Taught by demonstration: {len(primary.far_t)} reps, {part} leading.", view,
+        min_dwell_s=round(min(0.1, max(0.04, 0.08 * shortest)), 2),
+        features=features,
+        states=[
             {"name": start_name, "when": [{"feature": deciding, "below": 0.35}]},
             {"name": far_name, "when": [{"feature": deciding, "above": 0.65}]},
         ],
-        "rep": {
+        rep={
             "start": start_name,
             "sequence": [far_name],
             "partial": {"feature": deciding, "above": 0.5},
@@ -210,9 +205,7 @@ def build_reps_doc(
             "max_s": round(min(60.0, max(4.0, 3.0 * longest)), 1),
             "rom": {"feature": deciding, "start": 0.0, "full": 1.0},
         },
-    }
-    if not doc["views"]:
-        del doc["views"]
+    )  # fmt: skip
     calibrated = ", ".join(m.key for m in members)
     comments["states"] = (
         f"{calibrated} {'is' if len(members) == 1 else 'are'} calibrated (`calibrate`): measured in the "
@@ -224,6 +217,20 @@ def build_reps_doc(
         "a rep that has not reached the far position within max_s is dropped"
     )
     return doc, comments
+
+
+def _doc(name: str, title: str, kind: str, description: str, view: str | None, **rest: Any) -> dict:
+    """A taught rules document: its header (the view the demo was seen in, when known), then ``rest``."""
+    doc: dict[str, Any] = {
+        "name": name,
+        "title": title or name.replace("_", " ").capitalize(),
+        "kind": kind,
+        "description": description,
+    }
+    if view:
+        doc["views"] = [view]
+    doc["min_score"] = 0.2
+    return doc | rest
 
 
 def _fmt(v: float) -> str:
@@ -422,20 +429,10 @@ def teach_hold(demo: Demo, name: str, *, title: str = "") -> Taught:
     states = [{"name": "hold", "when": when}]
     if off:
         states.append({"name": "off", "any": off})
-    doc: dict[str, Any] = {
-        "name": name,
-        "title": title or name.replace("_", " ").capitalize(),
-        "kind": "hold",
-        "description": f"Taught by demonstration: a held position ({', '.join(k for k, *_ in held)}).",
-        "views": [view] if view else [],
-        "min_score": 0.2,
-        "min_dwell_s": 0.1,
-        "features": features,
-        "states": states,
-        "hold": {"state": "hold", "tick_s": 1.0},
-    }
-    if not doc["views"]:
-        del doc["views"]
+    doc = _doc(
+        name, title, "hold", f"Taught by demonstration: a held position ({', '.join(k for k, *_ in held)}).",
+        view, min_dwell_s=0.1, features=features, states=states, hold={"state": "hold", "tick_s": 1.0},
+    )  # fmt: skip
     comments["states"] = (
         "the clock runs while every feature is within its band around the demonstrated pose; the band is "
         f"at least {HOLD_TOLERANCE_DEG:.0f} degrees either side"
