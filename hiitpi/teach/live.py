@@ -74,7 +74,7 @@ class PoseTap:
                 log.info("teach: recorded %d frames", len(self._poses))
 
     def on_session(self, change, state) -> None:
-        pass
+        """(A sink's second call; a recording is of poses only, whatever the session does.)"""
 
     def status(self) -> dict:
         with self._lock:
