@@ -308,7 +308,7 @@ def format_report(report: dict) -> str:
 
     lines = [
         "Rules taught from another clip of the same exercise (every ordered pair):",
-        format_table(report),
+        format_table({k: v for k, v in report.items() if k != "holds"}),  # the holds: their own line below
     ]
     fr = report["first_reps"]
     lines += ["", f"Rules taught from the first {FIRST_REPS} reps of the same clip:", format_table(fr)]
