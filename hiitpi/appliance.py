@@ -120,7 +120,10 @@ class Appliance:
         from hiitpi.web.health import capture_probe, engine_probe
 
         self.teach = PoseTap()  # the pose stream, for teaching a new exercise from the camera
-        engine = self.engine = Engine(self.settings, recorder=self.recorder, sinks=(self.video, self.teach))
+        # the video encoder is a sink, and the viewers' side of a camera that can encode itself
+        engine = self.engine = Engine(
+            self.settings, recorder=self.recorder, sinks=(self.video, self.teach), video=self.video
+        )
         engine.start()
         self.supervisor.watch(
             FuncPart(
