@@ -274,10 +274,20 @@ class SummarizingRecorder:
     def record(self, event) -> None:
         self.inner.record(event)
 
+    def commit(self, timeout: float = 1.0) -> bool:
+        return self.inner.commit(timeout)
+
     def end_session(self, status: str = "done", **kwargs):
-        session_id = self.inner.end_session(status, **kwargs)
-        self.appliance.session_ended(session_id)
-        return session_id
+        """The coach is asked once the close is committed (its facts are read from the store)."""
+        return self.inner.end_session(status, on_saved=self.appliance.session_ended, **kwargs)
+
+    @property
+    def healthy(self) -> bool:
+        return self.inner.healthy
+
+    @property
+    def last_error(self) -> str | None:
+        return self.inner.last_error
 
     def close(self) -> None:
         self.inner.close()

@@ -249,6 +249,19 @@ class StoreSettings(Section):
         title="Sync mode",
         description="FULL survives power loss (an fsync per batch); NORMAL survives a crash only.",
     )
+    durable_reps: bool = Field(
+        True,
+        title="Durable reps",
+        description="Commit each rep to disk before it is shown (samples stay batched); never waits on a "
+        "full disk.",
+    )
+    durable_timeout_s: float = Field(
+        1.0,
+        gt=0,
+        le=10,
+        title="Rep commit time-out",
+        description="The longest the analysis waits for a rep's commit; past it the disk is deemed slow.",
+    )
 
 
 class CoachSettings(Section):
