@@ -213,6 +213,29 @@ class WebSettings(Section):
         title="Request head time-out",
         description="A connection that has not sent a whole request head in this many seconds is closed.",
     )
+    max_body_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        le=1 << 30,
+        title="Request body cap",
+        description="Longest request body (bytes) a route takes unless it declares its own (uploads).",
+    )
+    max_headers: int = Field(
+        100, ge=16, le=1000, title="Request headers", description="Most headers a request may have."
+    )
+    max_header_bytes: int = Field(
+        16384,
+        ge=4096,
+        le=1 << 20,
+        title="Request head size",
+        description="Longest request line plus headers (bytes).",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        title="Other host names",
+        description="Names the dashboard also answers to (besides localhost, this machine's name and "
+        "name.local, and its IP addresses), e.g. a DNS name on your router.",
+    )
     privacy_mode: bool = Field(
         False, title="Privacy mode", description="Stream only the skeleton, never the camera image."
     )

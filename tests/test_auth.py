@@ -106,7 +106,7 @@ def test_unpaired_requests_are_refused_everywhere(app_and_code):
         assert r.status_code == 401, path
         assert r.get_json()["error"] == "not paired"
     assert c.post("/_dash-update-component", json={}).status_code == 401
-    assert c.get("/_dash-component-suites/dash/x.js").status_code == 200
+    assert c.get("/_dash-component-suites/dash/x.js").status_code == 401  # its name tells versions
     assert c.get("/login").status_code == 200
 
 

@@ -48,7 +48,7 @@ def _connect(port: int, source: str) -> socket.socket:
 
 
 def _get(s: socket.socket, path: str = "/healthz") -> bytes:
-    s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
     return s.recv(65536)
 
 

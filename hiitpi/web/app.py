@@ -84,7 +84,9 @@ def create_app(
     )
     wc.chat = _chat_service(settings, wc, coach)
     server = app.server
-    server.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    from hiitpi.web.guards import install_flask_body_limits
+
+    install_flask_body_limits(server, settings.web.max_body_bytes)  # the guard's caps, in Flask too
     if auth:
         _install_auth(server, settings)
     _install_health(server, settings, wc, health)

@@ -6,8 +6,8 @@
   checks the pairing code and sets Flask's signed session cookie (HttpOnly, SameSite=Lax,
   signed with the key from `hiitpi.pairing`; never a hard-coded key).
 - A ``before_request`` hook refuses everything else without that cookie: a page request is
-  redirected to the login form, anything else gets 401 JSON. Left open: the login form, static
-  assets, and ``/healthz`` (which answers with a minimal body to strangers, see `hiitpi.web.health`).
+  redirected to the login form, anything else gets 401 JSON. Left open: the login form and
+  ``/healthz`` (which answers with a minimal body to strangers, see `hiitpi.web.health`).
 - Failed logins are rate-limited per client address and in total (so many addresses on one LAN do
   not multiply the guesses); past the limit the answer is 429 with Retry-After.
 - ``POST /logout`` forgets the phone.
@@ -32,10 +32,11 @@ from hiitpi.pairing import ApplianceSecrets, PendingCode, load_or_prepare_secret
 
 log = logging.getLogger(__name__)
 
-#: Paths anyone may fetch: the login form and assets that hold nothing about the home.
+#: Paths anyone may fetch: the login form, the health summary, the icon and robots.txt (the
+#: last two served by the event loop, `hiitpi.web.public`). Nothing else, not even Dash's
+#: bundles: their names tell which versions of Dash and Plotly run here.
 PUBLIC_PATHS = frozenset({"/login", "/healthz", "/favicon.ico", "/robots.txt"})
-#: Dash's JS/CSS bundles and the app's static assets.
-PUBLIC_PREFIXES = ("/_dash-component-suites/", "/assets/", "/static/")
+PUBLIC_PREFIXES: tuple[str, ...] = ()
 SESSION_KEY = "hiitpi_paired"
 COOKIE_NAME = "hiitpi_session"
 SESSION_DAYS = 90
