@@ -236,6 +236,20 @@ class WebSettings(Section):
         description="Names the dashboard also answers to (besides localhost, this machine's name and "
         "name.local, and its IP addresses), e.g. a DNS name on your router.",
     )
+    pairing_code_minutes: float = Field(
+        30.0,
+        gt=0,
+        le=7 * 24 * 60,
+        title="Pairing code lifetime",
+        description="A code made on the device (first start, `hiitpi pair --show`) pairs one phone within this.",
+    )
+    invite_minutes: float = Field(
+        10.0,
+        gt=0,
+        le=24 * 60,
+        title="Invite lifetime",
+        description="An invite code a paired phone makes for another pairs one phone within this.",
+    )
     privacy_mode: bool = Field(
         False, title="Privacy mode", description="Stream only the skeleton, never the camera image."
     )

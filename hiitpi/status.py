@@ -202,7 +202,9 @@ def pose_status(settings: Settings) -> list[tuple[str, bool, str]]:
 
 
 def pairing_status(settings: Settings) -> tuple[str, bool, str]:
-    """The pairing secrets (issue 8): present and private, or made (and shown once) at first start."""
+    """The pairing file: present and private (with its phones and live codes), or made at first start."""
+    import time
+
     from hiitpi.pairing import SecretsError, load_secrets, secrets_path
 
     path = secrets_path(settings.general.data_dir)
@@ -212,7 +214,13 @@ def pairing_status(settings: Settings) -> tuple[str, bool, str]:
         return ("pairing", False, str(exc))
     if found is None:
         return ("pairing", True, f"no code yet: the first start makes one and shows it once ({path})")
-    return ("pairing", True, f"paired ({path}, mode 0600); `hiitpi pair --reset` makes a new code")
+    codes = len(found.live_codes(time.time()))
+    return (
+        "pairing",
+        True,
+        f"{len(found.phones)} phone(s) paired, {codes} unused code(s) ({path}, mode 0600); "
+        "`hiitpi pair --show` makes a code",
+    )
 
 
 def report_status(settings: Settings) -> bool:
