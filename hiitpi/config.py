@@ -175,6 +175,12 @@ class RedisSettings(Section):
         5000, ge=100, le=1_000_000, title="Stream cap", description="Approximate entries kept."
     )
     prefix: str = Field("hiitpi", title="Key prefix", description="Namespace for every key.")
+    password: str = Field(
+        "",
+        title="Redis password",
+        description="AUTH password (also HIITPI_REDIS_PASSWORD). The private Redis `serve` starts always "
+        "wants one: this, or one it makes and keeps in <data_dir>/redis/password. Never shown.",
+    )
 
 
 class WebSettings(Section):
@@ -432,6 +438,8 @@ def _format_errors(exc: ValidationError, doc: TomlDocument | None, origin: dict)
     errors = []
     for err in exc.errors():
         loc = tuple(err["loc"])
+        if loc[:2] in SECRET_FIELDS:
+            err = {k: v for k, v in err.items() if k != "input"}  # never echo a password back
         path = doc_path(doc.data, loc) if doc is not None else loc
         src = origin.get(loc)
         if src:
@@ -494,15 +502,32 @@ def load_settings(
     return settings
 
 
+#: Values `config show` never prints: (section, key) → how to mask them.
+SECRET_FIELDS = {("redis", "url"): "url", ("redis", "password"): "value"}
+
+
 def settings_to_toml(settings: Settings) -> str:
-    """The effective settings as a TOML document (what `hiitpi config show` prints)."""
+    """The effective settings as a TOML document (what `hiitpi config show` prints), secrets
+    masked (`SECRET_FIELDS`: a password in a URL, the Redis password)."""
+    from hiitpi.redact import MASK, redact_url
+
     lines: list[str] = []
+
+    def shown(table: str, name: str, value: Any) -> Any:
+        how = SECRET_FIELDS.get((table, name))
+        if how == "url":
+            return redact_url(str(value))
+        if how == "value":
+            return MASK if value else value
+        return value
 
     def fmt(value: Any) -> str:
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, int | float):
             return repr(value)
+        if isinstance(value, list | tuple):
+            return "[" + ", ".join(fmt(v) for v in value) + "]"
         return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
     def emit(model: BaseModel | dict, table: str) -> None:
@@ -514,7 +539,7 @@ def settings_to_toml(settings: Settings) -> str:
             elif isinstance(value, dict):  # a table of tables ([pose.options.<model>])
                 tables.extend((f"{name}.{key}", sub) for key, sub in value.items())
             elif value is not None:
-                scalars.append(f"{name} = {fmt(value)}")
+                scalars.append(f"{name} = {fmt(shown(table, name, value))}")
             else:
                 scalars.append(f"# {name} = (unset)")
         if table and scalars:
