@@ -110,16 +110,19 @@ def redis_status(settings: Settings, running) -> tuple[str, bool, str]:
     import socket
     from urllib.parse import urlparse
 
-    from hiitpi.redis_local import can_start_private, ping
+    from hiitpi.redact import redact_url
+    from hiitpi.redis_local import can_start_private, ping, redis_url_for
 
-    url = settings.redis.url
-    reason = ping(url)
+    reason = ping(redis_url_for(settings))
+    url = redact_url(settings.redis.url)
     if reason is None:
         who = f"; in use by this appliance (pid {running.pid})" if running is not None else ""
         return ("redis", True, f"{url} answers{who}")
-    if not can_start_private(url):
+    if "auth" in reason.lower() or "password" in reason.lower():
+        return ("redis", False, f"{url}: {reason}; set [redis] password (or HIITPI_REDIS_PASSWORD)")
+    if not can_start_private(settings.redis.url):
         return ("redis", False, f"{url}: {reason}")
-    port = urlparse(url).port or 6379
+    port = urlparse(settings.redis.url).port or 6379
     try:
         with socket.socket() as s:
             s.bind(("127.0.0.1", port))
@@ -130,7 +133,11 @@ def redis_status(settings: Settings, running) -> tuple[str, bool, str]:
             f"{url}: {reason}, and a private redis-server cannot start: port {port} is held by "
             f"another program ({exc.strerror}); set [redis] url / --redis-url to a free port",
         )
-    return ("redis", True, f"{url}: not running; serve will start a private redis-server on port {port}")
+    return (
+        "redis",
+        True,
+        f"{url}: not running; serve will start a private redis-server on port {port} (password required)",
+    )
 
 
 def coach_status(settings: Settings) -> tuple[str, bool, str]:

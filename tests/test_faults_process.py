@@ -230,7 +230,7 @@ def test_ctrl_c_in_a_terminal_saves_the_session_and_stops_redis_last(tmp_path, m
     saved and its final state published before Redis stops."""
     import redis
 
-    url = f"redis://127.0.0.1:{free_port()}/0"  # nothing there: serve starts a private one
+    url = f"redis://:test-pw@127.0.0.1:{free_port()}/0"  # nothing there: serve starts a private one
     serve = Serve(tmp_path, model_mirror, url, clip)
     serve.start(own_group=True)
     seen: list[dict] = []
@@ -296,7 +296,7 @@ def test_private_redis_killed_is_restarted_and_the_open_page_comes_back_with_its
     from hiitpi.pairing import create_secrets
 
     clip = shared_data / "clips" / "push_up" / "calimiro_pushups_videoplayback.mp4"  # 55 s, 30 fps
-    url = f"redis://127.0.0.1:{free_port()}/0"
+    url = f"redis://:test-pw@127.0.0.1:{free_port()}/0"  # the private one wants this password
     serve = Serve(tmp_path, model_mirror, url, clip, workout="push_up", loop=False)
     _, code = create_secrets(serve.data)
     serve.start()

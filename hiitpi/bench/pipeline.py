@@ -167,7 +167,12 @@ def bench_pipeline_cmd(args: argparse.Namespace, settings: Settings) -> int:
     if not source.is_file():
         print(f"hiitpi: {source} is not a video file", file=sys.stderr)
         return 2
-    local = ensure_redis(settings.redis.url, settings.general.data_dir / "redis")
+    local = ensure_redis(
+        settings.redis.url, settings.general.data_dir / "redis", password=settings.redis.password or None
+    )
+    if local is not None:
+        settings = settings.model_copy(deep=True)
+        settings.redis.url = local.url
     try:
         if args.store == "both":
             runs = [

@@ -134,7 +134,9 @@ class Engine:
         r = self.settings.redis
         self.publisher = LivePublisher(r.url, self.keys, stream_maxlen=r.stream_maxlen)
         if not self.publisher.check():
-            log.warning("starting without the live bus at %s; it will be retried", r.url)
+            from hiitpi.redact import redact_url
+
+            log.warning("starting without the live bus at %s; it will be retried", redact_url(r.url))
         self._sinks.append(LiveSink(self.publisher))
         self._sinks.extend(self._extra_sinks)
         return self.publisher.close
