@@ -44,7 +44,7 @@ def served(settings_factory, redis_url):
     base = f"http://127.0.0.1:{web.port}"
     phone = requests.Session()
     assert phone.post(base + "/login", data={"code": code}, allow_redirects=False).status_code == 303
-    web.base, web.phone, web.store = base, phone, app.server.extensions["hiitpi_web"].store
+    web.base, web.phone, web.store, web.app = base, phone, app.server.extensions["hiitpi_web"].store, app
     yield web
     web.stop()
 
