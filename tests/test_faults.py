@@ -418,3 +418,26 @@ def test_disk_full_that_stays_full_stop_answers_at_once_and_analysis_never_stall
         assert "operations unwritten" in caplog.text
     finally:
         subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (9, 700), (700, 9), (3, 3)], ids=["1x1", "9x700", "700x9", "3x3"])
+def test_frames_of_any_size_never_stop_the_analysis(tmp_path, model_mirror, redis_url, size):
+    """The issue: a 1×1 video killed the analysis thread (`frame too small`), the state said running
+    at 0 fps and the session stayed open. Now every frame is analysed (no pose, no error), and the
+    session ends with the clip and is saved."""
+    import cv2
+    import numpy as np
+
+    w, h = size
+    video = tmp_path / f"v{w}x{h}.avi"
+    out = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30, (w, h))
+    for i in range(40):
+        out.write(np.full((h, w, 3), (i * 6) % 255, np.uint8))
+    out.release()
+    settings = make_settings(tmp_path / "data", model_mirror, redis_url)
+    with Run(settings, video) as run:  # a session starts with the engine
+        assert run.engine.wait(timeout=60)
+        assert run.engine.stats.frames == 40 and run.engine.stats.errors == 0, run.engine.stats
+        assert "analysis" not in run.engine.degraded, run.engine.degraded
+    sessions, reps = stored(settings.database_path)
+    assert sessions == [("done", 0, 0)] and reps == []
