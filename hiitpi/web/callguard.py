@@ -104,6 +104,8 @@ ARG_RULES: dict[str, Rule] = {
     "n_intervals": optional_int(0, MAX_COUNT),
     "n_submit": optional_int(0, MAX_COUNT),
     "n_blur": optional_int(0, MAX_COUNT),
+    "submit_n_clicks": optional_int(0, MAX_COUNT),  # dcc.ConfirmDialog
+    "cancel_n_clicks": optional_int(0, MAX_COUNT),
     "value": optional_text(500),  # text inputs, single dropdowns, date inputs
     "pathname": optional_text(),
     "search": optional_text(),
@@ -117,6 +119,7 @@ ARG_RULES: dict[str, Rule] = {
 ID_RULES: dict[tuple[str, str], Rule] = {
     ("hist-page", "data"): optional_int(1, MAX_PAGE),
     ("summary-sid", "data"): optional_int(1, MAX_ID),
+    ("sess-id", "data"): optional_int(1, MAX_ID),
     ("me", "data"): flat_record,
 }
 
