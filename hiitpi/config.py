@@ -165,6 +165,15 @@ def check_redis_url(url: str) -> str:
     return url
 
 
+def check_redis_password(value: str) -> str:
+    """At most 128 characters, without spaces, quotes or backslashes (it goes into redis.conf as is)."""
+    if len(value) > 128:
+        raise ValueError("use at most 128 characters")
+    if any(ch.isspace() or ch in '"\\' or not ch.isprintable() for ch in value):
+        raise ValueError("use no spaces, quotes or backslashes")
+    return value
+
+
 class RedisSettings(Section):
     url: Annotated[str, AfterValidator(check_redis_url)] = Field(
         "redis://127.0.0.1:6379/0",
@@ -175,7 +184,7 @@ class RedisSettings(Section):
         5000, ge=100, le=1_000_000, title="Stream cap", description="Approximate entries kept."
     )
     prefix: str = Field("hiitpi", title="Key prefix", description="Namespace for every key.")
-    password: str = Field(
+    password: Annotated[str, AfterValidator(check_redis_password)] = Field(
         "",
         title="Redis password",
         description="AUTH password (also HIITPI_REDIS_PASSWORD). The private Redis `serve` starts always "

@@ -207,6 +207,10 @@ def test_config_show_masks_passwords(tmp_path):
     bad.write_text("[redis]\npassword = 12345678\n")
     res = _cli("--config", str(bad), "config", "check", str(bad))
     assert res.returncode == 2 and "redis.password" in res.stderr and "12345678" not in res.stderr
+    bad.write_text('[redis]\npassword = "s3cr\\"et with space"\n')
+    res = _cli("--config", str(bad), "config", "check", str(bad))
+    assert res.returncode == 2 and "no spaces, quotes or backslashes" in res.stderr, res.stderr
+    assert "s3cr" not in res.stderr and "bad.toml:2" in res.stderr
 
 
 def test_redact_url():
