@@ -244,6 +244,12 @@ def ensure_redis(
     reason = ping(with_password(url, password))
     if reason is None:
         log.info("Redis at %s is up", redact_url(url))
+        if private and not password and not urlsplit(url).password:
+            log.warning(
+                "Redis at %s wants no password: any program on its network can send the appliance "
+                "commands; set [redis] password, or point [redis] url at a free port for a private one",
+                redact_url(url),
+            )
         return None
     if "auth" in reason.lower() or "password" in reason.lower():
         raise RedisStartError(
