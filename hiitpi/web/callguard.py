@@ -106,7 +106,9 @@ ARG_RULES: dict[str, Rule] = {
     "n_blur": optional_int(0, MAX_COUNT),
     "submit_n_clicks": optional_int(0, MAX_COUNT),  # dcc.ConfirmDialog
     "cancel_n_clicks": optional_int(0, MAX_COUNT),
-    "value": optional_text(500),  # text inputs, single dropdowns, date inputs
+    # text inputs, single dropdowns, date inputs: long text is the callback's to explain ("a name
+    # is 10000 characters long; use at most 40"), the body cap bounds it
+    "value": optional_text(20_000),
     "pathname": optional_text(),
     "search": optional_text(),
     "hash": optional_text(),
