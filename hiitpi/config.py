@@ -190,6 +190,14 @@ class RedisSettings(Section):
         description="AUTH password (also HIITPI_REDIS_PASSWORD). The private Redis `serve` starts always "
         "wants one: this, or one it makes and keeps in <data_dir>/redis/password. Never shown.",
     )
+    sample_fps: float = Field(
+        10.0,
+        ge=0,
+        le=120,
+        title="Sample rate",
+        description="Live samples per second on the bus (twice the page's 5 chart points a "
+        "second); events and state changes are written at once whatever it is; 0 = every frame.",
+    )
 
 
 class WebSettings(Section):
