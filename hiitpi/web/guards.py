@@ -38,6 +38,7 @@ cap whenever it is registered (before the server starts or after).
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import json
 import logging
@@ -307,6 +308,27 @@ def _check_origin(headers: list[tuple[bytes, bytes]], own: str) -> None:
         raise Refusal(403, "cross-origin request refused: use the appliance's own page", "csrf")
 
 
+#: A refused request's body up to this size is read (and dropped) before the answer.
+DRAIN_MAX_BYTES = 8 * 1024 * 1024
+
+
+async def drain(receive, limit: int, timeout_s: float = 2.0) -> None:
+    """Read and drop what the client sends of its body, up to about ``limit`` bytes. A refusal closes
+    the connection; bytes left unread in the socket make the kernel reset it instead of closing
+    it, and the client then sees "connection reset" instead of the answer."""
+    got = 0
+    while got <= limit:
+        try:
+            message = await asyncio.wait_for(receive(), timeout_s)
+        except TimeoutError:
+            return
+        if message.get("type") != "http.request":
+            return
+        got += len(message.get("body", b""))
+        if not message.get("more_body"):
+            return
+
+
 class RequestGuard:
     """The ASGI middleware: `check_request`, then the app with the security headers added."""
 
@@ -323,6 +345,9 @@ class RequestGuard:
             check_request(self.policy, scope)
         except Refusal as no:
             self.policy.note(no.why)
+            length = _header(scope.get("headers", []), b"content-length") or "0"
+            if length.isascii() and length.isdigit() and int(length) <= DRAIN_MAX_BYTES:
+                await drain(receive, DRAIN_MAX_BYTES)  # a body past that: the connection is just closed
             await self._refuse(send, no)
             return
 
