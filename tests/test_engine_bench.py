@@ -53,6 +53,32 @@ def test_bench_pipeline_missing_clip(tmp_path, capsys):
     assert "is not a video file" in capsys.readouterr().err
 
 
+def test_bench_pipeline_store_both_alternates_and_measures_rep_commits(
+    shared_data, model_mirror, redis_url, tmp_path, monkeypatch, capsys
+):
+    """--store both: batched and durable runs alternate; only the durable ones commit per rep,
+    each rep's commit timed; both count the same reps; the scratch databases are removed."""
+    monkeypatch.setenv("HIITPI_MODEL_MIRROR", str(model_mirror))
+    monkeypatch.setenv("HIITPI_DATA_DIR", str(tmp_path))
+    clip = shared_data / "clips" / "jumping_jack" / "afrl_jumpingjacks.mp4"
+    code = main(
+        [
+            "--log-level", "WARNING", "bench", "pipeline", "--source", str(clip), "--workout", "jumping_jack",
+            "--redis-url", redis_url, "--store", "both", "--json",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [r["store"] for r in out["runs"]] == ["batched", "durable"]
+    batched, durable = out["runs"]
+    assert batched["reps"] == durable["reps"] > 0
+    assert batched["rep_commit_ms"]["n"] == 0 and "store" not in batched["stage_median_ms"]
+    c = durable["rep_commit_ms"]
+    assert c["n"] == durable["reps"] and 0 < c["median"] <= c["p95"]
+    assert out["modes"]["durable"]["rep_commit_ms"]["n"] == c["n"]
+    assert not list(tmp_path.glob("bench-*"))
+
+
 @pytest.mark.parametrize("mode", ["nice", "pause"])
 def test_bench_pipeline_beside_an_upload(
     shared_data, model_mirror, redis_url, tmp_path, monkeypatch, capsys, mode

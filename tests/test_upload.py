@@ -94,6 +94,43 @@ def test_a_sent_clip_becomes_a_dated_session_with_its_reps_and_a_playable_video(
     assert [u["id"] for u in page] == [up["id"]]
 
 
+def test_auto_mode_recognises_the_workout_of_a_sent_video(dash, shared_data):
+    """workout "auto": the video is refereed in auto mode; the session is named after what was
+    recognised, its interval and reps are that workout's (as a live auto session's are)."""
+    from hiitpi.store.queries import session_detail
+
+    jj = shared_data / "clips" / "jumping_jack" / "unknown550_jj_1.mp4"  # 11 jumping jacks
+    r = dash.post(jj, workout="auto", keep=False)
+    assert r.status_code == 201 and r.json()["upload"]["workout"] == "auto", r.text
+    job = dash.wait(r.json()["upload"]["id"])
+    assert job["status"] == "done" and job["reps"] == 11, job
+    d = session_detail(dash.store, job["session_id"])
+    assert (d.session.workout, d.session.reps, d.session.source) == ("jumping_jack", 11, "video")
+    assert [(iv.workout, iv.reps) for iv in d.intervals] == [("jumping_jack", 11)]
+    assert [r.index for r in d.reps] == list(range(1, len(d.reps) + 1))
+    assert dash.files("videos") == []  # not kept
+
+
+def test_the_request_guard_lets_the_page_send_and_refuses_other_origins(dash, clip):
+    """Issue 15's guard in front of the upload and video routes: a same-origin page's upload
+    passes, another origin's (or another port's) is refused before it is read, and a session
+    number in the video's URL is a strict number."""
+    host = dash.base.removeprefix("http://")
+    for origin, site in (
+        ("http://evil.example", "cross-site"),
+        (f"http://{host.split(':')[0]}:1", "same-site"),
+    ):
+        no = dash.post(clip, headers={"Origin": origin, "Sec-Fetch-Site": site})
+        assert no.status_code == 403, no.text
+    _nothing_left(dash)
+    ok = dash.post(clip, headers={"Origin": dash.base, "Sec-Fetch-Site": "same-origin"})
+    assert ok.status_code == 201, ok.text
+    for sid in ("0", "%C2%B2", "9" * 30, "-1", "1e3"):
+        bad = requests.get(f"{dash.base}/media/session/{sid}.mp4", timeout=10)
+        assert bad.status_code in (400, 404), (sid, bad.status_code, bad.text)
+    dash.wait(ok.json()["upload"]["id"])
+
+
 def test_cli_save_takes_the_same_path(tmp_path, clip, model_mirror):
     """`hiitpi analyze VIDEO --save --player NAME`: a session like an upload's, from the shell."""
     import json
@@ -149,10 +186,10 @@ def test_empty_and_oversized_bodies(settings_factory, tmp_path, clip):
     d = UploadDashboard(upload_settings(settings_factory, tmp_path, max_mb=1))
     try:
         assert d.post(b"").status_code == 400
-        big = d.post(clip)  # 2.4 MB: refused on its Content-Length, before it is read
-        assert big.status_code == 413 and "at most 1 MB" in big.json()["error"], big.text
+        big = d.post(clip)  # 2.4 MB: refused on its Content-Length by the request guard, before it is read
+        assert big.status_code == 413 and f"at most {1024 * 1024} bytes" in big.json()["error"], big.text
 
-        def chunks():  # no Content-Length: counted as it streams, cut at the limit
+        def chunks():  # no Content-Length: the guard wants one (a browser always sends it)
             data = clip.read_bytes()
             for i in range(0, len(data), 64 * 1024):
                 yield data[i : i + 64 * 1024]
@@ -163,7 +200,7 @@ def test_empty_and_oversized_bodies(settings_factory, tmp_path, clip):
             headers={"X-Upload-Name": "big.mp4"},
             timeout=60,
         )
-        assert streamed.status_code == 413 and "larger than 1 MB" in streamed.json()["error"]
+        assert streamed.status_code == 411 and "Content-Length" in streamed.json()["error"], streamed.text
         _nothing_left(d)
     finally:
         d.close()
@@ -439,7 +476,8 @@ def test_the_appliance_waits_for_the_live_session_then_referees_and_summarises(s
 
     settings = settings_factory(
         {
-            ("redis", "url"): f"redis://127.0.0.1:{free_port()}/0",  # nothing there: a private one
+            # nothing there: a private one, with this password (the private Redis wants one)
+            ("redis", "url"): f"redis://:test-pw@127.0.0.1:{free_port()}/0",
             ("capture", "source"): str(shared_data / "clips" / "push_up" / "tayyab_pushup2.mp4"),  # 15.7 s
             ("referee", "workout"): "push_up",
             ("web", "host"): "127.0.0.1",

@@ -22,7 +22,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("video", help="a video file OpenCV can read (mp4, avi, mov...)")
     p.add_argument(
-        "--workout", help="rules name or alias (default [referee] workout; see `hiitpi rules list`)"
+        "--workout",
+        help="rules name or alias, or 'auto' to recognise it (default [referee] workout; see `hiitpi rules list`)",
     )
     p.add_argument("--model", help="pose model (default [pose] model)")
     p.add_argument("--rules", dest="rules_dir", help="rules folder (default [referee] rules_dir)")
@@ -155,6 +156,9 @@ def _print(result, d: dict) -> None:
     print(
         f"reps {d['reps']}   no-reps {d['no_reps']}   attempts {d['attempts']}   ({d['counting']} counting)"
     )
+    for iv in d.get("intervals", []):
+        what = f"held {iv['hold_s']:.1f}s" if iv["hold_s"] else f"{iv['reps']} reps, {iv['no_reps']} no-reps"
+        print(f"  recognised {iv['workout']:<16} {iv['start']:7.2f}s - {iv['end']:7.2f}s  {what}")
     for r in d["rep_events"]:
         extra = ""
         if "eccentric_s" in r:
@@ -163,6 +167,10 @@ def _print(result, d: dict) -> None:
             extra += f"  rom {r['rom']:.2f}"
         if "side" in r:
             extra += f"  {r['side']}"
+        if "similarity" in r:
+            extra += f"  form {r['similarity']:.0f}/100" + (
+                f" ({r['deviation']} off most)" if r.get("deviation") else ""
+            )
         print(
             f"  rep {r['count']:3d}  {r['start']:7.2f}s - {r['end']:7.2f}s  ({r['duration_s']:.2f}s){extra}"
         )

@@ -18,8 +18,10 @@ from hiitpi.engine.pipeline import PoseStage
 from hiitpi.errors import HiitpiError, InputError
 from hiitpi.offline.poses import progress_bar
 from hiitpi.pose.types import Pose
+from hiitpi.recognition import is_auto
 from hiitpi.referee.events import RefEvent
 from hiitpi.referee.machine import Referee
+from hiitpi.referee.similarity import attach_scorer
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +43,8 @@ class AnalysisResult:
     timings: dict
     wall_s: float
     person_frames: int = 0  # frames in which the pose model found a person
-    kind: str = "reps"  # the rule's kind: "reps" or "hold"
+    kind: str = "reps"  # the rule's kind: "reps" or "hold" (auto mode: "reps")
+    intervals: list | None = None  # auto mode: the recognised intervals (`hiitpi.recognition.auto.Interval`)
 
     def to_dict(self) -> dict:
         reps = [e for e in self.events if e.kind == "rep"]
@@ -64,6 +67,7 @@ class AnalysisResult:
             "person_frames": self.person_frames,
             "wall_s": round(self.wall_s, 3),
             "frames_per_second": round(self.frames / self.wall_s, 2) if self.wall_s > 0 else None,
+            **({"intervals": [iv.to_dict() for iv in self.intervals]} if self.intervals is not None else {}),
         }
 
 
@@ -74,7 +78,7 @@ def _rep_dict(e: RefEvent) -> dict:
         "end": round(e.t_end, 3),
         "duration_s": round(e.duration_s, 3),
     }
-    for key in ("eccentric_s", "concentric_s", "rom", "reason", "side"):
+    for key in ("eccentric_s", "concentric_s", "rom", "reason", "side", "similarity", "deviation"):
         v = getattr(e, key)
         if v is not None:
             d[key] = round(v, 3) if isinstance(v, float) else v
@@ -106,13 +110,26 @@ def analyze_video(
     """Run the real pipeline over a video file; optionally write an annotated copy to ``out``
     (H.264 MP4 with faststart, `hiitpi.offline.h264`, its longer side at most ``out_max_side``).
 
+    ``workout`` "auto" recognises the workout as it goes (auto mode): the result has every
+    recognised interval, and its reps are theirs.
+
     ``clock="pts"`` times every frame by its own timestamp (a variable frame-rate video). The
     annotated file is complete when this returns and absent when it raises."""
     from hiitpi.pose.smoothing import PoseSmoother
     from hiitpi.referee.catalog import load_catalog
 
-    rule = load_catalog(settings.referee.rules_dir).workout(workout)  # UnknownNameError names the known ones
-    referee = Referee(rule, settings.referee.pace_window_s, counting=settings.referee.counting)
+    catalog = load_catalog(settings.referee.rules_dir)
+    auto = timeline = rule = None
+    if is_auto(workout):
+        from hiitpi.recognition.auto import AutoMode, Timeline
+
+        auto = AutoMode(catalog.workouts, pace_window_s=settings.referee.pace_window_s)
+        timeline = Timeline()
+        referee = None
+    else:  # UnknownNameError names the known ones
+        rule = catalog.workout(workout)
+        referee = Referee(rule, settings.referee.pace_window_s, counting=settings.referee.counting)
+        attach_scorer(referee)  # with a recorded reference, every rep gets a similarity score
     own = estimator is None
     if own:
         from hiitpi.pose.registry import get_backend
@@ -163,8 +180,10 @@ def analyze_video(
                 except EndOfStream:
                     break
                 pose = stage.process(frame.image, frame.timestamp)
-                evs = stage.referee((referee,), pose, frame.timestamp)
+                evs = stage.referee((auto or referee,), pose, frame.timestamp)
                 events.extend(evs)
+                if timeline is not None:
+                    timeline.add(auto.last_change, evs, frame.timestamp)
                 frames += 1
                 person_frames += pose is not None
                 last_t = frame.timestamp
@@ -172,11 +191,18 @@ def analyze_video(
                     image = frame.image
                     if (image.shape[1], image.shape[0]) != size:
                         image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-                    writer.write(annotate(image, pose, referee, evs), frame.timestamp)
+                    writer.write(
+                        annotate(image, pose, auto.referee if auto else referee, evs), frame.timestamp
+                    )
                 bar.update(1)
                 if on_frame is not None:
                     on_frame(frames, info.frames)
-        events.extend(referee.finish())  # the clip is over: a rep on its way back counts, as in eval
+        if auto is not None:
+            last = auto.finish()  # the clip is over: a rep on its way back counts, as in eval
+            events.extend(last)
+            timeline.add(None, last, last_t)
+        else:
+            events.extend(referee.finish())  # the clip is over: a rep on its way back counts, as in eval
         ok = True
     finally:
         source.close()
@@ -189,34 +215,41 @@ def analyze_video(
             estimator.close()
     wall = time.perf_counter() - t_wall
     duration = (last_t + 1 / info.fps) if frames else 0.0
+    ivs = timeline.intervals if timeline is not None else None
     return AnalysisResult(
         video=str(path),
-        workout=rule.name,
+        workout="auto" if ivs is not None else referee.name,
         model=getattr(estimator, "name", settings.pose.model),
         frames=frames,
         fps=info.fps,
         duration_s=duration,
-        reps=referee.count,
-        no_reps=referee.no_reps,
-        attempts=referee.attempts,
-        counting=referee.counting,
-        hold_s=referee.hold_s,
+        reps=sum(iv.reps for iv in ivs) if ivs is not None else referee.count,
+        no_reps=sum(iv.no_reps for iv in ivs) if ivs is not None else referee.no_reps,
+        attempts=sum(iv.reps + iv.no_reps for iv in ivs) if ivs is not None else referee.attempts,
+        counting=referee.counting if referee is not None else "judge",
+        hold_s=sum(iv.hold_s for iv in ivs) if ivs is not None else referee.hold_s,
         events=events,
         timings=stage.times.summary(),
         wall_s=wall,
         person_frames=person_frames,
-        kind=rule.kind,
+        kind=rule.kind if rule is not None else "reps",
+        intervals=ivs,
     )
 
 
-def annotate(frame: np.ndarray, pose: Pose | None, referee: Referee, events: list[RefEvent]) -> np.ndarray:
-    """The frame with the skeleton, the referee's state, count and last call drawn on it."""
+def annotate(
+    frame: np.ndarray, pose: Pose | None, referee: Referee | None, events: list[RefEvent]
+) -> np.ndarray:
+    """The frame with the skeleton, the referee's state, count and last call drawn on it
+    (auto mode before anything is recognised: ``referee`` None)."""
     from hiitpi.pose.draw import draw_pose
 
     img = draw_pose(frame, pose, copy=True)
     h, w = img.shape[:2]
     scale = max(0.5, min(w, h) / 480)
-    if referee.rule.kind == "hold":
+    if referee is None:
+        lines = ["auto: start moving"]
+    elif referee.rule.kind == "hold":
         lines = [f"{referee.rule.title}: {referee.hold_s:.1f}s", f"state: {referee.phase}"]
     else:
         lines = [

@@ -167,6 +167,16 @@ def ingest_video(
             )
         if result.frames < 2:
             raise VideoRejected("no frame of this video could be decoded", "send it again, or another video")
+        if result.intervals is not None and not result.intervals:
+            raise VideoRejected(
+                "no workout was recognised in this video (auto mode)",
+                "pick the workout it shows and send it again",
+            )
+        if result.intervals:
+            notes.append(
+                "auto mode recognised "
+                + ", ".join(f"{iv.workout} ({iv.start:.0f}–{iv.end:.0f} s)" for iv in result.intervals)
+            )
         started = probe.creation_time or received_at
         if started is None:
             started = datetime.fromtimestamp(path.stat().st_mtime, UTC)
@@ -181,6 +191,9 @@ def ingest_video(
                 duration_s=result.duration_s,
                 events=result.events,
                 hold_s=result.hold_s if result.kind == "hold" else None,
+                intervals=None
+                if result.intervals is None
+                else [(iv.workout, iv.start, iv.end, iv.hold_s or None) for iv in result.intervals],
                 video_name=file_name or path.name,
                 video_file=out.name if out is not None else None,
                 video_bytes=out.stat().st_size if out is not None else None,

@@ -3,7 +3,9 @@ has succeeded (a failed or interrupted analysis leaves nothing: no half-written 
 
 The live engine streams a session into the store as it happens (`hiitpi.store.recorder`); a video
 is analysed first and stored after, with the same rows: a session (``source = "video"``, dated
-from when the video was filmed), one interval, every rep and no-rep with its timings. Its
+from when the video was filmed), one interval (or, in auto mode, one per recognised interval, the
+session named after the first, as a live auto session is), every rep and no-rep with its timings
+and form score. Its
 annotated video, when kept, is a file in the upload folder named in ``video_file``; `kept_videos`
 and `forget_video` are what the retention uses.
 """
@@ -42,6 +44,9 @@ class VideoSession:
     video_name: str | None = None
     video_file: str | None = None
     video_bytes: int | None = None
+    #: auto mode: the recognised intervals, (workout, start s, end s, hold s or None) in order;
+    #: None: one interval of ``workout``
+    intervals: Sequence[tuple[str, float, float, float | None]] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,16 +65,19 @@ def _clip(text: str | None) -> str | None:
 def save_video_session(store: Store, v: VideoSession) -> int:
     """Write the session, its interval and every rep in one transaction; returns its id."""
     player = clean_player_name(v.player)
-    workout = _check_workout(v.workout)
     if v.started_at.tzinfo is None:
         raise InvalidInput("the session's start must be an aware datetime")
     duration = max(0.0, float(v.duration_s))
     ended = v.started_at + timedelta(seconds=duration)
+    spans = _spans(v, duration)
+    workout = spans[0][0]
     reps = [e for e in v.events if e.kind in ("rep", "no_rep")]
     n_reps = sum(e.kind == "rep" for e in reps)
     n_no = len(reps) - n_reps
     n_faults = sum(e.kind == "fault" for e in v.events)
-    totals = {"duration_s": duration, "reps": n_reps, "no_reps": n_no, "faults": n_faults, "hold_s": v.hold_s}
+    hold = v.hold_s if v.intervals is None else (sum(h or 0.0 for *_, h in spans) or None)
+    totals = {"duration_s": duration, "reps": n_reps, "no_reps": n_no, "faults": n_faults, "hold_s": hold}
+    where = [_span_of(spans, e.t_end) for e in v.events]
     with store.writing() as s:
         player_id = s.scalar(select(Player.id).where(Player.name_key == name_key(player)))
         if player_id is None:
@@ -97,26 +105,36 @@ def save_video_session(store: Store, v: VideoSession) -> int:
             )
             .returning(WorkoutSession.id)
         ).scalar_one()
-        iid = s.execute(
-            insert(Interval)
-            .values(
-                session_id=sid,
-                index=1,
-                workout=workout,
-                round=None,
-                started_at=v.started_at,
-                ended_at=ended,
-                **totals,
+        iids = []
+        for k, (name, t0, t1, held) in enumerate(spans):
+            mine = [e for e, at in zip(v.events, where, strict=True) if at == k]
+            n_ok = sum(e.kind == "rep" for e in mine)
+            iids.append(
+                s.execute(
+                    insert(Interval)
+                    .values(
+                        session_id=sid,
+                        index=k + 1,
+                        workout=name,
+                        round=None,
+                        started_at=v.started_at + timedelta(seconds=t0),
+                        ended_at=v.started_at + timedelta(seconds=t1),
+                        duration_s=max(0.0, t1 - t0),
+                        reps=n_ok,
+                        no_reps=sum(e.kind == "no_rep" for e in mine),
+                        faults=sum(e.kind == "fault" for e in mine),
+                        hold_s=held,
+                    )
+                    .returning(Interval.id)
+                ).scalar_one()
             )
-            .returning(Interval.id)
-        ).scalar_one()
         if reps:
             s.execute(
                 insert(Rep),
                 [
                     {
                         "session_id": sid,
-                        "interval_id": iid,
+                        "interval_id": iids[_span_of(spans, e.t_end)],
                         "index": i,
                         "t_start": float(e.t_start),
                         "t_end": float(e.t_end),
@@ -124,6 +142,8 @@ def save_video_session(store: Store, v: VideoSession) -> int:
                         "concentric_s": e.concentric_s,
                         "rom": e.rom,
                         "side": e.side,
+                        "similarity": e.similarity,
+                        "deviation": e.deviation,
                         "valid": e.kind == "rep",
                         "reason": (e.reason or None) and e.reason[:200],
                         "recorded_at": v.started_at + timedelta(seconds=max(0.0, e.t_end)),
@@ -141,6 +161,24 @@ def save_video_session(store: Store, v: VideoSession) -> int:
         n_no,
     )
     return sid
+
+
+def _spans(v: VideoSession, duration: float) -> list[tuple[str, float, float, float | None]]:
+    """The intervals to write: the recognised ones (auto mode), else one of the whole video."""
+    if v.intervals is None:
+        return [(_check_workout(v.workout), 0.0, duration, v.hold_s)]
+    if not v.intervals:
+        raise InvalidInput("no workout was recognised: nothing to store")
+    return [(_check_workout(w), max(0.0, float(a)), max(0.0, float(b)), h) for w, a, b, h in v.intervals]
+
+
+def _span_of(spans: Sequence[tuple[str, float, float, float | None]], t: float) -> int:
+    """The interval an event ending at ``t`` belongs to: the last one that started by then."""
+    k = 0
+    for i, (_w, start, _end, _h) in enumerate(spans):
+        if start <= t:
+            k = i
+    return k
 
 
 def session_video(store: Store, session_id: int) -> tuple[str, str | None, str | None]:

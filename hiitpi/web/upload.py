@@ -2,9 +2,11 @@
 thread nor sits in memory), the job's state for the page, and the annotated video.
 
 - ``POST /api/uploads?player=&workout=&keep=1`` with the file as the body (``X-Upload-Name``: its
-  name, URL-encoded; a cross-site form cannot send that header, so it doubles as a CSRF check):
-  refused before a byte is read when the Content-Length is over ``[upload] max_mb``, the queue is
-  full or the disk would be; then streamed to ``incoming/`` in 1 MB writes on a worker thread,
+  name, URL-encoded; a cross-site form cannot send that header, so it doubles as a CSRF check, beside
+  the request guard's Sec-Fetch-Site/Origin check, `hiitpi.web.guards`): refused before a byte is
+  read when the Content-Length is over ``[upload] max_mb`` (the guard's cap for this route,
+  `declare_body_limits`; a body without a Content-Length gets its 411), the queue is full or the
+  disk would be; then streamed to ``incoming/`` in 1 MB writes on a worker thread,
   counting bytes as they come (over the limit: cut off, 413). A cut-off upload leaves nothing: its
   part file is deleted. Once whole, the file is probed (`hiitpi.offline.ingest.check_video`): not
   a video, cut off, too long → a message, and the file is gone. Else it is queued in the store
@@ -74,6 +76,17 @@ class _Refused(Exception):
         self.response = response
 
 
+def declare_body_limits(server: Any, settings: Any) -> None:
+    """The request guard's body caps for these routes (`hiitpi.web.guards.allow_body`): a sent
+    video up to ``[upload] max_mb`` on ``POST /api/uploads``; the job routes under it keep
+    ``[web] max_body_bytes`` (they take no body)."""
+    from hiitpi.offline.media import MB
+    from hiitpi.web.guards import allow_body
+
+    allow_body(server, UPLOAD_PATH, settings.upload.max_mb * MB)
+    allow_body(server, UPLOAD_PATH + "/", settings.web.max_body_bytes)
+
+
 def upload_routes(ctx: WebContext, paired) -> list[Route]:
     """The upload and media routes of the ASGI app (``paired(request)``: the pairing check)."""
 
@@ -81,6 +94,7 @@ def upload_routes(ctx: WebContext, paired) -> list[Route]:
         return ctx.settings
 
     def check_form(request: Request) -> tuple[str, str, bool, str]:
+        from hiitpi.recognition import AUTO, is_auto
         from hiitpi.referee.catalog import UnknownNameError
         from hiitpi.store.errors import InvalidInput
         from hiitpi.store.players import clean_player_name
@@ -93,12 +107,14 @@ def upload_routes(ctx: WebContext, paired) -> list[Route]:
         name = (q.get("workout") or "").strip()
         if not name:
             raise _Refused(_error(400, "pick the workout the video shows"))
+        keep = (q.get("keep") or "").lower() in ("1", "true", "yes", "on")
+        file_name = clean_file_name(request.headers.get("x-upload-name"))
+        if is_auto(name):  # recognised as the video is analysed
+            return player, AUTO, keep, file_name
         try:
             rule = ctx.catalog.get().workout(name[:64])
         except UnknownNameError as exc:
             raise _Refused(_error(400, exc.message, exc.hint)) from None
-        keep = (q.get("keep") or "").lower() in ("1", "true", "yes", "on")
-        file_name = clean_file_name(request.headers.get("x-upload-name"))
         return player, rule.name, keep, file_name
 
     async def receive(request: Request) -> Response:
@@ -224,11 +240,13 @@ def upload_routes(ctx: WebContext, paired) -> list[Route]:
 
         if not paired(request):
             return _error(401, "not paired", login="/login")
-        sid = request.path_params["sid"]
-        if not sid.isdigit() or len(sid) > 12:
+        from hiitpi.web.params import record_id
+
+        sid = record_id(request.path_params["sid"])
+        if sid is None:
             return _error(400, "a session number, please")
         try:
-            _source, video_name, video_file = await asyncio.to_thread(lookup, ctx.store, int(sid))
+            _source, video_name, video_file = await asyncio.to_thread(lookup, ctx.store, sid)
         except NotFound:
             return _error(404, f"there is no session {sid}")
         except StoreError as exc:

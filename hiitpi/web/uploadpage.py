@@ -19,6 +19,7 @@ from typing import Any
 
 from dash import dcc, html
 
+from hiitpi.recognition import AUTO, is_auto
 from hiitpi.referee.catalog import Choice
 from hiitpi.store.players import PlayerRow
 
@@ -64,7 +65,8 @@ def upload_page(
                 id="upload-workout",
                 className="text-input upload-input",
                 children=[
-                    html.Option(c.label, value=c.value, selected=(c.value == default)) for c in workouts
+                    html.Option("Auto: recognise the workout", value=AUTO, selected=is_auto(default)),
+                    *(html.Option(c.label, value=c.value, selected=(c.value == default)) for c in workouts),
                 ],
             ),
             dcc.Checklist(

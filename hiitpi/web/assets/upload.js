@@ -3,6 +3,10 @@
  * here first), send it with XMLHttpRequest (its upload progress drives the bar), then follow the
  * analysis: the list of sent videos is polled, and when one is done (or refused) a banner says so,
  * with a browser notification when the phone allows them. No Dash callbacks.
+ * Every request is same-origin (relative URLs, the pairing cookie): the browser's own Origin and
+ * Sec-Fetch-Site headers are what the request guard (hiitpi.web.guards) checks; X-Upload-Name and
+ * X-Requested-With are headers a cross-site form cannot send. The size is checked here before
+ * sending: the guard refuses a body over [upload] max_mb before reading it.
  * window.hiitpiUpload counts what happened (for the browser test). */
 (function () {
   "use strict";

@@ -1,8 +1,8 @@
 """Sessions refereed from a recorded video (source, the file's name, the annotated video kept), and
 the queue of videos sent from phones.
 
-Revision ID: 0003_issue19
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 Create Date: 2026-12-04
 """
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_issue19"
-down_revision = "0002"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
