@@ -52,6 +52,8 @@ def test_send_a_clip_from_the_page_and_play_its_annotated_video(dash, browser, s
     _wait("the upload page", lambda: _text(d, "#upload-jobs") == "No video sent yet.")
     film = d.find_element(By.ID, "upload-film")  # the phone's camera, straight from the page
     assert film.get_attribute("accept") == "video/*" and film.get_attribute("capture") == "environment"
+    options = [o.get_attribute("value") for o in d.find_elements(By.CSS_SELECTOR, "#upload-workout option")]
+    assert options[0] == "auto" and "squat" in options  # auto mode: the workout recognised
     d.find_element(By.ID, "upload-send").click()
     _wait("the pick-first message", lambda: "Pick or film a video first" in _text(d, "#upload-msg"))
     _pick(d, clip)

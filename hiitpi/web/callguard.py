@@ -13,8 +13,10 @@ short JSON ``{"error": ...}``, any body that is not exactly what the callback it
 
 Every argument of every callback has a rule: `missing_rules(app)` lists those that have none (a
 test keeps it empty), and a request for such an argument is refused rather than passed through
-unchecked. Pattern-matching ids are not used by this app; a callback that declares one would get
-the structural checks and its values the `bounded_json` rule.
+unchecked. A pattern-matching input (auto mode's correction buttons, ``{"type": "correct-btn",
+"workout": ALL}``) must come as the renderer sends it: for ALL a list of ``{id, property, value}``
+whose ids the pattern matches, each value checked by its property's rule (else `bounded_json`);
+a ``changedPropIds`` entry must name such a component.
 """
 
 from __future__ import annotations
@@ -55,6 +57,19 @@ def optional_int(lo: int, hi: int) -> Rule:
             return None
         if isinstance(v, bool) or not isinstance(v, int):
             return "must be a whole number"
+        return None if lo <= v <= hi else f"must be between {lo} and {hi}"
+
+    return rule
+
+
+def optional_number(lo: float, hi: float) -> Rule:
+    """A ``dcc.Input(type="number")``: None, or a finite number in [lo, hi] (what the browser sends)."""
+
+    def rule(v: Any) -> str | None:
+        if v is None:
+            return None
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            return "must be a number"
         return None if lo <= v <= hi else f"must be between {lo} and {hi}"
 
     return rule
@@ -123,6 +138,14 @@ ID_RULES: dict[tuple[str, str], Rule] = {
     ("summary-sid", "data"): optional_int(1, MAX_ID),
     ("sess-id", "data"): optional_int(1, MAX_ID),
     ("me", "data"): flat_record,
+    # the Teach page (issue 18): a clip as a data URL (bounded by the route's body cap), its name,
+    # the draft's token, whether the camera is here, the numbers typed
+    ("teach-upload", "contents"): optional_text(64 * 1024 * 1024),
+    ("teach-upload", "filename"): optional_text(255),
+    ("teach-token", "data"): optional_text(64),
+    ("teach-camera", "data"): optional_bool,
+    ("teach-reps", "value"): optional_number(0, 10_000),
+    ("teach-seconds", "value"): optional_number(0, 3600),
 }
 
 
@@ -187,11 +210,14 @@ def _deps(value: Any, declared: list[dict], what: str) -> None:
     if not isinstance(value, list) or len(value) != len(declared):
         raise Refused(f"{what} must be a list of {len(declared)}")
     for got, want in zip(value, declared, strict=True):
-        if not isinstance(got, dict):
-            raise Refused(f"each of {what} must be an object")
         cid, prop = want["id"], want["property"]
         pattern = not isinstance(cid, str) or cid.startswith("{")
-        if not pattern and (got.get("id") != cid or got.get("property") != prop):
+        if pattern:
+            _pattern_dep(got, cid, prop, what)
+            continue
+        if not isinstance(got, dict):
+            raise Refused(f"each of {what} must be an object")
+        if got.get("id") != cid or got.get("property") != prop:
             raise Refused(f"{what} do not match the callback's ({cid}.{prop} expected)")
         rule = rule_for(cid, prop)
         if rule is None:
@@ -199,6 +225,56 @@ def _deps(value: Any, declared: list[dict], what: str) -> None:
         why = rule(got.get("value"))
         if why:
             raise Refused(f"{cid}.{prop} {why}")
+
+
+def _pattern_keys(cid: Any) -> dict | None:
+    """A pattern-matching id as declared (``{"type": "correct-btn", "workout": ["ALL"]}``)."""
+    if isinstance(cid, dict):
+        return cid
+    try:
+        spec = json.loads(cid)
+    except (TypeError, ValueError):
+        return None
+    return spec if isinstance(spec, dict) else None
+
+
+def _concrete_id(iid: Any, spec: dict) -> bool:
+    """Whether ``iid`` is one component's id that the pattern ``spec`` matches: the same keys,
+    the fixed ones equal, the wildcard ones short text or numbers."""
+    if not isinstance(iid, dict) or set(iid) != set(spec):
+        return False
+    for k, want in spec.items():
+        got = iid[k]
+        if isinstance(want, list):  # a wildcard: ALL, MATCH, ALLSMALLER
+            if isinstance(got, bool) or not (
+                isinstance(got, int) or (isinstance(got, str) and len(got) <= 200)
+            ):
+                return False
+        elif got != want:
+            return False
+    return True
+
+
+def _pattern_dep(got: Any, cid: Any, prop: str, what: str) -> None:
+    """A pattern-matching dependency as the renderer sends it: for ALL / ALLSMALLER a list of
+    ``{id, property, value}`` (one per matching component), for MATCH one such object."""
+    spec = _pattern_keys(cid)
+    if spec is None:
+        raise Refused(f"{what}: the callback's pattern id cannot be read")
+    many = any(v in (["ALL"], ["ALLSMALLER"]) for v in spec.values())
+    if many and (not isinstance(got, list) or len(got) > MAX_ITEMS):
+        raise Refused(f"each of {what} with a pattern id must be a list of at most {MAX_ITEMS} objects")
+    rule = ARG_RULES.get(prop) or bounded_json
+    for item in got if many else [got]:
+        if (
+            not isinstance(item, dict)
+            or item.get("property") != prop
+            or not _concrete_id(item.get("id"), spec)
+        ):
+            raise Refused(f"{what} do not match the callback's pattern ({prop} of {sorted(spec)})")
+        why = rule(item.get("value"))
+        if why:
+            raise Refused(f"{spec.get('type', 'component')}.{prop} {why}")
 
 
 def _outputs(value: Any, output: str) -> None:
@@ -211,6 +287,18 @@ def _outputs(value: Any, output: str) -> None:
         cid = spec.get("id")
         if not isinstance(cid, str | dict) or f"{cid}.{spec['property'].split('@')[0]}" not in output:
             raise Refused("outputs do not match the callback")
+
+
+def _names_pattern(changed: str, patterns: list[tuple[dict, str]]) -> bool:
+    """Whether ``changed`` (``'{"type":...}.n_clicks'``) is a component one of ``patterns`` matches."""
+    head, dot, prop = changed.rpartition(".")
+    if not dot or not head.startswith("{"):
+        return False
+    try:
+        iid = json.loads(head)
+    except ValueError:
+        return False
+    return any(p == prop and _concrete_id(iid, spec) for spec, p in patterns)
 
 
 def check_body(callback_map: dict, body: dict) -> None:
@@ -228,8 +316,17 @@ def check_body(callback_map: dict, body: dict) -> None:
     names = {f"{d['id']}.{d['property']}" for d in spec.get("inputs", []) if isinstance(d["id"], str)}
     if not isinstance(changed, list) or len(changed) > len(spec.get("inputs", [])):
         raise Refused("changedPropIds must be a list of the callback's inputs")
+    patterns = [
+        (spec_id, d["property"])
+        for d in spec.get("inputs", [])
+        if (
+            spec_id := _pattern_keys(d["id"])
+            if not isinstance(d["id"], str) or d["id"].startswith("{")
+            else None
+        )
+    ]
     for c in changed:
-        if not isinstance(c, str) or (c not in names and not c.startswith("{")):
+        if not isinstance(c, str) or (c not in names and not _names_pattern(c, patterns)):
             raise Refused("changedPropIds must name the callback's inputs")
     parsed = body.get("parsedChangedPropsIds", [])
     if not isinstance(parsed, list) or bounded_json(parsed):
