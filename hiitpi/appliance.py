@@ -117,7 +117,10 @@ class Appliance:
         from hiitpi.engine import Engine
         from hiitpi.web.health import capture_probe, engine_probe
 
-        engine = self.engine = Engine(self.settings, recorder=self.recorder, sinks=(self.video,))
+        # the video encoder is a sink, and the viewers' side of a camera that can encode itself
+        engine = self.engine = Engine(
+            self.settings, recorder=self.recorder, sinks=(self.video,), video=self.video
+        )
         engine.start()
         self.supervisor.watch(
             FuncPart(
