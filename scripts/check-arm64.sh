@@ -483,7 +483,8 @@ if [ "$WITH_COACH" = 1 ]; then
 import glob, hashlib, subprocess, sys, zipfile
 root, whl = sys.argv[1], sys.argv[2]
 site = glob.glob(f"{root}/opt/hiitpi/venv/lib/python3*/site-packages")
-libs = sorted(glob.glob(f"{site[0]}/llama_cpp/lib/*.so*")) if site else []
+# llama_cpp/lib (what llama_cpp loads) and lib/ (llama.cpp's own install, beside it in the wheel)
+libs = sorted(glob.glob(f"{site[0]}/llama_cpp/lib/*.so*") + glob.glob(f"{site[0]}/lib/*.so*")) if site else []
 if not libs:
     print("no llama_cpp/lib/*.so in the root's venv")
     sys.exit(1)
@@ -496,12 +497,12 @@ same = ""
 if whl:  # the installed files are the wheel's, byte for byte
     z = zipfile.ZipFile(whl)
     for lib in libs:
-        name = "llama_cpp/lib/" + lib.rsplit("/", 1)[-1]
+        name = lib[len(site[0]) + 1 :]
         with open(lib, "rb") as f:
             if name not in z.namelist() or hashlib.sha256(z.read(name)).digest() != hashlib.sha256(f.read()).digest():
                 bad.append(f"{name} is not the cross-built wheel's")
     same = ", the cross-built wheel's bytes"
-print("; ".join(bad) if bad else f"{len(libs)} libraries in llama_cpp/lib: ELF 64-bit ARM aarch64 (file){same}")
+print("; ".join(bad) if bad else f"{len(libs)} libraries in llama_cpp/lib and lib: ELF 64-bit ARM aarch64 (file){same}")
 sys.exit(1 if bad else 0)
 EOF
 )
@@ -537,10 +538,22 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 # Redis: never the host's 6379 (the guest shares this machine's loopback): a private one per check.
 REDIS_URL=redis://127.0.0.1:$(free_port)/0
 
+# The clip of the analyze and serve checks, and its count
+CLIP=squat/calimiro_squat_19.mp4
+read -r GT_REPS CLIP_WORKOUT <<<"$(python3 - "$SHARED/data/clips/manifest.csv" "$CLIP" <<'EOF'
+import csv, sys
+for r in csv.DictReader(open(sys.argv[1])):
+    if r["file"] == sys.argv[2]:
+        print(r["gt_reps"], r["exercise"])
+EOF
+)"
+
 # --- hiitpi serve --check ------------------------------------------------------------------------------
-begin "hiitpi serve --check"
+# On the clip: the root has no camera (serve --check fails `--source auto` without one).
+begin "hiitpi serve --check --source $CLIP"
 set +e
-guest "${HIITPI[@]}" serve --check --redis-url "$REDIS_URL" >"$RUN/check.out" 2>"$RUN/check.err"
+guest "${HIITPI[@]}" serve --check --source "$SHARED_IN/data/clips/$CLIP" --redis-url "$REDIS_URL" \
+  >"$RUN/check.out" 2>"$RUN/check.err"
 rc=$?
 set -e
 cat "$RUN/check.err" >>"$LOG"
@@ -592,14 +605,6 @@ EOF
 fi
 
 # --- hiitpi analyze on a short clip: the count -------------------------------------------------------
-CLIP=squat/calimiro_squat_19.mp4
-read -r GT_REPS CLIP_WORKOUT <<<"$(python3 - "$SHARED/data/clips/manifest.csv" "$CLIP" <<'EOF'
-import csv, sys
-for r in csv.DictReader(open(sys.argv[1])):
-    if r["file"] == sys.argv[2]:
-        print(r["gt_reps"], r["exercise"])
-EOF
-)"
 begin "hiitpi analyze $CLIP --workout $CLIP_WORKOUT (about 1 s a frame emulated)"
 set +e
 guest "${HIITPI[@]}" analyze "$SHARED_IN/data/clips/$CLIP" --workout "$CLIP_WORKOUT" --json --no-progress \
