@@ -313,7 +313,7 @@ HOST_CA=""
 if [ -f /etc/ssl/certs/ca-certificates.crt ]; then HOST_CA=/etc/ssl/certs/ca-certificates.crt; fi
 INSTALL_ENV=() LLAMA_VER="" LLAMA_WHL="" NOTES=()
 cross_build_coach() {  # sets LLAMA_VER and LLAMA_WHL; a FAIL row and return 1 when it cannot
-  local req sdist clog built info pid rc n cmake_args
+  local req sdist clog built info pid rc n cmake_args f
   req=$(python3 - "$REPO/setup.cfg" <<'EOF'
 import configparser, sys
 cfg = configparser.ConfigParser()
@@ -333,11 +333,11 @@ EOF
   if [ ! -x "$CROSS/venv/bin/wheel" ]; then
     begin "a build venv on this machine ($CROSS/venv: pip, wheel)"
     rm -rf "$CROSS/venv"
-    python3 -m venv "$CROSS/venv" >>"$clog" 2>&1 \
-      && "$CROSS/venv/bin/pip" install --quiet --disable-pip-version-check wheel >>"$clog" 2>&1 || {
+    if ! { python3 -m venv "$CROSS/venv" \
+        && "$CROSS/venv/bin/pip" install --quiet --disable-pip-version-check wheel; } >>"$clog" 2>&1; then
       row "coach: cross-built wheel" FAIL "could not make the build venv: see $clog"
       return 1
-    }
+    fi
   fi
   # --isolated: PyPI only, as the root's pip sees it (no local indexes or find-links of this host)
   begin "the llama-cpp-python release the coach extra ($req) resolves to on PyPI"
@@ -347,7 +347,8 @@ EOF
     row "coach: cross-built wheel" FAIL "pip download '$req' failed: see $clog"
     return 1
   fi
-  sdist=$(ls "$CROSS"/sdist/llama_cpp_python-*.tar.gz 2>/dev/null | head -n1 || true)
+  sdist=""
+  for f in "$CROSS"/sdist/llama_cpp_python-*.tar.gz; do if [ -f "$f" ]; then sdist=$f; fi; done
   if [ -z "$sdist" ]; then
     row "coach: cross-built wheel" FAIL "pip download '$req' gave no llama_cpp_python sdist: see $clog"
     return 1
@@ -393,7 +394,8 @@ EOF
   wait "$pid"
   rc=$?
   set -e
-  built=$(ls "$CROSS"/out/llama_cpp_python-"$LLAMA_VER"-*.whl 2>/dev/null | head -n1 || true)
+  built=""
+  for f in "$CROSS"/out/llama_cpp_python-"$LLAMA_VER"-*.whl; do if [ -f "$f" ]; then built=$f; fi; done
   if [ "$rc" != 0 ] || [ -z "$built" ]; then
     row "coach: cross-built wheel" FAIL "the cross build failed (exit $rc) after $(took): see $clog"
     return 1
