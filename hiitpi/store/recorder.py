@@ -466,6 +466,8 @@ class SessionRecorder:
                     "valid": valid,
                     "reason": ev.reason,
                     "recorded_at": op.at,
+                    "similarity": ev.similarity,
+                    "deviation": ev.deviation,
                 }
             )
             st.next_rep += 1

@@ -18,7 +18,7 @@ from hiitpi.store.players import PlayerRow
 from hiitpi.store.queries import BestRow, LeaderRow, Page, SessionDetail, SessionRow
 from hiitpi.web import figures
 
-NAV = (("/", "Live"), ("/history", "History"), ("/trends", "Trends"))
+NAV = (("/", "Live"), ("/history", "History"), ("/trends", "Trends"), ("/teach", "Teach"))
 
 
 def shell() -> html.Div:
@@ -148,6 +148,7 @@ def live_page(
                         ],
                     ),
                     html.Div(id="live-norep", className="norep", role="status", **{"aria-live": "assertive"}),
+                    html.Div(id="live-form", className="form-score", role="status"),
                     html.Div(
                         className="row small",
                         children=[
@@ -408,6 +409,7 @@ def session_page(d: SessionDetail, summary: list, chat: html.Section | None = No
                     dcc.Graph(
                         id="sess-tut", figure=figures.tut_figure(d.reps), config={"displayModeBar": False}
                     ),
+                    *_similarity_graph(d),
                 ],
             ),
             html.Section(className="card", children=interval_rows) if interval_rows else html.Div(),
@@ -430,6 +432,14 @@ def session_page(d: SessionDetail, summary: list, chat: html.Section | None = No
                 ],
             ),
         ],
+    )
+
+
+def _similarity_graph(d: SessionDetail) -> list:
+    """The per-rep similarity chart, when the workout had a reference (else nothing)."""
+    fig = figures.similarity_figure(d.reps)
+    return (
+        [] if fig is None else [dcc.Graph(id="sess-similarity", figure=fig, config={"displayModeBar": False})]
     )
 
 

@@ -91,7 +91,7 @@
     var hist = msg.history && msg.history.session === sid ? msg.history.reps : null;
     if (sid !== cur.session) {  // a new session clears both charts
       cur.session = sid; cur.reps = null; cur.noReps = null; cur.programKey = null; cur.lastRepT = null;
-      put("live-norep", ""); chartBuf = [];
+      put("live-norep", ""); put("live-form", ""); chartBuf = [];
       chart(function (reps, pose) {
         window.Plotly.restyle(reps, { x: [[]], y: [[]] }, [0]);
         window.Plotly.restyle(pose, { x: [[], []], y: [[], []] }, [0, 1]);
@@ -153,6 +153,10 @@
     var repX = [], repY = [];
     (msg.events || []).forEach(function (e) {
       if (e.session && sid && e.session !== sid) { return; }
+      if ((e.kind === "rep" || e.kind === "no_rep") && e.similarity !== undefined) {
+        // the rep against the workout's reference: 0-100 and the part that was furthest off
+        put("live-form", "Form " + Math.round(e.similarity) + "/100" + (e.deviation ? " · " + e.deviation + " off most" : ""));
+      }
       if (e.kind === "rep" && e.t !== null) {
         if (cur.lastRepT !== null && e.t <= cur.lastRepT) { return; }  // on the chart already (history)
         repX.push(e.t); repY.push(e.count); cur.lastRepT = e.t;
