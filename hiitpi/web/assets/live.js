@@ -86,7 +86,7 @@
     cls("live-degraded", "banner banner-warn hidden");
     var st = msg.state || {};
     var running = st.running === "1";
-    var what = msg.program ? msg.program.title : (st.program || st.workout);
+    var what = msg.program ? msg.program.title : (st.program || st.workout || (st.auto === "1" ? "auto mode" : ""));
     var sid = st.session || "";
     var hist = msg.history && msg.history.session === sid ? msg.history.reps : null;
     if (sid !== cur.session) {  // a new session clears both charts
@@ -135,7 +135,8 @@
     var p = msg.program;
     if (p && running) {
       cls("live-program", "program " + p.kind);
-      put("live-program-phase", p.kind === "rest" ? "Rest · next " + p.workout : p.workout);
+      var pw = p.workout === "any" ? (p.kind === "rest" ? "any workout" : (st.recognised || "any workout")) : p.workout;
+      put("live-program-phase", p.kind === "rest" ? "Rest · next " + pw : pw);
       put("live-countdown", String(Math.ceil(p.remaining)));
       put("live-round", "round " + p.round + "/" + p.rounds);
       var key = p.round + ":" + p.kind;
@@ -148,6 +149,7 @@
     } else {
       cls("live-program", "program hidden");
     }
+    showAuto(st, running);
     put("live-diag", "frame " + (msg.seq !== undefined ? msg.seq : "–") + " · " + (st.fps ? Number(st.fps).toFixed(0) : "–") + " fps");
 
     var repX = [], repY = [];
@@ -181,6 +183,24 @@
         window.Plotly.extendTraces(pose, { x: [xs, xs], y: [pts.map(function (q) { return q[1]; }), pts.map(function (q) { return q[2]; })] }, [0, 1], 3000);
       });
     }
+  }
+  // Auto mode: the recognised workout with its confidence, and the likeliest others as buttons
+  var autoShown = "";
+  function showAuto(st, running) {
+    if (!(running && st.auto === "1")) { cls("live-auto", "auto hidden"); return; }
+    cls("live-auto", "auto");
+    var what = st.recognised ? (st.recognised.replace(/_/g, " ") + " · " + Math.round(100 * Number(st.confidence || 0)) + " %")
+                             : (st.phase === "rest" ? "Resting" : "Watching: start moving");
+    put("live-auto-what", st.recognised ? "Recognised: " + what : what);
+    var choices = st.choices || "";
+    if (choices === autoShown) { return; }
+    autoShown = choices;
+    var want = {};
+    choices.split(",").forEach(function (w) { if (w) { want[w] = true; } });
+    document.querySelectorAll("#live-auto [id^='correct-']").forEach(function (el) {
+      var w = el.id.slice("correct-".length);
+      el.className = want[w] ? "auto-choice" : "hidden";
+    });
   }
   function later(fn) {
     window.requestAnimationFrame(function () { setTimeout(fn, 0); });
