@@ -47,6 +47,15 @@ def test_render_scales_and_draws(squat_and_pose):
     assert 0.005 < changed.mean() < 0.5
 
 
+def test_the_count_box_is_darkened_to_35_percent_truncated(squat_and_pose):
+    image, _ = squat_and_pose
+    out = render_frame(image, None, Overlay(reps=7, workout="squat"), max_width=image.shape[1], privacy=False)
+    corner = image[0:6, 0:6]  # inside the box, left of and above the text (8 px of padding)
+    assert corner.min() > 10  # a picture there, so the darkening shows
+    assert np.array_equal(out[0:6, 0:6], (corner * 0.35).astype(np.uint8))
+    assert np.array_equal(out[-20:, -20:], image[-20:, -20:])  # outside the box: the picture itself
+
+
 def test_privacy_mode_never_sends_the_camera_image(squat_and_pose):
     image, pose = squat_and_pose
     out = render_frame(image, pose, Overlay(reps=3), max_width=640, privacy=True)
