@@ -199,3 +199,24 @@ def test_the_newest_picture_at_once_and_stop_ends_streams(squat_and_pose):
     jpeg, parts = asyncio.run(main())
     assert jpeg is not None and jpeg[:2] == b"\xff\xd8"
     assert len(parts) == 1  # a new viewer gets the newest picture at once, then nothing new came
+
+
+def test_frame_waiters_wake_at_a_notify_time_out_without_and_start_no_task():
+    from hiitpi.web.mjpeg import FrameWaiters
+
+    async def scenario() -> tuple[bool, bool, int]:
+        waiters = FrameWaiters(asyncio.get_running_loop())
+        tasks_seen = []
+
+        def notify() -> None:
+            tasks_seen.append(len(asyncio.all_tasks()))  # while wait() waits: only this test's task
+            waiters.notify_threadsafe()
+
+        threading.Timer(0.05, lambda: waiters.loop.call_soon_threadsafe(notify)).start()
+        woken = await waiters.wait(2.0)
+        timed_out = await waiters.wait(0.05)
+        return woken, timed_out, tasks_seen[0]
+
+    woken, timed_out, tasks = asyncio.run(scenario())
+    assert woken and not timed_out
+    assert tasks == 1  # asyncio.wait_for would have started one more per picture

@@ -393,9 +393,11 @@ class FrameWaiters:
         event.set()
 
     async def wait(self, timeout_s: float) -> bool:
-        """True when a new JPEG came within ``timeout_s``."""
+        """True when a new JPEG came within ``timeout_s``. (``asyncio.timeout`` around the wait in
+        this task: ``wait_for`` would start a task of its own for every picture.)"""
         try:
-            await asyncio.wait_for(self._event.wait(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await self._event.wait()
             return True
         except TimeoutError:
             return False
