@@ -244,6 +244,11 @@ class MjpegBroadcaster:
         period = 1.0 / self.fps
         next_due = 0.0
         while not self._stop.is_set():
+            # The cap first: sleep until a picture is due, then take the newest frame (or wait for
+            # the next one), so the thread wakes once a picture, not also at the frame before it.
+            wait = next_due - time.monotonic()
+            if wait > 0 and self._stop.wait(wait):
+                return
             with self._cond:
                 self._cond.wait_for(lambda: self._pending is not None or self._stop.is_set(), timeout=0.5)
                 if self._stop.is_set():
@@ -251,14 +256,6 @@ class MjpegBroadcaster:
                 item, self._pending = self._pending, None
             if item is None:
                 continue
-            wait = next_due - time.monotonic()
-            if wait > 0:
-                # Too soon: wait out the cap, then encode whatever is newest by then.
-                if self._stop.wait(wait):
-                    return
-                with self._cond:
-                    if self._pending is not None:
-                        item, self._pending = self._pending, None
             next_due = max(next_due, time.monotonic()) + period
             t0 = time.perf_counter()
             picture = render_frame(
