@@ -69,27 +69,6 @@ def test_video_file_paced_runs_at_its_own_rate(clip):
     assert 0.45 <= elapsed <= 1.5
 
 
-def test_video_file_paced_decodes_each_frame_once_it_is_due(clip):
-    """The wait comes before the decoding, as a camera's frame arrives when it is due: the
-    picture is fresh in the cache when the model's crop is cut from it (issue 20). Frame n is
-    decoded no sooner than n periods after the first, and handed over right after."""
-
-    class Timed(VideoFileSource):
-        decoded_at: list = []  # noqa: RUF012
-
-        def _decode(self):
-            self.decoded_at.append(time.monotonic())
-            return super()._decode()
-
-    with Timed(clip, paced=True) as src:
-        frames = [src.read() for _ in range(8)]
-        t0 = src._t0
-    period = 1 / 30.0
-    for n, (at, frame) in enumerate(zip(Timed.decoded_at, frames, strict=True)):
-        assert at >= t0 + n * period - 1e-4  # main decoded frame n one frame early, then slept
-        assert frame.captured_at >= at
-
-
 def test_video_file_loops_with_rising_timestamps(short_clip):
     with VideoFileSource(short_clip, paced=False, loop=True) as src:
         stamps = [src.read().timestamp for _ in range(30)]

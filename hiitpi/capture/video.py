@@ -163,29 +163,22 @@ class VideoFileSource(FrameSource):
             behind -= period
 
     def read(self) -> Frame:
-        if self.paced:
-            if self.drop_late:
-                self._skip_overdue()
-            self._wait_until_due()
-        # Decoded once due, as a camera's frame arrives then: the picture is still in this core's
-        # caches when the model's crop is cut from it, instead of having waited out the frame
-        # period there (on a busy machine that costs the crop and the decoding ~1.5x, issue 20).
+        if self.paced and self.drop_late:
+            self._skip_overdue()
         image = self._decode()
         timestamp = self._loop_offset + self._frame_in_loop / self._fps
+        if self.paced:
+            due = self._t0 + self._index / self._fps
+            delay = due - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            elif delay < -1.0:
+                # Fell more than a second behind (a suspended process): re-anchor instead of bursting.
+                self._t0 = time.monotonic() - self._index / self._fps
         frame = Frame(image=image, timestamp=timestamp, captured_at=time.monotonic(), seq=self._index)
         self._index += 1
         self._frame_in_loop += 1
         return frame
-
-    def _wait_until_due(self) -> None:
-        """Sleep until the next frame is due at the file's own rate."""
-        due = self._t0 + self._index / self._fps
-        delay = due - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-        elif delay < -1.0:
-            # Fell more than a second behind (a suspended process): re-anchor instead of bursting.
-            self._t0 = time.monotonic() - self._index / self._fps
 
     def frames(self) -> Iterator[Frame]:
         """Every frame once, opened and closed here (offline analysis: no pacing, no loop)."""
