@@ -73,3 +73,13 @@ def test_bench_pipeline_paced_also_compares_with_the_invoke_spaced_at_the_frame_
 def test_bench_pipeline_missing_clip(tmp_path, capsys):
     assert main(["bench", "pipeline", "--source", str(tmp_path / "none.mp4")]) == 2
     assert "is not a video file" in capsys.readouterr().err
+
+
+def test_redis_server_cpu_is_left_out_when_its_clock_goes_back(caplog):
+    from hiitpi.bench.pipeline import redis_cpu_used_s
+
+    assert redis_cpu_used_s(1.25, 1.75) == pytest.approx(0.5)
+    assert redis_cpu_used_s(None, 1.0) is None and redis_cpu_used_s(1.0, None) is None
+    # a run measured on 1 Dec 2026 summed -0.665 ms a frame: another server had taken the port
+    assert redis_cpu_used_s(9.0, 0.4) is None
+    assert "went back" in caplog.text

@@ -60,6 +60,23 @@ def redis_server_cpu_s(client: Any) -> float | None:
         return None
 
 
+def redis_cpu_used_s(before: float | None, after: float | None) -> float | None:
+    """The Redis server's CPU seconds between two `redis_server_cpu_s` readings; None (left out, not
+    guessed) when either is missing or the clock went back: the server at that URL was restarted or
+    replaced during the run (another program's private server on the same port stopping)."""
+    if before is None or after is None:
+        return None
+    if after < before:
+        log.warning(
+            "the Redis server's CPU clock went back during the run (%.3f s -> %.3f s): it was "
+            "restarted or replaced; its CPU is left out",
+            before,
+            after,
+        )
+        return None
+    return after - before
+
+
 def _first_frame(source: Path) -> Any:
     from hiitpi.capture.video import VideoFileSource
 
@@ -148,8 +165,9 @@ def run_pipeline_bench(
     pose = stages.get("pose", [])
     per_frame = 1000.0 / measured if measured else 0.0
     by_thread = {k: round(v * per_frame, 3) for k, v in sorted(meter.by_role().items())}
-    if redis0 is not None and redis1 is not None:
-        by_thread["redis server"] = round((redis1 - redis0) * per_frame, 3)
+    redis_cpu = redis_cpu_used_s(redis0, redis1)
+    if redis_cpu is not None:
+        by_thread["redis server"] = round(redis_cpu * per_frame, 3)
     all_cpu = round(sum(by_thread.values()), 3) if measured else None
     invoke_cpu = round(statistics.mean(i["cpu_ms"] for i in invokes), 3)
     spaced_cpu = round(statistics.mean(i["cpu_ms"] for i in spaced), 3) if spaced else None
