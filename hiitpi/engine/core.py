@@ -29,6 +29,7 @@ from hiitpi.engine.sinks import EngineSink, FrameResult, LiveSink, Recorder, Rec
 from hiitpi.engine.stats import EngineStats
 from hiitpi.errors import HiitpiError
 from hiitpi.live.contract import LiveCommand, LiveKeys, LiveState
+from hiitpi.recognition import is_auto
 
 log = logging.getLogger(__name__)
 
@@ -114,6 +115,8 @@ class Engine:
 
     def init_rules(self) -> None:
         self.controller.reload()
+        if is_auto(self.settings.referee.workout):
+            return
         try:
             self.controller.resolve(self.settings.referee.workout)
         except SessionRefused as exc:
@@ -227,8 +230,12 @@ class Engine:
         return self.controller.session
 
     def start_session(self, player: str, workout: str) -> Session:
-        """Start a session of a workout or HIIT program; `SessionRefused` while one runs."""
-        return self.controller.start(player, workout)
+        """Start a session of a workout or HIIT program (or auto mode's wait for the first rep);
+        `SessionRefused` while one runs. Viewers see it at once, before the next frame."""
+        s = self.controller.start(player, workout)
+        if self.publisher is not None:
+            self.publisher.publish(None, [], self.live_state())
+        return s
 
     def switch_workout(self, workout: str, *, round: int | None = None) -> None:
         self.controller.switch(workout, round=round)

@@ -57,6 +57,8 @@ class Recorder(Protocol):
 
     def start_interval(self, workout: str, *, round: int | None = None) -> None: ...
 
+    def relabel_interval(self, workout: str, events: list[RefEvent]) -> None: ...
+
     def record(self, event: RefEvent) -> None: ...
 
     def end_session(self, status: str = "done") -> Any: ...
@@ -85,6 +87,8 @@ class RecorderSink:
             change.data["store_id"] = s.store_id
         elif change.kind == "interval_start":
             self.recorder.start_interval(s.workout, round=change.data.get("round"))
+        elif change.kind == "interval_relabel":
+            self.recorder.relabel_interval(s.workout, list(change.events))
         elif change.kind == "session_stop":
             self.recorder.end_session(change.data.get("status", "done"))
 

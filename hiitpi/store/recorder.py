@@ -23,7 +23,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 
-from sqlalchemy import insert, update
+from sqlalchemy import delete, insert, update
 
 from hiitpi.referee.events import RefEvent
 from hiitpi.store.db import Store
@@ -51,6 +51,13 @@ class _StartSession:
 class _StartInterval:
     workout: str
     round: int | None
+    at: datetime
+
+
+@dataclass(slots=True)
+class _RelabelInterval:
+    workout: str
+    events: list[RefEvent]
     at: datetime
 
 
@@ -84,6 +91,7 @@ class _State:
     interval_id: int | None = None
     interval_index: int = 0
     interval_started: datetime | None = None
+    interval_first_rep: int = 1  # the index the current interval's first rep has (or will have)
     next_rep: int = 1
     s_reps: int = 0
     s_no_reps: int = 0
@@ -232,6 +240,15 @@ class SessionRecorder:
             raise InvalidInput("no session is running: start one before switching workout")
         self._put(_StartInterval(workout, round, at or utcnow()))
 
+    def relabel_interval(self, workout: str, events: list[RefEvent], *, at: datetime | None = None) -> None:
+        """The current interval was another workout (a wrong guess corrected): rename it and replace
+        its reps, no-reps and faults with ``events`` (the corrected workout's count of it). Does not
+        block. The first interval's workout is the session's too."""
+        workout = _check_workout(workout)
+        if not self._open:
+            raise InvalidInput("no session is running: there is no interval to correct")
+        self._put(_RelabelInterval(workout, list(events), at or utcnow()))
+
     def record(self, event: RefEvent, *, at: datetime | None = None) -> None:
         """Queue a referee event for writing. Never blocks, never raises for database trouble."""
         if not self._open or self._closed:
@@ -348,7 +365,7 @@ class SessionRecorder:
                         self._drop(op)
                         continue
                     n_events += 1
-                elif not isinstance(op, _StartInterval):
+                elif not isinstance(op, _StartInterval | _RelabelInterval):
                     n_urgent += 1
                 if not pending:
                     deadline = time.monotonic() + self.flush_interval_s
@@ -416,6 +433,10 @@ class SessionRecorder:
                             continue
                         self._close_interval(s, st, op.at)
                         self._open_interval(s, st, op.workout, op.round, op.at)
+                    elif isinstance(op, _RelabelInterval):
+                        self._write_rows(s, rows)
+                        if st.session_id is not None:
+                            self._relabel_interval(s, st, op, rows)
                     elif isinstance(op, _EndSession):
                         self._write_rows(s, rows)
                         sid = st.session_id
@@ -466,6 +487,8 @@ class SessionRecorder:
                     "valid": valid,
                     "reason": ev.reason,
                     "recorded_at": op.at,
+                    "similarity": ev.similarity,
+                    "deviation": ev.deviation,
                 }
             )
             st.next_rep += 1
@@ -529,8 +552,25 @@ class SessionRecorder:
             .returning(Interval.id)
         ).scalar_one()
         st.interval_started = at
+        st.interval_first_rep = st.next_rep
         st.i_reps = st.i_no_reps = st.i_faults = 0
         st.i_hold = None
+
+    def _relabel_interval(self, s, st: _State, op: _RelabelInterval, rows: list[dict]) -> None:
+        s.execute(delete(Rep).where(Rep.interval_id == st.interval_id))
+        values = {"workout": op.workout}
+        s.execute(update(Interval).where(Interval.id == st.interval_id).values(**values))
+        if st.interval_index == 1:
+            s.execute(update(WorkoutSession).where(WorkoutSession.id == st.session_id).values(**values))
+        st.s_reps -= st.i_reps
+        st.s_no_reps -= st.i_no_reps
+        st.s_faults -= st.i_faults
+        st.i_reps = st.i_no_reps = st.i_faults = 0
+        st.i_hold = None
+        st.next_rep = st.interval_first_rep
+        for ev in op.events:
+            self._apply_event(st, _Event(ev, op.at), rows)
+        self._write_rows(s, rows)
 
     def _close_interval(self, s, st: _State, at: datetime) -> None:
         s.execute(

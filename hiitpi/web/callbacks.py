@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from urllib.parse import parse_qsl
 
-from dash import Dash, Input, Output, State, ctx, html, no_update
+from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
 from hiitpi.store.errors import InvalidInput, NotFound, StoreError
@@ -64,6 +64,10 @@ def register_callbacks(app: Dash, wc: WebContext) -> None:
             return layout.history_page(players(), workouts(), q)
         if path == "/trends":
             return layout.trends_page(players(), workouts(), q)
+        if path == "/teach":
+            from hiitpi.web.teach import teach_page
+
+            return teach_page(camera=wc.teach_source is not None)
         if path.startswith("/session/"):
             sid = path.removeprefix("/session/")
             if not sid.isdigit() or len(sid) > 12:
@@ -231,6 +235,21 @@ def register_callbacks(app: Dash, wc: WebContext) -> None:
             raise PreventUpdate
 
         res = stop_session(wc.reader)
+        return res.message, MSG_OK if res.ok else MSG_ERR
+
+    @app.callback(
+        Output("action-msg", "children", allow_duplicate=True),
+        Output("action-msg", "className", allow_duplicate=True),
+        Input({"type": "correct-btn", "workout": ALL}, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def correct(clicks):
+        from hiitpi.web.actions import correct_workout
+
+        trig = ctx.triggered_id
+        if not isinstance(trig, dict) or not any(clicks or ()):
+            raise PreventUpdate  # the buttons were just drawn, not pressed
+        res = correct_workout(wc.reader, wc.catalog.get(), trig.get("workout"))
         return res.message, MSG_OK if res.ok else MSG_ERR
 
     # --- history -------------------------------------------------------------------------------
