@@ -83,3 +83,29 @@ def test_redis_server_cpu_is_left_out_when_its_clock_goes_back(caplog):
     # a run measured on 1 Dec 2026 summed -0.665 ms a frame: another server had taken the port
     assert redis_cpu_used_s(9.0, 0.4) is None
     assert "went back" in caplog.text
+
+
+def test_bench_pipeline_store_both_alternates_and_measures_rep_commits(
+    shared_data, model_mirror, redis_url, tmp_path, monkeypatch, capsys
+):
+    """--store both: batched and durable runs alternate; only the durable ones commit per rep,
+    each rep's commit timed; both count the same reps; the scratch databases are removed."""
+    monkeypatch.setenv("HIITPI_MODEL_MIRROR", str(model_mirror))
+    monkeypatch.setenv("HIITPI_DATA_DIR", str(tmp_path))
+    clip = shared_data / "clips" / "jumping_jack" / "afrl_jumpingjacks.mp4"
+    code = main(
+        [
+            "--log-level", "WARNING", "bench", "pipeline", "--source", str(clip), "--workout", "jumping_jack",
+            "--redis-url", redis_url, "--store", "both", "--json",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [r["store"] for r in out["runs"]] == ["batched", "durable"]
+    batched, durable = out["runs"]
+    assert batched["reps"] == durable["reps"] > 0
+    assert batched["rep_commit_ms"]["n"] == 0 and "store" not in batched["stage_median_ms"]
+    c = durable["rep_commit_ms"]
+    assert c["n"] == durable["reps"] and 0 < c["median"] <= c["p95"]
+    assert out["modes"]["durable"]["rep_commit_ms"]["n"] == c["n"]
+    assert not list(tmp_path.glob("bench-*"))
