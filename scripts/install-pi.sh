@@ -279,7 +279,7 @@ fi
 
 # --- config and data ---------------------------------------------------------------------------
 step "settings in $CONF_DIR and data in $DATA_DIR"
-run install -d -m 0750 -o "$USER_NAME" -g "$USER_NAME" "$DATA_DIR"
+run install -d -m 0700 -o "$USER_NAME" -g "$USER_NAME" "$DATA_DIR"
 run install -d -m 0755 "$CONF_DIR"
 if [ ! -e "$CONF_DIR/hiitpi.toml" ]; then
   say "writing $CONF_DIR/hiitpi.toml"
@@ -298,7 +298,9 @@ port = 8050
 privacy_mode = $PRIV
 
 [redis]
-url = \"redis://127.0.0.1:6379/0\"
+# hiitpi's own redis-server on loopback, started and watched by \`hiitpi serve\`, with a password
+# kept in $DATA_DIR/redis (no other user of this machine can send it commands)
+url = \"redis://127.0.0.1:6380/0\"
 
 [referee]
 rules_dir = \"$PREFIX/src/rules\"
@@ -347,7 +349,6 @@ fi
 if have_systemd; then
   run systemd-analyze verify "$UNIT_DIR/hiitpi.service"
   run systemctl daemon-reload
-  run systemctl enable --now redis-server.service
   run systemctl enable hiitpi.service
   if [ "$START" = 1 ]; then
     run systemctl restart hiitpi.service

@@ -15,6 +15,7 @@ from dash.exceptions import PreventUpdate
 from hiitpi.store.errors import InvalidInput, NotFound, StoreError
 from hiitpi.web import figures, layout
 from hiitpi.web.context import WebContext
+from hiitpi.web.params import MAX_PAGE
 
 log = logging.getLogger(__name__)
 
@@ -69,10 +70,13 @@ def register_callbacks(app: Dash, wc: WebContext) -> None:
 
             return teach_page(camera=wc.teach_source is not None)
         if path.startswith("/session/"):
+            from hiitpi.web.params import record_id
+
             sid = path.removeprefix("/session/")
-            if not sid.isdigit() or len(sid) > 12:
+            session_id = record_id(sid)
+            if session_id is None:
                 return layout.not_found(f"'{sid[:40]}' is not a session number.")
-            return session_view(int(sid))
+            return session_view(session_id)
         return layout.not_found(f"There is no page at {path[:80]}.")
 
     def session_view(sid: int):
@@ -269,12 +273,12 @@ def register_callbacks(app: Dash, wc: WebContext) -> None:
         prevent_initial_call="initial_duplicate",
     )
     def history(player, workout, date_from, date_to, _p, _n, page):
-        page = page if isinstance(page, int) and page >= 1 else 1
+        page = page if isinstance(page, int) and 1 <= page <= MAX_PAGE else 1
         trig = ctx.triggered_id
         if trig == "hist-prev":
             page = max(1, page - 1)
         elif trig == "hist-next":
-            page += 1
+            page = min(MAX_PAGE, page + 1)
         elif trig is not None:
             page = 1
         try:

@@ -18,6 +18,7 @@ from hiitpi.referee.catalog import Choice
 from hiitpi.store.players import PlayerRow
 from hiitpi.store.queries import BestRow, LeaderRow, Page, SessionDetail, SessionRow
 from hiitpi.web import figures
+from hiitpi.web.params import MAX_PAGE, ascii_int
 
 NAV = (("/", "Live"), ("/history", "History"), ("/trends", "Trends"), ("/teach", "Teach"))
 
@@ -289,9 +290,7 @@ def history_page(players: Sequence[PlayerRow], workouts: Sequence[str], query: d
                     ),
                 ],
             ),
-            dcc.Store(
-                id="hist-page", data=int(query.get("page", "1")) if query.get("page", "1").isdigit() else 1
-            ),
+            dcc.Store(id="hist-page", data=ascii_int(query.get("page"), lo=1, hi=MAX_PAGE) or 1),
             html.Div(id="hist-chat"),
             html.Div(id="hist-results"),
             html.Div(
