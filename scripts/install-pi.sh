@@ -245,7 +245,14 @@ if [ "$COACH" = 1 ]; then
   TARGET="$PREFIX/src[coach]"
   if [ "$DRY" = 1 ] || ! "$PREFIX/venv/bin/python" -c 'import llama_cpp' 2>/dev/null; then
     CACHED=$("${PIP[@]}" cache list 'llama_cpp_python*' 2>/dev/null | grep -c '\.whl' || true)
-    if [ "${CACHED:-0}" = 0 ]; then
+    # A wheel in a folder of PIP_FIND_LINKS (scripts/check-arm64.sh puts a cross-built one there)
+    GIVEN=""
+    for d in ${PIP_FIND_LINKS:-}; do
+      for w in "$d"/llama_cpp_python-*.whl; do if [ -f "$w" ]; then GIVEN=$w; fi; done
+    done
+    if [ -n "$GIVEN" ]; then
+      say "llama-cpp-python: a wheel is given in PIP_FIND_LINKS (${GIVEN##*/}): no build unless PyPI has a newer release"
+    elif [ "${CACHED:-0}" = 0 ]; then
       warn "llama-cpp-python (the coach) has no wheel for this platform: pip compiles llama.cpp now, the"
       warn "  longest step. Measured: 6-11 min on a 2-core x86 PC. A Pi 4 was not measured: expect 15-30 min"
       warn "  (an estimate from its 4 slower cores). pip keeps the built wheel: later runs reuse it."

@@ -95,6 +95,23 @@ def redis_server_cpu_s(client: Any) -> float | None:
         return None
 
 
+def redis_cpu_used_s(before: float | None, after: float | None) -> float | None:
+    """The Redis server's CPU seconds between two `redis_server_cpu_s` readings; None (left out, not
+    guessed) when either is missing or the clock went back: the server at that URL was restarted or
+    replaced during the run (another program's private server on the same port stopping)."""
+    if before is None or after is None:
+        return None
+    if after < before:
+        log.warning(
+            "the Redis server's CPU clock went back during the run (%.3f s -> %.3f s): it was "
+            "restarted or replaced; its CPU is left out",
+            before,
+            after,
+        )
+        return None
+    return after - before
+
+
 def _first_frame(source: Path) -> Any:
     from hiitpi.capture.video import VideoFileSource
 
@@ -204,10 +221,12 @@ def run_pipeline_bench(
     pose = stages.get("pose", [])
     per_frame = 1000.0 / measured if measured else 0.0
     by_thread = {k: round(v * per_frame, 3) for k, v in sorted(meter.by_role().items())}
-    if redis0 is not None and redis1 is not None:
-        by_thread["redis server"] = round((redis1 - redis0) * per_frame, 3)
+    redis_cpu = redis_cpu_used_s(redis0, redis1)
+    if redis_cpu is not None:
+        by_thread["redis server"] = round(redis_cpu * per_frame, 3)
     all_cpu = round(sum(by_thread.values()), 3) if measured else None
     invoke_cpu = round(statistics.mean(i["cpu_ms"] for i in invokes), 3)
+    spaced_cpu = round(statistics.mean(i["cpu_ms"] for i in spaced), 3) if spaced else None
     invoke_wall = round(statistics.mean(i["wall_ms"] for i in invokes), 3)
     fps = round(measured / wall, 2) if wall > 0 else 0.0
     return {
@@ -232,11 +251,10 @@ def run_pipeline_bench(
         "cpu_to_invoke": round(all_cpu / invoke_cpu, 3) if all_cpu and invoke_cpu else None,
         # paced runs: the same invoke once per frame period, the thread asleep in between (as the
         # analysis thread is): what the model itself costs once the caches went cold between frames
-        "bare_invoke_spaced": (
-            {"cpu_ms": round(statistics.mean(i["cpu_ms"] for i in spaced), 3), "runs": spaced}
-            if spaced
-            else None
-        ),
+        "bare_invoke_spaced": {"cpu_ms": spaced_cpu, "runs": spaced} if spaced else None,
+        # ... and the ratio to it: the model under the same conditions as in the paced pipeline (one
+        # invoke a frame period, the thread asleep in between), so only what is around it counts
+        "cpu_to_invoke_spaced": round(all_cpu / spaced_cpu, 3) if all_cpu and spaced_cpu else None,
         # wall time per analysed frame over the bare invoke's (unpaced: how close to the model's speed)
         "period_to_invoke": round(1000.0 / fps / invoke_wall, 3) if fps and invoke_wall else None,
         # CPU time of the analysis thread per frame, pose model included: unlike wall times it
@@ -442,6 +460,8 @@ def bench_pipeline_cmd(args: argparse.Namespace, settings: Settings) -> int:
         f"  all threads + Redis: {result['all_cpu_ms_per_frame']} ms = {result['cpu_to_invoke']}x the bare "
         f"invoke; frame period {result['period_to_invoke']}x its wall time"
     )
+    if result["cpu_to_invoke_spaced"]:
+        print(f"    = {result['cpu_to_invoke_spaced']}x the bare invoke spaced at the clip's frame rate")
     print(f"  reps counted: {result['reps']} (Redis state: {result['redis_state_reps']})")
     if result["store"] != "off":
         c = result["rep_commit_ms"]
