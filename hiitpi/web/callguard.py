@@ -281,6 +281,8 @@ def _outputs(value: Any, output: str) -> None:
     specs = value if isinstance(value, list) else [value]
     if not output.startswith("..") and isinstance(value, list):
         raise Refused("outputs must be one object for this callback")
+    if output.startswith("..") and len(specs) != output.strip(".").count("...") + 1:
+        raise Refused("outputs must be one object per output of the callback")
     for spec in specs:
         if not isinstance(spec, dict) or not isinstance(spec.get("property"), str):
             raise Refused("outputs must be objects with an id and a property")
@@ -308,8 +310,9 @@ def check_body(callback_map: dict, body: dict) -> None:
     if not isinstance(output, str) or output not in callback_map:
         raise Refused("the request names no callback of this app")
     spec = callback_map[output]
-    if "outputs" in body:
-        _outputs(body["outputs"], output)
+    if "outputs" not in body:  # the renderer always sends them; without, Dash raises (a 500)
+        raise Refused("the request has no outputs")
+    _outputs(body["outputs"], output)
     _deps(body.get("inputs"), spec.get("inputs", []), "inputs")
     _deps(body.get("state"), spec.get("state", []), "state")
     changed = body.get("changedPropIds", [])
