@@ -372,7 +372,7 @@ mode, RepCount-A and Countix in attempts mode). Start (main, absolute thresholds
 | the posture gate reads only features valid in the view | RepCount 0.214 → 0.217 (stu8_45 13 → 14 of 11; counted once 554 → 555), Countix and clips unchanged |
 | lunge: the mean of front knee, back knee, front hip and height (from knee and height) | Countix lunge 0.207 / 0.80 → 0.145 / 0.90 (Countix 0.231 / 0.703 → 0.214 / 0.730), clips' lunges unchanged |
 | jumping jack: the shoulder angle in the mean (from hands' height and feet) | RepCount jacks 0.091 / 0.769 → 0.065 / 0.923 (RepCount 0.217 / 0.625 → 0.208 / 0.675; counted once 555 → 556, outside 43 → 40), clips' jacks unchanged; the hands' height counted twice instead does not do it (jacks 0.09 / 0.77) |
-push-up: the mean of the elbow and the head's height above the feet (from the elbow and the shoulders above the hands); chosen on RepCount-A's push-ups, then measured on Countix's and the clips' | RepCount push-up 0.252 / 0.375 → 0.124 / 0.500 (RepCount 0.208 / 0.675 → 0.183 / 0.700; counted once 556 → 572, missed 66 → 52; stu6_42 13 → 8 of 8); Countix push-up 0.321 / 0.50 → 0.324 / 0.60 (Countix 0.214 / 0.730 → 0.215 / 0.757); clips' push-ups unchanged (0.006 / 1.00). Its calibration constants do not matter here: a floor of 0.2, 0.3 or 0.4 and a start/far of 1.1/0.4 or 1.3/0.5 give the same figures within 0.005 |
+| push-up: the mean of the elbow and the head's height above the feet (from the elbow and the shoulders above the hands); chosen on RepCount-A's push-ups, then measured on Countix's and the clips' | RepCount push-up 0.252 / 0.375 → 0.124 / 0.500 (RepCount 0.208 / 0.675 → 0.183 / 0.700; counted once 556 → 572, missed 66 → 52; stu6_42 13 → 8 of 8); Countix push-up 0.321 / 0.50 → 0.324 / 0.60 (Countix 0.214 / 0.730 → 0.215 / 0.757); clips' push-ups unchanged (0.006 / 1.00). Its calibration constants do not matter here: a floor of 0.2, 0.3 or 0.4 and a start/far of 1.1/0.4 or 1.3/0.5 give the same figures within 0.005 |
 | *third round* (from main at 8fedfa0: RepCount 0.183 / 0.700, counted once 572 of 635; Countix 0.215 / 0.757; clips 0.003 / 1.000) | |
 | a pose with both elbows folded past 30° (the anatomical limit) is a glitch, dropped like a frame with nobody seen | Countix push-up 0.324 / 0.60 → 0.299 / 0.70 (push_up025 6 → 5 of 4; Countix 0.215 / 0.757 → 0.208 / 0.784); RepCount push-up 0.124 → 0.122 (stu4_46 54 → 53 of 45; RepCount 0.183 → 0.182, OBO 0.700; counted once 572 → 571, missed 52 → 53, outside 34 unchanged); clips unchanged (0.003 / 1.000). It drops 2 of stu10_48's glitch frames, not the glitch's rep: in its other frames (0.2–0.6 s) the arms' readings jump between 3° and 180° from frame to frame, and the straighter one is 40° or more |
 
@@ -526,11 +526,12 @@ Third round (against main at 8fedfa0, then with the elbow floor: clips 0.003 / 1
   on every sit-up): the shoulders' height above the knees (torso lengths, calibrated) in the mean
   in every view: RepCount sit-up 0.417 → 0.502, Countix sit-up 0.222 → 0.359; in front and above
   views only: RepCount sit-up 0.443, Countix 0.269; it in place of the curl (shoulders to knees in
-  hip widths) there: RepCount 0.426, Countix 0.374; the curl alone there (no hip angle, no
-  shoulder height): RepCount 0.443, Countix 0.325; curl and shoulder height without the hip angle
+  hip widths) there: RepCount 0.426, Countix 0.374; the hip angle alone there (the curl only from
+  above): RepCount 0.443, Countix 0.325; curl and shoulder height without the hip angle
   ("meaningless from the feet"): RepCount sit-up 0.400, Countix 0.222, but the clips' sit-ups
-  1.000 → 0.500 (a crunch filmed from the front is counted on its hip angle); the curl alone
-  without the hip angle: clips' sit-ups 0.500 as well. None kept: what the hip angle shows from the
+  0.000 / 1.000 → 0.400 / 0.500 (a crunch filmed from the front is counted on its hip angle); the
+  curl alone there without the hip angle: RepCount 0.407, Countix 0.298, clips' sit-ups 0.400 /
+  0.500. None kept: what the hip angle shows from the
   feet is not meaningless in these data.
 
 ## What stands in the way of the pose-sequence targets
