@@ -37,6 +37,7 @@ class Appliance:
         self.recorder: SummarizingRecorder | None = None
         self.engine = None
         self.video = None
+        self.teach = None
         self.health = None
         self.web = None
         self.coach_jobs: dict[int, object] = {}
@@ -58,9 +59,19 @@ class Appliance:
         return self.web_socket.close
 
     def init_redis(self) -> Callable[[], None] | None:
-        from hiitpi.redis_local import ensure_redis
+        """The live bus: the configured Redis, or a private one that wants a password (so no other
+        user of this machine can drive the appliance through it). Every part after this one gets
+        the URL with the password in ``self.settings``."""
+        from hiitpi.redis_local import ensure_redis, with_password
 
-        self.local_redis = ensure_redis(self.settings.redis.url, self.settings.general.data_dir / "redis")
+        r = self.settings.redis
+        self.local_redis = ensure_redis(
+            r.url, self.settings.general.data_dir / "redis", password=r.password or None, private=True
+        )
+        url = self.local_redis.url if self.local_redis is not None else with_password(r.url, r.password)
+        if url != r.url:
+            self.settings = self.settings.model_copy(deep=True)
+            self.settings.redis.url = url
         if self.local_redis is None:
             return None
         self.supervisor.watch(self.local_redis, required=False)  # counting goes on without it
@@ -115,11 +126,13 @@ class Appliance:
 
     def init_engine(self) -> Callable[[], None]:
         from hiitpi.engine import Engine
+        from hiitpi.teach.live import PoseTap
         from hiitpi.web.health import capture_probe, engine_probe
 
+        self.teach = PoseTap()  # the pose stream, for teaching a new exercise from the camera
         # the video encoder is a sink, and the viewers' side of a camera that can encode itself
         engine = self.engine = Engine(
-            self.settings, recorder=self.recorder, sinks=(self.video,), video=self.video
+            self.settings, recorder=self.recorder, sinks=(self.video, self.teach), video=self.video
         )
         engine.start()
         self.supervisor.watch(
@@ -160,6 +173,7 @@ class Appliance:
             coach_snapshot=self.coach_snapshot,
             coach=self.coach,
             health=self.health,
+            teach_source=self.teach,
         )
         self.web = WebServer(self.settings, app, sock=self.web_socket)
         self.web_socket = None  # the server owns it now: its stop closes it, not the reserving step
@@ -170,7 +184,7 @@ class Appliance:
         return self.web.stop
 
     def start(self) -> None:
-        self.settings.general.data_dir.mkdir(parents=True, exist_ok=True)
+        private_files(self.settings.general.data_dir)
         self.step("dashboard port", self.reserve_port)
         self.step("live bus (Redis)", self.init_redis)
         self.step("history store", self.init_store)
@@ -261,6 +275,21 @@ class Appliance:
         return self.supervisor.liveness() or self._stuck()
 
 
+def private_files(data_dir) -> None:
+    """Whoever starts the appliance (systemd's UMask=0077, or a shell's 022), what it writes is
+    its own: the data folder 0700, and every file made from here on 0600 (database, its WAL,
+    secrets, Redis's folder). The database's existing files are made 0600 when it opens
+    (`hiitpi.store.db.Store.open`)."""
+    os.umask(0o077)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        if data_dir.stat().st_uid == os.geteuid() and data_dir.stat().st_mode & 0o077:
+            os.chmod(data_dir, 0o700)
+            log.info("data folder %s made private (mode 0700)", data_dir)
+    except OSError as exc:
+        log.warning("could not make %s private: %s", data_dir, exc)
+
+
 class SummarizingRecorder:
     """The store's session recorder, plus: when a session ends, the coach is asked for its summary."""
 
@@ -277,10 +306,20 @@ class SummarizingRecorder:
     def record(self, event) -> None:
         self.inner.record(event)
 
+    def commit(self, timeout: float = 1.0) -> bool:
+        return self.inner.commit(timeout)
+
     def end_session(self, status: str = "done", **kwargs):
-        session_id = self.inner.end_session(status, **kwargs)
-        self.appliance.session_ended(session_id)
-        return session_id
+        """The coach is asked once the close is committed (its facts are read from the store)."""
+        return self.inner.end_session(status, on_saved=self.appliance.session_ended, **kwargs)
+
+    @property
+    def healthy(self) -> bool:
+        return self.inner.healthy
+
+    @property
+    def last_error(self) -> str | None:
+        return self.inner.last_error
 
     def close(self) -> None:
         self.inner.close()

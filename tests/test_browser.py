@@ -15,6 +15,7 @@ lossless (no frame dropped), so that a busy machine cannot change the count.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import statistics
@@ -79,6 +80,13 @@ class GatedSource:
 @pytest.fixture()
 def appliance(settings_factory, redis_url, shared_data):
     """Engine + recorder + dashboard, wired the way `hiitpi serve` does, on a gated real clip."""
+    with run_appliance(settings_factory, redis_url, shared_data / "clips" / CLIP) as parts:
+        yield parts
+
+
+@contextlib.contextmanager
+def run_appliance(settings_factory, redis_url, clip, overrides: dict | None = None):
+    """The appliance of `appliance` on ``clip`` (settings ``overrides`` on top, e.g. a rules folder)."""
     from hiitpi.capture.select import create_source_factory
     from hiitpi.engine import Engine
     from hiitpi.store.db import Store
@@ -90,13 +98,14 @@ def appliance(settings_factory, redis_url, shared_data):
     settings = settings_factory(
         {
             ("redis", "url"): redis_url,
-            ("capture", "source"): str(shared_data / "clips" / CLIP),
+            ("capture", "source"): str(clip),
             ("capture", "paced"): True,  # at the clip's own rate, as a camera would deliver
             ("capture", "loop"): False,
             ("capture", "stall_timeout_s"): 120,
             ("referee", "workout"): "squat",
             ("web", "host"): "127.0.0.1",
             ("web", "port"): free_port(),
+            **(overrides or {}),
         }
     )
     gate, ended = threading.Event(), threading.Event()
@@ -117,12 +126,21 @@ def appliance(settings_factory, redis_url, shared_data):
     web = WebServer(settings, app)
     web.start()
     base = f"http://127.0.0.1:{settings.web.port}"
-    yield {"base": base, "engine": engine, "store": store, "gate": gate, "ended": ended, "settings": settings}
-    web.stop()
-    engine.stop()
-    video.stop()
-    recorder.close()
-    store.close()
+    try:
+        yield {
+            "base": base,
+            "engine": engine,
+            "store": store,
+            "gate": gate,
+            "ended": ended,
+            "settings": settings,
+        }
+    finally:
+        web.stop()
+        engine.stop()
+        video.stop()
+        recorder.close()
+        store.close()
 
 
 def _text(driver, css: str) -> str:

@@ -75,7 +75,7 @@ def test_migrations_from_empty_create_schema_wal_and_foreign_keys(tmp_path):
     path = tmp_path / "new" / "h.db"
     store = Store.open(path)
     try:
-        assert current_revision(store.read_engine) == head_revision() == "0002"
+        assert current_revision(store.read_engine) == head_revision() == "0003"
         con = raw(path)
         tables = {r[0] for r in con.execute("select name from sqlite_master where type='table'")}
         assert {"players", "sessions", "intervals", "reps", "chat_messages", "alembic_version"} <= tables
@@ -101,7 +101,7 @@ def test_migrations_from_empty_create_schema_wal_and_foreign_keys(tmp_path):
         store.close()
     # opening again is a no-op upgrade
     again = Store.open(path)
-    assert current_revision(again.read_engine) == "0002"
+    assert current_revision(again.read_engine) == "0003"
     again.close()
 
 
@@ -279,6 +279,47 @@ def test_switching_workout_without_stop_keeps_the_interval(store, recorder):
     assert [(r.rank, r.player, r.value, r.session_id) for r in board] == [(1, "Ben", 2.0, sid)]
     bests = {b.workout: b for b in queries.personal_bests(store, "Ben")}
     assert (bests["plank"].longest_hold_s, bests["plank"].longest_hold_session) == (2.0, sid)
+
+
+def test_relabelling_the_interval_moves_its_reps_to_the_corrected_workout(store, recorder):
+    """Auto mode guessed squat; the person says lunge: the interval, its reps, the totals follow."""
+    sid = recorder.start_session("Cy", "jumping_jack", t0=0.0)
+    recorder.record(rep(0, "jumping_jack"))
+    recorder.start_interval("squat")
+    for i in range(1, 4):
+        recorder.record(rep(i))
+    recorder.record(RefEvent("fault", "squat", 4, 4.2, reason="chest too far forward"))
+    recorder.flush()
+    recorder.relabel_interval("lunge", [rep(1, "lunge"), no_rep(2, "not low", "lunge"), rep(3, "lunge")])
+    recorder.record(rep(5, "lunge"))  # counting goes on as the corrected workout
+    assert recorder.end_session() == sid
+    d = queries.session_detail(store, sid)
+    assert [(i.workout, i.reps, i.no_reps, i.faults) for i in d.intervals] == [
+        ("jumping_jack", 1, 0, 0),
+        ("lunge", 3, 1, 0),
+    ]
+    assert (d.session.workout, d.session.reps, d.session.no_reps, d.session.faults) == (
+        "jumping_jack",
+        4,
+        1,
+        0,
+    )
+    assert [(r.index, r.interval_index, r.valid) for r in d.reps] == [
+        (1, 1, True),
+        (2, 2, True),
+        (3, 2, False),
+        (4, 2, True),
+        (5, 2, True),
+    ]
+    # the first interval is the session's workout too
+    sid2 = recorder.start_session("Cy", "squat", t0=0.0)
+    recorder.record(rep(0))
+    recorder.relabel_interval("lunge", [rep(0, "lunge"), rep(1, "lunge")])
+    recorder.end_session()
+    d2 = queries.session_detail(store, sid2)
+    assert (d2.session.workout, d2.session.reps, [i.workout for i in d2.intervals]) == ("lunge", 2, ["lunge"])
+    with pytest.raises(InvalidInput, match="no session is running"):
+        recorder.relabel_interval("lunge", [])
 
 
 def test_starting_a_new_session_closes_the_open_one(store, recorder):
@@ -586,7 +627,7 @@ def test_db_command_status_export_recover(tmp_path, capsys):
 
     db = tmp_path / "cli.db"
     assert main(["db", "--database", str(db), "upgrade"]) == 0
-    assert "upgraded from empty to 0002" in capsys.readouterr().out
+    assert "upgraded from empty to 0003" in capsys.readouterr().out
     store = Store.open(db)
     rec = SessionRecorder(store)
     sid = rec.start_session("Hal", "squat")
@@ -598,7 +639,7 @@ def test_db_command_status_export_recover(tmp_path, capsys):
     assert rec.recovered == []
     assert main(["db", "--database", str(db), "status"]) == 0
     out = capsys.readouterr().out
-    assert "schema:   0002 (newest 0002)" in out and "open 1" in out and "integrity: ok" in out
+    assert "schema:   0003 (newest 0003)" in out and "open 1" in out and "integrity: ok" in out
     assert main(["db", "--database", str(db), "recover"]) == 0
     assert f"recovered 1 session(s): {sid}" in capsys.readouterr().out
     out_file = tmp_path / "one.json"

@@ -42,6 +42,10 @@ class SessionFacts:
     previous_best: int | None = None
     #: form faults the referee called (not no-reps)
     faults: int = 0
+    #: per counted rep, 0..100 against the workout's reference (None: not scored)
+    rep_similarity: list[float | None] = field(default_factory=list)
+    #: the body part that deviated most from the reference in most scored reps ("knees")
+    deviation: str | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -7,6 +7,15 @@ switches workout and rests by itself and ends when its last interval does. Every
 `SessionChange` handed to ``on_change`` (the engine passes it to its sinks: store, live bus).
 The controller never touches a frame: the frame loop calls `on_pose` with each frame's pose.
 Thread-safe: commands come from the command listener, the page's API and tests.
+
+Auto mode (workout ``auto``): the session waits, watching (`hiitpi.recognition.auto.AutoMode`),
+and starts on the first recognised rep, counting it; each recognised stretch of one workout is an
+interval, a rest is a rest, and a correction (``correct``) re-counts the current interval as the
+workout the person names. A session that has rested for ``end_after_s`` ends, and the next one
+waits for the first rep again. A free circuit (a program block of workout ``any``) is auto mode
+inside the program's work time: each such block watches afresh, its first recognised rep opens
+its interval, and the program's rests and clock go on as in any program; a free circuit that
+starts with such a block starts, clock and all, on its first recognised rep.
 """
 
 from __future__ import annotations
@@ -20,11 +29,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from hiitpi.config import Settings
+from hiitpi.engine.autosession import AutoSessions
 from hiitpi.errors import InputError
 from hiitpi.live.contract import LiveCommand, LiveState, validate_command
 from hiitpi.pose.types import Pose
+from hiitpi.recognition import is_auto
 from hiitpi.referee.events import RefEvent
 from hiitpi.referee.machine import Referee
+from hiitpi.referee.programs import ANY
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +51,12 @@ class SessionRefused(InputError):
 class Session:
     id: str
     player: str
-    workout: str  # the current interval's workout (rules name)
-    referee: Referee
+    workout: str  # the current interval's workout (rules name); "" while auto mode waits
+    referee: Referee | None  # None while auto mode waits for the first rep
     program: Any = None  # a `ProgramRun` when the session is a HIIT program
+    auto: Any = None  # an `AutoMode` when the workout is recognised (auto mode, a free block)
+    corrections: dict[str, str] = dataclasses.field(default_factory=dict)  # recognised → said
+    started: bool = True  # session_start announced (auto mode: at the first recognised rep)
     t0: float | None = None  # referee clock at the session's first frame
     store_id: Any = None  # set by the store sink when it opens the session's row
     resting: bool = False
@@ -51,15 +66,20 @@ class Session:
 
     @property
     def total_reps(self) -> int:
-        return self.reps_before + self.referee.count
+        return self.reps_before + (self.referee.count if self.referee else 0)
 
     @property
     def total_no_reps(self) -> int:
-        return self.no_reps_before + self.referee.no_reps
+        return self.no_reps_before + (self.referee.no_reps if self.referee else 0)
 
     @property
     def total_attempts(self) -> int:
-        return self.attempts_before + self.referee.attempts
+        return self.attempts_before + (self.referee.attempts if self.referee else 0)
+
+    @property
+    def watching(self) -> bool:
+        """A free block that has not recognised anything yet."""
+        return self.auto is not None and self.started and self.auto.referee is None
 
     @property
     def program_name(self) -> str | None:
@@ -68,9 +88,10 @@ class Session:
 
 @dataclass(frozen=True, slots=True)
 class SessionChange:
-    """``kind``: session_start, interval_end, interval_start, rest_start or session_stop; ``t`` the
-    referee clock; ``data`` what the live bus carries with it; ``events`` the referee's last events
-    of the interval that ends (a rep on its way back when the set stops), before the change."""
+    """``kind``: session_start, interval_end, interval_start, interval_relabel, rest_start or
+    session_stop; ``t`` the referee clock; ``data`` what the live bus carries with it; ``events``
+    the referee's last events of the interval that ends (a rep on its way back when the set
+    stops), before the change, or an interval_relabel's re-counted reps."""
 
     kind: str
     session: Session
@@ -79,7 +100,7 @@ class SessionChange:
     events: tuple[RefEvent, ...] = ()
 
 
-class SessionController:
+class SessionController(AutoSessions):
     def __init__(
         self,
         settings: Settings,
@@ -130,8 +151,12 @@ class SessionController:
 
     def _referee(self, rule: Any) -> Referee:
         self._reset_pose()  # tracking and smoothing start afresh, as `hiitpi analyze` does
+        from hiitpi.referee.similarity import attach_scorer
+
         ref = self.settings.referee
-        return Referee(rule, pace_window_s=ref.pace_window_s, counting=ref.counting)
+        referee = Referee(rule, pace_window_s=ref.pace_window_s, counting=ref.counting)
+        attach_scorer(referee)  # reps are scored when the workout has a recorded reference
+        return referee
 
     # -- the commands -------------------------------------------------------------------------
 
@@ -145,7 +170,13 @@ class SessionController:
                     "per camera; stop it first"
                 )
             self.reload()
+            if is_auto(workout):
+                return self._arm(player)
             rule, program = self.resolve(workout)
+            if rule is None:  # a free circuit: it starts on the first recognised rep
+                from hiitpi.referee.programs import ProgramRun
+
+                return self._arm(player, ProgramRun(program))
             s = Session(
                 id=uuid.uuid4().hex[:12], player=player, workout=rule.name, referee=self._referee(rule)
             )
@@ -162,23 +193,28 @@ class SessionController:
         """Next interval of the running session: the reps done so far are kept."""
         with self.lock:
             s = self._running("switch workout")
-            rule = self.workout(workout)
-            last = tuple(s.referee.finish())  # the set is over: a rep on its way back counts
-            referee = self._referee(rule)
-            self._change("interval_end", {"workout": s.workout, **_tally(s.referee)}, events=last)
-            s.reps_before += s.referee.count
-            s.no_reps_before += s.referee.no_reps
-            s.attempts_before += s.referee.attempts
-            s.referee = referee
-            s.workout = rule.name
-            s.resting = False
-            self._change("interval_start", {"workout": rule.name, "round": round})
-            log.info("session %s switched to %s", s.id, rule.name)
+            self._next_interval(s, self._referee(self.workout(workout)), round)
+
+    def _next_interval(self, s: Session, referee: Referee, round: int | None = None) -> None:
+        last = tuple(s.referee.finish())  # the set is over: a rep on its way back counts
+        self._change("interval_end", {"workout": s.workout, **_tally(s.referee)}, events=last)
+        s.reps_before += s.referee.count
+        s.no_reps_before += s.referee.no_reps
+        s.attempts_before += s.referee.attempts
+        s.referee = referee
+        s.workout = referee.name
+        s.resting = False
+        self._change("interval_start", {"workout": referee.name, "round": round})
+        log.info("session %s switched to %s", s.id, referee.name)
 
     def stop(self, status: str = "done") -> Session:
         """End the running session; viewers keep seeing its numbers until the next one starts."""
         with self.lock:
             s = self._running("stop")
+            if not s.started:  # auto mode still waiting: nothing was done, nothing to keep
+                self.session = None
+                log.info("auto mode stopped before any rep")
+                return s
             last = tuple(s.referee.finish()) if not s.resting else ()
             tally = _tally(s.referee)
             self._ended = self._session_state(s)
@@ -209,7 +245,7 @@ class SessionController:
             return s
 
     def handle(self, cmd: LiveCommand) -> tuple[bool, str]:
-        """Run a start/stop/switch command from the page; (ok, message fit to show)."""
+        """Run a start/stop/switch/correct command from the page; (ok, message fit to show)."""
         try:
             problem = validate_command(cmd.action, cmd.player, cmd.workout)
             if problem:
@@ -220,6 +256,9 @@ class SessionController:
             if cmd.action == "switch":
                 self.switch(cmd.workout or "")
                 return True, f"switched to {self.session.workout}"
+            if cmd.action == "correct":
+                self.correct(cmd.workout or "")
+                return True, f"corrected to {self.session.workout}: {self.session.referee.count} reps"
             self.stop("done")
             return True, "session stopped"
         except SessionRefused as exc:
@@ -241,10 +280,13 @@ class SessionController:
             s = self.session
             if s is None:
                 return []
-            if s.t0 is None:
-                s.t0 = t
-            events = [] if s.resting else stage.referee((s.referee,), pose, t)
-            if s.program is not None:
+            if s.auto is not None:
+                events = self._auto_step(s, stage, pose, t)
+            else:
+                if s.t0 is None:
+                    s.t0 = t
+                events = [] if s.resting else stage.referee((s.referee,), pose, t)
+            if s.program is not None and s.started and self.session is s:
                 self._program_step(s)  # after this frame's events: they belong to their interval
             return events
 
@@ -257,10 +299,15 @@ class SessionController:
             return
         elif seg.kind == "rest":
             s.resting = True
+            s.auto = None  # rest is rest: nothing is recognised until the next block
             self._change(
                 "rest_start", {"next": seg.workout, "round": seg.round, "duration_s": seg.duration_s}
             )
-        elif seg.index > 0:
+        elif seg.index == 0:
+            return  # the session's start began it
+        elif seg.workout == ANY:
+            self._watch(s)  # whatever is done next opens this block's interval
+        else:
             self.switch(seg.workout, round=seg.round)
 
     # -- what viewers see -------------------------------------------------------------------------
@@ -279,34 +326,46 @@ class SessionController:
 
     def _session_state(self, s: Session) -> LiveState:
         ref = s.referee
-        elapsed = self.elapsed(s)
+        elapsed = self.elapsed(s) if s.started else 0.0
         st = LiveState(
             session=s.id,
             player=s.player,
             workout=s.workout,
             running=True,
-            phase="rest" if s.resting else ref.phase,
-            reps=ref.count,
-            no_reps=ref.no_reps,
-            attempts=ref.attempts,
+            phase="waiting" if ref is None or s.watching else "rest" if s.resting else ref.phase,
+            reps=ref.count if ref else 0,
+            no_reps=ref.no_reps if ref else 0,
+            attempts=ref.attempts if ref else 0,
             total_reps=s.total_reps,
             total_no_reps=s.total_no_reps,
             total_attempts=s.total_attempts,
-            counting=ref.counting,
-            pace=round(ref.pace, 2),
+            counting=ref.counting if ref else self.settings.referee.counting,
+            pace=round(ref.pace, 2) if ref else 0.0,
             elapsed=elapsed,
         )
+        if s.auto is not None:
+            for key, value in s.auto.live_fields().items():
+                setattr(st, key, value)
         if s.program is not None:
             for key, value in s.program.state(elapsed).items():
                 setattr(st, key, value)
         return st
 
     def _change(
-        self, kind: str, data: dict[str, Any], s: Session | None = None, events: tuple[RefEvent, ...] = ()
+        self,
+        kind: str,
+        data: dict[str, Any],
+        s: Session | None = None,
+        events: tuple[RefEvent, ...] = (),
+        *,
+        t: float | None = None,
     ) -> None:
-        t = self.last_t if self.last_t is not None else self._clock()
+        if t is None:
+            t = self.last_t if self.last_t is not None else self._clock()
         self.on_change(SessionChange(kind, s or self.session, t, data, events))
 
 
-def _tally(ref: Referee) -> dict[str, Any]:
+def _tally(ref: Referee | None) -> dict[str, Any]:
+    if ref is None:
+        return {"reps": 0, "no_reps": 0, "attempts": 0, "pace": 0.0}
     return {"reps": ref.count, "no_reps": ref.no_reps, "attempts": ref.attempts, "pace": round(ref.pace, 2)}

@@ -42,6 +42,8 @@ CSV_COLUMNS = (
     "rom",
     "side",
     "recorded_at",
+    "similarity",
+    "deviation",
 )
 
 
@@ -104,6 +106,8 @@ def session_to_dict(d: SessionDetail) -> dict:
                 "rom": p.rom,
                 "side": p.side,
                 "recorded_at": _iso(p.recorded_at),
+                "similarity": p.similarity,
+                "deviation": p.deviation,
             }
             for p in d.reps
         ],
@@ -176,5 +180,7 @@ def _write_csv_session(w, d: SessionDetail) -> None:
                 _num(p.rom),
                 p.side or "",
                 _iso(p.recorded_at),
+                _num(p.similarity),
+                p.deviation or "",
             ]
         )

@@ -132,7 +132,8 @@ class Interval(Base):
 
 
 class Rep(Base):
-    """A counted rep (``valid``) or a no-rep (``valid`` false, with its ``reason``)."""
+    """A counted rep (``valid``) or a no-rep (``valid`` false, with its ``reason``); with a
+    reference recorded for its workout, its ``similarity`` score and ``deviation``."""
 
     __tablename__ = "reps"
     __table_args__ = (
@@ -154,6 +155,10 @@ class Rep(Base):
     valid: Mapped[bool] = mapped_column(Boolean, nullable=False)
     reason: Mapped[str | None] = mapped_column(String(200))
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    #: 0..100: how close the rep came to the workout's reference (None: no reference recorded).
+    similarity: Mapped[float | None] = mapped_column(Float)
+    #: the body part that deviated most from the reference ("knees").
+    deviation: Mapped[str | None] = mapped_column(String(32))
 
 
 class ChatMessage(Base):

@@ -84,6 +84,9 @@ class RepRow:
     valid: bool
     reason: str | None
     recorded_at: datetime
+    #: 0..100 against the workout's reference, and the part that deviated most (None: no reference)
+    similarity: float | None = None
+    deviation: str | None = None
 
     @property
     def time_under_tension_s(self) -> float:
@@ -316,6 +319,8 @@ def iter_session_details(store: Store, session_id: int | None = None) -> Iterato
         Rep.valid,
         Rep.reason,
         Rep.recorded_at,
+        Rep.similarity,
+        Rep.deviation,
     ).join(Interval, Interval.id == Rep.interval_id)
     if session_id is not None:
         sq = sq.where(WorkoutSession.id == session_id)
@@ -332,10 +337,26 @@ def iter_session_details(store: Store, session_id: int | None = None) -> Iterato
             row, (t0, summary, reason) = SessionRow(*r[:14]), r[14:]
             reps: list[RepRow] = []
             while pending is not None and pending[0] <= row.id:
-                sid, idx, i_idx, wk, ts, te, ecc, con, rom, side, valid, rsn, rec = pending
+                sid, idx, i_idx, wk, ts, te, ecc, con, rom, side, valid, rsn, rec, sim, dev = pending
                 if sid == row.id:
                     reps.append(
-                        RepRow(idx, i_idx, wk, ts, te, te - t0, ecc, con, rom, side, bool(valid), rsn, rec)
+                        RepRow(
+                            idx,
+                            i_idx,
+                            wk,
+                            ts,
+                            te,
+                            te - t0,
+                            ecc,
+                            con,
+                            rom,
+                            side,
+                            bool(valid),
+                            rsn,
+                            rec,
+                            sim,
+                            dev,
+                        )
                     )
                 pending = next(rep_rows, None)
             yield SessionDetail(row, t0, summary, reason, intervals.get(row.id, []), reps)

@@ -17,7 +17,8 @@ Everything except ``settings`` is optional: without ``store`` one is opened from
 engine's `MjpegBroadcaster` when it runs in this process; ``coach_snapshot(session_id)`` returns
 the coach's live text for a session being summarised; ``coach`` is the appliance's `CoachWorker`
 (the chat queues on it and shares its model; without one, and with [coach] enabled, the
-dashboard starts its own on the first question); ``health`` is a `HealthMonitor`. When
+dashboard starts its own on the first question); ``health`` is a `HealthMonitor`;
+``teach_source`` is the engine's `hiitpi.teach.live.PoseTap` (teaching from the camera). When
 `hiitpi.web.auth` / `hiitpi.web.health` exist their hooks are installed on the Flask server.
 """
 
@@ -44,6 +45,7 @@ def create_app(
     coach=None,
     health=None,
     auth: bool = True,
+    teach_source=None,
 ):
     """The Dash app with its pages, callbacks and routes; ``app.server`` is the Flask WSGI app."""
     import dash
@@ -57,6 +59,7 @@ def create_app(
     from hiitpi.web.context import WebContext
     from hiitpi.web.layout import shell
     from hiitpi.web.routes import register_routes
+    from hiitpi.web.teach import register_teach
 
     if store is None:
         store = Store.from_settings(settings)
@@ -83,14 +86,20 @@ def create_app(
         coach_snapshot=coach_snapshot or (lambda _sid: None),
     )
     wc.chat = _chat_service(settings, wc, coach)
+    wc.teach_source = teach_source  # the engine's pose stream, for teaching from the camera
     server = app.server
-    server.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    from hiitpi.web.callguard import install_callback_guard
+    from hiitpi.web.guards import install_flask_body_limits
+
+    install_flask_body_limits(server, settings.web.max_body_bytes)  # the guard's caps, in Flask too
     if auth:
         _install_auth(server, settings)
+    install_callback_guard(app)  # after the pairing check: an unpaired request learns nothing
     _install_health(server, settings, wc, health)
     register_routes(server, wc)
     register_chat_routes(server, wc)
     register_callbacks(app, wc)
+    register_teach(app, wc)
     server.extensions["hiitpi_web"] = wc
     return app
 

@@ -26,3 +26,7 @@ class WebContext:
     chat: Any = None
     #: the health report (`HealthMonitor.report`) when installed
     health_report: Callable[[], dict] | None = None
+    #: the engine's pose stream for teaching from the camera (`hiitpi.teach.live.PoseTap`), or None
+    teach_source: Any = None
+    #: taught workouts waiting to be saved (`hiitpi.web.teach.Drafts`)
+    teach_drafts: Any = None

@@ -13,12 +13,14 @@ from urllib.parse import urlencode
 
 from dash import dcc, html
 
+from hiitpi.recognition import AUTO
 from hiitpi.referee.catalog import Choice
 from hiitpi.store.players import PlayerRow
 from hiitpi.store.queries import BestRow, LeaderRow, Page, SessionDetail, SessionRow
 from hiitpi.web import figures
+from hiitpi.web.params import MAX_PAGE, ascii_int
 
-NAV = (("/", "Live"), ("/history", "History"), ("/trends", "Trends"))
+NAV = (("/", "Live"), ("/history", "History"), ("/trends", "Trends"), ("/teach", "Teach"))
 
 
 def shell() -> html.Div:
@@ -67,14 +69,45 @@ def _stat(label: str, value_id: str, value: str = "–", extra: str = "") -> htm
 # --- live -----------------------------------------------------------------------------------------
 
 
+def auto_panel(workouts: Sequence[Choice]) -> html.Div:
+    """Auto mode: what was recognised and how sure, and one button per workout to correct it
+    (the page script shows the likeliest few, from the state's ``choices``)."""
+    return html.Div(
+        id="live-auto",
+        className="auto hidden",
+        children=[
+            html.Div(
+                "", id="live-auto-what", className="auto-what", role="status", **{"aria-live": "polite"}
+            ),
+            html.Div(
+                className="auto-fix",
+                children=[html.Span("Not right? Tap what you are doing:", className="auto-hint")]
+                + [
+                    html.Span(
+                        html.Button(
+                            c.label,
+                            id={"type": "correct-btn", "workout": c.value},
+                            className="btn btn-secondary",
+                            n_clicks=0,
+                        ),
+                        id=f"correct-{c.value}",
+                        className="hidden",
+                    )
+                    for c in workouts
+                ],
+            ),
+        ],
+    )
+
+
 def live_page(
     players: Sequence[PlayerRow], choices: Sequence[Choice], *, default_workout: str | None, privacy: bool
 ) -> html.Div:
     player_opts = [{"label": p.name, "value": p.name} for p in players]
-    workout_opts = [
+    workout_opts = [{"label": "Auto: just start moving (recognised)", "value": AUTO}] + [
         {"label": ("⏱ " if c.kind == "program" else "") + c.label, "value": c.value} for c in choices
     ]
-    values = {c.value for c in choices}
+    values = {AUTO} | {c.value for c in choices}
     return html.Div(
         id="live-root",
         className="live",
@@ -147,7 +180,9 @@ def live_page(
                             _stat("PHASE", "live-phase"),
                         ],
                     ),
+                    auto_panel([c for c in choices if c.kind == "workout"]),
                     html.Div(id="live-norep", className="norep", role="status", **{"aria-live": "assertive"}),
+                    html.Div(id="live-form", className="form-score", role="status"),
                     html.Div(
                         className="row small",
                         children=[
@@ -255,9 +290,7 @@ def history_page(players: Sequence[PlayerRow], workouts: Sequence[str], query: d
                     ),
                 ],
             ),
-            dcc.Store(
-                id="hist-page", data=int(query.get("page", "1")) if query.get("page", "1").isdigit() else 1
-            ),
+            dcc.Store(id="hist-page", data=ascii_int(query.get("page"), lo=1, hi=MAX_PAGE) or 1),
             html.Div(id="hist-chat"),
             html.Div(id="hist-results"),
             html.Div(
@@ -408,6 +441,7 @@ def session_page(d: SessionDetail, summary: list, chat: html.Section | None = No
                     dcc.Graph(
                         id="sess-tut", figure=figures.tut_figure(d.reps), config={"displayModeBar": False}
                     ),
+                    *_similarity_graph(d),
                 ],
             ),
             html.Section(className="card", children=interval_rows) if interval_rows else html.Div(),
@@ -430,6 +464,14 @@ def session_page(d: SessionDetail, summary: list, chat: html.Section | None = No
                 ],
             ),
         ],
+    )
+
+
+def _similarity_graph(d: SessionDetail) -> list:
+    """The per-rep similarity chart, when the workout had a reference (else nothing)."""
+    fig = figures.similarity_figure(d.reps)
+    return (
+        [] if fig is None else [dcc.Graph(id="sess-similarity", figure=fig, config={"displayModeBar": False})]
     )
 
 

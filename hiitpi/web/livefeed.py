@@ -118,6 +118,8 @@ def build_message(
         if e.type != ENTRY_EVENT or e.kind not in EVENT_KINDS:
             continue
         ev = {"kind": e.kind, "count": e.count, "session": e.session, "t": rel(e.ts)}
+        if e.kind in ("rep", "no_rep") and e.data.get("similarity") is not None:
+            ev["similarity"], ev["deviation"] = e.data["similarity"], e.data.get("deviation")
         if e.kind in ("no_rep", "fault"):
             ev["reason"] = e.data.get("reason") or ("no-rep" if e.kind == "no_rep" else "form fault")
         elif e.kind in ("session_start", "session_stop"):

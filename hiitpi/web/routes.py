@@ -89,9 +89,12 @@ def register_routes(server: Flask, ctx: WebContext) -> None:
 
     @server.route("/export/session/<sid>.<fmt>")
     def export_session(sid: str, fmt: str):
-        if not sid.isdigit() or len(sid) > 12:
+        from hiitpi.web.params import record_id
+
+        session_id = record_id(sid)
+        if session_id is None:
             return _error(400, f"session id must be a number, got {sid[:20]!r}")
-        return _export(fmt, int(sid))
+        return _export(fmt, session_id)
 
     @server.route("/export/all.<fmt>")
     def export_all(fmt: str):

@@ -86,12 +86,12 @@
     cls("live-degraded", "banner banner-warn hidden");
     var st = msg.state || {};
     var running = st.running === "1";
-    var what = msg.program ? msg.program.title : (st.program || st.workout);
+    var what = msg.program ? msg.program.title : (st.program || st.workout || (st.auto === "1" ? "auto mode" : ""));
     var sid = st.session || "";
     var hist = msg.history && msg.history.session === sid ? msg.history.reps : null;
     if (sid !== cur.session) {  // a new session clears both charts
       cur.session = sid; cur.reps = null; cur.noReps = null; cur.programKey = null; cur.lastRepT = null;
-      put("live-norep", ""); chartBuf = [];
+      put("live-norep", ""); put("live-form", ""); chartBuf = [];
       chart(function (reps, pose) {
         window.Plotly.restyle(reps, { x: [[]], y: [[]] }, [0]);
         window.Plotly.restyle(pose, { x: [[], []], y: [[], []] }, [0, 1]);
@@ -135,7 +135,8 @@
     var p = msg.program;
     if (p && running) {
       cls("live-program", "program " + p.kind);
-      put("live-program-phase", p.kind === "rest" ? "Rest · next " + p.workout : p.workout);
+      var pw = p.workout === "any" ? (p.kind === "rest" ? "any workout" : (st.recognised || "any workout")) : p.workout;
+      put("live-program-phase", p.kind === "rest" ? "Rest · next " + pw : pw);
       put("live-countdown", String(Math.ceil(p.remaining)));
       put("live-round", "round " + p.round + "/" + p.rounds);
       var key = p.round + ":" + p.kind;
@@ -148,11 +149,16 @@
     } else {
       cls("live-program", "program hidden");
     }
+    showAuto(st, running);
     put("live-diag", "frame " + (msg.seq !== undefined ? msg.seq : "–") + " · " + (st.fps ? Number(st.fps).toFixed(0) : "–") + " fps");
 
     var repX = [], repY = [];
     (msg.events || []).forEach(function (e) {
       if (e.session && sid && e.session !== sid) { return; }
+      if ((e.kind === "rep" || e.kind === "no_rep") && e.similarity !== undefined) {
+        // the rep against the workout's reference: 0-100 and the part that was furthest off
+        put("live-form", "Form " + Math.round(e.similarity) + "/100" + (e.deviation ? " · " + e.deviation + " off most" : ""));
+      }
       if (e.kind === "rep" && e.t !== null) {
         if (cur.lastRepT !== null && e.t <= cur.lastRepT) { return; }  // on the chart already (history)
         repX.push(e.t); repY.push(e.count); cur.lastRepT = e.t;
@@ -177,6 +183,24 @@
         window.Plotly.extendTraces(pose, { x: [xs, xs], y: [pts.map(function (q) { return q[1]; }), pts.map(function (q) { return q[2]; })] }, [0, 1], 3000);
       });
     }
+  }
+  // Auto mode: the recognised workout with its confidence, and the likeliest others as buttons
+  var autoShown = "";
+  function showAuto(st, running) {
+    if (!(running && st.auto === "1")) { cls("live-auto", "auto hidden"); return; }
+    cls("live-auto", "auto");
+    var what = st.recognised ? (st.recognised.replace(/_/g, " ") + " · " + Math.round(100 * Number(st.confidence || 0)) + " %")
+                             : (st.phase === "rest" ? "Resting" : "Watching: start moving");
+    put("live-auto-what", st.recognised ? "Recognised: " + what : what);
+    var choices = st.choices || "";
+    if (choices === autoShown) { return; }
+    autoShown = choices;
+    var want = {};
+    choices.split(",").forEach(function (w) { if (w) { want[w] = true; } });
+    document.querySelectorAll("#live-auto [id^='correct-']").forEach(function (el) {
+      var w = el.id.slice("correct-".length);
+      el.className = want[w] ? "auto-choice" : "hidden";
+    });
   }
   function later(fn) {
     window.requestAnimationFrame(function () { setTimeout(fn, 0); });
