@@ -60,6 +60,16 @@ def optional_int(lo: int, hi: int) -> Rule:
     return rule
 
 
+def optional_number(v: Any) -> str | None:
+    """None or a finite number not over `MAX_COUNT` either way (a number input; its callback
+    explains a value out of its own range)."""
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        return "must be a number"
+    return None if abs(v) <= MAX_COUNT else f"must be at most {MAX_COUNT} either way"
+
+
 def optional_bool(v: Any) -> str | None:
     return None if v is None or isinstance(v, bool) else "must be true or false"
 
@@ -131,9 +141,47 @@ class Refused(ValueError):
 
 
 def rule_for(cid: Any, prop: str) -> Rule | None:
-    if not isinstance(cid, str) or cid.startswith("{"):  # a pattern-matching id (none in this app)
-        return bounded_json
+    """The rule for one argument; a pattern-matching id (``{"type": ..., "x": ALL}``) by its
+    ``type`` in `ID_RULES`, else by the property."""
+    pattern = _pattern(cid)
+    if pattern is not None:
+        kind = pattern.get("type")
+        return (ID_RULES.get((kind, prop)) if isinstance(kind, str) else None) or ARG_RULES.get(prop)
+    if not isinstance(cid, str):
+        return None
     return ID_RULES.get((cid, prop)) or ARG_RULES.get(prop)
+
+
+def _pattern(cid: Any) -> dict | None:
+    """A pattern-matching id as a dict (Dash names it in its callback map as JSON text), else None."""
+    if isinstance(cid, dict):
+        return cid
+    if isinstance(cid, str) and cid.startswith("{"):
+        try:
+            parsed = json.loads(cid)
+        except ValueError:
+            return None
+        return parsed if isinstance(parsed, dict) else None
+    return None
+
+
+def _pattern_values(got: Any, cid: dict, prop: str, what: str) -> list:
+    """The values of a pattern-matching argument: MATCH sends one object, ALL a list of them (one
+    per component on the page, none at all possible); each names a component of the pattern."""
+    items = got if isinstance(got, list) else [got]
+    if len(items) > MAX_ITEMS:
+        raise Refused(f"{what}: too many components for {cid.get('type')}.{prop}")
+    values = []
+    for item in items:
+        if not isinstance(item, dict) or item.get("property") != prop:
+            raise Refused(f"{what} do not match the callback's ({cid.get('type')}.{prop} expected)")
+        iid = item.get("id")
+        if not isinstance(iid, dict) or iid.get("type") != cid.get("type"):
+            raise Refused(f"{what}: a component that is not a {cid.get('type')}")
+        if bounded_json(iid):
+            raise Refused(f"{what}: {cid.get('type')} id {bounded_json(iid)}")
+        values.append(item.get("value"))
+    return values
 
 
 def missing_rules(app: Any) -> list[str]:
@@ -187,15 +235,20 @@ def _deps(value: Any, declared: list[dict], what: str) -> None:
     if not isinstance(value, list) or len(value) != len(declared):
         raise Refused(f"{what} must be a list of {len(declared)}")
     for got, want in zip(value, declared, strict=True):
-        if not isinstance(got, dict):
-            raise Refused(f"each of {what} must be an object")
         cid, prop = want["id"], want["property"]
-        pattern = not isinstance(cid, str) or cid.startswith("{")
-        if not pattern and (got.get("id") != cid or got.get("property") != prop):
-            raise Refused(f"{what} do not match the callback's ({cid}.{prop} expected)")
         rule = rule_for(cid, prop)
         if rule is None:
             raise Refused(f"{cid}.{prop} has no input rule")
+        pattern = _pattern(cid)
+        if pattern is not None:  # pattern-matching: each matched component's value
+            for v in _pattern_values(got, pattern, prop, what):
+                if why := rule(v):
+                    raise Refused(f"{pattern.get('type')}.{prop} {why}")
+            continue
+        if not isinstance(got, dict):
+            raise Refused(f"each of {what} must be an object")
+        if got.get("id") != cid or got.get("property") != prop:
+            raise Refused(f"{what} do not match the callback's ({cid}.{prop} expected)")
         why = rule(got.get("value"))
         if why:
             raise Refused(f"{cid}.{prop} {why}")
@@ -220,8 +273,9 @@ def check_body(callback_map: dict, body: dict) -> None:
     if not isinstance(output, str) or output not in callback_map:
         raise Refused("the request names no callback of this app")
     spec = callback_map[output]
-    if "outputs" in body:
-        _outputs(body["outputs"], output)
+    if "outputs" not in body:  # Dash's page always sends them; Dash fails without them
+        raise Refused("the request has no outputs")
+    _outputs(body["outputs"], output)
     _deps(body.get("inputs"), spec.get("inputs", []), "inputs")
     _deps(body.get("state"), spec.get("state", []), "state")
     changed = body.get("changedPropIds", [])
