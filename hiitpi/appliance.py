@@ -1,7 +1,8 @@
 """The appliance: a flat list of start-up steps, undone in reverse order on stop.
 
 `hiitpi serve` runs this in one process: the dashboard's port (bound first), the live bus (Redis),
-the history store, the coach, the analysis engine with its video encoder, and the dashboard. Every
+the history store, the coach, the analysis engine with its video encoder, the analysis of videos
+sent from phones, and the dashboard. Every
 long-running part is handed to the `hiitpi.supervisor.Supervisor`, which restarts one that dies;
 the main loop ticks it and feeds systemd's watchdog while every required part is alive. READY=1
 goes out once the dashboard serves on its socket. SIGTERM or SIGINT stops it cleanly, in reverse:
@@ -40,6 +41,7 @@ class Appliance:
         self.teach = None
         self.health = None
         self.web = None
+        self.uploads = None
         self.coach_jobs: dict[int, object] = {}
         self._stuck: Callable[[], str | None] = lambda: None
 
@@ -155,6 +157,19 @@ class Appliance:
         )
         return engine.stop
 
+    def init_uploads(self) -> Callable[[], None] | None:
+        """The analysis of videos sent from phones: a niced background part that waits while a
+        live session runs; each stored session is summarised by the coach like a live one."""
+        if not self.settings.upload.enabled:
+            return None
+        from hiitpi.offline.worker import UploadWorker
+
+        self.uploads = UploadWorker(
+            self.settings, self.store, session_running=self.session_running, on_stored=self.session_ended
+        ).start()
+        self.supervisor.watch(self.uploads, required=False)  # live counting goes on without it
+        return self.uploads.stop
+
     def init_health(self) -> None:
         from hiitpi.web.health import attach_engine, default_monitor, engine_liveness
 
@@ -173,6 +188,7 @@ class Appliance:
             coach_snapshot=self.coach_snapshot,
             coach=self.coach,
             health=self.health,
+            uploads=self.uploads,
             teach_source=self.teach,
         )
         self.web = WebServer(self.settings, app, sock=self.web_socket)
@@ -192,6 +208,7 @@ class Appliance:
         self.step("session recorder", self.init_recorder)
         self.step("video encoder", self.init_video)
         self.step("engine", self.init_engine)
+        self.step("upload analysis", self.init_uploads)
         self.step("health monitor", self.init_health)
         self.step("dashboard", self.start_web)
 

@@ -369,6 +369,83 @@ class CoachSettings(Section):
     )
 
 
+class UploadSettings(Section):
+    enabled: bool = Field(
+        True, title="Uploads on", description="Phones may send a recorded workout to be refereed."
+    )
+    dir: Path | None = Field(
+        None,
+        title="Upload folder",
+        description="Where sent videos wait for analysis and annotated videos are kept; default "
+        "<data_dir>/uploads.",
+    )
+    max_mb: int = Field(
+        1500, ge=1, le=100_000, title="Largest video", description="Megabytes one sent video may have."
+    )
+    max_minutes: float = Field(
+        20.0, gt=0, le=240, title="Longest video", description="Minutes one sent video may last."
+    )
+    min_free_mb: int = Field(
+        500,
+        ge=0,
+        le=1_000_000,
+        title="Disk space kept free",
+        description="An upload is refused when it (and its annotated video) would leave less free space "
+        "than this on the data disk (megabytes).",
+    )
+    max_queued: int = Field(
+        10, ge=1, le=200, title="Queue length", description="Uploads waiting or being analysed at once."
+    )
+    keep_video: bool = Field(
+        True,
+        title="Keep the annotated video",
+        description="The upload form's default: keep the video with the skeleton and the count drawn on it "
+        "(the sent file itself is always deleted after the analysis).",
+    )
+    retention_days: int = Field(
+        30,
+        ge=0,
+        le=36500,
+        title="Keep annotated videos",
+        description="Days an annotated video is kept (0: until the space below is needed).",
+    )
+    videos_max_mb: int = Field(
+        5000,
+        ge=10,
+        le=1_000_000,
+        title="Space for annotated videos",
+        description="Megabytes all kept annotated videos may take; past it the oldest are deleted.",
+    )
+    video_max_side: int = Field(
+        1280,
+        ge=160,
+        le=3840,
+        title="Annotated video size",
+        description="Longer side of the annotated video in pixels (a 4K video is drawn on at this size).",
+    )
+    nice: int = Field(
+        15,
+        ge=0,
+        le=19,
+        title="Niceness",
+        description="CPU priority of the analysis of sent videos (0 = normal, 19 = lowest): a live session "
+        "always wins the CPU.",
+    )
+    during_session: Literal["pause", "nice"] = Field(
+        "pause",
+        title="During a live session",
+        description="'pause': the analysis of a sent video waits while someone trains in front of the "
+        "camera; 'nice': it goes on at its lower priority, which slows the live count on a busy "
+        "device (measured: README, 'Send a workout from the phone').",
+    )
+    encoder: Literal["auto", "pyav", "ffmpeg"] = Field(
+        "auto",
+        title="Video encoder",
+        description="H.264 encoder of the annotated video: PyAV's libx264, the ffmpeg program, or 'auto' "
+        "(PyAV first).",
+    )
+
+
 class ModelSettings(Section):
     dir: Path | None = Field(
         None, title="Model folder", description="Where model files live; default <data_dir>/models."
@@ -390,6 +467,7 @@ class Settings(Section):
     web: WebSettings = Field(default_factory=WebSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     coach: CoachSettings = Field(default_factory=CoachSettings)
+    upload: UploadSettings = Field(default_factory=UploadSettings)
     models: ModelSettings = Field(default_factory=ModelSettings)
     #: Where each set value came from ('file:line', 'environment NAME', 'command line'), by key path.
     _origins: dict[tuple[str, ...], str] = PrivateAttr(default_factory=dict)
@@ -408,6 +486,10 @@ class Settings(Section):
     @property
     def models_dir(self) -> Path:
         return self.models.dir or self.general.data_dir / "models"
+
+    @property
+    def upload_dir(self) -> Path:
+        return self.upload.dir or self.general.data_dir / "uploads"
 
     @property
     def database_path(self) -> Path:

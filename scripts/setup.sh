@@ -69,7 +69,7 @@ fi
 EXTRAS="[coach]"; [ "$DEV" = 1 ] && EXTRAS="[coach,test]"
 STAMP=.venv/.hiitpi-installed
 want="$(cat setup.cfg pyproject.toml | sha256sum | cut -c1-16) dev=$DEV"
-check_imports='import hiitpi, numpy, cv2, redis, sqlalchemy, alembic, dash, uvicorn, starlette, a2wsgi, llama_cpp'
+check_imports='import hiitpi, numpy, cv2, redis, sqlalchemy, alembic, dash, uvicorn, starlette, a2wsgi, av, llama_cpp'
 [ "$DEV" = 1 ] && check_imports+=', pytest, selenium, hypothesis, gguf, jsonschema'
 if [ "$(cat "$STAMP" 2>/dev/null)" = "$want" ] && .venv/bin/python -c "$check_imports" 2>/dev/null; then
   :

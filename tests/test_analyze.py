@@ -92,6 +92,11 @@ def test_analyze_cli_json_and_annotated_video(tmp_path, shared_data, model_mirro
     ok, frame = cap.read()
     cap.release()
     assert ok and n == d["frames"] and frame.shape[:2] == (720, 640)
+    probe = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "stream=codec_name", "-of", "csv=p=0", str(out)],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert probe.stdout.strip() == "h264"  # what a phone's browser plays (mp4v it refuses)
 
 
 def test_analyze_cli_errors_are_one_line(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 
 import pytest
 
@@ -109,3 +110,37 @@ def test_bench_pipeline_store_both_alternates_and_measures_rep_commits(
     assert c["n"] == durable["reps"] and 0 < c["median"] <= c["p95"]
     assert out["modes"]["durable"]["rep_commit_ms"]["n"] == c["n"]
     assert not list(tmp_path.glob("bench-*"))
+
+
+@pytest.mark.parametrize("mode", ["nice", "pause"])
+def test_bench_pipeline_beside_an_upload(
+    shared_data, model_mirror, redis_url, tmp_path, monkeypatch, capsys, mode
+):
+    """``--upload``: runs alone and with the upload worker analysing a clip at the same time; in
+    "pause" mode the worker waits while the live run goes on."""
+    monkeypatch.setenv("HIITPI_MODEL_MIRROR", str(model_mirror))
+    monkeypatch.setenv("HIITPI_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # where the load keeps its store and files
+    clip = shared_data / "clips" / "jumping_jack" / "afrl_jumpingjacks.mp4"
+    upload = shared_data / "clips" / "squat" / "calimiro_squat_19.mp4"
+    code = main(
+        [
+            "--log-level", "WARNING", "bench", "pipeline", "--source", str(clip), "--workout", "jumping_jack",
+            "--redis-url", redis_url, "--paced", "--upload", str(upload), "--upload-mode", mode,
+            "--rounds", "1", "--json",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    alone, with_upload = out["runs"]
+    assert alone["upload"] is None and with_upload["upload"]["mode"] == mode
+    for r in out["runs"]:  # each run is a whole live run of the clip
+        assert r["frames"] + r["dropped"] >= 120 and r["reps"] == r["redis_state_reps"], r
+    u = with_upload["upload"]
+    if mode == "nice":  # analysed during the live run, niced (a loaded machine gives it little)
+        assert u["frames_analysed"] > 0 and u["upload_cpu_cores"] > 0, out
+    else:  # one frame, then it waits for the session
+        assert u["frames_analysed"] <= 1, out
+    summary = out["summary"]
+    assert summary["alone"]["fps"] == [alone["fps"]] and summary["with_upload"]["fps"] == [with_upload["fps"]]
+    assert not list(tmp_path.glob("hiitpi-bench-upload-*"))  # the load cleaned up after itself

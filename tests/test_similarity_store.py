@@ -39,7 +39,7 @@ def test_migration_0003_adds_the_columns_and_keeps_the_reps(tmp_path):
             "values (1, 1, 1, 1.0, 2.0, 1, '2026-01-01 08:00:02')"
         )
     assert "similarity" not in _columns(path)
-    assert upgrade(engine) == ("0002", "0003")
+    assert upgrade(engine, "0003") == ("0002", "0003")
     assert {"similarity", "deviation"} <= _columns(path)
     engine.dispose()
     store = Store.open(path)

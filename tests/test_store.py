@@ -75,7 +75,7 @@ def test_migrations_from_empty_create_schema_wal_and_foreign_keys(tmp_path):
     path = tmp_path / "new" / "h.db"
     store = Store.open(path)
     try:
-        assert current_revision(store.read_engine) == head_revision() == "0003"
+        assert current_revision(store.read_engine) == head_revision() == "0004"
         con = raw(path)
         tables = {r[0] for r in con.execute("select name from sqlite_master where type='table'")}
         assert {"players", "sessions", "intervals", "reps", "chat_messages", "alembic_version"} <= tables
@@ -101,7 +101,7 @@ def test_migrations_from_empty_create_schema_wal_and_foreign_keys(tmp_path):
         store.close()
     # opening again is a no-op upgrade
     again = Store.open(path)
-    assert current_revision(again.read_engine) == "0003"
+    assert current_revision(again.read_engine) == "0004"
     again.close()
 
 
@@ -627,7 +627,7 @@ def test_db_command_status_export_recover(tmp_path, capsys):
 
     db = tmp_path / "cli.db"
     assert main(["db", "--database", str(db), "upgrade"]) == 0
-    assert "upgraded from empty to 0003" in capsys.readouterr().out
+    assert "upgraded from empty to 0004" in capsys.readouterr().out
     store = Store.open(db)
     rec = SessionRecorder(store)
     sid = rec.start_session("Hal", "squat")
@@ -639,7 +639,7 @@ def test_db_command_status_export_recover(tmp_path, capsys):
     assert rec.recovered == []
     assert main(["db", "--database", str(db), "status"]) == 0
     out = capsys.readouterr().out
-    assert "schema:   0003 (newest 0003)" in out and "open 1" in out and "integrity: ok" in out
+    assert "schema:   0004 (newest 0004)" in out and "open 1" in out and "integrity: ok" in out
     assert main(["db", "--database", str(db), "recover"]) == 0
     assert f"recovered 1 session(s): {sid}" in capsys.readouterr().out
     out_file = tmp_path / "one.json"

@@ -4,6 +4,11 @@ Reports frames per second, dropped frames, how many cores the process kept busy 
 time / wall time), per-stage medians and frame-captured → state-in-Redis latency without the
 pose model's own time (the model's time is reported beside it).
 
+``--upload CLIP`` measures what a video sent from a phone costs the live session: the runs
+alternate, without and with the appliance's upload worker analysing CLIP at the same time (at
+``[upload] nice``, its annotated video written; ``--upload-mode pause`` waits while the session
+runs, as ``[upload] during_session = "pause"`` does), ``--rounds`` times each, in one process.
+
 ``--store batched|durable`` records the session into a scratch SQLite file in the data folder
 (the disk the history lives on): reps batched, or each rep committed before it is shown ([store]
 durable_reps), with how long each commit held the analysis (``rep_commit_ms``). ``--store both
@@ -45,9 +50,27 @@ def register_bench(bsub: argparse._SubParsersAction) -> None:
         default="off",
         help="record into a scratch database: reps batched, committed before shown, or both alternating",
     )
-    p.add_argument("--rounds", type=int, default=1, help="with --store both: how many pairs of runs")
     p.add_argument(
         "--viewer", action="store_true", help="one viewer on the video (the MJPEG encoder and its hand-out)"
+    )
+    p.add_argument(
+        "--upload",
+        metavar="CLIP",
+        help="alternate runs without and with CLIP being analysed as a sent video at the same time",
+    )
+    p.add_argument("--upload-workout", default="squat", help="the sent video's workout (default squat)")
+    p.add_argument(
+        "--upload-mode",
+        choices=["nice", "pause"],
+        default="nice",
+        help="nice: the upload is analysed during the session at [upload] nice (default); pause: it "
+        "waits while the session runs",
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        help="with --store both: how many pairs of runs (default 1); with --upload: runs of each kind "
+        "(default 2)",
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=bench_pipeline_cmd, settings_overrides=_overrides)
@@ -266,12 +289,99 @@ def run_pipeline_bench(
     }
 
 
+def run_with_upload(
+    settings: Settings,
+    source: Path,
+    upload: Path,
+    *,
+    paced: bool,
+    seconds: float | None,
+    rounds: int,
+    workout: str,
+    mode: str,
+    viewer: bool = False,
+) -> dict:
+    """Alternate `run_pipeline_bench` without and with `UploadLoad` on; each run's figures."""
+    from hiitpi.bench.uploadload import UploadLoad
+
+    running = {"on": False}
+    load = UploadLoad(settings, upload, workout=workout, mode=mode, session_running=lambda: running["on"])
+    load.start()
+    runs = []
+    try:
+        for i in range(rounds):
+            for with_upload in (False, True):
+                if with_upload:
+                    load.on()
+                    while load.frames == 0 and mode == "nice":  # the analysis is under way
+                        time.sleep(0.05)
+                f0, c0, t0 = load.frames, load.upload_cpu_s(), time.monotonic()
+                running["on"] = True
+                try:
+                    r = run_pipeline_bench(settings, source, paced=paced, seconds=seconds, viewer=viewer)
+                finally:
+                    running["on"] = False
+                wall = time.monotonic() - t0
+                frames, cpu = load.frames - f0, load.upload_cpu_s() - c0
+                if with_upload:
+                    load.off()
+                r["round"] = i + 1
+                r["upload"] = (
+                    {
+                        "clip": str(upload),
+                        "mode": mode,
+                        "nice": settings.upload.nice,
+                        "frames_analysed": frames,
+                        "frames_per_s": round(frames / wall, 2) if wall > 0 else 0.0,
+                        "upload_cpu_cores": round(cpu / wall, 3) if wall > 0 else 0.0,
+                    }
+                    if with_upload
+                    else None
+                )
+                log.info(
+                    "round %d %s: %.2f fps, frame→Redis p95 %s ms",
+                    i + 1,
+                    "with upload" if with_upload else "alone",
+                    r["fps"],
+                    r["frame_to_redis_ms"]["p95"],
+                )
+                runs.append(r)
+    finally:
+        load.close()
+    return {"runs": runs, "summary": _compare(runs)}
+
+
+def _compare(runs: list[dict]) -> dict:
+    out = {}
+    for key, with_upload in (("alone", False), ("with_upload", True)):
+        rs = [r for r in runs if (r["upload"] is not None) == with_upload]
+        out[key] = {
+            "fps": [r["fps"] for r in rs],
+            "source_fps": rs[0]["source_fps"] if rs else None,
+            "dropped": [r["dropped"] for r in rs],
+            "frame_to_redis_p95_ms": [r["frame_to_redis_ms"]["p95"] for r in rs],
+            "analysis_cpu_median_ms": [r["analysis_cpu_ms"]["median"] for r in rs],
+            "process_cpu_cores": [r["cpu_cores_busy"] for r in rs],
+            "reps": [r["reps"] for r in rs],
+        }
+        if with_upload:
+            out[key]["upload_frames_per_s"] = [r["upload"]["frames_per_s"] for r in rs]
+            out[key]["upload_cpu_cores"] = [r["upload"]["upload_cpu_cores"] for r in rs]
+    return out
+
+
 def bench_pipeline_cmd(args: argparse.Namespace, settings: Settings) -> int:
     from hiitpi.redis_local import ensure_redis
 
     source = Path(args.source)
     if not source.is_file():
         print(f"hiitpi: {source} is not a video file", file=sys.stderr)
+        return 2
+    if args.upload and not Path(args.upload).is_file():
+        print(f"hiitpi: {args.upload} is not a video file", file=sys.stderr)
+        return 2
+    if args.upload and args.store != "off":
+        print("hiitpi: --upload and --store are measured separately: pick one", file=sys.stderr)
         return 2
     local = ensure_redis(
         settings.redis.url, settings.general.data_dir / "redis", password=settings.redis.password or None
@@ -280,12 +390,24 @@ def bench_pipeline_cmd(args: argparse.Namespace, settings: Settings) -> int:
         settings = settings.model_copy(deep=True)
         settings.redis.url = local.url
     try:
-        if args.store == "both":
+        if args.upload:
+            result = run_with_upload(
+                settings,
+                source,
+                Path(args.upload),
+                paced=args.paced,
+                seconds=args.seconds,
+                viewer=args.viewer,
+                rounds=max(1, args.rounds if args.rounds is not None else 2),
+                workout=args.upload_workout,
+                mode=args.upload_mode,
+            )
+        elif args.store == "both":
             runs = [
                 run_pipeline_bench(
                     settings, source, paced=args.paced, seconds=args.seconds, viewer=args.viewer, store=mode
                 )
-                for _ in range(max(1, args.rounds))
+                for _ in range(max(1, args.rounds if args.rounds is not None else 1))
                 for mode in ("batched", "durable")
             ]
         else:
@@ -300,6 +422,12 @@ def bench_pipeline_cmd(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         if local is not None:
             local.stop()
+    if args.upload:
+        if args.json:
+            print(json.dumps(result))
+            return 0
+        _print_upload_alternating(result, args)
+        return 0
     if args.store == "both":
         return _print_alternating(runs, as_json=args.json)
     if args.json:
@@ -379,3 +507,25 @@ def _print_alternating(runs: list[dict], *, as_json: bool) -> int:
             f"{m['cpu_ms_per_frame_median']} ms CPU per frame{commit}"
         )
     return 0
+
+
+def _print_upload_alternating(result: dict, args: argparse.Namespace) -> None:
+    runs = result["runs"]
+    print(
+        f"pipeline on {args.source} ({'paced' if args.paced else 'unpaced'}), alternating without and with "
+        f"{args.upload} analysed as a sent video ({args.upload_mode})"
+    )
+    for r in runs:
+        u = r["upload"]
+        what = (
+            f"with upload ({u['frames_analysed']} frames at {u['frames_per_s']}/s, its process and "
+            f"threads {u['upload_cpu_cores']} cores)"
+            if u
+            else "alone"
+        )
+        f2r = r["frame_to_redis_ms"]
+        print(
+            f"  round {r['round']} {what}: {r['fps']} fps of {r['source_fps']:.2f}, {r['dropped']} dropped, "
+            f"frame→Redis p95 {f2r['p95']} ms (median {f2r['median']}), analysis CPU median "
+            f"{r['analysis_cpu_ms']['median']} ms, process {r['cpu_cores_busy']} cores, {r['reps']} reps"
+        )

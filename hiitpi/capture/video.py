@@ -74,18 +74,25 @@ class VideoFileSource(FrameSource):
     frames, as with a camera: a frame whose successor is already due when it is asked for is
     skipped, counted in ``dropped``); ``paced=False`` delivers them as fast as they decode and
     loses none. ``loop=True`` starts again at the end; timestamps keep rising across loops.
-    ``timestamp`` is the media time (frame index / fps), so the referee sees the clip's own clock
-    either way.
+    ``timestamp`` is the media time, so the referee sees the clip's own clock either way: frame
+    index / fps (``clock="index"``), or each frame's own presentation time from the container
+    (``clock="pts"``, for a variable frame-rate phone video, whose frames are not evenly spaced),
+    from 0.
     """
 
     threaded = False
 
-    def __init__(self, path: str | Path, *, paced: bool = True, loop: bool = False):
+    def __init__(self, path: str | Path, *, paced: bool = True, loop: bool = False, clock: str = "index"):
+        if clock not in ("index", "pts"):
+            raise ValueError(f"clock must be 'index' or 'pts', not {clock!r}")
         self.path = Path(path)
         self.name = str(self.path)
         self.paced = paced
         self.live = paced
         self.loop = loop
+        self.clock = clock
+        self._pts0: float | None = None
+        self._last_t = -1.0
         self.dropped = 0  # frames skipped with drop_late
         self._cap: cv2.VideoCapture | None = None
         self.info: VideoInfo | None = None
@@ -114,6 +121,8 @@ class VideoFileSource(FrameSource):
         self._index = 0
         self._frame_in_loop = 0
         self._loop_offset = 0.0
+        self._pts0 = None
+        self._last_t = -1.0
         self.dropped = 0
         self._t0 = time.monotonic()
         log.info(
@@ -134,7 +143,10 @@ class VideoFileSource(FrameSource):
             raise EndOfStream(str(self.path))
         if self._frame_in_loop == 0:
             raise SourceError(f"video {self.path} has no decodable frames")
-        self._loop_offset += self._frame_in_loop / self._fps
+        if self.clock == "pts":
+            self._loop_offset = self._last_t + 1 / self._fps
+        else:
+            self._loop_offset += self._frame_in_loop / self._fps
         self._frame_in_loop = 0
         self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0)
         ok, image = self._cap.read()
@@ -142,6 +154,18 @@ class VideoFileSource(FrameSource):
             raise SourceError(f"video {self.path} could not be rewound for looping")
         log.debug("video %s looped", self.path)
         return image
+
+    def _media_time(self) -> float:
+        if self.clock == "index":
+            return self._loop_offset + self._frame_in_loop / self._fps
+        pts = float(self._cap.get(cv2.CAP_PROP_POS_MSEC)) / 1000.0
+        if self._pts0 is None or self._frame_in_loop == 0:
+            self._pts0 = pts
+        t = self._loop_offset + pts - self._pts0
+        if t <= self._last_t:  # a repeated or unordered timestamp: keep the clock moving forward
+            t = self._last_t + 1e-3
+        self._last_t = t
+        return t
 
     def frames_due(self) -> int:
         """Frames this source has delivered or had due: a paced file keeps time like a camera, so
@@ -166,15 +190,15 @@ class VideoFileSource(FrameSource):
         if self.paced and self.drop_late:
             self._skip_overdue()
         image = self._decode()
-        timestamp = self._loop_offset + self._frame_in_loop / self._fps
+        timestamp = self._media_time()
         if self.paced:
-            due = self._t0 + self._index / self._fps
-            delay = due - time.monotonic()
+            at = timestamp if self.clock == "pts" else self._index / self._fps
+            delay = self._t0 + at - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
             elif delay < -1.0:
                 # Fell more than a second behind (a suspended process): re-anchor instead of bursting.
-                self._t0 = time.monotonic() - self._index / self._fps
+                self._t0 = time.monotonic() - at
         frame = Frame(image=image, timestamp=timestamp, captured_at=time.monotonic(), seq=self._index)
         self._index += 1
         self._frame_in_loop += 1

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 from hiitpi.capture.base import EndOfStream
 from hiitpi.capture.video import VideoFileSource
 from hiitpi.engine.pipeline import PoseStage
-from hiitpi.errors import InputError
+from hiitpi.errors import HiitpiError, InputError
 from hiitpi.offline.poses import progress_bar
 from hiitpi.pose.types import Pose
 from hiitpi.recognition import is_auto
@@ -40,6 +42,8 @@ class AnalysisResult:
     events: list[RefEvent]
     timings: dict
     wall_s: float
+    person_frames: int = 0  # frames in which the pose model found a person
+    kind: str = "reps"  # the rule's kind: "reps" or "hold" (auto mode: "reps")
     intervals: list | None = None  # auto mode: the recognised intervals (`hiitpi.recognition.auto.Interval`)
 
     def to_dict(self) -> dict:
@@ -60,6 +64,7 @@ class AnalysisResult:
             "no_rep_events": [_rep_dict(e) for e in self.events if e.kind == "no_rep"],
             "faults": [_rep_dict(e) for e in self.events if e.kind == "fault"],
             "timings_ms": self.timings,
+            "person_frames": self.person_frames,
             "wall_s": round(self.wall_s, 3),
             "frames_per_second": round(self.frames / self.wall_s, 2) if self.wall_s > 0 else None,
             **({"intervals": [iv.to_dict() for iv in self.intervals]} if self.intervals is not None else {}),
@@ -80,6 +85,15 @@ def _rep_dict(e: RefEvent) -> dict:
     return d
 
 
+class AnalysisCancelled(HiitpiError):
+    """The analysis was stopped before the end of the video (the appliance stops, a user cancels)."""
+
+
+#: ``on_frame(done, total)``: called after every frame; it may block (to pause the analysis) or
+#: raise (`AnalysisCancelled`) to stop it.
+FrameHook = Callable[[int, int], None]
+
+
 def analyze_video(
     path: str | Path,
     settings: Any,
@@ -88,19 +102,24 @@ def analyze_video(
     out: str | Path | None = None,
     progress: bool = True,
     estimator: Any = None,
+    clock: str = "index",
+    out_max_side: int | None = None,
+    encoder: Any = None,
+    on_frame: FrameHook | None = None,
 ) -> AnalysisResult:
-    """Run the real pipeline over a video file; optionally write an annotated copy to ``out``.
+    """Run the real pipeline over a video file; optionally write an annotated copy to ``out``
+    (H.264 MP4 with faststart, `hiitpi.offline.h264`, its longer side at most ``out_max_side``).
 
     ``workout`` "auto" recognises the workout as it goes (auto mode): the result has every
     recognised interval, and its reps are theirs.
-    """
-    import cv2
 
+    ``clock="pts"`` times every frame by its own timestamp (a variable frame-rate video). The
+    annotated file is complete when this returns and absent when it raises."""
     from hiitpi.pose.smoothing import PoseSmoother
     from hiitpi.referee.catalog import load_catalog
 
     catalog = load_catalog(settings.referee.rules_dir)
-    auto = timeline = None
+    auto = timeline = rule = None
     if is_auto(workout):
         from hiitpi.recognition.auto import AutoMode, Timeline
 
@@ -116,7 +135,11 @@ def analyze_video(
         from hiitpi.pose.registry import get_backend
 
         get_backend(settings.pose.model)  # an unknown model is one line, before anything loads
-    source = VideoFileSource(path, paced=False)
+    if out is not None and encoder is None:
+        from hiitpi.offline.h264 import find_encoder
+
+        encoder = find_encoder()  # no H.264 encoder: one line, before anything is decoded
+    source = VideoFileSource(path, paced=False, clock=clock)
     source.open()  # a missing or undecodable file is reported before the model loads
     if own:
         from hiitpi.pose.registry import create_estimator
@@ -129,18 +152,25 @@ def analyze_video(
     info = source.info
     stage = PoseStage(estimator, PoseSmoother.from_settings(settings.pose.smoothing), keep_times=True)
     writer = None
+    size = (info.width, info.height)
     if out is not None:
-        out = Path(out)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        writer = cv2.VideoWriter(
-            str(out), cv2.VideoWriter_fourcc(*"mp4v"), info.fps, (info.width, info.height)
-        )
-        if not writer.isOpened():
+        from hiitpi.offline.h264 import even_size, open_h264
+
+        size = even_size(info.width, info.height, out_max_side)
+        try:
+            writer = open_h264(out, info.fps, size, encoder=encoder)
+        except (OSError, ValueError) as exc:
             source.close()
-            raise InputError(f"cannot write a video at {out}", "use a .mp4 name in a writable folder")
+            if own:
+                estimator.close()
+            raise InputError(
+                f"cannot write a video at {out}: {exc}", "use a .mp4 name in a writable folder"
+            ) from exc
     events: list[RefEvent] = []
-    frames = 0
+    frames = person_frames = 0
+    last_t = 0.0
     t_wall = time.perf_counter()
+    ok = False
     try:
         estimator.reset()
         with progress_bar(info.frames, Path(path).name, progress) as bar:
@@ -155,22 +185,36 @@ def analyze_video(
                 if timeline is not None:
                     timeline.add(auto.last_change, evs, frame.timestamp)
                 frames += 1
+                person_frames += pose is not None
+                last_t = frame.timestamp
                 if writer is not None:
-                    writer.write(annotate(frame.image, pose, auto.referee if auto else referee, evs))
+                    image = frame.image
+                    if (image.shape[1], image.shape[0]) != size:
+                        image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+                    writer.write(
+                        annotate(image, pose, auto.referee if auto else referee, evs), frame.timestamp
+                    )
                 bar.update(1)
+                if on_frame is not None:
+                    on_frame(frames, info.frames)
         if auto is not None:
             last = auto.finish()  # the clip is over: a rep on its way back counts, as in eval
             events.extend(last)
-            timeline.add(None, last, frame.timestamp if frames else 0.0)
+            timeline.add(None, last, last_t)
         else:
             events.extend(referee.finish())  # the clip is over: a rep on its way back counts, as in eval
+        ok = True
     finally:
         source.close()
         if writer is not None:
-            writer.release()
+            if ok:
+                writer.close()
+            else:
+                writer.abort()
         if own:
             estimator.close()
     wall = time.perf_counter() - t_wall
+    duration = (last_t + 1 / info.fps) if frames else 0.0
     ivs = timeline.intervals if timeline is not None else None
     return AnalysisResult(
         video=str(path),
@@ -178,7 +222,7 @@ def analyze_video(
         model=getattr(estimator, "name", settings.pose.model),
         frames=frames,
         fps=info.fps,
-        duration_s=frames / info.fps if info.fps else 0.0,
+        duration_s=duration,
         reps=sum(iv.reps for iv in ivs) if ivs is not None else referee.count,
         no_reps=sum(iv.no_reps for iv in ivs) if ivs is not None else referee.no_reps,
         attempts=sum(iv.reps + iv.no_reps for iv in ivs) if ivs is not None else referee.attempts,
@@ -187,6 +231,8 @@ def analyze_video(
         events=events,
         timings=stage.times.summary(),
         wall_s=wall,
+        person_frames=person_frames,
+        kind=rule.kind if rule is not None else "reps",
         intervals=ivs,
     )
 
@@ -196,8 +242,6 @@ def annotate(
 ) -> np.ndarray:
     """The frame with the skeleton, the referee's state, count and last call drawn on it
     (auto mode before anything is recognised: ``referee`` None)."""
-    import cv2
-
     from hiitpi.pose.draw import draw_pose
 
     img = draw_pose(frame, pose, copy=True)

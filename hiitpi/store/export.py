@@ -66,6 +66,7 @@ def session_to_dict(d: SessionDetail) -> dict:
         "workout": r.workout,
         "program": r.program,
         "status": r.status,
+        "source": r.source,
         "started_at": _iso(r.started_at),
         "ended_at": _iso(r.ended_at),
         "duration_s": r.duration_s,

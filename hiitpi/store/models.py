@@ -24,6 +24,10 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 SESSION_STATUSES = ("open", "done", "recovered", "aborted")
+#: where a session was refereed: in front of the camera, or from a recorded video (sent from a
+#: phone, or `hiitpi analyze --save`).
+SESSION_SOURCES = ("live", "video")
+UPLOAD_STATUSES = ("queued", "analysing", "done", "failed", "cancelled")
 SUMMARY_KINDS = ("model", "template")
 CHAT_ROLES = ("user", "coach")
 #: what a coach's chat answer is: the model's (checked), a plain one built from the facts, a
@@ -101,6 +105,12 @@ class WorkoutSession(Base):
     summary: Mapped[str | None] = mapped_column(Text)
     summary_kind: Mapped[str | None] = mapped_column(String(16))
     summary_reason: Mapped[str | None] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(16), nullable=False, default="live", server_default="live")
+    #: the name of the video file a "video" session was refereed from.
+    video_name: Mapped[str | None] = mapped_column(String(200))
+    #: the annotated video kept with it (a file name in the upload folder's videos/), and its size.
+    video_file: Mapped[str | None] = mapped_column(String(200))
+    video_bytes: Mapped[int | None] = mapped_column(Integer)
 
     player: Mapped[Player] = relationship(back_populates="sessions")
     intervals: Mapped[list[Interval]] = relationship(
@@ -186,3 +196,34 @@ class ChatMessage(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     facts: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+
+
+class Upload(Base):
+    """A video sent from a phone, waiting for its analysis or analysed: the queue survives a restart.
+    ``token`` names it in URLs (not guessable); ``stored_file`` is its file in the upload folder
+    (deleted after the analysis); ``session_id`` the session it became."""
+
+    __tablename__ = "uploads"
+    __table_args__ = (
+        CheckConstraint(f"status IN {UPLOAD_STATUSES!r}", name="ck_uploads_status"),
+        Index("ix_uploads_status", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token: Mapped[str] = mapped_column(String(32), nullable=False, unique=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, default="queued")
+    player: Mapped[str] = mapped_column(String(PLAYER_NAME_MAX), nullable=False)
+    workout: Mapped[str] = mapped_column(String(64), nullable=False)
+    file_name: Mapped[str] = mapped_column(String(200), nullable=False)
+    stored_file: Mapped[str | None] = mapped_column(String(200))
+    size_bytes: Mapped[int] = mapped_column(Integer, nullable=False)
+    duration_s: Mapped[float | None] = mapped_column(Float)
+    keep_video: Mapped[bool] = mapped_column(Boolean, nullable=False)
+    progress: Mapped[float] = mapped_column(Float, nullable=False, default=0.0)
+    message: Mapped[str | None] = mapped_column(Text)
+    #: JSON list of what the analysis noticed about the video (rotated, variable frame rate...).
+    notes: Mapped[str | None] = mapped_column(Text)
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("sessions.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False, default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

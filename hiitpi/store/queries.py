@@ -40,6 +40,8 @@ class SessionRow:
     faults: int
     hold_s: float | None
     summary_kind: str | None
+    #: "live" (in front of the camera) or "video" (refereed from a recorded video)
+    source: str = "live"
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +206,7 @@ def _session_row_select() -> Select:
         WorkoutSession.faults,
         WorkoutSession.hold_s,
         WorkoutSession.summary_kind,
+        WorkoutSession.source,
     ).join(Player, Player.id == WorkoutSession.player_id)
 
 
@@ -334,7 +337,7 @@ def iter_session_details(store: Store, session_id: int | None = None) -> Iterato
         rep_rows = s.execute(rq.order_by(Rep.session_id, Rep.index).execution_options(yield_per=5000))
         pending = next(rep_rows, None)
         for r in sessions:
-            row, (t0, summary, reason) = SessionRow(*r[:14]), r[14:]
+            row, (t0, summary, reason) = SessionRow(*r[:15]), r[15:]
             reps: list[RepRow] = []
             while pending is not None and pending[0] <= row.id:
                 sid, idx, i_idx, wk, ts, te, ecc, con, rom, side, valid, rsn, rec, sim, dev = pending

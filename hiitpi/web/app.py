@@ -17,7 +17,8 @@ Everything except ``settings`` is optional: without ``store`` one is opened from
 engine's `MjpegBroadcaster` when it runs in this process; ``coach_snapshot(session_id)`` returns
 the coach's live text for a session being summarised; ``coach`` is the appliance's `CoachWorker`
 (the chat queues on it and shares its model; without one, and with [coach] enabled, the
-dashboard starts its own on the first question); ``health`` is a `HealthMonitor`;
+dashboard starts its own on the first question); ``health`` is a `HealthMonitor`; ``uploads`` the
+appliance's `UploadWorker` (sent videos are queued for it);
 ``teach_source`` is the engine's `hiitpi.teach.live.PoseTap` (teaching from the camera). When
 `hiitpi.web.auth` / `hiitpi.web.health` exist their hooks are installed on the Flask server.
 """
@@ -44,6 +45,7 @@ def create_app(
     coach_snapshot: Callable[[int], dict | None] | None = None,
     coach=None,
     health=None,
+    uploads=None,
     auth: bool = True,
     teach_source=None,
 ):
@@ -86,12 +88,16 @@ def create_app(
         coach_snapshot=coach_snapshot or (lambda _sid: None),
     )
     wc.chat = _chat_service(settings, wc, coach)
+    wc.uploads = uploads
     wc.teach_source = teach_source  # the engine's pose stream, for teaching from the camera
     server = app.server
     from hiitpi.web.callguard import install_callback_guard
     from hiitpi.web.guards import install_flask_body_limits
 
     install_flask_body_limits(server, settings.web.max_body_bytes)  # the guard's caps, in Flask too
+    from hiitpi.web.upload import declare_body_limits
+
+    declare_body_limits(server, settings)  # a sent video: up to [upload] max_mb on its route
     if auth:
         _install_auth(server, settings)
     install_callback_guard(app)  # after the pairing check: an unpaired request learns nothing

@@ -6,6 +6,8 @@ and API route by the Dash app (Flask underneath) through a WSGI adapter.
 - ``GET /api/live/events``: Server-Sent Events from the one `hiitpi.web.livefeed.LiveHub`.
 - ``GET /api/chat/jobs/{job}/events``: the coach's answer as it is written
   (`hiitpi.web.chat.asse_events`; ``Last-Event-ID`` resumes).
+- ``/api/uploads...`` and ``/media/session/{id}.mp4``: a video sent from a phone, streamed to disk
+  with its own size limit, its analysis job, and the annotated video (`hiitpi.web.upload`).
 - ``GET /favicon.ico``, ``/_favicon.ico``, ``/robots.txt``: public, never the app shell
   (`hiitpi.web.public`).
 - everything else: the Flask app on a small thread pool (``[web] threads``), so a page never waits
@@ -140,11 +142,14 @@ def build_asgi(
         events = (text.encode() async for text in asse_events(job, start=start, stop=stopping.is_set))
         return StreamingResponse(events, media_type="text/event-stream", headers=STREAM_HEADERS)
 
+    from hiitpi.web.upload import upload_routes
+
     app = Starlette(
         routes=[
             Route("/video", video_stream, methods=["GET"]),
             Route("/api/live/events", live_events, methods=["GET"]),
             Route("/api/chat/jobs/{job_id}/events", chat_events, methods=["GET"]),
+            *upload_routes(ctx, paired),
             Route("/favicon.ico", favicon, methods=["GET", "HEAD"]),
             Route("/_favicon.ico", favicon, methods=["GET", "HEAD"]),
             Route("/robots.txt", robots, methods=["GET", "HEAD"]),

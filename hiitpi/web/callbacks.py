@@ -65,6 +65,16 @@ def register_callbacks(app: Dash, wc: WebContext) -> None:
             return layout.history_page(players(), workouts(), q)
         if path == "/trends":
             return layout.trends_page(players(), workouts(), q)
+        if path == "/upload":
+            from hiitpi.web.uploadpage import upload_page
+
+            return upload_page(
+                players(),
+                wc.catalog.get().choices(),
+                wc.settings,
+                available=wc.uploads is not None and wc.settings.upload.enabled,
+                player=q.get("player"),
+            )
         if path == "/teach":
             from hiitpi.web.teach import teach_page
 
@@ -92,10 +102,27 @@ def register_callbacks(app: Dash, wc: WebContext) -> None:
                     d,
                     summary_children(sid, d.summary, d.session.summary_kind, d.summary_reason),
                     session_chat(sid),
+                    session_video(d),
                 ),
                 _summary_poll(sid, d.summary),
             ]
         )
+
+    def session_video(d):
+        from hiitpi.store.uploads import upload_of_session
+        from hiitpi.store.videosessions import session_video as lookup
+        from hiitpi.web.uploadpage import video_panel
+
+        if d.session.source != "video":
+            return None
+        try:
+            _source, name, file = lookup(wc.store, d.session.id)
+            upload = upload_of_session(wc.store, d.session.id)
+        except (NotFound, StoreError) as exc:
+            log.warning("session %s: its video cannot be read: %s", d.session.id, exc)
+            return None
+        notes = upload.notes if upload is not None else []
+        return video_panel(d.session.id, video_name=name, has_video=file is not None, notes=notes)
 
     def session_chat(sid: int):
         from hiitpi.store.chat import Conversation

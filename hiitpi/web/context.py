@@ -24,6 +24,9 @@ class WebContext:
     coach_snapshot: Callable[[int], dict | None] = lambda _sid: None
     #: the chat with the coach (`hiitpi.coach.service.ChatService`); None when [coach] is off
     chat: Any = None
+    #: the analysis of sent videos (`hiitpi.offline.worker.UploadWorker`: ``wake()``) when this
+    #: process runs it; None: the upload page says uploads are analysed by `hiitpi serve`
+    uploads: Any = None
     #: the health report (`HealthMonitor.report`) when installed
     health_report: Callable[[], dict] | None = None
     #: the engine's pose stream for teaching from the camera (`hiitpi.teach.live.PoseTap`), or None

@@ -20,7 +20,13 @@ from hiitpi.store.queries import BestRow, LeaderRow, Page, SessionDetail, Sessio
 from hiitpi.web import figures
 from hiitpi.web.params import MAX_PAGE, ascii_int
 
-NAV = (("/", "Live"), ("/history", "History"), ("/trends", "Trends"), ("/teach", "Teach"))
+NAV = (
+    ("/", "Live"),
+    ("/history", "History"),
+    ("/trends", "Trends"),
+    ("/teach", "Teach"),
+    ("/upload", "Upload"),
+)
 
 
 def shell() -> html.Div:
@@ -317,6 +323,8 @@ def sessions_list(page: Page) -> html.Div:
 def session_card(s: SessionRow) -> dcc.Link:
     what = s.program or s.workout
     status = "" if s.status == "done" else f" · {s.status}"
+    if s.source == "video":
+        status += " · from a video"
     return dcc.Link(
         href=f"/session/{s.id}",
         className="session-card",
@@ -357,7 +365,9 @@ def summary_block(text: str | None, kind: str | None, reason: str | None, status
     return children
 
 
-def session_page(d: SessionDetail, summary: list, chat: html.Section | None = None) -> html.Div:
+def session_page(
+    d: SessionDetail, summary: list, chat: html.Section | None = None, video: html.Section | None = None
+) -> html.Div:
     s = d.session
     title = s.program or s.workout
     pace = (s.reps * 60.0 / s.duration_s) if s.duration_s >= 1 else None
@@ -406,7 +416,11 @@ def session_page(d: SessionDetail, summary: list, chat: html.Section | None = No
         id="session-root",
         children=[
             html.H1(f"{s.player} · {title}"),
-            html.Div(f"{_fmt_dt(s.started_at)} · {s.status}", className="sc-sub"),
+            html.Div(
+                f"{_fmt_dt(s.started_at)} · {s.status}" + (" · from a video" if s.source == "video" else ""),
+                className="sc-sub",
+                id="sess-when",
+            ),
             html.Section(
                 className="card numbers",
                 children=[
@@ -428,6 +442,7 @@ def session_page(d: SessionDetail, summary: list, chat: html.Section | None = No
                     ),
                 ],
             ),
+            video if video is not None else html.Div(),
             html.Section(className="card", id="summary-box", children=summary),
             chat if chat is not None else html.Div(),
             html.Section(
