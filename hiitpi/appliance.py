@@ -117,7 +117,12 @@ class Appliance:
         from hiitpi.engine import Engine
         from hiitpi.web.health import capture_probe, engine_probe
 
-        engine = self.engine = Engine(self.settings, recorder=self.recorder, sinks=(self.video,))
+        engine = self.engine = Engine(
+            self.settings,
+            recorder=self.recorder,
+            sinks=(self.video,),
+            autostart=self.settings.referee.autostart,  # nothing starts by itself unless asked
+        )
         engine.start()
         self.supervisor.watch(
             FuncPart(
@@ -270,6 +275,9 @@ class SummarizingRecorder:
 
     def start_interval(self, *args, **kwargs) -> None:
         self.inner.start_interval(*args, **kwargs)
+
+    def start_rest(self, **kwargs) -> None:
+        self.inner.start_rest(**kwargs)
 
     def record(self, event) -> None:
         self.inner.record(event)

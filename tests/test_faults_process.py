@@ -65,6 +65,7 @@ class Serve:
             HIITPI_DATA_DIR=str(self.data),
             HIITPI_MODEL_MIRROR=str(model_mirror),
             HIITPI_COACH_ENABLED="false",
+            HIITPI_REFEREE_AUTOSTART="true",  # the clip is counted from the start, nobody presses Start
             **(env or {}),
         )
         self.cmd = [

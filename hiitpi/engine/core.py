@@ -219,9 +219,9 @@ class Engine:
     def session(self) -> Session | None:
         return self.controller.session
 
-    def start_session(self, player: str, workout: str) -> Session:
+    def start_session(self, player: str, workout: str, counting: str | None = None) -> Session:
         """Start a session of a workout or HIIT program; `SessionRefused` while one runs."""
-        return self.controller.start(player, workout)
+        return self.controller.start(player, workout, counting)
 
     def switch_workout(self, workout: str, *, round: int | None = None) -> None:
         self.controller.switch(workout, round=round)

@@ -20,10 +20,14 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 SESSION_STATUSES = ("open", "done", "recovered", "aborted")
+#: the counting conventions a session can be counted by (see `hiitpi.referee.machine.COUNTING`)
+COUNTINGS = ("judge", "attempts")
+SESSION_NAME_MAX = 60
 SUMMARY_KINDS = ("model", "template")
 CHAT_ROLES = ("user", "coach")
 #: what a coach's chat answer is: the model's (checked), a plain one built from the facts, a
@@ -101,6 +105,14 @@ class WorkoutSession(Base):
     summary: Mapped[str | None] = mapped_column(Text)
     summary_kind: Mapped[str | None] = mapped_column(String(16))
     summary_reason: Mapped[str | None] = mapped_column(Text)
+    #: the name a person gave the session (None: its workout's or program's title)
+    name: Mapped[str | None] = mapped_column(String(SESSION_NAME_MAX))
+    #: "judge" (the count is the full reps) or "attempts" (every attempt counts); None: judge
+    counting: Mapped[str | None] = mapped_column(String(16))
+    #: every attempted rep, counted or not (reps and no-reps)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    #: reps that reached the full range and passed every check (the judge's count)
+    full_reps: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
 
     player: Mapped[Player] = relationship(back_populates="sessions")
     intervals: Mapped[list[Interval]] = relationship(
@@ -127,12 +139,17 @@ class Interval(Base):
     no_reps: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     faults: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     hold_s: Mapped[float | None] = mapped_column(Float)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    #: seconds of work before the interval's rest began (None: no rest, the whole interval was work)
+    work_s: Mapped[float | None] = mapped_column(Float)
 
     session: Mapped[WorkoutSession] = relationship(back_populates="intervals")
 
 
 class Rep(Base):
-    """A counted rep (``valid``) or a no-rep (``valid`` false, with its ``reason``)."""
+    """A counted rep (``valid``) or a no-rep (``valid`` false, with its ``reason``). ``full``: the
+    rep reached the full range and passed every check (false for a no-rep, and for a short attempt
+    counted when the session counts attempts)."""
 
     __tablename__ = "reps"
     __table_args__ = (
@@ -153,6 +170,7 @@ class Rep(Base):
     side: Mapped[str | None] = mapped_column(String(16))
     valid: Mapped[bool] = mapped_column(Boolean, nullable=False)
     reason: Mapped[str | None] = mapped_column(String(200))
+    full: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default=false())
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
 
 

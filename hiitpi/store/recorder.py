@@ -44,6 +44,7 @@ class _StartSession:
     round: int | None
     started_at: datetime
     t0: float
+    counting: str | None = None
     done: Future = field(default_factory=Future)
 
 
@@ -51,6 +52,11 @@ class _StartSession:
 class _StartInterval:
     workout: str
     round: int | None
+    at: datetime
+
+
+@dataclass(slots=True)
+class _StartRest:
     at: datetime
 
 
@@ -84,15 +90,19 @@ class _State:
     interval_id: int | None = None
     interval_index: int = 0
     interval_started: datetime | None = None
+    rest_started: datetime | None = None  # the current interval's rest began (its work is over)
     next_rep: int = 1
     s_reps: int = 0
     s_no_reps: int = 0
     s_faults: int = 0
+    s_attempts: int = 0
+    s_full: int = 0
     s_hold_closed: float = 0.0  # hold seconds of closed intervals
     s_has_hold: bool = False
     i_reps: int = 0
     i_no_reps: int = 0
     i_faults: int = 0
+    i_attempts: int = 0
     i_hold: float | None = None
 
 
@@ -201,14 +211,20 @@ class SessionRecorder:
         program: str | None = None,
         round: int | None = None,
         t0: float = 0.0,
+        counting: str | None = None,
         started_at: datetime | None = None,
         timeout: float = 10.0,
     ) -> int:
         """Open a session (ending an open one as 'done') with its first interval; returns its id.
 
         ``player`` is a player id or a name (created if new). ``t0`` is the referee clock at the
-        start, so rep times can be told relative to the session. Blocks until it is on disk.
+        start, so rep times can be told relative to the session. ``counting`` is the session's
+        counting convention ("judge" or "attempts"). Blocks until it is on disk.
         """
+        from hiitpi.store.models import COUNTINGS
+
+        if counting is not None and counting not in COUNTINGS:
+            raise InvalidInput(f"counting must be one of {', '.join(COUNTINGS)}, not {counting!r}")
         from hiitpi.store.players import get_or_create_player, get_player
 
         workout = _check_workout(workout)
@@ -218,7 +234,7 @@ class SessionRecorder:
             if isinstance(player, int)
             else get_or_create_player(self.store, player).id
         )
-        op = _StartSession(player_id, workout, program, round, started_at or utcnow(), float(t0))
+        op = _StartSession(player_id, workout, program, round, started_at or utcnow(), float(t0), counting)
         self._put(op)
         self._open = True
         sid = self._wait(op.done, timeout, "start the session")
@@ -231,6 +247,12 @@ class SessionRecorder:
         if not self._open:
             raise InvalidInput("no session is running: start one before switching workout")
         self._put(_StartInterval(workout, round, at or utcnow()))
+
+    def start_rest(self, *, at: datetime | None = None) -> None:
+        """The current interval's work is over and its rest begins (a program). Does not block."""
+        if not self._open or self._closed:
+            return
+        self._put(_StartRest(at or utcnow()))
 
     def record(self, event: RefEvent, *, at: datetime | None = None) -> None:
         """Queue a referee event for writing. Never blocks, never raises for database trouble."""
@@ -348,7 +370,7 @@ class SessionRecorder:
                         self._drop(op)
                         continue
                     n_events += 1
-                elif not isinstance(op, _StartInterval):
+                elif not isinstance(op, _StartInterval | _StartRest):
                     n_urgent += 1
                 if not pending:
                     deadline = time.monotonic() + self.flush_interval_s
@@ -416,6 +438,9 @@ class SessionRecorder:
                             continue
                         self._close_interval(s, st, op.at)
                         self._open_interval(s, st, op.workout, op.round, op.at)
+                    elif isinstance(op, _StartRest):
+                        if st.session_id is not None and st.rest_started is None:
+                            st.rest_started = op.at
                     elif isinstance(op, _EndSession):
                         self._write_rows(s, rows)
                         sid = st.session_id
@@ -452,6 +477,7 @@ class SessionRecorder:
             return
         if ev.kind in ("rep", "no_rep"):
             valid = ev.kind == "rep"
+            full = valid and ev.extra.get("full", True) is not False
             rows.append(
                 {
                     "session_id": st.session_id,
@@ -465,10 +491,14 @@ class SessionRecorder:
                     "side": ev.side,
                     "valid": valid,
                     "reason": ev.reason,
+                    "full": full,
                     "recorded_at": op.at,
                 }
             )
             st.next_rep += 1
+            st.s_attempts += 1
+            st.i_attempts += 1
+            st.s_full += full
             if valid:
                 st.s_reps += 1
                 st.i_reps += 1
@@ -498,6 +528,7 @@ class SessionRecorder:
                 started_at=op.started_at,
                 updated_at=op.started_at,
                 t0=op.t0,
+                counting=op.counting,
                 status="open",
                 duration_s=0.0,
                 reps=0,
@@ -529,7 +560,8 @@ class SessionRecorder:
             .returning(Interval.id)
         ).scalar_one()
         st.interval_started = at
-        st.i_reps = st.i_no_reps = st.i_faults = 0
+        st.rest_started = None
+        st.i_reps = st.i_no_reps = st.i_faults = st.i_attempts = 0
         st.i_hold = None
 
     def _close_interval(self, s, st: _State, at: datetime) -> None:
@@ -571,11 +603,14 @@ class SessionRecorder:
 
     @staticmethod
     def _interval_totals(st: _State, at: datetime) -> dict:
+        rest = st.rest_started
         return {
             "duration_s": max(0.0, (at - st.interval_started).total_seconds()),
+            "work_s": None if rest is None else max(0.0, (rest - st.interval_started).total_seconds()),
             "reps": st.i_reps,
             "no_reps": st.i_no_reps,
             "faults": st.i_faults,
+            "attempts": st.i_attempts,
             "hold_s": st.i_hold,
         }
 
@@ -586,5 +621,7 @@ class SessionRecorder:
             "reps": st.s_reps,
             "no_reps": st.s_no_reps,
             "faults": st.s_faults,
+            "attempts": st.s_attempts,
+            "full_reps": st.s_full,
             "hold_s": (st.s_hold_closed + (st.i_hold or 0.0)) if st.s_has_hold else None,
         }
