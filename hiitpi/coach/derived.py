@@ -251,7 +251,7 @@ def derive(facts: SessionFacts) -> SessionNumbers:
     intervals = [
         IntervalNumbers(
             index=i + 1,
-            workout=iv.workout,
+            workout=iv.title or iv.workout,
             reps=iv.reps,
             no_reps=iv.no_reps,
             duration_s=iv.duration_s,
@@ -263,7 +263,7 @@ def derive(facts: SessionFacts) -> SessionNumbers:
     rounds = max((iv.round for iv in facts.intervals if iv.round is not None), default=None)
     attempts = reps + facts.no_reps
     return SessionNumbers(
-        workout=facts.workout,
+        workout=facts.title or facts.workout,
         player=facts.player,
         reps=reps,
         no_reps=facts.no_reps,

@@ -17,7 +17,9 @@ Everything except ``settings`` is optional: without ``store`` one is opened from
 engine's `MjpegBroadcaster` when it runs in this process; ``coach_snapshot(session_id)`` returns
 the coach's live text for a session being summarised; ``coach`` is the appliance's `CoachWorker`
 (the chat queues on it and shares its model; without one, and with [coach] enabled, the
-dashboard starts its own on the first question); ``health`` is a `HealthMonitor`. When
+dashboard starts its own on the first question); ``summaries`` the appliance's
+`hiitpi.coach.summaries.Summaries` (made on ``coach`` when not given: the session page's "Write
+the summary"); ``health`` is a `HealthMonitor`. When
 `hiitpi.web.auth` / `hiitpi.web.health` exist their hooks are installed on the Flask server.
 """
 
@@ -43,6 +45,7 @@ def create_app(
     coach_snapshot: Callable[[int], dict | None] | None = None,
     coach=None,
     health=None,
+    summaries=None,
     auth: bool = True,
 ):
     """The Dash app with its pages, callbacks and routes; ``app.server`` is the Flask WSGI app."""
@@ -83,6 +86,13 @@ def create_app(
         coach_snapshot=coach_snapshot or (lambda _sid: None),
     )
     wc.chat = _chat_service(settings, wc, coach)
+    if summaries is None and coach is not None:  # the page can ask the worker for a summary itself
+        from hiitpi.coach.summaries import Summaries
+
+        summaries = Summaries(store, coach, titles=lambda name: wc.catalog.get().title(name))
+    wc.summaries = summaries
+    if coach_snapshot is None and summaries is not None:
+        wc.coach_snapshot = summaries.snapshot
     server = app.server
     server.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
     if auth:

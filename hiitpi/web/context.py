@@ -26,3 +26,6 @@ class WebContext:
     chat: Any = None
     #: the health report (`HealthMonitor.report`) when installed
     health_report: Callable[[], dict] | None = None
+    #: the summaries on the coach worker (`hiitpi.coach.summaries.Summaries`): the page asks for
+    #: one (a recovered session has none); None when [coach] is off
+    summaries: Any = None

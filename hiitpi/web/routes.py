@@ -96,6 +96,8 @@ def register_routes(server: Flask, ctx: WebContext) -> None:
     # session (?session=ID); the JSON export: everything nested. See hiitpi.store.export.
     @server.route("/export/<table>.csv")
     def export_table(table: str):
+        if table == "all":  # the old single-file export's address: the sessions table now
+            table = "sessions"
         if table not in ("sessions", "reps"):
             return _error(404, f"no export named {table[:20]!r}: use sessions.csv or reps.csv")
         sid = request.args.get("session")

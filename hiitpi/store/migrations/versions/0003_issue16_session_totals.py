@@ -5,7 +5,7 @@ interval is its work then its rest), each rep's full flag.
 Older sessions were all judged ("judge" counting: the count is the full reps), so their attempts
 are their rows (reps and no-reps) and their full reps their count.
 
-Revision ID: 0003
+Revision ID: 0003_issue16
 Revises: 0002
 Create Date: 2026-12-09
 """
@@ -15,7 +15,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003"
+revision = "0003_issue16"
 down_revision = "0002"
 branch_labels = None
 depends_on = None
