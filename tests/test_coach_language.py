@@ -36,8 +36,14 @@ def test_a_real_summary_passes():
         # multi-script gibberish
         ("Sam сделал 24 приседания squat и это было хорошо очень хорошо молодец отлично.", "mixes alphabets"),
         ("Sam did 24 reps 深蹲 非常好 的 训练 你 做得 很 好 我们 明天 再 见 squat.", "mixes alphabets"),
-        ("Sam did 24 reps and you kept your pace well in the first half and the second half", "no sentence that ends"),
-        ("You did well today and kept a steady pace. Keep going like that next time.", "does not name the workout"),
+        (
+            "Sam did 24 reps and you kept your pace well in the first half and the second half",
+            "no sentence that ends",
+        ),
+        (
+            "You did well today and kept a steady pace. Keep going like that next time.",
+            "does not name the workout",
+        ),
         ("Sam did squats today and kept a steady pace. Keep going like that next time.", "rep count (24)"),
         ("Great squat.", "not a summary"),
     ],
@@ -48,13 +54,17 @@ def test_text_that_is_not_an_english_summary_is_refused(text, why):
 
 
 def test_the_rep_count_may_be_a_word_and_the_workout_any_word_of_its_title():
-    n = derive(SessionFacts(1, "Bo", "tabata_squat", datetime(2026, 1, 1), 240.0, 12, 0, title="Tabata squats"))
+    n = derive(
+        SessionFacts(1, "Bo", "tabata_squat", datetime(2026, 1, 1), 240.0, 12, 0, title="Tabata squats")
+    )
     assert n.workout == "Tabata squats"
     assert check_language("Bo did twelve reps in the tabata today and kept a good pace. Well done.", n) == []
 
 
 def test_the_summary_check_carries_both_and_the_regeneration_is_told_which():
-    res = check_summary_text("Sam did 25 reps of squat today, and it was a good session overall. Well done.", N)
+    res = check_summary_text(
+        "Sam did 25 reps of squat today, and it was a good session overall. Well done.", N
+    )
     assert not res.ok
     assert any("'25'" in p for p in res.problems)  # the fact check
     assert any(p.startswith("language: it does not give the rep count") for p in res.problems)
@@ -77,16 +87,18 @@ def test_the_template_uses_the_programs_work_time_and_titles():
 
 
 def test_the_store_hands_the_coach_work_time_and_titles(tmp_path):
+    from hiitpi.referee.events import RefEvent
     from hiitpi.store import SessionRecorder, Store
     from hiitpi.store.coaching import session_facts
-    from hiitpi.referee.events import RefEvent
 
     store = Store.open(tmp_path / "h.db")
     rec = SessionRecorder(store, flush_interval_s=0.05)
     t = datetime(2026, 11, 2, 18, 0, tzinfo=UTC)
     sid = rec.start_session("Alice", "squat", program="tabata_squat", round=1, started_at=t, t0=0.0)
     for i in range(12):
-        rec.record(RefEvent("rep", "squat", i * 1.5, i * 1.5 + 1.2, i + 1), at=t + timedelta(seconds=i * 1.5 + 1.2))
+        rec.record(
+            RefEvent("rep", "squat", i * 1.5, i * 1.5 + 1.2, i + 1), at=t + timedelta(seconds=i * 1.5 + 1.2)
+        )
     rec.start_rest(at=t + timedelta(seconds=20))
     rec.start_interval("squat", round=2, at=t + timedelta(seconds=30))
     rec.end_session(ended_at=t + timedelta(seconds=50))
@@ -106,8 +118,14 @@ def test_the_store_hands_the_coach_work_time_and_titles(tmp_path):
         ("model failed to load: bad magic", "could not be loaded"),
         ("time limit of 120 s reached (after 90 tokens)", "took longer than its time limit"),
         ("cancelled", "stopped before it finished"),
-        ("the model's text failed the fact check 2 times (last: language: it mixes alphabets)", "not a plain English"),
-        ("the model's text failed the fact check 2 times (last: '25' (reps) matches no fact)", "numbers that are not in your session"),
+        (
+            "the model's text failed the fact check 2 times (last: language: it mixes alphabets)",
+            "not a plain English",
+        ),
+        (
+            "the model's text failed the fact check 2 times (last: '25' (reps) matches no fact)",
+            "numbers that are not in your session",
+        ),
         ("coach queue full", "too busy"),
     ],
 )

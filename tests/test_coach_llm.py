@@ -262,7 +262,9 @@ def test_noise_without_numbers_fails_the_language_check_and_the_page_says_why(ti
     assert check_summary(s.attempts[0].text, derive(facts)).ok  # the numbers alone let it through
     assert s.kind == "template" and len(s.attempts) == 2 and not any(a.accepted for a in s.attempts)
     assert "language: " in s.reason and "does not give the rep count (24)" in s.reason
-    assert explain(s.reason).startswith("The coach model twice wrote text that was not a plain English summary")
+    assert explain(s.reason).startswith(
+        "The coach model twice wrote text that was not a plain English summary"
+    )
 
 
 #: A grammar that makes the noise model write one fixed English summary of `example_facts`.
@@ -276,9 +278,9 @@ def test_an_english_summary_with_the_facts_numbers_is_the_model_summary(tiny_ggu
     from hiitpi.coach.language import check_language
     from hiitpi.coach.summary import Coach
 
-    s = Coach(
-        tiny_gguf, threads=1, nice=0, max_tokens=60, sampling={"grammar": _grammar(ENGLISH)}
-    ).summarize(facts)
+    s = Coach(tiny_gguf, threads=1, nice=0, max_tokens=60, sampling={"grammar": _grammar(ENGLISH)}).summarize(
+        facts
+    )
     assert s.kind == "model" and s.reason is None and s.text.startswith("Sam did 24 reps of squat")
     assert len(s.attempts) == 1 and s.attempts[0].accepted
     assert check_language(s.text, derive(facts)) == []

@@ -44,7 +44,18 @@ def test_rep_timeline_program_bands_shade_the_work_and_name_the_workouts():
     intervals = [  # 15 s of work then 5 s of rest, twice
         IntervalRow(1, "squat", 1, T0, T0 + timedelta(seconds=20), 20.0, 1, 0, 0, None, 1, 15.0),
         IntervalRow(
-            2, "push_up", 1, T0 + timedelta(seconds=20), T0 + timedelta(seconds=40), 20.0, 1, 0, 0, None, 1, 15.0
+            2,
+            "push_up",
+            1,
+            T0 + timedelta(seconds=20),
+            T0 + timedelta(seconds=40),
+            20.0,
+            1,
+            0,
+            0,
+            None,
+            1,
+            15.0,
         ),
     ]
     titles = {"squat": "Squat", "push_up": "Push-up"}.get
@@ -57,9 +68,7 @@ def test_rep_timeline_program_bands_shade_the_work_and_name_the_workouts():
 
 def test_rep_timeline_of_a_tabata_labels_each_round_once():
     intervals = [
-        IntervalRow(
-            r, "squat", r, T0 + timedelta(seconds=30 * (r - 1)), None, 30.0, 10, 0, 0, None, 10, 20.0
-        )
+        IntervalRow(r, "squat", r, T0 + timedelta(seconds=30 * (r - 1)), None, 30.0, 10, 0, 0, None, 10, 20.0)
         for r in range(1, 9)
     ]
     fig = figures.rep_timeline_figure([rep(1, 3.0)], intervals)

@@ -146,13 +146,19 @@ def test_the_page_chooses_the_counting_per_session_and_it_is_validated(controlle
     assert controller.session.referee.counting == "attempts" and controller.state().counting == "attempts"
     assert controller.changes[0].data["counting"] == "attempts"
     controller.stop()
-    ok, msg = controller.handle(LiveCommand(id="2-0", action="start", player="eve", workout="squat", counting="loose"))
+    ok, msg = controller.handle(
+        LiveCommand(id="2-0", action="start", player="eve", workout="squat", counting="loose")
+    )
     assert not ok and msg == "counting must be one of judge, attempts, not 'loose'"
     assert controller.session is None
-    ok, _ = controller.handle(LiveCommand(id="3-0", action="start", player="eve", workout="duo", counting="attempts"))
+    ok, _ = controller.handle(
+        LiveCommand(id="3-0", action="start", player="eve", workout="duo", counting="attempts")
+    )
     feed(controller, squat_sequence(4, period_s=2.0))  # through the program: every interval keeps it
     assert controller.changes[-1].kind == "session_stop"
-    assert [c.session.referee.counting for c in controller.changes if c.kind == "interval_start"] == ["attempts"]
+    assert [c.session.referee.counting for c in controller.changes if c.kind == "interval_start"] == [
+        "attempts"
+    ]
 
 
 def test_start_and_stop_messages_name_the_title_and_the_history_id(controller):

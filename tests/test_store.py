@@ -488,7 +488,7 @@ def test_session_facts_for_the_coach(store):
 
 
 def test_export_round_trip_csv_and_json(store):
-    ids = _seed_small(store)
+    _seed_small(store)
     buf = io.StringIO()
     assert export_mod.export(store, buf, fmt="json") == 7
     doc = json.loads(buf.getvalue())
@@ -620,7 +620,12 @@ def test_attempts_full_reps_and_counting_are_kept(store):
     assert (a.session.counting, a.session.reps, a.session.full_reps, a.session.attempts) == ("judge", 1, 1, 2)
     assert a.intervals[0].attempts == 2 and [r.full for r in a.reps] == [True, False]
     b = queries.session_detail(store, loose)
-    assert (b.session.counting, b.session.reps, b.session.full_reps, b.session.attempts) == ("attempts", 2, 1, 2)
+    assert (b.session.counting, b.session.reps, b.session.full_reps, b.session.attempts) == (
+        "attempts",
+        2,
+        1,
+        2,
+    )
     assert [export_mod.rep_result(r) for r in b.reps] == ["rep", "partial rep"]
 
 
@@ -635,7 +640,10 @@ def test_a_rest_ends_the_intervals_work_time(store):
     rec.end_session(ended_at=t + timedelta(seconds=50))
     rec.close()
     d = queries.session_detail(store, sid)
-    assert [(i.duration_s, i.work_s, i.active_s) for i in d.intervals] == [(30.0, 20.0, 20.0), (20.0, None, 20.0)]
+    assert [(i.duration_s, i.work_s, i.active_s) for i in d.intervals] == [
+        (30.0, 20.0, 20.0),
+        (20.0, None, 20.0),
+    ]
     assert export_mod.work_seconds(d) == 40.0
 
 
@@ -649,7 +657,12 @@ def test_previous_session_streaks_and_the_leaderboard_table(store):
     # Ann trained on Nov 2, 9, 10 and 19 (the program): on Nov 10 a 2-day streak
     st = queries.streaks(store, "Ann", now=datetime(2026, 11, 10, 20, 0, tzinfo=UTC))
     assert (st.days, st.longest_days, st.weeks) == (2, 2, 2)
-    assert (st.this_week.sessions, st.this_week.reps, st.last_week.sessions, st.last_week.reps) == (2, 20, 1, 10)
+    assert (st.this_week.sessions, st.this_week.reps, st.last_week.sessions, st.last_week.reps) == (
+        2,
+        20,
+        1,
+        10,
+    )
     later = queries.streaks(store, "Ann", now=datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
     assert (later.days, later.weeks, later.this_week.sessions, later.last_week.sessions) == (0, 3, 0, 1)
     nobody = queries.streaks(store, "Zed")
@@ -670,7 +683,7 @@ def test_previous_session_streaks_and_the_leaderboard_table(store):
 
 
 def test_rename_and_delete_a_session(store):
-    from hiitpi.store.chat import Conversation, add_message, conversation_messages
+    from hiitpi.store.chat import Conversation, add_message
     from hiitpi.store.edit import delete_session, rename_session
 
     ids = _seed_small(store)
@@ -719,7 +732,11 @@ def test_db_command_status_export_recover(tmp_path, capsys):
     assert rec.recovered == []
     assert main(["db", "--database", str(db), "status"]) == 0
     out = capsys.readouterr().out
-    assert f"schema:   {head_revision()} (newest {head_revision()})" in out and "open 1" in out and "integrity: ok" in out
+    assert (
+        f"schema:   {head_revision()} (newest {head_revision()})" in out
+        and "open 1" in out
+        and "integrity: ok" in out
+    )
     assert main(["db", "--database", str(db), "recover"]) == 0
     assert f"recovered 1 session(s): {sid}" in capsys.readouterr().out
     out_file = tmp_path / "one.json"

@@ -239,11 +239,23 @@ def test_build_message_adds_program_countdown():
     }
     # resting: what comes next is the next interval's workout, by its title
     state = LiveState(
-        **{"session": "s", "running": True, "program": "tabata_squat", "program_elapsed": 52.0, "phase": "rest"}
+        **{
+            "session": "s",
+            "running": True,
+            "program": "tabata_squat",
+            "program_elapsed": 52.0,
+            "phase": "rest",
+        }
     ).encode()
     msg, _ = build_message(state, [], program=prog)
     p = msg["program"]
-    assert (p["kind"], p["round"], p["interval"], p["next"], p["next_title"]) == ("rest", 2, 2, "squat", "Squat")
+    assert (p["kind"], p["round"], p["interval"], p["next"], p["next_title"]) == (
+        "rest",
+        2,
+        2,
+        "squat",
+        "Squat",
+    )
     assert msg["labels"]["phase"] == "Rest"
 
 
@@ -263,8 +275,12 @@ def test_labels_are_titles_never_rules_names():
         }
     ).encode()
     msg, _ = build_message(state, [], program=prog, catalog=cat)
-    assert msg["labels"]["what"] == "Full-body circuit" and msg["labels"]["workout"] == cat.title("jumping_jack")
-    assert msg["program"]["next_title"] == cat.title("jumping_jack") and "_" not in msg["program"]["next_title"]
+    assert msg["labels"]["what"] == "Full-body circuit" and msg["labels"]["workout"] == cat.title(
+        "jumping_jack"
+    )
+    assert (
+        msg["program"]["next_title"] == cat.title("jumping_jack") and "_" not in msg["program"]["next_title"]
+    )
     state = LiveState(**{"session": "s", "running": True, "workout": "squat", "phase": "deep_squat"}).encode()
     msg, _ = build_message(state, [], catalog=cat)
     assert msg["labels"] == {"what": "Squat", "workout": "Squat", "phase": "Deep squat"}
@@ -278,9 +294,16 @@ def test_history_points_merge_the_store_and_the_stream_once_each():
         entry("1-0", encode_event("rep", ts=14.5, wall=1.0, session="s", count=2, data={})),  # also on disk
         entry(  # not yet: a program's next interval, whose referee counts from 1 again
             "2-0",
-            encode_event("rep", ts=16.25, wall=2.0, session="s", count=1, data={"t_start": 15.0, "t_end": 16.25}),
+            encode_event(
+                "rep", ts=16.25, wall=2.0, session="s", count=1, data={"t_start": 15.0, "t_end": 16.25}
+            ),
         ),
-        entry("3-0", encode_event("no_rep", ts=17.0, wall=3.0, session="s", count=1, data={"reason": "not low enough"})),
+        entry(
+            "3-0",
+            encode_event(
+                "no_rep", ts=17.0, wall=3.0, session="s", count=1, data={"reason": "not low enough"}
+            ),
+        ),
         entry("4-0", encode_event("rep", ts=9.0, wall=0.5, session="old", count=7, data={})),
     ]
     # the count runs over the whole session; a no-rep sits at the count it did not raise
@@ -576,7 +599,9 @@ def test_the_spreadsheet_export_over_http(served, store):
         assert tuple(table[0]) == columns and len(table) == 1 + rows, path
         assert {len(row) for row in table} == {len(columns)}, path
     r = requests.get(f"{served}/export/sessions.csv?session={sid}", timeout=5)
-    row = dict(zip(SESSION_COLUMNS, list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))[1], strict=True))
+    row = dict(
+        zip(SESSION_COLUMNS, list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))[1], strict=True)
+    )
     assert row["player"] == "'=cmd" and row["title"] == "Squat" and row["reps"] == "5"
     assert requests.get(served + "/export/all.json", timeout=5).headers["Content-Type"] == "application/json"
     for path, code in [

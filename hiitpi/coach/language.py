@@ -33,7 +33,7 @@ COMMON = frozenset(
     just keep last less more most much my next no not now of on one or other our out over same she
     so some than that the their them then there these they this time to too try up very was way we
     well were what when which while who will with would you your reps rep session pace minute
-    minutes seconds second half start end faster slower steady strong nice""".split()
+    minutes seconds second half start end faster slower steady strong nice""".split()  # noqa: SIM905 (a word list reads better as text)
 )
 _WORD_RE = re.compile(r"[^\W\d_]+(?:['’-][^\W\d_]+)*")
 _NUMBER_WORDS = {

@@ -17,7 +17,9 @@ KEEP = 16
 
 
 class Summaries:
-    def __init__(self, store: Any, worker: Any, *, titles: Callable[[str], str] | None = None, keep: int = KEEP):
+    def __init__(
+        self, store: Any, worker: Any, *, titles: Callable[[str], str] | None = None, keep: int = KEEP
+    ):
         self.store = store
         self.worker = worker
         self.titles = titles

@@ -30,8 +30,7 @@ from hiitpi.coach.checked import (
     clean_text,
     generate_checked,
 )
-from hiitpi.coach.derived import derive
-from hiitpi.coach.derived import SessionNumbers
+from hiitpi.coach.derived import SessionNumbers, derive
 from hiitpi.coach.factcheck import CheckResult, check_summary
 from hiitpi.coach.facts import SessionFacts
 from hiitpi.coach.language import check_language

@@ -139,7 +139,9 @@ class LiveState:
     total_attempts: int = 0
     full_reps: int = 0  # the whole session's full-range reps (= total_reps when judging)
     counting: str = ""  # judge | attempts: the session's counting convention
-    pace: float = 0.0  # reps per minute over the pace window, at the newest frame (0 in a long rest, after stop)
+    pace: float = (
+        0.0  # reps per minute over the pace window, at the newest frame (0 in a long rest, after stop)
+    )
     avg_pace: float | None = None  # the session's reps per minute of its time so far (None: too short yet)
     elapsed: float = 0.0  # seconds since the session's first frame
     t0: float | None = None  # the referee clock at the running session's first frame (ts - t0 = elapsed)

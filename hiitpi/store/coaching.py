@@ -42,9 +42,7 @@ RECENT_SESSIONS = 20
 log = logging.getLogger(__name__)
 
 
-def session_facts(
-    store: Store, session_id: int, titles: Callable[[str], str] | None = None
-) -> SessionFacts:
+def session_facts(store: Store, session_id: int, titles: Callable[[str], str] | None = None) -> SessionFacts:
     """Everything the summary may state about one session (counted reps only in the rep lists).
     ``titles`` names workouts and programs as people read them (the catalogue's `Catalog.title`).
     An interval's time is its work time: a program's rest is not time spent on the workout."""

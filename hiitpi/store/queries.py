@@ -384,7 +384,20 @@ def iter_session_details(store: Store, session_id: int | None = None) -> Iterato
                 if sid == row.id:
                     reps.append(
                         RepRow(
-                            idx, i_idx, wk, ts, te, te - t0, ecc, con, rom, side, bool(valid), rsn, rec, bool(full)
+                            idx,
+                            i_idx,
+                            wk,
+                            ts,
+                            te,
+                            te - t0,
+                            ecc,
+                            con,
+                            rom,
+                            side,
+                            bool(valid),
+                            rsn,
+                            rec,
+                            bool(full),
                         )
                     )
                 pending = next(rep_rows, None)
@@ -722,8 +735,7 @@ def streaks(store: Store, player: int | str, *, now: datetime | None = None) -> 
         wk += 1
         w -= timedelta(weeks=1)
     totals = {
-        t.week: t
-        for t in _week_totals(store, player, since=_local_midnight(monday - timedelta(weeks=1)))
+        t.week: t for t in _week_totals(store, player, since=_local_midnight(monday - timedelta(weeks=1)))
     }
     empty = lambda m: WeekTotals(m, 0, 0, 0.0)  # noqa: E731
     at = None if last is None else (_parse_dt(last) if isinstance(last, str) else last)
@@ -740,7 +752,12 @@ def streaks(store: Store, player: int | str, *, now: datetime | None = None) -> 
 def _week_totals(store: Store, player: int | str | None, *, since: datetime | None) -> list[WeekTotals]:
     sub = _per_session_workout(player, None, since)
     q = (
-        select(sub.c.week, func.count(func.distinct(sub.c.session_id)), func.sum(sub.c.reps), func.sum(sub.c.active_s))
+        select(
+            sub.c.week,
+            func.count(func.distinct(sub.c.session_id)),
+            func.sum(sub.c.reps),
+            func.sum(sub.c.active_s),
+        )
         .group_by(sub.c.week)
         .order_by(sub.c.week)
     )

@@ -68,7 +68,9 @@ def start_session(
         counting = None
     elif counting not in COUNTING_CHOICES:
         shown = str(counting)[:20]
-        return ActionResult(False, f"Unknown counting '{shown}': pick 'judge' (full reps only) or 'attempts'.")
+        return ActionResult(
+            False, f"Unknown counting '{shown}': pick 'judge' (full reps only) or 'attempts'."
+        )
     try:  # whether a start is allowed now is the engine's call (one session per camera)
         cid = reader.send_command("start", player=name, workout=canonical, counting=counting)
         answer = reader.wait_command(cid, COMMAND_TIMEOUT_S)

@@ -490,7 +490,10 @@ def register_callbacks(app: Dash, wc: WebContext) -> None:
                 week = layout.week_block(queries.streaks(wc.store, player), player)
             else:
                 bests = html.Div("Pick a player.", className="msg")
-                week = [html.H2("This week"), html.Div("Pick a player to see their week and streaks.", className="msg")]
+                week = [
+                    html.H2("This week"),
+                    html.Div("Pick a player to see their week and streaks.", className="msg"),
+                ]
         except InvalidInput as exc:
             msg = html.Div(str(exc), className=MSG_ERR)
             return figures.weekly_trends_figure([], t), msg, msg

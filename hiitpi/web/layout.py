@@ -56,7 +56,9 @@ def shell() -> html.Div:
                 className="nav",
                 children=[html.Span("HIIT PI", className="brand")]
                 + [
-                    dcc.Link(label, href=href, className="nav-link", id=f"nav-{label.lower().replace(' ', '-')}")
+                    dcc.Link(
+                        label, href=href, className="nav-link", id=f"nav-{label.lower().replace(' ', '-')}"
+                    )
                     for href, label in NAV
                 ],
             ),
@@ -80,13 +82,17 @@ def fmt_pace(rpm: float | None) -> str:
     return "–" if rpm is None else f"{rpm:.1f}"
 
 
-def _stat(label: str, value_id: str, value: str = "–", extra: str = "", label_id: str | None = None) -> html.Div:
+def _stat(
+    label: str, value_id: str, value: str = "–", extra: str = "", label_id: str | None = None
+) -> html.Div:
     return html.Div(
         className=f"stat {extra}".strip(),
         id=f"{value_id}-box",
         children=[
             html.Div(value, id=value_id, className="stat-value"),
-            html.Div(label, className="stat-label", id=label_id) if label_id else html.Div(label, className="stat-label"),
+            html.Div(label, className="stat-label", id=label_id)
+            if label_id
+            else html.Div(label, className="stat-label"),
         ],
     )
 
@@ -239,7 +245,10 @@ def live_page(
                 children=[
                     dcc.Checklist(
                         id="sound",
-                        options=[{"label": " Beeps", "value": "beeps"}, {"label": " Spoken cues", "value": "speak"}],
+                        options=[
+                            {"label": " Beeps", "value": "beeps"},
+                            {"label": " Spoken cues", "value": "speak"},
+                        ],
                         value=["beeps"],
                         className="check",
                         inline=True,
@@ -318,7 +327,9 @@ def _result_card() -> html.Section:
                     html.Div("", id="live-result-sub", className="result-sub"),
                 ],
             ),
-            html.A("Open the session ›", id="live-result-link", href="/history", className="btn btn-secondary"),
+            html.A(
+                "Open the session ›", id="live-result-link", href="/history", className="btn btn-secondary"
+            ),
         ],
     )
 
@@ -478,7 +489,10 @@ def session_card(s: SessionRow, title: Title = pretty_name) -> dcc.Link:
                 className="sc-main",
                 children=[
                     html.Div(
-                        [("⏱ " if s.program and not s.name else ""), f"{s.player} · {session_title(s, title)}"],
+                        [
+                            ("⏱ " if s.program and not s.name else ""),
+                            f"{s.player} · {session_title(s, title)}",
+                        ],
                         className="sc-title",
                     ),
                     html.Div(f"#{s.id} · {fmt_dt(s.started_at)}{status}{kind}", className="sc-sub"),
@@ -532,7 +546,10 @@ def summary_block(
 def _table(head: Sequence[str], rows: Sequence[Sequence], **kw) -> html.Table:
     return html.Table(
         className="table",
-        children=[html.Thead(html.Tr([html.Th(h) for h in head])), html.Tbody([html.Tr([html.Td(c) for c in r]) for r in rows])],
+        children=[
+            html.Thead(html.Tr([html.Th(h) for h in head])),
+            html.Tbody([html.Tr([html.Td(c) for c in r]) for r in rows]),
+        ],
         **kw,
     )
 
@@ -541,7 +558,9 @@ def comparison(s: SessionRow, prev: SessionRow | None, title: Title = pretty_nam
     """This session against the same player's previous one of the same workout or program."""
     if prev is None:
         return html.Div(
-            f"The first recorded {title(s.what)} session for {s.player}.", className="sc-sub", id="sess-compare"
+            f"The first recorded {title(s.what)} session for {s.player}.",
+            className="sc-sub",
+            id="sess-compare",
         )
 
     def delta(a: float | None, b: float | None, fmt: str, unit: str) -> str:
@@ -560,13 +579,21 @@ def comparison(s: SessionRow, prev: SessionRow | None, title: Title = pretty_nam
             fmt_pace(prev.avg_pace_rpm),
             delta(s.avg_pace_rpm, prev.avg_pace_rpm, ".1f", ""),
         ),
-        ("time", fmt_time(s.duration_s), fmt_time(prev.duration_s), delta(s.duration_s, prev.duration_s, ".0f", " s")),
+        (
+            "time",
+            fmt_time(s.duration_s),
+            fmt_time(prev.duration_s),
+            delta(s.duration_s, prev.duration_s, ".0f", " s"),
+        ),
     ]
     return html.Div(
         id="sess-compare",
         children=[
             html.Div(
-                ["Against the previous session, ", dcc.Link(f"#{prev.id} · {fmt_dt(prev.started_at)}", href=f"/session/{prev.id}")],
+                [
+                    "Against the previous session, ",
+                    dcc.Link(f"#{prev.id} · {fmt_dt(prev.started_at)}", href=f"/session/{prev.id}"),
+                ],
                 className="sc-sub",
             ),
             _table(("", "this", "previous", "change"), rows, id="sess-compare-table"),
@@ -574,7 +601,9 @@ def comparison(s: SessionRow, prev: SessionRow | None, title: Title = pretty_nam
     )
 
 
-def rep_table(reps: Sequence[RepRow], intervals: Sequence[IntervalRow], title: Title = pretty_name) -> html.Details:
+def rep_table(
+    reps: Sequence[RepRow], intervals: Sequence[IntervalRow], title: Title = pretty_name
+) -> html.Details:
     """Every attempt of the session: counted reps numbered, no-reps with their reason."""
     program = len(intervals) > 1
     rounds = {i.index: i.round for i in intervals}
@@ -598,12 +627,19 @@ def rep_table(reps: Sequence[RepRow], intervals: Sequence[IntervalRow], title: T
         if program:
             row[2:2] = [title(r.workout), str(rounds.get(r.interval_index) or "")]
         rows.append(row)
-    body = _table(head, rows, id="sess-reps-table") if rows else html.Div("No attempts recorded.", className="msg")
+    body = (
+        _table(head, rows, id="sess-reps-table")
+        if rows
+        else html.Div("No attempts recorded.", className="msg")
+    )
     return html.Details(
         className="card",
         id="sess-reps",
         open=len(rows) <= 30,
-        children=[html.Summary(html.H2(f"Every attempt ({len(rows)})", className="inline")), html.Div(body, className="scroll")],
+        children=[
+            html.Summary(html.H2(f"Every attempt ({len(rows)})", className="inline")),
+            html.Div(body, className="scroll"),
+        ],
     )
 
 
@@ -662,7 +698,9 @@ def session_page(
         children=[
             html.H1(session_title(s, title), id="sess-title"),
             html.Div(
-                f"#{s.id} · {s.player}{kind} · {fmt_dt(s.started_at)}{status}", className="sc-sub", id="sess-sub"
+                f"#{s.id} · {s.player}{kind} · {fmt_dt(s.started_at)}{status}",
+                className="sc-sub",
+                id="sess-sub",
             ),
             html.Section(
                 className="card numbers",
@@ -684,7 +722,10 @@ def session_page(
                         className="sc-sub",
                     ),
                     html.Ul(
-                        [html.Li(f"{n} × {why}") for why, n in sorted(reasons.items(), key=lambda kv: -kv[1])],
+                        [
+                            html.Li(f"{n} × {why}")
+                            for why, n in sorted(reasons.items(), key=lambda kv: -kv[1])
+                        ],
                         className="reasons",
                     ),
                     comparison(s, previous, title),
@@ -703,7 +744,9 @@ def session_page(
                         config={"displayModeBar": False},
                     ),
                     html.H2("Time under tension per rep"),
-                    dcc.Graph(id="sess-tut", figure=figures.tut_figure(d.reps), config={"displayModeBar": False}),
+                    dcc.Graph(
+                        id="sess-tut", figure=figures.tut_figure(d.reps), config={"displayModeBar": False}
+                    ),
                 ],
             ),
             html.Section(className="card", children=interval_rows) if interval_rows else None,
@@ -748,7 +791,9 @@ def session_page(
                                 maxLength=200,
                                 className="text-input",
                             ),
-                            html.Button("Rename", id="sess-rename", className="btn btn-secondary", n_clicks=0),
+                            html.Button(
+                                "Rename", id="sess-rename", className="btn btn-secondary", n_clicks=0
+                            ),
                         ],
                     ),
                     html.Div(
@@ -830,7 +875,8 @@ def trends_page(
                     dcc.Dropdown(
                         id="trend-workout",
                         options=[
-                            {"label": title(w), "value": w} for w in sorted(workouts, key=lambda w: title(w).lower())
+                            {"label": title(w), "value": w}
+                            for w in sorted(workouts, key=lambda w: title(w).lower())
                         ],
                         value=workout,
                         placeholder="Pick a workout",
@@ -917,7 +963,9 @@ def board_table(rows: Sequence[BoardRow], sort: str = "reps") -> html.Div:
                     r.rank,
                     r.player,
                     dcc.Link(str(r.best_reps), href=f"/session/{r.best_reps_session}"),
-                    "–" if r.best_rpm is None else dcc.Link(f"{r.best_rpm:.1f}", href=f"/session/{r.best_rpm_session}"),
+                    "–"
+                    if r.best_rpm is None
+                    else dcc.Link(f"{r.best_rpm:.1f}", href=f"/session/{r.best_rpm_session}"),
                     r.total_reps,
                     r.sessions,
                 )

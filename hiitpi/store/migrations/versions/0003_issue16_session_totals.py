@@ -30,7 +30,9 @@ def upgrade() -> None:
     op.add_column("intervals", sa.Column("work_s", sa.Float()))
     op.add_column("reps", sa.Column("full", sa.Boolean(), nullable=False, server_default=sa.false()))
     op.execute("UPDATE reps SET full = valid")
-    op.execute("UPDATE intervals SET attempts = (SELECT count(*) FROM reps WHERE reps.interval_id = intervals.id)")
+    op.execute(
+        "UPDATE intervals SET attempts = (SELECT count(*) FROM reps WHERE reps.interval_id = intervals.id)"
+    )
     op.execute(
         "UPDATE sessions SET attempts = (SELECT count(*) FROM reps WHERE reps.session_id = sessions.id), "
         "full_reps = reps"
