@@ -588,9 +588,10 @@ def test_csv_cells_are_never_formulas(store):
     from hiitpi.store.edit import rename_session
 
     rename_session(store, sid, "+cmd|' /C calc'!A0")
-    for bad in ("-2+3", "\tx", "\rx"):
+    for bad in ("-2+3", "\tx", "\rx", "  =1+1", "\n@x", "\uff1dSUM(A1)", "\u3000+1"):
         assert export_mod.safe_text(bad) == "'" + bad
     assert export_mod.safe_text("Ana") == "Ana" and export_mod.safe_text(None) == ""
+    assert export_mod.safe_text(" Ana - 2") == " Ana - 2" and export_mod.safe_text("1+1") == "1+1"
     out = io.StringIO()
     export_mod.export(store, out, fmt="csv", table="sessions")
     _, rows = _csv(out.getvalue())

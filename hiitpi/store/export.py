@@ -11,7 +11,9 @@ The CSV export is two tables that join on ``session_id``:
 
 Text a person typed (player and session names) and the referee's reasons are written so that a
 spreadsheet never runs them as a formula: a cell that begins with ``=``, ``+``, ``-``, ``@``, a
-tab or a carriage return gets a leading ``'`` (OWASP's advice for CSV injection).
+tab or a carriage return gets a leading ``'`` (OWASP's advice for CSV injection), and so does one
+that begins so after leading spaces or line breaks (Google Sheets trims them on import) or with the
+full-width signs some Excel locales read as the same.
 """
 
 from __future__ import annotations
@@ -78,8 +80,8 @@ REP_COLUMNS = (
     "range_pct",
     "side",
 )
-#: What a spreadsheet takes for the start of a formula.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: What a spreadsheet takes for the start of a formula (with the full-width ＝ ＋ － ＠).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 Titles = Callable[[str], str]
 
@@ -92,7 +94,9 @@ def safe_text(value: str | None) -> str:
     """A text cell a spreadsheet shows as text, never runs as a formula."""
     if not value:
         return ""
-    return "'" + value if value.startswith(FORMULA_START) else value
+    if value.startswith(FORMULA_START) or value.lstrip(" \n\r\t\u3000").startswith(FORMULA_START):
+        return "'" + value
+    return value
 
 
 def _iso(dt: datetime | None) -> str | None:
