@@ -211,6 +211,7 @@ class SessionController:
             self._ended.running = False
             self._ended.pace = 0.0  # nobody is moving any more: the recent pace is 0, the average stays
             self._ended.store_id = s.store_id  # where the page links the result to
+            self._ended.t0 = s.t0  # and where a page opened later finds its charts
             self._ended.phase = ""
             self._ended.program = ""
             self._ended.program_elapsed = self._ended.round = self._ended.rounds = None

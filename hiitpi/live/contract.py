@@ -144,7 +144,7 @@ class LiveState:
     )
     avg_pace: float | None = None  # the session's reps per minute of its time so far (None: too short yet)
     elapsed: float = 0.0  # seconds since the session's first frame
-    t0: float | None = None  # the referee clock at the running session's first frame (ts - t0 = elapsed)
+    t0: float | None = None  # referee clock at the session's first frame (running, else the last one)
     store_id: int | None = None  # the running session's id in the history store
     program: str = ""
     program_elapsed: float | None = None

@@ -346,7 +346,8 @@ class LiveHub:
     # -- the sync message -----------------------------------------------------------------------
 
     async def sync(self) -> bytes:
-        """The state and the running session's reps so far, or why there is nothing to show."""
+        """The state and the session's reps so far (the running one, else the one that ended: its
+        result card stands beside its charts), or why there is nothing to show."""
         client = self._connect()
         for attempt in (1, 2):  # a second try: the first may get a pooled connection Redis closed
             try:
@@ -361,7 +362,7 @@ class LiveHub:
             return sse({"degraded": WAITING if not state else DEGRADED}).encode()
         msg, _ = build_message(state, [], program=self._program(state), catalog=self._catalog())
         live = LiveState.decode(state)
-        if live.running and live.t0 is not None:
+        if live.session and live.t0 is not None:
             stored: list[StoredRep] = []
             if live.store_id is not None and self.session_reps is not None:
                 try:

@@ -19,7 +19,7 @@
 
   function fresh() {
     return { session: null, reps: null, programKey: null, lastT: null, total: 0, attempts: 0,
-             running: null, norepAt: 0, beeped: null, ended: null };
+             running: null, norepAt: 0, beeped: null, banner: null };
   }
 
   // The two live charts are drawn by Plotly directly (Plotly.restyle / extendTraces on the graph
@@ -224,13 +224,8 @@
     put("live-elapsed", fmtTime(st.elapsed));
     put("live-phase", running ? (lab.phase || "–") : "–");
     put("live-who", running ? (st.player + " · " + what) : "No session running");
-    var mine = me().session;
-    if (running && sid && mine !== sid) {
-      put("live-training", (st.player || "Someone") + " is training (" + what + ")");
-      cls("live-training", "banner banner-info");
-    } else {
-      cls("live-training", "banner banner-info hidden");
-    }
+    cur.banner = { running: running, sid: sid, player: st.player, what: what };
+    training();
     program(msgProgram, st);
     mode(running, st, lab);
     if (cur.running === true && !running) {  // it just ended: the reason of a no-rep goes too
@@ -299,6 +294,17 @@
     if (left >= 1 && left <= 3 && p.remaining <= 3.05 && cur.beeped !== key + ":" + left) {
       cur.beeped = key + ":" + left;
       beep(660, 120, "countdown");
+    }
+  }
+  // "X is training": on every phone but the one that started it. Checked again on every tick: this
+  // phone learns its session from Start's answer, which can come after the state that shows it.
+  function training() {
+    var b = cur.banner;
+    if (b && b.running && b.sid && me().session !== b.sid) {
+      put("live-training", (b.player || "Someone") + " is training (" + b.what + ")");
+      cls("live-training", "banner banner-info");
+    } else {
+      cls("live-training", "banner banner-info hidden");
     }
   }
   function later(fn) {
@@ -374,5 +380,6 @@
     var onLive = !!document.getElementById("live-reps");
     if (onLive && !es) { open(); } else if (!onLive && es) { close(); }
     if (onLive && cur.norepAt && Date.now() - cur.norepAt > NOREP_SHOW_MS) { put("live-norep", ""); cur.norepAt = 0; }
+    if (onLive) { training(); }
   }, 250);
 })();
