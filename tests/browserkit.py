@@ -157,7 +157,8 @@ def pct(values: list[float], q: float) -> float:
 
 
 def pick(driver, dropdown_id: str, label: str) -> None:
-    """Choose ``label`` in a Dash dropdown the way a person does: open it, tap the option."""
+    """Choose ``label`` in a Dash dropdown the way a person does: open it, tap the option (a
+    program's option also shows its length: "⏱ Tabata test — 0:13")."""
     from selenium.webdriver.common.by import By
 
     driver.find_element(By.ID, dropdown_id).click()
@@ -166,7 +167,7 @@ def pick(driver, dropdown_id: str, label: str) -> None:
         lambda: [
             o
             for o in driver.find_elements(By.CSS_SELECTOR, ".dash-dropdown-option")
-            if o.text.strip() == label
+            if o.text.strip().split(" — ")[0] == label
         ],
     )
     opts[0].click()

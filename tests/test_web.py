@@ -398,9 +398,9 @@ def test_history_callback_lists_filters_and_reports_bad_dates(served, store):
     body = call(["Ben", None, None, None, 0, 0])["response"]
     text = json.dumps(body, ensure_ascii=False)
     assert "Ben · Push-up" in text and "push_up" not in text  # the title, never the rules name
-    assert "1 sessions" in text and "Ana" not in text
+    assert "1 session" in text and "Ana" not in text
     body = call([None, "push_up", None, None, 0, 0])["response"]
-    assert "1 sessions" in json.dumps(body["hist-pageinfo"])
+    assert "1 session" in json.dumps(body["hist-pageinfo"]) and "1 sessions" not in json.dumps(body)
     body = call([None, None, "2026-13-45", None, 0, 0])["response"]
     assert "is not a date: use YYYY-MM-DD" in json.dumps(body["hist-results"])
 

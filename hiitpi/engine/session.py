@@ -213,7 +213,7 @@ class SessionController:
             self._ended.store_id = s.store_id  # where the page links the result to
             self._ended.t0 = s.t0  # and where a page opened later finds its charts
             self._ended.phase = ""
-            self._ended.program = ""
+            # the program stays: the result card is titled by it ("Tabata squats", not "Squat")
             self._ended.program_elapsed = self._ended.round = self._ended.rounds = None
             self._ended.segment = ""
             self._ended.remaining = None

@@ -390,7 +390,7 @@ def register_callbacks(app: Dash, wc: WebContext) -> None:
                 True,
             )
         last = result.pages
-        info = f"page {result.page} of {last} · {result.total} sessions"
+        info = f"page {result.page} of {last} · {layout.plural(result.total, 'session')}"
         search = layout.history_query(player, what, date_from, date_to)
         return (
             layout.sessions_list(result, title()),

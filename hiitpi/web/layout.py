@@ -97,6 +97,11 @@ def _stat(
     )
 
 
+def plural(n: int, word: str) -> str:
+    """``1 session``, ``2 sessions``."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 def session_title(s: SessionRow, title: Title = pretty_name) -> str:
     """A session's name: the one a person gave it, else its program's or workout's title."""
     return s.name or title(s.what)
@@ -912,11 +917,12 @@ def week_block(st: Streaks, player: str) -> list:
             children=[
                 _stat("SESSIONS", "week-sessions", str(tw.sessions)),
                 _stat("REPS", "week-reps", str(tw.reps)),
-                _stat("MINUTES", "week-minutes", f"{tw.active_s / 60:.0f}"),
+                _stat("WORK TIME", "week-minutes", fmt_time(tw.active_s)),
             ],
         ),
         html.Div(
-            f"Last week: {lw.sessions} sessions, {lw.reps} reps, {lw.active_s / 60:.0f} minutes of work.",
+            f"Last week: {plural(lw.sessions, 'session')}, {plural(lw.reps, 'rep')}, "
+            f"{fmt_time(lw.active_s)} of work.",
             className="sc-sub",
         ),
         html.Ul(

@@ -159,7 +159,7 @@
       put("live-result-label", counting ? "attempts" : "reps");
       var sub = [fmtTime(st.elapsed)];
       if (st.avg_pace) { sub.push("avg " + Number(st.avg_pace).toFixed(1) + "/min"); }
-      sub.push((st.total_no_reps || "0") + " no-reps");
+      sub.push((st.total_no_reps || "0") + " no\u2011reps");  // a hyphen the line does not break at
       sub.push(counting ? (st.full_reps || "0") + " full reps" : (st.total_attempts || "0") + " attempts");
       put("live-result-sub", sub.join(" · "));
       var link = document.getElementById("live-result-link");
