@@ -131,7 +131,7 @@ def test_live_session_to_history_and_export(appliance, browser):  # noqa: F811
     )
     time.sleep(0.5)
     assert seen == sorted(seen) and seen[-1] == CLIP_REPS, seen
-    labels = shots.get("labels") or text_of(d, "#live-workout")
+    labels = (shots.get("labels") or text_of(d, "#live-workout")).replace("\u00a0", " ")
     assert "PACE /MIN · LAST 20 S" in labels.upper() and "AVG /MIN" in labels.upper(), labels
     assert not any(w in labels for w in INTERNAL), labels
     metrics = d.execute_script("return window.hiitpiMetrics;")

@@ -201,7 +201,7 @@ def test_a_circuit_on_a_laptop_with_a_late_viewer(appliance, browser):  # noqa: 
     def caught_up():
         pts = d.execute_script(POINTS_JS)
         reps, attempts = text_of(d, "#live-reps"), text_of(d, "#live-second")
-        return pts and reps.isdigit() and pts[0] == int(reps) >= 3 and sum(pts) == int(attempts)
+        return pts and reps.isdigit() and pts[0] == int(reps) >= 2 and sum(pts) == int(attempts)
 
     wait_for("the late page's charts to hold the session so far", caught_up, timeout=15)
     shot(d, "live-circuit-late-laptop")
@@ -213,7 +213,9 @@ def test_a_circuit_on_a_laptop_with_a_late_viewer(appliance, browser):  # noqa: 
         return visible(d, "#live-result")
 
     wait_for("the circuit to finish by itself", watch, timeout=120, every=0.05)
-    assert {"Work · Squat", "Work · Jumping jack", "Rest"} <= phases, phases
+    assert phases and all(p.startswith("Work · ") or p == "Rest" for p in phases), phases
+    for p in phases:
+        _no_internal_names(p)
     wait_for(
         "the store to close the session", lambda: queries.session_detail(store, sid).session.status == "done"
     )
@@ -228,6 +230,15 @@ def test_a_circuit_on_a_laptop_with_a_late_viewer(appliance, browser):  # noqa: 
     d.switch_to.window(first)
     wait_for("the first page's result", lambda: text_of(d, "#live-result-reps") == str(total))
     assert d.execute_script(POINTS_JS) == [total, detail.session.no_reps]
+    # the first page followed the whole circuit: its cues name each interval by its title
+    said = [c["text"] for c in d.execute_script("return window.hiitpiMetrics.cues;") if c["kind"] == "say"]
+    for cue in (
+        "Rest. Next: Jumping jack.",
+        "Halfway. Jumping jack. Go!",
+        "Rest. Next: Squat.",
+        "Last one. Squat. Go!",
+    ):
+        assert cue in said, said
 
     # the player and the program are remembered on reload
     _open_live(d, base)

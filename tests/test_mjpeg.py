@@ -190,3 +190,13 @@ def test_the_newest_picture_at_once_and_stop_ends_streams(squat_and_pose):
     jpeg, parts = asyncio.run(main())
     assert jpeg is not None and jpeg[:2] == b"\xff\xd8"
     assert len(parts) == 1  # a new viewer gets the newest picture at once, then nothing new came
+
+
+def test_the_picture_says_the_sessions_count_and_names_for_people():
+    from hiitpi.live.contract import LiveState
+    from hiitpi.web.mjpeg import overlay_for
+
+    st = LiveState(running=True, workout="jumping_jack", phase="deep_squat", reps=2, total_reps=14)
+    assert overlay_for(st) == Overlay(reps=14, workout="Jumping jack", phase="deep squat")
+    assert overlay_for(LiveState(running=True, workout="squat", phase="-", total_reps=3)).phase == ""
+    assert overlay_for(LiveState(running=False, workout="squat", total_reps=9)) == Overlay()

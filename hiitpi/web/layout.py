@@ -295,7 +295,7 @@ def _workout_card(window: str) -> html.Section:
                 children=[
                     _stat("REPS", "live-reps", "0", "stat-main", label_id="live-reps-label"),
                     _stat("ATTEMPTS", "live-second", "0", label_id="live-second-label"),
-                    _stat(f"PACE /min · last {window} s", "live-pace", "0.0"),
+                    _stat(f"PACE /min · last\u00a0{window}\u00a0s", "live-pace", "0.0"),
                     _stat("AVG /min", "live-avg"),
                     _stat("TIME", "live-elapsed", "0:00"),
                     _stat("PHASE", "live-phase"),

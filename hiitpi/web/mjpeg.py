@@ -47,6 +47,19 @@ class Overlay:
     message: str = ""
 
 
+def overlay_for(state) -> Overlay:
+    """The picture's text for a live state: the session's count (every interval of a program, as
+    the page shows it), the workout's and the phase's names for people (the font is ASCII only)."""
+    from hiitpi.referee.catalog import pretty_name
+
+    if not state.running:
+        return Overlay()
+    phase = "" if state.phase in ("", "-") else pretty_name(state.phase).lower()
+    return Overlay(
+        reps=state.total_reps, workout=pretty_name(state.workout) if state.workout else "", phase=phase
+    )
+
+
 def scaled_size(width: int, height: int, max_width: int) -> tuple[int, int]:
     if width <= max_width:
         return width, height
@@ -182,9 +195,7 @@ class MjpegBroadcaster:
         self.submit(
             result.frame.viewing_image,
             result.pose,
-            Overlay(
-                reps=st.reps if st.running else 0, workout=st.workout if st.running else "", phase=st.phase
-            ),
+            overlay_for(st),
         )
 
     def on_session(self, change, state) -> None:
