@@ -738,6 +738,7 @@ def test_db_command_status_export_recover(tmp_path, capsys):
         and "open 1" in out
         and "integrity: ok" in out
     )
+    assert "latest:" in out and f"  {sid}  " in out and "Hal · Squat · 1 rep · open" in out  # the ids
     assert main(["db", "--database", str(db), "recover"]) == 0
     assert f"recovered 1 session(s): {sid}" in capsys.readouterr().out
     out_file = tmp_path / "one.json"
@@ -760,6 +761,9 @@ def test_db_command_status_export_recover(tmp_path, capsys):
     )
     doc = json.loads(out_file.read_text())
     assert doc["sessions"][0]["status"] == "recovered" and doc["sessions"][0]["reps"] == 1
+    assert main(["db", "--database", str(db), "export", "--session", str(sid), "--table", "reps"]) == 0
+    reps = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert reps[0] == list(export_mod.REP_COLUMNS) and [r[2] for r in reps[1:]] == ["rep"]
     # bad input: no such session
     assert main(["db", "--database", str(db), "export", "--session", "777"]) == 2
     assert "no session with id 777" in capsys.readouterr().err

@@ -137,7 +137,8 @@ def live_rep_time_figure() -> go.Figure:
             yaxis_title="seconds",
             barmode="overlay",
             bargap=0.15,
-            xaxis=dict(rangemode="tozero"),
+            # from the first attempt (its 0 would sit on the y axis's 0), whole numbers only
+            xaxis=dict(autorangeoptions=dict(minallowed=0.4), tickformat="d"),
         )
     )
     return fig
