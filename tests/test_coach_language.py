@@ -116,6 +116,7 @@ def test_the_store_hands_the_coach_work_time_and_titles(tmp_path):
     [
         ("model file missing: tinyllama.gguf", "not installed on this device"),
         ("model failed to load: bad magic", "could not be loaded"),
+        ("model failed to load: model file /x/t.gguf not found: run `hiitpi models fetch`", "not installed"),
         ("time limit of 120 s reached (after 90 tokens)", "took longer than its time limit"),
         ("cancelled", "stopped before it finished"),
         (

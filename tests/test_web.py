@@ -20,6 +20,7 @@ from hiitpi.live.contract import LiveEntry, LiveKeys, LiveState, encode_event, e
 from hiitpi.live.reader import LiveReader
 from hiitpi.referee.catalog import CatalogLoader
 from hiitpi.referee.events import RefEvent
+from hiitpi.store import queries
 from hiitpi.store.db import Store
 from hiitpi.store.players import list_players
 from hiitpi.store.queries import list_sessions
@@ -726,3 +727,65 @@ def test_web_server_says_what_to_do_when_the_port_is_taken(settings, store):
     assert re.search(r"cannot listen on 127\.0\.0\.1:\d+ \(the port is in use\)", err.value.message)
     assert "set [web] port / --port" in err.value.hint
     assert not web.alive()
+
+
+def test_a_recovered_session_gets_its_summary_on_request(settings, store, tmp_path):
+    """No summary yet (recovered after a restart): the page offers "Write the summary"; pressing it
+    queues the real coach worker; without the model file the template is written, and the page
+    says why in plain words."""
+    from hiitpi.coach.job import CoachWorker
+    from hiitpi.store import recover_open_sessions
+    from hiitpi.web.app import create_app
+    from hiitpi.web.server import WebServer
+
+    rec = SessionRecorder(store, flush_interval_s=0.05)
+    sid = rec.start_session("Ana", "squat", t0=0.0)
+    for i in range(4):
+        rec.record(RefEvent("rep", "squat", 2.0 * i, 2.0 * i + 1.5, count=i + 1))
+    rec.flush()
+    rec._open = False  # a crash: the session stays open on disk
+    rec.close()
+    assert recover_open_sessions(store) == [sid]
+    settings.coach.model_path = tmp_path / "absent.gguf"
+    worker = CoachWorker.from_settings(settings).start()
+    web = WebServer(settings, create_app(settings, store=store, coach=worker, auth=False))
+    web.start()
+    base = f"http://127.0.0.1:{web.port}"
+    try:
+        page = dash_call(
+            base,
+            "page.children",
+            [{"id": "url", "property": "pathname", "value": f"/session/{sid}"}],
+            [{"id": "url", "property": "search", "value": ""}],
+        ).text
+        assert (
+            "No summary yet." in page and "Write the summary" in page and "recovered after a restart" in page
+        )
+        asked = dash_call(
+            base,
+            "summary-msg.children",
+            [{"id": "summary-request", "property": "n_clicks", "value": 1}],
+            [{"id": "summary-sid", "property": "data", "value": sid}],
+        ).json()["response"]
+        assert (
+            asked["summary-msg"]["children"] == "Asked the coach: the summary appears here as it is written."
+        )
+        deadline = time.monotonic() + 30
+        while queries.session_detail(store, sid).summary is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        d = queries.session_detail(store, sid)
+        assert d.session.summary_kind == "template" and "Ana did 4 reps of Squat" in d.summary
+        shown = json.dumps(
+            dash_call(
+                base,
+                "summary-box.children",
+                [{"id": "summary-tick", "property": "n_intervals", "value": 1}],
+                [{"id": "summary-sid", "property": "data", "value": sid}],
+            ).json(),
+            ensure_ascii=False,
+        )
+        assert "Coach · from your numbers" in shown and "not installed on this device" in shown
+        assert "model file missing" not in shown.split('"title"')[0]  # the internal reason only as a tooltip
+    finally:
+        web.stop()
+        worker.stop()

@@ -15,7 +15,10 @@ def explain(reason: str | None) -> str:
     if not reason:
         return ""
     low = reason.lower()
-    if low.startswith(("model file missing", "no model file", "no 'tinyllama'")) or "not configured" in low:
+    missing = (
+        low.startswith(("model file missing", "no model file", "no 'tinyllama'")) or "not configured" in low
+    )
+    if missing or (low.startswith("model failed to load") and "not found" in low):
         why = "The coach model is not installed on this device"
     elif low.startswith("model failed to load"):
         why = "The coach model could not be loaded (the file may be damaged)"
