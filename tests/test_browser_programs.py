@@ -69,6 +69,15 @@ def _start(d, player: str, title: str) -> int:
     return sid
 
 
+def _begin(d, base: str, size, player: str, program: str) -> int:
+    """Open the live page at ``size``, add ``player``, pick ``program`` and start it: its id."""
+    d.set_window_size(*size)
+    _open_live(d, base)
+    _add_player(d, player)
+    pick(d, "workout-pick", "⏱ " + program)
+    return _start(d, player, program)
+
+
 def _no_internal_names(text: str) -> None:
     assert "_" not in text and "DEEP" not in text and "tabata" not in text and "circuit" not in text, text
 
@@ -79,11 +88,7 @@ def test_a_tabata_from_the_page_on_a_phone(appliance, browser):  # noqa: F811
     from hiitpi.store import queries
 
     base, store, d = appliance["base"], appliance["store"], browser
-    d.set_window_size(*PHONE)
-    _open_live(d, base)
-    _add_player(d, "Bo")
-    pick(d, "workout-pick", "⏱ Tabata test")
-    sid = _start(d, "Bo", "Tabata test")
+    sid = _begin(d, base, PHONE, "Bo", "Tabata test")
     wait_for("the program's countdown", lambda: visible(d, "#live-program") and text_of(d, "#live-countdown"))
     assert text_of(d, "#live-program-phase") == "Work · Squat"
     assert text_of(d, "#live-round") == "Round 1/2 · interval 1/2"
@@ -183,11 +188,7 @@ def test_a_circuit_on_a_laptop_with_a_late_viewer(appliance, browser):  # noqa: 
     from hiitpi.store import queries
 
     base, store, d = appliance["base"], appliance["store"], browser
-    d.set_window_size(*LAPTOP)
-    _open_live(d, base)
-    _add_player(d, "Cy")
-    pick(d, "workout-pick", "⏱ Circuit test")
-    sid = _start(d, "Cy", "Circuit test")
+    sid = _begin(d, base, LAPTOP, "Cy", "Circuit test")
     first = d.current_window_handle
     appliance["gate"].set()
     wait_for(

@@ -382,30 +382,8 @@ def history_page(
                     html.Div(
                         className="row dates",
                         children=[
-                            html.Div(
-                                className="date-field",
-                                children=[
-                                    _label("From", "hist-from"),
-                                    dcc.Input(
-                                        id="hist-from",
-                                        type="date",
-                                        value=query.get("from") or None,
-                                        className="text-input",
-                                    ),
-                                ],
-                            ),
-                            html.Div(
-                                className="date-field",
-                                children=[
-                                    _label("To", "hist-to"),
-                                    dcc.Input(
-                                        id="hist-to",
-                                        type="date",
-                                        value=query.get("to") or None,
-                                        className="text-input",
-                                    ),
-                                ],
-                            ),
+                            _date_field("From", "hist-from", query.get("from")),
+                            _date_field("To", "hist-to", query.get("to")),
                         ],
                     ),
                     html.Div(
@@ -451,6 +429,16 @@ def history_page(
                     ),
                 ],
             ),
+        ],
+    )
+
+
+def _date_field(label: str, field_id: str, value: str | None) -> html.Div:
+    return html.Div(
+        className="date-field",
+        children=[
+            _label(label, field_id),
+            dcc.Input(id=field_id, type="date", value=value or None, className="text-input"),
         ],
     )
 
