@@ -313,7 +313,14 @@ def test_live_page_says_degraded_when_redis_dies_and_recovers(tmp_path, redis_se
         reader.client.hset(
             reader.keys.state,
             mapping=LiveState(
-                **{"session": "s1", "player": "Cleo", "workout": "squat", "running": True, "reps": 4}
+                **{
+                    "session": "s1",
+                    "player": "Cleo",
+                    "workout": "squat",
+                    "running": True,
+                    "reps": 4,
+                    "total_reps": 4,
+                }
             ).encode(),
         )
         d = browser
@@ -335,7 +342,14 @@ def test_live_page_says_degraded_when_redis_dies_and_recovers(tmp_path, redis_se
         reader.client.hset(
             reader.keys.state,
             mapping=LiveState(
-                **{"session": "s1", "player": "Cleo", "workout": "squat", "running": True, "reps": 5}
+                **{
+                    "session": "s1",
+                    "player": "Cleo",
+                    "workout": "squat",
+                    "running": True,
+                    "reps": 5,
+                    "total_reps": 5,
+                }
             ).encode(),
         )
         wait_for(
