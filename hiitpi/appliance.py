@@ -122,10 +122,12 @@ class Appliance:
         from hiitpi.engine import Engine
         from hiitpi.web.health import capture_probe, engine_probe
 
+        # the video encoder is a sink, and the viewers' side of a camera that can encode itself
         engine = self.engine = Engine(
             self.settings,
             recorder=self.recorder,
             sinks=(self.video,),
+            video=self.video,
             autostart=self.settings.referee.autostart,  # nothing starts by itself unless asked
         )
         engine.start()

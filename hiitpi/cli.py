@@ -13,7 +13,7 @@ import logging
 import os
 import sys
 
-from hiitpi import __version__
+from hiitpi import __version__, threadpools
 from hiitpi.config import load_settings
 from hiitpi.errors import EXIT_FAILURE, HiitpiError, InputError
 from hiitpi.logs import setup_logging
@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     # FFmpeg inside OpenCV prints its own complaints ("moov atom not found") over our one-line errors
     os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
+    threadpools.set_environment()  # before numpy, OpenCV or BLAS load: their pools are sized at load
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
@@ -87,6 +88,7 @@ def main(argv: list[str] | None = None) -> int:
             setup_logging("INFO")
             raise
         setup_logging(settings.general.log_level)
+        threadpools.configure(settings.pose.threads)
         return int(args.func(args, settings) or 0)
     except KeyboardInterrupt:
         return 130

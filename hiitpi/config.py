@@ -182,6 +182,14 @@ class RedisSettings(Section):
         5000, ge=100, le=1_000_000, title="Stream cap", description="Approximate entries kept."
     )
     prefix: str = Field("hiitpi", title="Key prefix", description="Namespace for every key.")
+    sample_fps: float = Field(
+        10.0,
+        ge=0,
+        le=120,
+        title="Sample rate",
+        description="Live samples per second on the bus (twice the page's 5 chart points a "
+        "second); events and state changes are written at once whatever it is; 0 = every frame.",
+    )
 
 
 class WebSettings(Section):

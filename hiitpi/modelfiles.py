@@ -19,7 +19,6 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
-from tqdm import tqdm
 
 from hiitpi.config import Settings
 from hiitpi.errors import ErrorList, HiitpiError, InputError
@@ -314,6 +313,8 @@ def _wheel_platform() -> str:
 
 
 def _copy(inp, out, total: int | None, label: str, progress: bool) -> None:
+    from tqdm import tqdm  # only a download needs it; every start opens the model store
+
     with tqdm(
         total=total or None,
         unit="B",

@@ -1,18 +1,25 @@
 #!/usr/bin/env python3
 """Leave-one-source-out figures for the referee's data-chosen constants.
 
-The calibration's constants (how far a turning point must come back, how many turning points the
-positions are the median of) and the states' levels in travel units (start below, far above,
-partial above) were chosen by measuring on the labelled data. This re-chooses them without each
-source in turn: for every source (a clip's `source_repo` in the clips manifest, the data set for
-pose sequences), the grid value with the lowest MAE on every *other* source is picked and scored
-on the left-out one, beside the shipped default. Prints a Markdown section for docs/accuracy.md.
+Two groups of constants were chosen by measuring on the labelled data, each on a grid around the
+shipped value:
+
+- *travel*: the calibration's turning points (how far a turning point must come back, how many
+  turning points the positions are the median of) and the states' levels in travel units (start
+  below, far above, partial above);
+- *re-learning*: when a stale travel is re-learnt from smaller turning points (how many of them,
+  and how steady their rhythm must be).
+
+For every source (a clip's `source_repo` in the clips manifest, the data set for pose sequences),
+the grid value with the lowest MAE on every *other* source is picked and scored on the left-out
+one, beside the shipped default. Prints a Markdown section for docs/accuracy.md.
 
     scripts/eval_loso.py DATA_DIR [MODEL]
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import sys
@@ -29,20 +36,31 @@ from hiitpi.referee.catalog import load_catalog  # noqa: E402
 from hiitpi.referee.datasets import read_manifest, read_pose_index  # noqa: E402
 from hiitpi.referee.evaluate import score_clips, score_pose_sequences  # noqa: E402
 
-#: the shipped choice and the grid around it
-DEFAULT = (0.5, 3, (0.35, 0.65, 0.5))
-TURNS = (0.35, 0.5, 0.65)
-REPS = (3, 5, 9)
-LEVELS = ((0.35, 0.65, 0.5), (0.3, 0.7, 0.45), (0.25, 0.75, 0.4))
+#: the shipped travel levels (start below, far above, partial above) the grid replaces
+LEVELS0 = (0.35, 0.65, 0.5)
+
+#: name -> (title of the choice, shipped value, grid); a value is a tuple of the group's constants
+GRIDS = {
+    "travel": (
+        "turn, turning points, levels",
+        (0.5, 3, LEVELS0),
+        list(itertools.product((0.35, 0.5, 0.65), (3, 5, 9), (LEVELS0, (0.3, 0.7, 0.45), (0.25, 0.75, 0.4)))),
+    ),
+    "relearn": (
+        "small turning points, rhythm",
+        (8, 0.3),
+        list(itertools.product((6, 8, 10), (0.2, 0.3, 0.5))),
+    ),
+}
 
 
 class Relevelled:
-    """The catalogue with the shipped travel levels (0.35, 0.65, 0.5) replaced by others, and every
-    calibrated feature reading ``reps`` turning points."""
+    """The catalogue with the shipped travel levels replaced by others, and every calibrated
+    feature reading ``reps`` turning points."""
 
     def __init__(self, catalog, levels, reps: int):
         self.catalog = catalog
-        self.levels = dict(zip(DEFAULT[2], levels, strict=True))
+        self.levels = dict(zip(LEVELS0, levels, strict=True))
         self.reps = reps
         self._cache: dict = {}
 
@@ -75,11 +93,29 @@ class Relevelled:
         return rule.model_copy(update={"states": states, "rep": rep, "features": features})
 
 
-def run(data: Path, settings, combo) -> list:
-    turn, reps, levels = combo
-    calibrate.TURN = turn
-    catalog = Relevelled(load_catalog(REPO / "rules"), levels, reps)
+@contextlib.contextmanager
+def constants(**values):
+    """The calibration module's constants set to ``values`` for the duration."""
+    saved = {k: getattr(calibrate, k) for k in values}
+    for k, v in values.items():
+        setattr(calibrate, k, v)
     try:
+        yield
+    finally:
+        for k, v in saved.items():
+            setattr(calibrate, k, v)
+
+
+def catalog_for(group: str, value, rules):
+    if group == "travel":
+        turn, reps, levels = value
+        return Relevelled(rules, levels, reps), {"TURN": turn}
+    turns, cv = value
+    return rules, {"RELEARN_TURNS": turns, "RHYTHM_CV": cv}
+
+
+def run(data: Path, settings, catalog, consts: dict) -> list:
+    with constants(**consts):
         clips = score_clips(read_manifest(data / "clips" / "manifest.csv"), catalog, settings, "judge")
         seqs = [
             r
@@ -93,8 +129,6 @@ def run(data: Path, settings, combo) -> list:
                 source=name,
             )
         ]
-    finally:
-        calibrate.TURN = DEFAULT[0]
     return [r for r in (*clips, *seqs) if r.scored and not r.is_hold]
 
 
@@ -106,32 +140,51 @@ def obo(results) -> float:
     return float(np.mean([r.abs_err <= 1 for r in results])) if results else float("nan")
 
 
+def fmt(value) -> str:
+    parts = []
+    for v in value:
+        parts.append("/".join(f"{x:g}" for x in v) if isinstance(v, tuple) else f"{v:g}")
+    return ", ".join(parts)
+
+
+def table(group: str, data: Path, settings, rules) -> list[str]:
+    title, default, grid = GRIDS[group]
+    assert default in grid
+    by_value = {}
+    for value in grid:
+        catalog, consts = catalog_for(group, value, rules)
+        by_value[value] = run(data, settings, catalog, consts)
+    sources = sorted({r.source for r in by_value[default]}, key=lambda s: (s in ("RepCount-A", "Countix"), s))
+    lines = [
+        f"| left out | clips | chosen without it ({title}) | MAE shipped | OBO shipped | MAE left out | OBO left out |",
+        "|---|---:|---|---:|---:|---:|---:|",
+    ]
+    for held in sources:
+        rest = {v: [r for r in rs if r.source != held] for v, rs in by_value.items()}
+        best = min(grid, key=lambda v: (mae(rest[v]), v != default))
+        mine = [r for r in by_value[best] if r.source == held]
+        shipped = [r for r in by_value[default] if r.source == held]
+        lines.append(
+            f"| {held} | {len(mine)} | {fmt(best)} | {mae(shipped):.3f} | {obo(shipped):.2f} "
+            f"| {mae(mine):.3f} | {obo(mine):.2f} |"
+        )
+    return lines
+
+
 def main() -> int:
     logging.disable(logging.WARNING)
     data = Path(sys.argv[1])
     model = sys.argv[2] if len(sys.argv) > 2 else "movenet-lightning"
+    groups = sys.argv[3:] or list(GRIDS)
     settings = load_settings(None, overrides={("pose", "model"): model})
-    combos = list(itertools.product(TURNS, REPS, LEVELS))
-    assert DEFAULT in combos
-    by_combo = {c: run(data, settings, c) for c in combos}
-    sources = sorted({r.source for r in by_combo[DEFAULT]}, key=lambda s: (s in ("RepCount-A", "Countix"), s))
-    rows = []
-    for held in sources:
-        rest = {c: [r for r in rs if r.source != held] for c, rs in by_combo.items()}
-        best = min(combos, key=lambda c: (mae(rest[c]), c != DEFAULT))
-        mine = [r for r in by_combo[best] if r.source == held]
-        shipped = [r for r in by_combo[DEFAULT] if r.source == held]
-        rows.append((held, len(mine), best, mae(shipped), obo(shipped), mae(mine), obo(mine)))
-    print(
-        "| left out | clips | chosen without it (turn, turning points, levels) | MAE shipped | OBO shipped "
-        "| MAE left out | OBO left out |"
-    )
-    print("|---|---:|---|---:|---:|---:|---:|")
-    for held, n, best, m0, o0, m1, o1 in rows:
-        turn, reps, lv = best
-        print(
-            f"| {held} | {n} | {turn:g}, {reps}, {lv[0]:g}/{lv[1]:g}/{lv[2]:g} | {m0:.3f} | {o0:.2f} | {m1:.3f} | {o1:.2f} |"
-        )
+    rules = load_catalog(REPO / "rules")
+    for i, group in enumerate(groups):
+        if i:
+            print()
+        title, default, grid = GRIDS[group]
+        print(f"**{group}** ({title}; shipped {fmt(default)}; a grid of {len(grid)}):")
+        print()
+        print("\n".join(table(group, data, settings, rules)))
     return 0
 
 

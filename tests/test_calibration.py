@@ -150,6 +150,58 @@ def test_a_lazy_first_rep_does_not_lower_the_bar(travel_rule):
     assert ref.count == 4
 
 
+def knee_track(parts, fps: float = 30.0) -> list:
+    """Knee angles: standing 1 s, then for each (reps, bottom, period_s, pause_s) that many bends to
+    ``bottom`` degrees, each followed by ``pause_s`` standing; standing 1 s at the end."""
+    angles = [178.0] * int(fps)
+    for reps, bottom, period_s, pause_s in parts:
+        m = int(period_s * fps)
+        for _ in range(reps):
+            angles += [
+                178.0 - (0.5 - 0.5 * math.cos(2 * math.pi * i / m)) * (178.0 - bottom) for i in range(m)
+            ]
+            angles += [178.0] * int(pause_s * fps)
+    return angles + [178.0] * int(fps)
+
+
+def knee_poses(angles, fps: float = 30.0) -> list:
+    return [standing_figure(Figure(knee_deg=a), i / fps) for i, a in enumerate(angles)]
+
+
+def test_a_stale_travel_is_relearnt_from_a_steady_rhythm(travel_rule):
+    # two very deep squats (the travel is learnt at its 120-degree ceiling), then a set of twelve
+    # shallow ones (38 degrees) at a steady 1.2 s: their turning points never come back half of
+    # 120 degrees, but after four steady cycles the travel is theirs and the rest are counted
+    ref = Referee(travel_rule, counting="attempts")
+    run(ref, knee_poses(knee_track([(2, 30.0, 2.0, 0.0), (12, 140.0, 1.2, 0.0)])))
+    cal = ref._features[ref._fidx["knee"]].calibrator
+    assert cal.relearnt == 1
+    assert cal.travel == pytest.approx(38.0, abs=3.0)
+    assert ref.count == 2 + 12 - 4
+    # without the deep ones nothing is stale: all twelve count and nothing is re-learnt
+    ref = Referee(travel_rule, counting="attempts")
+    run(ref, knee_poses(knee_track([(12, 140.0, 1.2, 0.0)])))
+    assert (ref.count, ref._features[ref._fidx["knee"]].calibrator.relearnt) == (12, 0)
+
+
+def test_fidgets_without_a_rhythm_do_not_relearn_the_travel():
+    # six squats to 90 degrees, then small knee wiggles (32 degrees, just over the floor) at
+    # irregular times: not a set, so the travel stays the squats' and the wiggles are not reps
+    cal = Calibrator(KNEE_CAL)
+    angles = knee_track([(6, 90.0, 2.0, 0.0)])
+    for pause_s in (0.2, 3.0, 0.5, 4.0, 0.3, 2.5, 0.4, 3.5, 0.2, 3.0):
+        angles += knee_track([(1, 146.0, 0.6, pause_s)])[30:-30]
+    us = [cal.update(a, i / 30.0) for i, a in enumerate(angles)]
+    assert cal.relearnt == 0
+    assert cal.travel == pytest.approx(88.0, abs=3.0)
+    assert max(us[-400:]) < 0.5
+    # the same wiggles in a steady rhythm are a set of shallow reps: re-learnt
+    cal = Calibrator(KNEE_CAL)
+    for i, a in enumerate(knee_track([(6, 90.0, 2.0, 0.0), (10, 146.0, 0.6, 0.5)])):
+        cal.update(a, i / 30.0)
+    assert cal.relearnt == 1 and cal.travel == pytest.approx(32.0, abs=3.0)
+
+
 # ---------------------------------------------------------------------------------------------
 # frame rate, start and end of a clip
 
@@ -329,6 +381,29 @@ def test_a_feature_decides_only_in_the_views_it_is_valid_in(tmp_path):
     assert side.view == "side" and (side.count, side.no_reps) == (0, 3)
     front = session(0.0)
     assert front.view == "front" and (front.count, front.no_reps) == (3, 0)
+
+
+def test_the_posture_that_gates_calibration_uses_only_the_features_valid_in_the_view(tmp_path):
+    # both states need the hips seen overlapping (side on), a feature valid only side on: from the
+    # front it neither decides a state nor stops the travel being learnt
+    p = tmp_path / "posture.toml"
+    p.write_text(
+        TRAVEL_RULE.replace(
+            'knee = { type = "angle"',
+            'hips = { type = "distance", points = ["left_hip", "right_hip"] }\nknee = { type = "angle"',
+        )
+        .replace("below = 0.3 }]", 'below = 0.3 }, { feature = "hips", below = 0.3 }]')
+        .replace("above = 0.7 }]", 'above = 0.7 }, { feature = "hips", below = 0.3 }]')
+    )
+    rule = with_features(load_rule(p), knee={"calibrate": KNEE_CAL}, hips={"views": ("side",)})
+    # three squats to 85 degrees, then two to 150 (28 degrees: under a third of the learnt travel,
+    # though most of the 30-degree floor a travel never learnt would have)
+    for facing in (88.0, 0.0):
+        ref = Referee(rule)
+        deep = squats(3, 85.0, facing=facing)
+        run(ref, deep + squats(2, 150.0, facing=facing, t0=deep[-1].timestamp + 1 / 30, lead_s=0.0))
+        assert ref.view == ("side" if facing else "front")
+        assert ref.count == 3, facing
 
 
 def test_the_counting_convention_is_a_setting(tmp_path):

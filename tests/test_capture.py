@@ -281,3 +281,100 @@ def test_network_stream_through_opencv(clip, tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_a_file_is_read_inline_and_a_camera_in_a_capture_thread(clip, short_clip):
+    from hiitpi.capture.inline import InlineCapture
+    from hiitpi.capture.runner import open_capture
+
+    class Camera(VideoFileSource):
+        threaded = True  # a file standing in for a camera
+
+    before = {t.name for t in threading.enumerate()}
+    inline = open_capture(lambda: VideoFileSource(short_clip, paced=False))
+    assert isinstance(inline, InlineCapture)
+    assert {t.name for t in threading.enumerate()} == before  # no thread for a file
+    threaded = open_capture(lambda: Camera(clip, paced=True))
+    try:
+        assert isinstance(threaded, CaptureRunner) and threaded.next_frame(timeout=2) is not None
+        assert {"capture-1", "capture-watchdog"} <= {t.name for t in threading.enumerate()}
+        assert inline.next_frame().seq == 0
+    finally:
+        threaded.stop()
+        inline.stop()
+
+
+def test_inline_unpaced_file_every_frame_decoded_in_the_callers_thread(short_clip):
+    from hiitpi.capture.inline import InlineCapture
+
+    class Recording(VideoFileSource):
+        readers: set = set()  # noqa: RUF012
+
+        def read(self):
+            self.readers.add(threading.current_thread().name)
+            return super().read()
+
+    capture = InlineCapture(lambda: Recording(short_clip, paced=False))
+    capture.start()
+    seqs = []
+
+    def analysis():
+        while (f := capture.next_frame(timeout=0.2)) is not None:
+            seqs.append(f.seq)
+
+    t = threading.Thread(target=analysis, name="analysis")
+    t.start()
+    t.join(10)
+    capture.stop()
+    assert seqs == list(range(12)) and Recording.readers == {"analysis"}
+    st = capture.status()
+    assert st.finished and st.healthy and st.dropped == 0 and st.frames == 12
+
+
+def test_inline_paced_file_keeps_time_and_drops_what_a_slow_reader_misses(clip):
+    """A reader taking 0.1 s per frame of a 30 fps file: about 2 of every 3 frames are skipped
+    (never decoded into pictures), timestamps follow the clock, and the skipped ones count as
+    dropped, as with a camera's latest-frame buffer."""
+    from hiitpi.capture.inline import InlineCapture
+
+    capture = InlineCapture(lambda: VideoFileSource(clip, paced=True))
+    capture.start()
+    try:
+        t0 = time.monotonic()
+        frames = []
+        while time.monotonic() - t0 < 1.2:
+            frames.append(capture.next_frame())
+            time.sleep(0.1)
+        wall = time.monotonic() - t0
+        st = capture.status()
+    finally:
+        capture.stop()
+    assert len(frames) <= 13
+    # media time keeps up with the clock (within a couple of frames), not with the reads
+    assert frames[-1].timestamp == pytest.approx(wall - 0.1, abs=0.15)
+    gaps = [b.seq - a.seq for a, b in itertools.pairwise(frames)]
+    assert min(gaps) >= 2 and st.dropped == frames[-1].seq + 1 - len(frames)
+    assert st.frames >= frames[-1].seq + 1 and not st.finished
+
+
+def test_inline_file_that_fails_says_why_and_delivers_again_after_a_restart(clip, caplog):
+    """A decoding failure: no more frames (and no busy loop), not running, the reason in status();
+    stop + start (what the supervisor does) opens it again and frames flow."""
+    from hiitpi.capture.inline import InlineCapture
+
+    FailingVideo.instances = 0
+    capture = InlineCapture(lambda: FailingVideo(clip, paced=False))
+    capture.start()
+    caplog.set_level(logging.WARNING, logger="hiitpi.capture.inline")
+    n = 0
+    while capture.next_frame() is not None:
+        n += 1
+    t0 = time.monotonic()
+    assert capture.next_frame(timeout=0.2) is None and time.monotonic() - t0 >= 0.15
+    st = capture.status()
+    assert n == 5 and not st.finished and not st.healthy and not capture.running
+    assert "USB camera unplugged" in st.last_error and "until restarted" in caplog.text
+    capture.stop()
+    capture.start()  # the second FailingVideo does not fail
+    assert capture.running and capture.next_frame() is not None and capture.status().restarts == 1
+    capture.stop()

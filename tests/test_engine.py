@@ -99,6 +99,10 @@ def test_clip_to_redis_count_equals_analyze_and_readers_agree(
     engine = Engine(settings, source_factory=lambda: VideoFileSource(clip, paced=False))
     engine.start()
     try:
+        # a file is decoded in the analysis thread: no capture thread, no hand-over; and the
+        # supervisor sees the capture alive (it would restart it otherwise)
+        assert not [t.name for t in threading.enumerate() if t.name.startswith("capture")]
+        assert engine.capture_alive
         assert engine.wait(timeout=120)
         time.sleep(0.3)
     finally:
@@ -106,12 +110,13 @@ def test_clip_to_redis_count_equals_analyze_and_readers_agree(
         stop.set()
         for t in threads:
             t.join(3)
+    assert engine.capture_alive  # a file that has ended is not a dead camera
     state = readers[0].state()
     assert analyze_result["reps"] >= 1
     assert int(state["reps"]) == analyze_result["reps"]
     assert int(state["no_reps"]) == analyze_result["no_reps"]
     assert state["running"] == "0" and state["workout"] == WORKOUT
-    # every frame analysed (an unpaced file loses none), every one published
+    # every frame analysed (an unpaced file loses none)
     assert engine.stats.frames == analyze_result["frames"] == 126
     assert state["dropped"] == "0"
     # two viewers saw exactly the same entries in the same order, and nothing was consumed
@@ -122,9 +127,13 @@ def test_clip_to_redis_count_equals_analyze_and_readers_agree(
     assert kinds[0] == "session_start" and kinds[-1] == "session_stop"
     assert kinds.count("rep") == analyze_result["reps"]
     samples = [e for e in history if e.type == "sample"]
-    assert [e.seq for e in samples] == list(range(126))
+    # samples at the viewers' rate ([redis] sample_fps), not one per frame; each rep beside its frame's
+    seqs = [e.seq for e in samples]
+    assert seqs == sorted(set(seqs)) and set(seqs) <= set(range(126)) and seqs[0] == 0
+    assert len(seqs) < 126
+    assert all(history[i + 1].type == "sample" for i, e in enumerate(history) if e.kind == "rep")
     assert all(e.stages.get("pose", 0) > 0 for e in samples)
-    assert sum(e.keypoints is not None for e in samples) > 100
+    assert sum(e.keypoints is not None for e in samples) > 0.8 * len(samples)
     for r in readers:
         r.close()
 
@@ -177,6 +186,7 @@ def test_redis_killed_mid_clip_same_count_and_reconnect_reported(
 class StallingVideo(VideoFileSource):
     """A real clip whose first opening stops delivering after 20 frames (a hung camera)."""
 
+    threaded = True  # a camera: read in a capture thread, watched by the watchdog
     opened = 0
 
     def __init__(self, path, release: threading.Event):

@@ -30,6 +30,17 @@ def test_bench_pipeline_json_contract(shared_data, model_mirror, redis_url, tmp_
     assert set(out["stage_median_ms"]) >= {"pose", "smooth", "referee", "publish"}
     assert out["frame_to_redis_ms"]["median"] <= out["frame_to_redis_ms"]["p95"]
     assert out["reps"] == out["redis_state_reps"]
+    # every thread's CPU per frame, the Redis server's, and the ratio to a bare invoke of the same model
+    by_thread = out["cpu_ms_per_frame_by_thread"]
+    assert (
+        by_thread["analysis"] > 0 and "redis server" in by_thread and "capture" not in by_thread
+    )  # a file: inline
+    assert out["all_cpu_ms_per_frame"] == pytest.approx(sum(by_thread.values()), abs=0.01)
+    assert out["bare_invoke"]["cpu_ms"] > 0 and len(out["bare_invoke"]["runs"]) == 2
+    assert out["cpu_to_invoke"] == pytest.approx(
+        out["all_cpu_ms_per_frame"] / out["bare_invoke"]["cpu_ms"], rel=0.01
+    )
+    assert out["cpu_to_invoke"] > 1  # the model is not all there is
     # the bench cleans up after itself
     import redis
 

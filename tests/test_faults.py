@@ -216,6 +216,7 @@ def test_camera_that_delivers_nothing(tmp_path, clip, model_mirror, redis_url, c
 
     class DeadCamera(VideoFileSource):
         live = True
+        threaded = True  # a camera: read in a capture thread, watched by the watchdog
 
         def read(self):
             release.wait(30)

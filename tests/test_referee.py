@@ -416,6 +416,30 @@ def test_shipped_push_up_counts_and_calls_sagging_hips():
     assert all(e.reason == "hips piked" for e in events if e.kind == "no_rep")
 
 
+def test_shipped_push_up_reads_the_head_above_the_feet_when_the_elbows_are_not_seen():
+    # the head is the far end of the body's lever about the feet: it travels furthest, and
+    # counts the push-ups on its own when the elbows are hidden (no elbow angle, no depth mark)
+    rule = shipped("push_up")
+    ref = Referee(rule, counting="attempts")
+    head = ref._fidx["head"]
+    elbows = [KEYPOINT_INDEX["left_elbow"], KEYPOINT_INDEX["right_elbow"]]
+    lows, t = [], 0.0
+    for _ in range(4):
+        for i in range(45):
+            x = 0.5 - 0.5 * math.cos(2 * math.pi * i / 45)
+            pose = plank_figure(t, elbow_deg=175 - 95 * x)
+            pose.keypoints[elbows, 2] = 0.05
+            ref.update(pose)
+            assert ref.values[ref._fidx["elbow"]] is None
+            if i == 22:
+                lows.append(ref.values[head])
+            t += 1 / FPS
+    assert ref.attempts == 4
+    assert all(v > 0.65 for v in lows[1:])  # the bottom is the far end of the learnt travel
+    # in a front view the head's height says nothing (it is not valid there)
+    assert not rule.features["head"].valid_in("front")
+
+
 def test_offset_is_signed_down_the_image_whichever_way_the_body_faces():
     shoulder, ankle = (100.0, 300.0, 1.0), (400.0, 320.0, 1.0)
     sagging, piked = (250.0, 350.0, 1.0), (250.0, 250.0, 1.0)

@@ -58,7 +58,7 @@ def count(file_poses, workout: str, step: int = 1) -> Referee:
 @pytest.mark.parametrize(
     "file, workout",
     [
-        # a portrait phone in front of and above the person: the hip line and chest are not valid
+        # a portrait phone in front of and above the person: the hip line and the head are not valid
         # in that view, the elbow's own travel counts
         ("push_up/omar_pushup3_dumbbells_portrait.mp4", "push_up"),
         # front view, then a cut to a side view: the standing height counts in both, the torso's

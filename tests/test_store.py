@@ -150,6 +150,64 @@ def test_a_schema_from_a_newer_hiitpi_is_refused_clearly(tmp_path):
         Store.open(tmp_path / "h.db")
 
 
+def test_the_revisions_read_without_alembic_are_alembics(tmp_path):
+    """head_revision / current_revision read the scripts and the table themselves (so a start
+    needs no Alembic); they say what Alembic says, at every step of the history."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from hiitpi.store.migrate import _script_revisions, alembic_config
+
+    scripts = ScriptDirectory.from_config(alembic_config())
+    assert [head_revision()] == scripts.get_heads()
+    assert set(_script_revisions()) == {s.revision for s in scripts.walk_revisions()}
+    store = Store(tmp_path / "h.db")
+    try:
+        for target in ["base", *reversed([s.revision for s in scripts.walk_revisions()])]:
+            with store.write_engine.begin() as conn:
+                if target == "base":
+                    command.downgrade(alembic_config(conn), "base")
+                else:
+                    command.upgrade(alembic_config(conn), target)
+            with store.read_engine.connect() as conn:
+                assert (
+                    current_revision(store.read_engine)
+                    == MigrationContext.configure(conn).get_current_revision()
+                )
+    finally:
+        store.close()
+
+
+_START_PROBE = """
+import sys
+from hiitpi.store.db import Store
+Store.open(sys.argv[1]).close()
+print(",".join(m for m in ("alembic", "mako", "pygments") if m in sys.modules))
+"""
+
+
+def test_opening_an_up_to_date_database_loads_no_alembic(tmp_path):
+    """The every-start case: the schema is current, so neither Alembic nor the syntax highlighter
+    its templates pull in is imported; a database that needs a migration does load it."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    db = tmp_path / "h.db"
+
+    def loaded() -> str:
+        run = subprocess.run(
+            [sys.executable, "-c", _START_PROBE, str(db)], capture_output=True, text=True, cwd=REPO
+        )
+        assert run.returncode == 0, run.stderr
+        return run.stdout.strip()
+
+    assert loaded() == "alembic,mako,pygments"  # created: migrations ran
+    assert loaded() == ""  # every later start
+
+
 def test_migration_matches_models(store):
     """Autogenerate finds no difference between the migration scripts and the models."""
     from alembic.autogenerate import compare_metadata

@@ -14,6 +14,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from hiitpi.config import Settings
 from hiitpi.stats import percentile
@@ -33,6 +34,9 @@ def register_bench(bsub: argparse._SubParsersAction) -> None:
     p.add_argument("--workout", help="rules name (default: [referee] workout)")
     p.add_argument("--redis-url", help="Redis URL (default: [redis] url; a private one is started if absent)")
     p.add_argument("--seconds", type=float, help="stop after this many seconds (default: the whole clip)")
+    p.add_argument(
+        "--viewer", action="store_true", help="one viewer on the video (the MJPEG encoder and its hand-out)"
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=bench_pipeline_cmd, settings_overrides=_overrides)
 
@@ -46,35 +50,94 @@ def _overrides(args: argparse.Namespace) -> dict:
     }
 
 
+def redis_server_cpu_s(client: Any) -> float | None:
+    """CPU seconds the Redis server process has used (``INFO cpu``: all its threads), if it says."""
+    try:
+        info = client.info("cpu")
+        return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+    except Exception:  # an INFO-less proxy: the figure is left out, not guessed
+        log.debug("no INFO cpu from Redis", exc_info=True)
+        return None
+
+
+def _first_frame(source: Path) -> Any:
+    from hiitpi.capture.video import VideoFileSource
+
+    src = VideoFileSource(source, paced=False)
+    src.open()
+    try:
+        return src.read().image
+    finally:
+        src.close()
+
+
 def run_pipeline_bench(
-    settings: Settings, source: Path, *, paced: bool, seconds: float | None = None
+    settings: Settings,
+    source: Path,
+    *,
+    paced: bool,
+    seconds: float | None = None,
+    invoke_runs: int = 300,
+    viewer: bool = False,
 ) -> dict:
-    """Run the engine over ``source`` once and measure it. Redis must be reachable at settings.redis.url."""
+    """Run the engine over ``source`` once and measure it. Redis must be reachable at settings.redis.url.
+
+    The same model is also invoked bare (`hiitpi.bench.pose.bare_invoke`) before and after the
+    run, in this process, so every cost can be read as a ratio to it, measured in the same minute.
+    """
+    from hiitpi.bench.pose import bare_invoke
+    from hiitpi.bench.threadcpu import ThreadCpuMeter
     from hiitpi.capture.video import VideoFileSource
     from hiitpi.engine import Engine
+    from hiitpi.pose.registry import create_estimator
 
     settings = settings.model_copy(deep=True)
     settings.redis.prefix = settings.redis.prefix + ":bench"
+    frame0 = _first_frame(source)
+    source_fps = VideoFileSource(source).fps_probe() or 30.0
+    bare_model = create_estimator(settings)
+    invokes = [bare_invoke(bare_model, frame0, invoke_runs)]
+    spaced = [bare_invoke(bare_model, frame0, 60, period_s=1.0 / source_fps)] if paced else []
+    watcher = None
+    if viewer:
+        from hiitpi.bench.viewer import BenchViewer
+
+        watcher = BenchViewer(settings)
+        watcher.start()
     engine = Engine(
         settings,
         source_factory=lambda: VideoFileSource(source, paced=paced, loop=False),
         stats_window=1_000_000,  # every frame's cost, for the medians
+        sinks=(watcher.video,) if watcher is not None else (),
     )
+    meter = ThreadCpuMeter()
     engine.start()
-    # Measure from here: model loading is start-up, not pipeline cost.
-    cpu0, wall0 = time.process_time(), time.monotonic()
     try:
+        client = engine.publisher.client
+        # Measure from here: model loading is start-up, not pipeline cost.
+        frames0 = engine.stats.frames
+        redis0 = redis_server_cpu_s(client)
+        meter.start()
+        cpu0, wall0 = time.process_time(), time.monotonic()
         engine.wait(timeout=seconds)
         wall = time.monotonic() - wall0
         cpu = time.process_time() - cpu0
+        meter.stop()
+        redis1 = redis_server_cpu_s(client)
+        measured = engine.stats.frames - frames0
         status = engine.capture.status()
         reps = engine.live_state().total_reps
-        client = engine.publisher.client
         state = {k.decode(): v.decode() for k, v in client.hgetall(engine.keys.state).items()}
         xlen = client.xlen(engine.keys.stream)
         client.delete(engine.keys.stream, engine.keys.state, engine.keys.commands)
     finally:
         engine.stop()
+        if watcher is not None:
+            watcher.stop()
+    invokes.append(bare_invoke(bare_model, frame0, invoke_runs))
+    if paced:
+        spaced.append(bare_invoke(bare_model, frame0, 60, period_s=1.0 / source_fps))
+    bare_model.close()
     records = list(engine.stats.records)
     stages: dict[str, list[float]] = {}
     for r in records:
@@ -83,20 +146,43 @@ def run_pipeline_bench(
     lat = [r.latency_ms for r in records if r.latency_ms is not None]
     acpu = [r.cpu_ms for r in records]
     pose = stages.get("pose", [])
+    per_frame = 1000.0 / measured if measured else 0.0
+    by_thread = {k: round(v * per_frame, 3) for k, v in sorted(meter.by_role().items())}
+    if redis0 is not None and redis1 is not None:
+        by_thread["redis server"] = round((redis1 - redis0) * per_frame, 3)
+    all_cpu = round(sum(by_thread.values()), 3) if measured else None
+    invoke_cpu = round(statistics.mean(i["cpu_ms"] for i in invokes), 3)
+    invoke_wall = round(statistics.mean(i["wall_ms"] for i in invokes), 3)
+    fps = round(measured / wall, 2) if wall > 0 else 0.0
     return {
         "source": str(source),
         "model": settings.pose.model,
         "paced": paced,
-        "source_fps": VideoFileSource(source).fps_probe(),
+        "source_fps": source_fps,
         "frames": len(records),
         "captured": status.frames,
         "dropped": status.dropped,
         "seconds": round(wall, 3),
-        "fps": round(len(records) / wall, 2) if wall > 0 else 0.0,
+        "fps": fps,
         "cpu_cores_busy": round(cpu / wall, 3) if wall > 0 else 0.0,
         # CPU time the process spent per analysed frame (capture, pose, referee, publishing):
         # on a machine shared with other work, what the pipeline would cost on a core of its own.
-        "cpu_ms_per_frame": round(1000 * cpu / len(records), 3) if records else None,
+        "cpu_ms_per_frame": round(cpu * per_frame, 3) if measured else None,
+        # ... split by thread, with the Redis server's own CPU beside it
+        "cpu_ms_per_frame_by_thread": by_thread,
+        "all_cpu_ms_per_frame": all_cpu,
+        # the model alone, in the same process and the same minutes (before and after the run)
+        "bare_invoke": {"cpu_ms": invoke_cpu, "wall_ms": invoke_wall, "runs": invokes},
+        "cpu_to_invoke": round(all_cpu / invoke_cpu, 3) if all_cpu and invoke_cpu else None,
+        # paced runs: the same invoke once per frame period, the thread asleep in between (as the
+        # analysis thread is): what the model itself costs once the caches went cold between frames
+        "bare_invoke_spaced": (
+            {"cpu_ms": round(statistics.mean(i["cpu_ms"] for i in spaced), 3), "runs": spaced}
+            if spaced
+            else None
+        ),
+        # wall time per analysed frame over the bare invoke's (unpaced: how close to the model's speed)
+        "period_to_invoke": round(1000.0 / fps / invoke_wall, 3) if fps and invoke_wall else None,
         # CPU time of the analysis thread per frame, pose model included: unlike wall times it
         # does not grow while the thread waits for a core on a busy machine.
         "analysis_cpu_ms": {
@@ -114,6 +200,8 @@ def run_pipeline_bench(
             "median": round(statistics.median(pose), 3) if pose else None,
             "p95": round(percentile(pose, 95), 3) if pose else None,
         },
+        "published": engine.stats.published,
+        "viewer": watcher.report(wall) if watcher is not None else None,
         "reps": reps if reps is not None else int(state.get("reps") or 0),
         "redis_state_reps": int(state["reps"]) if state.get("reps") else None,
         "redis_stream_len": xlen,
@@ -129,7 +217,9 @@ def bench_pipeline_cmd(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     local = ensure_redis(settings.redis.url, settings.general.data_dir / "redis")
     try:
-        result = run_pipeline_bench(settings, source, paced=args.paced, seconds=args.seconds)
+        result = run_pipeline_bench(
+            settings, source, paced=args.paced, seconds=args.seconds, viewer=args.viewer
+        )
     finally:
         if local is not None:
             local.stop()
@@ -137,6 +227,9 @@ def bench_pipeline_cmd(args: argparse.Namespace, settings: Settings) -> int:
         print(json.dumps(result))
         return 0
     print(f"pipeline on {result['source']} ({'paced' if args.paced else 'unpaced'}, {result['model']})")
+    if result["viewer"]:
+        v = result["viewer"]
+        print(f"  one viewer on the video: {v['fps']} pictures/s, {v['kb_per_part']} kB each")
     print(
         f"  {result['frames']} frames in {result['seconds']} s: {result['fps']} fps, "
         f"{result['dropped']} dropped, {result['cpu_cores_busy']} cores busy"
@@ -149,5 +242,16 @@ def bench_pipeline_cmd(args: argparse.Namespace, settings: Settings) -> int:
         print(f"  {k:10s} median {v:8.3f} ms   p95 {result['stage_p95_ms'][k]:8.3f} ms")
     f2r = result["frame_to_redis_ms"]
     print(f"  frame→Redis (without the model): median {f2r['median']} ms, p95 {f2r['p95']} ms")
+    bare = result["bare_invoke"]
+    print(f"  bare invoke of the model: {bare['cpu_ms']} ms CPU, {bare['wall_ms']} ms wall (same run)")
+    if result["bare_invoke_spaced"]:
+        print(f"  ... spaced at the clip's frame rate: {result['bare_invoke_spaced']['cpu_ms']} ms CPU")
+    print("  CPU per analysed frame, by thread:")
+    for k, v in result["cpu_ms_per_frame_by_thread"].items():
+        print(f"    {k:14s} {v:8.3f} ms")
+    print(
+        f"  all threads + Redis: {result['all_cpu_ms_per_frame']} ms = {result['cpu_to_invoke']}x the bare "
+        f"invoke; frame period {result['period_to_invoke']}x its wall time"
+    )
     print(f"  reps counted: {result['reps']} (Redis state: {result['redis_state_reps']})")
     return 0

@@ -134,6 +134,46 @@ def bench_pose(estimator: Any, frames: list, runs: int, warmup: int) -> dict[str
     return result
 
 
+def bare_invoke(
+    estimator: Any, frame: Any, runs: int = 300, warmup: int = 20, period_s: float | None = None
+) -> dict[str, float]:
+    """The model alone: ``interpreter.invoke()`` in a loop on one real input (``frame`` letterboxed
+    and prepared as the backend does), nothing else. What every other cost is compared with.
+
+    ``cpu_ms`` is this process's CPU time per invoke (all threads: XNNPACK's pool included); run
+    it while nothing else in the process works. With ``period_s`` the invokes are spaced like
+    camera frames (the thread sleeps in between, as the analysis thread does), which shows what
+    the same invoke costs when the caches have gone cold between frames.
+    """
+    from hiitpi.pose.geometry import Region, RegionWarp
+
+    model = estimator.input_model
+    h, w = frame.shape[:2]
+    tensor = estimator.prepare(
+        frame, RegionWarp(Region.letterbox(w, h), estimator.input_w, estimator.input_h)
+    )
+    interpreter = model.interpreter
+    interpreter.set_tensor(model.input["index"], tensor)
+    for _ in range(warmup):
+        interpreter.invoke()
+    if period_s:
+        cpu = wall = 0.0
+        due = time.monotonic()
+        for _ in range(runs):
+            due += period_s
+            c0, t0 = time.process_time(), time.perf_counter()
+            interpreter.invoke()
+            cpu += time.process_time() - c0
+            wall += time.perf_counter() - t0
+            time.sleep(max(0.0, due - time.monotonic()))
+    else:
+        c0, t0 = time.process_time(), time.perf_counter()
+        for _ in range(runs):
+            interpreter.invoke()
+        cpu, wall = time.process_time() - c0, time.perf_counter() - t0
+    return {"cpu_ms": round(1000 * cpu / runs, 3), "wall_ms": round(1000 * wall / runs, 3), "runs": runs}
+
+
 def bench_cmd(args: argparse.Namespace, settings: Settings) -> int:
     from hiitpi.pose.registry import create_estimator
     from hiitpi.pose.runtime import load_runtime

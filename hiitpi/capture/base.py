@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -26,7 +27,9 @@ class EndOfStream(Exception):
 class Frame:
     """One captured frame.
 
-    ``image`` is the HxWx3 uint8 BGR image for inference (the Pi camera's small ``lores`` stream);
+    ``image`` is the HxWx3 uint8 image for inference (the Pi camera's small ``lores`` stream), in
+    OpenCV's B, G, R order, or R, G, B when ``rgb`` (a source that can give the model's order
+    directly, saving a conversion per frame);
     ``view`` is the image for viewers when the source has a larger one (the Pi camera's ``main``
     stream), else None and viewers use ``image``. ``captured_at`` is ``time.monotonic()`` when the
     frame left the source (what latency is measured from); ``timestamp`` is the time the referee
@@ -39,10 +42,36 @@ class Frame:
     captured_at: float
     seq: int
     view: np.ndarray | None = None
+    rgb: bool = False
 
     @property
     def viewing_image(self) -> np.ndarray:
-        return self.view if self.view is not None else self.image
+        """What viewers see, B, G, R (the ``view`` when there is one)."""
+        if self.view is not None:
+            return self.view
+        return np.ascontiguousarray(self.image[..., ::-1]) if self.rgb else self.image
+
+
+class VideoTap(Protocol):
+    """The viewers' side of a source that can feed them itself (the Pi camera, whose hardware
+    encoder makes the MJPEG stream; `hiitpi.web.mjpeg.MjpegBroadcaster` is one)."""
+
+    def watching(self) -> bool:
+        """Whether anyone watches now: else the picture for viewers is not even fetched."""
+        ...
+
+    def accepts_camera_jpeg(self) -> bool:
+        """Whether the camera's own encoder may make the stream (never in privacy mode)."""
+        ...
+
+    def camera_jpeg(self, data: bytes) -> None:
+        """One JPEG of the camera's viewing stream, overlay already drawn (called by the camera's
+        encoder thread)."""
+        ...
+
+    def paint(self, picture: np.ndarray) -> None:
+        """Draw the overlay (skeleton, count) in place on the camera's picture before it is encoded."""
+        ...
 
 
 class FrameSource(abc.ABC):
@@ -55,6 +84,15 @@ class FrameSource(abc.ABC):
 
     name: str = "source"
     live: bool = True
+    #: Whether the source is read in a capture thread of its own, handing frames to the analysis
+    #: through the latest-frame buffer (a camera: frames come at their own pace and a stale one
+    #: is dropped). False: the analysis thread reads it itself (a video file, where decoding is
+    #: the capture and a hand-over between threads would only add cost).
+    threaded: bool = True
+    #: Set by a reader that is not a capture thread (`hiitpi.capture.inline.InlineCapture`) on a
+    #: `live` source: a frame whose successor is already due when it is asked for is skipped, as
+    #: the latest-frame buffer would drop it. (A file honours it; a threaded camera never sees it.)
+    drop_late: bool = False
     #: Whether `close()` may be called while another thread is stuck in `read()`. The watchdog
     #: then closes a stalled source at once (freeing the device for the new one); otherwise the
     #: stuck reader closes it if its read ever returns.

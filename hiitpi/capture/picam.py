@@ -14,7 +14,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from hiitpi.capture.base import Frame, FrameSource, SourceError, SourceOpenError
+from hiitpi.capture.base import Frame, FrameSource, SourceError, SourceOpenError, VideoTap
+from hiitpi.capture.picam_video import HardwareVideo
 
 log = logging.getLogger(__name__)
 
@@ -44,9 +45,18 @@ def lores_size(main: tuple[int, int], lores_width: int) -> tuple[int, int]:
 
 def yuv420_to_bgr(arr: np.ndarray, width: int, height: int) -> np.ndarray:
     """A picamera2 YUV420 (I420) array, possibly with padded rows (stride > width), to BGR."""
+    return _yuv420_to(arr, width, height, cv2.COLOR_YUV2BGR_I420)
+
+
+def yuv420_to_rgb(arr: np.ndarray, width: int, height: int) -> np.ndarray:
+    """The same to R, G, B: the order the pose models want, in the one conversion."""
+    return _yuv420_to(arr, width, height, cv2.COLOR_YUV2RGB_I420)
+
+
+def _yuv420_to(arr: np.ndarray, width: int, height: int, code: int) -> np.ndarray:
     stride = arr.shape[1]
     if stride == width and arr.shape[0] == height * 3 // 2:
-        return cv2.cvtColor(arr, cv2.COLOR_YUV2BGR_I420)
+        return cv2.cvtColor(arr, code)
     flat = np.ascontiguousarray(arr).reshape(-1)
     y_size = height * stride
     c_stride, c_h, c_w = stride // 2, height // 2, width // 2
@@ -55,12 +65,18 @@ def yuv420_to_bgr(arr: np.ndarray, width: int, height: int) -> np.ndarray:
     u = flat[y_size : y_size + c_size].reshape(c_h, c_stride)[:, :c_w]
     v = flat[y_size + c_size : y_size + 2 * c_size].reshape(c_h, c_stride)[:, :c_w]
     i420 = np.concatenate([y.reshape(-1), u.reshape(-1), v.reshape(-1)]).reshape(height * 3 // 2, width)
-    return cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420)
+    return cv2.cvtColor(i420, code)
 
 
 class PiCameraSource(FrameSource):
     """The Pi camera: ``main`` (RGB888, which numpy sees as BGR) for viewing, ``lores`` (YUV420, the
-    format every Pi's ISP can give for the second stream) converted to BGR for inference."""
+    format every Pi's ISP can give for the second stream) converted straight to R, G, B for
+    inference (``Frame.rgb``: what the pose models take, so no second conversion per frame).
+
+    With a ``video`` tap (the viewers' side), ``main`` is only copied out while someone watches,
+    and where the Pi has a hardware JPEG encoder it makes the viewers' stream from ``main``
+    itself (`hiitpi.capture.picam_video`): then ``main`` is never copied out at all.
+    """
 
     live = True
     # picamera2 runs the camera from its own thread; stop()/close() from ours wake a blocked
@@ -75,8 +91,11 @@ class PiCameraSource(FrameSource):
         fps: float = 30.0,
         lores_width: int = 320,
         camera_num: int = 0,
+        video: VideoTap | None = None,
     ):
         self.name = f"picamera:{camera_num}"
+        self.video = video
+        self.hardware_video: HardwareVideo | None = None
         self.main_size = (width, height)
         self.lores = lores_size(self.main_size, lores_width)
         self._fps = fps
@@ -122,6 +141,9 @@ class PiCameraSource(FrameSource):
             ) from exc
         self._cam = cam
         self._seq = 0
+        self.hardware_video, why = HardwareVideo.available(picamera2, cam, self.video)
+        if self.video is not None and self.hardware_video is None:
+            log.info("viewers' video encoded on the CPU: %s", why)
         log.info(
             "opened Pi camera %d: main %s, lores %s, %.1f fps",
             self.camera_num,
@@ -133,18 +155,21 @@ class PiCameraSource(FrameSource):
     def read(self) -> Frame:
         if self._cam is None:
             raise SourceError("the Pi camera is not open")
+        hardware = self.hardware_video is not None and self.hardware_video.follow_viewers()
+        # main is copied out only for the CPU encoder, and only while someone watches
+        want_main = not hardware and (self.video is None or self.video.watching())
         try:
             request = self._cam.capture_request()
         except Exception as exc:
             raise SourceError(f"the Pi camera delivered no frame: {exc}") from exc
         try:
             lores = request.make_array("lores")
-            main = request.make_array("main")
+            main = request.make_array("main") if want_main else None
         finally:
             request.release()
         now = time.monotonic()
-        image = yuv420_to_bgr(lores, *self.lores)
-        frame = Frame(image=image, view=main, timestamp=now, captured_at=now, seq=self._seq)
+        image = yuv420_to_rgb(lores, *self.lores)
+        frame = Frame(image=image, view=main, timestamp=now, captured_at=now, seq=self._seq, rgb=True)
         self._seq += 1
         return frame
 
@@ -152,6 +177,8 @@ class PiCameraSource(FrameSource):
         cam, self._cam = self._cam, None
         if cam is None:
             return
+        if self.hardware_video is not None:
+            self.hardware_video.stop()
         try:
             cam.stop()
         finally:

@@ -13,9 +13,10 @@ import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from hiitpi.backoff import Backoff
-from hiitpi.capture.base import EndOfStream, FrameSource, SourceOpenError
+from hiitpi.capture.base import EndOfStream, Frame, FrameSource, SourceOpenError
 from hiitpi.capture.buffer import LatestFrameBuffer
 from hiitpi.capture.select import SourceFactory
 
@@ -67,9 +68,9 @@ class CaptureRunner:
 
     # -- start / stop -----------------------------------------------------------------------
 
-    def start(self) -> None:
+    def start(self, source: FrameSource | None = None) -> None:
         """Open the source (raising `SourceOpenError` with what to do) and start both threads."""
-        source = self.factory()
+        source = source or self.factory()
         source.open()
         if self.buffer is None or self.buffer.closed:  # a restart after stop(): a fresh buffer
             self.buffer = LatestFrameBuffer(lossless=not source.live)
@@ -88,6 +89,10 @@ class CaptureRunner:
                 thread.join(timeout=3)
         self._close_source(self.source)
         self.source = None
+
+    def next_frame(self, timeout: float | None = None) -> Frame | None:
+        """The newest frame not yet taken (the analysis thread's call); None on timeout or stop."""
+        return self.buffer.get(timeout=timeout) if self.buffer is not None else None
 
     @property
     def running(self) -> bool:
@@ -233,3 +238,20 @@ class CaptureRunner:
         t.join(timeout=2)
         if t.is_alive():
             log.warning("source %s did not close within 2 s; abandoning it", source.name)
+
+
+def open_capture(factory: SourceFactory, *, stall_timeout_s: float = 5.0) -> Any:
+    """Open the source ``factory`` builds and start reading it the way it needs: a `threaded`
+    source (a camera) in a `CaptureRunner`, another (a video file) in an
+    `hiitpi.capture.inline.InlineCapture` the analysis thread reads itself. Both have
+    ``next_frame(timeout)``, ``finished``, ``frames``, ``status()``, ``source`` and ``stop()``."""
+    source = factory()
+    if getattr(source, "threaded", True):  # a source that does not say is read as a camera is
+        runner = CaptureRunner(factory, stall_timeout_s=stall_timeout_s)
+        runner.start(source)
+        return runner
+    from hiitpi.capture.inline import InlineCapture
+
+    inline = InlineCapture(factory)
+    inline.start(source)
+    return inline

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from hiitpi.capture.base import FrameSource, SourceOpenError
+from hiitpi.capture.base import FrameSource, SourceOpenError, VideoTap
 from hiitpi.config import CaptureSettings
 
 log = logging.getLogger(__name__)
@@ -30,10 +30,15 @@ def describe_auto() -> tuple[str | None, list[str]]:
 
 
 def create_source_factory(
-    capture: CaptureSettings, *, paced: bool | None = None, loop: bool | None = None
+    capture: CaptureSettings,
+    *,
+    paced: bool | None = None,
+    loop: bool | None = None,
+    video: VideoTap | None = None,
 ) -> SourceFactory:
     """A callable that builds a fresh, unopened source (the watchdog calls it again on restart).
 
+    ``video``: the viewers' side, for a source that can feed it itself (the Pi camera).
     Raises `SourceOpenError` when nothing matches the spec, with what to do next.
     """
     spec = capture.source.strip()
@@ -52,7 +57,11 @@ def create_source_factory(
         from hiitpi.capture.picam import PiCameraSource
 
         return lambda: PiCameraSource(
-            width=capture.width, height=capture.height, fps=capture.fps, lores_width=capture.lores_width
+            width=capture.width,
+            height=capture.height,
+            fps=capture.fps,
+            lores_width=capture.lores_width,
+            video=video,
         )
     from hiitpi.capture.opencv import OpenCVSource, device_index
 

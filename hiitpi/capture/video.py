@@ -34,12 +34,20 @@ class VideoInfo:
     frames: int  # as the container says; may be 0 or approximate
 
 
-def open_video(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
-    """An opened OpenCV capture of a video file and what its header says. Raises `VideoOpenError`."""
+def open_video(path: str | Path, *, ahead: bool = False) -> tuple[cv2.VideoCapture, VideoInfo]:
+    """An opened OpenCV capture of a video file and what its header says. Raises `VideoOpenError`.
+
+    ``ahead``: the file is read as fast as it decodes (offline analysis), so FFmpeg may decode the
+    next frames on other cores meanwhile (`hiitpi.threadpools`: ``decoder_ahead`` threads)."""
     path = Path(path)
     if not path.is_file():
         raise VideoOpenError(f"video file {path} does not exist", "pass the path of a video file")
-    cap = cv2.VideoCapture(str(path))
+    from hiitpi import threadpools
+
+    # FFmpeg's decoder threads are sized here, per file (`hiitpi.threadpools`)
+    plan = threadpools.current()
+    threads = plan.decoder_ahead if ahead else plan.decoder
+    cap = cv2.VideoCapture(str(path), cv2.CAP_ANY, [cv2.CAP_PROP_N_THREADS, threads])
     if not cap.isOpened():
         cap.release()
         raise VideoOpenError(
@@ -60,13 +68,17 @@ def open_video(path: str | Path) -> tuple[cv2.VideoCapture, VideoInfo]:
 
 
 class VideoFileSource(FrameSource):
-    """Frames of a video file, decoded with OpenCV.
+    """Frames of a video file, decoded with OpenCV, in the thread that reads them (not `threaded`).
 
     ``paced=True`` delivers frames at the file's own rate (and is `live`: a slow consumer loses
-    frames, as with a camera); ``paced=False`` delivers them as fast as they decode and loses none.
-    ``loop=True`` starts again at the end; timestamps keep rising across loops. ``timestamp`` is
-    the media time (frame index / fps), so the referee sees the clip's own clock either way.
+    frames, as with a camera: a frame whose successor is already due when it is asked for is
+    skipped, counted in ``dropped``); ``paced=False`` delivers them as fast as they decode and
+    loses none. ``loop=True`` starts again at the end; timestamps keep rising across loops.
+    ``timestamp`` is the media time (frame index / fps), so the referee sees the clip's own clock
+    either way.
     """
+
+    threaded = False
 
     def __init__(self, path: str | Path, *, paced: bool = True, loop: bool = False):
         self.path = Path(path)
@@ -74,6 +86,7 @@ class VideoFileSource(FrameSource):
         self.paced = paced
         self.live = paced
         self.loop = loop
+        self.dropped = 0  # frames skipped with drop_late
         self._cap: cv2.VideoCapture | None = None
         self.info: VideoInfo | None = None
         self._fps = 0.0
@@ -93,7 +106,7 @@ class VideoFileSource(FrameSource):
         return info.fps
 
     def open(self) -> None:
-        cap, info = open_video(self.path)
+        cap, info = open_video(self.path, ahead=not self.paced)
         fps = info.fps
         self._cap = cap
         self.info = info
@@ -101,6 +114,7 @@ class VideoFileSource(FrameSource):
         self._index = 0
         self._frame_in_loop = 0
         self._loop_offset = 0.0
+        self.dropped = 0
         self._t0 = time.monotonic()
         log.info(
             "opened video %s at %.3f fps (%s%s)",
@@ -129,7 +143,28 @@ class VideoFileSource(FrameSource):
         log.debug("video %s looped", self.path)
         return image
 
+    def frames_due(self) -> int:
+        """Frames this source has delivered or had due: a paced file keeps time like a camera, so
+        frames fall due while the reader is busy (and are then dropped)."""
+        if not self.paced or self._cap is None:
+            return self._index
+        return max(self._index, int((time.monotonic() - self._t0) * self._fps) + 1)
+
+    def _skip_overdue(self) -> None:
+        """Skip (decode without converting) every frame whose successor is already due."""
+        period = 1.0 / self._fps
+        behind = time.monotonic() - (self._t0 + self._index * period)
+        if behind > 1.0:
+            return  # a suspended process: read() re-anchors instead
+        while behind >= period and self._cap is not None and self._cap.grab():
+            self._index += 1
+            self._frame_in_loop += 1
+            self.dropped += 1
+            behind -= period
+
     def read(self) -> Frame:
+        if self.paced and self.drop_late:
+            self._skip_overdue()
         image = self._decode()
         timestamp = self._loop_offset + self._frame_in_loop / self._fps
         if self.paced:

@@ -2,8 +2,9 @@
 
 `Engine` wires the parts and owns their lifetimes; it holds no logic of its own. Start-up is a flat
 list of steps (rules, pose model, live bus, capture, command listener, analysis), each returning
-how to undo it; `stop()` undoes them in reverse. Threads: the capture thread and its watchdog
-(`hiitpi.capture.runner`), the command listener (`hiitpi.live.inbox`) and the analysis thread
+how to undo it; `stop()` undoes them in reverse. Threads: for a camera the capture thread and its
+watchdog (`hiitpi.capture.runner`; a video file is decoded in the analysis thread instead,
+`hiitpi.capture.inline`), the command listener (`hiitpi.live.inbox`) and the analysis thread
 (`hiitpi.engine.loop`). Sinks: the store (when a recorder is given), the live bus, and whatever
 the caller adds with `add_sink` (the appliance adds the video encoder).
 """
@@ -16,7 +17,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from hiitpi.capture.runner import CaptureRunner
+from hiitpi.capture.base import VideoTap
+from hiitpi.capture.inline import InlineCapture
+from hiitpi.capture.runner import CaptureRunner, open_capture
 from hiitpi.capture.select import SourceFactory, create_source_factory
 from hiitpi.config import Settings
 from hiitpi.engine.loop import FrameLoop
@@ -46,16 +49,18 @@ class Engine:
         on_finished: Callable[[], None] | None = None,
         stats_window: int = 1000,
         sinks: tuple[EngineSink, ...] = (),
+        video: VideoTap | None = None,
     ):
         self.settings = settings
         self.keys = LiveKeys(settings.redis.prefix)
         self._source_factory = source_factory
+        self._video = video  # the viewers' side, for a camera that can feed it itself
         self.default_player = player
         self.autostart = autostart
         self.on_finished = on_finished
         self.stop_event = threading.Event()
         self.stats = EngineStats(window=stats_window)
-        self.capture: CaptureRunner | None = None
+        self.capture: CaptureRunner | InlineCapture | None = None
         self.publisher = None
         self.commands = None
         self.estimator = None
@@ -126,7 +131,9 @@ class Engine:
         from hiitpi.live.publisher import LivePublisher
 
         r = self.settings.redis
-        self.publisher = LivePublisher(r.url, self.keys, stream_maxlen=r.stream_maxlen)
+        self.publisher = LivePublisher(
+            r.url, self.keys, stream_maxlen=r.stream_maxlen, sample_fps=r.sample_fps
+        )
         if not self.publisher.check():
             log.warning("starting without the live bus at %s; it will be retried", r.url)
         self._sinks.append(LiveSink(self.publisher))
@@ -134,9 +141,9 @@ class Engine:
         return self.publisher.close
 
     def start_capture(self) -> Callable[[], None]:
-        factory = self._source_factory or create_source_factory(self.settings.capture)
-        self.capture = CaptureRunner(factory, stall_timeout_s=self.settings.capture.stall_timeout_s)
-        self.capture.start()  # SourceOpenError says what to do
+        factory = self._source_factory or create_source_factory(self.settings.capture, video=self._video)
+        # a camera gets a capture thread; a file is decoded in the analysis thread
+        self.capture = open_capture(factory, stall_timeout_s=self.settings.capture.stall_timeout_s)
         return self.capture.stop
 
     def start_commands(self) -> Callable[[], None]:

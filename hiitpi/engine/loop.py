@@ -74,7 +74,9 @@ class FrameLoop:
         while not stop.is_set():
             for cmd in self.commands():
                 self.handle_command(cmd)
-            frame = capture.buffer.get(timeout=0.2)  # read each time: a restarted capture has a new one
+            # a camera's latest-frame buffer, or a file decoded here; asked each time: a restarted
+            # capture has a new buffer
+            frame = capture.next_frame(timeout=0.2)
             if frame is None:
                 if capture.finished.is_set():
                     log.info(
@@ -93,7 +95,7 @@ class FrameLoop:
         """Analyse one frame and hand the result to the sinks. Runs on the analysis thread."""
         cpu0 = time.thread_time()
         try:
-            pose = self.stage.process(frame.image, frame.timestamp)
+            pose = self.stage.process(frame.image, frame.timestamp, rgb=frame.rgb)
         except HiitpiError as exc:
             return self._skip(frame, exc.message)
         except Exception as exc:  # one bad frame must not end the analysis

@@ -56,10 +56,15 @@ class PoseStage:
         if self.times is not None:
             self.times.add(stage, ms)
 
-    def process(self, image: np.ndarray, timestamp: float) -> Pose | None:
+    def process(self, image: np.ndarray, timestamp: float, *, rgb: bool = False) -> Pose | None:
+        """``rgb``: the image's channels are R, G, B (see `hiitpi.pose.base.PoseBackend.estimate`)."""
         self.last_ms = {}
         t0 = time.perf_counter()
-        pose = self.estimator.estimate(image, timestamp)
+        pose = (
+            self.estimator.estimate(image, timestamp, rgb=True)
+            if rgb
+            else self.estimator.estimate(image, timestamp)
+        )
         self._time("pose", t0)
         return self.smooth(pose)
 

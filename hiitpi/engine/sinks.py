@@ -122,26 +122,30 @@ class LiveSink:
         self.publisher.publish(None, events, state)
 
     def on_frame(self, result: FrameResult) -> None:
+        """The frame's events at once; its sample when one is due (the viewers' rate) or it has
+        events; the state's changes (`LivePublisher.publish` decides what is worth a write)."""
         frame, pose, stages = result.frame, result.pose, result.stages_ms
         wall = time.time()
-        sample = encode_sample(
-            seq=frame.seq,
-            ts=frame.timestamp,
-            wall=wall,
-            session=result.session_id,
-            keypoints=pose.keypoints if pose is not None else None,
-            score=pose.score if pose is not None else None,
-            stages=stages,
-            age_ms=(time.monotonic() - frame.captured_at) * 1000 - stages.get("pose", 0.0),
-        )
+        session = result.session_id
         events = [
-            encode_event(
-                e.kind, ts=e.t_end, wall=wall, session=result.session_id, count=e.count, data=e.to_dict()
-            )
+            encode_event(e.kind, ts=e.t_end, wall=wall, session=session, count=e.count, data=e.to_dict())
             for e in result.events
         ]
+        sample = None
+        if events or self.publisher.sample_due():
+            sample = encode_sample(
+                seq=frame.seq,
+                ts=frame.timestamp,
+                wall=wall,
+                session=session,
+                keypoints=pose.keypoints if pose is not None else None,
+                score=pose.score if pose is not None else None,
+                stages=stages,
+                age_ms=(time.monotonic() - frame.captured_at) * 1000 - stages.get("pose", 0.0),
+            )
         t_pub = time.perf_counter()
-        result.published = self.publisher.publish(sample, events, result.state)
+        written = self.publisher.publish(sample, events, result.state)
         stages["publish"] = (time.perf_counter() - t_pub) * 1000
+        result.published = written and sample is not None
         if result.published:
             result.latency_ms = (time.monotonic() - frame.captured_at) * 1000 - stages.get("pose", 0.0)

@@ -5,7 +5,8 @@ Every key lives under ``settings.redis.prefix`` (default ``hiitpi``):
 ``{prefix}:live`` — a stream, appended with ``XADD … MAXLEN ~ stream_maxlen``. Each entry has a
 ``type``:
 
-- ``sample``: one analysed frame. ``seq`` (frame number), ``ts`` (the referee's clock, s),
+- ``sample``: an analysed frame, at most ``[redis] sample_fps`` a second (and with every frame
+  that has events). ``seq`` (frame number), ``ts`` (the referee's clock, s),
   ``wall`` (Unix time, s), ``session``, ``score`` (pose score, "" with no person), ``kp`` (JSON
   ``[[x, y, score] × 17]``, x/y in 0..1 of the frame, "" with no person), ``stages`` (JSON
   ``{stage: ms}``), ``age_ms`` (frame captured → entry written, without the pose model).
@@ -16,7 +17,10 @@ Every key lives under ``settings.redis.prefix`` (default ``hiitpi``):
 
 ``{prefix}:state`` — a hash, the current state (`LiveState`: its fields are the hash's keys, every
 value a string; `LiveState.encode`/`LiveState.decode` are the only way either side writes or reads
-it). Only fields that changed are written each frame, and the whole hash now and then.
+it). Only fields that changed are written, and the whole hash now and then; the clocks and
+counters in `VOLATILE_FIELDS` go out with the next sample or event, every other change at once.
+The hash is written before the entries of the same frame, so a reader woken by an entry finds a
+state at least as new.
 
 ``{prefix}:commands`` — a stream the web side appends to (``XADD``, capped) and only the engine
 reads: ``action`` (``start``, ``stop``, ``switch``), ``player``, ``workout``, ``counting`` (a start's
@@ -29,6 +33,7 @@ sees the same entries in the same order.
 from __future__ import annotations
 
 import json
+import operator
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -63,6 +68,16 @@ def _num(value: float | None, digits: int = 4) -> str:
     return "" if value is None else repr(round(float(value), digits))
 
 
+def _kp_format(n: int) -> str:
+    """``[[%.4f,%.4f,%.4f],…]`` for n points: the keypoints' JSON in one formatting step."""
+    fmt = "[" + ",".join(["[%.4f,%.4f,%.4f]"] * n) + "]"
+    _KP_FORMATS[n] = fmt
+    return fmt
+
+
+_KP_FORMATS: dict[int, str] = {}
+
+
 def encode_sample(
     *,
     seq: int,
@@ -76,7 +91,11 @@ def encode_sample(
 ) -> dict[str, str]:
     kp = ""
     if keypoints is not None:
-        kp = json.dumps(np.round(keypoints[:, :3].astype(float), 4).tolist(), separators=(",", ":"))
+        pts = keypoints[:, :3]
+        if np.isfinite(pts).all():
+            kp = (_KP_FORMATS.get(len(pts)) or _kp_format(len(pts))) % tuple(pts.ravel().tolist())
+        else:  # never from a backend; JSON's NaN rather than a broken entry
+            kp = json.dumps(np.round(pts.astype(np.float64), 4).tolist(), separators=(",", ":"))
     return {
         "type": ENTRY_SAMPLE,
         "seq": str(seq),
@@ -104,7 +123,8 @@ def encode_event(
     }
 
 
-def _encode_value(value: Any) -> str:
+def encode_state_value(value: Any) -> str:
+    """One state field's value as the hash holds it."""
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -165,7 +185,7 @@ class LiveState:
 
     def encode(self) -> dict[str, str]:
         """The hash's fields: every value a string ("" for None, "1"/"0" for booleans)."""
-        return {name: _encode_value(getattr(self, name)) for name in _STATE_FIELDS}
+        return {name: encode_state_value(getattr(self, name)) for name in _STATE_FIELDS}
 
     @classmethod
     def decode(cls, raw: dict) -> LiveState:
@@ -202,6 +222,15 @@ def _field_kind(annotation: str) -> type:
 
 #: Field name → the type its string is decoded to.
 _STATE_FIELDS: dict[str, type] = {f.name: _field_kind(str(f.type)) for f in fields(LiveState)}
+#: The hash's fields, in the order `state_values` gives their values.
+STATE_FIELD_NAMES: tuple[str, ...] = tuple(_STATE_FIELDS)
+#: Every field's value of a `LiveState`, as a tuple in `STATE_FIELD_NAMES` order (one C call).
+state_values = operator.attrgetter(*STATE_FIELD_NAMES)
+#: Fields that move on nearly every frame (clocks, rates, the drop counter): a change of theirs
+#: alone does not make a write; it goes out with the next sample or event.
+VOLATILE_FIELDS: frozenset[str] = frozenset(
+    {"updated", "elapsed", "program_elapsed", "remaining", "fps", "pace", "dropped"}
+)
 
 
 def _s(v: Any) -> str:

@@ -75,15 +75,20 @@ class PoseBackend(ABC):
         self.input_h, self.input_w = self.input_model.input_hw
         #: The region the model looked at in the last frame (overlays and tests read it).
         self.last_region: Region | None = None
+        #: The channel order of the frame being estimated (set by `estimate`).
+        self.frame_rgb = False
         self._frame_size: tuple[int, int] | None = None
 
-    def estimate(self, frame: np.ndarray, timestamp: float) -> Pose | None:
+    def estimate(self, frame: np.ndarray, timestamp: float, *, rgb: bool = False) -> Pose | None:
         """The person in ``frame`` (HxWx3 uint8 BGR, any size), or None when there is nobody.
 
+        ``rgb``: the frame's channels are R, G, B (a camera asked for what the model wants),
+        so the per-frame colour conversion is skipped; OpenCV's B, G, R otherwise.
         Raises `hiitpi.pose.geometry.FrameError` for something that is not such an image; a frame
         too small to hold a person (under 16 pixels on a side) gives None without running the model.
         """
         check_frame(frame)
+        self.frame_rgb = rgb
         if too_small(frame):
             return None
         h, w = frame.shape[:2]
@@ -118,8 +123,12 @@ class PoseBackend(ABC):
 
     def prepare(self, frame: np.ndarray, warp: RegionWarp) -> np.ndarray:
         """The model input: the region sampled (RGB), in the input's dtype and scale."""
-        img = warp.sample(frame, rgb=True)
+        img = self.sample_rgb(frame, warp)
         return image_to_input(img, self.input_model.input_dtype, self.pixel_scale, self.pixel_offset)
+
+    def sample_rgb(self, frame: np.ndarray, warp: RegionWarp) -> np.ndarray:
+        """``warp``'s region of the frame in R, G, B order, converted only if the frame is BGR."""
+        return warp.sample(frame, rgb=not self.frame_rgb)
 
     def infer(self, tensor: np.ndarray) -> Any:
         """The model's outputs for one input."""

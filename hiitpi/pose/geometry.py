@@ -50,25 +50,33 @@ class RegionWarp:
         sy = region.height / out_h
         # input (u, v) in pixels, continuous, origin at the input's top-left corner ->
         # frame continuous pixels: centre + R @ ((u - out_w/2) * sx, (v - out_h/2) * sy)
-        a = np.array([[c * sx, -s * sy], [s * sx, c * sy]], dtype=np.float64)
-        t = np.array([region.cx, region.cy]) - a @ np.array([out_w / 2, out_h / 2])
-        self.to_frame = np.hstack([a, t[:, None]])  # 2x3, input -> frame (continuous coords)
+        # (plain floats: six numbers are cheaper than a numpy product, run after run)
+        a00, a01, a10, a11 = c * sx, -s * sy, s * sx, c * sy
+        tx = region.cx - (a00 * out_w + a01 * out_h) / 2
+        ty = region.cy - (a10 * out_w + a11 * out_h) / 2
+        self.to_frame = np.array([[a00, a01, tx], [a10, a11, ty]])  # 2x3, input -> frame (continuous)
+        self._affine = (a00, a01, tx, a10, a11, ty)
         self.scale = max(sx, sy)
 
     def sample(self, frame: np.ndarray, rgb: bool = True) -> np.ndarray:
         """The region as an ``out_h`` x ``out_w`` x 3 uint8 image (RGB when ``rgb``)."""
-        m = self.to_frame.copy()
+        a00, a01, tx, a10, a11, ty = self._affine
         fh, fw = frame.shape[:2]
-        # Only the part of the frame the region covers is touched.
-        corners = self.points_to_frame(
-            np.array([[0, 0], [self.out_w, 0], [0, self.out_h], [self.out_w, self.out_h]], dtype=np.float64)
-        )
-        x0 = int(np.clip(np.floor(corners[:, 0].min()) - 1, 0, fw - 1))
-        y0 = int(np.clip(np.floor(corners[:, 1].min()) - 1, 0, fh - 1))
-        x1 = int(np.clip(np.ceil(corners[:, 0].max()) + 1, x0 + 1, fw))
-        y1 = int(np.clip(np.ceil(corners[:, 1].max()) + 1, y0 + 1, fh))
+        # Only the part of the frame the region covers is touched: the input's corners in the frame.
+        xs = [
+            tx + a00 * u + a01 * v
+            for u, v in ((0, 0), (self.out_w, 0), (0, self.out_h), (self.out_w, self.out_h))
+        ]
+        ys = [
+            ty + a10 * u + a11 * v
+            for u, v in ((0, 0), (self.out_w, 0), (0, self.out_h), (self.out_w, self.out_h))
+        ]
+        x0 = min(max(math.floor(min(xs)) - 1, 0), fw - 1)
+        y0 = min(max(math.floor(min(ys)) - 1, 0), fh - 1)
+        x1 = min(max(math.ceil(max(xs)) + 1, x0 + 1), fw)
+        y1 = min(max(math.ceil(max(ys)) + 1, y0 + 1), fh)
         src = frame[y0:y1, x0:x1]
-        m[:, 2] -= (x0, y0)
+        tx, ty = tx - x0, ty - y0
         # Much bigger than the input: halve first (an exact 2x bilinear shrink averages 2x2
         # pixels), so the last bilinear step does not skip pixels and alias. INTER_AREA would
         # do the same at 5-10x the cost.
@@ -76,12 +84,16 @@ class RegionWarp:
         while scale >= 2.0 and min(src.shape[:2]) >= 4:
             h, w = src.shape[:2]
             src = cv2.resize(src, (w // 2, h // 2), interpolation=cv2.INTER_LINEAR)
-            m[0] *= (w // 2) / w
-            m[1] *= (h // 2) / h
+            kx, ky = (w // 2) / w, (h // 2) / h
+            a00, a01, tx, a10, a11, ty = a00 * kx, a01 * kx, tx * kx, a10 * ky, a11 * ky, ty * ky
             scale /= 2.0
         # continuous -> pixel-index convention for warpAffine (pixel centres at +0.5)
-        m_idx = m.copy()
-        m_idx[:, 2] += m[:, 0] * 0.5 + m[:, 1] * 0.5 - 0.5
+        m_idx = np.array(
+            [
+                [a00, a01, tx + (a00 + a01) * 0.5 - 0.5],
+                [a10, a11, ty + (a10 + a11) * 0.5 - 0.5],
+            ]
+        )
         out = cv2.warpAffine(
             src,
             m_idx,

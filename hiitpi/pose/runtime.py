@@ -270,9 +270,11 @@ class TFLiteModel:
 
 def open_models(settings: Any, spec: Any) -> dict[str, TFLiteModel]:
     """A backend's models by role, each resolved, placed on one device and loaded per ``settings.pose``."""
+    from hiitpi import threadpools
     from hiitpi.modelfiles import ModelStore
 
     pose = settings.pose
+    threads = threadpools.plan(pose.threads).pose  # never more threads than cores
     store = ModelStore(settings)
     edgetpu_files = spec.files_on("edgetpu")
     edgetpu_ok = bool(edgetpu_files) and pose.device != "cpu" and all(map(store.has, edgetpu_files.values()))
@@ -280,13 +282,13 @@ def open_models(settings: Any, spec: Any) -> dict[str, TFLiteModel]:
     models = {}
     for role, name in choice.files.items():
         path = store.path(name)
-        interpreter = make_interpreter(path, pose.threads, choice.delegates)
+        interpreter = make_interpreter(path, threads, choice.delegates)
         log.info(
             "loaded %s on %s (%s, %d thread(s))",
             path.name,
             choice.device,
             load_runtime().module_name,
-            pose.threads,
+            threads,
         )
         models[role] = TFLiteModel(interpreter, path, choice.device)
     return models

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -22,13 +21,17 @@ log = logging.getLogger(__name__)
 MAX_GAP_S = 1.0
 
 
-def _alpha(cutoff: np.ndarray | float, dt: float) -> np.ndarray | float:
+def _alpha(cutoff: float, dt: float) -> float:
     tau = 1.0 / (2 * math.pi * cutoff)
     return 1.0 / (1.0 + tau / dt)
 
 
 class OneEuroFilter:
-    """A One Euro filter over an array of values (all filtered independently)."""
+    """A One Euro filter over an array of values (all filtered independently).
+
+    The arithmetic is plain Python over the values (a pose has 34 coordinates): a dozen small
+    numpy calls per frame cost more than the loop, the more so right after the model has run.
+    """
 
     def __init__(self, min_cutoff: float = 1.7, beta: float = 0.3, d_cutoff: float = 1.0):
         if min_cutoff <= 0 or d_cutoff <= 0 or beta < 0:
@@ -39,29 +42,41 @@ class OneEuroFilter:
         self.reset()
 
     def reset(self) -> None:
-        self._x: np.ndarray | None = None
-        self._dx: np.ndarray | None = None
+        self._x: list[float] | None = None
+        self._dx: list[float] = []
         self._t: float | None = None
+        self._shape: tuple[int, ...] | None = None
 
     def __call__(self, x: np.ndarray, t: float) -> np.ndarray:
         x = np.asarray(x, dtype=np.float64)
-        if self._x is None or self._t is None or self._x.shape != x.shape:
-            self._x, self._dx, self._t = x.copy(), np.zeros_like(x), t
-            return x.copy()
+        if self._shape != x.shape:
+            self.reset()
+            self._shape = x.shape
+        return np.array(self.step(x.ravel().tolist(), t), dtype=np.float64).reshape(x.shape)
+
+    def step(self, x: list[float], t: float) -> list[float]:
+        """Filter one sample of the values (a flat list), taken at time ``t``."""
+        if self._x is None or self._t is None or len(self._x) != len(x):
+            self._x, self._dx, self._t = list(x), [0.0] * len(x), t
+            return list(x)
         dt = t - self._t
         if dt <= 0 or dt > MAX_GAP_S:
             if dt <= 0 and dt > -1e-9:  # the same frame again: keep the state
-                return self._x.copy()
-            self._x, self._dx, self._t = x.copy(), np.zeros_like(x), t
-            return x.copy()
-        dx = (x - self._x) / dt
+                return list(self._x)
+            self._x, self._dx, self._t = list(x), [0.0] * len(x), t
+            return list(x)
         a_d = _alpha(self.d_cutoff, dt)
-        dx_hat = a_d * dx + (1 - a_d) * self._dx
-        cutoff = self.min_cutoff + self.beta * np.abs(dx_hat)
-        a = _alpha(cutoff, dt)
-        x_hat = a * x + (1 - a) * self._x
-        self._x, self._dx, self._t = x_hat, dx_hat, t
-        return x_hat.copy()
+        # alpha(cutoff) = 1 / (1 + 1 / (2 pi cutoff dt)) = k / (k + 1), k = 2 pi cutoff dt
+        k_min, k_beta = 2 * math.pi * dt * self.min_cutoff, 2 * math.pi * dt * self.beta
+        xs, dxs = [], []
+        for value, prev, dprev in zip(x, self._x, self._dx, strict=True):
+            dx_hat = a_d * (value - prev) / dt + (1 - a_d) * dprev
+            k = k_min + k_beta * abs(dx_hat)
+            a = k / (k + 1.0)
+            xs.append(a * value + (1 - a) * prev)
+            dxs.append(dx_hat)
+        self._x, self._dx, self._t = xs, dxs, t
+        return list(xs)
 
 
 class PoseSmoother:
@@ -93,19 +108,35 @@ class PoseSmoother:
         if not self.enabled:
             return pose
         names = tuple(pose.extras)
-        key = (pose.width, pose.height, names)
+        w, h = pose.width, pose.height
+        key = (w, h, names)
         if key != self._key:
             self._filter.reset()
             self._key = key
-        scale = np.array([pose.width, pose.height], dtype=np.float64)
-        pts = [pose.keypoints[:, :2]] + [pose.extras[n][None, :2] for n in names]
-        xy = np.concatenate(pts, axis=0) * scale
-        out = self._filter(xy, pose.timestamp) / scale
-        kps = pose.keypoints.copy()
-        kps[:, :2] = np.clip(out[: len(kps)], 0.0, 1.0)
+        # coordinates in frame pixels, flat: x0, y0, x1, y1, ... then the extra points'
+        rows = pose.keypoints.tolist()
+        extras_in = [pose.extras[n] for n in names]
+        xy: list[float] = []
+        for row in rows:
+            xy += (row[0] * w, row[1] * h)
+        for p in extras_in:
+            xy += (float(p[0]) * w, float(p[1]) * h)
+        out = self._filter.step(xy, pose.timestamp)
+        kps = [
+            (min(max(out[2 * i] / w, 0.0), 1.0), min(max(out[2 * i + 1] / h, 0.0), 1.0), *row[2:])
+            for i, row in enumerate(rows)
+        ]
         extras = {}
-        for i, name in enumerate(names):
-            p = pose.extras[name].copy()
-            p[:2] = out[len(kps) + i]
-            extras[name] = p
-        return replace(pose, keypoints=kps, extras=extras)
+        base = 2 * len(rows)
+        for i, (name, p) in enumerate(zip(names, extras_in, strict=True)):
+            q = p.copy()
+            q[:2] = out[base + 2 * i] / w, out[base + 2 * i + 1] / h
+            extras[name] = q
+        return Pose(
+            keypoints=np.array(kps, dtype=pose.keypoints.dtype),
+            score=pose.score,
+            timestamp=pose.timestamp,
+            width=w,
+            height=h,
+            extras=extras,
+        )

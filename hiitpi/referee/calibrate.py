@@ -15,12 +15,20 @@ sitting up or standing at the top (one turning point, however long) and a person
 median follows their recent reps) do not throw it. The travel between them is clamped to
 ``min_travel``..``max_travel`` (feature units) from the rules file: a lazy first rep cannot lower
 the bar below the physical floor, and a very deep person is never asked for more than the ceiling.
-Nothing here counts frames: 30 and 60 fps calibrate alike.
+
+A travel learnt from something else (a glitch of the pose model before the set, the deep reps of
+a first set) can be too large for the movement that follows: its turning points then never come
+back far enough to be confirmed, and the travel would never be corrected. So smaller turning
+points are watched too (a retrace of half the physical floor); once ``RELEARN_TURNS`` of them
+(four cycles) have come in a steady rhythm with no confirmed turning point in between, they are
+the person's movement now and the travel is re-learnt from them. Fidgets, a rest or a walk to the
+mat have no rhythm and do not. Nothing here counts frames: 30 and 60 fps calibrate alike.
 """
 
 from __future__ import annotations
 
 from collections import deque
+from itertools import pairwise
 
 from pydantic import ConfigDict, Field, model_validator
 
@@ -30,6 +38,12 @@ from hiitpi.schema import FileModel, Number, WholeNumber
 TURN = 0.5
 #: the window of the median the turning points are read from (glitch rejection)
 SPIKE_S = 0.1
+#: a travel no confirmed turning point has come back from is re-learnt from this many smaller
+#: turning points (a retrace of TURN times the floor: four cycles) ...
+RELEARN_TURNS = 8
+#: ... when they come in a rhythm: the intervals between their far ends vary by at most this share
+#: of their mean (periodic movement, not fidgeting)
+RHYTHM_CV = 0.3
 
 
 class CalibrateSpec(FileModel):
@@ -94,12 +108,64 @@ def _median(d) -> float:
     return s[n // 2] if n % 2 else (s[n // 2 - 1] + s[n // 2]) * 0.5
 
 
+class _SmallTurns:
+    """Turning points at a fixed retrace, with their times: (value, far side?, t), oldest first."""
+
+    __slots__ = ("ext", "points", "rising")
+
+    def __init__(self, n: int):
+        self.points: deque = deque(maxlen=n)
+        self.reset()
+
+    def reset(self) -> None:
+        self.points.clear()
+        self.ext = None  # as in the calibrator: (low, high) until the first turn, then the extreme
+        self.rising: bool | None = None
+
+    def update(self, x: float, t: float, retrace: float) -> None:
+        ext = self.ext
+        if ext is None:
+            self.ext = (x, x)
+            return
+        if self.rising is None:
+            lo, hi = min(ext[0], x), max(ext[1], x)
+            if x > lo + retrace:
+                self.points.append((lo, False, t))
+                self.rising, self.ext = True, x
+            elif x < hi - retrace:
+                self.points.append((hi, True, t))
+                self.rising, self.ext = False, x
+            else:
+                self.ext = (lo, hi)
+        elif self.rising:
+            if x > ext:
+                self.ext = x
+            elif x < ext - retrace:
+                self.points.append((ext, True, t))
+                self.rising, self.ext = False, x
+        elif x < ext:
+            self.ext = x
+        elif x > ext + retrace:
+            self.points.append((ext, False, t))
+            self.rising, self.ext = True, x
+
+    def rhythmic(self) -> bool:
+        """Whether the far-side turning points came at steady intervals (RHYTHM_CV)."""
+        ts = [t for _, far, t in self.points if far]
+        iv = [b - a for a, b in pairwise(ts)]
+        if len(iv) < 2:
+            return False
+        mean = sum(iv) / len(iv)
+        sd = (sum((d - mean) ** 2 for d in iv) / len(iv)) ** 0.5
+        return mean > 0.0 and sd <= RHYTHM_CV * mean
+
+
 class Calibrator:
     """``update(v)`` returns where ``v`` sits on the person's travel (0 start, 1 far), learning from it."""
 
     __slots__ = (
         "_ceil", "_ext", "_floor", "_his", "_lo", "_los", "_rising", "_sign",
-        "_span", "_spikes", "spec",
+        "_small", "_span", "_spikes", "relearnt", "spec",
     )  # fmt: skip
 
     def __init__(self, spec: CalibrateSpec):
@@ -110,6 +176,7 @@ class Calibrator:
         self._los: deque = deque(maxlen=max(spec.reps, 1))  # start-side turning points, oriented
         self._his: deque = deque(maxlen=max(spec.reps, 1))  # far-side turning points
         self._spikes: deque = deque()  # (t, x) of the last SPIKE_S seconds
+        self._small = _SmallTurns(RELEARN_TURNS)
         self.reset()
 
     def reset(self) -> None:
@@ -120,6 +187,9 @@ class Calibrator:
         self._spikes.clear()
         self._ext = None  # the extreme since the last turning point ((low, high) before the first)
         self._rising: bool | None = None  # heading far (True), back (False), unknown (None)
+        self._small.reset()
+        #: how many times a stale travel was re-learnt from a rhythm of smaller turning points
+        self.relearnt = 0
 
     @property
     def rest(self) -> float | None:
@@ -143,17 +213,18 @@ class Calibrator:
             while recent[0][0] < t - SPIKE_S:
                 recent.popleft()
             m = x if len(recent) < 3 else _median([r[1] for r in recent])
-            self._learn(m)
+            self._watch(m, t, self._learn(m))
         if self._lo is None:
             return None
         return (x - self._lo) / self._span
 
-    def _learn(self, x: float) -> None:
+    def _learn(self, x: float) -> bool:
+        """Follow the value; True when it confirmed a turning point."""
         ext = self._ext
         if ext is None:
             self._ext = (x, x)
             self._lo = x
-            return
+            return False
         turn = TURN * self._span
         rising = self._rising
         if rising is None:
@@ -162,26 +233,54 @@ class Calibrator:
             if x > lo + turn and hi - x < turn:
                 self._turn(lo, False)
                 self._rising, self._ext = True, x
-            elif x < hi - turn and x - lo < turn:
+                return True
+            if x < hi - turn and x - lo < turn:
                 self._turn(hi, True)
                 self._rising, self._ext = False, x
-            else:
-                self._ext = (lo, hi)
-            return
+                return True
+            self._ext = (lo, hi)
+            return False
         if rising:
             if x > ext:
                 self._ext = x
             elif x < ext - turn:
                 self._turn(ext, True)
                 self._rising, self._ext = False, x
+                return True
         elif x < ext:
             self._ext = x
         elif x > ext + turn:
             self._turn(ext, False)
             self._rising, self._ext = True, x
+            return True
+        return False
+
+    def _watch(self, x: float, t: float, turned: bool) -> None:
+        """Smaller turning points since the last confirmed one: in a rhythm, the travel is stale."""
+        small = self._small
+        small.update(x, t, TURN * self._floor)
+        if turned:
+            small.points.clear()
+            return
+        if len(small.points) < RELEARN_TURNS or not small.rhythmic():
+            return
+        los = [v for v, far, _ in small.points if not far]
+        his = [v for v, far, _ in small.points if far]
+        self._los.clear()
+        self._his.clear()
+        self._los.extend(los)  # the deques keep the last `reps` of each
+        self._his.extend(his)
+        self._update_travel()
+        # follow on from where the small turning points are
+        self._rising, self._ext = small.rising, small.ext
+        small.points.clear()
+        self.relearnt += 1
 
     def _turn(self, value: float, far: bool) -> None:
         (self._his if far else self._los).append(value)
+        self._update_travel()
+
+    def _update_travel(self) -> None:
         los, his = self._los, self._his
         lo = _median(los) if los else None
         hi = _median(his) if his else None

@@ -10,6 +10,11 @@ in the pose data sets) are listed as not workouts and not scored.
 `score_clips` and `score_pose_sequences` run the referee over labelled data; the counting
 convention (`hiitpi.referee.machine.COUNTING`) is the caller's: data labelled by attempts
 (RepCount-A, Countix) in ``attempts`` mode, complete reps (the clips manifest) in ``judge`` mode.
+
+Where an index gives every labelled rep's frames (RepCount-A), the referee's reps are also matched
+to them (`align_cycles`): how many labelled reps were counted once, missed or counted more than
+once, and how many reps were counted outside any labelled one. A count can be right by luck (a
+missed rep and an extra one); these say where it is wrong.
 """
 
 from __future__ import annotations
@@ -23,12 +28,19 @@ from typing import Any
 import numpy as np
 
 from hiitpi.referee.datasets import ManifestRow, PoseIndexRow, pose_sequence
+from hiitpi.referee.events import RefEvent
 from hiitpi.referee.machine import Referee
 
 log = logging.getLogger(__name__)
 
 #: a hold is measured right when within this share of the labelled time
 HOLD_TOLERANCE = 0.10
+#: a rep matches a labelled one when it ends between this long before the labelled start and ...
+ALIGN_BEFORE_S = 0.1
+#: ... this long after the labelled end (the referee calls a rep once the start position has held)
+ALIGN_AFTER_S = 0.25
+#: the keys of an alignment, in the order the tables print them
+ALIGN_KEYS: tuple[str, ...] = ("labelled", "once", "missed", "extra", "outside")
 
 
 @dataclass
@@ -47,6 +59,8 @@ class ClipResult:
     #: not one of the product's workouts: listed, not scored
     not_workout: bool = False
     source: str = ""
+    #: the reps matched to the labelled ones (`align_cycles`), where the index gives them
+    alignment: dict[str, int] | None = None
 
     @property
     def is_hold(self) -> bool:
@@ -133,6 +147,8 @@ def summarize(results: list[ClipResult], key: str = "file") -> dict:
             d["attempts"] = r.attempts
         if r.source:
             d["source"] = r.source
+        if r.alignment is not None:
+            d["alignment"] = r.alignment
         if r.error:
             d["error"] = r.error
         clips.append(d)
@@ -147,6 +163,9 @@ def summarize(results: list[ClipResult], key: str = "file") -> dict:
     holds = _hold_metrics(results)
     if holds is not None:
         report["holds"] = holds
+    aligned = [r.alignment for r in results if r.alignment is not None and r.scored]
+    if aligned:
+        report["alignment"] = {k: sum(a[k] for a in aligned) for k in ALIGN_KEYS}
     not_workouts = sum(r.not_workout for r in results)
     if not_workouts:
         report["not_workouts"] = not_workouts
@@ -184,6 +203,12 @@ def format_table(report: dict, key: str = "file") -> str:
             f"holds: {holds['n']} clip(s), mean error {holds['mean_err_s']:.2f}s "
             f"({100 * holds['mean_rel_err']:.1f}%), {100 * holds['within_tolerance']:.0f}% within "
             f"{100 * holds['tolerance']:.0f}%"
+        )
+    al = report.get("alignment")
+    if al:
+        lines.append(
+            f"labelled reps: {al['labelled']}, counted once {al['once']}, missed {al['missed']}, "
+            f"counted again {al['extra']} time(s); {al['outside']} rep(s) outside any labelled one"
         )
     if report.get("not_workouts"):
         lines.append(
@@ -284,21 +309,60 @@ def score_pose_sequences(
         except (OSError, ValueError) as exc:
             res.error = f"{npy}: {exc}"
             continue
-        _take(res, count_sequence(rule, poses, fps, settings, counting))
+        events: list[RefEvent] = []
+        _take(res, count_sequence(rule, poses, fps, settings, counting, events))
+        if row.cycles:
+            res.alignment = align_cycles(events, row.cycles, fps)
     return results
 
 
-def count_sequence(rule: Any, poses: list, fps: float, settings: Any, counting: str = "attempts") -> Referee:
+def count_sequence(
+    rule: Any,
+    poses: list,
+    fps: float,
+    settings: Any,
+    counting: str = "attempts",
+    events: list[RefEvent] | None = None,
+) -> Referee:
     """The referee of ``rule`` run over a pose sequence (frame i at i / fps) after the live One Euro
-    smoothing, and finished."""
+    smoothing, and finished; its events are appended to ``events`` if given."""
     from hiitpi.pose.smoothing import PoseSmoother
 
     referee = Referee(rule, settings.referee.pace_window_s, counting)
     smoother = PoseSmoother.from_settings(settings.pose.smoothing)
+    out = events if events is not None else []
     for i, pose in enumerate(poses):
-        referee.update(smoother.filter(pose) if pose is not None else None, i / fps)
-    referee.finish()
+        out += referee.update(smoother.filter(pose) if pose is not None else None, i / fps)
+    out += referee.finish()
     return referee
+
+
+def align_cycles(events: list[RefEvent], cycles: list[tuple[int, int]], fps: float) -> dict[str, int]:
+    """The referee's reps matched to labelled reps (start and end frames at ``fps``).
+
+    A rep belongs to the first labelled rep it ends in (from `ALIGN_BEFORE_S` before its start to
+    `ALIGN_AFTER_S` after its end). Returns the labelled reps (``labelled``), those counted exactly
+    once (``once``) and not at all (``missed``), the reps beyond the first in a labelled one
+    (``extra``), and the reps that end in none (``outside``).
+    """
+    hits = [0] * len(cycles)
+    outside = 0
+    for ev in events:
+        if ev.kind != "rep":
+            continue
+        for i, (a, b) in enumerate(cycles):
+            if a / fps - ALIGN_BEFORE_S <= ev.t_end <= b / fps + ALIGN_AFTER_S:
+                hits[i] += 1
+                break
+        else:
+            outside += 1
+    return {
+        "labelled": len(cycles),
+        "once": sum(h == 1 for h in hits),
+        "missed": sum(h == 0 for h in hits),
+        "extra": sum(h - 1 for h in hits if h > 1),
+        "outside": outside,
+    }
 
 
 def _workout(catalog: Any, res: ClipResult) -> Any:

@@ -161,18 +161,24 @@ class Referee:
         self._cals = [(i, f.calibrator) for i, f in self._active if f.calibrator is not None]
         calibrated = {self._features[i].spec.name for i, _ in self._cals}
         calibrated |= {f.spec.name for f in self._features if f.spec.type in COMBINED_TYPES}
-        self._postures = tuple(
-            tuple(
-                (
-                    self._fidx[c.feature],
-                    -_INF if c.above is None else c.above,
-                    _INF if c.below is None else c.below,
+        # the exercise's posture in each view: the uncalibrated `when` conditions of every state, on
+        # the features valid in that view (a torso tilt seen from above does not say "plank")
+        self._postures = {
+            view: tuple(
+                tuple(
+                    (
+                        self._fidx[c.feature],
+                        -_INF if c.above is None else c.above,
+                        _INF if c.below is None else c.below,
+                    )
+                    for c in s.when
+                    if c.feature not in calibrated
+                    and self._features[self._fidx[c.feature]].spec.valid_in(view)
                 )
-                for c in s.when
-                if c.feature not in calibrated
+                for s in rule.states
             )
-            for s in rule.states
-        )
+            for view in self._tables
+        }
         # combined features, with the inputs valid in each view
         self._means = {
             view: tuple(
@@ -415,8 +421,8 @@ class Referee:
         return events
 
     def _in_posture(self, values: list) -> bool:
-        """Whether the uncalibrated ``when`` conditions of some state hold."""
-        for conds in self._postures:
+        """Whether the uncalibrated ``when`` conditions of some state hold (those valid in the view)."""
+        for conds in self._postures[self.view if self._viewer is not None else None]:
             for fi, lo, hi in conds:
                 v = values[fi]
                 if v is None or not (lo < v < hi):

@@ -103,13 +103,12 @@ class Store:
             ) from exc
         store = cls(path, busy_timeout_ms=busy_timeout_ms, synchronous=synchronous)
         if upgrade:
-            from alembic.util import CommandError
-
+            from hiitpi.store.migrate import UnknownSchemaError
             from hiitpi.store.migrate import upgrade as run_upgrade
 
             try:
                 run_upgrade(store.write_engine)
-            except CommandError as exc:  # e.g. a revision from a newer hiitpi
+            except UnknownSchemaError as exc:  # e.g. a revision from a newer hiitpi
                 store.close()
                 raise StoreError(
                     f"database {path}: its schema is not one this version of hiitpi knows ({exc}) — "

@@ -76,8 +76,6 @@ def render_frame(
     min_score: float = 0.2,
 ) -> np.ndarray:
     """The picture viewers see: scaled, skeleton drawn, count written. Pure: tests call it."""
-    from hiitpi.pose.draw import draw_pose
-
     if image is None:
         if pose is None:
             image = np.zeros((360, 640, 3), np.uint8)
@@ -91,7 +89,18 @@ def render_frame(
         canvas = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA)
     else:
         canvas = image.copy()
-    canvas = draw_pose(canvas, pose, min_score=min_score, copy=False)
+    return draw_overlay(canvas, pose, overlay, min_score=min_score)
+
+
+def draw_overlay(
+    canvas: np.ndarray, pose: Pose | None, overlay: Overlay, *, min_score: float = 0.2
+) -> np.ndarray:
+    """The skeleton and the count, drawn in place on ``canvas`` (a viewer's picture, or the Pi
+    camera's own buffer before its hardware encoder takes it)."""
+    from hiitpi.pose.draw import draw_pose
+
+    canvas = draw_pose(canvas, pose, min_score=min_score, copy=False, antialias=False)  # 15 a second
+    sw = canvas.shape[1]
     text = f"{overlay.reps}"
     sub = " ".join(s for s in (overlay.workout, overlay.phase, overlay.message) if s)
     scale = max(0.6, sw / 400)
@@ -137,6 +146,10 @@ class MjpegBroadcaster:
         self._ids = itertools.count(1)
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # the Pi camera's hardware encoder, when it makes the stream (`hiitpi.capture.picam_video`)
+        self._drawn: tuple[Pose | None, Overlay] = (None, Overlay())
+        self._camera_jpeg_at = -1e9
+        self._camera_next_due = 0.0
 
     @classmethod
     def from_settings(cls, settings) -> MjpegBroadcaster:
@@ -188,15 +201,45 @@ class MjpegBroadcaster:
     name = "video"
 
     def on_frame(self, result) -> None:
-        """An analysed frame (`hiitpi.engine.FrameResult`): offered to the encoder while anyone watches."""
+        """An analysed frame (`hiitpi.engine.FrameResult`): offered to the encoder while anyone
+        watches; while the camera's own encoder makes the stream, only its overlay is kept."""
         if self._clients == 0:
             return
         st = result.state
-        self.submit(
-            result.frame.viewing_image,
-            result.pose,
-            overlay_for(st),
-        )
+        overlay = overlay_for(st)
+        self._drawn = (result.pose, overlay)
+        if self.camera_encodes:
+            return
+        self.submit(result.frame.viewing_image, result.pose, overlay)
+
+    # -- as the Pi camera's viewers' side (`hiitpi.capture.base.VideoTap`) ---------------------
+
+    @property
+    def camera_encodes(self) -> bool:
+        """Whether the camera's hardware encoder made the stream in the last second."""
+        return time.monotonic() - self._camera_jpeg_at < 1.0
+
+    def watching(self) -> bool:
+        return self._clients > 0
+
+    def accepts_camera_jpeg(self) -> bool:
+        return not self.privacy  # privacy mode: the skeleton on black, never the camera's picture
+
+    def paint(self, picture: np.ndarray) -> None:
+        """The newest frame's skeleton and count, drawn on the camera's picture before it is encoded."""
+        pose, overlay = self._drawn
+        draw_overlay(picture, pose, overlay, min_score=self.min_score)
+
+    def camera_jpeg(self, data: bytes) -> None:
+        """A JPEG from the camera's encoder (its thread): handed out at most ``stream_fps`` a
+        second, as the CPU encoder's are; the others are dropped."""
+        now = time.monotonic()
+        self._camera_jpeg_at = now
+        if now < self._camera_next_due:
+            return
+        due = self._camera_next_due + 1.0 / self.fps  # keeps the average rate ...
+        self._camera_next_due = due if due > now else now + 1.0 / self.fps  # ... and restarts after a gap
+        self._publish(data)
 
     def on_session(self, change, state) -> None:
         """Session changes show in the next frame's overlay; nothing to do here."""
@@ -232,12 +275,16 @@ class MjpegBroadcaster:
             if not ok:
                 log.warning("JPEG encoding failed for a %s frame", picture.shape)
                 continue
-            with self._cond:
-                self._latest = (self._latest[0] + 1, buf.tobytes())
-                self.encoded += 1
-                waiters = list(self._waiters)
-            for w in waiters:
-                w.notify_threadsafe()
+            self._publish(buf.tobytes())
+
+    def _publish(self, jpeg: bytes) -> None:
+        """The newest JPEG for every viewer (the CPU encoder's, or the camera's)."""
+        with self._cond:
+            self._latest = (self._latest[0] + 1, jpeg)
+            self.encoded += 1
+            waiters = list(self._waiters)
+        for w in waiters:
+            w.notify_threadsafe()
 
     # -- HTTP side (the web server's event loop) -----------------------------------------------
 

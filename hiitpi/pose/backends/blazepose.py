@@ -188,7 +188,7 @@ class BlazePose(PoseBackend):
         """Run the detector on the letterboxed frame; the landmark region of the best person."""
         h, w = frame.shape[:2]
         warp = RegionWarp(Region.letterbox(w, h), DETECTOR_SIZE, DETECTOR_SIZE)
-        tensor = image_to_input(warp.sample(frame, rgb=True), np.float32, 2.0 / 255.0, -1.0)
+        tensor = image_to_input(self.sample_rgb(frame, warp), np.float32, 2.0 / 255.0, -1.0)
         outputs = self.detector.run(tensor)
         self.detector_runs += 1
         kps = decode_detections(outputs[self._det_boxes][0], outputs[self._det_scores][0], self.anchors)
