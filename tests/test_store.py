@@ -822,6 +822,7 @@ def test_db_command_status_export_recover(tmp_path, capsys):
     assert main(["db", "--database", str(db), "export", "--session", str(sid), "--table", "reps"]) == 0
     reps = list(csv.reader(io.StringIO(capsys.readouterr().out)))
     assert reps[0] == list(export_mod.REP_COLUMNS) and [r[2] for r in reps[1:]] == ["rep"]
+    assert reps[1][export_mod.REP_COLUMNS.index("workout")] == "Squat"  # by its title, as the pages
     # bad input: no such session
     assert main(["db", "--database", str(db), "export", "--session", "777"]) == 2
     assert "no session with id 777" in capsys.readouterr().err

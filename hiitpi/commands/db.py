@@ -165,16 +165,21 @@ def export_cmd(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if current_revision(store.read_engine) != head_revision():
             raise HiitpiError("the database schema is not the newest", "run `hiitpi db upgrade` first")
+        titles = _titles(settings)  # the pages' titles: "Tabata squats", not tabata_squat
         if args.out:
             tmp = f"{args.out}.part"
             with open(tmp, "w", encoding="utf-8", newline="") as fh:
-                n = export(store, fh, fmt=args.format, table=args.table, session_id=args.session)
+                n = export(
+                    store, fh, fmt=args.format, table=args.table, session_id=args.session, titles=titles
+                )
             import os
 
             os.replace(tmp, args.out)
             print(f"{n} session(s) written to {args.out}", file=sys.stderr)
         else:
-            export(store, sys.stdout, fmt=args.format, table=args.table, session_id=args.session)
+            export(
+                store, sys.stdout, fmt=args.format, table=args.table, session_id=args.session, titles=titles
+            )
         return 0
     except BrokenPipeError:  # `hiitpi db export | head`: the reader has all it wants
         import os
