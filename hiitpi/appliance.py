@@ -37,6 +37,7 @@ class Appliance:
         self.recorder: SummarizingRecorder | None = None
         self.engine = None
         self.video = None
+        self.teach = None
         self.health = None
         self.web = None
         self.summaries = None  # `hiitpi.coach.summaries.Summaries` when the coach is on
@@ -120,13 +121,15 @@ class Appliance:
 
     def init_engine(self) -> Callable[[], None]:
         from hiitpi.engine import Engine
+        from hiitpi.teach.live import PoseTap
         from hiitpi.web.health import capture_probe, engine_probe
 
+        self.teach = PoseTap()  # the pose stream, for teaching a new exercise from the camera
         # the video encoder is a sink, and the viewers' side of a camera that can encode itself
         engine = self.engine = Engine(
             self.settings,
             recorder=self.recorder,
-            sinks=(self.video,),
+            sinks=(self.video, self.teach),
             video=self.video,
             autostart=self.settings.referee.autostart,  # nothing starts by itself unless asked
         )
@@ -170,6 +173,7 @@ class Appliance:
             coach=self.coach,
             summaries=self.summaries,
             health=self.health,
+            teach_source=self.teach,
         )
         self.web = WebServer(self.settings, app, sock=self.web_socket)
         self.web_socket = None  # the server owns it now: its stop closes it, not the reserving step

@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "hiitpi.commands.analyze",
     "hiitpi.commands.eval",
     "hiitpi.commands.rules",
+    "hiitpi.commands.teach",
 )
 
 

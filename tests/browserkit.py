@@ -8,6 +8,7 @@ squats, 2 s rest, 3 s of jumping jacks, 2 s rest, 4 s of squats.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -79,6 +80,16 @@ class GatedSource:
 @pytest.fixture()
 def appliance(settings_factory, redis_url, shared_data, tmp_path):
     """Engine + recorder + dashboard, wired the way `hiitpi serve` does, on a gated real clip."""
+    with run_appliance(
+        settings_factory, redis_url, shared_data / "clips" / CLIP, rules_dir=tmp_path / "rules"
+    ) as parts:
+        yield parts
+
+
+@contextlib.contextmanager
+def run_appliance(settings_factory, redis_url, clip, overrides: dict | None = None, *, rules_dir=None):
+    """The appliance of `appliance` on ``clip``: the real rules with the test programs beside them
+    in ``rules_dir`` (when given), settings ``overrides`` on top (e.g. another rules folder)."""
     from hiitpi.capture.select import create_source_factory
     from hiitpi.engine import Engine
     from hiitpi.store.db import Store
@@ -87,25 +98,29 @@ def appliance(settings_factory, redis_url, shared_data, tmp_path):
     from hiitpi.web.mjpeg import MjpegBroadcaster
     from hiitpi.web.server import WebServer
 
-    rules = tmp_path / "rules"
-    (rules / "programs").mkdir(parents=True)
-    for f in (REPO / "rules").glob("*.toml"):
-        (rules / f.name).symlink_to(f)
-    for f in (REPO / "rules" / "programs").glob("*.toml"):
-        (rules / "programs" / f.name).symlink_to(f)
-    for name, text in TEST_PROGRAMS.items():
-        (rules / "programs" / f"{name}.toml").write_text(text)
+    extra = {}
+    if rules_dir is not None:
+        rules = rules_dir
+        (rules / "programs").mkdir(parents=True)
+        for f in (REPO / "rules").glob("*.toml"):
+            (rules / f.name).symlink_to(f)
+        for f in (REPO / "rules" / "programs").glob("*.toml"):
+            (rules / "programs" / f.name).symlink_to(f)
+        for name, text in TEST_PROGRAMS.items():
+            (rules / "programs" / f"{name}.toml").write_text(text)
+        extra[("referee", "rules_dir")] = str(rules)
     settings = settings_factory(
         {
-            ("referee", "rules_dir"): str(rules),
+            **extra,
             ("redis", "url"): redis_url,
-            ("capture", "source"): str(shared_data / "clips" / CLIP),
+            ("capture", "source"): str(clip),
             ("capture", "paced"): True,  # at the clip's own rate, as a camera would deliver
             ("capture", "loop"): False,
             ("capture", "stall_timeout_s"): 120,
             ("referee", "workout"): "squat",
             ("web", "host"): "127.0.0.1",
             ("web", "port"): free_port(),
+            **(overrides or {}),
         }
     )
     gate, ended = threading.Event(), threading.Event()
@@ -126,12 +141,21 @@ def appliance(settings_factory, redis_url, shared_data, tmp_path):
     web = WebServer(settings, app)
     web.start()
     base = f"http://127.0.0.1:{settings.web.port}"
-    yield {"base": base, "engine": engine, "store": store, "gate": gate, "ended": ended, "settings": settings}
-    web.stop()
-    engine.stop()
-    video.stop()
-    recorder.close()
-    store.close()
+    try:
+        yield {
+            "base": base,
+            "engine": engine,
+            "store": store,
+            "gate": gate,
+            "ended": ended,
+            "settings": settings,
+        }
+    finally:
+        web.stop()
+        engine.stop()
+        video.stop()
+        recorder.close()
+        store.close()
 
 
 def text_of(driver, css: str) -> str:

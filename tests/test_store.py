@@ -612,7 +612,7 @@ def test_csv_export_is_two_tables_a_spreadsheet_reads(store):
     out = io.StringIO()
     export_mod.export(store, out, fmt="csv", table="reps", session_id=ids[3], titles=titles)
     header, reps = _csv(out.getvalue())
-    assert tuple(header) == export_mod.REP_COLUMNS and len(header) == 15
+    assert tuple(header) == export_mod.REP_COLUMNS and len(header) == 17  # with the form score and its part
     assert len(reps) == 23 and [r["attempt"] for r in reps] == [str(i) for i in range(1, 24)]
     counted = [r for r in reps if r["result"] == "rep"]
     missed = [r for r in reps if r["result"] == "no-rep"]

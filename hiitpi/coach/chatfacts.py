@@ -355,6 +355,29 @@ def session_faults(ctx: ChatContext) -> Iterator[Fact]:
 
 
 @fact_source
+def session_similarity(ctx: ChatContext) -> Iterator[Fact]:
+    n = ctx.numbers
+    if n is None or n.similarity_pct is None:
+        return
+    text = (
+        f"Your reps matched the reference movement by {n.similarity_pct:.0f}% on average "
+        f"(the furthest one {n.similarity_low_pct:.0f}%)."
+    )
+    if n.deviation:
+        text += f" Where they differed most from it: the {n.deviation}."
+    yield ctx.fact(
+        "session.similarity",
+        text,
+        [
+            Number("similarity_pct", n.similarity_pct, "pct"),
+            Number("similarity_low_pct", n.similarity_low_pct, "pct"),
+        ],
+        topics="similar similarity score match reference technique form shape deviate deviation knee hip "
+        "elbow arm hand feet torso",
+    )
+
+
+@fact_source
 def session_suggestion(ctx: ChatContext) -> Iterator[Fact]:
     if ctx.numbers is None:
         return

@@ -79,6 +79,11 @@ class SessionNumbers:
     rounds: int | None = None
     hold_s: float | None = None
     previous_best: int | None = None
+    #: mean and lowest similarity of the scored reps to the workout's reference (0..100)
+    similarity_pct: float | None = None
+    similarity_low_pct: float | None = None
+    #: the body part that deviated most from the reference ("knees")
+    deviation: str | None = None
 
     @property
     def attempts(self) -> int:
@@ -136,6 +141,8 @@ class SessionNumbers:
         if self.hold_s is not None:
             add("hold_min", self.hold_s / 60.0, "min")
         add("previous_best", self.previous_best, "reps", exact=True)
+        add("similarity_pct", self.similarity_pct, "pct")
+        add("similarity_low_pct", self.similarity_low_pct, "pct")
         if self.vs_previous_best is not None:
             add("vs_previous_best", abs(self.vs_previous_best), "reps", exact=True)
         return out
@@ -208,6 +215,11 @@ class SessionNumbers:
             d["hold_s"] = r0(self.hold_s)
         if self.previous_best is not None:
             d["previous_best_reps"] = self.previous_best
+        if self.similarity_pct is not None:
+            d["form_match_with_reference_pct"] = r0(self.similarity_pct)
+            d["lowest_form_match_pct"] = r0(self.similarity_low_pct)
+            if self.deviation:
+                d["body_part_deviating_most"] = self.deviation
         return {k: v for k, v in d.items() if v is not None}
 
 
@@ -262,6 +274,7 @@ def derive(facts: SessionFacts) -> SessionNumbers:
     ]
     rounds = max((iv.round for iv in facts.intervals if iv.round is not None), default=None)
     attempts = reps + facts.no_reps
+    sims = [x for x in facts.rep_similarity if x is not None]
     return SessionNumbers(
         workout=facts.title or facts.workout,
         player=facts.player,
@@ -284,4 +297,7 @@ def derive(facts: SessionFacts) -> SessionNumbers:
         rounds=rounds,
         hold_s=facts.hold_s,
         previous_best=facts.previous_best,
+        similarity_pct=_mean(sims) if sims else None,
+        similarity_low_pct=min(sims) if sims else None,
+        deviation=facts.deviation if sims else None,
     )

@@ -46,6 +46,10 @@ class SessionFacts:
     faults: int = 0
     #: what people call the workout or program ("Tabata squats"); "" → the name made readable
     title: str = ""
+    #: per counted rep, 0..100 against the workout's reference (None: not scored)
+    rep_similarity: list[float | None] = field(default_factory=list)
+    #: the body part that deviated most from the reference in most scored reps ("knees")
+    deviation: str | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -73,6 +73,10 @@ def analyze_cmd(args: argparse.Namespace, settings: Settings) -> int:
             extra += f"  rom {r['rom']:.2f}"
         if "side" in r:
             extra += f"  {r['side']}"
+        if "similarity" in r:
+            extra += f"  form {r['similarity']:.0f}/100" + (
+                f" ({r['deviation']} off most)" if r.get("deviation") else ""
+            )
         print(
             f"  rep {r['count']:3d}  {r['start']:7.2f}s - {r['end']:7.2f}s  ({r['duration_s']:.2f}s){extra}"
         )

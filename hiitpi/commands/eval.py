@@ -67,6 +67,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         )
         rc.add_argument("--json", action="store_true", help="print one JSON object")
         rc.set_defaults(func=poses_cmd, settings_overrides=_overrides, data_set=name)
+    from hiitpi.commands import evalteach
+
+    evalteach.register(esub)
 
 
 def _overrides(args: argparse.Namespace) -> dict:

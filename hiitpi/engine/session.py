@@ -141,8 +141,12 @@ class SessionController:
 
     def _referee(self, rule: Any, counting: str | None = None) -> Referee:
         self._reset_pose()  # tracking and smoothing start afresh, as `hiitpi analyze` does
+        from hiitpi.referee.similarity import attach_scorer
+
         ref = self.settings.referee
-        return Referee(rule, pace_window_s=ref.pace_window_s, counting=counting or ref.counting)
+        referee = Referee(rule, pace_window_s=ref.pace_window_s, counting=counting or ref.counting)
+        attach_scorer(referee)  # reps are scored when the workout has a recorded reference
+        return referee
 
     # -- the commands -------------------------------------------------------------------------
 

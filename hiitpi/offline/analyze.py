@@ -18,6 +18,7 @@ from hiitpi.offline.poses import progress_bar
 from hiitpi.pose.types import Pose
 from hiitpi.referee.events import RefEvent
 from hiitpi.referee.machine import Referee
+from hiitpi.referee.similarity import attach_scorer
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def _rep_dict(e: RefEvent) -> dict:
         "end": round(e.t_end, 3),
         "duration_s": round(e.duration_s, 3),
     }
-    for key in ("eccentric_s", "concentric_s", "rom", "reason", "side"):
+    for key in ("eccentric_s", "concentric_s", "rom", "reason", "side", "similarity", "deviation"):
         v = getattr(e, key)
         if v is not None:
             d[key] = round(v, 3) if isinstance(v, float) else v
@@ -93,6 +94,7 @@ def analyze_video(
 
     rule = load_catalog(settings.referee.rules_dir).workout(workout)  # UnknownNameError names the known ones
     referee = Referee(rule, settings.referee.pace_window_s, counting=settings.referee.counting)
+    attach_scorer(referee)  # with a recorded reference, every rep gets a similarity score
     own = estimator is None
     if own:
         from hiitpi.pose.registry import get_backend

@@ -24,6 +24,10 @@ class RefEvent:
     - ``fault``: a form problem during a hold or a rep ("hips sagging"), or the reason of a short
       attempt when counting attempts; not a count change.
     - ``hold_tick``: a timed hold advanced; ``hold_s`` is the total time held with good form.
+
+    A rep or no-rep of a workout with a reference (`hiitpi.referee.similarity`) carries
+    ``similarity`` (0–100, how close its trajectory came to the reference's) and ``deviation``
+    (the body part that deviated most, "knees").
     """
 
     kind: EventKind
@@ -38,6 +42,8 @@ class RefEvent:
     side: str | None = None
     hold_s: float | None = None
     extra: dict = field(default_factory=dict)
+    similarity: float | None = None
+    deviation: str | None = None
 
     @property
     def duration_s(self) -> float:

@@ -196,6 +196,8 @@ class Referee:
         self._wh: tuple[int, int] | None = None
         self._whs = None
         self.pace_meter = PaceMeter(pace_window_s)
+        #: scores each rep against a recorded reference (`hiitpi.referee.similarity.attach_scorer`)
+        self.scorer = None
         self.reset()
 
     def _table(self, view: str | None) -> _Table:
@@ -262,6 +264,8 @@ class Referee:
         self._start_glimpsed = False
         self._hold_ticks = 0
         self.pace_meter.reset()
+        if self.scorer is not None:
+            self.scorer.reset()
         for child in getattr(self, "_children", ()):
             child.reset()
         for f in self._features:
@@ -309,9 +313,10 @@ class Referee:
                 self._wh = wh
                 self._whs = np.array([pose.width, pose.height, 1.0], dtype=np.float32)
             px = (pose.keypoints * self._whs).tolist()
-        if self._children:
-            return self._update_sides(px, t)
-        return self._step(px, t)
+        events = self._update_sides(px, t) if self._children else self._step(px, t)
+        if self.scorer is not None:
+            self.scorer.observe(px, t, self.view, events)
+        return events
 
     def finish(self, t: float | None = None) -> list[RefEvent]:
         """The set is over (end of a clip or an interval): a rep that reached the far position
@@ -319,6 +324,12 @@ class Referee:
         t = self.last_t if t is None else t
         if t is None:
             return []
+        events = self._finish(t)
+        if self.scorer is not None:
+            self.scorer.annotate(events)
+        return events
+
+    def _finish(self, t: float) -> list[RefEvent]:
         if self._children:
             events: list[RefEvent] = []
             for child in self._children:

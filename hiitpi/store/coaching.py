@@ -75,7 +75,13 @@ def session_facts(store: Store, session_id: int, titles: Callable[[str], str] | 
         else previous_best(store, row.player_id, row.workout, row.started_at, exclude=row.id),
         faults=row.faults,
         title=title(workout),
+        rep_similarity=[r.similarity for r in valid],
+        deviation=_most_common([r.deviation for r in d.reps if r.similarity is not None and r.deviation]),
     )
+
+
+def _most_common(items: Sequence[str]) -> str | None:
+    return Counter(items).most_common(1)[0][0] if items else None
 
 
 def history_facts(

@@ -79,6 +79,8 @@ REP_COLUMNS = (
     "up_s",
     "range_pct",
     "side",
+    "similarity",
+    "deviation",
 )
 #: What a spreadsheet takes for the start of a formula (with the full-width ＝ ＋ － ＠).
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\uff1d", "\uff0b", "\uff0d", "\uff20")
@@ -190,6 +192,8 @@ def session_to_dict(d: SessionDetail) -> dict:
                 "rom": p.rom,
                 "side": p.side,
                 "recorded_at": _iso(p.recorded_at),
+                "similarity": p.similarity,
+                "deviation": p.deviation,
             }
             for p in d.reps
         ],
@@ -288,4 +292,6 @@ def rep_csv_rows(d: SessionDetail, title: Titles = _plain) -> Iterator[list]:
             _sec(p.concentric_s),
             "" if p.rom is None else round(p.rom * 100),
             p.side or "",
+            "" if p.similarity is None else f"{p.similarity:.{PACE_DECIMALS}f}",
+            p.deviation or "",
         ]

@@ -149,7 +149,8 @@ class Interval(Base):
 class Rep(Base):
     """A counted rep (``valid``) or a no-rep (``valid`` false, with its ``reason``). ``full``: the
     rep reached the full range and passed every check (false for a no-rep, and for a short attempt
-    counted when the session counts attempts)."""
+    counted when the session counts attempts). With a reference recorded for its workout, its
+    ``similarity`` score and ``deviation``."""
 
     __tablename__ = "reps"
     __table_args__ = (
@@ -172,6 +173,10 @@ class Rep(Base):
     reason: Mapped[str | None] = mapped_column(String(200))
     full: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default=false())
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
+    #: 0..100: how close the rep came to the workout's reference (None: no reference recorded).
+    similarity: Mapped[float | None] = mapped_column(Float)
+    #: the body part that deviated most from the reference ("knees").
+    deviation: Mapped[str | None] = mapped_column(String(32))
 
 
 class ChatMessage(Base):

@@ -115,6 +115,9 @@ class RepRow:
     valid: bool
     reason: str | None
     recorded_at: datetime
+    #: 0..100 against the workout's reference, and the part that deviated most (None: no reference)
+    similarity: float | None = None
+    deviation: str | None = None
     full: bool = True
 
     @property
@@ -364,6 +367,8 @@ def iter_session_details(store: Store, session_id: int | None = None) -> Iterato
         Rep.reason,
         Rep.recorded_at,
         Rep.full,
+        Rep.similarity,
+        Rep.deviation,
     ).join(Interval, Interval.id == Rep.interval_id)
     if session_id is not None:
         sq = sq.where(WorkoutSession.id == session_id)
@@ -380,7 +385,7 @@ def iter_session_details(store: Store, session_id: int | None = None) -> Iterato
             row, (t0, summary, reason) = SessionRow(*r[:_SESSION_COLUMNS]), r[_SESSION_COLUMNS:]
             reps: list[RepRow] = []
             while pending is not None and pending[0] <= row.id:
-                sid, idx, i_idx, wk, ts, te, ecc, con, rom, side, valid, rsn, rec, full = pending
+                sid, idx, i_idx, wk, ts, te, ecc, con, rom, side, valid, rsn, rec, full, sim, dev = pending
                 if sid == row.id:
                     reps.append(
                         RepRow(
@@ -397,6 +402,8 @@ def iter_session_details(store: Store, session_id: int | None = None) -> Iterato
                             bool(valid),
                             rsn,
                             rec,
+                            sim,
+                            dev,
                             bool(full),
                         )
                     )

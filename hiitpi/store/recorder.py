@@ -493,6 +493,8 @@ class SessionRecorder:
                     "reason": ev.reason,
                     "full": full,
                     "recorded_at": op.at,
+                    "similarity": ev.similarity,
+                    "deviation": ev.deviation,
                 }
             )
             st.next_rep += 1

@@ -19,7 +19,8 @@ the coach's live text for a session being summarised; ``coach`` is the appliance
 (the chat queues on it and shares its model; without one, and with [coach] enabled, the
 dashboard starts its own on the first question); ``summaries`` the appliance's
 `hiitpi.coach.summaries.Summaries` (made on ``coach`` when not given: the session page's "Write
-the summary"); ``health`` is a `HealthMonitor`. When
+the summary"); ``health`` is a `HealthMonitor`; ``teach_source`` is the engine's
+`hiitpi.teach.live.PoseTap` (teaching from the camera). When
 `hiitpi.web.auth` / `hiitpi.web.health` exist their hooks are installed on the Flask server.
 """
 
@@ -47,6 +48,7 @@ def create_app(
     health=None,
     summaries=None,
     auth: bool = True,
+    teach_source=None,
 ):
     """The Dash app with its pages, callbacks and routes; ``app.server`` is the Flask WSGI app."""
     import dash
@@ -60,6 +62,7 @@ def create_app(
     from hiitpi.web.context import WebContext
     from hiitpi.web.layout import shell
     from hiitpi.web.routes import register_routes
+    from hiitpi.web.teach import register_teach
 
     if store is None:
         store = Store.from_settings(settings)
@@ -93,6 +96,7 @@ def create_app(
     wc.summaries = summaries
     if coach_snapshot is None and summaries is not None:
         wc.coach_snapshot = summaries.snapshot
+    wc.teach_source = teach_source  # the engine's pose stream, for teaching from the camera
     server = app.server
     server.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
     if auth:
@@ -101,6 +105,7 @@ def create_app(
     register_routes(server, wc)
     register_chat_routes(server, wc)
     register_callbacks(app, wc)
+    register_teach(app, wc)
     server.extensions["hiitpi_web"] = wc
     return app
 

@@ -104,6 +104,10 @@ def register_callbacks(app: Dash, wc: WebContext) -> None:
             return layout.history_page(players(), workouts(), q, programs=programs(), title=title())
         if path == "/trends":
             return trends_view(q)
+        if path == "/teach":
+            from hiitpi.web.teach import teach_page
+
+            return teach_page(camera=wc.teach_source is not None)
         if path.startswith("/session/"):
             sid = path.removeprefix("/session/")
             if not sid.isdigit() or len(sid) > 12:

@@ -314,6 +314,34 @@ def tut_figure(reps: Sequence[RepRow]) -> go.Figure:
     return fig
 
 
+def similarity_figure(reps: Sequence[RepRow]) -> go.Figure | None:
+    """Each scored rep's similarity to the workout's reference (0–100; no-reps in their colour),
+    the part that deviated most in the hover text; None when no rep was scored."""
+    scored = [r for r in reps if r.similarity is not None]
+    if not scored:
+        return None
+    fig = go.Figure(
+        go.Bar(
+            x=[r.index for r in scored],
+            y=[r.similarity for r in scored],
+            marker_color=[COLORS["rep"] if r.valid else COLORS["no_rep"] for r in scored],
+            text=[f"{r.similarity:.0f}" for r in scored],
+            textposition="outside",
+            customdata=[[r.deviation or "–", "rep" if r.valid else "no-rep"] for r in scored],
+            hovertemplate="%{customdata[1]} %{x}: %{y:.0f}/100, %{customdata[0]} off most<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        **_base_layout(
+            height=280,
+            xaxis_title="rep",
+            yaxis_title="similarity",
+            yaxis=dict(range=[0, 110], gridcolor=COLORS["grid"]),
+        )
+    )
+    return fig
+
+
 # --- trends ---------------------------------------------------------------------------------------
 
 

@@ -33,7 +33,7 @@ from hiitpi.store.queries import (
 from hiitpi.web import figures
 
 #: The navigation: (path, label). A new page is one entry here and one route in the callbacks.
-NAV = [("/", "Live"), ("/history", "History"), ("/trends", "Trends")]
+NAV = [("/", "Live"), ("/history", "History"), ("/trends", "Trends"), ("/teach", "Teach")]
 
 Title = Callable[[str], str]
 
@@ -303,6 +303,7 @@ def _workout_card(window: str) -> html.Section:
                 ],
             ),
             html.Div(id="live-norep", className="norep", role="status", **{"aria-live": "assertive"}),
+            html.Div(id="live-form", className="form-score", role="status"),
             html.Div(
                 className="row buttons stop-row",
                 children=[html.Button("Stop", id="stop-btn", className="btn btn-stop", n_clicks=0)],
@@ -740,6 +741,7 @@ def session_page(
                     dcc.Graph(
                         id="sess-tut", figure=figures.tut_figure(d.reps), config={"displayModeBar": False}
                     ),
+                    *_similarity_graph(d),
                 ],
             ),
             html.Section(className="card", children=interval_rows) if interval_rows else None,
@@ -808,6 +810,19 @@ def session_page(
                 ],
             ),
         ],
+    )
+
+
+def _similarity_graph(d: SessionDetail) -> list:
+    """The per-rep similarity chart, when the workout had a reference (else nothing)."""
+    fig = figures.similarity_figure(d.reps)
+    return (
+        []
+        if fig is None
+        else [
+            html.H2("Form: each rep against the reference"),
+            dcc.Graph(id="sess-similarity", figure=fig, config={"displayModeBar": False}),
+        ]
     )
 
 

@@ -160,6 +160,8 @@ def build_message(
             ev["dur"] = _duration(e.data)
         if e.kind == "rep" and e.data.get("extra", {}).get("full") is False:
             ev["partial"] = True
+        if e.kind in ("rep", "no_rep") and e.data.get("similarity") is not None:
+            ev["similarity"], ev["deviation"] = e.data["similarity"], e.data.get("deviation")
         if e.kind in ("no_rep", "fault"):
             ev["reason"] = e.data.get("reason") or ("no-rep" if e.kind == "no_rep" else "form fault")
         elif e.kind in ("session_start", "session_stop"):

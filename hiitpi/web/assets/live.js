@@ -190,7 +190,7 @@
     msgProgram = msg.program && running ? msg.program : null;
     if (sid !== cur.session) {  // a new session clears both charts
       cur = fresh(); cur.session = sid;
-      put("live-norep", "");
+      put("live-norep", ""); put("live-form", "");
       clearCharts();
     }
     if (hist) {
@@ -240,6 +240,10 @@
     var fresh_ = [];
     (msg.events || []).forEach(function (e) {
       if (e.session && sid && e.session !== sid) { return; }
+      if ((e.kind === "rep" || e.kind === "no_rep") && e.similarity !== undefined) {
+        // the rep against the workout's reference: 0-100 and the part that was furthest off
+        put("live-form", "Form " + Math.round(e.similarity) + "/100" + (e.deviation ? " · " + e.deviation + " off most" : ""));
+      }
       if ((e.kind === "rep" || e.kind === "no_rep") && e.t !== null && e.t !== undefined) {
         if (cur.lastT !== null && e.t <= cur.lastT) { return; }  // on the chart already (history)
         cur.lastT = e.t;

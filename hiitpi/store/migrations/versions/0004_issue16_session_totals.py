@@ -5,8 +5,8 @@ interval is its work then its rest), each rep's full flag.
 Older sessions were all judged ("judge" counting: the count is the full reps), so their attempts
 are their rows (reps and no-reps) and their full reps their count.
 
-Revision ID: 0003_issue16
-Revises: 0002
+Revision ID: 0004_issue16
+Revises: 0003
 Create Date: 2026-12-09
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_issue16"
-down_revision = "0002"
+revision = "0004_issue16"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 
