@@ -147,7 +147,9 @@ def test_live_page_and_session_page_show_each_reps_form_score(
         wait_for("the player to be added", lambda: "Added Ana." in text_of(d, "#action-msg"))
         d.find_element(By.ID, "start-btn").click()
         wait_for(
-            "the engine to confirm the start", lambda: text_of(d, "#action-msg").startswith("Started"), timeout=15
+            "the engine to confirm the start",
+            lambda: text_of(d, "#action-msg").startswith("Started"),
+            timeout=15,
         )
         app["gate"].set()
         shown: set[str] = set()
