@@ -59,9 +59,19 @@ class Appliance:
         return self.web_socket.close
 
     def init_redis(self) -> Callable[[], None] | None:
-        from hiitpi.redis_local import ensure_redis
+        """The live bus: the configured Redis, or a private one that wants a password (so no other
+        user of this machine can drive the appliance through it). Every part after this one gets
+        the URL with the password in ``self.settings``."""
+        from hiitpi.redis_local import ensure_redis, with_password
 
-        self.local_redis = ensure_redis(self.settings.redis.url, self.settings.general.data_dir / "redis")
+        r = self.settings.redis
+        self.local_redis = ensure_redis(
+            r.url, self.settings.general.data_dir / "redis", password=r.password or None, private=True
+        )
+        url = self.local_redis.url if self.local_redis is not None else with_password(r.url, r.password)
+        if url != r.url:
+            self.settings = self.settings.model_copy(deep=True)
+            self.settings.redis.url = url
         if self.local_redis is None:
             return None
         self.supervisor.watch(self.local_redis, required=False)  # counting goes on without it
@@ -184,7 +194,7 @@ class Appliance:
         return self.web.stop
 
     def start(self) -> None:
-        self.settings.general.data_dir.mkdir(parents=True, exist_ok=True)
+        private_files(self.settings.general.data_dir)
         self.step("dashboard port", self.reserve_port)
         self.step("live bus (Redis)", self.init_redis)
         self.step("history store", self.init_store)
@@ -261,6 +271,21 @@ class Appliance:
         return self.supervisor.liveness() or self._stuck()
 
 
+def private_files(data_dir) -> None:
+    """Whoever starts the appliance (systemd's UMask=0077, or a shell's 022), what it writes is
+    its own: the data folder 0700, and every file made from here on 0600 (database, its WAL,
+    secrets, Redis's folder). The database's existing files are made 0600 when it opens
+    (`hiitpi.store.db.Store.open`)."""
+    os.umask(0o077)
+    data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        if data_dir.stat().st_uid == os.geteuid() and data_dir.stat().st_mode & 0o077:
+            os.chmod(data_dir, 0o700)
+            log.info("data folder %s made private (mode 0700)", data_dir)
+    except OSError as exc:
+        log.warning("could not make %s private: %s", data_dir, exc)
+
+
 class SummarizingRecorder:
     """The store's session recorder, plus: when a session ends, the coach is asked for its summary."""
 
@@ -277,13 +302,26 @@ class SummarizingRecorder:
     def start_rest(self, **kwargs) -> None:
         self.inner.start_rest(**kwargs)
 
+    def relabel_interval(self, *args, **kwargs) -> None:
+        self.inner.relabel_interval(*args, **kwargs)
+
     def record(self, event) -> None:
         self.inner.record(event)
 
+    def commit(self, timeout: float = 1.0) -> bool:
+        return self.inner.commit(timeout)
+
     def end_session(self, status: str = "done", **kwargs):
-        session_id = self.inner.end_session(status, **kwargs)
-        self.appliance.session_ended(session_id)
-        return session_id
+        """The coach is asked once the close is committed (its facts are read from the store)."""
+        return self.inner.end_session(status, on_saved=self.appliance.session_ended, **kwargs)
+
+    @property
+    def healthy(self) -> bool:
+        return self.inner.healthy
+
+    @property
+    def last_error(self) -> str | None:
+        return self.inner.last_error
 
     def close(self) -> None:
         self.inner.close()

@@ -172,6 +172,15 @@ def check_redis_url(url: str) -> str:
     return url
 
 
+def check_redis_password(value: str) -> str:
+    """At most 128 characters, without spaces, quotes or backslashes (it goes into redis.conf as is)."""
+    if len(value) > 128:
+        raise ValueError("use at most 128 characters")
+    if any(ch.isspace() or ch in '"\\' or not ch.isprintable() for ch in value):
+        raise ValueError("use no spaces, quotes or backslashes")
+    return value
+
+
 class RedisSettings(Section):
     url: Annotated[str, AfterValidator(check_redis_url)] = Field(
         "redis://127.0.0.1:6379/0",
@@ -182,6 +191,12 @@ class RedisSettings(Section):
         5000, ge=100, le=1_000_000, title="Stream cap", description="Approximate entries kept."
     )
     prefix: str = Field("hiitpi", title="Key prefix", description="Namespace for every key.")
+    password: Annotated[str, AfterValidator(check_redis_password)] = Field(
+        "",
+        title="Redis password",
+        description="AUTH password (also HIITPI_REDIS_PASSWORD). The private Redis `serve` starts always "
+        "wants one: this, or one it makes and keeps in <data_dir>/redis/password. Never shown.",
+    )
     sample_fps: float = Field(
         10.0,
         ge=0,
@@ -228,6 +243,43 @@ class WebSettings(Section):
         title="Request head time-out",
         description="A connection that has not sent a whole request head in this many seconds is closed.",
     )
+    max_body_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        le=1 << 30,
+        title="Request body cap",
+        description="Longest request body (bytes) a route takes unless it declares its own (uploads).",
+    )
+    max_headers: int = Field(
+        100, ge=16, le=1000, title="Request headers", description="Most headers a request may have."
+    )
+    max_header_bytes: int = Field(
+        16384,
+        ge=4096,
+        le=1 << 20,
+        title="Request head size",
+        description="Longest request line plus headers (bytes).",
+    )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        title="Other host names",
+        description="Names the dashboard also answers to (besides localhost, this machine's name and "
+        "name.local, and its IP addresses), e.g. a DNS name on your router.",
+    )
+    pairing_code_minutes: float = Field(
+        30.0,
+        gt=0,
+        le=7 * 24 * 60,
+        title="Pairing code lifetime",
+        description="A code made on the device (first start, `hiitpi pair --show`) pairs one phone within this.",
+    )
+    invite_minutes: float = Field(
+        10.0,
+        gt=0,
+        le=24 * 60,
+        title="Invite lifetime",
+        description="An invite code a paired phone makes for another pairs one phone within this.",
+    )
     privacy_mode: bool = Field(
         False, title="Privacy mode", description="Stream only the skeleton, never the camera image."
     )
@@ -263,6 +315,19 @@ class StoreSettings(Section):
         "FULL",
         title="Sync mode",
         description="FULL survives power loss (an fsync per batch); NORMAL survives a crash only.",
+    )
+    durable_reps: bool = Field(
+        True,
+        title="Durable reps",
+        description="Commit each rep to disk before it is shown (samples stay batched); never waits on a "
+        "full disk.",
+    )
+    durable_timeout_s: float = Field(
+        1.0,
+        gt=0,
+        le=10,
+        title="Rep commit time-out",
+        description="The longest the analysis waits for a rep's commit; past it the disk is deemed slow.",
     )
 
 
@@ -397,6 +462,8 @@ def _format_errors(exc: ValidationError, doc: TomlDocument | None, origin: dict)
     errors = []
     for err in exc.errors():
         loc = tuple(err["loc"])
+        if loc[:2] in SECRET_FIELDS:
+            err = {k: v for k, v in err.items() if k != "input"}  # never echo a password back
         path = doc_path(doc.data, loc) if doc is not None else loc
         src = origin.get(loc)
         if src:
@@ -459,15 +526,32 @@ def load_settings(
     return settings
 
 
+#: Values `config show` never prints: (section, key) → how to mask them.
+SECRET_FIELDS = {("redis", "url"): "url", ("redis", "password"): "value"}
+
+
 def settings_to_toml(settings: Settings) -> str:
-    """The effective settings as a TOML document (what `hiitpi config show` prints)."""
+    """The effective settings as a TOML document (what `hiitpi config show` prints), secrets
+    masked (`SECRET_FIELDS`: a password in a URL, the Redis password)."""
+    from hiitpi.redact import MASK, redact_url
+
     lines: list[str] = []
+
+    def shown(table: str, name: str, value: Any) -> Any:
+        how = SECRET_FIELDS.get((table, name))
+        if how == "url":
+            return redact_url(str(value))
+        if how == "value":
+            return MASK if value else value
+        return value
 
     def fmt(value: Any) -> str:
         if isinstance(value, bool):
             return "true" if value else "false"
         if isinstance(value, int | float):
             return repr(value)
+        if isinstance(value, list | tuple):
+            return "[" + ", ".join(fmt(v) for v in value) + "]"
         return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
     def emit(model: BaseModel | dict, table: str) -> None:
@@ -479,7 +563,7 @@ def settings_to_toml(settings: Settings) -> str:
             elif isinstance(value, dict):  # a table of tables ([pose.options.<model>])
                 tables.extend((f"{name}.{key}", sub) for key, sub in value.items())
             elif value is not None:
-                scalars.append(f"{name} = {fmt(value)}")
+                scalars.append(f"{name} = {fmt(shown(table, name, value))}")
             else:
                 scalars.append(f"# {name} = (unset)")
         if table and scalars:

@@ -17,10 +17,11 @@ from hiitpi.config import ConfigError, Settings
 
 def _startable(rules_dir: Path) -> tuple[set[str], list[str]]:
     """(every workout, alias and program name, the workouts' names for the message)."""
+    from hiitpi.recognition import AUTO
     from hiitpi.referee.catalog import load_catalog
 
     cat = load_catalog(rules_dir)
-    return {*cat.workouts, *cat.aliases, *cat.programs}, cat.names()
+    return {*cat.workouts, *cat.aliases, *cat.programs, AUTO}, [*cat.names(), AUTO]
 
 
 def _source_problem(source: str) -> str | None:

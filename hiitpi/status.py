@@ -110,16 +110,19 @@ def redis_status(settings: Settings, running) -> tuple[str, bool, str]:
     import socket
     from urllib.parse import urlparse
 
-    from hiitpi.redis_local import can_start_private, ping
+    from hiitpi.redact import redact_url
+    from hiitpi.redis_local import can_start_private, ping, redis_url_for
 
-    url = settings.redis.url
-    reason = ping(url)
+    reason = ping(redis_url_for(settings))
+    url = redact_url(settings.redis.url)
     if reason is None:
         who = f"; in use by this appliance (pid {running.pid})" if running is not None else ""
         return ("redis", True, f"{url} answers{who}")
-    if not can_start_private(url):
+    if "auth" in reason.lower() or "password" in reason.lower():
+        return ("redis", False, f"{url}: {reason}; set [redis] password (or HIITPI_REDIS_PASSWORD)")
+    if not can_start_private(settings.redis.url):
         return ("redis", False, f"{url}: {reason}")
-    port = urlparse(url).port or 6379
+    port = urlparse(settings.redis.url).port or 6379
     try:
         with socket.socket() as s:
             s.bind(("127.0.0.1", port))
@@ -130,7 +133,11 @@ def redis_status(settings: Settings, running) -> tuple[str, bool, str]:
             f"{url}: {reason}, and a private redis-server cannot start: port {port} is held by "
             f"another program ({exc.strerror}); set [redis] url / --redis-url to a free port",
         )
-    return ("redis", True, f"{url}: not running; serve will start a private redis-server on port {port}")
+    return (
+        "redis",
+        True,
+        f"{url}: not running; serve will start a private redis-server on port {port} (password required)",
+    )
 
 
 def coach_status(settings: Settings) -> tuple[str, bool, str]:
@@ -202,7 +209,9 @@ def pose_status(settings: Settings) -> list[tuple[str, bool, str]]:
 
 
 def pairing_status(settings: Settings) -> tuple[str, bool, str]:
-    """The pairing secrets (issue 8): present and private, or made (and shown once) at first start."""
+    """The pairing file: present and private (with its phones and live codes), or made at first start."""
+    import time
+
     from hiitpi.pairing import SecretsError, load_secrets, secrets_path
 
     path = secrets_path(settings.general.data_dir)
@@ -212,7 +221,13 @@ def pairing_status(settings: Settings) -> tuple[str, bool, str]:
         return ("pairing", False, str(exc))
     if found is None:
         return ("pairing", True, f"no code yet: the first start makes one and shows it once ({path})")
-    return ("pairing", True, f"paired ({path}, mode 0600); `hiitpi pair --reset` makes a new code")
+    codes = len(found.live_codes(time.time()))
+    return (
+        "pairing",
+        True,
+        f"{len(found.phones)} phone(s) paired, {codes} unused code(s) ({path}, mode 0600); "
+        "`hiitpi pair --show` makes a code",
+    )
 
 
 def report_status(settings: Settings) -> bool:

@@ -7,17 +7,28 @@
 # Slow (every arm64 instruction is emulated), so it is not part of scripts/test.sh.
 #
 #   sudo scripts/check-arm64.sh                 build the root (first run), install --no-coach, check
-#   sudo scripts/check-arm64.sh --with-coach    install with the coach: llama-cpp-python compiles in the
-#                                               root (hours the first time; pip's cache keeps the wheel)
+#   sudo scripts/check-arm64.sh --with-coach    also the coach: llama-cpp-python's aarch64 wheel is
+#                                               cross-compiled on this machine (once, cached), then
+#                                               install-pi.sh's own pip install takes it (it never
+#                                               compiles in the root); the coach runs emulated
+#   sudo scripts/check-arm64.sh --with-coach --native-coach-build
+#                                               llama-cpp-python compiles inside the emulated root, as
+#                                               on a Pi (hours; pip's cache keeps the wheel)
 #   sudo scripts/check-arm64.sh --fresh         rebuild the root from scratch (pip's cache is kept)
 #
-# Options: --cache DIR (the root, pip's cache and logs; default ~/.cache/hiitpi-arm64, never the
-# repo), --shared DIR (models, clips, test GGUF; default the shared/ folder beside the repo; mounted
-# read-only), --mirror URL (Debian mirror; default http://deb.debian.org/debian), --nice N
-# (niceness of the emulated work, default 10), --pi 4|5 (the CPU qemu emulates: a Pi 4's Cortex-A72,
-# the default, or a Pi 5's Cortex-A76; the root sees that Pi's /proc/cpuinfo).
+# Options: --cache DIR (the root, pip's cache, the cross-built wheel and logs; default
+# ~/.cache/hiitpi-arm64, never the repo), --shared DIR (models, clips, test GGUF; default the shared/
+# folder beside the repo; mounted read-only), --mirror URL (Debian mirror; default
+# http://deb.debian.org/debian), --nice N (niceness of the emulated work and the cross build, default
+# 10), --pi 4|5 (the CPU qemu emulates: a Pi 4's Cortex-A72, the default, or a Pi 5's Cortex-A76; the
+# root sees that Pi's /proc/cpuinfo).
+# The cross-built wheel: the llama-cpp-python release that setup.cfg's `coach` extra resolves to on
+# PyPI (its sdist, as the root's pip would fetch), compiled with Debian's aarch64-linux-gnu-gcc for
+# generic armv8-a+crc tuned for the Pi 4's Cortex-A72 (GGML_NATIVE=OFF; it runs on a Pi 5 too),
+# retagged linux_aarch64 (`wheel tags`). A real Pi has no such wheel: install-pi.sh compiles it there.
 # Needs root (debootstrap, a private mount namespace for the read-only mounts) and the host packages
-# debootstrap, proot and qemu-user-static (installed with apt-get when missing).
+# debootstrap, proot and qemu-user-static, with --with-coach also gcc-aarch64-linux-gnu,
+# g++-aarch64-linux-gnu, cmake, ninja-build, file and python3-venv (installed with apt-get when missing).
 # Prints each step with its time, then a table (check, result, detail); exits 1 if any check failed.
 set -euo pipefail
 
@@ -26,9 +37,9 @@ CACHE=${HOME:-/root}/.cache/hiitpi-arm64
 SHARED=$(cd "$REPO/.." && pwd)/shared
 MIRROR=http://deb.debian.org/debian
 SUITE=bookworm
-NICE=10 FRESH=0 WITH_COACH=0 PI=4
+NICE=10 FRESH=0 WITH_COACH=0 COACH_BUILD=cross PI=4
 
-usage() { sed -n '2,21p' "$0"; }
+usage() { awk 'NR == 1 { next } /^#/ { print; next } { exit }' "$0"; }
 need_arg() {
   if [ -z "${2:-}" ] || [ "${2#--}" != "$2" ]; then
     echo "check-arm64.sh: $1 needs a value (try --help)" >&2
@@ -40,6 +51,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --fresh) FRESH=1 ;;
     --with-coach) WITH_COACH=1 ;;
+    --native-coach-build) WITH_COACH=1 COACH_BUILD=native ;;
     --cache) need_arg "$1" "${2:-}"; CACHE=$2; shift ;;
     --shared) need_arg "$1" "${2:-}"; SHARED=$2; shift ;;
     --mirror) need_arg "$1" "${2:-}"; MIRROR=$2; shift ;;
@@ -100,6 +112,14 @@ if [ -z "${HIITPI_ARM64_NS:-}" ]; then
   command -v proot >/dev/null || need+=(proot)
   command -v qemu-aarch64-static >/dev/null || need+=(qemu-user-static)
   command -v unshare >/dev/null || need+=(util-linux)
+  if [ "$WITH_COACH" = 1 ] && [ "$COACH_BUILD" = cross ]; then
+    command -v aarch64-linux-gnu-gcc >/dev/null || need+=(gcc-aarch64-linux-gnu)
+    command -v aarch64-linux-gnu-g++ >/dev/null || need+=(g++-aarch64-linux-gnu)
+    command -v cmake >/dev/null || need+=(cmake)
+    command -v ninja >/dev/null || need+=(ninja-build)
+    command -v file >/dev/null || need+=(file)
+    python3 -c 'import ensurepip, venv' 2>/dev/null || need+=(python3-venv)
+  fi
   if [ "${#need[@]}" -gt 0 ]; then
     if ! command -v apt-get >/dev/null; then
       echo "check-arm64.sh: needs ${need[*]} (Debian/Ubuntu packages); install them and run again" >&2
@@ -196,6 +216,10 @@ finish() {
     printf '%-26s %-6s %s\n' "$c" "$res" "$d"
   done
   echo
+  if [ "${#NOTES[@]}" -gt 0 ]; then
+    printf '%s\n' "${NOTES[@]}"
+    echo
+  fi
   if [ "$FAILED" -gt 0 ]; then
     say "$FAILED check(s) failed in $(elapsed) (log: $LOG)"
     exit 1
@@ -277,12 +301,164 @@ mount --bind "$CACHE/pip" "$ROOT/root/.cache/pip"
 mount --bind "$RUN" "$ROOT/tmp/hiitpi-check"
 chmod 0777 "$RUN"
 
+# --- the coach's wheel, cross-compiled on this machine (--with-coach) -------------------------------
+# llama-cpp-python loads libllama/libggml with ctypes (no CPython extension module), so a wheel of
+# aarch64 shared libraries built here with Debian's cross compiler is what pip would build in the
+# root, minutes instead of hours. The release: what the `coach` extra resolves to on PyPI, from the
+# sdist the root's pip would download. A Pi compiles it itself (install-pi.sh); this is only for the
+# emulated check.
+WHEELS=$CACHE/wheels WHEELS_IN=/mnt/hiitpi-wheels CROSS=$CACHE/cross
+CROSS_ARCH=armv8-a+crc CROSS_TUNE=cortex-a72
+HOST_CA=""
+if [ -f /etc/ssl/certs/ca-certificates.crt ]; then HOST_CA=/etc/ssl/certs/ca-certificates.crt; fi
+INSTALL_ENV=() LLAMA_VER="" LLAMA_WHL="" NOTES=()
+cross_build_coach() {  # sets LLAMA_VER and LLAMA_WHL; a FAIL row and return 1 when it cannot
+  local req sdist clog built info pid rc n cmake_args f
+  req=$(python3 - "$REPO/setup.cfg" <<'EOF'
+import configparser, sys
+cfg = configparser.ConfigParser()
+cfg.read(sys.argv[1])
+for line in cfg["options.extras_require"]["coach"].splitlines():
+    if line.strip().lower().replace("_", "-").startswith("llama-cpp-python"):
+        print(line.strip())
+EOF
+)
+  if [ -z "$req" ]; then
+    row "coach: cross-built wheel" FAIL "no llama-cpp-python in setup.cfg's coach extra"
+    return 1
+  fi
+  mkdir -p "$CROSS" "$WHEELS"
+  clog=$LOGS/cross-llama-cpp-python.log
+  : > "$clog"
+  if [ ! -x "$CROSS/venv/bin/wheel" ]; then
+    begin "a build venv on this machine ($CROSS/venv: pip, wheel)"
+    rm -rf "$CROSS/venv"
+    if ! { python3 -m venv "$CROSS/venv" \
+        && "$CROSS/venv/bin/pip" install --quiet --disable-pip-version-check wheel; } >>"$clog" 2>&1; then
+      row "coach: cross-built wheel" FAIL "could not make the build venv: see $clog"
+      return 1
+    fi
+  fi
+  # --isolated: PyPI only, as the root's pip sees it (no local indexes or find-links of this host)
+  begin "the llama-cpp-python release the coach extra ($req) resolves to on PyPI"
+  rm -rf "$CROSS/sdist"
+  if ! "$CROSS/venv/bin/pip" --isolated --disable-pip-version-check ${HOST_CA:+--cert "$HOST_CA"} \
+      download --no-deps --no-binary :all: --dest "$CROSS/sdist" "$req" >>"$clog" 2>&1; then
+    row "coach: cross-built wheel" FAIL "pip download '$req' failed: see $clog"
+    return 1
+  fi
+  sdist=""
+  for f in "$CROSS"/sdist/llama_cpp_python-*.tar.gz; do if [ -f "$f" ]; then sdist=$f; fi; done
+  if [ -z "$sdist" ]; then
+    row "coach: cross-built wheel" FAIL "pip download '$req' gave no llama_cpp_python sdist: see $clog"
+    return 1
+  fi
+  LLAMA_VER=${sdist##*/llama_cpp_python-}
+  LLAMA_VER=${LLAMA_VER%.tar.gz}
+  echo "    $LLAMA_VER (${sdist##*/})"
+  LLAMA_WHL=$WHEELS/llama_cpp_python-$LLAMA_VER-py3-none-linux_aarch64.whl
+  info="llama-cpp-python $LLAMA_VER from ${sdist##*/} (sha256 $(sha256sum "$sdist" | cut -c1-16)...),
+$(aarch64-linux-gnu-gcc --version | head -n1), -march=$CROSS_ARCH -mtune=$CROSS_TUNE, GGML_NATIVE=OFF"
+  if [ -f "$LLAMA_WHL" ] && [ "$(cat "$LLAMA_WHL.build.txt" 2>/dev/null)" = "$info" ]; then
+    say "[$(elapsed)] reusing the cross-built wheel ${LLAMA_WHL##*/} (built $(stat -c %y "$LLAMA_WHL" | cut -c1-16))"
+    return 0
+  fi
+  cat > "$CROSS/toolchain-aarch64.cmake" <<'EOF'
+# Written by scripts/check-arm64.sh: Debian's aarch64 cross compiler, its own aarch64 libraries
+set(CMAKE_SYSTEM_NAME Linux)
+set(CMAKE_SYSTEM_PROCESSOR aarch64)
+set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)
+set(CMAKE_CXX_COMPILER aarch64-linux-gnu-g++)
+set(CMAKE_FIND_ROOT_PATH /usr/aarch64-linux-gnu)
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
+set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE ONLY)
+EOF
+  cmake_args="-DCMAKE_TOOLCHAIN_FILE=$CROSS/toolchain-aarch64.cmake -DGGML_NATIVE=OFF"
+  cmake_args+=" -DGGML_CPU_ARM_ARCH=$CROSS_ARCH -DCMAKE_C_FLAGS=-mtune=$CROSS_TUNE"
+  cmake_args+=" -DCMAKE_CXX_FLAGS=-mtune=$CROSS_TUNE"
+  begin "cross-compiling llama-cpp-python $LLAMA_VER for aarch64 on this $(uname -m) machine (nice $NICE; log $clog)"
+  echo "    CMAKE_ARGS=$cmake_args"
+  rm -rf "$CROSS/out"
+  mkdir -p "$CROSS/out"
+  CMAKE_ARGS=$cmake_args nice -n "$NICE" "$CROSS/venv/bin/pip" --disable-pip-version-check \
+    wheel --no-deps --verbose --wheel-dir "$CROSS/out" "$sdist" >>"$clog" 2>&1 &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 60
+    n=$(grep -o '^ *\[[0-9]*/[0-9]*\]' "$clog" | tail -n1 | tr -d ' ')
+    echo "    ${n:-configuring} after $(took)"
+  done
+  set +e
+  wait "$pid"
+  rc=$?
+  set -e
+  built=""
+  for f in "$CROSS"/out/llama_cpp_python-"$LLAMA_VER"-*.whl; do if [ -f "$f" ]; then built=$f; fi; done
+  if [ "$rc" != 0 ] || [ -z "$built" ]; then
+    row "coach: cross-built wheel" FAIL "the cross build failed (exit $rc) after $(took): see $clog"
+    return 1
+  fi
+  # scikit-build-core tags it for this machine (linux_x86_64): the files inside are aarch64
+  built=$("$CROSS/venv/bin/wheel" tags --remove --platform-tag linux_aarch64 "$built" 2>>"$clog")
+  mv "$CROSS/out/${built##*/}" "$LLAMA_WHL"
+  printf '%s\n' "$info" > "$LLAMA_WHL.build.txt"
+  echo "    ${LLAMA_WHL##*/} in $(took)"
+}
+if [ "$WITH_COACH" = 1 ] && [ "$COACH_BUILD" = cross ]; then
+  if ! cross_build_coach; then finish; fi
+  # Its .so files: aarch64 ELF, nothing of this machine's
+  set +e
+  detail=$(python3 - "$LLAMA_WHL" <<'EOF'
+import subprocess, sys, tempfile, zipfile
+whl = zipfile.ZipFile(sys.argv[1])
+libs = [n for n in whl.namelist() if ".so" in n.rsplit("/", 1)[-1]]
+with tempfile.TemporaryDirectory() as tmp:
+    bad, kinds = [], set()
+    for n in libs:
+        path = whl.extract(n, tmp)
+        kind = subprocess.run(["file", "-b", path], capture_output=True, text=True).stdout
+        kinds.add(", ".join(kind.split(", ")[:2]))
+        if "ARM aarch64" not in kind:
+            bad.append(f"{n}: {kind.strip()}")
+print(f"{len(libs)} shared libraries, {'; '.join(sorted(kinds))}" if not bad else "; ".join(bad))
+sys.exit(0 if libs and not bad else 1)
+EOF
+)
+  rc=$?
+  set -e
+  row "coach: cross-built wheel" "$([ "$rc" = 0 ] && echo ok || echo FAIL)" \
+    "${LLAMA_WHL##*/} (-march=$CROSS_ARCH -mtune=$CROSS_TUNE): $detail"
+  if [ "$rc" != 0 ]; then finish; fi
+  mkdir -p "$ROOT$WHEELS_IN"
+  ro_bind "$WHEELS" "$ROOT$WHEELS_IN"
+  # install-pi.sh's pip finds the wheel there, and may not compile llama-cpp-python at all
+  INSTALL_ENV=("PIP_FIND_LINKS=$WHEELS_IN" PIP_ONLY_BINARY=llama-cpp-python)
+  NOTES+=("llama-cpp-python $LLAMA_VER was cross-compiled on this $(uname -m) machine"
+    "  ($(aarch64-linux-gnu-gcc --version | head -n1 | sed 's/ (.*)//'), -march=$CROSS_ARCH -mtune=$CROSS_TUNE, GGML_NATIVE=OFF)"
+    "  and install-pi.sh's pip installed that wheel in the emulated root; everything else ran there."
+    "  On a Pi, install-pi.sh compiles llama.cpp natively (-mcpu=native), which it warns takes"
+    "  15-30 min on a Pi 4 (an estimate); that build under emulation: --native-coach-build (hours).")
+fi
+
 # --- install-pi.sh, as on the Pi ---------------------------------------------------------------------
 INSTALL_ARGS=(--emulated --models-from "$SHARED_IN/models")
 if [ "$WITH_COACH" = 0 ]; then INSTALL_ARGS+=(--no-coach); fi
-begin "scripts/install-pi.sh ${INSTALL_ARGS[*]} (emulated; the first run downloads and installs everything)"
+if [ "$WITH_COACH" = 1 ] \
+    && guest /opt/hiitpi/venv/bin/python -c 'import llama_cpp' >/dev/null 2>&1; then
+  # So that this run's install-pi.sh installs the coach, from this run's source (wheel or build).
+  begin "removing llama-cpp-python from an earlier run's venv in the root"
+  guest /opt/hiitpi/venv/bin/pip uninstall --quiet --yes llama-cpp-python >>"$LOG" 2>&1
+fi
+case "$WITH_COACH$COACH_BUILD" in
+  1cross) how="llama-cpp-python from the cross-built wheel: PIP_FIND_LINKS=$WHEELS_IN, PIP_ONLY_BINARY=llama-cpp-python" ;;
+  1native) how="llama-cpp-python compiles in the root, emulated: hours" ;;
+  *) how="the first run downloads and installs everything" ;;
+esac
+begin "scripts/install-pi.sh ${INSTALL_ARGS[*]} (emulated; $how)"
 set +e
-guest bash -c "cd $SRC_IN && scripts/install-pi.sh $(printf '%q ' "${INSTALL_ARGS[@]}")" 2>&1 \
+guest env "${INSTALL_ENV[@]}" bash -c "cd $SRC_IN && scripts/install-pi.sh $(printf '%q ' "${INSTALL_ARGS[@]}")" 2>&1 \
   | tee -a "$LOG" | sed -u 's/^/    | /'
 rc=${PIPESTATUS[0]}
 set -e
@@ -302,6 +478,49 @@ for p in ("ai-edge-litert", "numpy", "opencv-python-headless", "llama-cpp-python
         out.append(f"{p} -")
 print(", ".join(out))' 2>>"$LOG" || echo "could not read the versions")
 row "venv packages" ok "$VERSIONS"
+if [ "$WITH_COACH" = 1 ]; then
+  # The installed coach: which build, aarch64 libraries, and llama.cpp loads in the root.
+  set +e
+  detail=$(python3 - "$ROOT" "${LLAMA_WHL:-}" <<'EOF'
+import glob, hashlib, subprocess, sys, zipfile
+root, whl = sys.argv[1], sys.argv[2]
+site = glob.glob(f"{root}/opt/hiitpi/venv/lib/python3*/site-packages")
+# llama_cpp/lib (what llama_cpp loads) and lib/ (llama.cpp's own install, beside it in the wheel)
+libs = sorted(glob.glob(f"{site[0]}/llama_cpp/lib/*.so*") + glob.glob(f"{site[0]}/lib/*.so*")) if site else []
+if not libs:
+    print("no llama_cpp/lib/*.so in the root's venv")
+    sys.exit(1)
+bad = []
+for lib in libs:
+    kind = subprocess.run(["file", "-b", "-L", lib], capture_output=True, text=True).stdout
+    if "ARM aarch64" not in kind:
+        bad.append(f"{lib.rsplit('/', 1)[-1]}: {kind.strip()}")
+same = ""
+if whl:  # the installed files are the wheel's, byte for byte
+    z = zipfile.ZipFile(whl)
+    for lib in libs:
+        name = lib[len(site[0]) + 1 :]
+        with open(lib, "rb") as f:
+            if name not in z.namelist() or hashlib.sha256(z.read(name)).digest() != hashlib.sha256(f.read()).digest():
+                bad.append(f"{name} is not the cross-built wheel's")
+    same = ", the cross-built wheel's bytes"
+print("; ".join(bad) if bad else f"{len(libs)} libraries in llama_cpp/lib and lib: ELF 64-bit ARM aarch64 (file){same}")
+sys.exit(1 if bad else 0)
+EOF
+)
+  frc=$?
+  set -e
+  row "coach: installed libs" "$([ "$frc" = 0 ] && echo ok || echo FAIL)" "$detail"
+  set +e
+  detail=$(guest /opt/hiitpi/venv/bin/python -c '
+import platform, llama_cpp
+info = llama_cpp.llama_print_system_info().decode().split("|")
+cpu = " ".join(x.split(":")[-1].strip()[:-4] for x in info if x.strip().endswith("= 1"))
+print(f"llama_cpp {llama_cpp.__version__} on {platform.machine()}, CPU features: {cpu}")' 2>>"$LOG")
+  rc=$?
+  set -e
+  row "coach: import llama_cpp" "$([ "$rc" = 0 ] && echo ok || echo FAIL)" "${detail:-exit $rc: see $LOG}"
+fi
 if [ "$WITH_COACH" = 0 ]; then
   # --no-coach promises an install without a compiler: true when the root has none.
   CC=$(guest sh -c 'command -v cc gcc c++ || true' 2>>"$LOG")
@@ -321,10 +540,22 @@ free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1
 # Redis: never the host's 6379 (the guest shares this machine's loopback): a private one per check.
 REDIS_URL=redis://127.0.0.1:$(free_port)/0
 
+# The clip of the analyze and serve checks, and its count
+CLIP=squat/calimiro_squat_19.mp4
+read -r GT_REPS CLIP_WORKOUT <<<"$(python3 - "$SHARED/data/clips/manifest.csv" "$CLIP" <<'EOF'
+import csv, sys
+for r in csv.DictReader(open(sys.argv[1])):
+    if r["file"] == sys.argv[2]:
+        print(r["gt_reps"], r["exercise"])
+EOF
+)"
+
 # --- hiitpi serve --check ------------------------------------------------------------------------------
-begin "hiitpi serve --check"
+# On the clip: the root has no camera (serve --check fails `--source auto` without one).
+begin "hiitpi serve --check --source $CLIP"
 set +e
-guest "${HIITPI[@]}" serve --check --redis-url "$REDIS_URL" >"$RUN/check.out" 2>"$RUN/check.err"
+guest "${HIITPI[@]}" serve --check --source "$SHARED_IN/data/clips/$CLIP" --redis-url "$REDIS_URL" \
+  >"$RUN/check.out" 2>"$RUN/check.err"
 rc=$?
 set -e
 cat "$RUN/check.err" >>"$LOG"
@@ -376,14 +607,6 @@ EOF
 fi
 
 # --- hiitpi analyze on a short clip: the count -------------------------------------------------------
-CLIP=squat/calimiro_squat_19.mp4
-read -r GT_REPS CLIP_WORKOUT <<<"$(python3 - "$SHARED/data/clips/manifest.csv" "$CLIP" <<'EOF'
-import csv, sys
-for r in csv.DictReader(open(sys.argv[1])):
-    if r["file"] == sys.argv[2]:
-        print(r["gt_reps"], r["exercise"])
-EOF
-)"
 begin "hiitpi analyze $CLIP --workout $CLIP_WORKOUT (about 1 s a frame emulated)"
 set +e
 guest "${HIITPI[@]}" analyze "$SHARED_IN/data/clips/$CLIP" --workout "$CLIP_WORKOUT" --json --no-progress \
@@ -465,7 +688,8 @@ SID=${SID% *}
 # --- the coach --------------------------------------------------------------------------------------
 TINY=$SHARED_IN/llm/tiny-llama-spm-q8_0.gguf
 if [ "$WITH_COACH" = 1 ]; then
-  begin "hiitpi bench coach on the tiny test GGUF (llama.cpp built in the root)"
+  if [ "$COACH_BUILD" = cross ]; then how="the cross-built llama.cpp"; else how="llama.cpp built in the root"; fi
+  begin "hiitpi bench coach on the tiny test GGUF ($how, run emulated)"
   set +e
   guest "${HIITPI[@]}" bench coach --model "$TINY" --runs 1 --max-tokens 16 --threads 1 --json \
     >"$RUN/bench.json" 2>"$RUN/bench.err"

@@ -245,7 +245,14 @@ if [ "$COACH" = 1 ]; then
   TARGET="$PREFIX/src[coach]"
   if [ "$DRY" = 1 ] || ! "$PREFIX/venv/bin/python" -c 'import llama_cpp' 2>/dev/null; then
     CACHED=$("${PIP[@]}" cache list 'llama_cpp_python*' 2>/dev/null | grep -c '\.whl' || true)
-    if [ "${CACHED:-0}" = 0 ]; then
+    # A wheel in a folder of PIP_FIND_LINKS (scripts/check-arm64.sh puts a cross-built one there)
+    GIVEN=""
+    for d in ${PIP_FIND_LINKS:-}; do
+      for w in "$d"/llama_cpp_python-*.whl; do if [ -f "$w" ]; then GIVEN=$w; fi; done
+    done
+    if [ -n "$GIVEN" ]; then
+      say "llama-cpp-python: a wheel is given in PIP_FIND_LINKS (${GIVEN##*/}): no build unless PyPI has a newer release"
+    elif [ "${CACHED:-0}" = 0 ]; then
       warn "llama-cpp-python (the coach) has no wheel for this platform: pip compiles llama.cpp now, the"
       warn "  longest step. Measured: 6-11 min on a 2-core x86 PC. A Pi 4 was not measured: expect 15-30 min"
       warn "  (an estimate from its 4 slower cores). pip keeps the built wheel: later runs reuse it."
@@ -272,7 +279,7 @@ fi
 
 # --- config and data ---------------------------------------------------------------------------
 step "settings in $CONF_DIR and data in $DATA_DIR"
-run install -d -m 0750 -o "$USER_NAME" -g "$USER_NAME" "$DATA_DIR"
+run install -d -m 0700 -o "$USER_NAME" -g "$USER_NAME" "$DATA_DIR"
 run install -d -m 0755 "$CONF_DIR"
 if [ ! -e "$CONF_DIR/hiitpi.toml" ]; then
   say "writing $CONF_DIR/hiitpi.toml"
@@ -291,7 +298,9 @@ port = 8050
 privacy_mode = $PRIV
 
 [redis]
-url = \"redis://127.0.0.1:6379/0\"
+# hiitpi's own redis-server on loopback, started and watched by \`hiitpi serve\`, with a password
+# kept in $DATA_DIR/redis (no other user of this machine can send it commands)
+url = \"redis://127.0.0.1:6380/0\"
 
 [referee]
 rules_dir = \"$PREFIX/src/rules\"
@@ -340,7 +349,6 @@ fi
 if have_systemd; then
   run systemd-analyze verify "$UNIT_DIR/hiitpi.service"
   run systemctl daemon-reload
-  run systemctl enable --now redis-server.service
   run systemctl enable hiitpi.service
   if [ "$START" = 1 ]; then
     run systemctl restart hiitpi.service

@@ -102,3 +102,25 @@ def test_analyze_cli_errors_are_one_line(tmp_path):
     )  # fmt: skip
     assert res.returncode == 2
     assert "zumba" in res.stderr and "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize("size", [(1, 1), (9, 700)], ids=["1x1", "9x700"])
+def test_analyze_cli_on_a_tiny_or_odd_video_counts_nothing_and_never_crashes(tmp_path, model_mirror, size):
+    """The issue: `hiitpi analyze` on a 1×1 video printed a traceback (`frame too small`)."""
+    import cv2
+    import numpy as np
+
+    w, h = size
+    video = tmp_path / "tiny.avi"
+    out = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10, (w, h))
+    for _ in range(8):
+        out.write(np.full((h, w, 3), 90, np.uint8))
+    out.release()
+    env = {**os.environ, "HIITPI_MODEL_MIRROR": str(model_mirror), "HIITPI_DATA_DIR": str(tmp_path / "d")}
+    res = subprocess.run(
+        [sys.executable, "-m", "hiitpi", "analyze", str(video), "--workout", "squat", "--json", "--no-progress"],
+        capture_output=True, text=True, cwd=REPO, env=env, timeout=120,
+    )  # fmt: skip
+    assert res.returncode == 0 and "Traceback" not in res.stderr, res.stderr
+    d = json.loads(res.stdout)
+    assert d["frames"] == 8 and d["reps"] == 0

@@ -4,6 +4,7 @@ without llama-cpp-python (the template coach, said plainly, no traceback)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -15,8 +16,12 @@ INSTALL = REPO / "scripts" / "install-pi.sh"
 CHECK = REPO / "scripts" / "check-arm64.sh"
 
 
-def _run(script, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["bash", str(script), *args], capture_output=True, text=True, timeout=60)
+def _run(script, *args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(["bash", str(script), *args], capture_output=True, text=True, timeout=60, env=env)
+
+
+def _env_without_find_links() -> dict:
+    return {k: v for k, v in os.environ.items() if k != "PIP_FIND_LINKS"}
 
 
 def _pip_install_line(out: str) -> str:
@@ -25,7 +30,7 @@ def _pip_install_line(out: str) -> str:
 
 
 def test_dry_run_with_the_coach_builds_llama_cpp():
-    res = _run(INSTALL, "--dry-run", "--prefix", "/opt/hp")
+    res = _run(INSTALL, "--dry-run", "--prefix", "/opt/hp", env=_env_without_find_links())
     assert res.returncode == 0, res.stderr
     assert "-e /opt/hp/src[coach]" in _pip_install_line(res.stdout)
     apt = next(x for x in res.stdout.splitlines() if "apt packages:" in x)
@@ -34,6 +39,23 @@ def test_dry_run_with_the_coach_builds_llama_cpp():
     assert "compiles llama.cpp now" in res.stderr and "--no-coach" in res.stderr
     assert "XXX" not in res.stderr
     assert "[4/8] Python packages" in res.stdout and "[8/8] systemd unit" in res.stdout
+
+
+def test_dry_run_with_a_given_wheel_says_there_is_no_build(tmp_path):
+    """check-arm64.sh --with-coach hands install-pi.sh a cross-built wheel through PIP_FIND_LINKS."""
+    other = tmp_path / "other"
+    other.mkdir()
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    (wheels / "llama_cpp_python-0.3.36-py3-none-linux_aarch64.whl").write_bytes(b"")
+    env = _env_without_find_links() | {"PIP_FIND_LINKS": f"{other} {wheels}"}
+    res = _run(INSTALL, "--dry-run", "--prefix", "/opt/hp", env=env)
+    assert res.returncode == 0, res.stderr
+    assert "-e /opt/hp/src[coach]" in _pip_install_line(res.stdout)
+    assert "a wheel is given in PIP_FIND_LINKS (llama_cpp_python-0.3.36-py3-none-linux_aarch64.whl)" in (
+        res.stdout
+    )
+    assert "compiles llama.cpp now" not in res.stderr
 
 
 def test_dry_run_no_coach_needs_no_compiler_and_removes_llama_cpp():
@@ -78,7 +100,7 @@ def test_install_argument_errors_say_what_to_do(args, message):
 @pytest.mark.parametrize(
     ("script", "flags"),
     [
-        (CHECK, ("--with-coach", "--fresh", "--cache", "--shared", "--pi 4|5")),
+        (CHECK, ("--with-coach", "--native-coach-build", "--fresh", "--cache", "--shared", "--pi 4|5")),
         (INSTALL, ("--no-coach", "--emulated", "--models-from", "--dry-run")),
     ],
     ids=["check-arm64", "install-pi"],
@@ -99,6 +121,7 @@ def test_help_is_the_header(script, flags):
         (["--nice", "high"], "--nice takes a number"),
         (["--cache", str(REPO / "build-root")], "--cache must be outside the repo"),
         (["--shared", "/nonexistent/shared"], "pass --shared DIR"),
+        (["--native-coach-build", "--shared", "/nonexistent/shared"], "pass --shared DIR"),
     ],
 )
 def test_check_arm64_argument_errors(args, message):

@@ -104,3 +104,41 @@ def test_qr_link_pairs_in_one_step(served, browser):
     browser.get(f"{base}/login?code={code[:5]}-{code[5:]}")
     _wait("the live page", lambda: browser.find_elements(By.ID, "live-reps"), timeout=60)
     assert browser.current_url.rstrip("/") == base
+
+
+def test_invite_another_phone_from_the_phones_page(served, browser):
+    """A paired phone opens Phones, makes an invite (code and QR), another phone pairs with it;
+    the first stays paired. Both pages are the dashboard's dark style at phone width."""
+    import requests
+    from selenium.webdriver.common.by import By
+
+    base, code = served
+    d = browser
+    d.get(f"{base}/login?code={code}")
+    _wait("the live page", lambda: d.find_elements(By.ID, "live-reps"), timeout=60)
+    first_cookie = d.get_cookie("hiitpi_session")["value"]
+    d.get(base + "/pair")
+    assert "this phone" in d.find_element(By.ID, "phones").text
+    d.find_element(By.ID, "make-invite").click()
+    _wait("the invite", lambda: d.find_elements(By.ID, "invite-code"))
+    invite = d.find_element(By.ID, "invite-code").text
+    assert len(invite) == 11 and invite[5] == "-"
+    qr = d.find_element(By.CSS_SELECTOR, ".qr svg")
+    assert qr.size["width"] >= 200  # big enough to scan from a phone screen
+    bg = d.execute_script("return getComputedStyle(document.body).backgroundColor")
+    assert bg == "rgb(15, 23, 42)", bg  # the dashboard's navy, not an unstyled white page
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    d.save_screenshot(str(ARTIFACTS / "pair-invite.png"))
+    d.delete_all_cookies()  # another phone
+    d.get(base + "/")
+    _wait("the login form", lambda: d.find_elements(By.NAME, "code"))
+    assert d.execute_script("return getComputedStyle(document.body).backgroundColor") == "rgb(15, 23, 42)"
+    d.save_screenshot(str(ARTIFACTS / "login-styled.png"))
+    box = d.find_element(By.NAME, "code")
+    box.send_keys(invite)
+    box.submit()
+    _wait("the live page on the second phone", lambda: d.find_elements(By.ID, "live-reps"), timeout=60)
+    first = requests.get(base + "/api/live/state", cookies={"hiitpi_session": first_cookie}, timeout=5)
+    assert first.status_code == 200  # the first phone was not signed out
+    d.get(base + "/pair")
+    assert d.find_element(By.ID, "phones").text.count("Chrome") == 2

@@ -411,6 +411,7 @@ def test_the_mjpeg_broadcaster_takes_the_cameras_jpegs_or_encodes_itself(fake_pi
     tier = video.admit()
     try:
         with PiCameraSource(width=640, height=480, lores_width=320, video=video) as src:
+            t0 = time.monotonic()
             for _ in range(6):
                 frame = src.read()
                 video.on_frame(
@@ -419,6 +420,7 @@ def test_the_mjpeg_broadcaster_takes_the_cameras_jpegs_or_encodes_itself(fake_pi
             deadline = time.monotonic() + 5
             while video.encoded == 0 and time.monotonic() < deadline:
                 time.sleep(0.02)
+            elapsed = time.monotonic() - t0
             cam = fake_picamera2.instances[0]
         jpeg = video._latest[1]
         assert jpeg is not None
@@ -429,7 +431,9 @@ def test_the_mjpeg_broadcaster_takes_the_cameras_jpegs_or_encodes_itself(fake_pi
         else:
             assert cam.encoders_started == 1 and "main" not in cam.copied and video.camera_encodes
             assert picture.shape == (480, 640, 3)
-            assert 2 <= video.encoded <= 4  # 6 camera JPEGs in 0.2 s, handed out at 15 a second
+            # 6 camera JPEGs (0.2 s at 30 a second), handed out at no more than 15 a second: on a
+            # loaded machine the six frames take longer, so the bound follows the time they took
+            assert 1 <= video.encoded <= int(elapsed * 15) + 2, (video.encoded, elapsed)
             box = picture[5:40, 5:60].astype(int)
             assert box.max() > 200  # the count, painted on by the broadcaster before encoding
     finally:

@@ -189,3 +189,35 @@ def test_config_show_cli(tmp_path):
     assert res.returncode == 2 and "cannot read" in res.stderr
     res = _cli("config", "show")
     assert res.returncode == 0 and "[pose]" in res.stdout
+
+
+def test_config_show_masks_passwords(tmp_path):
+    """The issue: a Redis password in the URL was printed by `config show`."""
+    conf = tmp_path / "h.toml"
+    conf.write_text(
+        '[redis]\nurl = "redis://:url-s3cret@127.0.0.1:6379/0"\n[web]\nallowed_hosts = ["gym.lan"]\n'
+    )
+    env = {**os.environ, "HIITPI_REDIS_PASSWORD": "env-s3cret"}
+    res = _cli("--config", str(conf), "config", "show", env=env)
+    assert res.returncode == 0, res.stderr
+    assert "url-s3cret" not in res.stdout and "env-s3cret" not in res.stdout
+    assert 'url = "redis://:***@127.0.0.1:6379/0"' in res.stdout and 'password = "***"' in res.stdout
+    assert 'allowed_hosts = ["gym.lan"]' in res.stdout  # a list stays a TOML list
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[redis]\npassword = 12345678\n")
+    res = _cli("--config", str(bad), "config", "check", str(bad))
+    assert res.returncode == 2 and "redis.password" in res.stderr and "12345678" not in res.stderr
+    bad.write_text('[redis]\npassword = "s3cr\\"et with space"\n')
+    res = _cli("--config", str(bad), "config", "check", str(bad))
+    assert res.returncode == 2 and "no spaces, quotes or backslashes" in res.stderr, res.stderr
+    assert "s3cr" not in res.stderr and "bad.toml:2" in res.stderr
+
+
+def test_redact_url():
+    from hiitpi.redact import redact_url
+
+    assert redact_url("redis://:pw@h:1/0") == "redis://:***@h:1/0"
+    assert redact_url("redis://user:pw@h/0") == "redis://user:***@h/0"
+    assert redact_url("redis://pw@h/0") == "redis://***@h/0"
+    assert redact_url("unix:///run/r.sock?db=1&password=pw") == "unix:///run/r.sock?db=1&password=***"
+    assert redact_url("redis://127.0.0.1:6379/0") == "redis://127.0.0.1:6379/0"

@@ -48,7 +48,7 @@ def _connect(port: int, source: str) -> socket.socket:
 
 
 def _get(s: socket.socket, path: str = "/healthz") -> bytes:
-    s.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".encode())
     return s.recv(65536)
 
 
@@ -126,5 +126,10 @@ def test_streams_need_the_pairing_cookie(web_settings):
         with phone.get(base + "/api/live/events", stream=True, timeout=5) as r:
             assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
             assert next(r.iter_lines()) == b"retry: 1000"
+        kept = phone.cookies.get("hiitpi_session")
+        assert phone.post(base + "/logout", allow_redirects=False, timeout=5).status_code == 303
+        for path in ("/video", "/api/live/events"):  # a copy of the cookie is worthless after logout
+            r = requests.get(base + path, timeout=5, stream=True, cookies={"hiitpi_session": kept})
+            assert r.status_code == 401, path
     finally:
         web.stop()

@@ -41,12 +41,71 @@ def test_bench_pipeline_json_contract(shared_data, model_mirror, redis_url, tmp_
         out["all_cpu_ms_per_frame"] / out["bare_invoke"]["cpu_ms"], rel=0.01
     )
     assert out["cpu_to_invoke"] > 1  # the model is not all there is
+    assert out["bare_invoke_spaced"] is None and out["cpu_to_invoke_spaced"] is None  # unpaced
     # the bench cleans up after itself
     import redis
 
     assert not redis.Redis.from_url(redis_url).keys("hiitpi:bench*")
 
 
+def test_bench_pipeline_paced_also_compares_with_the_invoke_spaced_at_the_frame_rate(
+    shared_data, model_mirror, redis_url, tmp_path, monkeypatch, capsys
+):
+    monkeypatch.setenv("HIITPI_MODEL_MIRROR", str(model_mirror))
+    monkeypatch.setenv("HIITPI_DATA_DIR", str(tmp_path))
+    clip = shared_data / "clips" / "jumping_jack" / "afrl_jumpingjacks.mp4"
+    code = main(
+        [
+            "--log-level", "WARNING", "bench", "pipeline", "--source", str(clip), "--workout", "jumping_jack",
+            "--redis-url", redis_url, "--paced", "--seconds", "2", "--json",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    spaced = out["bare_invoke_spaced"]
+    assert spaced["cpu_ms"] > 0 and len(spaced["runs"]) == 2
+    assert out["cpu_to_invoke_spaced"] == pytest.approx(
+        out["all_cpu_ms_per_frame"] / spaced["cpu_ms"], rel=0.01
+    )
+    assert out["cpu_to_invoke_spaced"] > 1
+
+
 def test_bench_pipeline_missing_clip(tmp_path, capsys):
     assert main(["bench", "pipeline", "--source", str(tmp_path / "none.mp4")]) == 2
     assert "is not a video file" in capsys.readouterr().err
+
+
+def test_redis_server_cpu_is_left_out_when_its_clock_goes_back(caplog):
+    from hiitpi.bench.pipeline import redis_cpu_used_s
+
+    assert redis_cpu_used_s(1.25, 1.75) == pytest.approx(0.5)
+    assert redis_cpu_used_s(None, 1.0) is None and redis_cpu_used_s(1.0, None) is None
+    # a run measured on 1 Dec 2026 summed -0.665 ms a frame: another server had taken the port
+    assert redis_cpu_used_s(9.0, 0.4) is None
+    assert "went back" in caplog.text
+
+
+def test_bench_pipeline_store_both_alternates_and_measures_rep_commits(
+    shared_data, model_mirror, redis_url, tmp_path, monkeypatch, capsys
+):
+    """--store both: batched and durable runs alternate; only the durable ones commit per rep,
+    each rep's commit timed; both count the same reps; the scratch databases are removed."""
+    monkeypatch.setenv("HIITPI_MODEL_MIRROR", str(model_mirror))
+    monkeypatch.setenv("HIITPI_DATA_DIR", str(tmp_path))
+    clip = shared_data / "clips" / "jumping_jack" / "afrl_jumpingjacks.mp4"
+    code = main(
+        [
+            "--log-level", "WARNING", "bench", "pipeline", "--source", str(clip), "--workout", "jumping_jack",
+            "--redis-url", redis_url, "--store", "both", "--json",
+        ]
+    )  # fmt: skip
+    assert code == 0
+    out = json.loads(capsys.readouterr().out)
+    assert [r["store"] for r in out["runs"]] == ["batched", "durable"]
+    batched, durable = out["runs"]
+    assert batched["reps"] == durable["reps"] > 0
+    assert batched["rep_commit_ms"]["n"] == 0 and "store" not in batched["stage_median_ms"]
+    c = durable["rep_commit_ms"]
+    assert c["n"] == durable["reps"] and 0 < c["median"] <= c["p95"]
+    assert out["modes"]["durable"]["rep_commit_ms"]["n"] == c["n"]
+    assert not list(tmp_path.glob("bench-*"))

@@ -338,3 +338,107 @@ def test_rules_file_corrupted_page_keeps_last_good_version(tmp_path):
     assert after.errors
     assert after.resolve(WORKOUT)[0].name == WORKOUT
     assert set(after.programs) == set(before.programs)
+
+
+def test_disk_full_that_stays_full_stop_answers_at_once_and_analysis_never_stalls(
+    tmp_path, clip, model_mirror, redis_url, caplog
+):
+    """The disk fills mid-session and stays full. Stop from the page (the command path through
+    Redis, as the button does) answers within a second, saying the session is not saved and
+    what to do; the analysis goes on without a pause; the banner says the disk is full; nothing
+    in the log says the session was saved."""
+    from hiitpi.web.actions import stop_session
+
+    caplog.set_level(logging.INFO, logger="hiitpi")
+    mnt = tmp_path / "small"
+    if not _mount_tmpfs(mnt, "16m"):
+        pytest.skip("cannot mount a tmpfs here (needs root)")
+    try:
+        settings = make_settings(mnt, model_mirror, redis_url)
+        store = Store.from_settings(settings)
+        recorder = SessionRecorder.from_settings(store, settings)
+        engine = Engine(settings, source_factory=lambda: VideoFileSource(clip, paced=True), recorder=recorder)
+        monitor = HealthMonitor(cache_s=0)
+        monitor.register("database", recorder_probe(recorder, settings.database_path))
+        reader = LiveReader(redis_url, LiveKeys(settings.redis.prefix))
+        engine.start()
+        analysed: list[tuple[float, int]] = []  # (when, frames analysed so far), every 20 ms
+        sampling = threading.Event()
+
+        def sample() -> None:
+            while not sampling.wait(0.02):
+                analysed.append((time.monotonic(), engine.stats.frames))
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        try:
+            while engine.live_state().total_reps < 2:
+                time.sleep(0.02)
+            sid = engine.session.store_id
+            filler = mnt / "filler"
+            fd = os.open(filler, os.O_WRONLY | os.O_CREAT, 0o600)
+            try:
+                for chunk in (1 << 20, 65536, 4096, 512):
+                    try:
+                        while True:
+                            os.write(fd, b"\0" * chunk)
+                    except OSError:
+                        pass
+            finally:
+                os.close(fd)
+            deadline = time.monotonic() + 15
+            while recorder.healthy and time.monotonic() < deadline:  # the next batch finds it full
+                time.sleep(0.05)
+            assert not recorder.healthy
+            t_stop = time.monotonic()
+            res = stop_session(reader)
+            stop_s = time.monotonic() - t_stop
+            time.sleep(1.0)
+            sampling.set()
+            sampler.join(2)
+            assert res.ok and stop_s < 1.0, (stop_s, res)
+            assert "not saved yet" in res.message and "disk is full" in res.message, res.message
+            assert "free space" in res.message, res.message
+            window = [(t, n) for t, n in analysed if t_stop - 0.5 <= t <= t_stop + 1.0]
+            longest, since = 0.0, window[0]
+            for t, n in window[1:]:
+                if n != since[1]:
+                    since = (t, n)
+                longest = max(longest, t - since[0])
+            assert window[-1][1] > window[0][1] and longest < 0.6, (longest, window[0], window[-1])
+            banner = banner_text(monitor.report(fresh=True))
+            assert banner and "History is not being saved" in banner and "disk is full" in banner, banner
+            assert "free space" in banner
+            assert not [r for r in caplog.records if f"session {sid} saved" in r.getMessage()]
+        finally:
+            sampling.set()
+            engine.stop()
+            recorder.close(timeout=5)  # still full: the writer gives up, saying so
+            store.close()
+        assert not [r for r in caplog.records if f"session {sid} saved" in r.getMessage()]
+        assert "operations unwritten" in caplog.text
+    finally:
+        subprocess.run(["umount", "-l", str(mnt)], check=False)
+
+
+@pytest.mark.parametrize("size", [(1, 1), (9, 700), (700, 9), (3, 3)], ids=["1x1", "9x700", "700x9", "3x3"])
+def test_frames_of_any_size_never_stop_the_analysis(tmp_path, model_mirror, redis_url, size):
+    """The issue: a 1×1 video killed the analysis thread (`frame too small`), the state said running
+    at 0 fps and the session stayed open. Now every frame is analysed (no pose, no error), and the
+    session ends with the clip and is saved."""
+    import cv2
+    import numpy as np
+
+    w, h = size
+    video = tmp_path / f"v{w}x{h}.avi"
+    out = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 30, (w, h))
+    for i in range(40):
+        out.write(np.full((h, w, 3), (i * 6) % 255, np.uint8))
+    out.release()
+    settings = make_settings(tmp_path / "data", model_mirror, redis_url)
+    with Run(settings, video) as run:  # a session starts with the engine
+        assert run.engine.wait(timeout=60)
+        assert run.engine.stats.frames == 40 and run.engine.stats.errors == 0, run.engine.stats
+        assert "analysis" not in run.engine.degraded, run.engine.degraded
+    sessions, reps = stored(settings.database_path)
+    assert sessions == [("done", 0, 0)] and reps == []

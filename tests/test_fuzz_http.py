@@ -61,7 +61,8 @@ segment = st.text(min_size=0, max_size=30)
 
 
 @pytest.fixture(scope="module")
-def app_and_code(tmp_path_factory, redis_server):
+def app_and_cookie(tmp_path_factory, redis_server):
+    """The real dashboard and a paired phone's cookie (the pairing code works once)."""
     import hiitpi.web.actions as actions
     from hiitpi.pairing import create_secrets
     from hiitpi.web.app import create_app
@@ -78,7 +79,10 @@ def app_and_code(tmp_path_factory, redis_server):
     app = create_app(conf)
     app.server.config["TESTING"] = False  # errors become 500s, as in production
     app.server.config["PROPAGATE_EXCEPTIONS"] = False
-    yield app, code
+    phone = app.server.test_client()
+    assert phone.post("/login", data={"code": code}).status_code == 303
+    cookie = phone.get_cookie("hiitpi_session").value
+    yield app, cookie
     actions.COMMAND_TIMEOUT_S = old
 
 
@@ -132,8 +136,8 @@ def _check(client, req, paired: bool, failures: dict) -> None:
         failures.setdefault((rule, status), f"{method} {path!r} paired={paired} body={body[:80]!r}")
 
 
-def test_fuzz_every_route_unpaired(app_and_code):
-    app, _ = app_and_code
+def test_fuzz_every_route_unpaired(app_and_cookie):
+    app, _ = app_and_cookie
     rules = _paths(app.server)
     assert {"/login", "/healthz", "/api/start", "/_dash-update-component"} <= set(rules)
 
@@ -148,26 +152,156 @@ def test_fuzz_every_route_unpaired(app_and_code):
     assert not failures, "\n".join(f"{k}: {v}" for k, v in failures.items())
 
 
-def test_fuzz_every_route_paired(app_and_code):
-    app, code = app_and_code
-    rules = _paths(app.server)
-    from hiitpi.web.auth import LoginLimiter
-
-    app.server.extensions["hiitpi_auth"].limiter = LoginLimiter()  # the unpaired fuzz spent the budget
+def test_fuzz_every_route_paired(app_and_cookie):
+    app, cookie = app_and_cookie
+    # /logout signs this phone out (its cookie is revoked): the rest would run unpaired
+    rules = [r for r in _paths(app.server) if r != "/logout"]
     paired = app.server.test_client()
-    assert paired.post("/login", data={"code": code}).status_code == 303
+    paired.set_cookie("hiitpi_session", cookie)
     assert paired.get("/api/live/state").status_code == 200
 
     failures: dict = {}
 
-    cookie = paired.get_cookie("hiitpi_session").value
-
     @settings(max_examples=600, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
     @given(requests_(rules))
     def run(req):
-        client = app.server.test_client()  # a fresh paired client: a fuzzed /logout must not unpair the rest
+        client = app.server.test_client()
         client.set_cookie("hiitpi_session", cookie)
         _check(client, req, True, failures)
 
     run()
     assert not failures, "\n".join(f"{k}: {v}" for k, v in failures.items())
+
+
+#: Values a hostile page could put in any callback argument: JSON of any shape, and text that
+#: looks like what the callbacks parse (paths, queries, dates, names) but is not.
+hostile_text = st.sampled_from(
+    [
+        "/session/²",
+        "/session/١٢",
+        "/session/99999999999999999999",
+        "/session/-1",
+        "/session/0",
+        "?page=²",
+        "?page=99999999999999999999",
+        "?player=%00&workout=%ff",
+        "2024-02-30",
+        "9999-99-99",
+        "²⁰²⁴-01-01",
+        '=HYPERLINK("x")',
+        "@SUM(A1)",
+        " ",
+        "\x00",
+        "../../etc/passwd",
+        "x" * 600,
+    ]
+) | st.text(max_size=60)
+hostile_values = hostile_text | json_values | st.integers(min_value=-(2**70), max_value=2**70)
+#: Values of the right type (text, a count, nothing) but hostile content: these pass the guard and
+#: reach the callbacks' own code.
+plausible_values = hostile_text | st.none() | st.integers(min_value=0, max_value=10**9)
+
+
+COUNTS = {"n_clicks", "n_intervals", "n_submit", "n_blur", "submit_n_clicks", "cancel_n_clicks"}
+
+
+def typed_values(prop: str):
+    """Values of the type the property takes (hostile text where it is text): a callback of eight
+    arguments gets through the guard with these, not only with 1-in-3 luck eight times over."""
+    if prop in COUNTS:
+        return st.none() | st.integers(min_value=0, max_value=10**9)
+    if prop == "disabled":
+        return st.none() | st.booleans()
+    if prop == "data":
+        return st.none() | st.integers(min_value=1, max_value=10**6)
+    return st.none() | hostile_text
+
+
+@st.composite
+def callback_requests(draw, callback_map: dict):
+    output = draw(st.sampled_from(sorted(callback_map)))
+    spec = callback_map[output]
+    typed = draw(st.booleans())  # half the requests: every value of its property's type
+
+    def value(prop: str):
+        return draw(typed_values(prop) if typed else plausible_values | hostile_values)
+
+    def dep(d):
+        cid = d["id"]
+        if isinstance(cid, str) and cid.startswith("{"):  # a pattern id (ALL): the renderer sends a
+            pattern = json.loads(cid)  # list of the matching components, each with its own id
+            return [
+                {
+                    "id": {k: (draw(hostile_text) if isinstance(v, list) else v) for k, v in pattern.items()},
+                    "property": d["property"],
+                    "value": value(d["property"]),
+                }
+                for _ in range(draw(st.integers(0, 3)))
+            ]
+        return {"id": cid, "property": d["property"], "value": value(d["property"])}
+
+    def deps(declared):
+        return [dep(d) for d in declared]
+
+    def changed_name(i) -> list[str]:
+        if isinstance(i, dict):
+            return [f"{i['id']}.{i['property']}"]
+        return [json.dumps(c["id"], separators=(",", ":"), sort_keys=True) + "." + c["property"] for c in i]
+
+    if output.startswith(".."):
+        outs = [
+            {"id": p.split(".", 1)[0], "property": p.split(".", 1)[1].split("@")[0]}
+            for p in output.strip(".").split("...")
+        ]
+    else:
+        outs = {"id": output.split(".", 1)[0], "property": output.split(".", 1)[1]}
+    inputs = deps(spec["inputs"])
+    body = {
+        "output": output,
+        "outputs": outs,
+        "inputs": inputs,
+        "changedPropIds": draw(
+            st.lists(st.sampled_from([n for i in inputs for n in changed_name(i)] or ["x.y"]), max_size=2)
+        ),
+    }
+    if spec["state"]:
+        body["state"] = deps(spec["state"])
+    mutation = draw(st.sampled_from(["none"] * 6 + ["drop", "retype", "extra", "reorder"]))
+    if mutation == "drop":
+        body.pop(draw(st.sampled_from(sorted(body))))
+    elif mutation == "retype":
+        body[draw(st.sampled_from(sorted(body)))] = draw(json_values)
+    elif mutation == "extra":
+        body[draw(st.text(max_size=10))] = draw(json_values)
+    elif mutation == "reorder" and len(inputs) > 1:
+        body["inputs"] = inputs[::-1]
+    return output, body
+
+
+def test_fuzz_every_dash_callback_paired(app_and_cookie):
+    """Every callback of the app, with bodies shaped as the renderer sends them (the callback's own
+    ids and properties) but hostile values and mutations: 0 responses ≥ 500, and some requests
+    get through the guard to the callbacks themselves (so the fuzz reaches their code)."""
+    app, cookie = app_and_cookie
+    failures: dict = {}
+    answered: dict[str, int] = {}
+
+    # 13 callbacks (the Teach page's main one takes 8 arguments): enough examples for most to run
+    @settings(max_examples=1000, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+    @given(callback_requests(app.callback_map))
+    def run(req):
+        output, body = req
+        client = app.server.test_client()
+        client.set_cookie("hiitpi_session", cookie)
+        resp = client.post("/_dash-update-component", json=body)
+        status = resp.status_code
+        resp.close()
+        if status >= 500:
+            failures.setdefault(output, json.dumps(body)[:300])
+        elif status in (200, 204):
+            answered[output] = answered.get(output, 0) + 1
+
+    run()
+    assert not failures, "\n".join(f"{k}: {v}" for k, v in failures.items())
+    print(answered)
+    assert len(answered) >= len(app.callback_map) - 2, answered  # the callbacks ran, not only the guard

@@ -107,7 +107,7 @@ def test_route_minimal_for_strangers_full_when_paired(tmp_path, redis_url):
     _make_db(settings.database_path)
     secrets, code = create_secrets(settings.general.data_dir)
     app = Flask("t")
-    install_auth(app, settings, secrets=secrets)
+    install_auth(app, settings, pairing=secrets)
     monitor = default_monitor(settings)
     register_health(app, monitor)
     c = app.test_client()

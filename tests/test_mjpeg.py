@@ -47,6 +47,15 @@ def test_render_scales_and_draws(squat_and_pose):
     assert 0.005 < changed.mean() < 0.5
 
 
+def test_the_count_box_is_darkened_to_35_percent_truncated(squat_and_pose):
+    image, _ = squat_and_pose
+    out = render_frame(image, None, Overlay(reps=7, workout="squat"), max_width=image.shape[1], privacy=False)
+    corner = image[0:6, 0:6]  # inside the box, left of and above the text (8 px of padding)
+    assert corner.min() > 10  # a picture there, so the darkening shows
+    assert np.array_equal(out[0:6, 0:6], (corner * 0.35).astype(np.uint8))
+    assert np.array_equal(out[-20:, -20:], image[-20:, -20:])  # outside the box: the picture itself
+
+
 def test_privacy_mode_never_sends_the_camera_image(squat_and_pose):
     image, pose = squat_and_pose
     out = render_frame(image, pose, Overlay(reps=3), max_width=640, privacy=True)
@@ -200,3 +209,24 @@ def test_the_picture_says_the_sessions_count_and_names_for_people():
     assert overlay_for(st) == Overlay(reps=14, workout="Jumping jack", phase="deep squat")
     assert overlay_for(LiveState(running=True, workout="squat", phase="-", total_reps=3)).phase == ""
     assert overlay_for(LiveState(running=False, workout="squat", total_reps=9)) == Overlay()
+
+
+def test_frame_waiters_wake_at_a_notify_time_out_without_and_start_no_task():
+    from hiitpi.web.mjpeg import FrameWaiters
+
+    async def scenario() -> tuple[bool, bool, int]:
+        waiters = FrameWaiters(asyncio.get_running_loop())
+        tasks_seen = []
+
+        def notify() -> None:
+            tasks_seen.append(len(asyncio.all_tasks()))  # while wait() waits: only this test's task
+            waiters.notify_threadsafe()
+
+        threading.Timer(0.05, lambda: waiters.loop.call_soon_threadsafe(notify)).start()
+        woken = await waiters.wait(2.0)
+        timed_out = await waiters.wait(0.05)
+        return woken, timed_out, tasks_seen[0]
+
+    woken, timed_out, tasks = asyncio.run(scenario())
+    assert woken and not timed_out
+    assert tasks == 1  # asyncio.wait_for would have started one more per picture

@@ -25,7 +25,7 @@ def _env(tmp_path, model_mirror) -> dict:
 
 def _serve_clip(tmp_path, model_mirror, shared_data, web_port: int, stderr) -> tuple[str, subprocess.Popen]:
     """`hiitpi serve` on a looping squat clip with its own private Redis: (redis url, process)."""
-    url = f"redis://127.0.0.1:{free_port()}/0"
+    url = f"redis://:test-pw@127.0.0.1:{free_port()}/0"  # the private one wants a password: this one
     clip = shared_data / "clips/squat/calimiro_squat_19.mp4"
     cmd = [sys.executable, "-m", "hiitpi", "serve", "--redis-url", url, "--source", str(clip), "--loop",
            "--workout", "squat", "--host", "127.0.0.1", "--port", str(web_port)]  # fmt: skip

@@ -281,6 +281,47 @@ def test_switching_workout_without_stop_keeps_the_interval(store, recorder):
     assert (bests["plank"].longest_hold_s, bests["plank"].longest_hold_session) == (2.0, sid)
 
 
+def test_relabelling_the_interval_moves_its_reps_to_the_corrected_workout(store, recorder):
+    """Auto mode guessed squat; the person says lunge: the interval, its reps, the totals follow."""
+    sid = recorder.start_session("Cy", "jumping_jack", t0=0.0)
+    recorder.record(rep(0, "jumping_jack"))
+    recorder.start_interval("squat")
+    for i in range(1, 4):
+        recorder.record(rep(i))
+    recorder.record(RefEvent("fault", "squat", 4, 4.2, reason="chest too far forward"))
+    recorder.flush()
+    recorder.relabel_interval("lunge", [rep(1, "lunge"), no_rep(2, "not low", "lunge"), rep(3, "lunge")])
+    recorder.record(rep(5, "lunge"))  # counting goes on as the corrected workout
+    assert recorder.end_session() == sid
+    d = queries.session_detail(store, sid)
+    assert [(i.workout, i.reps, i.no_reps, i.faults) for i in d.intervals] == [
+        ("jumping_jack", 1, 0, 0),
+        ("lunge", 3, 1, 0),
+    ]
+    assert (d.session.workout, d.session.reps, d.session.no_reps, d.session.faults) == (
+        "jumping_jack",
+        4,
+        1,
+        0,
+    )
+    assert [(r.index, r.interval_index, r.valid) for r in d.reps] == [
+        (1, 1, True),
+        (2, 2, True),
+        (3, 2, False),
+        (4, 2, True),
+        (5, 2, True),
+    ]
+    # the first interval is the session's workout too
+    sid2 = recorder.start_session("Cy", "squat", t0=0.0)
+    recorder.record(rep(0))
+    recorder.relabel_interval("lunge", [rep(0, "lunge"), rep(1, "lunge")])
+    recorder.end_session()
+    d2 = queries.session_detail(store, sid2)
+    assert (d2.session.workout, d2.session.reps, [i.workout for i in d2.intervals]) == ("lunge", 2, ["lunge"])
+    with pytest.raises(InvalidInput, match="no session is running"):
+        recorder.relabel_interval("lunge", [])
+
+
 def test_starting_a_new_session_closes_the_open_one(store, recorder):
     first = recorder.start_session("Cy", "squat")
     recorder.record(rep(1))

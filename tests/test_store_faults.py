@@ -108,24 +108,6 @@ def test_sigkill_mid_session_then_recover_keeps_every_written_rep(tmp_path):
 # --- small filesystems -----------------------------------------------------------------------------
 
 
-@pytest.fixture()
-def small_fs(tmp_path):
-    """A 2 MB tmpfs mounted just for this test."""
-    mnt = tmp_path / "small"
-    mnt.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a small tmpfs needs root (the disk-full test runs as root in CI)")
-    r = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], capture_output=True, text=True
-    )
-    if r.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {r.stderr.strip()}")
-    try:
-        yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], check=False)
-
-
 def fill(folder: Path) -> Path:
     """Fill the filesystem up with one file; returns it (delete it to free the space)."""
     filler = folder / "filler.bin"

@@ -155,3 +155,37 @@ def test_private_redis_killed_is_restarted_on_its_port(tmp_path):
         assert redis.Redis.from_url(local.url).ping()
     finally:
         local.stop()
+
+
+def test_the_appliances_private_redis_wants_its_own_password(tmp_path, redis_url, caplog):
+    """`ensure_redis(private=True)`: a redis-server it starts wants a password made once and kept
+    0600 (the next start uses the same one, after a kill); an open Redis already there is used,
+    with a warning that anyone on its network can send commands."""
+    import logging
+    import stat
+
+    import redis
+
+    from hiitpi.redis_local import ensure_redis, ping
+
+    with caplog.at_level(logging.WARNING, logger="hiitpi.redis_local"):
+        assert ensure_redis(redis_url, tmp_path / "open", private=True) is None
+    assert "wants no password" in caplog.text
+    url = f"redis://127.0.0.1:{free_port()}/0"
+    local = ensure_redis(url, tmp_path / "redis", private=True)
+    try:
+        password = (tmp_path / "redis" / "password").read_text()
+        assert len(password) >= 24 and password in local.url and local.url != url
+        assert stat.S_IMODE((tmp_path / "redis" / "password").stat().st_mode) == 0o600
+        assert stat.S_IMODE((tmp_path / "redis").stat().st_mode) == 0o700
+        refused = ping(url)
+        assert refused and "auth" in refused.lower(), refused
+        with pytest.raises(redis.AuthenticationError):
+            redis.Redis.from_url(url).xadd("hiitpi:commands", {"action": "stop"})
+        assert ping(local.url) is None
+        local.stop()
+        again = ensure_redis(url, tmp_path / "redis", private=True)
+        assert again.url == local.url  # the same password, kept
+        again.stop()
+    finally:
+        local.stop()

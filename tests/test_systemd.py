@@ -101,7 +101,9 @@ def test_unit_promises():
     assert 10 <= int(d["WatchdogSec"][0]) <= 120
     assert d["Restart"] == ["on-failure"]
     assert int(d["StartLimitBurst"][0]) >= 3 and int(d["StartLimitIntervalSec"][0]) >= 60
-    assert "redis-server.service" in d["After"][0] and "redis-server.service" in d["Wants"][0]
+    # its own password-protected Redis (a child of serve), not the system's open one
+    assert "redis-server.service" not in d["After"][0] and "redis-server.service" not in d["Wants"][0]
+    assert d["StateDirectoryMode"] == ["0700"] and d["UMask"] == ["0077"]
     assert d["User"] == ["hiitpi"]
     assert d["ProtectSystem"] == ["strict"] and d["NoNewPrivileges"] == ["true"]
     assert d["PrivateTmp"] == ["true"] and "/var/lib/hiitpi" in d["ReadWritePaths"][0]

@@ -165,7 +165,9 @@ def test_live_page_and_session_page_show_each_reps_form_score(
         assert shown and all(form.match(t) for t in shown), shown
         d.save_screenshot(str(ARTIFACTS / "live-form-phone.png"))
         d.find_element(By.ID, "stop-btn").click()
-        wait_for("the stop to be confirmed", lambda: "stopped" in text_of(d, "#action-msg"), timeout=15)
+        wait_for(
+            "the stop to be confirmed", lambda: "stopped" in text_of(d, "#action-msg").lower(), timeout=15
+        )
 
         from hiitpi.store import queries
 

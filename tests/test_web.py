@@ -284,7 +284,7 @@ def test_labels_are_titles_never_rules_names():
     )
     state = LiveState(**{"session": "s", "running": True, "workout": "squat", "phase": "deep_squat"}).encode()
     msg, _ = build_message(state, [], catalog=cat)
-    assert msg["labels"] == {"what": "Squat", "workout": "Squat", "phase": "Deep squat"}
+    assert msg["labels"] == {"what": "Squat", "workout": "Squat", "phase": "Deep squat", "recognised": ""}
 
 
 def test_history_points_merge_the_store_and_the_stream_once_each():

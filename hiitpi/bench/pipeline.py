@@ -3,6 +3,11 @@
 Reports frames per second, dropped frames, how many cores the process kept busy (process CPU
 time / wall time), per-stage medians and frame-captured → state-in-Redis latency without the
 pose model's own time (the model's time is reported beside it).
+
+``--store batched|durable`` records the session into a scratch SQLite file in the data folder
+(the disk the history lives on): reps batched, or each rep committed before it is shown ([store]
+durable_reps), with how long each commit held the analysis (``rep_commit_ms``). ``--store both
+--rounds N`` alternates the two N times in one run, so both see the same machine load.
 """
 
 from __future__ import annotations
@@ -35,6 +40,13 @@ def register_bench(bsub: argparse._SubParsersAction) -> None:
     p.add_argument("--redis-url", help="Redis URL (default: [redis] url; a private one is started if absent)")
     p.add_argument("--seconds", type=float, help="stop after this many seconds (default: the whole clip)")
     p.add_argument(
+        "--store",
+        choices=["off", "batched", "durable", "both"],
+        default="off",
+        help="record into a scratch database: reps batched, committed before shown, or both alternating",
+    )
+    p.add_argument("--rounds", type=int, default=1, help="with --store both: how many pairs of runs")
+    p.add_argument(
         "--viewer", action="store_true", help="one viewer on the video (the MJPEG encoder and its hand-out)"
     )
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -60,6 +72,23 @@ def redis_server_cpu_s(client: Any) -> float | None:
         return None
 
 
+def redis_cpu_used_s(before: float | None, after: float | None) -> float | None:
+    """The Redis server's CPU seconds between two `redis_server_cpu_s` readings; None (left out, not
+    guessed) when either is missing or the clock went back: the server at that URL was restarted or
+    replaced during the run (another program's private server on the same port stopping)."""
+    if before is None or after is None:
+        return None
+    if after < before:
+        log.warning(
+            "the Redis server's CPU clock went back during the run (%.3f s -> %.3f s): it was "
+            "restarted or replaced; its CPU is left out",
+            before,
+            after,
+        )
+        return None
+    return after - before
+
+
 def _first_frame(source: Path) -> Any:
     from hiitpi.capture.video import VideoFileSource
 
@@ -79,12 +108,17 @@ def run_pipeline_bench(
     seconds: float | None = None,
     invoke_runs: int = 300,
     viewer: bool = False,
+    store: str = "off",
 ) -> dict:
     """Run the engine over ``source`` once and measure it. Redis must be reachable at settings.redis.url.
 
     The same model is also invoked bare (`hiitpi.bench.pose.bare_invoke`) before and after the
     run, in this process, so every cost can be read as a ratio to it, measured in the same minute.
+    ``store``: "off", or "batched" / "durable" to record into a scratch database in the data folder.
     """
+    import shutil
+    import tempfile
+
     from hiitpi.bench.pose import bare_invoke
     from hiitpi.bench.threadcpu import ThreadCpuMeter
     from hiitpi.capture.video import VideoFileSource
@@ -93,6 +127,16 @@ def run_pipeline_bench(
 
     settings = settings.model_copy(deep=True)
     settings.redis.prefix = settings.redis.prefix + ":bench"
+    db = recorder = scratch = None
+    if store != "off":
+        from hiitpi.store.db import Store
+        from hiitpi.store.recorder import SessionRecorder
+
+        settings.general.data_dir.mkdir(parents=True, exist_ok=True)
+        scratch = Path(tempfile.mkdtemp(prefix="bench-", dir=settings.general.data_dir))
+        settings.store.durable_reps = store == "durable"
+        db = Store.open(scratch / "bench.db", synchronous=settings.store.synchronous)
+        recorder = SessionRecorder.from_settings(db, settings)
     frame0 = _first_frame(source)
     source_fps = VideoFileSource(source).fps_probe() or 30.0
     bare_model = create_estimator(settings)
@@ -108,6 +152,7 @@ def run_pipeline_bench(
         settings,
         source_factory=lambda: VideoFileSource(source, paced=paced, loop=False),
         stats_window=1_000_000,  # every frame's cost, for the medians
+        recorder=recorder,
         sinks=(watcher.video,) if watcher is not None else (),
     )
     meter = ThreadCpuMeter()
@@ -132,8 +177,13 @@ def run_pipeline_bench(
         client.delete(engine.keys.stream, engine.keys.state, engine.keys.commands)
     finally:
         engine.stop()
+        if recorder is not None:
+            recorder.close()
+            db.close()
+            shutil.rmtree(scratch, ignore_errors=True)
         if watcher is not None:
             watcher.stop()
+    commits = list(recorder.commit_ms) if recorder is not None else []
     invokes.append(bare_invoke(bare_model, frame0, invoke_runs))
     if paced:
         spaced.append(bare_invoke(bare_model, frame0, 60, period_s=1.0 / source_fps))
@@ -148,10 +198,12 @@ def run_pipeline_bench(
     pose = stages.get("pose", [])
     per_frame = 1000.0 / measured if measured else 0.0
     by_thread = {k: round(v * per_frame, 3) for k, v in sorted(meter.by_role().items())}
-    if redis0 is not None and redis1 is not None:
-        by_thread["redis server"] = round((redis1 - redis0) * per_frame, 3)
+    redis_cpu = redis_cpu_used_s(redis0, redis1)
+    if redis_cpu is not None:
+        by_thread["redis server"] = round(redis_cpu * per_frame, 3)
     all_cpu = round(sum(by_thread.values()), 3) if measured else None
     invoke_cpu = round(statistics.mean(i["cpu_ms"] for i in invokes), 3)
+    spaced_cpu = round(statistics.mean(i["cpu_ms"] for i in spaced), 3) if spaced else None
     invoke_wall = round(statistics.mean(i["wall_ms"] for i in invokes), 3)
     fps = round(measured / wall, 2) if wall > 0 else 0.0
     return {
@@ -176,11 +228,10 @@ def run_pipeline_bench(
         "cpu_to_invoke": round(all_cpu / invoke_cpu, 3) if all_cpu and invoke_cpu else None,
         # paced runs: the same invoke once per frame period, the thread asleep in between (as the
         # analysis thread is): what the model itself costs once the caches went cold between frames
-        "bare_invoke_spaced": (
-            {"cpu_ms": round(statistics.mean(i["cpu_ms"] for i in spaced), 3), "runs": spaced}
-            if spaced
-            else None
-        ),
+        "bare_invoke_spaced": {"cpu_ms": spaced_cpu, "runs": spaced} if spaced else None,
+        # ... and the ratio to it: the model under the same conditions as in the paced pipeline (one
+        # invoke a frame period, the thread asleep in between), so only what is around it counts
+        "cpu_to_invoke_spaced": round(all_cpu / spaced_cpu, 3) if all_cpu and spaced_cpu else None,
         # wall time per analysed frame over the bare invoke's (unpaced: how close to the model's speed)
         "period_to_invoke": round(1000.0 / fps / invoke_wall, 3) if fps and invoke_wall else None,
         # CPU time of the analysis thread per frame, pose model included: unlike wall times it
@@ -200,6 +251,13 @@ def run_pipeline_bench(
             "median": round(statistics.median(pose), 3) if pose else None,
             "p95": round(percentile(pose, 95), 3) if pose else None,
         },
+        "store": store,
+        "rep_commit_ms": {
+            "median": round(statistics.median(commits), 3) if commits else None,
+            "p95": round(percentile(commits, 95), 3) if commits else None,
+            "n": len(commits),
+            "all": [round(v, 3) for v in commits],
+        },
         "published": engine.stats.published,
         "viewer": watcher.report(wall) if watcher is not None else None,
         "reps": reps if reps is not None else int(state.get("reps") or 0),
@@ -215,14 +273,35 @@ def bench_pipeline_cmd(args: argparse.Namespace, settings: Settings) -> int:
     if not source.is_file():
         print(f"hiitpi: {source} is not a video file", file=sys.stderr)
         return 2
-    local = ensure_redis(settings.redis.url, settings.general.data_dir / "redis")
+    local = ensure_redis(
+        settings.redis.url, settings.general.data_dir / "redis", password=settings.redis.password or None
+    )
+    if local is not None:
+        settings = settings.model_copy(deep=True)
+        settings.redis.url = local.url
     try:
-        result = run_pipeline_bench(
-            settings, source, paced=args.paced, seconds=args.seconds, viewer=args.viewer
-        )
+        if args.store == "both":
+            runs = [
+                run_pipeline_bench(
+                    settings, source, paced=args.paced, seconds=args.seconds, viewer=args.viewer, store=mode
+                )
+                for _ in range(max(1, args.rounds))
+                for mode in ("batched", "durable")
+            ]
+        else:
+            result = run_pipeline_bench(
+                settings,
+                source,
+                paced=args.paced,
+                seconds=args.seconds,
+                viewer=args.viewer,
+                store=args.store,
+            )
     finally:
         if local is not None:
             local.stop()
+    if args.store == "both":
+        return _print_alternating(runs, as_json=args.json)
     if args.json:
         print(json.dumps(result))
         return 0
@@ -253,5 +332,50 @@ def bench_pipeline_cmd(args: argparse.Namespace, settings: Settings) -> int:
         f"  all threads + Redis: {result['all_cpu_ms_per_frame']} ms = {result['cpu_to_invoke']}x the bare "
         f"invoke; frame period {result['period_to_invoke']}x its wall time"
     )
+    if result["cpu_to_invoke_spaced"]:
+        print(f"    = {result['cpu_to_invoke_spaced']}x the bare invoke spaced at the clip's frame rate")
     print(f"  reps counted: {result['reps']} (Redis state: {result['redis_state_reps']})")
+    if result["store"] != "off":
+        c = result["rep_commit_ms"]
+        print(f"  store {result['store']}: {c['n']} rep commits, median {c['median']} ms, p95 {c['p95']} ms")
+    return 0
+
+
+def _print_alternating(runs: list[dict], *, as_json: bool) -> int:
+    """Batched and durable runs, alternated: each run's fps, then both modes side by side."""
+    modes: dict[str, dict] = {}
+    for mode in ("batched", "durable"):
+        mine = [r for r in runs if r["store"] == mode]
+        commits = [v for r in mine for v in r["rep_commit_ms"]["all"]]
+        modes[mode] = {
+            "fps": [r["fps"] for r in mine],
+            "fps_median": round(statistics.median(r["fps"] for r in mine), 2),
+            "dropped": [r["dropped"] for r in mine],
+            "cpu_ms_per_frame_median": round(statistics.median(r["cpu_ms_per_frame"] or 0 for r in mine), 3),
+            "reps": [r["reps"] for r in mine],
+            "rep_commit_ms": {
+                "median": round(statistics.median(commits), 3) if commits else None,
+                "p95": round(percentile(commits, 95), 3) if commits else None,
+                "n": len(commits),
+            },
+        }
+    if as_json:
+        print(json.dumps({"runs": runs, "modes": modes}))
+        return 0
+    print(
+        f"pipeline on {runs[0]['source']} ({'paced' if runs[0]['paced'] else 'unpaced'}), batched and durable alternating"
+    )
+    for i, r in enumerate(runs):
+        c = r["rep_commit_ms"]
+        extra = f", rep commit median {c['median']} ms p95 {c['p95']} ms ({c['n']})" if c["n"] else ""
+        print(
+            f"  {i + 1:2d} {r['store']:8s} {r['fps']:6.2f} fps, {r['dropped']} dropped, {r['reps']} reps{extra}"
+        )
+    for mode, m in modes.items():
+        c = m["rep_commit_ms"]
+        commit = f"; rep commits median {c['median']} ms, p95 {c['p95']} ms (n={c['n']})" if c["n"] else ""
+        print(
+            f"  {mode:8s} fps median {m['fps_median']} over {len(m['fps'])} runs; "
+            f"{m['cpu_ms_per_frame_median']} ms CPU per frame{commit}"
+        )
     return 0

@@ -20,7 +20,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("video", help="a video file OpenCV can read (mp4, avi, mov...)")
     p.add_argument(
-        "--workout", help="rules name or alias (default [referee] workout; see `hiitpi rules list`)"
+        "--workout",
+        help="rules name or alias, or 'auto' to recognise it (default [referee] workout; see `hiitpi rules list`)",
     )
     p.add_argument("--model", help="pose model (default [pose] model)")
     p.add_argument("--rules", dest="rules_dir", help="rules folder (default [referee] rules_dir)")
@@ -65,6 +66,9 @@ def analyze_cmd(args: argparse.Namespace, settings: Settings) -> int:
     print(
         f"reps {d['reps']}   no-reps {d['no_reps']}   attempts {d['attempts']}   ({d['counting']} counting)"
     )
+    for iv in d.get("intervals", []):
+        what = f"held {iv['hold_s']:.1f}s" if iv["hold_s"] else f"{iv['reps']} reps, {iv['no_reps']} no-reps"
+        print(f"  recognised {iv['workout']:<16} {iv['start']:7.2f}s - {iv['end']:7.2f}s  {what}")
     for r in d["rep_events"]:
         extra = ""
         if "eccentric_s" in r:

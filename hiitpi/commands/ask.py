@@ -84,7 +84,9 @@ def ask_cmd(args: argparse.Namespace, settings: Settings) -> int:
             "record a session first or pass --database FILE",
         )
     store = Store.from_settings(settings)
-    reader = LiveReader(settings.redis.url, LiveKeys(settings.redis.prefix))
+    from hiitpi.redis_local import redis_url_for
+
+    reader = LiveReader(redis_url_for(settings), LiveKeys(settings.redis.prefix))
     model = SharedModel.from_settings(settings, args.model, keep=False)
     worker = CoachWorker(
         Coach.from_settings(settings, model=model),

@@ -15,13 +15,14 @@ BENCH_MODULES: tuple[str, ...] = (
     "hiitpi.bench.pipeline",
     "hiitpi.bench.coach",
     "hiitpi.bench.chat",
+    "hiitpi.bench.recognition",
 )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "bench",
-        help="measure speed (pose model, referee, pipeline, coach, chat)",
+        help="measure speed (pose model, referee, pipeline, coach, chat, recognition)",
         description="Benchmarks on real data. Report medians: timings on shared machines are noisy.",
     )
     bsub = p.add_subparsers(dest="bench_command", metavar="BENCH", required=True)

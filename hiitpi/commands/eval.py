@@ -67,8 +67,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         )
         rc.add_argument("--json", action="store_true", help="print one JSON object")
         rc.set_defaults(func=poses_cmd, settings_overrides=_overrides, data_set=name)
-    from hiitpi.commands import evalteach
+    from hiitpi.commands import eval_recognition, evalteach
 
+    eval_recognition.register(esub)
     evalteach.register(esub)
 
 

@@ -29,6 +29,7 @@ from hiitpi.engine.sinks import EngineSink, FrameResult, LiveSink, Recorder, Rec
 from hiitpi.engine.stats import EngineStats
 from hiitpi.errors import HiitpiError
 from hiitpi.live.contract import LiveCommand, LiveKeys, LiveState
+from hiitpi.recognition import is_auto
 
 log = logging.getLogger(__name__)
 
@@ -66,7 +67,13 @@ class Engine:
         self.estimator = None
         self.stage: PoseStage | None = None
         self.loop: FrameLoop | None = None
-        self._sinks: list[EngineSink] = [RecorderSink(recorder)] if recorder is not None else []
+        st = settings.store
+        self.store_sink = (
+            RecorderSink(recorder, durable=st.durable_reps, timeout_s=st.durable_timeout_s)
+            if recorder is not None
+            else None
+        )
+        self._sinks: list[EngineSink] = [self.store_sink] if self.store_sink is not None else []
         self._extra_sinks = list(sinks)
         self._sink_errors: dict[str, str] = {}
         self._cmd = LiveState()  # the last command's echo (cmd_* fields)
@@ -114,6 +121,8 @@ class Engine:
 
     def init_rules(self) -> None:
         self.controller.reload()
+        if is_auto(self.settings.referee.workout):
+            return
         try:
             self.controller.resolve(self.settings.referee.workout)
         except SessionRefused as exc:
@@ -135,7 +144,9 @@ class Engine:
             r.url, self.keys, stream_maxlen=r.stream_maxlen, sample_fps=r.sample_fps
         )
         if not self.publisher.check():
-            log.warning("starting without the live bus at %s; it will be retried", r.url)
+            from hiitpi.redact import redact_url
+
+            log.warning("starting without the live bus at %s; it will be retried", redact_url(r.url))
         self._sinks.append(LiveSink(self.publisher))
         self._sinks.extend(self._extra_sinks)
         return self.publisher.close
@@ -227,8 +238,12 @@ class Engine:
         return self.controller.session
 
     def start_session(self, player: str, workout: str, counting: str | None = None) -> Session:
-        """Start a session of a workout or HIIT program; `SessionRefused` while one runs."""
-        return self.controller.start(player, workout, counting)
+        """Start a session of a workout or HIIT program (or auto mode's wait for the first rep);
+        `SessionRefused` while one runs. Viewers see it at once, before the next frame."""
+        s = self.controller.start(player, workout, counting)
+        if self.publisher is not None:
+            self.publisher.publish(None, [], self.live_state())
+        return s
 
     def switch_workout(self, workout: str, *, round: int | None = None) -> None:
         self.controller.switch(workout, round=round)
@@ -239,12 +254,22 @@ class Engine:
     def handle_command(self, cmd: LiveCommand) -> tuple[bool, str]:
         """Run a start/stop/switch command; its answer goes out in the state (cmd_* fields)."""
         ok, message = self.controller.handle(cmd)
+        unsaved = self.store_problem()
+        if ok and unsaved and cmd.action in ("start", "stop"):
+            message = f"{message}, but it is not saved yet: {unsaved}"
         self._cmd = LiveState(cmd_id=cmd.id, cmd_ok=ok, cmd_message=message)
         if self.publisher is not None:
             self.publisher.publish(None, [], self.live_state())
         return ok, message
 
     # -- what the engine says about itself ------------------------------------------------------
+
+    def store_problem(self) -> str | None:
+        """Why the history is not being written now (a full disk, with what to do), or None."""
+        rec = self.store_sink.recorder if self.store_sink is not None else None
+        if rec is None or getattr(rec, "healthy", True):
+            return None
+        return getattr(rec, "last_error", None) or "the database cannot be written"
 
     @property
     def catalog(self):

@@ -7,6 +7,15 @@ switches workout and rests by itself and ends when its last interval does. Every
 `SessionChange` handed to ``on_change`` (the engine passes it to its sinks: store, live bus).
 The controller never touches a frame: the frame loop calls `on_pose` with each frame's pose.
 Thread-safe: commands come from the command listener, the page's API and tests.
+
+Auto mode (workout ``auto``): the session waits, watching (`hiitpi.recognition.auto.AutoMode`),
+and starts on the first recognised rep, counting it; each recognised stretch of one workout is an
+interval, a rest is a rest, and a correction (``correct``) re-counts the current interval as the
+workout the person names. A session that has rested for ``end_after_s`` ends, and the next one
+waits for the first rep again. A free circuit (a program block of workout ``any``) is auto mode
+inside the program's work time: each such block watches afresh, its first recognised rep opens
+its interval, and the program's rests and clock go on as in any program; a free circuit that
+starts with such a block starts, clock and all, on its first recognised rep.
 """
 
 from __future__ import annotations
@@ -20,11 +29,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from hiitpi.config import Settings
+from hiitpi.engine.autosession import AutoSessions
 from hiitpi.errors import InputError
 from hiitpi.live.contract import LiveCommand, LiveState, validate_command
 from hiitpi.pose.types import Pose
+from hiitpi.recognition import is_auto
 from hiitpi.referee.events import RefEvent
 from hiitpi.referee.machine import Referee
+from hiitpi.referee.programs import ANY
 
 log = logging.getLogger(__name__)
 
@@ -39,9 +51,12 @@ class SessionRefused(InputError):
 class Session:
     id: str
     player: str
-    workout: str  # the current interval's workout (rules name)
-    referee: Referee
+    workout: str  # the current interval's workout (rules name); "" while auto mode waits
+    referee: Referee | None  # None while auto mode waits for the first rep
     program: Any = None  # a `ProgramRun` when the session is a HIIT program
+    auto: Any = None  # an `AutoMode` when the workout is recognised (auto mode, a free block)
+    corrections: dict[str, str] = dataclasses.field(default_factory=dict)  # recognised → said
+    started: bool = True  # session_start announced (auto mode: at the first recognised rep)
     t0: float | None = None  # referee clock at the session's first frame
     store_id: Any = None  # set by the store sink when it opens the session's row
     resting: bool = False
@@ -53,15 +68,20 @@ class Session:
 
     @property
     def total_reps(self) -> int:
-        return self.reps_before + self.referee.count
+        return self.reps_before + (self.referee.count if self.referee else 0)
 
     @property
     def total_no_reps(self) -> int:
-        return self.no_reps_before + self.referee.no_reps
+        return self.no_reps_before + (self.referee.no_reps if self.referee else 0)
 
     @property
     def total_attempts(self) -> int:
-        return self.attempts_before + self.referee.attempts
+        return self.attempts_before + (self.referee.attempts if self.referee else 0)
+
+    @property
+    def watching(self) -> bool:
+        """A free block that has not recognised anything yet."""
+        return self.auto is not None and self.started and self.auto.referee is None
 
     @property
     def total_full_reps(self) -> int:
@@ -79,9 +99,10 @@ class Session:
 
 @dataclass(frozen=True, slots=True)
 class SessionChange:
-    """``kind``: session_start, interval_end, interval_start, rest_start or session_stop; ``t`` the
-    referee clock; ``data`` what the live bus carries with it; ``events`` the referee's last events
-    of the interval that ends (a rep on its way back when the set stops), before the change."""
+    """``kind``: session_start, interval_end, interval_start, interval_relabel, rest_start or
+    session_stop; ``t`` the referee clock; ``data`` what the live bus carries with it; ``events``
+    the referee's last events of the interval that ends (a rep on its way back when the set
+    stops), before the change, or an interval_relabel's re-counted reps."""
 
     kind: str
     session: Session
@@ -90,7 +111,7 @@ class SessionChange:
     events: tuple[RefEvent, ...] = ()
 
 
-class SessionController:
+class SessionController(AutoSessions):
     def __init__(
         self,
         settings: Settings,
@@ -165,8 +186,14 @@ class SessionController:
                     "per camera; stop it first"
                 )
             self.reload()
+            if is_auto(workout):
+                return self._arm(player, counting=counting or self.settings.referee.counting)
             rule, program = self.resolve(workout)
             counting = counting or self.settings.referee.counting
+            if rule is None:  # a free circuit: it starts on the first recognised rep
+                from hiitpi.referee.programs import ProgramRun
+
+                return self._arm(player, ProgramRun(program), counting=counting)
             s = Session(
                 id=uuid.uuid4().hex[:12],
                 player=player,
@@ -190,24 +217,29 @@ class SessionController:
         """Next interval of the running session: the reps done so far are kept."""
         with self.lock:
             s = self._running("switch workout")
-            rule = self.workout(workout)
-            last = tuple(s.referee.finish())  # the set is over: a rep on its way back counts
-            s.note(last)
-            referee = self._referee(rule, s.counting)
-            self._change("interval_end", {"workout": s.workout, **_tally(s.referee)}, events=last)
-            s.reps_before += s.referee.count
-            s.no_reps_before += s.referee.no_reps
-            s.attempts_before += s.referee.attempts
-            s.referee = referee
-            s.workout = rule.name
-            s.resting = False
-            self._change("interval_start", {"workout": rule.name, "round": round})
-            log.info("session %s switched to %s", s.id, rule.name)
+            self._next_interval(s, self._referee(self.workout(workout), s.counting), round)
+
+    def _next_interval(self, s: Session, referee: Referee, round: int | None = None) -> None:
+        last = tuple(s.referee.finish())  # the set is over: a rep on its way back counts
+        s.note(last)
+        self._change("interval_end", {"workout": s.workout, **_tally(s.referee)}, events=last)
+        s.reps_before += s.referee.count
+        s.no_reps_before += s.referee.no_reps
+        s.attempts_before += s.referee.attempts
+        s.referee = referee
+        s.workout = referee.name
+        s.resting = False
+        self._change("interval_start", {"workout": referee.name, "round": round})
+        log.info("session %s switched to %s", s.id, referee.name)
 
     def stop(self, status: str = "done") -> Session:
         """End the running session; viewers keep seeing its numbers until the next one starts."""
         with self.lock:
             s = self._running("stop")
+            if not s.started:  # auto mode still waiting: nothing was done, nothing to keep
+                self.session = None
+                log.info("auto mode stopped before any rep")
+                return s
             last = tuple(s.referee.finish()) if not s.resting else ()
             s.note(last)
             tally = _tally(s.referee)
@@ -244,7 +276,7 @@ class SessionController:
             return s
 
     def handle(self, cmd: LiveCommand) -> tuple[bool, str]:
-        """Run a start/stop/switch command from the page; (ok, message fit to show)."""
+        """Run a start/stop/switch/correct command from the page; (ok, message fit to show)."""
         try:
             problem = validate_command(cmd.action, cmd.player, cmd.workout, cmd.counting)
             if problem:
@@ -253,13 +285,22 @@ class SessionController:
                 s = self.start(
                     cmd.player or DEFAULT_PLAYER, cmd.workout or self.settings.referee.workout, cmd.counting
                 )
+                if not s.started:  # auto mode, a free circuit: the session opens at the first rep
+                    what = self.catalog.title(s.program_name) if s.program is not None else "Auto mode"
+                    return True, f"{what} for {s.player}: waiting for the first rep."
                 title = self.catalog.title(s.program_name or s.workout)
                 where = f" (session {s.store_id})" if s.store_id is not None else ""
                 return True, f"Started {title} for {s.player}{where}."
             if cmd.action == "switch":
                 self.switch(cmd.workout or "")
                 return True, f"Switched to {self.catalog.title(self.session.workout)}."
+            if cmd.action == "correct":
+                self.correct(cmd.workout or "")
+                s = self.session
+                return True, f"Corrected to {self.catalog.title(s.workout)}: {s.referee.count} reps."
             s = self.stop("done")
+            if not s.started:
+                return True, "Stopped: auto mode was still waiting for a first rep, nothing saved."
             where = f"session {s.store_id}" if s.store_id is not None else "the session"
             return True, f"Stopped: {where} saved, {s.total_reps} reps."
         except SessionRefused as exc:
@@ -281,11 +322,14 @@ class SessionController:
             s = self.session
             if s is None:
                 return []
-            if s.t0 is None:
-                s.t0 = t
-            events = [] if s.resting else stage.referee((s.referee,), pose, t)
+            if s.auto is not None:
+                events = self._auto_step(s, stage, pose, t)
+            else:
+                if s.t0 is None:
+                    s.t0 = t
+                events = [] if s.resting else stage.referee((s.referee,), pose, t)
             s.note(events)
-            if s.program is not None:
+            if s.program is not None and s.started and self.session is s:
                 self._program_step(s)  # after this frame's events: they belong to their interval
             return events
 
@@ -298,10 +342,15 @@ class SessionController:
             return
         elif seg.kind == "rest":
             s.resting = True
+            s.auto = None  # rest is rest: nothing is recognised until the next block
             self._change(
                 "rest_start", {"next": seg.workout, "round": seg.round, "duration_s": seg.duration_s}
             )
-        elif seg.index > 0:
+        elif seg.index == 0:
+            return  # the session's start began it
+        elif seg.workout == ANY:
+            self._watch(s)  # whatever is done next opens this block's interval
+        else:
             self.switch(seg.workout, round=seg.round)
 
     # -- what viewers see -------------------------------------------------------------------------
@@ -322,41 +371,53 @@ class SessionController:
         from hiitpi.referee.pace import average_rpm
 
         ref = s.referee
-        elapsed = self.elapsed(s)
+        elapsed = self.elapsed(s) if s.started else 0.0
         # the recent pace at the newest frame, not the referee's last pose: it decays during a rest
-        pace = ref.pace_meter.rate(self.last_t) if self.last_t is not None else 0.0
+        pace = ref.pace_meter.rate(self.last_t) if ref is not None and self.last_t is not None else 0.0
         avg = average_rpm(s.total_reps, elapsed)
         st = LiveState(
             session=s.id,
             player=s.player,
             workout=s.workout,
             running=True,
-            phase="rest" if s.resting else ref.phase,
-            reps=ref.count,
-            no_reps=ref.no_reps,
-            attempts=ref.attempts,
+            phase="waiting" if ref is None or s.watching else "rest" if s.resting else ref.phase,
+            reps=ref.count if ref else 0,
+            no_reps=ref.no_reps if ref else 0,
+            attempts=ref.attempts if ref else 0,
             total_reps=s.total_reps,
             total_no_reps=s.total_no_reps,
             total_attempts=s.total_attempts,
             full_reps=s.total_full_reps,
-            counting=ref.counting,
+            counting=ref.counting if ref else s.counting,
             pace=round(pace, 2),
             avg_pace=None if avg is None else round(avg, 2),
             elapsed=elapsed,
             t0=s.t0,
             store_id=s.store_id,
         )
+        if s.auto is not None:
+            for key, value in s.auto.live_fields().items():
+                setattr(st, key, value)
         if s.program is not None:
             for key, value in s.program.state(elapsed).items():
                 setattr(st, key, value)
         return st
 
     def _change(
-        self, kind: str, data: dict[str, Any], s: Session | None = None, events: tuple[RefEvent, ...] = ()
+        self,
+        kind: str,
+        data: dict[str, Any],
+        s: Session | None = None,
+        events: tuple[RefEvent, ...] = (),
+        *,
+        t: float | None = None,
     ) -> None:
-        t = self.last_t if self.last_t is not None else self._clock()
+        if t is None:
+            t = self.last_t if self.last_t is not None else self._clock()
         self.on_change(SessionChange(kind, s or self.session, t, data, events))
 
 
-def _tally(ref: Referee) -> dict[str, Any]:
+def _tally(ref: Referee | None) -> dict[str, Any]:
+    if ref is None:
+        return {"reps": 0, "no_reps": 0, "attempts": 0, "pace": 0.0}
     return {"reps": ref.count, "no_reps": ref.no_reps, "attempts": ref.attempts, "pace": round(ref.pace, 2)}

@@ -5,6 +5,15 @@ state)`` for every session change. The engine registers the store sink (`Recorde
 a session's store id is known before it is announced) and the live bus (`LiveSink`); the
 appliance adds the video encoder (`hiitpi.web.mjpeg.MjpegBroadcaster`), so the engine knows
 nothing of the web side. A sink that raises marks itself degraded on the engine; counting goes on.
+
+**A shown rep is a stored rep.** The store sink runs before the live sink, and for a frame (or
+a session change) that carries a rep or a no-rep it commits that event before it returns
+(`SessionRecorder.commit`), so nothing a viewer can see — the event, or the state's counts
+that include it — reaches the live bus before it is on disk ([store] durable_reps; samples and
+other events stay batched). A database that cannot be written (disk full) is never waited for:
+counting and the page go on, the reps are kept in memory and written when there is room again,
+and the page's banner says they are not being saved. Whatever is added after the store sink
+keeps the order: commit first, then publish.
 """
 
 from __future__ import annotations
@@ -60,18 +69,37 @@ class Recorder(Protocol):
 
     def start_rest(self) -> None: ...
 
+    def relabel_interval(self, workout: str, events: list[RefEvent]) -> None: ...
+
     def record(self, event: RefEvent) -> None: ...
 
-    def end_session(self, status: str = "done") -> Any: ...
+    def commit(self, timeout: float = 1.0) -> bool: ...
+
+    def end_session(self, status: str = "done", *, wait: bool = True) -> Any: ...
+
+
+#: The events a viewer is shown as a rep or a no-rep: committed before they are published.
+DURABLE_KINDS = frozenset({"rep", "no_rep"})
 
 
 class RecorderSink:
-    """Sessions, intervals and referee events into the history store."""
+    """Sessions, intervals and referee events into the history store; a rep committed before
+    it is shown (see the module docstring). ``commit_ms`` holds how long each commit waited."""
 
     name = "store"
 
-    def __init__(self, recorder: Recorder):
+    def __init__(self, recorder: Recorder, *, durable: bool = True, timeout_s: float = 1.0):
         self.recorder = recorder
+        self.durable = durable
+        self.timeout_s = timeout_s
+
+    def _commit(self, events, stages: dict[str, float] | None = None) -> None:
+        if not self.durable or not any(e.kind in DURABLE_KINDS for e in events):
+            return
+        t0 = time.perf_counter()
+        self.recorder.commit(self.timeout_s)
+        if stages is not None:
+            stages["store"] = (time.perf_counter() - t0) * 1000
 
     def on_session(self, change: SessionChange, state: LiveState) -> None:
         s = change.session
@@ -91,12 +119,16 @@ class RecorderSink:
             self.recorder.start_interval(s.workout, round=change.data.get("round"))
         elif change.kind == "rest_start":
             self.recorder.start_rest()  # the interval's work is over: its work time is kept
-        elif change.kind == "session_stop":
-            self.recorder.end_session(change.data.get("status", "done"))
+        elif change.kind == "interval_relabel":
+            self.recorder.relabel_interval(s.workout, list(change.events))
+        elif change.kind == "session_stop":  # queued, not waited for: a full disk must not stall
+            self.recorder.end_session(change.data.get("status", "done"), wait=False)
+        self._commit(change.events)
 
     def on_frame(self, result: FrameResult) -> None:
         for event in result.events:
             self.recorder.record(event)
+        self._commit(result.events, result.stages_ms)
 
 
 class LiveSink:

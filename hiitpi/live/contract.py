@@ -23,8 +23,9 @@ The hash is written before the entries of the same frame, so a reader woken by a
 state at least as new.
 
 ``{prefix}:commands`` — a stream the web side appends to (``XADD``, capped) and only the engine
-reads: ``action`` (``start``, ``stop``, ``switch``), ``player``, ``workout``, ``counting`` (a start's
-counting convention, ``judge`` or ``attempts``; empty: the settings'), ``sent`` (Unix time).
+reads: ``action`` (``start``, ``stop``, ``switch``, ``correct``: the workout auto mode recognised was
+wrong, re-count the current interval as ``workout``), ``player``, ``workout``, ``counting`` (a
+start's counting convention, ``judge`` or ``attempts``; empty: the settings'), ``sent`` (Unix time).
 
 Readers use ``XREAD``/``XRANGE`` from an id they keep: nothing is ever popped, so every viewer
 sees the same entries in the same order.
@@ -41,7 +42,7 @@ import numpy as np
 
 ENTRY_SAMPLE = "sample"
 ENTRY_EVENT = "event"
-COMMAND_ACTIONS = ("start", "stop", "switch")
+COMMAND_ACTIONS = ("start", "stop", "switch", "correct")
 #: Cap on the command stream: commands are consumed within a frame or two.
 COMMANDS_MAXLEN = 1000
 MAX_PLAYER_LEN = 64
@@ -172,6 +173,10 @@ class LiveState:
     rounds: int | None = None
     segment: str = ""  # work | rest
     remaining: float | None = None  # seconds left in the program's current segment
+    auto: bool = False  # auto mode: the workout is recognised, not picked
+    recognised: str = ""  # auto mode: the workout the recogniser holds ("" none yet, or rest)
+    confidence: float | None = None  # auto mode: its probability, 0..1
+    choices: tuple[str, ...] = ()  # auto mode: the next likeliest workouts, for a one-tap correction
     fps: float = 0.0
     dropped: int = 0
     source: str = ""
@@ -287,7 +292,8 @@ class LiveEntry:
 
 @dataclass(frozen=True, slots=True)
 class LiveCommand:
-    """start {player, workout, counting} | stop | switch {workout}: sent by the web side, run by the engine."""
+    """start {player, workout, counting} | stop | switch {workout} | correct {workout}: sent by the
+    web side, run by the engine."""
 
     id: str
     action: str
@@ -321,6 +327,6 @@ def validate_command(
         return f"counting must be one of {', '.join(COUNTINGS)}, not {counting[:20]!r}"
     if player is not None and not (0 < len(player.strip()) <= MAX_PLAYER_LEN):
         return f"player name must be 1..{MAX_PLAYER_LEN} characters"
-    if action == "switch" and not workout:
-        return "switch needs a workout"
+    if action in ("switch", "correct") and not workout:
+        return f"{action} needs a workout"
     return None

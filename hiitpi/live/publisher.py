@@ -35,6 +35,7 @@ from hiitpi.live.contract import (
     state_values,
 )
 from hiitpi.live.redisconn import OneInFlight, make_client
+from hiitpi.redact import redact_url
 
 log = logging.getLogger(__name__)
 
@@ -229,7 +230,7 @@ class LivePublisher:
         self.down_since = time.monotonic()
         log.warning(
             "live bus %s unreachable (%s); counting goes on, reconnecting with back-off",
-            self.url,
+            redact_url(self.url),
             self.last_error,
         )
         self._reconnector = threading.Thread(target=self._reconnect_loop, name="live-reconnect", daemon=True)
@@ -279,7 +280,7 @@ class LivePublisher:
                 self.down_since = None
                 log.warning(
                     "live bus %s reconnected after %.1f s: %d events replayed, %d live samples lost so far",
-                    self.url,
+                    redact_url(self.url),
                     down_s,
                     len(backlog),
                     self.samples_lost,

@@ -16,6 +16,7 @@ from hiitpi.engine.pipeline import PoseStage
 from hiitpi.errors import InputError
 from hiitpi.offline.poses import progress_bar
 from hiitpi.pose.types import Pose
+from hiitpi.recognition import is_auto
 from hiitpi.referee.events import RefEvent
 from hiitpi.referee.machine import Referee
 from hiitpi.referee.similarity import attach_scorer
@@ -39,6 +40,7 @@ class AnalysisResult:
     events: list[RefEvent]
     timings: dict
     wall_s: float
+    intervals: list | None = None  # auto mode: the recognised intervals (`hiitpi.recognition.auto.Interval`)
 
     def to_dict(self) -> dict:
         reps = [e for e in self.events if e.kind == "rep"]
@@ -60,6 +62,7 @@ class AnalysisResult:
             "timings_ms": self.timings,
             "wall_s": round(self.wall_s, 3),
             "frames_per_second": round(self.frames / self.wall_s, 2) if self.wall_s > 0 else None,
+            **({"intervals": [iv.to_dict() for iv in self.intervals]} if self.intervals is not None else {}),
         }
 
 
@@ -86,15 +89,28 @@ def analyze_video(
     progress: bool = True,
     estimator: Any = None,
 ) -> AnalysisResult:
-    """Run the real pipeline over a video file; optionally write an annotated copy to ``out``."""
+    """Run the real pipeline over a video file; optionally write an annotated copy to ``out``.
+
+    ``workout`` "auto" recognises the workout as it goes (auto mode): the result has every
+    recognised interval, and its reps are theirs.
+    """
     import cv2
 
     from hiitpi.pose.smoothing import PoseSmoother
     from hiitpi.referee.catalog import load_catalog
 
-    rule = load_catalog(settings.referee.rules_dir).workout(workout)  # UnknownNameError names the known ones
-    referee = Referee(rule, settings.referee.pace_window_s, counting=settings.referee.counting)
-    attach_scorer(referee)  # with a recorded reference, every rep gets a similarity score
+    catalog = load_catalog(settings.referee.rules_dir)
+    auto = timeline = None
+    if is_auto(workout):
+        from hiitpi.recognition.auto import AutoMode, Timeline
+
+        auto = AutoMode(catalog.workouts, pace_window_s=settings.referee.pace_window_s)
+        timeline = Timeline()
+        referee = None
+    else:  # UnknownNameError names the known ones
+        rule = catalog.workout(workout)
+        referee = Referee(rule, settings.referee.pace_window_s, counting=settings.referee.counting)
+        attach_scorer(referee)  # with a recorded reference, every rep gets a similarity score
     own = estimator is None
     if own:
         from hiitpi.pose.registry import get_backend
@@ -134,13 +150,20 @@ def analyze_video(
                 except EndOfStream:
                     break
                 pose = stage.process(frame.image, frame.timestamp)
-                evs = stage.referee((referee,), pose, frame.timestamp)
+                evs = stage.referee((auto or referee,), pose, frame.timestamp)
                 events.extend(evs)
+                if timeline is not None:
+                    timeline.add(auto.last_change, evs, frame.timestamp)
                 frames += 1
                 if writer is not None:
-                    writer.write(annotate(frame.image, pose, referee, evs))
+                    writer.write(annotate(frame.image, pose, auto.referee if auto else referee, evs))
                 bar.update(1)
-        events.extend(referee.finish())  # the clip is over: a rep on its way back counts, as in eval
+        if auto is not None:
+            last = auto.finish()  # the clip is over: a rep on its way back counts, as in eval
+            events.extend(last)
+            timeline.add(None, last, frame.timestamp if frames else 0.0)
+        else:
+            events.extend(referee.finish())  # the clip is over: a rep on its way back counts, as in eval
     finally:
         source.close()
         if writer is not None:
@@ -148,26 +171,31 @@ def analyze_video(
         if own:
             estimator.close()
     wall = time.perf_counter() - t_wall
+    ivs = timeline.intervals if timeline is not None else None
     return AnalysisResult(
         video=str(path),
-        workout=rule.name,
+        workout="auto" if ivs is not None else referee.name,
         model=getattr(estimator, "name", settings.pose.model),
         frames=frames,
         fps=info.fps,
         duration_s=frames / info.fps if info.fps else 0.0,
-        reps=referee.count,
-        no_reps=referee.no_reps,
-        attempts=referee.attempts,
-        counting=referee.counting,
-        hold_s=referee.hold_s,
+        reps=sum(iv.reps for iv in ivs) if ivs is not None else referee.count,
+        no_reps=sum(iv.no_reps for iv in ivs) if ivs is not None else referee.no_reps,
+        attempts=sum(iv.reps + iv.no_reps for iv in ivs) if ivs is not None else referee.attempts,
+        counting=referee.counting if referee is not None else "judge",
+        hold_s=sum(iv.hold_s for iv in ivs) if ivs is not None else referee.hold_s,
         events=events,
         timings=stage.times.summary(),
         wall_s=wall,
+        intervals=ivs,
     )
 
 
-def annotate(frame: np.ndarray, pose: Pose | None, referee: Referee, events: list[RefEvent]) -> np.ndarray:
-    """The frame with the skeleton, the referee's state, count and last call drawn on it."""
+def annotate(
+    frame: np.ndarray, pose: Pose | None, referee: Referee | None, events: list[RefEvent]
+) -> np.ndarray:
+    """The frame with the skeleton, the referee's state, count and last call drawn on it
+    (auto mode before anything is recognised: ``referee`` None)."""
     import cv2
 
     from hiitpi.pose.draw import draw_pose
@@ -175,7 +203,9 @@ def annotate(frame: np.ndarray, pose: Pose | None, referee: Referee, events: lis
     img = draw_pose(frame, pose, copy=True)
     h, w = img.shape[:2]
     scale = max(0.5, min(w, h) / 480)
-    if referee.rule.kind == "hold":
+    if referee is None:
+        lines = ["auto: start moving"]
+    elif referee.rule.kind == "hold":
         lines = [f"{referee.rule.title}: {referee.hold_s:.1f}s", f"state: {referee.phase}"]
     else:
         lines = [

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from hiitpi.errors import ErrorList, InputError
-from hiitpi.referee.programs import Program, ProgramError, load_program, programs_dir
+from hiitpi.referee.programs import ANY, Program, ProgramError, load_program, programs_dir
 from hiitpi.referee.rules import Rule, RulesError, load_rule, normalise_name
 
 log = logging.getLogger(__name__)
@@ -76,11 +76,13 @@ class Catalog:
     def program(self, name: str) -> Program | None:
         return self.programs.get(normalise_name(name))
 
-    def resolve(self, name: str) -> tuple[Rule, Program | None]:
-        """A workout or a program by name: (the rule to start with, the program or None)."""
+    def resolve(self, name: str) -> tuple[Rule | None, Program | None]:
+        """A workout or a program by name: (the rule to start with, the program or None); the rule
+        is None for a free circuit that starts on whatever is done (a first block of `ANY`)."""
         program = self.program(name)
         if program is not None:
-            return self.workout(program.first_workout), program
+            first = program.first_workout
+            return (None if first == ANY else self.workout(first)), program
         try:
             return self.workout(name), None
         except UnknownNameError:

@@ -12,7 +12,9 @@ workout (a rules name from ``rules/``) followed by ``rest_s`` seconds of rest. T
     work_s = 20
     rest_s = 10
 
-A circuit lists several blocks. `Program.timeline` expands a program into its segments (work and
+A circuit lists several blocks. A *free circuit* names no workout: a block's ``workout = "any"``
+(`ANY`) records whatever is done in its work time, recognised as auto mode does
+(`hiitpi.recognition`); the engine's controller follows it. `Program.timeline` expands a program into its segments (work and
 rest, with their round and start time) and `Program.position(elapsed_s)` says where a session is:
 the segment, its round, the seconds left — what the engine switches workouts on and what the page
 shows as the countdown. Every problem in a file is reported with the file, the line and the key.
@@ -49,6 +51,8 @@ log = logging.getLogger(__name__)
 MAX_ROUNDS = 100
 MAX_SEGMENT_S = 3600.0
 MAX_BLOCKS = 50
+#: a block's workout that names none: whatever is done is recognised (a free circuit)
+ANY = "any"
 
 SegmentKind = Literal["work", "rest"]
 
@@ -97,7 +101,9 @@ class Block(FileModel):
     model_config = ConfigDict(frozen=True, title="Block")
 
     workout: Ref = Field(
-        title="Workout", description="The workout done in this block: a name (or alias) from rules/*.toml."
+        title="Workout",
+        description='The workout done in this block: a name (or alias) from rules/*.toml, or "any" '
+        "(a free circuit: whatever is done is recognised and recorded).",
     )
     work_s: Number(1.0, MAX_SEGMENT_S, unit="seconds") = Field(title="Work", description="Seconds of work.")
     rest_s: Number(0.0, MAX_SEGMENT_S, unit="seconds") = Field(
@@ -107,13 +113,17 @@ class Block(FileModel):
     @field_validator("workout")
     @classmethod
     def _workout_exists(cls, workout: str, info: ValidationInfo) -> str:
+        if workout.strip().lower() == ANY:
+            return ANY
         context = info.context or {}
         known, broken = context.get("workouts"), context.get("broken") or {}
         if workout in broken:
             raise ValueError(f"workout '{workout}' did not load: fix {broken[workout]} first")
         if known is not None and workout not in known:
             names = sorted(set(known.values()))
-            raise ValueError(f"unknown workout '{workout}'; known: {', '.join(names) or '(none)'}")
+            raise ValueError(
+                f"unknown workout '{workout}'; known: {', '.join(names) or '(none)'} (or \"{ANY}\")"
+            )
         return workout
 
 
@@ -181,11 +191,12 @@ class Program(FileModel):
 
     @property
     def workouts(self) -> tuple[str, ...]:
-        """Distinct workouts in order of first use."""
-        return tuple(dict.fromkeys(b.workout for b in self.blocks))
+        """Distinct workouts in order of first use (`ANY` aside)."""
+        return tuple(dict.fromkeys(b.workout for b in self.blocks if b.workout != ANY))
 
     @property
     def first_workout(self) -> str:
+        """The first block's workout (`ANY` for a free circuit that starts on whatever is done)."""
         return self.blocks[0].workout
 
     @property

@@ -64,6 +64,25 @@ def _read_only_fs(folder: Path) -> bool:
         return False
 
 
+def _make_private(path: Path) -> None:
+    """The history is someone's: the database file (and its WAL and shared-memory files, which
+    SQLite creates with the database's mode) readable by its owner only, 0600, whatever the
+    umask of whoever made it. A file owned by another user is left as it is."""
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        os.close(fd)
+    except OSError:
+        return  # read-only or not ours: opening says what is wrong
+    for f in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            st = f.stat()
+            if st.st_mode & 0o077 and st.st_uid == os.geteuid():
+                os.chmod(f, 0o600)
+                log.info("database file %s made private (mode 0600)", f)
+        except OSError:
+            continue
+
+
 class Store:
     """The history database: open it with `Store.open(path)`, which upgrades it to the newest schema."""
 
@@ -101,6 +120,7 @@ class Store:
             raise StoreError(
                 f"database {path}: cannot create its folder ({exc}) — check permissions"
             ) from exc
+        _make_private(path)
         store = cls(path, busy_timeout_ms=busy_timeout_ms, synchronous=synchronous)
         if upgrade:
             from hiitpi.store.migrate import UnknownSchemaError

@@ -1,4 +1,5 @@
-"""What the page's buttons do, validated: create a player, start and stop a session.
+"""What the page's buttons do, validated: create a player, start and stop a session, correct the
+workout auto mode recognised.
 
 Each returns an `ActionResult` whose message is fit to show on the page. Bad input (an empty or
 10,000-character name, an unknown workout, stop without start) is refused here, before anything is
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import redis
 
 from hiitpi.live.reader import CommandRejected, LiveReader
+from hiitpi.recognition import AUTO, is_auto
 from hiitpi.referee.catalog import Catalog, UnknownNameError
 from hiitpi.store.db import Store
 from hiitpi.store.errors import InvalidInput, StoreError
@@ -106,6 +108,8 @@ def _startable(catalog: Catalog, name: object) -> tuple[str, str]:
         return "", "Pick a workout first."
     if len(name) > MAX_NAME:
         return "", f"Unknown workout (a {len(name)}-character name): pick one from the list."
+    if is_auto(name):
+        return AUTO, ""
     try:
         rule, program = catalog.resolve(name)
     except UnknownNameError:
@@ -118,17 +122,34 @@ def stop_session(reader: LiveReader) -> ActionResult:
     try:
         if not reader.live_state().running:
             return ActionResult(False, "No session is running: press Start first.")
-        cid = reader.send_command("stop")
-        answer = reader.wait_command(cid, COMMAND_TIMEOUT_S)
     except redis.RedisError as exc:
         log.warning("stop: Redis unavailable: %s", exc)
+        return ActionResult(False, REDIS_DOWN)
+    return _ask(reader, "stop", "Stopped and saved.", "The engine could not stop.")
+
+
+def correct_workout(reader: LiveReader, catalog: Catalog, workout: object) -> ActionResult:
+    """Auto mode recognised the wrong workout: the current interval is ``workout``, re-counted."""
+    if not isinstance(workout, str) or len(workout) > MAX_NAME or workout.strip() not in catalog.workouts:
+        return ActionResult(False, "Pick the workout you are doing from the buttons.")
+    return _ask(
+        reader, "correct", f"Now counting {workout}.", "The engine could not correct it.", workout=workout
+    )
+
+
+def _ask(reader: LiveReader, action: str, done: str, failed: str, **fields: str) -> ActionResult:
+    """Send a command and wait for the engine's answer, as an `ActionResult`."""
+    try:
+        answer = reader.wait_command(reader.send_command(action, **fields), COMMAND_TIMEOUT_S)
+    except redis.RedisError as exc:
+        log.warning("%s: Redis unavailable: %s", action, exc)
         return ActionResult(False, REDIS_DOWN)
     if answer is None:
         return ActionResult(
             False, f"The engine did not answer within {COMMAND_TIMEOUT_S:g} s: is `hiitpi serve` running?"
         )
     ok, message = answer
-    return ActionResult(ok, message or ("Stopped and saved." if ok else "The engine could not stop."))
+    return ActionResult(ok, message or (done if ok else failed))
 
 
 def _sentence(text: str) -> str:

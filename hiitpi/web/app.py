@@ -98,9 +98,13 @@ def create_app(
         wc.coach_snapshot = summaries.snapshot
     wc.teach_source = teach_source  # the engine's pose stream, for teaching from the camera
     server = app.server
-    server.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
+    from hiitpi.web.callguard import install_callback_guard
+    from hiitpi.web.guards import install_flask_body_limits
+
+    install_flask_body_limits(server, settings.web.max_body_bytes)  # the guard's caps, in Flask too
     if auth:
         _install_auth(server, settings)
+    install_callback_guard(app)  # after the pairing check: an unpaired request learns nothing
     _install_health(server, settings, wc, health)
     register_routes(server, wc)
     register_chat_routes(server, wc)

@@ -6,13 +6,15 @@ and API route by the Dash app (Flask underneath) through a WSGI adapter.
 - ``GET /api/live/events``: Server-Sent Events from the one `hiitpi.web.livefeed.LiveHub`.
 - ``GET /api/chat/jobs/{job}/events``: the coach's answer as it is written
   (`hiitpi.web.chat.asse_events`; ``Last-Event-ID`` resumes).
+- ``GET /favicon.ico``, ``/_favicon.ico``, ``/robots.txt``: public, never the app shell
+  (`hiitpi.web.public`).
 - everything else: the Flask app on a small thread pool (``[web] threads``), so a page never waits
   for a stream and a stream never holds a thread.
 
 The streams check the same pairing cookie as the Flask routes (`hiitpi.web.auth.cookie_is_paired`).
 Limits on connections sit below this, in the server's protocol (`hiitpi.web.connlimits`);
-request-level checks (body and header limits, CSRF, security headers, the Host allow-list) belong
-in `request_guards` here, in front of every route.
+request-level checks (header count, the Host allow-list, body limits per route, CSRF, security
+headers) are `request_guards`: `hiitpi.web.guards.RequestGuard`, in front of every route.
 """
 
 from __future__ import annotations
@@ -24,11 +26,13 @@ from typing import Any
 
 from a2wsgi import WSGIMiddleware
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from hiitpi.web.context import WebContext
+from hiitpi.web.guards import GuardPolicy, RequestGuard
 from hiitpi.web.livefeed import LiveHub
 from hiitpi.web.mjpeg import MJPEG_MIMETYPE, FrameWaiters
 
@@ -76,8 +80,13 @@ def build_asgi(
     video: FrameWaiters | None,
     stopping: asyncio.Event,
     threads: int,
+    policy: GuardPolicy | None = None,
 ) -> Starlette:
-    """The ASGI app for one run of the server (its hub and frame waiters belong to its loop)."""
+    """The ASGI app for one run of the server (its hub and frame waiters belong to its loop).
+
+    ``policy``: what `request_guards` enforces (`GuardPolicy.from_settings`); None only for a bare
+    app in tests that is not served to anyone."""
+    from hiitpi.web.public import favicon, robots
 
     def paired(request: Request) -> bool:
         from hiitpi.web.auth import cookie_is_paired
@@ -136,15 +145,18 @@ def build_asgi(
             Route("/video", video_stream, methods=["GET"]),
             Route("/api/live/events", live_events, methods=["GET"]),
             Route("/api/chat/jobs/{job_id}/events", chat_events, methods=["GET"]),
+            Route("/favicon.ico", favicon, methods=["GET", "HEAD"]),
+            Route("/_favicon.ico", favicon, methods=["GET", "HEAD"]),
+            Route("/robots.txt", robots, methods=["GET", "HEAD"]),
         ],
-        middleware=request_guards(),
+        middleware=request_guards(policy),
     )
     app.router.redirect_slashes = False
     app.router.default = WSGIMiddleware(flask_app, workers=threads)  # every other path: the pages
     return app
 
 
-def request_guards() -> list:
-    """Checks in front of every route, pages and streams alike (issue 15 adds body and header
-    limits, CSRF, security headers and the Host allow-list here, as Starlette middleware)."""
-    return []
+def request_guards(policy: GuardPolicy | None) -> list[Middleware]:
+    """Checks in front of every route, pages and streams alike: `hiitpi.web.guards.RequestGuard`
+    (header count, Host allow-list, body limit per route, CSRF, security headers)."""
+    return [] if policy is None else [Middleware(RequestGuard, policy=policy)]

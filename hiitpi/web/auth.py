@@ -2,20 +2,27 @@
 
 `install_auth(server, settings)` turns it on for a Flask app (the Dash server or a bare Flask app):
 
-- ``GET /login`` shows a small form; ``POST /login`` (or ``GET /login?code=…`` from the QR code)
-  checks the pairing code and sets Flask's signed session cookie (HttpOnly, SameSite=Lax,
-  signed with the key from `hiitpi.pairing`; never a hard-coded key).
-- A ``before_request`` hook refuses everything else without that cookie: a page request is
-  redirected to the login form, anything else gets 401 JSON. Left open: the login form, static
-  assets, and ``/healthz`` (which answers with a minimal body to strangers, see `hiitpi.web.health`).
-- Failed logins are rate-limited per client address and in total (so many addresses on one LAN do
-  not multiply the guesses); past the limit the answer is 429 with Retry-After.
-- ``POST /logout`` forgets the phone.
+- ``GET /login`` shows the pairing form; ``POST /login`` (or ``GET /login?code=…`` from the QR
+  code) redeems a one-time code (`hiitpi.pairing.Pairing.redeem`): the phone gets an entry with
+  a random id, and Flask's signed session cookie carries that id (HttpOnly, SameSite=Lax, signed
+  with the key in the secrets file; never a hard-coded key). The cookie counts only while its
+  phone's entry exists: logout, `hiitpi pair --revoke` and `--reset` take effect at the next
+  request, with no restart (the file is re-read when it changes; the signing key too).
+- A ``before_request`` hook refuses everything else without such a cookie: a page request is
+  redirected to the login form, anything else gets 401 JSON. Left open: the login form and
+  ``/healthz`` (which answers with a minimal body to strangers, see `hiitpi.web.health`); the
+  icon and robots.txt are served by the event loop (`hiitpi.web.public`).
+- ``GET /pair``: the Phones page (paired phones, and a button that makes an invite: a short-lived
+  one-time code with its QR code for another phone, ``POST /pair/invite``); ``POST /pair/revoke``
+  signs another phone out; ``POST /logout`` signs this one out (its entry is removed, so a copy of
+  its cookie is worthless too).
+- Failed codes are rate-limited per client address (an IPv6 address by its /64): past the limit
+  that address gets 429 with Retry-After; other addresses are not affected.
 """
 
 from __future__ import annotations
 
-import html
+import ipaddress
 import logging
 import math
 import threading
@@ -25,33 +32,52 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from flask import Flask, Response, jsonify, redirect, request, session
+from flask import Flask, Response, current_app, jsonify, redirect, request, session
+from flask.sessions import SecureCookieSessionInterface
+from itsdangerous import URLSafeTimedSerializer
 
 from hiitpi.config import Settings
-from hiitpi.pairing import ApplianceSecrets, PendingCode, load_or_prepare_secrets, pairing_url
+from hiitpi.pairing import Pairing, PairingFull, PendingCode, pairing_url, phone_name, qr_svg
+from hiitpi.web.pairpage import login_page, phones_page
 
 log = logging.getLogger(__name__)
 
-#: Paths anyone may fetch: the login form and assets that hold nothing about the home.
+#: Paths anyone may fetch: the login form, the health summary, the icon and robots.txt (the
+#: last two served by the event loop, `hiitpi.web.public`). Nothing else, not even Dash's
+#: bundles: their names tell which versions of Dash and Plotly run here.
 PUBLIC_PATHS = frozenset({"/login", "/healthz", "/favicon.ico", "/robots.txt"})
-#: Dash's JS/CSS bundles and the app's static assets.
-PUBLIC_PREFIXES = ("/_dash-component-suites/", "/assets/", "/static/")
-SESSION_KEY = "hiitpi_paired"
+PUBLIC_PREFIXES: tuple[str, ...] = ()
+SESSION_KEY = "hiitpi_phone"
 COOKIE_NAME = "hiitpi_session"
 SESSION_DAYS = 90
 MAX_CODE_CHARS = 64
 
 
+def client_key(address: str) -> str:
+    """What the login limit counts by: the address, or an IPv6 address's /64 (one home's share)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address[:64]
+    if ip.version == 4:
+        return str(ip)
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    if ip.is_loopback:
+        return str(ip)
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+
+
 @dataclass
 class LoginLimiter:
-    """Failed attempts in a sliding window, per client and in total."""
+    """Failed attempts in a sliding window, per client address (`client_key`). A flood from one
+    address locks out that address only."""
 
     per_client: int = 5
-    total: int = 30
     window_s: float = 60.0
     clock: Callable[[], float] = time.monotonic
+    max_clients: int = 10_000
     _by_client: dict[str, deque[float]] = field(default_factory=dict)
-    _all: deque[float] = field(default_factory=deque)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _trim(self, q: deque[float], now: float) -> None:
@@ -60,46 +86,63 @@ class LoginLimiter:
 
     def retry_after(self, client: str) -> float:
         """Seconds until ``client`` may try again; 0 when it may try now."""
-        now = self.clock()
+        key, now = client_key(client), self.clock()
         with self._lock:
-            self._trim(self._all, now)
-            q = self._by_client.get(client)
-            if q is not None:
-                self._trim(q, now)
-                if not q:
-                    del self._by_client[client]
-            waits = []
-            if q is not None and len(q) >= self.per_client:
-                waits.append(q[0] + self.window_s - now)
-            if len(self._all) >= self.total:
-                waits.append(self._all[0] + self.window_s - now)
-            return max(waits, default=0.0)
+            q = self._by_client.get(key)
+            if q is None:
+                return 0.0
+            self._trim(q, now)
+            if not q:
+                del self._by_client[key]
+                return 0.0
+            return q[0] + self.window_s - now if len(q) >= self.per_client else 0.0
 
     def failed(self, client: str) -> None:
-        now = self.clock()
+        key, now = client_key(client), self.clock()
         with self._lock:
-            self._by_client.setdefault(client, deque()).append(now)
-            self._all.append(now)
-            if len(self._by_client) > 10_000:  # a flood of addresses: forget the oldest
+            self._by_client.setdefault(key, deque()).append(now)
+            if len(self._by_client) > self.max_clients:  # a flood of addresses: forget the oldest
                 self._by_client.pop(next(iter(self._by_client)))
 
     def succeeded(self, client: str) -> None:
         with self._lock:
-            self._by_client.pop(client, None)
+            self._by_client.pop(client_key(client), None)
+
+
+class PairingSessions(SecureCookieSessionInterface):
+    """Flask's signed cookie session, signed with the pairing file's current key (so a reset
+    signs every phone out at once, without a restart)."""
+
+    def __init__(self, pairing: Pairing):
+        self.pairing = pairing
+
+    def get_signing_serializer(self, app: Flask) -> URLSafeTimedSerializer | None:
+        state = self.pairing.current()
+        if state is None:
+            return None
+        return URLSafeTimedSerializer(
+            state.session_secret,
+            salt=self.salt,
+            serializer=self.serializer,
+            signer_kwargs={"key_derivation": self.key_derivation, "digest_method": self.digest_method},
+        )
 
 
 @dataclass
 class AuthGate:
     """What `install_auth` set up; tests and the dashboard may look at it."""
 
-    secrets: ApplianceSecrets
+    pairing: Pairing
     limiter: LoginLimiter
     privacy_default: bool
-    #: a first start's code, shown by `announce` once the dashboard listens
+    code_ttl_s: float = 1800.0
+    invite_ttl_s: float = 600.0
+    #: a first start's code, made and shown by `announce` once the dashboard listens
     pending: PendingCode | None = None
+    link: Callable[[str], str] = lambda code: f"/login?code={code}"
 
     def announce(self) -> None:
-        """Write a first start's secrets and show its pairing code (once; nothing when paired before)."""
+        """Make and show a first start's code (once; nothing when paired before)."""
         pending, self.pending = self.pending, None
         if pending is not None:
             pending.announce()
@@ -109,16 +152,29 @@ def is_public(path: str) -> bool:
     return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
 
 
+def _gate() -> AuthGate | None:
+    return current_app.extensions.get("hiitpi_auth")
+
+
+def current_phone() -> str | None:
+    """The id of the paired phone making the current request, or None."""
+    gate = _gate()
+    if gate is None:
+        return None
+    pid = session.get(SESSION_KEY)
+    return pid if gate.pairing.phone(pid) is not None else None
+
+
 def is_paired() -> bool:
-    """True when the current request carries a valid pairing cookie."""
-    return session.get(SESSION_KEY) is True
+    """True when the current request carries the cookie of a phone that is still paired."""
+    return current_phone() is not None
 
 
 def _safe_next(target: str | None) -> str:
     """Only a local path: never an absolute URL or //host (an open redirect)."""
-    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+    if not isinstance(target, str) or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
-    if any(ord(ch) < 32 for ch in target):
+    if any(ord(ch) < 32 for ch in target) or len(target) > 2000:
         return "/"
     return target
 
@@ -132,68 +188,52 @@ def _wants_html() -> bool:
     return "text/html" in listed or "application/xhtml+xml" in listed
 
 
-LOGIN_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>HIIT PI – pair this phone</title>
-<style>
- body{{font-family:system-ui,sans-serif;max-width:26rem;margin:2rem auto;padding:0 1rem;font-size:1.2rem}}
- input,button{{font-size:1.5rem;width:100%;box-sizing:border-box;padding:.7rem;margin:.4rem 0}}
- input{{letter-spacing:.15em;text-transform:uppercase}}
- .err{{color:#b00020;font-weight:600}}
-</style></head><body>
-<h1>HIIT PI</h1>
-<p>Type the pairing code shown when HIIT PI was installed (or scan its QR code).</p>
-{message}
-<form method="post" action="/login">
- <input type="hidden" name="next" value="{next}">
- <input name="code" autocomplete="one-time-code" autocapitalize="characters" maxlength="{maxlen}"
-   placeholder="ABCDE-FGHJK" required autofocus>
- <button type="submit">Pair</button>
-</form>
-<p><small>Lost the code? On the Pi, run <code>hiitpi pair --reset</code>.</small></p>
-</body></html>"""
-
-
-def _login_page(message: str = "", status: int = 200, next_path: str = "/") -> Response:
-    body = LOGIN_PAGE.format(
-        message=f'<p class="err">{html.escape(message)}</p>' if message else "",
-        next=html.escape(next_path, quote=True),
-        maxlen=MAX_CODE_CHARS,
-    )
+def _html(body: str, status: int = 200) -> Response:
     resp = Response(body, status=status, mimetype="text/html")
     resp.headers["Cache-Control"] = "no-store"
     return resp
+
+
+def _login_page(message: str = "", status: int = 200, next_path: str = "/", ok: bool = False) -> Response:
+    return _html(login_page(message, next_path=next_path, maxlen=MAX_CODE_CHARS, ok=ok), status)
+
+
+def _field(name: str) -> str:
+    """A form or query field as text ('' when absent or not text)."""
+    value = request.values.get(name, "")
+    return value if isinstance(value, str) else ""
 
 
 def install_auth(
     server: Flask,
     settings: Settings,
     *,
-    secrets: ApplianceSecrets | None = None,
+    pairing: Pairing | None = None,
     limiter: LoginLimiter | None = None,
     defer_code: bool = False,
 ) -> AuthGate:
-    """Require pairing on every route of ``server`` except the login form, /healthz and assets.
+    """Require pairing on every route of ``server`` except the login form and /healthz.
 
-    Without ``secrets`` they are loaded, or made on a first start; then the new code is shown at
-    once, or with ``defer_code`` only when ``gate.announce()`` is called (the web server does,
-    once it listens)."""
-    pending = None
-    if secrets is None:
-        host = settings.web.host if settings.web.host not in ("0.0.0.0", "::", "") else _lan_address()
-        secrets, pending = load_or_prepare_secrets(
-            settings.general.data_dir, url_for_code=lambda code: pairing_url(host, settings.web.port, code)
-        )
+    Without ``pairing`` it is the data folder's. When nothing is paired yet a first code is made
+    and shown at once, or with ``defer_code`` only when ``gate.announce()`` is called (the web
+    server does, once it listens). `SecretsError` for a secrets file that is unsafe."""
+    pairing = pairing or Pairing(settings.general.data_dir)
+    pairing.load()  # an unsafe or damaged file stops the start here, saying what to do
+    w = settings.web
+    host = w.host if w.host not in ("0.0.0.0", "::", "") else _lan_address()
+    link = lambda code: pairing_url(host, w.port, code)  # noqa: E731
     gate = AuthGate(
-        secrets=secrets,
+        pairing=pairing,
         limiter=limiter or LoginLimiter(),
-        privacy_default=settings.web.privacy_mode,
-        pending=pending,
+        privacy_default=w.privacy_mode,
+        code_ttl_s=w.pairing_code_minutes * 60,
+        invite_ttl_s=w.invite_minutes * 60,
+        pending=None if pairing.exists() else PendingCode(pairing, w.pairing_code_minutes * 60, link),
+        link=link,
     )
     if not defer_code:
         gate.announce()
-    server.secret_key = secrets.session_secret
+    server.session_interface = PairingSessions(pairing)
     server.config.update(
         SESSION_COOKIE_NAME=COOKIE_NAME,
         SESSION_COOKIE_HTTPONLY=True,
@@ -215,38 +255,83 @@ def install_auth(
         client = request.remote_addr or "?"
         wait = gate.limiter.retry_after(client)
         if wait > 0:
-            log.warning("login from %s refused: rate limit (retry in %.0f s)", client, wait)
+            log.warning("login from %s refused: too many wrong codes (retry in %.0f s)", client, wait)
             seconds = max(1, math.ceil(wait))
             resp = _login_page(f"Too many tries. Wait {seconds} s and try again.", 429, next_path)
             resp.headers["Retry-After"] = str(seconds)
             return resp
-        if len(code) > MAX_CODE_CHARS or not gate.secrets.check_code(code):
+        try:
+            phone = None
+            if len(code) <= MAX_CODE_CHARS:
+                phone = pairing.redeem(code, name=phone_name(request.user_agent.string), address=client)
+        except PairingFull as exc:
+            return _login_page(f"{exc.message}: {exc.hint}.", 409, next_path)
+        if phone is None:
             gate.limiter.failed(client)
             log.warning("failed pairing attempt from %s", client)
-            return _login_page("That code is not right.", 403, next_path)
+            return _login_page(
+                "That code is not right, or it was used or has expired. Ask for a new one.", 403, next_path
+            )
         gate.limiter.succeeded(client)
         session.clear()
-        session[SESSION_KEY] = True
+        session[SESSION_KEY] = phone.id
         session.permanent = True
-        log.info("paired a browser from %s", client)
+        log.info("paired %s from %s (phone %s)", phone.name, client, phone.id)
         return redirect(next_path, code=303)
 
     @server.route("/login", methods=["GET", "POST"])
     def login():
         next_path = _safe_next(request.values.get("next"))
+        if pairing.current() is None:
+            return _login_page(
+                "Pairing is not set up on this device: run `hiitpi pair` on it.", 503, next_path
+            )
         if request.method == "POST":
-            return _attempt(request.form.get("code", ""), next_path)
-        code = request.args.get("code")
+            return _attempt(_field("code"), next_path)
+        code = _field("code")
         if code:
             return _attempt(code, next_path)
         if is_paired():
             return redirect(next_path, code=303)
-        return _login_page(next_path=next_path)
+        out = request.args.get("out") == "1"
+        return _login_page("This phone is signed out." if out else "", next_path=next_path, ok=out)
 
     @server.route("/logout", methods=["POST"])
     def logout():
-        session.clear()
-        return redirect("/login", code=303)
+        pid = current_phone()
+        if pid is not None and pairing.revoke(pid):
+            log.info("phone %s signed out", pid)
+        if pairing.current() is not None:
+            session.clear()
+        return redirect("/login?out=1", code=303)
+
+    @server.route("/pair", methods=["GET"])
+    def phones():
+        return _phones()
+
+    @server.route("/pair/invite", methods=["POST"])
+    def invite():
+        code = pairing.make_code(gate.invite_ttl_s, kind="invite")
+        url = gate.link(code)
+        log.info("phone %s made an invite code (good for %.0f min)", current_phone(), gate.invite_ttl_s / 60)
+        return _phones(invite=(code, url, qr_svg(url), gate.invite_ttl_s / 60))
+
+    @server.route("/pair/revoke", methods=["POST"])
+    def revoke():
+        pid = _field("phone")
+        if not pid or len(pid) > 64:
+            return _phones("Pick a phone to remove.", status=400)
+        if pid == current_phone():
+            return logout()
+        gone = pairing.revoke(pid)
+        if gone:
+            log.info("phone %s signed out by phone %s", pid, current_phone())
+        return _phones("Removed: that phone must pair again." if gone else "That phone was not paired.")
+
+    def _phones(message: str = "", *, invite=None, status: int = 200) -> Response:
+        state = pairing.current()
+        listed = state.phones.values() if state is not None else ()
+        return _html(phones_page(listed, current_phone(), invite=invite, message=message), status)
 
     _unknown_assets_are_404(server)
     log.info("pairing required for every page (privacy mode default: %s)", settings.web.privacy_mode)
@@ -257,7 +342,8 @@ def cookie_is_paired(server: Flask, cookie_header: str | None) -> bool:
     """The pairing check for the routes the event loop serves itself (the streams), outside
     Flask: the same signed session cookie, checked with the same key and lifetime. True when auth
     is not installed on ``server`` (a bare test app)."""
-    if "hiitpi_auth" not in server.extensions:
+    gate = server.extensions.get("hiitpi_auth")
+    if gate is None:
         return True
     from itsdangerous import BadSignature
     from werkzeug.http import parse_cookie
@@ -270,7 +356,7 @@ def cookie_is_paired(server: Flask, cookie_header: str | None) -> bool:
         data = serializer.loads(value, max_age=int(server.permanent_session_lifetime.total_seconds()))
     except BadSignature:
         return False
-    return isinstance(data, dict) and data.get(SESSION_KEY) is True
+    return isinstance(data, dict) and gate.pairing.phone(data.get(SESSION_KEY)) is not None
 
 
 def _unknown_assets_are_404(server: Flask) -> None:

@@ -15,12 +15,13 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qsl
 
-from dash import Dash, Input, Output, State, ctx, html, no_update
+from dash import ALL, Dash, Input, Output, State, ctx, html, no_update
 from dash.exceptions import PreventUpdate
 
 from hiitpi.store.errors import InvalidInput, NotFound, StoreError
 from hiitpi.web import figures, layout
 from hiitpi.web.context import WebContext
+from hiitpi.web.params import MAX_PAGE
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +110,13 @@ def register_callbacks(app: Dash, wc: WebContext) -> None:
 
             return teach_page(camera=wc.teach_source is not None)
         if path.startswith("/session/"):
+            from hiitpi.web.params import record_id
+
             sid = path.removeprefix("/session/")
-            if not sid.isdigit() or len(sid) > 12:
+            session_id = record_id(sid)
+            if session_id is None:
                 return layout.not_found(f"'{sid[:40]}' is not a session number.")
-            return session_view(int(sid))
+            return session_view(session_id)
         return layout.not_found(f"There is no page at {path[:80]}.")
 
     def trends_view(q: dict[str, str]):
@@ -337,6 +341,21 @@ def register_callbacks(app: Dash, wc: WebContext) -> None:
         res = stop_session(wc.reader)
         return res.message, MSG_OK if res.ok else MSG_ERR
 
+    @app.callback(
+        Output("action-msg", "children", allow_duplicate=True),
+        Output("action-msg", "className", allow_duplicate=True),
+        Input({"type": "correct-btn", "workout": ALL}, "n_clicks"),
+        prevent_initial_call=True,
+    )
+    def correct(clicks):
+        from hiitpi.web.actions import correct_workout
+
+        trig = ctx.triggered_id
+        if not isinstance(trig, dict) or not any(clicks or ()):
+            raise PreventUpdate  # the buttons were just drawn, not pressed
+        res = correct_workout(wc.reader, wc.catalog.get(), trig.get("workout"))
+        return res.message, MSG_OK if res.ok else MSG_ERR
+
     # --- history -------------------------------------------------------------------------------
 
     @app.callback(
@@ -356,12 +375,12 @@ def register_callbacks(app: Dash, wc: WebContext) -> None:
         prevent_initial_call="initial_duplicate",
     )
     def history(player, what, date_from, date_to, _p, _n, page):
-        page = page if isinstance(page, int) and page >= 1 else 1
+        page = page if isinstance(page, int) and 1 <= page <= MAX_PAGE else 1
         trig = ctx.triggered_id
         if trig == "hist-prev":
             page = max(1, page - 1)
         elif trig == "hist-next":
-            page += 1
+            page = min(MAX_PAGE, page + 1)
         elif trig is not None:
             page = 1
         # one picker for both: a program's name is never a workout's (the catalogue sees to it)

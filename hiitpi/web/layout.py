@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 
 from dash import dcc, html
 
+from hiitpi.recognition import AUTO
 from hiitpi.referee.catalog import Choice, pretty_name
 from hiitpi.store.players import PlayerRow
 from hiitpi.store.queries import (
@@ -31,6 +32,7 @@ from hiitpi.store.queries import (
     Streaks,
 )
 from hiitpi.web import figures
+from hiitpi.web.params import MAX_PAGE, ascii_int
 
 #: The navigation: (path, label). A new page is one entry here and one route in the callbacks.
 NAV = [("/", "Live"), ("/history", "History"), ("/trends", "Trends"), ("/teach", "Teach")]
@@ -114,6 +116,37 @@ def _label(text: str, for_id: str) -> html.Label:
 # --- live -----------------------------------------------------------------------------------------
 
 
+def auto_panel(workouts: Sequence[Choice]) -> html.Div:
+    """Auto mode: what was recognised and how sure, and one button per workout to correct it
+    (the page script shows the likeliest few, from the state's ``choices``)."""
+    return html.Div(
+        id="live-auto",
+        className="auto hidden",
+        children=[
+            html.Div(
+                "", id="live-auto-what", className="auto-what", role="status", **{"aria-live": "polite"}
+            ),
+            html.Div(
+                className="auto-fix",
+                children=[html.Span("Not right? Tap what you are doing:", className="auto-hint")]
+                + [
+                    html.Span(
+                        html.Button(
+                            c.label,
+                            id={"type": "correct-btn", "workout": c.value},
+                            className="btn btn-secondary",
+                            n_clicks=0,
+                        ),
+                        id=f"correct-{c.value}",
+                        className="hidden",
+                    )
+                    for c in workouts
+                ],
+            ),
+        ],
+    )
+
+
 def live_page(
     players: Sequence[PlayerRow],
     choices: Sequence[Choice],
@@ -128,10 +161,10 @@ def live_page(
     screen — count, interval countdown, phase, last no-rep — with one Stop button, the video below,
     then the charts of the session so far."""
     player_opts = [{"label": p.name, "value": p.name} for p in players]
-    workout_opts = [
+    workout_opts = [{"label": "Auto: just start moving (recognised)", "value": AUTO}] + [
         {"label": ("⏱ " if c.kind == "program" else "") + c.label, "value": c.value} for c in choices
     ]
-    values = {c.value for c in choices}
+    values = {AUTO} | {c.value for c in choices}
     window = f"{pace_window_s:g}"
     return html.Div(
         id="live-root",
@@ -208,7 +241,7 @@ def live_page(
                     ),
                 ],
             ),
-            _workout_card(window),
+            _workout_card(window, auto_panel([c for c in choices if c.kind == "workout"])),
             html.Section(
                 className="card video",
                 children=[
@@ -267,9 +300,10 @@ def live_page(
     )
 
 
-def _workout_card(window: str) -> html.Section:
+def _workout_card(window: str, auto: html.Div) -> html.Section:
     """The workout screen: who, the program's interval (countdown, round, what comes next), the
-    count and the numbers beside it, the last no-rep's reason, Stop."""
+    count and the numbers beside it, auto mode's recognised workout and its correction buttons
+    (``auto``), the last no-rep's reason, Stop."""
     return html.Section(
         className="card numbers workout",
         id="live-workout",
@@ -302,6 +336,7 @@ def _workout_card(window: str) -> html.Section:
                     _stat("THIS INTERVAL", "live-interval-reps", "–", "stat-interval"),
                 ],
             ),
+            auto,
             html.Div(id="live-norep", className="norep", role="status", **{"aria-live": "assertive"}),
             html.Div(id="live-form", className="form-score", role="status"),
             html.Div(
@@ -413,9 +448,7 @@ def history_page(
                     ),
                 ],
             ),
-            dcc.Store(
-                id="hist-page", data=int(query.get("page", "1")) if query.get("page", "1").isdigit() else 1
-            ),
+            dcc.Store(id="hist-page", data=ascii_int(query.get("page"), lo=1, hi=MAX_PAGE) or 1),
             html.Div(id="hist-chat"),
             html.Div(id="hist-results"),
             html.Div(

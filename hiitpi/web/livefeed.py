@@ -57,7 +57,11 @@ def captured_at(sample: LiveEntry) -> float | None:
 
 
 def _title_of(catalog: Catalog | None) -> Callable[[str], str]:
-    return catalog.title if catalog is not None else pretty_name
+    from hiitpi.referee.programs import ANY
+
+    base = catalog.title if catalog is not None else pretty_name
+    # a free circuit's block of "any": whatever is done, recognised as auto mode does
+    return lambda name: "Any workout" if name == ANY else base(name)
 
 
 def program_position(
@@ -102,10 +106,16 @@ def labels(live: LiveState, catalog: Catalog | None = None) -> dict[str, str]:
     """What the page reads instead of internal names: the session's title (the program's, else
     the workout's), the current workout's and the phase's."""
     title = _title_of(catalog)
+    if live.program or live.workout:
+        what = title(live.program or live.workout)
+    else:
+        what = "Auto mode" if live.auto else ""  # auto mode before its first recognised rep
     return {
-        "what": title(live.program or live.workout) if (live.program or live.workout) else "",
+        "what": what,
         "workout": title(live.workout) if live.workout else "",
         "phase": "Rest" if live.phase == "rest" else phase_title(live.phase),
+        # auto mode: the recognised workout and the correction choices, by title
+        "recognised": title(live.recognised) if live.recognised else "",
     }
 
 

@@ -47,6 +47,11 @@ class Overlay:
     message: str = ""
 
 
+#: Under the count the picture is darkened to 35 % (each value scaled and truncated, as
+#: ``(pixel * 0.35).astype(uint8)`` would: a table of the 256 results).
+_SHADE = (np.arange(256) * 0.35).astype(np.uint8)
+
+
 def overlay_for(state) -> Overlay:
     """The picture's text for a live state: the session's count (every interval of a program, as
     the page shows it), the workout's and the phase's names for people (the font is ASCII only)."""
@@ -108,7 +113,7 @@ def draw_overlay(
     (uw, uh), _ = cv2.getTextSize(sub, cv2.FONT_HERSHEY_SIMPLEX, scale * 0.5, 1)
     box_w, box_h = max(tw, uw) + 16, th + uh + 24
     roi = canvas[0:box_h, 0:box_w]
-    roi[:] = (roi * 0.35).astype(np.uint8)
+    cv2.LUT(roi, _SHADE, dst=roi)  # darkened in place: a table look-up, not a float copy of the box
     cv2.putText(
         canvas, text, (8, th + 8), cv2.FONT_HERSHEY_SIMPLEX, scale * 1.6, (255, 255, 255), 3, cv2.LINE_AA
     )
@@ -250,6 +255,11 @@ class MjpegBroadcaster:
         period = 1.0 / self.fps
         next_due = 0.0
         while not self._stop.is_set():
+            # The cap first: sleep until a picture is due, then take the newest frame (or wait for
+            # the next one), so the thread wakes once a picture, not also at the frame before it.
+            wait = next_due - time.monotonic()
+            if wait > 0 and self._stop.wait(wait):
+                return
             with self._cond:
                 self._cond.wait_for(lambda: self._pending is not None or self._stop.is_set(), timeout=0.5)
                 if self._stop.is_set():
@@ -257,14 +267,6 @@ class MjpegBroadcaster:
                 item, self._pending = self._pending, None
             if item is None:
                 continue
-            wait = next_due - time.monotonic()
-            if wait > 0:
-                # Too soon: wait out the cap, then encode whatever is newest by then.
-                if self._stop.wait(wait):
-                    return
-                with self._cond:
-                    if self._pending is not None:
-                        item, self._pending = self._pending, None
             next_due = max(next_due, time.monotonic()) + period
             t0 = time.perf_counter()
             picture = render_frame(
@@ -399,9 +401,11 @@ class FrameWaiters:
         event.set()
 
     async def wait(self, timeout_s: float) -> bool:
-        """True when a new JPEG came within ``timeout_s``."""
+        """True when a new JPEG came within ``timeout_s``. (``asyncio.timeout`` around the wait in
+        this task: ``wait_for`` would start a task of its own for every picture.)"""
         try:
-            await asyncio.wait_for(self._event.wait(), timeout_s)
+            async with asyncio.timeout(timeout_s):
+                await self._event.wait()
             return True
         except TimeoutError:
             return False

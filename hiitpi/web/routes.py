@@ -100,16 +100,22 @@ def register_routes(server: Flask, ctx: WebContext) -> None:
             table = "sessions"
         if table not in ("sessions", "reps"):
             return _error(404, f"no export named {table[:20]!r}: use sessions.csv or reps.csv")
+        from hiitpi.web.params import record_id
+
         sid = request.args.get("session")
-        if sid is not None and (not sid.isdigit() or len(sid) > 12):
+        session_id = record_id(sid) if sid is not None else None
+        if sid is not None and session_id is None:
             return _error(400, f"session id must be a number, got {sid[:20]!r}")
-        return _export("csv", int(sid) if sid is not None else None, table)
+        return _export("csv", session_id, table)
 
     @server.route("/export/session/<sid>.<fmt>")
     def export_session(sid: str, fmt: str):
-        if not sid.isdigit() or len(sid) > 12:
+        from hiitpi.web.params import record_id
+
+        session_id = record_id(sid)
+        if session_id is None:
             return _error(400, f"session id must be a number, got {sid[:20]!r}")
-        return _export(fmt, int(sid), "reps")
+        return _export(fmt, session_id, "reps")
 
     @server.route("/export/all.<fmt>")
     def export_all(fmt: str):

@@ -83,6 +83,7 @@ class WebServer:
             head_timeout_s=w.head_timeout_s,
         )
         self.port: int | None = None
+        self.policy = self.guard_policy()  # one for the server's life: its refusal counts stay
         self.hub = None
         self.last_error: str | None = None
         self.beat: float | None = None
@@ -137,7 +138,11 @@ class WebServer:
         return self._thread is not None and self._thread.is_alive() and self._beating()
 
     def health(self) -> PartHealth:
-        data: dict[str, Any] = {"port": self.port, **self.guard.stats()}
+        data: dict[str, Any] = {
+            "port": self.port,
+            **self.guard.stats(),
+            "refused_requests": dict(self.policy.refused),
+        }
         hub = self.hub
         if hub is not None:
             data["live_viewers"] = len(hub.viewers)
@@ -195,7 +200,13 @@ class WebServer:
         broadcaster = ctx.broadcaster()
         waiters = broadcaster.attach(loop) if broadcaster is not None else None
         app = build_asgi(
-            self.dash_app.server, ctx, hub=hub, video=waiters, stopping=stopping, threads=s.web.threads
+            self.dash_app.server,
+            ctx,
+            hub=hub,
+            video=waiters,
+            stopping=stopping,
+            threads=s.web.threads,
+            policy=self.policy,
         )
         config = uvicorn.Config(
             app,
@@ -207,8 +218,7 @@ class WebServer:
             server_header=False,
             timeout_keep_alive=5,
             timeout_graceful_shutdown=2,
-            # issue 15: [web] header and body limits go here (h11_max_incomplete_event_size) and in
-            # hiitpi.web.asgi.request_guards
+            h11_max_incomplete_event_size=s.web.max_header_bytes,  # a longer request head: 400
         )
         server = self._server = uvicorn.Server(config)
         beat = asyncio.create_task(self._heartbeat(run_id))
@@ -228,6 +238,18 @@ class WebServer:
             beat.cancel()
             reader.cancel()
             log.info("dashboard stopped")
+
+    def guard_policy(self):
+        """The request guards' policy (`hiitpi.web.guards`): [web] limits and allowed hosts, the
+        hashes of Dash's inline scripts for the CSP, and the routes' declared body caps."""
+        from hiitpi.web.guards import BODY_LIMITS_KEY, GuardPolicy
+
+        flask_app = self.dash_app.server
+        return GuardPolicy.from_settings(
+            self.settings,
+            script_hashes=self.dash_app.csp_hashes(),
+            route_limits=flask_app.extensions.setdefault(BODY_LIMITS_KEY, {}),
+        )
 
     async def _heartbeat(self, run_id: int) -> None:
         while run_id == self._run_id:

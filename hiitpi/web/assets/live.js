@@ -226,12 +226,13 @@
     put("live-who", running ? (st.player + " · " + what) : "No session running");
     cur.banner = { running: running, sid: sid, player: st.player, what: what };
     training();
-    program(msgProgram, st);
+    program(msgProgram, st, lab);
     mode(running, st, lab);
     if (cur.running === true && !running) {  // it just ended: the reason of a no-rep goes too
       put("live-norep", "");
       beep(523, 600, "end"); say("Done. " + total + (counting ? " attempts." : " reps."), "end");
     }
+    showAuto(st, running, lab);
     cur.running = running;
     if (cur.norepAt && Date.now() - cur.norepAt > NOREP_SHOW_MS) { put("live-norep", ""); cur.norepAt = 0; }
     var score = msg.score !== undefined && msg.score !== null ? " · pose " + Number(msg.score).toFixed(2) : "";
@@ -265,7 +266,7 @@
 
   // The interval of a program: what it is, the countdown (big), round and interval, what comes
   // next; a beep in each of the last 3 seconds and a long one with a spoken cue at each change.
-  function program(p, st) {
+  function program(p, st, lab) {
     if (!p) {
       cls("live-program", "program hidden");
       put("live-interval-reps", "–");
@@ -273,7 +274,9 @@
     }
     var rest = p.kind === "rest";
     cls("live-program", "program " + p.kind);
-    put("live-program-phase", rest ? "Rest" : "Work · " + p.workout_title);
+    // a free circuit's block of "any": the workout auto mode recognised in it, once it has
+    var work = p.workout === "any" && lab.recognised ? lab.recognised : p.workout_title;
+    put("live-program-phase", rest ? "Rest" : "Work · " + work);
     var left = Math.max(0, Math.ceil(p.remaining));
     put("live-countdown", String(left));
     put("live-round", "Round " + p.round + "/" + p.rounds + " · interval " + p.interval + "/" + p.intervals);
@@ -310,6 +313,24 @@
     } else {
       cls("live-training", "banner banner-info hidden");
     }
+  }
+  // Auto mode: the recognised workout with its confidence, and the likeliest others as buttons
+  var autoShown = "";
+  function showAuto(st, running, lab) {
+    if (!(running && st.auto === "1")) { cls("live-auto", "auto hidden"); return; }
+    cls("live-auto", "auto");
+    var what = st.recognised ? ((lab.recognised || st.recognised) + " · " + Math.round(100 * Number(st.confidence || 0)) + " %")
+                             : (st.phase === "rest" ? "Resting" : "Watching: start moving");
+    put("live-auto-what", st.recognised ? "Recognised: " + what : what);
+    var choices = st.choices || "";
+    if (choices === autoShown) { return; }
+    autoShown = choices;
+    var want = {};
+    choices.split(",").forEach(function (w) { if (w) { want[w] = true; } });
+    document.querySelectorAll("#live-auto [id^='correct-']").forEach(function (el) {
+      var w = el.id.slice("correct-".length);
+      el.className = want[w] ? "auto-choice" : "hidden";
+    });
   }
   function later(fn) {
     window.requestAnimationFrame(function () { setTimeout(fn, 0); });
