@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from tests.browserkit import ARTIFACTS, GatedSource
+from tests.browserkit import PHONE, GatedSource, shot
 from tests.browserkit import text_of as _text
 from tests.browserkit import wait_for as _wait
 from tests.conftest import free_port
@@ -60,6 +60,7 @@ def test_the_page_shows_the_recognised_workout_and_corrects_it_with_one_tap(auto
     from hiitpi.store.queries import list_sessions, session_detail
 
     d = browser
+    d.set_window_size(*PHONE)  # 390 px: the workout screen and auto mode's panel together
     d.get(auto_appliance["base"] + "/")
     _wait(
         "the auto panel, watching", lambda: "start moving" in _text(d, "#live-auto-what").lower(), timeout=30
@@ -78,8 +79,7 @@ def test_the_page_shows_the_recognised_workout_and_corrects_it_with_one_tap(auto
         ],
     )
     assert 1 <= len(buttons) <= 3
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    d.save_screenshot(str(ARTIFACTS / "live-auto-phone.png"))
+    shot(d, "live-auto-phone")
     label = buttons[0].text
     buttons[0].click()  # one tap
     _wait("the engine to confirm", lambda: "corrected to" in _text(d, "#action-msg").lower(), timeout=15)
