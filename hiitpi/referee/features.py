@@ -242,6 +242,19 @@ class FeatureSpec(FileModel):
         "of their recent turning points), so thresholds are shares of the way (`above = 0.7`). The travel "
         "is clamped to `min_travel`..`max_travel` in the feature's units.",
     )
+    plausible_min: Number() | None = Field(
+        None,
+        title="Plausible minimum",
+        description="A value below this cannot be the body in this exercise (an elbow closed past its "
+        "anatomical limit, a knee folded over the shoulders): the pose is a pose-model glitch and the "
+        "referee treats that frame as if nobody had been seen. In the feature's own units, before "
+        "calibration.",
+    )
+    plausible_max: Number() | None = Field(
+        None,
+        title="Plausible maximum",
+        description="A value above this cannot be the body in this exercise: as `plausible_min`.",
+    )
     of: Texts = Field(
         (),
         title="Of",

@@ -159,6 +159,18 @@ class Referee:
             if f.spec.name in used and f.spec.type not in COMBINED_TYPES
         ]
         self._cals = [(i, f.calibrator) for i, f in self._active if f.calibrator is not None]
+        # physical plausibility: a raw value outside its feature's range makes the pose a glitch
+        self._plausible = [
+            (
+                i,
+                -_INF if f.spec.plausible_min is None else f.spec.plausible_min,
+                _INF if f.spec.plausible_max is None else f.spec.plausible_max,
+            )
+            for i, f in self._active
+            if f.spec.plausible_min is not None or f.spec.plausible_max is not None
+        ]
+        #: poses dropped as physically implausible (a pose-model glitch) since the last reset
+        self.glitches = 0  # set again by reset()
         calibrated = {self._features[i].spec.name for i, _ in self._cals}
         calibrated |= {f.spec.name for f in self._features if f.spec.type in COMBINED_TYPES}
         # the exercise's posture in each view: the uncalibrated `when` conditions of every state, on
@@ -245,6 +257,7 @@ class Referee:
     def reset(self) -> None:
         """Forget everything (a new set, a new clip)."""
         self.count = 0
+        self.glitches = 0
         self.no_reps = 0
         self.attempts = 0
         self._full = 0  # full reps (in both conventions)
@@ -366,6 +379,16 @@ class Referee:
             scale.update(px)
             for i, f in self._active:
                 values[i] = f.compute(px, scale, t)
+            for i, lo, hi in self._plausible:
+                v = values[i]
+                if v is not None and not (lo <= v <= hi):
+                    # no body in this exercise looks like this: a glitch, as if nobody were seen
+                    self.glitches += 1
+                    px = None
+                    for j in range(len(values)):
+                        values[j] = None
+                    break
+        if px is not None:
             if self._viewer is not None:
                 self.view = self._viewer.update(px, t)
             if self._cals:

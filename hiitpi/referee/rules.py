@@ -371,6 +371,10 @@ class Rule(RuleModel):
         features those are the mean of."""
         used = {c.feature for st in self.states for c in (*st.when, *st.any)}
         used |= {c.feature for c in self.checks}
+        # a feature with a plausible range is read on every pose: outside it the pose is a glitch
+        used |= {
+            n for n, f in self.features.items() if f.plausible_min is not None or f.plausible_max is not None
+        }
         if self.rep is not None:
             used |= {c.feature for c in self.rep.partial}
             if self.rep.rom is not None:

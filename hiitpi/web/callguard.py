@@ -13,10 +13,8 @@ short JSON ``{"error": ...}``, any body that is not exactly what the callback it
 
 Every argument of every callback has a rule: `missing_rules(app)` lists those that have none (a
 test keeps it empty), and a request for such an argument is refused rather than passed through
-unchecked. A pattern-matching input (auto mode's correction buttons, ``{"type": "correct-btn",
-"workout": ALL}``) must come as the renderer sends it: for ALL a list of ``{id, property, value}``
-whose ids the pattern matches, each value checked by its property's rule (else `bounded_json`);
-a ``changedPropIds`` entry must name such a component.
+unchecked. Pattern-matching ids are not used by this app; a callback that declares one would get
+the structural checks and its values the `bounded_json` rule.
 """
 
 from __future__ import annotations
@@ -62,17 +60,14 @@ def optional_int(lo: int, hi: int) -> Rule:
     return rule
 
 
-def optional_number(lo: float, hi: float) -> Rule:
-    """A ``dcc.Input(type="number")``: None, or a finite number in [lo, hi] (what the browser sends)."""
-
-    def rule(v: Any) -> str | None:
-        if v is None:
-            return None
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-            return "must be a number"
-        return None if lo <= v <= hi else f"must be between {lo} and {hi}"
-
-    return rule
+def optional_number(v: Any) -> str | None:
+    """None or a finite number not over `MAX_COUNT` either way (a number input; its callback
+    explains a value out of its own range)."""
+    if v is None:
+        return None
+    if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+        return "must be a number"
+    return None if abs(v) <= MAX_COUNT else f"must be at most {MAX_COUNT} either way"
 
 
 def optional_bool(v: Any) -> str | None:
@@ -138,14 +133,6 @@ ID_RULES: dict[tuple[str, str], Rule] = {
     ("summary-sid", "data"): optional_int(1, MAX_ID),
     ("sess-id", "data"): optional_int(1, MAX_ID),
     ("me", "data"): flat_record,
-    # the Teach page (issue 18): a clip as a data URL (bounded by the route's body cap), its name,
-    # the draft's token, whether the camera is here, the numbers typed
-    ("teach-upload", "contents"): optional_text(64 * 1024 * 1024),
-    ("teach-upload", "filename"): optional_text(255),
-    ("teach-token", "data"): optional_text(64),
-    ("teach-camera", "data"): optional_bool,
-    ("teach-reps", "value"): optional_number(0, 10_000),
-    ("teach-seconds", "value"): optional_number(0, 3600),
 }
 
 
@@ -154,9 +141,47 @@ class Refused(ValueError):
 
 
 def rule_for(cid: Any, prop: str) -> Rule | None:
-    if not isinstance(cid, str) or cid.startswith("{"):  # a pattern-matching id (none in this app)
-        return bounded_json
+    """The rule for one argument; a pattern-matching id (``{"type": ..., "x": ALL}``) by its
+    ``type`` in `ID_RULES`, else by the property."""
+    pattern = _pattern(cid)
+    if pattern is not None:
+        kind = pattern.get("type")
+        return (ID_RULES.get((kind, prop)) if isinstance(kind, str) else None) or ARG_RULES.get(prop)
+    if not isinstance(cid, str):
+        return None
     return ID_RULES.get((cid, prop)) or ARG_RULES.get(prop)
+
+
+def _pattern(cid: Any) -> dict | None:
+    """A pattern-matching id as a dict (Dash names it in its callback map as JSON text), else None."""
+    if isinstance(cid, dict):
+        return cid
+    if isinstance(cid, str) and cid.startswith("{"):
+        try:
+            parsed = json.loads(cid)
+        except ValueError:
+            return None
+        return parsed if isinstance(parsed, dict) else None
+    return None
+
+
+def _pattern_values(got: Any, cid: dict, prop: str, what: str) -> list:
+    """The values of a pattern-matching argument: MATCH sends one object, ALL a list of them (one
+    per component on the page, none at all possible); each names a component of the pattern."""
+    items = got if isinstance(got, list) else [got]
+    if len(items) > MAX_ITEMS:
+        raise Refused(f"{what}: too many components for {cid.get('type')}.{prop}")
+    values = []
+    for item in items:
+        if not isinstance(item, dict) or item.get("property") != prop:
+            raise Refused(f"{what} do not match the callback's ({cid.get('type')}.{prop} expected)")
+        iid = item.get("id")
+        if not isinstance(iid, dict) or iid.get("type") != cid.get("type"):
+            raise Refused(f"{what}: a component that is not a {cid.get('type')}")
+        if bounded_json(iid):
+            raise Refused(f"{what}: {cid.get('type')} id {bounded_json(iid)}")
+        values.append(item.get("value"))
+    return values
 
 
 def missing_rules(app: Any) -> list[str]:
@@ -211,98 +236,34 @@ def _deps(value: Any, declared: list[dict], what: str) -> None:
         raise Refused(f"{what} must be a list of {len(declared)}")
     for got, want in zip(value, declared, strict=True):
         cid, prop = want["id"], want["property"]
-        pattern = not isinstance(cid, str) or cid.startswith("{")
-        if pattern:
-            _pattern_dep(got, cid, prop, what)
+        rule = rule_for(cid, prop)
+        if rule is None:
+            raise Refused(f"{cid}.{prop} has no input rule")
+        pattern = _pattern(cid)
+        if pattern is not None:  # pattern-matching: each matched component's value
+            for v in _pattern_values(got, pattern, prop, what):
+                if why := rule(v):
+                    raise Refused(f"{pattern.get('type')}.{prop} {why}")
             continue
         if not isinstance(got, dict):
             raise Refused(f"each of {what} must be an object")
         if got.get("id") != cid or got.get("property") != prop:
             raise Refused(f"{what} do not match the callback's ({cid}.{prop} expected)")
-        rule = rule_for(cid, prop)
-        if rule is None:
-            raise Refused(f"{cid}.{prop} has no input rule")
         why = rule(got.get("value"))
         if why:
             raise Refused(f"{cid}.{prop} {why}")
-
-
-def _pattern_keys(cid: Any) -> dict | None:
-    """A pattern-matching id as declared (``{"type": "correct-btn", "workout": ["ALL"]}``)."""
-    if isinstance(cid, dict):
-        return cid
-    try:
-        spec = json.loads(cid)
-    except (TypeError, ValueError):
-        return None
-    return spec if isinstance(spec, dict) else None
-
-
-def _concrete_id(iid: Any, spec: dict) -> bool:
-    """Whether ``iid`` is one component's id that the pattern ``spec`` matches: the same keys,
-    the fixed ones equal, the wildcard ones short text or numbers."""
-    if not isinstance(iid, dict) or set(iid) != set(spec):
-        return False
-    for k, want in spec.items():
-        got = iid[k]
-        if isinstance(want, list):  # a wildcard: ALL, MATCH, ALLSMALLER
-            if isinstance(got, bool) or not (
-                isinstance(got, int) or (isinstance(got, str) and len(got) <= 200)
-            ):
-                return False
-        elif got != want:
-            return False
-    return True
-
-
-def _pattern_dep(got: Any, cid: Any, prop: str, what: str) -> None:
-    """A pattern-matching dependency as the renderer sends it: for ALL / ALLSMALLER a list of
-    ``{id, property, value}`` (one per matching component), for MATCH one such object."""
-    spec = _pattern_keys(cid)
-    if spec is None:
-        raise Refused(f"{what}: the callback's pattern id cannot be read")
-    many = any(v in (["ALL"], ["ALLSMALLER"]) for v in spec.values())
-    if many and (not isinstance(got, list) or len(got) > MAX_ITEMS):
-        raise Refused(f"each of {what} with a pattern id must be a list of at most {MAX_ITEMS} objects")
-    rule = ARG_RULES.get(prop) or bounded_json
-    for item in got if many else [got]:
-        if (
-            not isinstance(item, dict)
-            or item.get("property") != prop
-            or not _concrete_id(item.get("id"), spec)
-        ):
-            raise Refused(f"{what} do not match the callback's pattern ({prop} of {sorted(spec)})")
-        why = rule(item.get("value"))
-        if why:
-            raise Refused(f"{spec.get('type', 'component')}.{prop} {why}")
 
 
 def _outputs(value: Any, output: str) -> None:
     specs = value if isinstance(value, list) else [value]
     if not output.startswith("..") and isinstance(value, list):
         raise Refused("outputs must be one object for this callback")
-    if output.startswith(".."):  # several outputs: exactly as many (fewer made Dash raise, a 500)
-        n = len(output[2:-2].split("..."))
-        if not isinstance(value, list) or len(value) != n:
-            raise Refused(f"outputs must be a list of {n} for this callback")
     for spec in specs:
         if not isinstance(spec, dict) or not isinstance(spec.get("property"), str):
             raise Refused("outputs must be objects with an id and a property")
         cid = spec.get("id")
         if not isinstance(cid, str | dict) or f"{cid}.{spec['property'].split('@')[0]}" not in output:
             raise Refused("outputs do not match the callback")
-
-
-def _names_pattern(changed: str, patterns: list[tuple[dict, str]]) -> bool:
-    """Whether ``changed`` (``'{"type":...}.n_clicks'``) is a component one of ``patterns`` matches."""
-    head, dot, prop = changed.rpartition(".")
-    if not dot or not head.startswith("{"):
-        return False
-    try:
-        iid = json.loads(head)
-    except ValueError:
-        return False
-    return any(p == prop and _concrete_id(iid, spec) for spec, p in patterns)
 
 
 def check_body(callback_map: dict, body: dict) -> None:
@@ -312,24 +273,17 @@ def check_body(callback_map: dict, body: dict) -> None:
     if not isinstance(output, str) or output not in callback_map:
         raise Refused("the request names no callback of this app")
     spec = callback_map[output]
-    _outputs(body.get("outputs"), output)  # the renderer always sends them (none: a 500 in Dash)
+    if "outputs" not in body:  # Dash's page always sends them; Dash fails without them
+        raise Refused("the request has no outputs")
+    _outputs(body["outputs"], output)
     _deps(body.get("inputs"), spec.get("inputs", []), "inputs")
     _deps(body.get("state"), spec.get("state", []), "state")
     changed = body.get("changedPropIds", [])
     names = {f"{d['id']}.{d['property']}" for d in spec.get("inputs", []) if isinstance(d["id"], str)}
     if not isinstance(changed, list) or len(changed) > len(spec.get("inputs", [])):
         raise Refused("changedPropIds must be a list of the callback's inputs")
-    patterns = [
-        (spec_id, d["property"])
-        for d in spec.get("inputs", [])
-        if (
-            spec_id := _pattern_keys(d["id"])
-            if not isinstance(d["id"], str) or d["id"].startswith("{")
-            else None
-        )
-    ]
     for c in changed:
-        if not isinstance(c, str) or (c not in names and not _names_pattern(c, patterns)):
+        if not isinstance(c, str) or (c not in names and not c.startswith("{")):
             raise Refused("changedPropIds must name the callback's inputs")
     parsed = body.get("parsedChangedPropsIds", [])
     if not isinstance(parsed, list) or bounded_json(parsed):

@@ -62,13 +62,16 @@ CSP_TEMPLATE = (
 )
 
 
-def allow_body(server: Any, path_prefix: str, max_bytes: int) -> None:
+def allow_body(server: Any, path_prefix: str, max_bytes: int, *, from_page: str | None = None) -> None:
     """Let requests under ``path_prefix`` carry bodies up to ``max_bytes`` (an upload route).
 
-    ``server`` is the Flask app the route is registered on (the Dash app's ``app.server``)."""
+    ``server`` is the Flask app the route is registered on (the Dash app's ``app.server``). With
+    ``from_page`` the larger cap holds only for requests sent from that page (its Referer's path):
+    a Dash page whose callbacks carry a file shares ``/_dash-update-component`` with every page."""
     if not path_prefix.startswith("/") or max_bytes < 0:
         raise ValueError("allow_body needs a path starting with / and a size of at least 0 bytes")
-    server.extensions.setdefault(BODY_LIMITS_KEY, {})[path_prefix] = int(max_bytes)
+    key = path_prefix if from_page is None else (path_prefix, from_page)
+    server.extensions.setdefault(BODY_LIMITS_KEY, {})[key] = int(max_bytes)
 
 
 def install_flask_body_limits(server: Any, default: int) -> None:
@@ -81,17 +84,28 @@ def install_flask_body_limits(server: Any, default: int) -> None:
 
     @server.before_request
     def _route_body_limit() -> None:
-        cap = body_limit(limits, request.path, default)
+        cap = body_limit(limits, request.path, default, referrer=request.referrer)
         if cap != default:
             request.max_content_length = cap
 
 
-def body_limit(limits: dict[str, int], path: str, default: int) -> int:
-    """The cap for ``path``: the longest declared prefix's, else ``default``."""
-    best, cap = -1, default
-    for prefix, size in limits.items():
-        if path.startswith(prefix) and len(prefix) > best:
-            best, cap = len(prefix), size
+def body_limit(limits: dict, path: str, default: int, *, referrer: str | None = None) -> int:
+    """The cap for ``path``: the longest declared prefix's (one declared for the page in
+    ``referrer`` before one for every page), else ``default``."""
+    from urllib.parse import urlsplit
+
+    try:
+        page = urlsplit(referrer).path if referrer else None
+    except ValueError:  # a Referer that is not a URL gets no page's cap
+        page = None
+    best, cap = (-1, False), default
+    for key, size in limits.items():
+        prefix, for_page = key if isinstance(key, tuple) else (key, None)
+        if for_page is not None and for_page != page:
+            continue
+        rank = (len(prefix), for_page is not None)
+        if path.startswith(prefix) and rank > best:
+            best, cap = rank, size
     return cap
 
 
@@ -203,13 +217,13 @@ class GuardPolicy:
     allowed_hosts: frozenset[str] = field(default_factory=frozenset)
     any_host: bool = False  # only for a bare app in tests that is not served to a LAN
     script_hashes: tuple[str, ...] = ()
-    route_limits: dict[str, int] = field(default_factory=dict)  # allow_body's declarations
+    route_limits: dict = field(default_factory=dict)  # allow_body's declarations
     addresses: LocalAddresses = field(default_factory=LocalAddresses)
     refused: dict[str, int] = field(default_factory=dict)
 
     @classmethod
     def from_settings(
-        cls, settings: Any, *, script_hashes: Iterable[str] = (), route_limits: dict[str, int] | None = None
+        cls, settings: Any, *, script_hashes: Iterable[str] = (), route_limits: dict | None = None
     ) -> GuardPolicy:
         w = settings.web
         hosts = {h.lower().rstrip(".") for h in w.allowed_hosts} | machine_names()
@@ -279,7 +293,13 @@ def check_request(policy: GuardPolicy, scope: dict) -> None:
         )
     method = scope.get("method", "GET")
     length = _header(headers, b"content-length")
-    cap = body_limit(policy.route_limits, scope.get("path", ""), policy.max_body_bytes)
+    referrer = _header(headers, b"referer")
+    cap = body_limit(
+        policy.route_limits,
+        scope.get("path", ""),
+        policy.max_body_bytes,
+        referrer=referrer.strip() if referrer is not None else None,
+    )
     if length is not None:
         length = length.strip()
         if not (length.isascii() and length.isdigit()):

@@ -193,22 +193,22 @@ def _decode(contents: str, filename: str | None) -> bytes:
     return data
 
 
-def _allow_uploads(server) -> None:
+def _allow_uploads(app: Dash) -> None:
     """Callback requests from the teach page may carry a clip (base64, a third larger): the rest of
-    the dashboard keeps the server's small request limit."""
-    from urllib.parse import urlparse
-
-    from flask import request
+    the dashboard keeps the server's small request limit. The clip's callback arguments get their
+    rules at the edge (`hiitpi.web.callguard`)."""
+    from hiitpi.web.callguard import ID_RULES, optional_bool, optional_number, optional_text
+    from hiitpi.web.guards import allow_body
 
     limit = MAX_UPLOAD_MB * 1024 * 1024 * 4 // 3 + 1024 * 1024
-
-    @server.before_request
-    def _teach_upload_limit():
-        if (
-            request.path.endswith("/_dash-update-component")
-            and urlparse(request.referrer or "").path == "/teach"
-        ):
-            request.max_content_length = limit
+    update_path = f"{app.config.requests_pathname_prefix}_dash-update-component"
+    allow_body(app.server, update_path, limit, from_page="/teach")
+    ID_RULES[("teach-upload", "contents")] = optional_text(limit)  # a data: URL
+    ID_RULES[("teach-upload", "filename")] = optional_text(255)
+    ID_RULES[("teach-token", "data")] = optional_text(64)  # a draft's key
+    ID_RULES[("teach-camera", "data")] = optional_bool  # whether the camera runs in this process
+    ID_RULES[("teach-reps", "value")] = optional_number  # number inputs: out of range is explained
+    ID_RULES[("teach-seconds", "value")] = optional_number
 
 
 def register_teach(app: Dash, wc) -> None:
@@ -216,7 +216,7 @@ def register_teach(app: Dash, wc) -> None:
     drafts = Drafts()
     wc.teach_drafts = drafts
     settings = wc.settings
-    _allow_uploads(app.server)
+    _allow_uploads(app)
 
     def lesson_from(demo_or_path, name, kind, reps):
         from hiitpi.teach.session import check_name, load_demo, teach_demo
