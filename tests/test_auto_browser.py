@@ -81,6 +81,8 @@ def test_the_page_shows_the_recognised_workout_and_corrects_it_with_one_tap(auto
     assert 1 <= len(buttons) <= 3
     shot(d, "live-auto-phone")
     label = buttons[0].text
+    # in view above the Stop bar that stays at the bottom of a phone's screen, as a person scrolls it
+    d.execute_script("arguments[0].scrollIntoView({block: 'center'})", buttons[0])
     buttons[0].click()  # one tap
     _wait("the engine to confirm", lambda: "corrected to" in _text(d, "#action-msg").lower(), timeout=15)
     corrected = auto_appliance["engine"].live_state().workout
