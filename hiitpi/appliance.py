@@ -42,7 +42,7 @@ class Appliance:
         self.health = None
         self.web = None
         self.uploads = None
-        self.coach_jobs: dict[int, object] = {}
+        self.summaries = None  # `hiitpi.coach.summaries.Summaries` when the coach is on
         self._stuck: Callable[[], str | None] = lambda: None
 
     def step(self, name: str, start: Callable[[], Callable[[], None] | None]) -> None:
@@ -96,7 +96,12 @@ class Appliance:
         from hiitpi.coach.job import CoachWorker
 
         # one worker, one model: the summaries and the chat queue on it
+        from hiitpi.coach.summaries import Summaries
+        from hiitpi.referee.catalog import CatalogLoader
+
         self.coach = CoachWorker.from_settings(self.settings, session_running=self.session_running).start()
+        titles = CatalogLoader(self.settings.referee.rules_dir)
+        self.summaries = Summaries(self.store, self.coach, titles=lambda name: titles.get().title(name))
         self.supervisor.watch(self.coach, required=False)
         return self.coach.stop
 
@@ -134,7 +139,11 @@ class Appliance:
         self.teach = PoseTap()  # the pose stream, for teaching a new exercise from the camera
         # the video encoder is a sink, and the viewers' side of a camera that can encode itself
         engine = self.engine = Engine(
-            self.settings, recorder=self.recorder, sinks=(self.video, self.teach), video=self.video
+            self.settings,
+            recorder=self.recorder,
+            sinks=(self.video, self.teach),
+            video=self.video,
+            autostart=self.settings.referee.autostart,  # nothing starts by itself unless asked
         )
         engine.start()
         self.supervisor.watch(
@@ -187,6 +196,7 @@ class Appliance:
             broadcaster=lambda: self.video,
             coach_snapshot=self.coach_snapshot,
             coach=self.coach,
+            summaries=self.summaries,
             health=self.health,
             uploads=self.uploads,
             teach_source=self.teach,
@@ -216,33 +226,19 @@ class Appliance:
 
     def session_ended(self, session_id: int) -> None:
         """Queue the summary of a finished session; never blocks the caller for long."""
-        if self.coach is None or session_id is None:
+        if self.summaries is None or session_id is None:
             return
-        from hiitpi.store.coaching import session_facts, set_summary
-
         try:
-            facts = session_facts(self.store, session_id)
+            self.summaries.request(session_id)
         except Exception:
             log.exception("no summary for session %s: its facts could not be read", session_id)
-            return
-
-        def save(summary) -> None:
-            try:
-                set_summary(self.store, session_id, summary.text, summary.kind, summary.reason)
-            except Exception:
-                log.exception("could not save the summary of session %s", session_id)
-
-        self.coach_jobs[session_id] = self.coach.submit(facts, on_done=save)
-        while len(self.coach_jobs) > 16:
-            self.coach_jobs.pop(next(iter(self.coach_jobs)))
 
     def session_running(self) -> bool:
         """Whether someone is training right now (the chat waits on a small device)."""
         return self.engine is not None and self.engine.live_state().running
 
     def coach_snapshot(self, session_id: int) -> dict | None:
-        job = self.coach_jobs.get(session_id)
-        return job.snapshot().to_dict() if job is not None else None
+        return self.summaries.snapshot(session_id) if self.summaries is not None else None
 
     def stop(self) -> None:
         """Every step undone in reverse: the dashboard first, the session saved, Redis last."""
@@ -319,6 +315,12 @@ class SummarizingRecorder:
 
     def start_interval(self, *args, **kwargs) -> None:
         self.inner.start_interval(*args, **kwargs)
+
+    def start_rest(self, **kwargs) -> None:
+        self.inner.start_rest(**kwargs)
+
+    def relabel_interval(self, *args, **kwargs) -> None:
+        self.inner.relabel_interval(*args, **kwargs)
 
     def record(self, event) -> None:
         self.inner.record(event)

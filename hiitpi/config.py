@@ -135,7 +135,14 @@ class RefereeSettings(Section):
         "judge",
         title="Counting",
         description="judge: only full-range reps count, short ones are no-reps with a reason; "
-        "attempts: every attempted rep counts, short ones are marked as faults.",
+        "attempts: every attempted rep counts, short ones are marked as faults. The page can "
+        "choose per session.",
+    )
+    autostart: bool = Field(
+        False,
+        title="Start by itself",
+        description="Start a session of the default workout for 'guest' as soon as `hiitpi serve` "
+        "starts (an unattended video file). Off: nothing starts until someone presses Start.",
     )
 
 

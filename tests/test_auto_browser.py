@@ -7,8 +7,10 @@ import threading
 
 import pytest
 
+from tests.browserkit import PHONE, GatedSource, shot
+from tests.browserkit import text_of as _text
+from tests.browserkit import wait_for as _wait
 from tests.conftest import free_port
-from tests.test_browser import ARTIFACTS, GatedSource, _text, _wait
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -58,6 +60,7 @@ def test_the_page_shows_the_recognised_workout_and_corrects_it_with_one_tap(auto
     from hiitpi.store.queries import list_sessions, session_detail
 
     d = browser
+    d.set_window_size(*PHONE)  # 390 px: the workout screen and auto mode's panel together
     d.get(auto_appliance["base"] + "/")
     _wait(
         "the auto panel, watching", lambda: "start moving" in _text(d, "#live-auto-what").lower(), timeout=30
@@ -76,11 +79,12 @@ def test_the_page_shows_the_recognised_workout_and_corrects_it_with_one_tap(auto
         ],
     )
     assert 1 <= len(buttons) <= 3
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    d.save_screenshot(str(ARTIFACTS / "live-auto-phone.png"))
+    shot(d, "live-auto-phone")
     label = buttons[0].text
+    # in view above the Stop bar that stays at the bottom of a phone's screen, as a person scrolls it
+    d.execute_script("arguments[0].scrollIntoView({block: 'center'})", buttons[0])
     buttons[0].click()  # one tap
-    _wait("the engine to confirm", lambda: "corrected to" in _text(d, "#action-msg"), timeout=15)
+    _wait("the engine to confirm", lambda: "corrected to" in _text(d, "#action-msg").lower(), timeout=15)
     corrected = auto_appliance["engine"].live_state().workout
     assert corrected != "jumping_jack"
     assert corrected.replace("_", " ") in _text(d, "#live-auto-what").lower()

@@ -1,273 +1,261 @@
 """The dashboard in real headless Chromium, against the real engine on a real clip.
 
-One walk through the product: open the live page on a phone-sized window, create a player, start a
-squat session, watch the count rise to the clip's hand-counted 10 while the real engine (MoveNet on
-the real video, real Redis, real SQLite) runs, stop, find the session in history, open it and
-export it. Screenshots of the live, history and session pages go to test-artifacts/. The page
-itself measures frame captured → number shown (window.hiitpiMetrics); the p95 is printed and
-checked against 250 ms.
+One walk through the product with a single workout: open the live page on a phone (390×844),
+create a player, start a squat session, watch the workout screen (count, phase, one Stop button,
+the video below) while the count rises to the clip's hand-counted 10 (MoveNet on the real video,
+real Redis, real SQLite), stop, see the result card and follow its link to the session page,
+download both CSV tables and read them with Python's csv, find the session in history, and look at
+every page at laptop width too (1280×800). Screenshots go to test-artifacts/ (the window, and the
+whole page as ``-full``). The page itself measures frame captured → number shown
+(window.hiitpiMetrics); the p95 is printed and checked against 250 ms.
 
 The only thing added around the real parts: the clip's frames are held back until the session has
 been started from the page (a camera in front of an empty room), and after the clip's last frame the
-"camera" delivers nothing more until the page presses Stop. The clip plays at its own rate but
-lossless (no frame dropped), so that a busy machine cannot change the count.
+"camera" delivers nothing more until the page presses Stop (tests/browserkit.py). The programs (a
+Tabata, a circuit) are walked through in tests/test_browser_programs.py.
 """
 
 from __future__ import annotations
 
-import contextlib
+import csv
 import json
 import os
 import statistics
-import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO, free_port
+from tests.browserkit import (
+    ARTIFACTS,
+    CLIP_REPS,
+    LAPTOP,
+    PHONE,
+    appliance,  # noqa: F401 (the fixture)
+    overflow_x,
+    pct,
+    shot,
+    text_of,
+    visible,
+    wait_for,
+)
+from tests.conftest import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
-CLIP = "squat/wahoo_squats_trim.mp4"
-CLIP_REPS = 10  # manifest gt_reps (hand-counted; gt_min = gt_max = 10)
-ARTIFACTS = Path(os.environ.get("HIITPI_TEST_ARTIFACTS") or REPO / "test-artifacts")
+INTERNAL = ("_", "DEEP", "STANDING", "squat ")  # rules names and phases never reach the page
 
 
-class GatedSource:
-    """A real `FrameSource` whose frames start when ``gate`` is set and stop (without ending) at its end."""
-
-    def __init__(self, inner, gate: threading.Event, ended: threading.Event):
-        self.inner = inner
-        self.gate = gate
-        self.ended = ended
-        self.closed = threading.Event()
-        self._opened = False
-        self.name = f"gated:{inner.name}"
-        # lossless: the engine analyses every frame (none dropped however busy this shared machine
-        # is), so the count is exactly what `hiitpi analyze` finds; the frames still come at the
-        # clip's own rate. A lossless buffer counts a frame's latency from when the analysis takes it.
-        self.live = False
-
-    @property
-    def fps(self):
-        return self.inner.fps
-
-    def open(self) -> None:
-        pass  # the real file is opened when the gate opens, so its pacing starts then
-
-    def read(self):
-        from hiitpi.capture.base import EndOfStream, SourceError
-
-        while not self.gate.wait(0.1):
-            if self.closed.is_set():
-                raise SourceError("closed")
-        if not self._opened:
-            self.inner.open()
-            self._opened = True
-        try:
-            return self.inner.read()
-        except EndOfStream:
-            self.ended.set()
-            self.closed.wait()
-            raise
-
-    def close(self) -> None:
-        self.closed.set()
-        self.inner.close()
+def _csv_rows(path):
+    with open(path, newline="", encoding="utf-8-sig") as f:
+        return list(csv.reader(f))
 
 
-@pytest.fixture()
-def appliance(settings_factory, redis_url, shared_data):
-    """Engine + recorder + dashboard, wired the way `hiitpi serve` does, on a gated real clip."""
-    with run_appliance(settings_factory, redis_url, shared_data / "clips" / CLIP) as parts:
-        yield parts
-
-
-@contextlib.contextmanager
-def run_appliance(settings_factory, redis_url, clip, overrides: dict | None = None):
-    """The appliance of `appliance` on ``clip`` (settings ``overrides`` on top, e.g. a rules folder)."""
-    from hiitpi.capture.select import create_source_factory
-    from hiitpi.engine import Engine
-    from hiitpi.store.db import Store
-    from hiitpi.store.recorder import SessionRecorder
-    from hiitpi.web.app import create_app
-    from hiitpi.web.mjpeg import MjpegBroadcaster
-    from hiitpi.web.server import WebServer
-
-    settings = settings_factory(
-        {
-            ("redis", "url"): redis_url,
-            ("capture", "source"): str(clip),
-            ("capture", "paced"): True,  # at the clip's own rate, as a camera would deliver
-            ("capture", "loop"): False,
-            ("capture", "stall_timeout_s"): 120,
-            ("referee", "workout"): "squat",
-            ("web", "host"): "127.0.0.1",
-            ("web", "port"): free_port(),
-            **(overrides or {}),
-        }
-    )
-    gate, ended = threading.Event(), threading.Event()
-    real = create_source_factory(settings.capture)
-    store = Store.from_settings(settings)
-    recorder = SessionRecorder.from_settings(store, settings)
-    video = MjpegBroadcaster.from_settings(settings)
-    video.start()
-    engine = Engine(
-        settings,
-        source_factory=lambda: GatedSource(real(), gate, ended),
-        recorder=recorder,
-        autostart=False,
-        sinks=(video,),
-    )
-    engine.start()
-    app = create_app(settings, store=store, broadcaster=lambda: video, auth=False)
-    web = WebServer(settings, app)
-    web.start()
-    base = f"http://127.0.0.1:{settings.web.port}"
-    try:
-        yield {
-            "base": base,
-            "engine": engine,
-            "store": store,
-            "gate": gate,
-            "ended": ended,
-            "settings": settings,
-        }
-    finally:
-        web.stop()
-        engine.stop()
-        video.stop()
-        recorder.close()
-        store.close()
-
-
-def _text(driver, css: str) -> str:
+def test_live_session_to_history_and_export(appliance, browser):  # noqa: F811
     from selenium.webdriver.common.by import By
 
-    els = driver.find_elements(By.CSS_SELECTOR, css)
-    return els[0].text if els else ""
+    from hiitpi.store import queries
+    from hiitpi.store.export import REP_COLUMNS, SESSION_COLUMNS
 
-
-def _wait(what: str, cond, timeout: float = 20.0, every: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = cond()
-        if value:
-            return value
-        time.sleep(every)
-    pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
-
-
-def _p(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
-def test_live_session_to_history_and_export(appliance, browser):
-    from selenium.webdriver.common.by import By
-
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    base = appliance["base"]
+    base, store = appliance["base"], appliance["store"]
     d = browser
+    d.set_window_size(*PHONE)
     d.get(base + "/")
-    _wait(
+    wait_for(
         "the live page",
-        lambda: d.find_elements(By.ID, "live-reps") and _text(d, "#live-diag").startswith("frame"),
+        lambda: d.find_elements(By.ID, "live-reps") and text_of(d, "#live-diag").startswith("frame"),
     )
-    # stop without start: a message, not an error
-    d.find_element(By.ID, "stop-btn").click()
-    _wait("the stop-without-start message", lambda: "No session is running" in _text(d, "#action-msg"))
+    # idle: nothing started by itself, no Stop, Start waits for a player
+    assert "live idle" in d.find_element(By.ID, "live-root").get_attribute("class")
+    assert not visible(d, "#stop-btn") and not visible(d, "#live-result") and not visible(d, "#privacy-note")
+    assert d.find_element(By.ID, "start-btn").get_attribute("disabled") is not None
+    assert (
+        d.find_element(By.ID, "start-btn").get_attribute("title")
+        == "Pick a player (or type a new name) first"
+    )
     # an unusable name: a message, nothing written
     d.find_element(By.ID, "new-player").send_keys("   ")
     d.find_element(By.ID, "add-player").click()
-    _wait("the empty-name message", lambda: "Player name is empty" in _text(d, "#action-msg"))
+    wait_for("the empty-name message", lambda: "Player name is empty" in text_of(d, "#action-msg"))
     d.find_element(By.ID, "new-player").clear()
     d.find_element(By.ID, "new-player").send_keys("Ana")
     d.find_element(By.ID, "add-player").click()
-    _wait("the player to be added", lambda: "Added Ana." in _text(d, "#action-msg"))
-    assert "squat" in _text(d, "#workout-pick").lower()  # the default workout is picked
+    wait_for("the player to be added", lambda: "Added Ana." in text_of(d, "#action-msg"))
+    assert text_of(d, "#workout-pick") == "Squat"  # the default workout, by its title
+    wait_for(
+        "Start to be enabled", lambda: d.find_element(By.ID, "start-btn").get_attribute("disabled") is None
+    )
+    assert overflow_x(d) == 0
+    shot(d, "live-idle-phone")
 
     d.find_element(By.ID, "start-btn").click()
-    _wait("the engine to confirm the start", lambda: "started" in _text(d, "#action-msg"), timeout=15)
-    _wait("the page to show who is training", lambda: "Ana · squat" in _text(d, "#live-who"), timeout=10)
+    msg = wait_for(
+        "the engine to confirm the start",
+        lambda: text_of(d, "#action-msg").startswith("Started") and text_of(d, "#action-msg"),
+    )
+    sid = int(msg.rsplit("session ", 1)[1].rstrip(").")) if "(session " in msg else None
+    assert msg == f"Started Squat for Ana (session {sid}).", msg
+    wait_for("the workout screen", lambda: text_of(d, "#live-who") == "Ana · Squat", timeout=10)
+    # the workout screen: the count first, one Stop button, no controls, the video below it
+    assert "running" in d.find_element(By.ID, "live-root").get_attribute("class")
+    assert visible(d, "#stop-btn") and not visible(d, "#live-controls") and not visible(d, "#start-btn")
+    assert not visible(d, "#live-program")  # a single workout has no countdown
+    wait_for("no 'is training' banner on the phone that started it", lambda: not visible(d, "#live-training"))
+    shot(d, "live-started-phone")
+    card = d.find_element(By.ID, "live-workout").rect
+    video = d.find_element(By.CSS_SELECTOR, ".card.video").rect
+    stop = d.find_element(By.ID, "stop-btn").rect
+    assert card["y"] < 120 and stop["y"] + stop["height"] <= PHONE[1], (
+        card,
+        stop,
+    )  # Stop on the first screen
+    assert video["y"] >= card["y"] + card["height"], (card, video)
     appliance["gate"].set()  # the person steps in front of the camera
 
     seen: list[int] = []
+    shots = {}
 
     def watch_count() -> bool:
-        t = _text(d, "#live-reps")
+        t = text_of(d, "#live-reps")
         if t.isdigit() and (not seen or int(t) != seen[-1]):
             seen.append(int(t))
+            if int(t) == 5 and "running" not in shots:
+                shots["running"] = shot(d, "live-running-phone")
+                shots["labels"] = text_of(d, "#live-workout")
         return appliance["ended"].is_set()
 
-    _wait("the clip to play through", watch_count, timeout=90, every=0.02)
-    _wait(
+    wait_for("the clip to play through", watch_count, timeout=90, every=0.02)
+    wait_for(
         f"the count to reach {CLIP_REPS}",
         lambda: watch_count() and seen and seen[-1] == CLIP_REPS,
         timeout=10,
     )
     time.sleep(0.5)
     assert seen == sorted(seen) and seen[-1] == CLIP_REPS, seen
-    d.save_screenshot(str(ARTIFACTS / "live-phone.png"))
+    labels = (shots.get("labels") or text_of(d, "#live-workout")).replace("\u00a0", " ")
+    assert "PACE /MIN · LAST 20 S" in labels.upper() and "AVG /MIN" in labels.upper(), labels
+    assert not any(w in labels for w in INTERNAL), labels
     metrics = d.execute_script("return window.hiitpiMetrics;")
     # every value the page showed (recorded in the page: selenium's own polling is too slow to see them all)
     shown = [int(v) for v in metrics["repsShown"]]
     assert shown == list(range(1, CLIP_REPS + 1)), shown  # it rose rep by rep, never skipping or going back
-    norep = _text(d, "#live-norep")
+    norep = text_of(d, "#live-norep")
+    assert int(text_of(d, "#live-second")) == CLIP_REPS + len(
+        [e for e in queries.session_detail(store, sid).reps if not e.valid]
+    )  # attempts beside the reps
 
     d.find_element(By.ID, "stop-btn").click()
-    _wait("the stop to be confirmed", lambda: "stopped" in _text(d, "#action-msg"), timeout=15)
-
-    # history: the session is there, with its count
-    d.find_element(By.ID, "nav-history").click()
-    card = _wait("the session in history", lambda: d.find_elements(By.CSS_SELECTOR, ".session-card"))
-    assert "Ana · squat" in card[0].text and card[0].text.startswith(str(CLIP_REPS))
-    d.save_screenshot(str(ARTIFACTS / "history-phone.png"))
-    card[0].click()
-    _wait(
-        "the session page",
-        lambda: d.find_elements(By.ID, "sess-timeline") and _text(d, "#sess-reps") == str(CLIP_REPS),
-    )
-    time.sleep(1.0)  # let the charts draw
-    d.save_screenshot(str(ARTIFACTS / "session-phone.png"))
-    d.find_element(By.ID, "export-csv").click()
-    files = _wait(
-        "the CSV download", lambda: [p for p in d.downloads.glob("*.csv") if p.stat().st_size > 0], timeout=15
-    )
-    rows = files[0].read_text().strip().splitlines()
-    header = rows[0].split(",")
-    valid = [r for r in rows[1:] if r.split(",")[header.index("valid")] in ("1", "true", "True")]
-    assert len(valid) == CLIP_REPS, rows[:3]
-
-    # a laptop-sized look at the live page too
-    d.set_window_size(1280, 1000)
-    d.get(base + "/")
-    _wait("the live page (laptop)", lambda: _text(d, "#live-reps") == str(CLIP_REPS), timeout=10)
-    _wait(
-        "both live charts drawn",
-        lambda: len(d.find_elements(By.CSS_SELECTOR, ".charts .js-plotly-plot .main-svg")) >= 2,
+    wait_for(
+        "the stop to be confirmed",
+        lambda: text_of(d, "#action-msg") == f"Stopped: session {sid} saved, {CLIP_REPS} reps.",
         timeout=15,
     )
-    d.save_screenshot(str(ARTIFACTS / "live-laptop.png"))
+    # the result card, linking to the session; the pace is 0 after the stop, the average stays
+    wait_for(
+        "the result card", lambda: visible(d, "#live-result") and text_of(d, "#live-result-reps") == "10"
+    )
+    assert text_of(d, "#live-result-title") == "Ana · Squat" and text_of(d, "#live-norep") == ""
+    pace, avg = (d.find_element(By.ID, i).get_attribute("textContent") for i in ("live-pace", "live-avg"))
+    assert pace == "0.0" and avg != "–" and f"avg {avg}/min" in text_of(d, "#live-result-sub")
+    assert visible(d, "#live-controls") and not visible(d, "#stop-btn")
+    link = d.find_element(By.ID, "live-result-link")
+    assert link.get_attribute("href").endswith(f"/session/{sid}") and link.text == f"Open session {sid} ›"
+    shot(d, "live-result-phone")
+
+    link.click()
+    wait_for(
+        "the session page",
+        lambda: d.find_elements(By.ID, "sess-timeline") and text_of(d, "#sess-reps") == str(CLIP_REPS),
+    )
+    detail = queries.session_detail(store, sid)
+    assert d.current_url.endswith(f"/session/{sid}") and text_of(d, "#sess-sub").startswith(f"#{sid} · Ana")
+    assert text_of(d, "#sess-title") == "Squat"
+    rows = d.find_elements(By.CSS_SELECTOR, "#sess-reps-table tbody tr")
+    assert len(rows) == len(detail.reps) == detail.session.attempts
+    assert "first recorded Squat session for Ana" in text_of(d, "#sess-compare")
+    wait_for("the session charts", lambda: len(d.find_elements(By.CSS_SELECTOR, ".charts .main-svg")) >= 2)
+    time.sleep(0.5)
+    assert overflow_x(d) == 0
+    shot(d, "session-phone")
+
+    # both CSV tables, as a spreadsheet would read them
+    d.find_element(By.ID, "export-csv").click()
+    d.find_element(By.ID, "export-session-csv").click()
+    reps_csv = d.downloads / f"hiitpi-session-{sid}-reps.csv"
+    sess_csv = d.downloads / f"hiitpi-session-{sid}-sessions.csv"
+    wait_for("the CSV downloads", lambda: reps_csv.exists() and sess_csv.exists(), timeout=15)
+    reps = _csv_rows(reps_csv)
+    assert tuple(reps[0]) == REP_COLUMNS and all(len(r) == len(REP_COLUMNS) for r in reps)
+    results = [r[REP_COLUMNS.index("result")] for r in reps[1:]]
+    assert results.count("rep") == CLIP_REPS and len(results) == detail.session.attempts
+    numbers = [r[REP_COLUMNS.index("rep_number")] for r in reps[1:] if r[2] == "rep"]
+    assert numbers == [str(i) for i in range(1, CLIP_REPS + 1)]
+    ends = [float(r[REP_COLUMNS.index("end_s")]) for r in reps[1:]]
+    assert ends == sorted(ends) and 0 < ends[-1] <= detail.session.duration_s + 0.01  # from the session start
+    sess = _csv_rows(sess_csv)
+    assert tuple(sess[0]) == SESSION_COLUMNS and len(sess) == 2 and len(sess[1]) == len(SESSION_COLUMNS)
+    row = dict(zip(SESSION_COLUMNS, sess[1], strict=True))
+    assert (row["session_id"], row["player"], row["title"], row["reps"]) == (str(sid), "Ana", "Squat", "10")
+
+    # history: the session is there, with its title, id and count; one page, so no paging
+    d.find_element(By.ID, "nav-history").click()
+    cards = wait_for("the session in history", lambda: d.find_elements(By.CSS_SELECTOR, ".session-card"))
+    assert "Ana · Squat" in cards[0].text and cards[0].text.startswith(str(CLIP_REPS))
+    assert f"#{sid} · " in cards[0].text
+    wait_for("the pager", lambda: text_of(d, "#hist-pageinfo") != "")
+    assert d.find_element(By.ID, "hist-prev").get_attribute("disabled") is not None
+    assert d.find_element(By.ID, "hist-next").get_attribute("disabled") is not None
+    assert overflow_x(d) == 0
+    shot(d, "history-phone")
+    d.get(base + "/trends")
+    wait_for("the trends page", lambda: "Ana" in text_of(d, "#trend-week") and visible(d, "#trend-board"))
+    wait_for("the weekly chart", lambda: d.find_elements(By.CSS_SELECTOR, "#trend-weekly .main-svg"))
+    time.sleep(0.5)
+    assert overflow_x(d) == 0
+    shot(d, "trends-phone")
+
+    # a laptop-sized look at every page: the live page after the session draws its charts from history
+    d.set_window_size(*LAPTOP)
+    d.get(base + "/")
+    wait_for("the live page (laptop)", lambda: text_of(d, "#live-result-reps") == str(CLIP_REPS), timeout=10)
+    wait_for(
+        "both live charts drawn with the session",
+        lambda: (
+            d.execute_script(
+                "var g = document.querySelector('#live-reps-graph .js-plotly-plot');"
+                "return g && g.data ? g.data[0].x.length : 0;"
+            )
+            == CLIP_REPS
+        ),
+        timeout=15,
+    )
+    shot(d, "live-laptop")
+    for path, name, ready in (
+        ("/history", "history-laptop", ".session-card"),
+        (f"/session/{sid}", "session-laptop", "#sess-timeline .main-svg"),
+        ("/trends", "trends-laptop", "#trend-weekly .main-svg"),
+    ):
+        d.get(base + path)
+        wait_for(f"{path} (laptop)", lambda ready=ready: d.find_elements(By.CSS_SELECTOR, ready))
+        time.sleep(0.7)
+        assert overflow_x(d) == 0, path
+        shot(d, name)
 
     rep_ms, frame_ms = metrics["rep"], metrics["frame"]
     report = {
         "rep_number_shown_ms": {
             "n": len(rep_ms),
             "median": round(statistics.median(rep_ms), 1),
-            "p95": round(_p(rep_ms, 0.95), 1),
+            "p95": round(pct(rep_ms, 0.95), 1),
             "max": round(max(rep_ms), 1),
         },
         "frame_number_shown_ms": {
             "n": len(frame_ms),
             "median": round(statistics.median(frame_ms), 1),
-            "p95": round(_p(frame_ms, 0.95), 1),
+            "p95": round(pct(frame_ms, 0.95), 1),
         },
         "frame_number_in_dom_ms": {
             "median": round(statistics.median(metrics["frameDom"]), 1),
-            "p95": round(_p(metrics["frameDom"], 0.95), 1),
+            "p95": round(pct(metrics["frameDom"], 0.95), 1),
         },
         "captured_to_sent_ms_median": round(statistics.median(metrics["toSent"]), 1),
         "sent_to_browser_ms_median": round(statistics.median(metrics["toBrowser"]), 1),
@@ -325,17 +313,24 @@ def test_live_page_says_degraded_when_redis_dies_and_recovers(tmp_path, redis_se
         reader.client.hset(
             reader.keys.state,
             mapping=LiveState(
-                **{"session": "s1", "player": "Cleo", "workout": "squat", "running": True, "reps": 4}
+                **{
+                    "session": "s1",
+                    "player": "Cleo",
+                    "workout": "squat",
+                    "running": True,
+                    "reps": 4,
+                    "total_reps": 4,
+                }
             ).encode(),
         )
         d = browser
         d.get(f"http://127.0.0.1:{settings.web.port}/")
-        _wait("the live state", lambda: _text(d, "#live-reps") == "4")
-        assert "Cleo is training (squat)" in _text(d, "#live-training")  # this phone did not start it
+        wait_for("the live state", lambda: text_of(d, "#live-reps") == "4")
+        assert "Cleo is training (Squat)" in text_of(d, "#live-training")  # this phone did not start it
         banner = d.find_element(By.ID, "live-degraded")
         assert not banner.is_displayed()
         redis_server.stop()
-        _wait(
+        wait_for(
             "the degraded banner",
             lambda: banner.is_displayed() and "Live view degraded" in banner.text,
             timeout=15,
@@ -347,12 +342,19 @@ def test_live_page_says_degraded_when_redis_dies_and_recovers(tmp_path, redis_se
         reader.client.hset(
             reader.keys.state,
             mapping=LiveState(
-                **{"session": "s1", "player": "Cleo", "workout": "squat", "running": True, "reps": 5}
+                **{
+                    "session": "s1",
+                    "player": "Cleo",
+                    "workout": "squat",
+                    "running": True,
+                    "reps": 5,
+                    "total_reps": 5,
+                }
             ).encode(),
         )
-        _wait(
+        wait_for(
             "the banner to clear",
-            lambda: not banner.is_displayed() and _text(d, "#live-reps") == "5",
+            lambda: not banner.is_displayed() and text_of(d, "#live-reps") == "5",
             timeout=20,
         )
     finally:

@@ -294,7 +294,7 @@ def test_migration_from_the_first_schema_keeps_the_history(tmp_path):
     store.close()
     store = Store.open(path)  # upgrades to head at start
     try:
-        assert current_revision(store.read_engine) == head_revision() == "0004"
+        assert current_revision(store.read_engine) == head_revision()
         add_message(store, Conversation.of_player(1), "user", "How many?")
         assert [m.text for m in conversation_messages(store, Conversation.of_player(1))] == ["How many?"]
     finally:

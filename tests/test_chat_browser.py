@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.browserkit import ARTIFACTS, text_of, wait_for
 from tests.chat_history import NOW, seed_history, site_settings
-from tests.test_browser import ARTIFACTS, _text, _wait
 from tests.test_coach_llm import DIGITS_ONLY, NO_DIGITS, _grammar
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -70,7 +70,7 @@ def _click(d, css: str, text: str | None = None) -> None:
             return False
         return False
 
-    _wait(f"{css} {text or ''} to be clicked", attempt)
+    wait_for(f"{css} {text or ''} to be clicked", attempt)
 
 
 def test_ask_on_the_session_page_and_the_history_page(chat_site, browser):
@@ -80,10 +80,12 @@ def test_ask_on_the_session_page_and_the_history_page(chat_site, browser):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     base, d = chat_site["base"], browser
     d.get(base + "/session/3")
-    _wait("the suggested questions", lambda: d.find_elements(By.CSS_SELECTOR, ".chat-suggest"))
-    assert "Ask the coach about this session" in _text(d, "#chat-panel h2")
+    wait_for("the suggested questions", lambda: d.find_elements(By.CSS_SELECTOR, ".chat-suggest"))
+    assert "Ask the coach about this session" in text_of(d, "#chat-panel h2")
     _click(d, ".chat-suggest", "What should I work on next time?")
-    _wait("the streamed answer", lambda: d.execute_script("return window.hiitpiChat.done") >= 1, timeout=60)
+    wait_for(
+        "the streamed answer", lambda: d.execute_script("return window.hiitpiChat.done") >= 1, timeout=60
+    )
     stats = d.execute_script("return window.hiitpiChat")
     lengths = stats["lengths"]
     # the text arrived token by token: it grew many times before it was done
@@ -97,30 +99,32 @@ def test_ask_on_the_session_page_and_the_history_page(chat_site, browser):
     # typed, and outside what the coach answers: no model, a fixed answer
     box = d.find_element(By.CSS_SELECTOR, "#chat-panel .chat-input")
     box.send_keys("My knee hurts when I squat" + Keys.ENTER)
-    _wait("the medical answer", lambda: d.execute_script("return window.hiitpiChat.done") >= 2, timeout=30)
+    wait_for("the medical answer", lambda: d.execute_script("return window.hiitpiChat.done") >= 2, timeout=30)
     assert _bubbles(d)[-1][1] == "Please see a professional" and "professional" in _bubbles(d)[-1][2]
 
     # the conversation is kept: a reload shows it again
     d.refresh()
-    _wait("the kept conversation", lambda: len(_bubbles(d)) == 4, timeout=20)
+    wait_for("the kept conversation", lambda: len(_bubbles(d)) == 4, timeout=20)
     assert [r for r, _l, _t in _bubbles(d)] == ["user", "coach", "user", "coach"]
     d.set_window_size(1280, 1000)
     d.save_screenshot(str(ARTIFACTS / "chat-session-laptop.png"))
     d.set_window_size(390, 1400)
     _click(d, "#chat-panel .chat-clear")
-    _wait("the cleared log", lambda: not _bubbles(d) and "cleared" in _text(d, "#chat-panel .chat-status"))
+    wait_for(
+        "the cleared log", lambda: not _bubbles(d) and "cleared" in text_of(d, "#chat-panel .chat-status")
+    )
     d.refresh()
-    _wait("the panel after the reload", lambda: d.find_elements(By.CSS_SELECTOR, ".chat-suggest"))
+    wait_for("the panel after the reload", lambda: d.find_elements(By.CSS_SELECTOR, ".chat-suggest"))
     assert _bubbles(d) == []
 
     # the history page: the conversation is the picked player's; the model now writes digits
     chat_site["chat"].sampling = {"grammar": _grammar(DIGITS_ONLY)}
     d.get(base + "/history?player=Ann")
-    _wait("Ann's chat", lambda: "Ann's history" in _text(d, "#chat-panel h2"), timeout=20)
+    wait_for("Ann's chat", lambda: "Ann's history" in text_of(d, "#chat-panel h2"), timeout=20)
     box = d.find_element(By.CSS_SELECTOR, "#chat-panel .chat-input")
     box.send_keys("How many reps did I do last week?")
     _click(d, "#chat-panel .chat-send")
-    _wait("the plain answer", lambda: d.execute_script("return window.hiitpiChat.done") >= 1, timeout=60)
+    wait_for("the plain answer", lambda: d.execute_script("return window.hiitpiChat.done") >= 1, timeout=60)
     stats = d.execute_script("return window.hiitpiChat")
     assert stats["discards"] == 2  # both drafts had numbers that are not in the data
     _role, label, text = _bubbles(d)[-1]
@@ -130,4 +134,4 @@ def test_ask_on_the_session_page_and_the_history_page(chat_site, browser):
     assert text.startswith("Last week you did ")
     d.save_screenshot(str(ARTIFACTS / "chat-history-phone.png"))
     d.get(base + "/history")
-    _wait("the pick-a-player note", lambda: "Pick a player" in _text(d, "#chat-panel"), timeout=20)
+    wait_for("the pick-a-player note", lambda: "Pick a player" in text_of(d, "#chat-panel"), timeout=20)

@@ -232,6 +232,9 @@ def test_template_always_passes_the_fact_check(facts):
     res = check_summary(text, n)
     assert res.ok, (text, res.problems)
     assert 3 <= _sentences(text) <= 6, text
+    from hiitpi.coach.language import check_language
+
+    assert check_language(text, n) == [], text  # and it reads as the English summary it is
 
 
 @pytest.mark.parametrize(

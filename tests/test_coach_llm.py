@@ -248,17 +248,40 @@ def test_text_with_wrong_numbers_is_regenerated_once_then_replaced(tiny_gguf, fa
     assert " ".join(streamed.split()) == s.attempts[0].text
 
 
-def test_text_without_numbers_is_accepted_as_the_model_summary(tiny_gguf, facts):
-    """Noise without digits states no number: the check passes and the kind is 'model'."""
+def test_noise_without_numbers_fails_the_language_check_and_the_page_says_why(tiny_gguf, facts):
+    """Noise without digits states no wrong number, but it is not an English summary: regenerated
+    once (told why), then the template, with a reason a person can read."""
+    from hiitpi.coach.explain import explain
     from hiitpi.coach.summary import Coach
 
     s = Coach(
         tiny_gguf, threads=1, nice=0, max_tokens=16, sampling={"grammar": _grammar(NO_DIGITS)}
     ).summarize(facts)
-    assert check_summary(s.text, derive(facts)).ok
-    assert s.kind == "model" and s.reason is None and s.text
+    assert check_summary(s.attempts[0].text, derive(facts)).ok  # the numbers alone let it through
+    assert s.kind == "template" and len(s.attempts) == 2 and not any(a.accepted for a in s.attempts)
+    assert "language: " in s.reason and "does not give the rep count (24)" in s.reason
+    assert explain(s.reason).startswith(
+        "The coach model twice wrote text that was not a plain English summary"
+    )
+
+
+#: A grammar that makes the noise model write one fixed English summary of `example_facts`.
+ENGLISH = (
+    '"Sam did 24 reps of squat, with 3 no-reps, mostly not low enough. Next time, keep each rep deep '
+    'and steady."'
+)
+
+
+def test_an_english_summary_with_the_facts_numbers_is_the_model_summary(tiny_gguf, facts):
+    from hiitpi.coach.language import check_language
+    from hiitpi.coach.summary import Coach
+
+    s = Coach(tiny_gguf, threads=1, nice=0, max_tokens=60, sampling={"grammar": _grammar(ENGLISH)}).summarize(
+        facts
+    )
+    assert s.kind == "model" and s.reason is None and s.text.startswith("Sam did 24 reps of squat")
     assert len(s.attempts) == 1 and s.attempts[0].accepted
-    assert s.attempts[0].stats["completion_tokens"] >= 1
+    assert check_language(s.text, derive(facts)) == []
 
 
 # --- the background worker ---------------------------------------------------------------------
@@ -403,7 +426,7 @@ def test_summary_command_without_model_stores_the_template_with_its_reason(tmp_p
     assert res.returncode == 0, res.stderr
     out = json.loads(res.stdout)
     assert out["kind"] == "template" and out["reason"].startswith("model file missing")
-    assert "12 reps of squat" in out["text"]
+    assert "12 reps of Squat" in out["text"]  # the workout's title
     store = Store.open(db)
     try:
         d = session_detail(store, sid)

@@ -346,7 +346,7 @@ def test_hiit_program_switches_rests_and_finishes(tmp_path, model_mirror, redis_
     # the session's total is every rep event of both work intervals (none counted while resting)
     assert stop.data["total_reps"] == sum(e.kind == "rep" for e in history)
     final = LiveReader(redis_url, LiveKeys(settings.redis.prefix)).state()
-    assert final["running"] == "0" and final["program"] == ""
+    assert final["running"] == "0" and final["program"] == "quick"  # the result card is titled by it
     detail = session_detail(store, 1)
     assert len(detail.intervals) == 2
     store.close()

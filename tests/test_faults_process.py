@@ -65,6 +65,7 @@ class Serve:
             HIITPI_DATA_DIR=str(self.data),
             HIITPI_MODEL_MIRROR=str(model_mirror),
             HIITPI_COACH_ENABLED="false",
+            HIITPI_REFEREE_AUTOSTART="true",  # the clip is counted from the start, nobody presses Start
             **(env or {}),
         )
         self.cmd = [
@@ -306,9 +307,10 @@ def test_private_redis_killed_is_restarted_and_the_open_page_comes_back_with_its
         base = f"http://127.0.0.1:{serve.port}"
         d.get(f"{base}/login?code={code}")
 
-        def shown() -> int | None:
+        def shown() -> int | None:  # the count in the page (on screen while running; the result card after)
             els = d.find_elements(By.ID, "live-reps")
-            return int(els[0].text) if els and els[0].text.isdigit() else None
+            text = els[0].get_attribute("textContent") if els else ""
+            return int(text) if text.isdigit() else None
 
         serve.wait_for(lambda: (shown() or 0) >= 4, 60, "4 reps on the page")
         d.execute_script("window.__notReloaded = true;")

@@ -68,6 +68,7 @@ def appliance(settings_factory, shared_data):
             ("redis", "url"): f"redis://127.0.0.1:{free_port()}/0",  # nothing there: a private one
             ("capture", "source"): str(shared_data / "clips" / CLIP),
             ("referee", "workout"): "push_up",
+            ("referee", "autostart"): True,  # the clip is counted from the start, nobody presses Start
             ("coach", "enabled"): False,
             ("web", "host"): "127.0.0.1",
             ("web", "port"): free_port(),

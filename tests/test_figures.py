@@ -39,19 +39,41 @@ def test_rep_timeline_counts_valid_reps_and_marks_no_reps_with_reasons():
     assert list(bad.text) == ["not low enough"]
 
 
-def test_rep_timeline_without_no_reps_has_one_trace_and_program_bands():
+def test_rep_timeline_program_bands_shade_the_work_and_name_the_workouts():
     reps = [rep(1, 3.0), rep(2, 25.0, interval=2, workout="push_up")]
-    intervals = [
-        IntervalRow(1, "squat", 1, T0, T0 + timedelta(seconds=20), 20.0, 1, 0, 0, None),
+    intervals = [  # 15 s of work then 5 s of rest, twice
+        IntervalRow(1, "squat", 1, T0, T0 + timedelta(seconds=20), 20.0, 1, 0, 0, None, 1, 15.0),
         IntervalRow(
-            2, "push_up", 1, T0 + timedelta(seconds=20), T0 + timedelta(seconds=40), 20.0, 1, 0, 0, None
+            2,
+            "push_up",
+            1,
+            T0 + timedelta(seconds=20),
+            T0 + timedelta(seconds=40),
+            20.0,
+            1,
+            0,
+            0,
+            None,
+            1,
+            15.0,
         ),
     ]
-    fig = figures.rep_timeline_figure(reps, intervals)
-    assert len(fig.data) == 1
-    shapes = fig.layout.shapes
-    assert [(s.x0, s.x1) for s in shapes] == [(0.0, 20.0), (20.0, 40.0)]
-    assert [a.text for a in fig.layout.annotations] == ["squat r1", "push_up r1"]
+    titles = {"squat": "Squat", "push_up": "Push-up"}.get
+    fig = figures.rep_timeline_figure(reps, intervals, titles)
+    assert fig.data[0].name == "reps" and [t.name for t in fig.data[1:]] == ["Squat", "Push-up"]  # the key
+    assert [(s.x0, s.x1) for s in fig.layout.shapes] == [(0.0, 15.0), (20.0, 35.0)]  # rests left clear
+    assert [a.text for a in fig.layout.annotations] == ["Squat · 1", "Push-up · 1"]
+    assert fig.layout.showlegend and fig.layout.legend.y > 1  # above the plot, not over the x title
+
+
+def test_rep_timeline_of_a_tabata_labels_each_round_once():
+    intervals = [
+        IntervalRow(r, "squat", r, T0 + timedelta(seconds=30 * (r - 1)), None, 30.0, 10, 0, 0, None, 10, 20.0)
+        for r in range(1, 9)
+    ]
+    fig = figures.rep_timeline_figure([rep(1, 3.0)], intervals)
+    assert [a.text for a in fig.layout.annotations] == [str(r) for r in range(1, 9)]
+    assert [t.name for t in fig.data[1:]] == ["Squat"]
 
 
 def test_tut_stacks_eccentric_and_concentric_for_counted_reps_only():
@@ -61,7 +83,7 @@ def test_tut_stacks_eccentric_and_concentric_for_counted_reps_only():
         rep(3, 6.0, ecc=1.2, con=0.7),
     ]
     fig = figures.tut_figure(reps)
-    assert [t.name for t in fig.data] == ["lowering (eccentric)", "lifting (concentric)"]
+    assert [t.name for t in fig.data] == ["down (lowering)", "up (lifting)"]
     assert list(fig.data[0].x) == [1, 2]
     assert list(fig.data[0].y) == [1.0, 1.2]
     assert list(fig.data[1].y) == [0.5, 0.7]
@@ -83,19 +105,24 @@ def test_weekly_trends_one_trace_per_workout_in_week_order():
     ]
     fig = figures.weekly_trends_figure(weeks)
     by_name = {t.name: t for t in fig.data}
-    assert set(by_name) == {"push_up", "squat"}
-    assert list(by_name["squat"].x) == ["2026-10-26", "2026-11-02"]
-    assert list(by_name["squat"].y) == [40, 70]
-    assert list(by_name["push_up"].y) == [12]
+    assert set(by_name) == {"Push up", "Squat"}  # titles, never rules names
+    assert list(by_name["Squat"].x) == ["2026-10-26", "2026-11-02"]
+    assert list(by_name["Squat"].y) == [40, 70]
+    assert list(by_name["Push up"].y) == [12]
+    assert fig.layout.yaxis.title.text == "reps" and fig.layout.legend.y > 1
     assert fig.layout.barmode == "stack"
     assert fig.layout.xaxis.categoryorder == "category ascending"  # weeks in date order across traces
     assert figures.weekly_trends_figure([]).data == ()
 
 
-def test_live_figures_start_empty():
+def test_live_figures_start_empty_with_their_keys_above_the_plot():
     reps_fig = figures.live_reps_figure()
-    pose_fig = figures.live_pose_figure()
-    assert len(reps_fig.data) == 1 and list(reps_fig.data[0].x) == []
-    assert len(pose_fig.data) == 2 and pose_fig.data[1].yaxis == "y2"
+    time_fig = figures.live_rep_time_figure()
+    assert [t.name for t in reps_fig.data] == ["counted", "no-rep"] and list(reps_fig.data[0].x) == []
+    assert [t.name for t in time_fig.data] == ["counted", "no-rep"] and time_fig.data[0].type == "bar"
+    for fig in (reps_fig, time_fig):
+        assert fig.layout.title.text is None  # the card's heading is the title
+        assert fig.layout.legend.y > 1 and fig.layout.legend.orientation == "h"
+        assert fig.layout.xaxis.title.text and fig.layout.yaxis.title.text
     # the figures serialise (what dcc.Graph receives)
     assert reps_fig.to_plotly_json()["layout"]["uirevision"] == "keep"

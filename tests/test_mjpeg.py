@@ -201,6 +201,16 @@ def test_the_newest_picture_at_once_and_stop_ends_streams(squat_and_pose):
     assert len(parts) == 1  # a new viewer gets the newest picture at once, then nothing new came
 
 
+def test_the_picture_says_the_sessions_count_and_names_for_people():
+    from hiitpi.live.contract import LiveState
+    from hiitpi.web.mjpeg import overlay_for
+
+    st = LiveState(running=True, workout="jumping_jack", phase="deep_squat", reps=2, total_reps=14)
+    assert overlay_for(st) == Overlay(reps=14, workout="Jumping jack", phase="deep squat")
+    assert overlay_for(LiveState(running=True, workout="squat", phase="-", total_reps=3)).phase == ""
+    assert overlay_for(LiveState(running=False, workout="squat", total_reps=9)) == Overlay()
+
+
 def test_frame_waiters_wake_at_a_notify_time_out_without_and_start_no_task():
     from hiitpi.web.mjpeg import FrameWaiters
 

@@ -102,13 +102,32 @@ def test_serve_check_fails_without_model(tmp_path, redis_url):
 
 
 def test_serve_runs_the_whole_appliance_on_a_clip(tmp_path, model_mirror, shared_data):
-    """One process: private Redis, store, engine, dashboard; state in Redis; SIGTERM stops it all."""
+    """One process: private Redis, store, engine, dashboard; state in Redis; nothing starts by
+    itself, a start command does; SIGTERM stops it all."""
+    from hiitpi.live.contract import LiveKeys
+    from hiitpi.live.reader import LiveReader
+
     web_port = free_port()
     url, proc = _serve_clip(tmp_path, model_mirror, shared_data, web_port, stderr=subprocess.PIPE)
     client = redis.Redis.from_url(url, decode_responses=True)
     try:
         deadline = time.monotonic() + 90
         state: dict = {}
+        while time.monotonic() < deadline:  # the engine analyses frames: no session has started
+            assert proc.poll() is None, proc.stderr.read()
+            try:
+                state = client.hgetall("hiitpi:state")
+            except redis.ConnectionError:
+                state = {}
+            if float(state.get("fps") or 0) > 0:
+                break
+            time.sleep(0.2)
+        time.sleep(1.0)
+        assert client.hget("hiitpi:state", "running") == "0" and not client.hget("hiitpi:state", "session")
+        reader = LiveReader(url, LiveKeys("hiitpi"))
+        answer = reader.wait_command(reader.send_command("start", player="Ana", workout="squat"), 10)
+        assert answer is not None and answer[0], answer
+        assert answer[1] == "Started Squat for Ana (session 1).", answer
         while time.monotonic() < deadline:
             assert proc.poll() is None, proc.stderr.read()
             try:

@@ -136,3 +136,65 @@ def test_the_counting_setting_reaches_the_session_referee(tmp_path, rules_dir):
     assert s.referee.counting == "attempts" and c.state().counting == "attempts"
     feed(c, squat_sequence(2))
     assert c.state().attempts == 2 and c.state().total_attempts == 2
+
+
+def test_the_page_chooses_the_counting_per_session_and_it_is_validated(controller):
+    ok, msg = controller.handle(
+        LiveCommand(id="1-0", action="start", player="eve", workout="squat", counting="attempts")
+    )
+    assert ok and controller.session.counting == "attempts"
+    assert controller.session.referee.counting == "attempts" and controller.state().counting == "attempts"
+    assert controller.changes[0].data["counting"] == "attempts"
+    controller.stop()
+    ok, msg = controller.handle(
+        LiveCommand(id="2-0", action="start", player="eve", workout="squat", counting="loose")
+    )
+    assert not ok and msg == "counting must be one of judge, attempts, not 'loose'"
+    assert controller.session is None
+    ok, _ = controller.handle(
+        LiveCommand(id="3-0", action="start", player="eve", workout="duo", counting="attempts")
+    )
+    feed(controller, squat_sequence(4, period_s=2.0))  # through the program: every interval keeps it
+    assert controller.changes[-1].kind == "session_stop"
+    assert [c.session.referee.counting for c in controller.changes if c.kind == "interval_start"] == [
+        "attempts"
+    ]
+
+
+def test_start_and_stop_messages_name_the_title_and_the_history_id(controller):
+    controller.on_change = lambda ch: (  # what the store sink does: the session gets its id
+        setattr(ch.session, "store_id", 42) if ch.kind == "session_start" else None
+    )
+    ok, msg = controller.handle(LiveCommand(id="1-0", action="start", player="ana", workout="duo"))
+    assert (ok, msg) == (True, "Started Duo for ana (session 42).")
+    ok, msg = controller.handle(LiveCommand(id="2-0", action="stop"))
+    assert (ok, msg) == (True, "Stopped: session 42 saved, 0 reps.")
+    assert controller.state().store_id == 42  # the page links the result to it
+
+
+def test_pace_decays_in_a_rest_and_is_zero_after_stop_the_average_stays(controller):
+    from hiitpi.pose.types import Pose
+
+    controller.start("cleo", "duo")  # 4 s of squats, 2 s of rest, 3 s of jumping jacks
+    poses = squat_sequence(4, period_s=1.0)  # quick squats: 1 s standing, reps at 2, 3, 4... s
+    feed(controller, [p for p in poses if p.timestamp < 3.9])
+    working = controller.state()
+    assert working.pace > 0 and working.segment == "work"
+    still = poses[0]  # standing still through the rest: the referee is not fed, the clock runs
+    feed(
+        controller,
+        [Pose(still.keypoints, still.score, 5.9, still.width, still.height) for _ in range(1)],
+    )
+    resting = controller.state()
+    assert resting.segment == "rest" and resting.phase == "rest"
+    assert resting.pace < working.pace  # the window moves on without reps
+    assert resting.avg_pace is None  # under 10 s: no average yet
+    controller.stop()
+    ended = controller.state()
+    assert ended.pace == 0.0 and not ended.running
+    controller.start("cleo", "squat")
+    feed(controller, squat_sequence(6, period_s=2.0))  # 14 s
+    st = controller.state()
+    assert st.avg_pace == pytest.approx(6 * 60.0 / st.elapsed, abs=0.01) and st.pace > 0
+    controller.stop()
+    assert controller.state().avg_pace == st.avg_pace and controller.state().pace == 0.0

@@ -10,7 +10,7 @@ from sqlalchemy import create_engine
 
 from hiitpi.referee.events import RefEvent
 from hiitpi.store import SessionRecorder, Store, queries
-from hiitpi.store.migrate import current_revision, upgrade
+from hiitpi.store.migrate import current_revision, head_revision, upgrade
 
 
 def _columns(path) -> set[str]:
@@ -39,7 +39,7 @@ def test_migration_0003_adds_the_columns_and_keeps_the_reps(tmp_path):
             "values (1, 1, 1, 1.0, 2.0, 1, '2026-01-01 08:00:02')"
         )
     assert "similarity" not in _columns(path)
-    assert upgrade(engine, "0003") == ("0002", "0003")
+    assert upgrade(engine) == ("0002", head_revision())  # through 0003 (similarity) and on to the head
     assert {"similarity", "deviation"} <= _columns(path)
     engine.dispose()
     store = Store.open(path)
@@ -95,7 +95,7 @@ def test_the_recorder_keeps_each_reps_score_and_the_page_and_coach_show_it(tmp_p
         import io
 
         out = io.StringIO()
-        export(store, out, fmt="csv", session_id=sid)
+        export(store, out, fmt="csv", table="reps", session_id=sid)  # each rep: its score and part
         header, first = out.getvalue().splitlines()[:2]
         cols = header.split(",")
         assert (

@@ -75,7 +75,7 @@ def test_migrations_from_empty_create_schema_wal_and_foreign_keys(tmp_path):
     path = tmp_path / "new" / "h.db"
     store = Store.open(path)
     try:
-        assert current_revision(store.read_engine) == head_revision() == "0004"
+        assert current_revision(store.read_engine) == head_revision()
         con = raw(path)
         tables = {r[0] for r in con.execute("select name from sqlite_master where type='table'")}
         assert {"players", "sessions", "intervals", "reps", "chat_messages", "alembic_version"} <= tables
@@ -101,7 +101,7 @@ def test_migrations_from_empty_create_schema_wal_and_foreign_keys(tmp_path):
         store.close()
     # opening again is a no-op upgrade
     again = Store.open(path)
-    assert current_revision(again.read_engine) == "0004"
+    assert current_revision(again.read_engine) == head_revision()
     again.close()
 
 
@@ -587,14 +587,15 @@ def test_session_facts_for_the_coach(store):
 
 
 def test_export_round_trip_csv_and_json(store):
-    ids = _seed_small(store)
+    _seed_small(store)
     buf = io.StringIO()
     assert export_mod.export(store, buf, fmt="json") == 7
     doc = json.loads(buf.getvalue())
-    assert doc["format"] == "hiitpi-history" and len(doc["sessions"]) == 7
+    assert doc["format"] == "hiitpi-history" and doc["version"] == 2 and len(doc["sessions"]) == 7
     for s in doc["sessions"]:
         d = queries.session_detail(store, s["id"])
         assert s["reps"] == d.session.reps and len(s["rep_log"]) == len(d.reps)
+        assert s["attempts"] == d.session.reps + d.session.no_reps and s["counting"] == "judge"
         assert datetime.fromisoformat(s["started_at"]) == d.session.started_at
         for got, want in zip(s["rep_log"], d.reps, strict=True):
             assert (got["index"], got["valid"], got["reason"], got["t_start"], got["eccentric_s"]) == (
@@ -604,22 +605,214 @@ def test_export_round_trip_csv_and_json(store):
                 want.t_start,
                 want.eccentric_s,
             )
-    one = io.StringIO()
-    export_mod.export(store, one, fmt="csv", session_id=ids[3])
-    rows = list(csv.DictReader(io.StringIO(one.getvalue())))
-    d = queries.session_detail(store, ids[3])
-    assert len(rows) == len(d.reps) == 23
-    assert sum(r["valid"] == "1" for r in rows) == 20
-    assert [float(r["t_end"]) for r in rows] == [p.t_end for p in d.reps]
-    assert {r["player"] for r in rows} == {"Bob"} and rows[-1]["reason"] == "not low enough"
-    allcsv = io.StringIO()
-    export_mod.export(store, allcsv, fmt="csv")
-    all_rows = list(csv.DictReader(io.StringIO(allcsv.getvalue())))
-    assert len(all_rows) == sum(len(s["rep_log"]) for s in doc["sessions"])
     with pytest.raises(NotFound):
         export_mod.export(store, io.StringIO(), session_id=9999)
     with pytest.raises(InvalidInput):
         export_mod.export(store, io.StringIO(), fmt="xml")
+    with pytest.raises(InvalidInput, match="sessions, reps"):
+        export_mod.export(store, io.StringIO(), fmt="csv", table="players")
+
+
+def _csv(text: str) -> tuple[list[str], list[dict]]:
+    """The header and rows, after checking every row has the header's column count (what a
+    spreadsheet needs to line the columns up)."""
+    rows = list(csv.reader(io.StringIO(text)))
+    header = rows[0]
+    assert all(len(r) == len(header) for r in rows), [len(r) for r in rows]
+    return header, [dict(zip(header, r, strict=True)) for r in rows[1:]]
+
+
+def test_csv_export_is_two_tables_a_spreadsheet_reads(store):
+    ids = _seed_small(store)
+    titles = {"squat": "Squat", "pushup": "Push-up", "tabata": "Tabata squats"}.get
+    out = io.StringIO()
+    assert export_mod.export(store, out, fmt="csv", table="sessions", titles=titles) == 7
+    assert out.getvalue().endswith("\r\n")  # RFC 4180 line ends
+    header, sessions = _csv(out.getvalue())
+    assert tuple(header) == export_mod.SESSION_COLUMNS and len(header) == 21
+    by_id = {int(r["session_id"]): r for r in sessions}
+    bob = by_id[ids[3]]  # 20 reps, 3 no-reps in 90 s
+    assert (bob["player"], bob["title"], bob["kind"], bob["reps"], bob["no_reps"], bob["attempts"]) == (
+        "Bob",
+        "Squat",
+        "workout",
+        "20",
+        "3",
+        "23",
+    )
+    assert bob["started_utc"] == "2026-11-11 18:00:00" and bob["ended_utc"] == "2026-11-11 18:01:30"
+    assert (bob["duration_s"], bob["avg_pace_per_min"], bob["counting"]) == ("90.00", "13.3", "judge")
+    tabata = by_id[ids["tabata"]]
+    assert (tabata["title"], tabata["kind"], tabata["program"], tabata["intervals"]) == (
+        "Tabata squats",
+        "program",
+        "tabata",
+        "2",
+    )
+    # the reps table: one row per attempt, reps and no-reps told apart, one time base
+    out = io.StringIO()
+    export_mod.export(store, out, fmt="csv", table="reps", session_id=ids[3], titles=titles)
+    header, reps = _csv(out.getvalue())
+    assert tuple(header) == export_mod.REP_COLUMNS and len(header) == 17  # with the form score and its part
+    assert len(reps) == 23 and [r["attempt"] for r in reps] == [str(i) for i in range(1, 24)]
+    counted = [r for r in reps if r["result"] == "rep"]
+    missed = [r for r in reps if r["result"] == "no-rep"]
+    assert [r["rep_number"] for r in counted] == [str(i) for i in range(1, 21)]
+    assert {r["rep_number"] for r in missed} == {""} and {r["reason"] for r in missed} == {"not low enough"}
+    # seconds from the session's start (t0 = 100 in the referee clock), two decimals
+    assert (reps[0]["start_s"], reps[0]["end_s"], reps[0]["duration_s"]) == ("0.00", "0.90", "0.90")
+    assert (reps[0]["down_s"], reps[0]["up_s"], reps[0]["range_pct"], reps[0]["workout"]) == (
+        "0.50",
+        "0.40",
+        "80",
+        "Squat",
+    )
+    assert all(len(v.split(".")[-1]) <= 2 for r in reps for k, v in r.items() if k.endswith("_s") and v)
+    # every session's reps in one file, joined by session id
+    out = io.StringIO()
+    export_mod.export(store, out, fmt="csv", table="reps")
+    _, every = _csv(out.getvalue())
+    assert len(every) == sum(len(queries.session_detail(store, i).reps) for i in ids.values())
+    assert {int(r["session_id"]) for r in every} == set(ids.values())
+
+
+def test_csv_cells_are_never_formulas(store):
+    """A name or reason that starts like a formula is written as text (CSV injection)."""
+    rec = SessionRecorder(store, flush_interval_s=0.05)
+    sid = rec.start_session("=HYPERLINK(1)", "squat")
+    rec.record(no_rep(1.0, reason="@SUM(A1)"))
+    rec.record(rep(3.0))
+    rec.end_session()
+    rec.close()
+    from hiitpi.store.edit import rename_session
+
+    rename_session(store, sid, "+cmd|' /C calc'!A0")
+    for bad in ("-2+3", "\tx", "\rx", "  =1+1", "\n@x", "\uff1dSUM(A1)", "\u3000+1"):
+        assert export_mod.safe_text(bad) == "'" + bad
+    assert export_mod.safe_text("Ana") == "Ana" and export_mod.safe_text(None) == ""
+    assert export_mod.safe_text(" Ana - 2") == " Ana - 2" and export_mod.safe_text("1+1") == "1+1"
+    out = io.StringIO()
+    export_mod.export(store, out, fmt="csv", table="sessions")
+    _, rows = _csv(out.getvalue())
+    assert rows[0]["player"] == "'=HYPERLINK(1)" and rows[0]["name"] == "'+cmd|' /C calc'!A0"
+    out = io.StringIO()
+    export_mod.export(store, out, fmt="csv", table="reps")
+    _, rows = _csv(out.getvalue())
+    assert rows[0]["reason"] == "'@SUM(A1)" and rows[1]["result"] == "rep"
+
+
+def test_attempts_full_reps_and_counting_are_kept(store):
+    """Judged: attempts = reps + no-reps. Counting attempts: a partial rep counts, and is told apart."""
+    rec = SessionRecorder(store, flush_interval_s=0.05)
+    judged = rec.start_session("Ann", "squat", counting="judge")
+    rec.record(rep(1.0))
+    rec.record(no_rep(3.0))
+    rec.end_session()
+    loose = rec.start_session("Ann", "squat", counting="attempts")
+    rec.record(rep(1.0))
+    rec.record(rep(3.0, extra={"full": False}))
+    rec.record(RefEvent("fault", "squat", 3.0, 3.7, 2, reason="not low enough"))
+    rec.end_session()
+    with pytest.raises(InvalidInput, match="counting must be one of"):
+        rec.start_session("Ann", "squat", counting="loose")
+    rec.close()
+    a = queries.session_detail(store, judged)
+    assert (a.session.counting, a.session.reps, a.session.full_reps, a.session.attempts) == ("judge", 1, 1, 2)
+    assert a.intervals[0].attempts == 2 and [r.full for r in a.reps] == [True, False]
+    b = queries.session_detail(store, loose)
+    assert (b.session.counting, b.session.reps, b.session.full_reps, b.session.attempts) == (
+        "attempts",
+        2,
+        1,
+        2,
+    )
+    assert [export_mod.rep_result(r) for r in b.reps] == ["rep", "partial rep"]
+
+
+def test_a_rest_ends_the_intervals_work_time(store):
+    """A program interval is its work then its rest: the work time is what paces are taken over."""
+    rec = SessionRecorder(store, flush_interval_s=0.05)
+    t = datetime(2026, 11, 2, 18, 0, tzinfo=UTC)
+    sid = rec.start_session("Ann", "squat", program="tabata_squat", round=1, started_at=t)
+    rec.record(rep(1.0), at=t + timedelta(seconds=2))
+    rec.start_rest(at=t + timedelta(seconds=20))
+    rec.start_interval("squat", round=2, at=t + timedelta(seconds=30))
+    rec.end_session(ended_at=t + timedelta(seconds=50))
+    rec.close()
+    d = queries.session_detail(store, sid)
+    assert [(i.duration_s, i.work_s, i.active_s) for i in d.intervals] == [
+        (30.0, 20.0, 20.0),
+        (20.0, None, 20.0),
+    ]
+    assert export_mod.work_seconds(d) == 40.0
+
+
+def test_previous_session_streaks_and_the_leaderboard_table(store):
+    ids = _seed_small(store)
+    prev = queries.previous_session(store, ids[1])
+    assert prev is not None and prev.id == ids[0]  # Ann's squats before
+    assert queries.previous_session(store, ids[0]) is None
+    assert queries.previous_session(store, ids["tabata"]) is None  # the first time of that program
+    assert queries.list_programs(store) == ["tabata"]
+    # Ann trained on Nov 2, 9, 10 and 19 (the program): on Nov 10 a 2-day streak
+    st = queries.streaks(store, "Ann", now=datetime(2026, 11, 10, 20, 0, tzinfo=UTC))
+    assert (st.days, st.longest_days, st.weeks) == (2, 2, 2)
+    assert (st.this_week.sessions, st.this_week.reps, st.last_week.sessions, st.last_week.reps) == (
+        2,
+        20,
+        1,
+        10,
+    )
+    later = queries.streaks(store, "Ann", now=datetime(2026, 11, 25, 12, 0, tzinfo=UTC))
+    assert (later.days, later.weeks, later.this_week.sessions, later.last_week.sessions) == (0, 3, 0, 1)
+    nobody = queries.streaks(store, "Zed")
+    assert (nobody.days, nobody.weeks, nobody.last_session_at) == (0, 0, None)
+    board = queries.leaderboard_table(store, "squat")
+    assert [(r.rank, r.player, r.best_reps, r.total_reps, r.sessions) for r in board] == [
+        (1, "Bob", 20, 20, 1),
+        (2, "Ann", 14, 25, 3),
+        (3, "Cat", 12, 12, 1),
+    ]
+    assert board[0].best_rpm == pytest.approx(20 * 60 / 90)
+    by_total = queries.leaderboard_table(store, "squat", sort="total")
+    assert [r.player for r in by_total] == ["Ann", "Bob", "Cat"]
+    by_rpm = queries.leaderboard_table(store, "squat", sort="rpm")
+    assert [r.player for r in by_rpm] == ["Bob", "Ann", "Cat"]  # Ann's program squats: under 30 s
+    with pytest.raises(InvalidInput):
+        queries.leaderboard_table(store, "squat", sort="speed")
+
+
+def test_rename_and_delete_a_session(store):
+    from hiitpi.store.chat import Conversation, add_message
+    from hiitpi.store.edit import delete_session, rename_session
+
+    ids = _seed_small(store)
+    assert rename_session(store, ids[0], "  Morning   legs ") == "Morning legs"
+    assert queries.get_session(store, ids[0]).name == "Morning legs"
+    assert rename_session(store, ids[0], "") is None  # cleared: the workout's title again
+    for bad, msg in (("x" * 61, "at most 60"), ("a\x00b", "control"), (7, "must be text")):
+        with pytest.raises(InvalidInput, match=msg):
+            rename_session(store, ids[0], bad)
+    with pytest.raises(NotFound):
+        rename_session(store, 9999, "x")
+    add_message(store, Conversation.of_session(ids[3]), "user", "How did I do?")
+    n_reps = len(queries.session_detail(store, ids[3]).reps)
+    delete_session(store, ids[3])
+    with pytest.raises(NotFound):
+        queries.session_detail(store, ids[3])
+    con = raw(store.path)
+    assert con.execute("select count(*) from reps where session_id = ?", (ids[3],)).fetchone()[0] == 0
+    assert con.execute("select count(*) from intervals where session_id = ?", (ids[3],)).fetchone()[0] == 0
+    assert con.execute("select count(*) from chat_messages").fetchone()[0] == 0
+    con.close()
+    assert n_reps == 23 and queries.list_sessions(store).total == 6
+    with pytest.raises(NotFound):
+        delete_session(store, ids[3])
+    rec = SessionRecorder(store)
+    running = rec.start_session("Ann", "squat")
+    with pytest.raises(InvalidInput, match="still being recorded"):
+        delete_session(store, running)
+    rec.close()
 
 
 def test_db_command_status_export_recover(tmp_path, capsys):
@@ -627,7 +820,7 @@ def test_db_command_status_export_recover(tmp_path, capsys):
 
     db = tmp_path / "cli.db"
     assert main(["db", "--database", str(db), "upgrade"]) == 0
-    assert "upgraded from empty to 0004" in capsys.readouterr().out
+    assert f"upgraded from empty to {head_revision()}" in capsys.readouterr().out
     store = Store.open(db)
     rec = SessionRecorder(store)
     sid = rec.start_session("Hal", "squat")
@@ -639,7 +832,12 @@ def test_db_command_status_export_recover(tmp_path, capsys):
     assert rec.recovered == []
     assert main(["db", "--database", str(db), "status"]) == 0
     out = capsys.readouterr().out
-    assert "schema:   0004 (newest 0004)" in out and "open 1" in out and "integrity: ok" in out
+    assert (
+        f"schema:   {head_revision()} (newest {head_revision()})" in out
+        and "open 1" in out
+        and "integrity: ok" in out
+    )
+    assert "latest:" in out and f"  {sid}  " in out and "Hal · Squat · 1 rep · open" in out  # the ids
     assert main(["db", "--database", str(db), "recover"]) == 0
     assert f"recovered 1 session(s): {sid}" in capsys.readouterr().out
     out_file = tmp_path / "one.json"
@@ -662,6 +860,10 @@ def test_db_command_status_export_recover(tmp_path, capsys):
     )
     doc = json.loads(out_file.read_text())
     assert doc["sessions"][0]["status"] == "recovered" and doc["sessions"][0]["reps"] == 1
+    assert main(["db", "--database", str(db), "export", "--session", str(sid), "--table", "reps"]) == 0
+    reps = list(csv.reader(io.StringIO(capsys.readouterr().out)))
+    assert reps[0] == list(export_mod.REP_COLUMNS) and [r[2] for r in reps[1:]] == ["rep"]
+    assert reps[1][export_mod.REP_COLUMNS.index("workout")] == "Squat"  # by its title, as the pages
     # bad input: no such session
     assert main(["db", "--database", str(db), "export", "--session", "777"]) == 2
     assert "no session with id 777" in capsys.readouterr().err

@@ -13,8 +13,8 @@ import time
 
 import pytest
 
+from tests.browserkit import ARTIFACTS, CLIP_REPS, run_appliance, text_of, wait_for
 from tests.conftest import REPO, free_port
-from tests.test_browser import ARTIFACTS, CLIP_REPS, _text, _wait, run_appliance
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -70,7 +70,7 @@ def test_teach_from_an_uploaded_clip(teach_site, browser, shared_data, tmp_path)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     d = browser
     d.get(teach_site["base"] + "/teach")
-    _wait("the teach page", lambda: d.find_elements(By.ID, "teach-name"))
+    wait_for("the teach page", lambda: d.find_elements(By.ID, "teach-name"))
     assert not d.find_element(By.ID, "teach-record").is_enabled()  # no camera in this process
 
     # not a video: a message, nothing taught
@@ -78,42 +78,44 @@ def test_teach_from_an_uploaded_clip(teach_site, browser, shared_data, tmp_path)
     junk.write_text("not a video, whatever the name says")
     d.find_element(By.ID, "teach-name").send_keys("Goblet squat")
     _upload(d, junk)
-    _wait("the not-a-video message", lambda: "notes.mp4 is not a video" in _text(d, "#teach-msg"), timeout=20)
+    wait_for(
+        "the not-a-video message", lambda: "notes.mp4 is not a video" in text_of(d, "#teach-msg"), timeout=20
+    )
     assert not d.find_element(By.ID, "teach-save").is_enabled()
 
     # a name that exists: said as it is typed, and no clip is taken until the name is free
     name = d.find_element(By.ID, "teach-name")
     _retype(name, "squat")
-    _wait("the name-taken message", lambda: "already a workout" in _text(d, "#teach-name-msg"))
+    wait_for("the name-taken message", lambda: "already a workout" in text_of(d, "#teach-name-msg"))
     assert d.find_elements(By.CSS_SELECTOR, "#teach-upload input[type=file][disabled]")
     _retype(name, "Goblet squat")
-    _wait("the name to be free", lambda: "rules/goblet_squat.toml" in _text(d, "#teach-name-msg"))
+    wait_for("the name to be free", lambda: "rules/goblet_squat.toml" in text_of(d, "#teach-name-msg"))
     d.find_element(By.ID, "teach-reps").send_keys("10")
     _upload(d, shared_data / "clips" / CLIP)
-    _wait(
+    wait_for(
         "the reps found",
         lambda: (
-            "10 reps found" in _text(d, "#teach-reps-found")
+            "10 reps found" in text_of(d, "#teach-reps-found")
             and d.find_elements(By.CSS_SELECTOR, "#teach-plot .js-plotly-plot .main-svg")
         ),
         timeout=120,
     )
-    assert "Learnt 'Goblet squat'" in _text(d, "#teach-msg")
+    assert "Learnt 'Goblet squat'" in text_of(d, "#teach-msg")
     d.save_screenshot(str(ARTIFACTS / "teach-phone.png"))
     d.set_window_size(1280, 1000)
     time.sleep(1.0)  # the figure follows the window
     d.save_screenshot(str(ARTIFACTS / "teach-laptop.png"))
 
     d.find_element(By.ID, "teach-save").click()
-    _wait("the save", lambda: "Saved goblet_squat.toml" in _text(d, "#teach-saved"), timeout=20)
+    wait_for("the save", lambda: "Saved goblet_squat.toml" in text_of(d, "#teach-saved"), timeout=20)
     rule = load_rule(teach_site["rules"] / "goblet_squat.toml")  # an ordinary rules file, schema-checked
     assert rule.kind == "reps" and (teach_site["rules"] / "goblet_squat.reference.json").is_file()
 
     # the new workout is in the live page's picker
     d.find_element(By.LINK_TEXT, "Start 'Goblet squat' on the Live page").click()
-    _wait("the live page", lambda: d.find_elements(By.ID, "workout-pick"))
+    wait_for("the live page", lambda: d.find_elements(By.ID, "workout-pick"))
     d.find_element(By.CSS_SELECTOR, "#workout-pick").click()
-    _wait(
+    wait_for(
         "the picker to list the taught workout",
         lambda: "Goblet squat" in d.find_element(By.TAG_NAME, "body").text,
     )
@@ -139,27 +141,33 @@ def test_live_page_and_session_page_show_each_reps_form_score(
     with run_appliance(settings_factory, redis_url, shared_data / "clips" / CLIP, overrides) as app:
         d = browser
         d.get(app["base"] + "/")
-        _wait("the live page", lambda: _text(d, "#live-diag").startswith("frame"))
+        wait_for("the live page", lambda: text_of(d, "#live-diag").startswith("frame"))
         d.find_element(By.ID, "new-player").send_keys("Ana")
         d.find_element(By.ID, "add-player").click()
-        _wait("the player to be added", lambda: "Added Ana." in _text(d, "#action-msg"))
+        wait_for("the player to be added", lambda: "Added Ana." in text_of(d, "#action-msg"))
         d.find_element(By.ID, "start-btn").click()
-        _wait("the engine to confirm the start", lambda: "started" in _text(d, "#action-msg"), timeout=15)
+        wait_for(
+            "the engine to confirm the start",
+            lambda: text_of(d, "#action-msg").startswith("Started"),
+            timeout=15,
+        )
         app["gate"].set()
         shown: set[str] = set()
 
         def watch() -> bool:
-            t = _text(d, "#live-form")
+            t = text_of(d, "#live-form")
             if t:
                 shown.add(t)
-            return app["ended"].is_set() and _text(d, "#live-reps") == str(CLIP_REPS)
+            return app["ended"].is_set() and text_of(d, "#live-reps") == str(CLIP_REPS)
 
-        _wait("the clip to play through", watch, timeout=90, every=0.05)
+        wait_for("the clip to play through", watch, timeout=90, every=0.05)
         form = re.compile(r"^Form (\d+)/100( · [a-z ]+ off most)?$")
         assert shown and all(form.match(t) for t in shown), shown
         d.save_screenshot(str(ARTIFACTS / "live-form-phone.png"))
         d.find_element(By.ID, "stop-btn").click()
-        _wait("the stop to be confirmed", lambda: "stopped" in _text(d, "#action-msg"), timeout=15)
+        wait_for(
+            "the stop to be confirmed", lambda: "stopped" in text_of(d, "#action-msg").lower(), timeout=15
+        )
 
         from hiitpi.store import queries
 
@@ -168,7 +176,7 @@ def test_live_page_and_session_page_show_each_reps_form_score(
         scored = [r.similarity for r in reps if r.similarity is not None]
         assert len(scored) >= CLIP_REPS - 1 and all(0 <= s <= 100 for s in scored), scored
         d.get(f"{app['base']}/session/{sid}")
-        _wait(
+        wait_for(
             "the per-rep form chart",
             lambda: d.find_elements(By.CSS_SELECTOR, "#sess-similarity .js-plotly-plot .main-svg"),
             timeout=20,

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tests.browserkit import wait_for as _wait
 from tests.conftest import free_port
-from tests.test_browser import _wait
 from tests.uploadkit import (
     SQUAT,
     SQUAT_FILMED,
@@ -471,6 +471,8 @@ def test_the_appliance_waits_for_the_live_session_then_referees_and_summarises(s
     import redis
 
     from hiitpi.appliance import Appliance
+    from hiitpi.live.contract import LiveKeys
+    from hiitpi.live.reader import LiveReader
     from hiitpi.pairing import create_secrets
     from hiitpi.store.queries import session_detail
 
@@ -495,6 +497,9 @@ def test_the_appliance_waits_for_the_live_session_then_referees_and_summarises(s
         base = f"http://127.0.0.1:{settings.web.port}"
         phone = requests.Session()
         assert phone.post(base + "/login", data={"code": code}, allow_redirects=False, timeout=5).ok
+        _wait("the engine's first state", lambda: state.hget("hiitpi:state", "updated"), 60)
+        if state.hget("hiitpi:state", "running") != "1":  # nothing starts by itself: start one
+            LiveReader(settings.redis.url, LiveKeys()).send_command("start", player="Bo", workout="push_up")
         _wait("the live session", lambda: state.hget("hiitpi:state", "running") == "1", 60)
         q = {"player": "Ana", "workout": "squat", "keep": "1"}
         r = phone.post(

@@ -10,7 +10,9 @@ import time
 
 import pytest
 
-from tests.test_browser import ARTIFACTS, _text, _wait
+from tests.browserkit import ARTIFACTS
+from tests.browserkit import text_of as _text
+from tests.browserkit import wait_for as _wait
 from tests.uploadkit import SQUAT, SQUAT_REPS, UploadDashboard, upload_settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]

@@ -20,6 +20,7 @@ from hiitpi.live.contract import LiveEntry, LiveKeys, LiveState, encode_event, e
 from hiitpi.live.reader import LiveReader
 from hiitpi.referee.catalog import CatalogLoader
 from hiitpi.referee.events import RefEvent
+from hiitpi.store import queries
 from hiitpi.store.db import Store
 from hiitpi.store.players import list_players
 from hiitpi.store.queries import list_sessions
@@ -228,20 +229,93 @@ def test_build_message_adds_program_countdown():
         "rounds": 8,
         "kind": "work",
         "workout": "squat",
+        "workout_title": "Squat",
+        "interval": 2,
+        "intervals": 8,
+        "next": "rest",
+        "next_title": "rest 10 s",
         "remaining": 6.0,
+        "duration": 20.0,
         "done": False,
     }
+    # resting: what comes next is the next interval's workout, by its title
+    state = LiveState(
+        **{
+            "session": "s",
+            "running": True,
+            "program": "tabata_squat",
+            "program_elapsed": 52.0,
+            "phase": "rest",
+        }
+    ).encode()
+    msg, _ = build_message(state, [], program=prog)
+    p = msg["program"]
+    assert (p["kind"], p["round"], p["interval"], p["next"], p["next_title"]) == (
+        "rest",
+        2,
+        2,
+        "squat",
+        "Squat",
+    )
+    assert msg["labels"]["phase"] == "Rest"
+
+
+def test_labels_are_titles_never_rules_names():
+    from hiitpi.referee.catalog import load_catalog
+
+    cat = load_catalog(REPO / "rules")
+    prog = cat.programs["circuit_full_body"]
+    state = LiveState(
+        **{
+            "session": "s",
+            "running": True,
+            "workout": "jumping_jack",
+            "program": "circuit_full_body",
+            "program_elapsed": 100.0,  # round 1: squats 0-40, rest, push-ups 60-100, rest 100-120
+            "phase": "rest",
+        }
+    ).encode()
+    msg, _ = build_message(state, [], program=prog, catalog=cat)
+    assert msg["labels"]["what"] == "Full-body circuit" and msg["labels"]["workout"] == cat.title(
+        "jumping_jack"
+    )
+    assert (
+        msg["program"]["next_title"] == cat.title("jumping_jack") and "_" not in msg["program"]["next_title"]
+    )
+    state = LiveState(**{"session": "s", "running": True, "workout": "squat", "phase": "deep_squat"}).encode()
+    msg, _ = build_message(state, [], catalog=cat)
+    assert msg["labels"] == {"what": "Squat", "workout": "Squat", "phase": "Deep squat", "recognised": ""}
 
 
 def test_history_points_merge_the_store_and_the_stream_once_each():
-    stored = [(12.0, 1), (14.5, 2)]  # on disk
+    from hiitpi.web.livefeed import StoredRep
+
+    stored = [StoredRep(12.0, True, 1.5), StoredRep(14.5, True, 1.6)]  # on disk
     recent = [
         entry("1-0", encode_event("rep", ts=14.5, wall=1.0, session="s", count=2, data={})),  # also on disk
-        entry("2-0", encode_event("rep", ts=16.25, wall=2.0, session="s", count=3, data={})),  # not yet
-        entry("3-0", encode_event("no_rep", ts=17.0, wall=3.0, session="s", count=3, data={})),
+        entry(  # not yet: a program's next interval, whose referee counts from 1 again
+            "2-0",
+            encode_event(
+                "rep", ts=16.25, wall=2.0, session="s", count=1, data={"t_start": 15.0, "t_end": 16.25}
+            ),
+        ),
+        entry(
+            "3-0",
+            encode_event(
+                "no_rep", ts=17.0, wall=3.0, session="s", count=1, data={"reason": "not low enough"}
+            ),
+        ),
         entry("4-0", encode_event("rep", ts=9.0, wall=0.5, session="old", count=7, data={})),
     ]
-    assert history_points(stored, recent, "s", 10.0) == [[2.0, 1], [4.5, 2], [6.25, 3]]
+    # the count runs over the whole session; a no-rep sits at the count it did not raise
+    assert history_points(stored, recent, "s", 10.0) == [
+        [2.0, 1, 1.5, 1, None],
+        [4.5, 2, 1.6, 1, None],
+        [6.25, 3, 1.25, 1, None],
+        [7.0, 3, None, 0, "not low enough"],
+    ]
+    # the store behind (its writes failing): the stream's tail alone, ending at the state's count
+    assert [p[1] for p in history_points([], recent, "s", 10.0, total=9)] == [8, 9, 9]
 
 
 # --- over HTTP, on the event-loop server ---------------------------------------------------------
@@ -321,10 +395,13 @@ def test_history_callback_lists_filters_and_reports_bad_dates(served, store):
 
     body = call([None, None, None, None, 0, 0])["response"]
     assert "2 sessions" in json.dumps(body["hist-pageinfo"])
+    assert body["hist-prev"]["disabled"] is True and body["hist-next"]["disabled"] is True  # page 1 of 1
     body = call(["Ben", None, None, None, 0, 0])["response"]
-    text = json.dumps(body)
-    assert "Ben \\u00b7 push_up" in text or "Ben · push_up" in text
-    assert "1 sessions" in text and "Ana" not in text
+    text = json.dumps(body, ensure_ascii=False)
+    assert "Ben · Push-up" in text and "push_up" not in text  # the title, never the rules name
+    assert "1 session" in text and "Ana" not in text
+    body = call([None, "push_up", None, None, 0, 0])["response"]
+    assert "1 session" in json.dumps(body["hist-pageinfo"]) and "1 sessions" not in json.dumps(body)
     body = call([None, None, "2026-13-45", None, 0, 0])["response"]
     assert "is not a date: use YYYY-MM-DD" in json.dumps(body["hist-results"])
 
@@ -335,6 +412,7 @@ def test_start_and_player_callbacks_show_messages_not_errors(served, store):
         {"id": "player-pick", "property": "value", "value": None},
         {"id": "new-player", "property": "value", "value": "q" * 10_000},
         {"id": "workout-pick", "property": "value", "value": "squat"},
+        {"id": "counting-pick", "property": "value", "value": "judge"},
         {"id": "me", "property": "data", "value": None},
     ]
     r = dash_call(served, out, [{"id": "start-btn", "property": "n_clicks", "value": 1}], states)
@@ -455,7 +533,8 @@ def test_a_late_viewer_gets_the_session_so_far(served, reader, store):
     )
     with requests.get(served + "/api/live/events", stream=True, timeout=5) as r:
         first = next(_sse_messages(r))
-    assert first["history"] == {"session": "live1", "reps": [[2.0, 1], [4.0, 2], [6.0, 3], [8.0, 4]]}
+    assert [p[:2] for p in first["history"]["reps"]] == [[2.0, 1], [4.0, 2], [6.0, 3], [8.0, 4]]
+    assert first["history"]["session"] == "live1"
 
 
 def test_feed_says_degraded_when_redis_is_down(tmp_path, store):
@@ -494,6 +573,47 @@ def test_auth_hook_guards_api_routes(settings, store):
     assert client.get("/healthz").status_code == 200
 
 
+def test_the_spreadsheet_export_over_http(served, store):
+    """Two CSV tables with one Content-Type, a BOM for Excel, a real column count, names that
+    start like formulas written as text; bad input is a 4xx with a message."""
+    import csv
+    import io
+
+    from hiitpi.store.export import REP_COLUMNS, SESSION_COLUMNS
+
+    sid = seed_session(store, player="=cmd")
+    seed_session(store, player="Ben", reps=2, no_reps=0)
+    for path, columns, rows in [
+        ("/export/sessions.csv", SESSION_COLUMNS, 2),
+        (f"/export/sessions.csv?session={sid}", SESSION_COLUMNS, 1),
+        ("/export/reps.csv", REP_COLUMNS, 8),
+        (f"/export/reps.csv?session={sid}", REP_COLUMNS, 6),
+        (f"/export/session/{sid}.csv", REP_COLUMNS, 6),
+    ]:
+        r = requests.get(served + path, timeout=5)
+        assert r.status_code == 200, path
+        assert r.headers["Content-Type"] == "text/csv; charset=utf-8", r.headers["Content-Type"]
+        assert "attachment" in r.headers["Content-Disposition"] and ".csv" in r.headers["Content-Disposition"]
+        text = r.content.decode("utf-8-sig")
+        assert r.content.startswith(b"\xef\xbb\xbf")
+        table = list(csv.reader(io.StringIO(text)))
+        assert tuple(table[0]) == columns and len(table) == 1 + rows, path
+        assert {len(row) for row in table} == {len(columns)}, path
+    r = requests.get(f"{served}/export/sessions.csv?session={sid}", timeout=5)
+    row = dict(
+        zip(SESSION_COLUMNS, list(csv.reader(io.StringIO(r.content.decode("utf-8-sig"))))[1], strict=True)
+    )
+    assert row["player"] == "'=cmd" and row["title"] == "Squat" and row["reps"] == "5"
+    assert requests.get(served + "/export/all.json", timeout=5).headers["Content-Type"] == "application/json"
+    for path, code in [
+        ("/export/players.csv", 404),
+        ("/export/reps.csv?session=abc", 400),
+        ("/export/reps.csv?session=999", 404),
+    ]:
+        r = requests.get(served + path, timeout=5)
+        assert r.status_code == code and r.json()["error"], path
+
+
 def test_redis_down_page_still_works(tmp_path, store):
     """With Redis gone, the pages and history still answer and the actions explain."""
     from hiitpi.config import load_settings
@@ -529,8 +649,8 @@ def test_session_page_shows_the_coach_summary_and_its_kind(served, store):
         [{"id": "url", "property": "search", "value": ""}],
     )
     text = json.dumps(resp.json(), ensure_ascii=False)
-    assert "Coach · template" in text and "Five clean squats in twelve seconds." in text
-    assert "Template used: model file missing" in text
+    assert "Coach · from your numbers" in text and "Five clean squats in twelve seconds." in text
+    assert "The coach model is not installed on this device" in text  # why, in plain words
 
 
 def test_summary_being_written_streams_into_the_page(settings, store):
@@ -562,7 +682,7 @@ def test_summary_being_written_streams_into_the_page(settings, store):
     }
     first = client.post("/_dash-update-component", json=body).get_json()["response"]
     box = json.dumps(first["summary-box"], ensure_ascii=False)
-    assert "Five clean" in box and "Coach · model" in box
+    assert "Five clean" in box and "Coach · the coach model" in box
     assert first["summary-tick"]["disabled"] is False  # keep polling
     second = client.post("/_dash-update-component", json=body).get_json()["response"]
     assert "Five clean squats." in json.dumps(second["summary-box"])
@@ -573,18 +693,23 @@ def test_trends_callback_bests_and_leaderboard(served, store):
     seed_session(store, "Ana", "squat", reps=5)
     seed_session(store, "Ben", "squat", reps=7, no_reps=0)
     resp = dash_call(
-        served,
-        "trend-weekly.figure",
-        [
-            {"id": "trend-player", "property": "value", "value": "Ana"},
-            {"id": "trend-workout", "property": "value", "value": "squat"},
-        ],
+        served, "trend-weekly.figure", [{"id": "trend-player", "property": "value", "value": "Ana"}]
     ).json()["response"]
     weekly = resp["trend-weekly"]["figure"]
     assert sum(sum(t["y"]) for t in weekly["data"]) == 5  # the picked player's reps this week
+    assert '"5"' in json.dumps(resp["trend-bests"])
+    week = json.dumps(resp["trend-week"])
+    assert "Streak: 1 day in a row" in week and "SESSIONS" in week
+    resp = dash_call(
+        served,
+        "trend-leaders.children",
+        [
+            {"id": "trend-workout", "property": "value", "value": "squat"},
+            {"id": "trend-sort", "property": "value", "value": "reps"},
+        ],
+    ).json()["response"]
     leaders = json.dumps(resp["trend-leaders"])
     assert leaders.index("Ben") < leaders.index("Ana")  # 7 beats 5
-    assert '"5"' in json.dumps(resp["trend-bests"])
 
 
 def test_web_server_says_what_to_do_when_the_port_is_taken(settings, store):
@@ -602,3 +727,65 @@ def test_web_server_says_what_to_do_when_the_port_is_taken(settings, store):
     assert re.search(r"cannot listen on 127\.0\.0\.1:\d+ \(the port is in use\)", err.value.message)
     assert "set [web] port / --port" in err.value.hint
     assert not web.alive()
+
+
+def test_a_recovered_session_gets_its_summary_on_request(settings, store, tmp_path):
+    """No summary yet (recovered after a restart): the page offers "Write the summary"; pressing it
+    queues the real coach worker; without the model file the template is written, and the page
+    says why in plain words."""
+    from hiitpi.coach.job import CoachWorker
+    from hiitpi.store import recover_open_sessions
+    from hiitpi.web.app import create_app
+    from hiitpi.web.server import WebServer
+
+    rec = SessionRecorder(store, flush_interval_s=0.05)
+    sid = rec.start_session("Ana", "squat", t0=0.0)
+    for i in range(4):
+        rec.record(RefEvent("rep", "squat", 2.0 * i, 2.0 * i + 1.5, count=i + 1))
+    rec.flush()
+    rec._open = False  # a crash: the session stays open on disk
+    rec.close()
+    assert recover_open_sessions(store) == [sid]
+    settings.coach.model_path = tmp_path / "absent.gguf"
+    worker = CoachWorker.from_settings(settings).start()
+    web = WebServer(settings, create_app(settings, store=store, coach=worker, auth=False))
+    web.start()
+    base = f"http://127.0.0.1:{web.port}"
+    try:
+        page = dash_call(
+            base,
+            "page.children",
+            [{"id": "url", "property": "pathname", "value": f"/session/{sid}"}],
+            [{"id": "url", "property": "search", "value": ""}],
+        ).text
+        assert (
+            "No summary yet." in page and "Write the summary" in page and "recovered after a restart" in page
+        )
+        asked = dash_call(
+            base,
+            "summary-msg.children",
+            [{"id": "summary-request", "property": "n_clicks", "value": 1}],
+            [{"id": "summary-sid", "property": "data", "value": sid}],
+        ).json()["response"]
+        assert (
+            asked["summary-msg"]["children"] == "Asked the coach: the summary appears here as it is written."
+        )
+        deadline = time.monotonic() + 30
+        while queries.session_detail(store, sid).summary is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        d = queries.session_detail(store, sid)
+        assert d.session.summary_kind == "template" and "Ana did 4 reps of Squat" in d.summary
+        shown = json.dumps(
+            dash_call(
+                base,
+                "summary-box.children",
+                [{"id": "summary-tick", "property": "n_intervals", "value": 1}],
+                [{"id": "summary-sid", "property": "data", "value": sid}],
+            ).json(),
+            ensure_ascii=False,
+        )
+        assert "Coach · from your numbers" in shown and "not installed on this device" in shown
+        assert "model file missing" not in shown.split('"title"')[0]  # the internal reason only as a tooltip
+    finally:
+        web.stop()
+        worker.stop()

@@ -263,7 +263,7 @@ def derive(facts: SessionFacts) -> SessionNumbers:
     intervals = [
         IntervalNumbers(
             index=i + 1,
-            workout=iv.workout,
+            workout=iv.title or iv.workout,
             reps=iv.reps,
             no_reps=iv.no_reps,
             duration_s=iv.duration_s,
@@ -276,7 +276,7 @@ def derive(facts: SessionFacts) -> SessionNumbers:
     attempts = reps + facts.no_reps
     sims = [x for x in facts.rep_similarity if x is not None]
     return SessionNumbers(
-        workout=facts.workout,
+        workout=facts.title or facts.workout,
         player=facts.player,
         reps=reps,
         no_reps=facts.no_reps,

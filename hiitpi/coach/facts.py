@@ -8,13 +8,15 @@ from datetime import date, datetime
 
 @dataclass(slots=True)
 class IntervalFacts:
-    """One interval of a session (a whole single-workout session is one interval)."""
+    """One interval of a session (a whole single-workout session is one interval). ``duration_s``
+    is its work time (a program interval without its rest); ``title`` what people call the workout."""
 
     workout: str
     duration_s: float
     reps: int
     no_reps: int
     round: int | None = None
+    title: str = ""
 
 
 @dataclass(slots=True)
@@ -42,6 +44,8 @@ class SessionFacts:
     previous_best: int | None = None
     #: form faults the referee called (not no-reps)
     faults: int = 0
+    #: what people call the workout or program ("Tabata squats"); "" → the name made readable
+    title: str = ""
     #: per counted rep, 0..100 against the workout's reference (None: not scored)
     rep_similarity: list[float | None] = field(default_factory=list)
     #: the body part that deviated most from the reference in most scored reps ("knees")

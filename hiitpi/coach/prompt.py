@@ -35,14 +35,26 @@ def build_messages(numbers: SessionNumbers, *, problems: list[str] | None = None
 
 
 def rejection_note(problems: list[str] | None) -> str:
-    """What a regeneration is told about the numbers its previous draft got wrong ("" the first time)."""
+    """What a regeneration is told about what its previous draft got wrong ("" the first time):
+    numbers not in the facts, or ("language: ...") text that was not a plain English summary."""
     if not problems:
         return ""
-    return (
-        "\n\nA previous draft was rejected because it stated numbers that are not in the facts: "
-        + "; ".join(p.split(" (known:")[0] for p in problems[:5])
-        + ". Use only the numbers in the facts."
-    )
+    language = [p.split(": ", 1)[1] for p in problems if p.startswith("language: ")]
+    numbers = [p for p in problems if not p.startswith("language: ")]
+    note = ""
+    if numbers:
+        note += (
+            "\n\nA previous draft was rejected because it stated numbers that are not in the facts: "
+            + "; ".join(p.split(" (known:")[0] for p in numbers[:5])
+            + ". Use only the numbers in the facts."
+        )
+    if language:
+        note += (
+            "\n\nA previous draft was rejected because it was not a plain English summary: "
+            + "; ".join(language[:5])
+            + ". Write plain English sentences that name the workout and say how many reps were done."
+        )
+    return note
 
 
 CHAT_SYSTEM = (

@@ -3,7 +3,9 @@
 The flow, under one time limit for the whole job:
 
 1. facts → `SessionNumbers` → chat messages (facts as JSON) → the model, streaming tokens out;
-2. the text is fact-checked; a failure is regenerated once (told which numbers were wrong);
+2. the text is fact-checked (its numbers) and language-checked (English sentences in one script
+   that name the workout and the rep count: `hiitpi.coach.language`); a failure is regenerated once
+   (told what was wrong);
 3. a second failure, a missing or broken model file, or the time limit → the template summary.
 
 Every outcome is a `Summary` whose ``kind`` is ``"model"`` or ``"template"`` and whose ``reason``
@@ -28,9 +30,10 @@ from hiitpi.coach.checked import (
     clean_text,
     generate_checked,
 )
-from hiitpi.coach.derived import derive
-from hiitpi.coach.factcheck import check_summary
+from hiitpi.coach.derived import SessionNumbers, derive
+from hiitpi.coach.factcheck import CheckResult, check_summary
 from hiitpi.coach.facts import SessionFacts
+from hiitpi.coach.language import check_language
 from hiitpi.coach.llm import DEFAULT_CTX
 from hiitpi.coach.model import SharedModel
 from hiitpi.coach.prompt import build_messages
@@ -131,7 +134,7 @@ class Coach:
         run = generate_checked(
             self.model,
             lambda problems: build_messages(numbers, problems=problems),
-            lambda text: check_summary(text, numbers),
+            lambda text: check_summary_text(text, numbers),
             emit=emit,
             max_tokens=self.max_tokens,
             temperature=self.temperature,
@@ -179,6 +182,21 @@ class Coach:
             len(attempts),
         )
         return summary
+
+
+#: How a language problem is marked among the fact check's (the regeneration is told which is which).
+LANGUAGE = "language: "
+
+
+def check_summary_text(text: str, numbers: SessionNumbers) -> CheckResult:
+    """The fact check (every number one of the facts') and the language check, as one result."""
+    result = check_summary(text, numbers)
+    lang = check_language(text, numbers)
+    if lang:
+        log.info("language check rejected a text: %s", "; ".join(lang))
+        result.ok = False
+        result.problems.extend(LANGUAGE + p for p in lang)
+    return result
 
 
 def resolve_model_path(settings, override: str | Path | None = None) -> tuple[Path | None, str | None]:

@@ -12,6 +12,10 @@ from hiitpi.errors import HiitpiError
 log = logging.getLogger(__name__)
 
 
+#: How many of the newest sessions `hiitpi db status` lists.
+LATEST = 5
+
+
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "db", help="the history database: upgrade, status, export, recover", description=__doc__
@@ -25,6 +29,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     ex = dsub.add_parser("export", help="write one session or the whole history as CSV or JSON")
     ex.add_argument("--session", type=int, metavar="ID", help="one session (default: all history)")
     ex.add_argument("--format", choices=["csv", "json"], default="csv", help="default csv")
+    ex.add_argument(
+        "--table",
+        choices=["sessions", "reps"],
+        default="sessions",
+        help="CSV: one row per session (default) or one per attempt; they join on session_id",
+    )
     ex.add_argument("--out", metavar="FILE", help="output file (default: stdout)")
     ex.set_defaults(func=export_cmd, settings_overrides=_overrides)
     rc = dsub.add_parser(
@@ -109,11 +119,40 @@ def status_cmd(args: argparse.Namespace, settings: Settings) -> int:
                 select(WorkoutSession.status, func.count()).group_by(WorkoutSession.status)
             ).all()
         print("by status: " + (", ".join(f"{st} {n}" for st, n in sorted(by_status)) or "none"))
+        _print_latest(store, _titles(settings))
         check = store.integrity_check()
         print(f"integrity: {check}")
         return 0 if check == "ok" and current == head else 1
     finally:
         store.close()
+
+
+def _titles(settings: Settings):
+    """The catalogue's titles, else the rules names made readable (a broken rules folder is not
+    the database's problem)."""
+    from hiitpi.referee.catalog import load_catalog, pretty_name
+
+    try:
+        return load_catalog(settings.referee.rules_dir).title
+    except Exception as exc:  # status reports the database whatever the rules say
+        log.debug("no catalogue for titles: %s", exc)
+        return pretty_name
+
+
+def _print_latest(store, title, n: int = LATEST) -> None:
+    """The newest sessions with the id the pages, `hiitpi summary` and `db export --session` take."""
+    from hiitpi.store.queries import list_sessions
+
+    page = list_sessions(store, per_page=n)
+    if not page.items:
+        return
+    print(f"latest:   (id · started · player · workout or program · reps; {page.total} in all)")
+    for r in page.items:
+        started = r.started_at.astimezone().strftime("%Y-%m-%d %H:%M")
+        name = f" “{r.name}”" if r.name else ""
+        print(
+            f"  {r.id:>6}  {started}  {r.player} · {title(r.what)}{name} · {r.reps} rep{'' if r.reps == 1 else 's'} · {r.status}"
+        )
 
 
 def export_cmd(args: argparse.Namespace, settings: Settings) -> int:
@@ -126,16 +165,21 @@ def export_cmd(args: argparse.Namespace, settings: Settings) -> int:
     try:
         if current_revision(store.read_engine) != head_revision():
             raise HiitpiError("the database schema is not the newest", "run `hiitpi db upgrade` first")
+        titles = _titles(settings)  # the pages' titles: "Tabata squats", not tabata_squat
         if args.out:
             tmp = f"{args.out}.part"
             with open(tmp, "w", encoding="utf-8", newline="") as fh:
-                n = export(store, fh, fmt=args.format, session_id=args.session)
+                n = export(
+                    store, fh, fmt=args.format, table=args.table, session_id=args.session, titles=titles
+                )
             import os
 
             os.replace(tmp, args.out)
             print(f"{n} session(s) written to {args.out}", file=sys.stderr)
         else:
-            export(store, sys.stdout, fmt=args.format, session_id=args.session)
+            export(
+                store, sys.stdout, fmt=args.format, table=args.table, session_id=args.session, titles=titles
+            )
         return 0
     except BrokenPipeError:  # `hiitpi db export | head`: the reader has all it wants
         import os

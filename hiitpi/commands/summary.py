@@ -55,7 +55,10 @@ def summary_cmd(args: argparse.Namespace, settings: Settings) -> int:
         )
     store = Store.from_settings(settings)
     try:
-        facts = session_facts(store, args.session_id)  # NotFound says which id
+        from hiitpi.referee.catalog import load_catalog
+
+        catalog = load_catalog(settings.referee.rules_dir)
+        facts = session_facts(store, args.session_id, catalog.title)  # NotFound says which id
         coach = Coach.from_settings(settings, args.model)
         on_event = None if args.json else terminal_stream(coach.model.name)
         summary = coach.summarize(facts, on_event=on_event)

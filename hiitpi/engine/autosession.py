@@ -20,12 +20,15 @@ log = logging.getLogger("hiitpi.engine.session")
 
 
 class AutoSessions:
-    def _arm(self, player: str, program: Any = None) -> Any:
+    def _arm(self, player: str, program: Any = None, *, counting: str | None = None) -> Any:
         """Auto mode (or a free circuit, ``program`` its `ProgramRun`): a session that waits,
         watching, for the first recognised rep."""
         from hiitpi.engine.session import Session
 
-        s = Session(uuid.uuid4().hex[:12], player, "", None, program=program, started=False)
+        counting = counting or self.settings.referee.counting
+        s = Session(
+            uuid.uuid4().hex[:12], player, "", None, program=program, started=False, counting=counting
+        )
         self.session = s
         self._watch(s)
         what = f"free circuit {s.program_name}" if program is not None else "auto mode"
@@ -38,7 +41,10 @@ class AutoSessions:
         from hiitpi.recognition.auto import AutoMode
 
         s.auto = AutoMode(
-            self.catalog.workouts, pace_window_s=self.settings.referee.pace_window_s, renamed=s.corrections
+            self.catalog.workouts,
+            pace_window_s=self.settings.referee.pace_window_s,
+            renamed=s.corrections,
+            counting=s.counting,
         )
 
     def correct(self, workout: str) -> None:
@@ -84,7 +90,7 @@ class AutoSessions:
         elif s.started and s.auto.rested_for(t) > s.auto.recogniser.cfg.end_after_s:
             player = s.player
             self.stop("done")
-            self._arm(player)  # hands-free: the next session starts on its first rep
+            self._arm(player, counting=s.counting)  # hands-free: the next session starts on its first rep
         return step
 
     @staticmethod
@@ -94,6 +100,12 @@ class AutoSessions:
 
     def _begin(self, s: Any, t0: float) -> None:
         s.t0, s.started, s.resting = t0, True, False
-        data = {"player": s.player, "workout": s.workout, "program": s.program_name, "auto": True}
+        data = {
+            "player": s.player,
+            "workout": s.workout,
+            "program": s.program_name,
+            "counting": s.counting,
+            "auto": True,
+        }
         self._change("session_start", data, t=t0)
         log.info("session %s started: %s doing %s (recognised)", s.id, s.player, s.workout)

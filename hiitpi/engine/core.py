@@ -237,10 +237,10 @@ class Engine:
     def session(self) -> Session | None:
         return self.controller.session
 
-    def start_session(self, player: str, workout: str) -> Session:
+    def start_session(self, player: str, workout: str, counting: str | None = None) -> Session:
         """Start a session of a workout or HIIT program (or auto mode's wait for the first rep);
         `SessionRefused` while one runs. Viewers see it at once, before the next frame."""
-        s = self.controller.start(player, workout)
+        s = self.controller.start(player, workout, counting)
         if self.publisher is not None:
             self.publisher.publish(None, [], self.live_state())
         return s

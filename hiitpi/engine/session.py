@@ -24,7 +24,7 @@ import dataclasses
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -60,9 +60,11 @@ class Session:
     t0: float | None = None  # referee clock at the session's first frame
     store_id: Any = None  # set by the store sink when it opens the session's row
     resting: bool = False
+    counting: str = "judge"  # the session's counting convention (every interval keeps it)
     reps_before: int = 0  # reps of the intervals already finished
     no_reps_before: int = 0
     attempts_before: int = 0
+    partial_reps: int = 0  # reps counted short of the full range (counting attempts), whole session
 
     @property
     def total_reps(self) -> int:
@@ -80,6 +82,15 @@ class Session:
     def watching(self) -> bool:
         """A free block that has not recognised anything yet."""
         return self.auto is not None and self.started and self.auto.referee is None
+
+    @property
+    def total_full_reps(self) -> int:
+        """Reps that reached the full range and passed every check (the judge's count)."""
+        return self.total_reps - self.partial_reps
+
+    def note(self, events: Iterable[RefEvent]) -> None:
+        """Count the partial reps among the referee's events (counted when counting attempts)."""
+        self.partial_reps += sum(1 for e in events if e.kind == "rep" and e.extra.get("full") is False)
 
     @property
     def program_name(self) -> str | None:
@@ -149,19 +160,24 @@ class SessionController(AutoSessions):
         except UnknownNameError as exc:
             raise SessionRefused(exc.message, exc.hint) from None
 
-    def _referee(self, rule: Any) -> Referee:
+    def _referee(self, rule: Any, counting: str | None = None) -> Referee:
         self._reset_pose()  # tracking and smoothing start afresh, as `hiitpi analyze` does
         from hiitpi.referee.similarity import attach_scorer
 
         ref = self.settings.referee
-        referee = Referee(rule, pace_window_s=ref.pace_window_s, counting=ref.counting)
+        referee = Referee(rule, pace_window_s=ref.pace_window_s, counting=counting or ref.counting)
         attach_scorer(referee)  # reps are scored when the workout has a recorded reference
         return referee
 
     # -- the commands -------------------------------------------------------------------------
 
-    def start(self, player: str, workout: str) -> Session:
-        """Start a session of a workout or a HIIT program. Refused while a session runs."""
+    def start(self, player: str, workout: str, counting: str | None = None) -> Session:
+        """Start a session of a workout or a HIIT program. Refused while a session runs.
+        ``counting`` ("judge" or "attempts") is the session's convention (default: the settings')."""
+        from hiitpi.referee.machine import COUNTING
+
+        if counting is not None and counting not in COUNTING:
+            raise SessionRefused(f"counting must be one of {', '.join(COUNTING)}, not {counting!r}")
         with self.lock:
             s = self.session
             if s is not None:
@@ -171,21 +187,29 @@ class SessionController(AutoSessions):
                 )
             self.reload()
             if is_auto(workout):
-                return self._arm(player)
+                return self._arm(player, counting=counting or self.settings.referee.counting)
             rule, program = self.resolve(workout)
+            counting = counting or self.settings.referee.counting
             if rule is None:  # a free circuit: it starts on the first recognised rep
                 from hiitpi.referee.programs import ProgramRun
 
-                return self._arm(player, ProgramRun(program))
+                return self._arm(player, ProgramRun(program), counting=counting)
             s = Session(
-                id=uuid.uuid4().hex[:12], player=player, workout=rule.name, referee=self._referee(rule)
+                id=uuid.uuid4().hex[:12],
+                player=player,
+                workout=rule.name,
+                referee=self._referee(rule, counting),
+                counting=counting,
             )
             if program is not None:
                 from hiitpi.referee.programs import ProgramRun
 
                 s.program = ProgramRun(program)
             self.session = s
-            self._change("session_start", {"player": player, "workout": rule.name, "program": s.program_name})
+            self._change(
+                "session_start",
+                {"player": player, "workout": rule.name, "program": s.program_name, "counting": counting},
+            )
             log.info("session %s started: %s doing %s", s.id, player, s.program_name or rule.name)
             return s
 
@@ -193,10 +217,11 @@ class SessionController(AutoSessions):
         """Next interval of the running session: the reps done so far are kept."""
         with self.lock:
             s = self._running("switch workout")
-            self._next_interval(s, self._referee(self.workout(workout)), round)
+            self._next_interval(s, self._referee(self.workout(workout), s.counting), round)
 
     def _next_interval(self, s: Session, referee: Referee, round: int | None = None) -> None:
         last = tuple(s.referee.finish())  # the set is over: a rep on its way back counts
+        s.note(last)
         self._change("interval_end", {"workout": s.workout, **_tally(s.referee)}, events=last)
         s.reps_before += s.referee.count
         s.no_reps_before += s.referee.no_reps
@@ -216,11 +241,15 @@ class SessionController(AutoSessions):
                 log.info("auto mode stopped before any rep")
                 return s
             last = tuple(s.referee.finish()) if not s.resting else ()
+            s.note(last)
             tally = _tally(s.referee)
             self._ended = self._session_state(s)
             self._ended.running = False
+            self._ended.pace = 0.0  # nobody is moving any more: the recent pace is 0, the average stays
+            self._ended.store_id = s.store_id  # where the page links the result to
+            self._ended.t0 = s.t0  # and where a page opened later finds its charts
             self._ended.phase = ""
-            self._ended.program = ""
+            # the program stays: the result card is titled by it ("Tabata squats", not "Squat")
             self._ended.program_elapsed = self._ended.round = self._ended.rounds = None
             self._ended.segment = ""
             self._ended.remaining = None
@@ -235,6 +264,8 @@ class SessionController(AutoSessions):
                     "total_reps": s.total_reps,
                     "total_no_reps": s.total_no_reps,
                     "total_attempts": s.total_attempts,
+                    "total_full_reps": s.total_full_reps,
+                    "store_id": s.store_id,
                 },
                 s,
                 events=last,
@@ -247,20 +278,31 @@ class SessionController(AutoSessions):
     def handle(self, cmd: LiveCommand) -> tuple[bool, str]:
         """Run a start/stop/switch/correct command from the page; (ok, message fit to show)."""
         try:
-            problem = validate_command(cmd.action, cmd.player, cmd.workout)
+            problem = validate_command(cmd.action, cmd.player, cmd.workout, cmd.counting)
             if problem:
                 raise SessionRefused(problem)
             if cmd.action == "start":
-                s = self.start(cmd.player or DEFAULT_PLAYER, cmd.workout or self.settings.referee.workout)
-                return True, f"session {s.id} started: {s.player}, {s.program_name or s.workout}"
+                s = self.start(
+                    cmd.player or DEFAULT_PLAYER, cmd.workout or self.settings.referee.workout, cmd.counting
+                )
+                if not s.started:  # auto mode, a free circuit: the session opens at the first rep
+                    what = self.catalog.title(s.program_name) if s.program is not None else "Auto mode"
+                    return True, f"{what} for {s.player}: waiting for the first rep."
+                title = self.catalog.title(s.program_name or s.workout)
+                where = f" (session {s.store_id})" if s.store_id is not None else ""
+                return True, f"Started {title} for {s.player}{where}."
             if cmd.action == "switch":
                 self.switch(cmd.workout or "")
-                return True, f"switched to {self.session.workout}"
+                return True, f"Switched to {self.catalog.title(self.session.workout)}."
             if cmd.action == "correct":
                 self.correct(cmd.workout or "")
-                return True, f"corrected to {self.session.workout}: {self.session.referee.count} reps"
-            self.stop("done")
-            return True, "session stopped"
+                s = self.session
+                return True, f"Corrected to {self.catalog.title(s.workout)}: {s.referee.count} reps."
+            s = self.stop("done")
+            if not s.started:
+                return True, "Stopped: auto mode was still waiting for a first rep, nothing saved."
+            where = f"session {s.store_id}" if s.store_id is not None else "the session"
+            return True, f"Stopped: {where} saved, {s.total_reps} reps."
         except SessionRefused as exc:
             log.warning("command %s %s refused: %s", cmd.id, cmd.action, exc.message)
             return False, exc.message
@@ -286,6 +328,7 @@ class SessionController(AutoSessions):
                 if s.t0 is None:
                     s.t0 = t
                 events = [] if s.resting else stage.referee((s.referee,), pose, t)
+            s.note(events)
             if s.program is not None and s.started and self.session is s:
                 self._program_step(s)  # after this frame's events: they belong to their interval
             return events
@@ -325,8 +368,13 @@ class SessionController(AutoSessions):
             return self._session_state(s)
 
     def _session_state(self, s: Session) -> LiveState:
+        from hiitpi.referee.pace import average_rpm
+
         ref = s.referee
         elapsed = self.elapsed(s) if s.started else 0.0
+        # the recent pace at the newest frame, not the referee's last pose: it decays during a rest
+        pace = ref.pace_meter.rate(self.last_t) if ref is not None and self.last_t is not None else 0.0
+        avg = average_rpm(s.total_reps, elapsed)
         st = LiveState(
             session=s.id,
             player=s.player,
@@ -339,9 +387,13 @@ class SessionController(AutoSessions):
             total_reps=s.total_reps,
             total_no_reps=s.total_no_reps,
             total_attempts=s.total_attempts,
-            counting=ref.counting if ref else self.settings.referee.counting,
-            pace=round(ref.pace, 2) if ref else 0.0,
+            full_reps=s.total_full_reps,
+            counting=ref.counting if ref else s.counting,
+            pace=round(pace, 2),
+            avg_pace=None if avg is None else round(avg, 2),
             elapsed=elapsed,
+            t0=s.t0,
+            store_id=s.store_id,
         )
         if s.auto is not None:
             for key, value in s.auto.live_fields().items():

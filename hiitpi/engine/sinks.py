@@ -62,9 +62,12 @@ class Recorder(Protocol):
         program: str | None = None,
         round: int | None = None,
         t0: float = 0.0,
+        counting: str | None = None,
     ) -> Any: ...
 
     def start_interval(self, workout: str, *, round: int | None = None) -> None: ...
+
+    def start_rest(self) -> None: ...
 
     def relabel_interval(self, workout: str, events: list[RefEvent]) -> None: ...
 
@@ -109,10 +112,13 @@ class RecorderSink:
                 program=s.program_name,
                 round=1 if s.program is not None else None,
                 t0=change.t,
+                counting=s.counting,
             )
             change.data["store_id"] = s.store_id
         elif change.kind == "interval_start":
             self.recorder.start_interval(s.workout, round=change.data.get("round"))
+        elif change.kind == "rest_start":
+            self.recorder.start_rest()  # the interval's work is over: its work time is kept
         elif change.kind == "interval_relabel":
             self.recorder.relabel_interval(s.workout, list(change.events))
         elif change.kind == "session_stop":  # queued, not waited for: a full disk must not stall

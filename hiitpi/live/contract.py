@@ -24,7 +24,8 @@ state at least as new.
 
 ``{prefix}:commands`` — a stream the web side appends to (``XADD``, capped) and only the engine
 reads: ``action`` (``start``, ``stop``, ``switch``, ``correct``: the workout auto mode recognised was
-wrong, re-count the current interval as ``workout``), ``player``, ``workout``, ``sent`` (Unix time).
+wrong, re-count the current interval as ``workout``), ``player``, ``workout``, ``counting`` (a
+start's counting convention, ``judge`` or ``attempts``; empty: the settings'), ``sent`` (Unix time).
 
 Readers use ``XREAD``/``XRANGE`` from an id they keep: nothing is ever popped, so every viewer
 sees the same entries in the same order.
@@ -157,10 +158,14 @@ class LiveState:
     total_reps: int = 0  # the whole session, every interval of a program
     total_no_reps: int = 0
     total_attempts: int = 0
+    full_reps: int = 0  # the whole session's full-range reps (= total_reps when judging)
     counting: str = ""  # judge | attempts: the session's counting convention
-    pace: float = 0.0  # reps per minute over the pace window
+    pace: float = (
+        0.0  # reps per minute over the pace window, at the newest frame (0 in a long rest, after stop)
+    )
+    avg_pace: float | None = None  # the session's reps per minute of its time so far (None: too short yet)
     elapsed: float = 0.0  # seconds since the session's first frame
-    t0: float | None = None  # the referee clock at the running session's first frame (ts - t0 = elapsed)
+    t0: float | None = None  # referee clock at the session's first frame (running, else the last one)
     store_id: int | None = None  # the running session's id in the history store
     program: str = ""
     program_elapsed: float | None = None
@@ -287,13 +292,14 @@ class LiveEntry:
 
 @dataclass(frozen=True, slots=True)
 class LiveCommand:
-    """start {player, workout} | stop | switch {workout} | correct {workout}: sent by the web side,
-    run by the engine."""
+    """start {player, workout, counting} | stop | switch {workout} | correct {workout}: sent by the
+    web side, run by the engine."""
 
     id: str
     action: str
     player: str | None = None
     workout: str | None = None
+    counting: str | None = None
 
     @classmethod
     def decode(cls, entry_id: Any, fields: dict) -> LiveCommand:
@@ -303,13 +309,22 @@ class LiveCommand:
             action=f.get("action", ""),
             player=f.get("player") or None,
             workout=f.get("workout") or None,
+            counting=f.get("counting") or None,
         )
 
 
-def validate_command(action: str, player: str | None, workout: str | None) -> str | None:
+#: A start's counting conventions (`hiitpi.referee.machine.COUNTING`).
+COUNTINGS = ("judge", "attempts")
+
+
+def validate_command(
+    action: str, player: str | None, workout: str | None, counting: str | None = None
+) -> str | None:
     """The reason a command is malformed, or None. (Whether the workout exists is the engine's call.)"""
     if action not in COMMAND_ACTIONS:
         return f"unknown action {action!r}; use one of {', '.join(COMMAND_ACTIONS)}"
+    if counting is not None and counting not in COUNTINGS:
+        return f"counting must be one of {', '.join(COUNTINGS)}, not {counting[:20]!r}"
     if player is not None and not (0 < len(player.strip()) <= MAX_PLAYER_LEN):
         return f"player name must be 1..{MAX_PLAYER_LEN} characters"
     if action in ("switch", "correct") and not workout:

@@ -74,9 +74,16 @@ class LiveReader:
                 cursor = entry.id
                 yield entry
 
-    def send_command(self, action: str, *, player: str | None = None, workout: str | None = None) -> str:
+    def send_command(
+        self,
+        action: str,
+        *,
+        player: str | None = None,
+        workout: str | None = None,
+        counting: str | None = None,
+    ) -> str:
         """Append a command for the engine; returns its id (the engine echoes it as ``cmd_id``)."""
-        problem = validate_command(action, player, workout)
+        problem = validate_command(action, player, workout, counting)
         if problem:
             raise CommandRejected(problem)
         fields = {"action": action, "sent": repr(time.time())}
@@ -84,6 +91,8 @@ class LiveReader:
             fields["player"] = player.strip()
         if workout:
             fields["workout"] = workout
+        if counting:
+            fields["counting"] = counting
         cid = self.client.xadd(self.keys.commands, fields, maxlen=COMMANDS_MAXLEN, approximate=True)
         return cid.decode()
 

@@ -45,10 +45,12 @@ class AutoMode:
         config: RecogniserConfig | None = None,
         pace_window_s: float = 20.0,
         renamed: dict[str, str] | None = None,
+        counting: str = "judge",
     ):
         self.rules = dict(rules)
         self.recogniser = Recogniser(self.rules, model if model is not None else load_model(), config)
         self.pace_window_s = pace_window_s
+        self.counting = counting  # the referees' counting convention (the session's)
         cfg = self.recogniser.cfg
         self._recent: deque[tuple[Pose | None, float]] = deque()
         self._recent_s = cfg.credit_s + cfg.window_s + REPLAY_MARGIN_S
@@ -88,7 +90,7 @@ class AutoMode:
             if self.rest_since is not None:  # what the last interval counted is not counted again
                 start = max(start, self.rest_since)
             self._interval = deque(item for item in self._recent if item[1] >= start)
-            self.referee = Referee(self.rules[change.workout], self.pace_window_s)
+            self.referee = Referee(self.rules[change.workout], self.pace_window_s, self.counting)
             self.resting = False
             self.rest_since = None
             return self._replay()
@@ -133,7 +135,7 @@ class AutoMode:
             self._interval = deque(self._recent)
         elif self.referee.name != workout:
             self.renamed[self.referee.name] = workout
-        self.referee = Referee(self.rules[workout], self.pace_window_s)
+        self.referee = Referee(self.rules[workout], self.pace_window_s, self.counting)
         self.resting = False
         self.rest_since = None
         t = self._interval[-1][1] if self._interval else 0.0

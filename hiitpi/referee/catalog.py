@@ -88,6 +88,15 @@ class Catalog:
         except UnknownNameError:
             raise UnknownNameError(name, self.names(), "workout or program") from None
 
+    def title(self, name: str | None) -> str:
+        """What people read for a workout, alias or program name: its title, else the name made
+        readable (a workout whose file is gone still reads well in the history)."""
+        if not name:
+            return "–"
+        key = normalise_name(name)
+        found = self.programs.get(key) or self.workouts.get(self.aliases.get(key, key))
+        return found.title if found is not None else pretty_name(name)
+
     def choices(self) -> list[Choice]:
         """What the page offers: workouts by title, then programs by title with their length."""
         out = [Choice(r.name, r.title, "workout") for r in sorted(self.workouts.values(), key=_by_title)]
@@ -96,6 +105,19 @@ class Catalog:
             for p in sorted(self.programs.values(), key=_by_title)
         ]
         return out
+
+
+def pretty_name(name: str) -> str:
+    """A name for people when there is no title: ``jumping_jack`` → ``Jumping jack``."""
+    words = " ".join(name.replace("_", " ").split())
+    return words[:1].upper() + words[1:] if words else "–"
+
+
+def phase_title(state: str | None) -> str:
+    """A referee state's name for the page: ``deep_squat`` → ``Deep squat``; none yet → ``–``."""
+    if not state or state == "-":
+        return "–"
+    return pretty_name(state)
 
 
 def _by_title(item: Rule | Program) -> str:

@@ -48,3 +48,15 @@ class PaceMeter:
             return 0.0
         span = min(self.window_s, max(now - self._t0, self.min_span_s))
         return len(times) * 60.0 / span
+
+
+#: Shorter sessions have no average pace: a 5-second burst is not a pace.
+MIN_AVERAGE_S = 10.0
+
+
+def average_rpm(reps: int, seconds: float, min_s: float = MIN_AVERAGE_S) -> float | None:
+    """Reps per minute over a whole session or interval: the *average* pace (the live page's
+    *pace* is `PaceMeter.rate`, the recent window). None below ``min_s`` seconds."""
+    if seconds is None or seconds < min_s:
+        return None
+    return reps * 60.0 / seconds

@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import update
@@ -42,8 +42,11 @@ RECENT_SESSIONS = 20
 log = logging.getLogger(__name__)
 
 
-def session_facts(store: Store, session_id: int) -> SessionFacts:
-    """Everything the summary may state about one session (counted reps only in the rep lists)."""
+def session_facts(store: Store, session_id: int, titles: Callable[[str], str] | None = None) -> SessionFacts:
+    """Everything the summary may state about one session (counted reps only in the rep lists).
+    ``titles`` names workouts and programs as people read them (the catalogue's `Catalog.title`).
+    An interval's time is its work time: a program's rest is not time spent on the workout."""
+    title = titles or (lambda name: "")
     d = session_detail(store, session_id)
     row = d.session
     valid = [r for r in d.reps if r.valid]
@@ -62,12 +65,16 @@ def session_facts(store: Store, session_id: int) -> SessionFacts:
         rep_durations=[r.t_end - r.t_start for r in valid],
         eccentric_s=[r.eccentric_s for r in valid],
         concentric_s=[r.concentric_s for r in valid],
-        intervals=[IntervalFacts(i.workout, i.duration_s, i.reps, i.no_reps, i.round) for i in d.intervals],
+        intervals=[
+            IntervalFacts(i.workout, i.active_s, i.reps, i.no_reps, i.round, title(i.workout))
+            for i in d.intervals
+        ],
         hold_s=row.hold_s,
         previous_best=None
         if row.program
         else previous_best(store, row.player_id, row.workout, row.started_at, exclude=row.id),
         faults=row.faults,
+        title=title(workout),
         rep_similarity=[r.similarity for r in valid],
         deviation=_most_common([r.deviation for r in d.reps if r.similarity is not None and r.deviation]),
     )

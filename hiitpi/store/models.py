@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -28,6 +29,9 @@ SESSION_STATUSES = ("open", "done", "recovered", "aborted")
 #: phone, or `hiitpi analyze --save`).
 SESSION_SOURCES = ("live", "video")
 UPLOAD_STATUSES = ("queued", "analysing", "done", "failed", "cancelled")
+#: the counting conventions a session can be counted by (see `hiitpi.referee.machine.COUNTING`)
+COUNTINGS = ("judge", "attempts")
+SESSION_NAME_MAX = 60
 SUMMARY_KINDS = ("model", "template")
 CHAT_ROLES = ("user", "coach")
 #: what a coach's chat answer is: the model's (checked), a plain one built from the facts, a
@@ -111,6 +115,14 @@ class WorkoutSession(Base):
     #: the annotated video kept with it (a file name in the upload folder's videos/), and its size.
     video_file: Mapped[str | None] = mapped_column(String(200))
     video_bytes: Mapped[int | None] = mapped_column(Integer)
+    #: the name a person gave the session (None: its workout's or program's title)
+    name: Mapped[str | None] = mapped_column(String(SESSION_NAME_MAX))
+    #: "judge" (the count is the full reps) or "attempts" (every attempt counts); None: judge
+    counting: Mapped[str | None] = mapped_column(String(16))
+    #: every attempted rep, counted or not (reps and no-reps)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    #: reps that reached the full range and passed every check (the judge's count)
+    full_reps: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
 
     player: Mapped[Player] = relationship(back_populates="sessions")
     intervals: Mapped[list[Interval]] = relationship(
@@ -137,13 +149,18 @@ class Interval(Base):
     no_reps: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     faults: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
     hold_s: Mapped[float | None] = mapped_column(Float)
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0, server_default="0")
+    #: seconds of work before the interval's rest began (None: no rest, the whole interval was work)
+    work_s: Mapped[float | None] = mapped_column(Float)
 
     session: Mapped[WorkoutSession] = relationship(back_populates="intervals")
 
 
 class Rep(Base):
-    """A counted rep (``valid``) or a no-rep (``valid`` false, with its ``reason``); with a
-    reference recorded for its workout, its ``similarity`` score and ``deviation``."""
+    """A counted rep (``valid``) or a no-rep (``valid`` false, with its ``reason``). ``full``: the
+    rep reached the full range and passed every check (false for a no-rep, and for a short attempt
+    counted when the session counts attempts). With a reference recorded for its workout, its
+    ``similarity`` score and ``deviation``."""
 
     __tablename__ = "reps"
     __table_args__ = (
@@ -164,6 +181,7 @@ class Rep(Base):
     side: Mapped[str | None] = mapped_column(String(16))
     valid: Mapped[bool] = mapped_column(Boolean, nullable=False)
     reason: Mapped[str | None] = mapped_column(String(200))
+    full: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True, server_default=false())
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime, nullable=False)
     #: 0..100: how close the rep came to the workout's reference (None: no reference recorded).
     similarity: Mapped[float | None] = mapped_column(Float)

@@ -42,6 +42,29 @@ class SessionRow:
     summary_kind: str | None
     #: "live" (in front of the camera) or "video" (refereed from a recorded video)
     source: str = "live"
+    #: the name a person gave it (None: show its workout's or program's title)
+    name: str | None = None
+    #: "judge" or "attempts" (None: judged, from before the choice existed)
+    counting: str | None = None
+    #: every attempt, counted or not; reps that reached the full range
+    attempts: int = 0
+    full_reps: int = 0
+
+    @property
+    def what(self) -> str:
+        """The program's name for a program session, else the workout's."""
+        return self.program or self.workout
+
+    @property
+    def avg_pace_rpm(self) -> float | None:
+        """Counted reps per minute over the whole session (None for a very short one)."""
+        from hiitpi.referee.pace import average_rpm
+
+        return average_rpm(self.reps, self.duration_s)
+
+
+#: The columns of a `SessionRow`, in order (every query that builds one selects these).
+_SESSION_COLUMNS = 19
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +91,14 @@ class IntervalRow:
     no_reps: int
     faults: int
     hold_s: float | None
+    attempts: int = 0
+    #: seconds of work before the interval's rest (None: no rest, all of ``duration_s`` was work)
+    work_s: float | None = None
+
+    @property
+    def active_s(self) -> float:
+        """Seconds of work: a program interval without its rest."""
+        return self.duration_s if self.work_s is None else self.work_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +120,16 @@ class RepRow:
     #: 0..100 against the workout's reference, and the part that deviated most (None: no reference)
     similarity: float | None = None
     deviation: str | None = None
+    full: bool = True
+
+    @property
+    def duration_s(self) -> float:
+        return self.t_end - self.t_start
+
+    @property
+    def start_s(self) -> float:
+        """Seconds since the session started, at the rep's start."""
+        return self.at_s - self.duration_s
 
     @property
     def time_under_tension_s(self) -> float:
@@ -207,6 +248,10 @@ def _session_row_select() -> Select:
         WorkoutSession.hold_s,
         WorkoutSession.summary_kind,
         WorkoutSession.source,
+        WorkoutSession.name,
+        WorkoutSession.counting,
+        WorkoutSession.attempts,
+        WorkoutSession.full_reps,
     ).join(Player, Player.id == WorkoutSession.player_id)
 
 
@@ -307,6 +352,8 @@ def iter_session_details(store: Store, session_id: int | None = None) -> Iterato
         Interval.no_reps,
         Interval.faults,
         Interval.hold_s,
+        Interval.attempts,
+        Interval.work_s,
     )
     rq = select(
         Rep.session_id,
@@ -322,6 +369,7 @@ def iter_session_details(store: Store, session_id: int | None = None) -> Iterato
         Rep.valid,
         Rep.reason,
         Rep.recorded_at,
+        Rep.full,
         Rep.similarity,
         Rep.deviation,
     ).join(Interval, Interval.id == Rep.interval_id)
@@ -337,10 +385,10 @@ def iter_session_details(store: Store, session_id: int | None = None) -> Iterato
         rep_rows = s.execute(rq.order_by(Rep.session_id, Rep.index).execution_options(yield_per=5000))
         pending = next(rep_rows, None)
         for r in sessions:
-            row, (t0, summary, reason) = SessionRow(*r[:15]), r[15:]
+            row, (t0, summary, reason) = SessionRow(*r[:_SESSION_COLUMNS]), r[_SESSION_COLUMNS:]
             reps: list[RepRow] = []
             while pending is not None and pending[0] <= row.id:
-                sid, idx, i_idx, wk, ts, te, ecc, con, rom, side, valid, rsn, rec, sim, dev = pending
+                sid, idx, i_idx, wk, ts, te, ecc, con, rom, side, valid, rsn, rec, full, sim, dev = pending
                 if sid == row.id:
                     reps.append(
                         RepRow(
@@ -359,6 +407,7 @@ def iter_session_details(store: Store, session_id: int | None = None) -> Iterato
                             rec,
                             sim,
                             dev,
+                            bool(full),
                         )
                     )
                 pending = next(rep_rows, None)
@@ -388,7 +437,7 @@ def _per_session_workout(player: int | str | None, workout: str | None, since: d
             Interval.workout.label("workout"),
             func.sum(Interval.reps).label("reps"),
             func.sum(Interval.no_reps).label("no_reps"),
-            func.sum(Interval.duration_s).label("active_s"),
+            func.sum(func.coalesce(Interval.work_s, Interval.duration_s)).label("active_s"),
             func.max(Interval.hold_s).label("hold_s"),
         )
         .join(Interval, Interval.session_id == WorkoutSession.id)
@@ -585,3 +634,216 @@ def previous_best(
     with store.reading() as s:
         v = s.scalar(q)
     return None if v is None else int(v)
+
+
+def list_programs(store: Store) -> list[str]:
+    """Every program name in the history (for filter pickers)."""
+    with store.reading() as s:
+        return list(
+            s.scalars(
+                select(WorkoutSession.program)
+                .where(WorkoutSession.program.is_not(None))
+                .distinct()
+                .order_by(WorkoutSession.program)
+            )
+        )
+
+
+def previous_session(store: Store, session_id: int) -> SessionRow | None:
+    """The same player's session of the same workout (or the same program) just before this one."""
+    this = get_session(store, session_id)
+    same = (
+        WorkoutSession.program == this.program
+        if this.program
+        else and_(WorkoutSession.program.is_(None), WorkoutSession.workout == this.workout)
+    )
+    q = (
+        _session_row_select()
+        .where(
+            WorkoutSession.player_id == this.player_id,
+            same,
+            WorkoutSession.id != this.id,
+            WorkoutSession.status != "open",
+            (WorkoutSession.started_at < this.started_at)
+            | and_(WorkoutSession.started_at == this.started_at, WorkoutSession.id < this.id),
+        )
+        .order_by(WorkoutSession.started_at.desc(), WorkoutSession.id.desc())
+        .limit(1)
+    )
+    with store.reading() as s:
+        r = s.execute(q).first()
+    return None if r is None else SessionRow(*r)
+
+
+@dataclass(frozen=True, slots=True)
+class WeekTotals:
+    week: date  # the Monday, local time
+    sessions: int
+    reps: int
+    active_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class Streaks:
+    """Training days in a row (through today, or through yesterday when today has no session yet),
+    the longest such run, weeks in a row with a session (through this week or last), and the
+    totals of this week and last."""
+
+    days: int
+    longest_days: int
+    weeks: int
+    this_week: WeekTotals
+    last_week: WeekTotals
+    last_session_at: datetime | None
+
+
+def streaks(store: Store, player: int | str, *, now: datetime | None = None) -> Streaks:
+    """A player's streaks and this week's and last week's totals (days and weeks in local time)."""
+    if player is None:
+        raise InvalidInput("pick a player to see streaks")
+    conds = [pf] if (pf := _player_filter(player)) is not None else []
+    q = (
+        select(func.date(WorkoutSession.started_at, "localtime"), func.max(WorkoutSession.started_at))
+        .join(Player, Player.id == WorkoutSession.player_id)
+        .where(*conds)
+        .group_by(func.date(WorkoutSession.started_at, "localtime"))
+    )
+    monday = week_start(now)
+    weeks_q = (
+        select(
+            _week_expr(),
+            func.count(func.distinct(WorkoutSession.id)),
+        )
+        .join(Player, Player.id == WorkoutSession.player_id)
+        .where(*conds)
+        .group_by(_week_expr())
+    )
+    with store.reading() as s:
+        days = sorted(date.fromisoformat(d) for d, _ in s.execute(q).all())
+        last = s.scalar(
+            select(func.max(WorkoutSession.started_at))
+            .join(Player, Player.id == WorkoutSession.player_id)
+            .where(*conds)
+        )
+        week_set = {date.fromisoformat(w) for w, _n in s.execute(weeks_q).all()}
+    today = (now or datetime.now(UTC)).astimezone().date()
+    day_set = set(days)
+    run = 0
+    d = today if today in day_set else today - timedelta(days=1)
+    while d in day_set:
+        run += 1
+        d -= timedelta(days=1)
+    longest = cur = 0
+    prev: date | None = None
+    for d in days:
+        cur = cur + 1 if prev is not None and d - prev == timedelta(days=1) else 1
+        longest = max(longest, cur)
+        prev = d
+    wk = 0
+    w = monday if monday in week_set else monday - timedelta(weeks=1)
+    while w in week_set:
+        wk += 1
+        w -= timedelta(weeks=1)
+    totals = {
+        t.week: t for t in _week_totals(store, player, since=_local_midnight(monday - timedelta(weeks=1)))
+    }
+    empty = lambda m: WeekTotals(m, 0, 0, 0.0)  # noqa: E731
+    at = None if last is None else (_parse_dt(last) if isinstance(last, str) else last)
+    return Streaks(
+        run,
+        longest,
+        wk,
+        totals.get(monday, empty(monday)),
+        totals.get(monday - timedelta(weeks=1), empty(monday - timedelta(weeks=1))),
+        at,
+    )
+
+
+def _week_totals(store: Store, player: int | str | None, *, since: datetime | None) -> list[WeekTotals]:
+    sub = _per_session_workout(player, None, since)
+    q = (
+        select(
+            sub.c.week,
+            func.count(func.distinct(sub.c.session_id)),
+            func.sum(sub.c.reps),
+            func.sum(sub.c.active_s),
+        )
+        .group_by(sub.c.week)
+        .order_by(sub.c.week)
+    )
+    with store.reading() as s:
+        rows = s.execute(q).all()
+    return [WeekTotals(date.fromisoformat(w), int(n), int(r or 0), float(a or 0.0)) for w, n, r, a in rows]
+
+
+@dataclass(frozen=True, slots=True)
+class BoardRow:
+    """One player's line of a workout's leaderboard: the best session (raw reps), the best pace
+    (reps per minute of work, sessions of at least `MIN_PACE_S`), and the totals."""
+
+    rank: int
+    player_id: int
+    player: str
+    best_reps: int
+    best_reps_session: int
+    best_rpm: float | None
+    best_rpm_session: int | None
+    total_reps: int
+    sessions: int
+    active_s: float
+
+
+BOARD_SORTS = ("reps", "rpm", "total")
+
+
+def leaderboard_table(
+    store: Store,
+    workout: str,
+    *,
+    sort: str = "reps",
+    since: date | datetime | None = None,
+    limit: int = 10,
+) -> list[BoardRow]:
+    """Every player who did ``workout`` (in any session or program): best session, best reps per
+    minute and total reps, ranked by ``sort`` (``reps``, ``rpm`` or ``total``)."""
+    if not workout or not isinstance(workout, str):
+        raise InvalidInput("pick a workout for the leaderboard")
+    if sort not in BOARD_SORTS:
+        raise InvalidInput(f"sort must be one of {', '.join(BOARD_SORTS)}")
+    if not isinstance(limit, int) or not 1 <= limit <= 100:
+        raise InvalidInput("limit must be between 1 and 100")
+    sub = _per_session_workout(None, workout, _as_start(since, "since"))
+    q = (
+        select(sub.c.player_id, Player.name, sub.c.session_id, sub.c.reps, sub.c.active_s)
+        .join(Player, Player.id == sub.c.player_id)
+        .order_by(sub.c.started_at, sub.c.session_id)
+    )
+    with store.reading() as s:
+        rows = s.execute(q).all()
+    per: dict[int, dict] = {}
+    for pid, name, sid, reps, active in rows:
+        reps, active = int(reps or 0), float(active or 0.0)
+        p = per.setdefault(
+            pid, {"name": name, "best": -1, "bs": sid, "rpm": None, "rs": None, "total": 0, "n": 0, "a": 0.0}
+        )
+        p["n"] += 1
+        p["total"] += reps
+        p["a"] += active
+        if reps > p["best"]:
+            p["best"], p["bs"] = reps, sid
+        if active >= MIN_PACE_S and reps:
+            rpm = reps * 60.0 / active
+            if p["rpm"] is None or rpm > p["rpm"]:
+                p["rpm"], p["rs"] = rpm, sid
+    key = {
+        "reps": lambda kv: (-kv[1]["best"], -kv[1]["total"], kv[1]["name"]),
+        "rpm": lambda kv: (-(kv[1]["rpm"] or 0.0), -kv[1]["best"], kv[1]["name"]),
+        "total": lambda kv: (-kv[1]["total"], -kv[1]["best"], kv[1]["name"]),
+    }[sort]
+    ranked = [kv for kv in sorted(per.items(), key=key) if kv[1]["total"] > 0]
+    if sort == "rpm":
+        ranked = [kv for kv in ranked if kv[1]["rpm"] is not None]
+    return [
+        BoardRow(i, pid, p["name"], p["best"], p["bs"], p["rpm"], p["rs"], p["total"], p["n"], p["a"])
+        for i, (pid, p) in enumerate(ranked[:limit], 1)
+    ]

@@ -58,6 +58,7 @@ class _StartSession:
     round: int | None
     started_at: datetime
     t0: float
+    counting: str | None = None
     done: Future = field(default_factory=Future)
 
 
@@ -65,6 +66,11 @@ class _StartSession:
 class _StartInterval:
     workout: str
     round: int | None
+    at: datetime
+
+
+@dataclass(slots=True)
+class _StartRest:
     at: datetime
 
 
@@ -113,16 +119,21 @@ class _State:
     interval_id: int | None = None
     interval_index: int = 0
     interval_started: datetime | None = None
+    rest_started: datetime | None = None  # the current interval's rest began (its work is over)
     interval_first_rep: int = 1  # the index the current interval's first rep has (or will have)
     next_rep: int = 1
     s_reps: int = 0
     s_no_reps: int = 0
     s_faults: int = 0
+    s_attempts: int = 0
+    s_full: int = 0
     s_hold_closed: float = 0.0  # hold seconds of closed intervals
     s_has_hold: bool = False
     i_reps: int = 0
     i_no_reps: int = 0
     i_faults: int = 0
+    i_attempts: int = 0
+    i_full: int = 0
     i_hold: float | None = None
 
 
@@ -251,19 +262,24 @@ class SessionRecorder:
         program: str | None = None,
         round: int | None = None,
         t0: float = 0.0,
+        counting: str | None = None,
         started_at: datetime | None = None,
         timeout: float = 10.0,
     ) -> int:
         """Open a session (ending an open one as 'done') with its first interval; returns its id.
 
         ``player`` is a player id or a name (created if new). ``t0`` is the referee clock at the
-        start, so rep times can be told relative to the session. Blocks until it is on disk, but
+        start, so rep times can be told relative to the session. ``counting`` is the session's
+        counting convention ("judge" or "attempts"). Blocks until it is on disk, but
         not on a database that cannot be written: when the last write failed, or this one's first
         attempt fails, it raises `StoreError` at once. The session is then still queued (its
         events too) and written when the database can be written again.
         """
+        from hiitpi.store.models import COUNTINGS
         from hiitpi.store.players import clean_player_name, find_player, get_player
 
+        if counting is not None and counting not in COUNTINGS:
+            raise InvalidInput(f"counting must be one of {', '.join(COUNTINGS)}, not {counting!r}")
         workout = _check_workout(workout)
         program = _check_workout(program, "program") if program is not None else None
         name = None
@@ -273,7 +289,9 @@ class SessionRecorder:
             name = clean_player_name(player)
             found = find_player(self.store, name)
             player_id = found.id if found is not None else None
-        op = _StartSession(player_id, name, workout, program, round, started_at or utcnow(), float(t0))
+        op = _StartSession(
+            player_id, name, workout, program, round, started_at or utcnow(), float(t0), counting
+        )
         attempts = self.failed_attempts
         self._put(op)
         self._open = True
@@ -289,6 +307,12 @@ class SessionRecorder:
         if not self._open:
             raise InvalidInput("no session is running: start one before switching workout")
         self._put(_StartInterval(workout, round, at or utcnow()))
+
+    def start_rest(self, *, at: datetime | None = None) -> None:
+        """The current interval's work is over and its rest begins (a program). Does not block."""
+        if not self._open or self._closed:
+            return
+        self._put(_StartRest(at or utcnow()))
 
     def relabel_interval(self, workout: str, events: list[RefEvent], *, at: datetime | None = None) -> None:
         """The current interval was another workout (a wrong guess corrected): rename it and replace
@@ -471,7 +495,7 @@ class SessionRecorder:
                         self._drop(op)
                         continue
                     n_events += 1
-                elif not isinstance(op, _StartInterval | _RelabelInterval):
+                elif not isinstance(op, _StartInterval | _StartRest | _RelabelInterval):
                     n_urgent += 1
                 if not pending:
                     deadline = time.monotonic() + self.flush_interval_s
@@ -559,6 +583,9 @@ class SessionRecorder:
                             continue
                         self._close_interval(s, st, op.at)
                         self._open_interval(s, st, op.workout, op.round, op.at)
+                    elif isinstance(op, _StartRest):
+                        if st.session_id is not None and st.rest_started is None:
+                            st.rest_started = op.at
                     elif isinstance(op, _RelabelInterval):
                         self._write_rows(s, rows)
                         if st.session_id is not None:
@@ -618,6 +645,7 @@ class SessionRecorder:
             return
         if ev.kind in ("rep", "no_rep"):
             valid = ev.kind == "rep"
+            full = valid and ev.extra.get("full", True) is not False
             rows.append(
                 {
                     "session_id": st.session_id,
@@ -631,12 +659,17 @@ class SessionRecorder:
                     "side": ev.side,
                     "valid": valid,
                     "reason": ev.reason,
+                    "full": full,
                     "recorded_at": op.at,
                     "similarity": ev.similarity,
                     "deviation": ev.deviation,
                 }
             )
             st.next_rep += 1
+            st.s_attempts += 1
+            st.i_attempts += 1
+            st.s_full += full
+            st.i_full += full
             if valid:
                 st.s_reps += 1
                 st.i_reps += 1
@@ -677,6 +710,7 @@ class SessionRecorder:
                 started_at=op.started_at,
                 updated_at=op.started_at,
                 t0=op.t0,
+                counting=op.counting,
                 status="open",
                 duration_s=0.0,
                 reps=0,
@@ -708,8 +742,9 @@ class SessionRecorder:
             .returning(Interval.id)
         ).scalar_one()
         st.interval_started = at
+        st.rest_started = None
         st.interval_first_rep = st.next_rep
-        st.i_reps = st.i_no_reps = st.i_faults = 0
+        st.i_reps = st.i_no_reps = st.i_faults = st.i_attempts = st.i_full = 0
         st.i_hold = None
 
     def _relabel_interval(self, s, st: _State, op: _RelabelInterval, rows: list[dict]) -> None:
@@ -721,8 +756,11 @@ class SessionRecorder:
         st.s_reps -= st.i_reps
         st.s_no_reps -= st.i_no_reps
         st.s_faults -= st.i_faults
-        st.i_reps = st.i_no_reps = st.i_faults = 0
+        st.s_attempts -= st.i_attempts
+        st.s_full -= st.i_full
+        st.i_reps = st.i_no_reps = st.i_faults = st.i_attempts = st.i_full = 0
         st.i_hold = None
+        st.rest_started = None  # the corrected interval is counted again: its work goes on
         st.next_rep = st.interval_first_rep
         for ev in op.events:
             self._apply_event(st, _Event(ev, op.at), rows)
@@ -761,11 +799,14 @@ class SessionRecorder:
 
     @staticmethod
     def _interval_totals(st: _State, at: datetime) -> dict:
+        rest = st.rest_started
         return {
             "duration_s": max(0.0, (at - st.interval_started).total_seconds()),
+            "work_s": None if rest is None else max(0.0, (rest - st.interval_started).total_seconds()),
             "reps": st.i_reps,
             "no_reps": st.i_no_reps,
             "faults": st.i_faults,
+            "attempts": st.i_attempts,
             "hold_s": st.i_hold,
         }
 
@@ -776,5 +817,7 @@ class SessionRecorder:
             "reps": st.s_reps,
             "no_reps": st.s_no_reps,
             "faults": st.s_faults,
+            "attempts": st.s_attempts,
+            "full_reps": st.s_full,
             "hold_s": (st.s_hold_closed + (st.i_hold or 0.0)) if st.s_has_hold else None,
         }

@@ -31,21 +31,22 @@ def recover_open_sessions(store: Store) -> list[int]:
                     Rep.interval_id,
                     func.sum(case((Rep.valid, 1), else_=0)),
                     func.sum(case((Rep.valid, 0), else_=1)),
+                    func.sum(case((Rep.full, 1), else_=0)),
                 )
                 .where(Rep.session_id == sid)
                 .group_by(Rep.interval_id)
             ).all()
-            counts = {iid: (int(r or 0), int(n or 0)) for iid, r, n in per_interval}
+            counts = {iid: (int(r or 0), int(n or 0), int(f or 0)) for iid, r, n, f in per_interval}
             intervals = s.execute(
                 select(Interval.id, Interval.started_at, Interval.ended_at, Interval.hold_s, Interval.faults)
                 .where(Interval.session_id == sid)
                 .order_by(Interval.index)
             ).all()
-            reps = no_reps = faults = 0
+            reps = no_reps = faults = full = 0
             hold = None
             for iid, i_started, i_ended, i_hold, i_faults in intervals:
-                r, n = counts.get(iid, (0, 0))
-                reps, no_reps, faults = reps + r, no_reps + n, faults + (i_faults or 0)
+                r, n, f = counts.get(iid, (0, 0, 0))
+                reps, no_reps, faults, full = reps + r, no_reps + n, faults + (i_faults or 0), full + f
                 if i_hold is not None:
                     hold = (hold or 0.0) + i_hold
                 end = i_ended or updated_at
@@ -55,6 +56,7 @@ def recover_open_sessions(store: Store) -> list[int]:
                     .values(
                         reps=r,
                         no_reps=n,
+                        attempts=r + n,
                         ended_at=end,
                         duration_s=max(0.0, (end - i_started).total_seconds()),
                     )
@@ -68,6 +70,8 @@ def recover_open_sessions(store: Store) -> list[int]:
                     duration_s=max(0.0, (updated_at - started_at).total_seconds()),
                     reps=reps,
                     no_reps=no_reps,
+                    attempts=reps + no_reps,
+                    full_reps=full,
                     faults=faults,
                     hold_s=hold,
                 )

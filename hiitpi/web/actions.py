@@ -38,6 +38,8 @@ class ActionResult:
     message: str
     session: str | None = None
     player: str | None = None
+    #: the session's id in the history (the one every page, URL and command uses)
+    store_id: int | None = None
 
 
 def add_player(store: Store, name: object) -> ActionResult:
@@ -50,7 +52,13 @@ def add_player(store: Store, name: object) -> ActionResult:
     return ActionResult(True, f"Added {row.name}.", player=row.name)
 
 
-def start_session(reader: LiveReader, catalog: Catalog, player: object, workout: object) -> ActionResult:
+#: What the page's counting choice may be: the convention's name → what the page calls it.
+COUNTING_CHOICES = {"judge": "Full reps only", "attempts": "Every attempt"}
+
+
+def start_session(
+    reader: LiveReader, catalog: Catalog, player: object, workout: object, counting: object = None
+) -> ActionResult:
     try:
         name = clean_player_name(player if player is not None else "")
     except InvalidInput as exc:
@@ -58,8 +66,15 @@ def start_session(reader: LiveReader, catalog: Catalog, player: object, workout:
     canonical, problem = _startable(catalog, workout)
     if problem:
         return ActionResult(False, problem)
+    if counting in (None, ""):
+        counting = None
+    elif counting not in COUNTING_CHOICES:
+        shown = str(counting)[:20]
+        return ActionResult(
+            False, f"Unknown counting '{shown}': pick 'judge' (full reps only) or 'attempts'."
+        )
     try:  # whether a start is allowed now is the engine's call (one session per camera)
-        cid = reader.send_command("start", player=name, workout=canonical)
+        cid = reader.send_command("start", player=name, workout=canonical, counting=counting)
         answer = reader.wait_command(cid, COMMAND_TIMEOUT_S)
     except CommandRejected as exc:
         return ActionResult(False, _sentence(str(exc)))
@@ -74,10 +89,17 @@ def start_session(reader: LiveReader, catalog: Catalog, player: object, workout:
     if not ok:
         return ActionResult(False, _sentence(message or "the engine refused to start"))
     try:
-        session = reader.live_state().session or None
+        live = reader.live_state()
+        session, store_id = live.session or None, live.store_id
     except redis.RedisError:
-        session = None
-    return ActionResult(True, message or f"Started {canonical} for {name}.", session=session, player=name)
+        session, store_id = None, None
+    return ActionResult(
+        True,
+        message or f"Started {catalog.title(canonical)} for {name}.",
+        session=session,
+        player=name,
+        store_id=store_id,
+    )
 
 
 def _startable(catalog: Catalog, name: object) -> tuple[str, str]:
@@ -91,8 +113,8 @@ def _startable(catalog: Catalog, name: object) -> tuple[str, str]:
     try:
         rule, program = catalog.resolve(name)
     except UnknownNameError:
-        known = ", ".join(sorted(catalog.workouts)) or "(none loaded)"
-        return "", f"Unknown workout '{name.strip()}': pick one from the list ({known})."
+        known = ", ".join(catalog.title(n) for n in catalog.names()) or "(none loaded)"
+        return "", f"Unknown workout '{name.strip()[:40]}': pick one from the list ({known})."
     return (program.name if program else rule.name), ""
 
 

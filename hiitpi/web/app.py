@@ -17,9 +17,11 @@ Everything except ``settings`` is optional: without ``store`` one is opened from
 engine's `MjpegBroadcaster` when it runs in this process; ``coach_snapshot(session_id)`` returns
 the coach's live text for a session being summarised; ``coach`` is the appliance's `CoachWorker`
 (the chat queues on it and shares its model; without one, and with [coach] enabled, the
-dashboard starts its own on the first question); ``health`` is a `HealthMonitor`; ``uploads`` the
-appliance's `UploadWorker` (sent videos are queued for it);
-``teach_source`` is the engine's `hiitpi.teach.live.PoseTap` (teaching from the camera). When
+dashboard starts its own on the first question); ``summaries`` the appliance's
+`hiitpi.coach.summaries.Summaries` (made on ``coach`` when not given: the session page's "Write
+the summary"); ``health`` is a `HealthMonitor`; ``uploads`` the appliance's `UploadWorker`
+(sent videos are queued for it); ``teach_source`` is the engine's
+`hiitpi.teach.live.PoseTap` (teaching from the camera). When
 `hiitpi.web.auth` / `hiitpi.web.health` exist their hooks are installed on the Flask server.
 """
 
@@ -46,6 +48,7 @@ def create_app(
     coach=None,
     health=None,
     uploads=None,
+    summaries=None,
     auth: bool = True,
     teach_source=None,
 ):
@@ -89,6 +92,13 @@ def create_app(
     )
     wc.chat = _chat_service(settings, wc, coach)
     wc.uploads = uploads
+    if summaries is None and coach is not None:  # the page can ask the worker for a summary itself
+        from hiitpi.coach.summaries import Summaries
+
+        summaries = Summaries(store, coach, titles=lambda name: wc.catalog.get().title(name))
+    wc.summaries = summaries
+    if coach_snapshot is None and summaries is not None:
+        wc.coach_snapshot = summaries.snapshot
     wc.teach_source = teach_source  # the engine's pose stream, for teaching from the camera
     server = app.server
     from hiitpi.web.callguard import install_callback_guard

@@ -29,6 +29,9 @@ class WebContext:
     uploads: Any = None
     #: the health report (`HealthMonitor.report`) when installed
     health_report: Callable[[], dict] | None = None
+    #: the summaries on the coach worker (`hiitpi.coach.summaries.Summaries`): the page asks for
+    #: one (a recovered session has none); None when [coach] is off
+    summaries: Any = None
     #: the engine's pose stream for teaching from the camera (`hiitpi.teach.live.PoseTap`), or None
     teach_source: Any = None
     #: taught workouts waiting to be saved (`hiitpi.web.teach.Drafts`)

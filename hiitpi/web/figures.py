@@ -1,17 +1,22 @@
 """Plotly figures for the dashboard: pure functions of plain data, tested directly.
 
 Nothing here touches Redis, the database or Dash callbacks. The live charts are built once
-(`live_reps_figure`, `live_pose_figure`) and then drawn on by the page's script (Plotly's own
-restyle/extendTraces: the session so far, then each new point), never sent again.
+(`live_reps_figure`, `live_rep_time_figure`) and then drawn on by the page's script (Plotly's own
+restyle/extendTraces: the session so far, then each new attempt), never sent again.
+
+Made to be read on a phone (390 px): a chart's title is the card's heading on the page, not
+inside the figure; a legend sits in its own row above the plot, never over an axis title; axis
+titles are one or two words; names are the catalogue's titles (``titles``), never rules names.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import plotly.graph_objects as go
 
+from hiitpi.referee.catalog import pretty_name
 from hiitpi.store.queries import IntervalRow, RepRow, WeekRow
 
 COLORS = {
@@ -26,23 +31,36 @@ COLORS = {
     "rest": "rgba(148,163,184,0.12)",
 }
 _WORKOUT_PALETTE = ["#22c55e", "#38bdf8", "#f97316", "#a78bfa", "#facc15", "#f472b6", "#2dd4bf", "#fb7185"]
+#: Above this many intervals a band is labelled with its round only ("1", "2"...), once per round.
+MAX_INTERVAL_LABELS = 4
+
+Titles = Callable[[str], str]
 
 
-def _base_layout(title: str | None = None, *, height: int = 260, **extra: Any) -> dict:
+def _base_layout(*, height: int = 240, legend: bool = False, **extra: Any) -> dict:
     layout = dict(
         template="plotly_dark",
         paper_bgcolor="rgba(0,0,0,0)",
         plot_bgcolor="rgba(0,0,0,0)",
-        font=dict(size=14, color=COLORS["text"]),
-        margin=dict(l=44, r=12, t=36 if title else 8, b=40),
+        font=dict(size=13, color=COLORS["text"]),
+        # room for the axis titles; a legend gets a row of its own above the plot
+        margin=dict(l=52, r=12, t=34 if legend else 10, b=46),
         height=height,
-        showlegend=False,
+        showlegend=legend,
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="left", x=0, font=dict(size=12)),
         uirevision="keep",  # zoom/pan survive updates
-        xaxis=dict(gridcolor=COLORS["grid"], zeroline=False),
-        yaxis=dict(gridcolor=COLORS["grid"], zeroline=False, rangemode="tozero"),
+        xaxis=dict(gridcolor=COLORS["grid"], zeroline=False, automargin=True),
+        yaxis=dict(gridcolor=COLORS["grid"], zeroline=False, rangemode="tozero", automargin=True),
     )
-    if title:
-        layout["title"] = dict(text=title, x=0.02, font=dict(size=15))
+    for axis in ("xaxis", "yaxis"):
+        if axis in extra:
+            layout[axis] = {**layout[axis], **extra.pop(axis)}
+    for axis in ("xaxis_title", "yaxis_title"):
+        if axis in extra:
+            layout[axis.split("_")[0]] = {
+                **layout[axis.split("_")[0]],
+                "title": dict(text=extra.pop(axis), standoff=6),
+            }
     layout.update(extra)
     return layout
 
@@ -59,60 +77,68 @@ def workout_color(workout: str, workouts: Sequence[str]) -> str:
 
 
 def live_reps_figure(points: Iterable[tuple[float, int]] = ()) -> go.Figure:
-    """Reps over time (elapsed s → count) as a step line; trace 0, grown by extendData."""
+    """The session's count over time: counted reps (trace 0, a step line: seconds → count over
+    the whole session) and no-reps (trace 1, crosses at the count they did not raise, with the
+    reason). The page grows both with extendTraces."""
     pts = list(points)
     fig = go.Figure(
-        go.Scatter(
-            x=[p[0] for p in pts],
-            y=[p[1] for p in pts],
-            mode="lines+markers",
-            line=dict(shape="hv", color=COLORS["rep"], width=3),
-            marker=dict(size=7),
-            name="reps",
-            hovertemplate="%{x:.1f} s: %{y} reps<extra></extra>",
-        )
+        [
+            go.Scatter(
+                x=[p[0] for p in pts],
+                y=[p[1] for p in pts],
+                mode="lines+markers",
+                line=dict(shape="hv", color=COLORS["rep"], width=3),
+                marker=dict(size=7),
+                name="counted",
+                hovertemplate="%{x:.0f} s: %{y} reps<extra></extra>",
+            ),
+            go.Scatter(
+                x=[],
+                y=[],
+                mode="markers",
+                marker=dict(symbol="x", size=11, color=COLORS["no_rep"], line=dict(width=2)),
+                name="no-rep",
+                text=[],
+                hovertemplate="%{x:.0f} s: no-rep, %{text}<extra></extra>",
+            ),
+        ]
     )
     fig.update_layout(
-        **_base_layout(
-            "Reps", xaxis_title="seconds", yaxis=dict(rangemode="tozero", gridcolor=COLORS["grid"])
-        )
+        **_base_layout(legend=True, xaxis_title="seconds", yaxis_title="reps", yaxis=dict(rangemode="tozero"))
     )
     return fig
 
 
-def live_pose_figure(points: Iterable[tuple[float, float | None, float | None]] = ()) -> go.Figure:
-    """Pose score (trace 0, left axis 0..1) and inference ms (trace 1, right axis) over elapsed s."""
-    pts = list(points)
-    x = [p[0] for p in pts]
+def live_rep_time_figure() -> go.Figure:
+    """How long each attempt took (attempt number → seconds): counted reps (trace 0) and no-reps
+    (trace 1), so slowing down shows as the bars grow. The page grows both with extendTraces."""
     fig = go.Figure(
         [
-            go.Scatter(
-                x=x,
-                y=[p[1] for p in pts],
-                mode="lines",
-                line=dict(color=COLORS["score"], width=2),
-                name="pose score",
-                hovertemplate="score %{y:.2f}<extra></extra>",
+            go.Bar(
+                x=[],
+                y=[],
+                name="counted",
+                marker_color=COLORS["rep"],
+                hovertemplate="attempt %{x}: %{y:.1f} s<extra></extra>",
             ),
-            go.Scatter(
-                x=x,
-                y=[p[2] for p in pts],
-                mode="lines",
-                line=dict(color=COLORS["infer"], width=1.5),
-                name="inference ms",
-                yaxis="y2",
-                hovertemplate="%{y:.1f} ms<extra></extra>",
+            go.Bar(
+                x=[],
+                y=[],
+                name="no-rep",
+                marker_color=COLORS["no_rep"],
+                hovertemplate="attempt %{x}: %{y:.1f} s (no-rep)<extra></extra>",
             ),
         ]
     )
     fig.update_layout(
         **_base_layout(
-            "Pose score / inference ms",
-            showlegend=True,
-            legend=dict(orientation="h", y=-0.25, x=0),
-            yaxis=dict(range=[0, 1], gridcolor=COLORS["grid"], title="score"),
-            yaxis2=dict(overlaying="y", side="right", rangemode="tozero", showgrid=False, title="ms"),
-            xaxis_title="seconds",
+            legend=True,
+            xaxis_title="attempt",
+            yaxis_title="seconds",
+            barmode="overlay",
+            bargap=0.15,
+            # from the first attempt (its 0 would sit on the y axis's 0), whole numbers only
+            xaxis=dict(autorangeoptions=dict(minallowed=0.4), tickformat="d"),
         )
     )
     return fig
@@ -121,10 +147,22 @@ def live_pose_figure(points: Iterable[tuple[float, float | None, float | None]] 
 # --- one session ----------------------------------------------------------------------------------
 
 
-def rep_timeline_figure(reps: Sequence[RepRow], intervals: Sequence[IntervalRow] = ()) -> go.Figure:
+def interval_label(iv: IntervalRow, n_intervals: int, title: Titles) -> str | None:
+    """A band's label: the workout and round with few intervals, else the round number once per
+    round (at its first interval) — what stays readable at phone width."""
+    if n_intervals <= MAX_INTERVAL_LABELS:
+        return title(iv.workout) + (f" · {iv.round}" if iv.round else "")
+    return None
+
+
+def rep_timeline_figure(
+    reps: Sequence[RepRow], intervals: Sequence[IntervalRow] = (), titles: Titles = pretty_name
+) -> go.Figure:
     """Running count against seconds into the session; no-reps marked with their reason.
 
-    With a program, each interval is a shaded band labelled with its workout and round.
+    With a program, each interval's work is a shaded band in its workout's colour (its rest left
+    clear), labelled with the workout with few intervals, else with its round once per round; a
+    legend names the workouts.
     """
     valid = [r for r in reps if r.valid]
     bad = [r for r in reps if not r.valid]
@@ -140,8 +178,9 @@ def rep_timeline_figure(reps: Sequence[RepRow], intervals: Sequence[IntervalRow]
             line=dict(shape="hv", color=COLORS["rep"], width=3),
             marker=dict(size=[0] + [8] * len(valid)),
             name="reps",
-            customdata=[[None, None]] + [[r.workout, r.index] for r in valid],
+            customdata=[[""]] + [[titles(r.workout)] for r in valid],
             hovertemplate="%{x:.1f} s — rep %{y}<extra>%{customdata[0]}</extra>",
+            showlegend=False,
         )
     ]
     if bad:
@@ -158,15 +197,17 @@ def rep_timeline_figure(reps: Sequence[RepRow], intervals: Sequence[IntervalRow]
                 hovertemplate="%{x:.1f} s — no-rep: %{text}<extra></extra>",
             )
         )
-    fig = go.Figure(traces)
     shapes, annotations = [], []
+    legend = bool(bad)
     if len(intervals) > 1:
         # intervals carry wall-clock times; the first one starts with the session
         workouts = list(dict.fromkeys(i.workout for i in intervals))
         base = intervals[0].started_at
+        seen_rounds: set[int | None] = set()
         for iv in intervals:
             x0 = (iv.started_at - base).total_seconds()
-            x1 = x0 + iv.duration_s
+            x1 = x0 + iv.active_s
+            color = workout_color(iv.workout, workouts)
             shapes.append(
                 dict(
                     type="rect",
@@ -176,35 +217,55 @@ def rep_timeline_figure(reps: Sequence[RepRow], intervals: Sequence[IntervalRow]
                     x1=x1,
                     y0=0,
                     y1=1,
-                    fillcolor=workout_color(iv.workout, workouts),
-                    opacity=0.10,
+                    fillcolor=color,
+                    opacity=0.14,
                     line_width=0,
                     layer="below",
                 )
             )
-            label = iv.workout + (f" r{iv.round}" if iv.round else "")
-            annotations.append(
-                dict(
-                    x=(x0 + x1) / 2,
-                    y=1.0,
-                    xref="x",
-                    yref="paper",
-                    text=label,
-                    showarrow=False,
-                    font=dict(size=11),
-                    yanchor="bottom",
+            label = interval_label(iv, len(intervals), titles)
+            if label is None and iv.round is not None and iv.round not in seen_rounds:
+                label = str(iv.round)
+            seen_rounds.add(iv.round)
+            if label:
+                annotations.append(
+                    dict(
+                        x=x0,
+                        y=1.0,
+                        xref="x",
+                        yref="paper",
+                        xanchor="left",
+                        text=label,
+                        showarrow=False,
+                        font=dict(size=11),
+                        yanchor="bottom",
+                    )
+                )
+        for wk in workouts:  # the legend's key to the band colours
+            traces.append(
+                go.Scatter(
+                    x=[None],
+                    y=[None],
+                    mode="markers",
+                    marker=dict(symbol="square", size=12, color=workout_color(wk, workouts), opacity=0.6),
+                    name=titles(wk),
+                    hoverinfo="skip",
                 )
             )
-    fig.update_layout(
-        **_base_layout(
-            "Rep timeline",
-            height=300,
-            xaxis_title="seconds into the session",
-            yaxis_title="reps",
-            shapes=shapes,
-            annotations=annotations,
-        )
+        legend = True
+    fig = go.Figure(traces)
+    layout = _base_layout(
+        height=280,
+        legend=legend,
+        xaxis_title="seconds",
+        yaxis_title="reps",
+        shapes=shapes,
+        annotations=annotations,
     )
+    if annotations:  # the round labels get a row above the plot, the legend one above them
+        layout["margin"]["t"] = 56 if legend else 26
+        layout["legend"]["y"] = 1.12
+    fig.update_layout(**layout)
     return fig
 
 
@@ -218,14 +279,14 @@ def tut_figure(reps: Sequence[RepRow]) -> go.Figure:
             go.Bar(
                 x=x,
                 y=[r.eccentric_s for r in valid],
-                name="lowering (eccentric)",
+                name="down (lowering)",
                 marker_color=COLORS["ecc"],
                 hovertemplate="rep %{x}: %{y:.2f} s down<extra></extra>",
             ),
             go.Bar(
                 x=x,
                 y=[r.concentric_s for r in valid],
-                name="lifting (concentric)",
+                name="up (lifting)",
                 marker_color=COLORS["con"],
                 hovertemplate="rep %{x}: %{y:.2f} s up<extra></extra>",
             ),
@@ -243,11 +304,9 @@ def tut_figure(reps: Sequence[RepRow]) -> go.Figure:
     fig = go.Figure(traces)
     fig.update_layout(
         **_base_layout(
-            "Time under tension per rep",
-            height=280,
+            height=260,
             barmode="stack",
-            showlegend=len(traces) > 1,
-            legend=dict(orientation="h", y=-0.3, x=0),
+            legend=len(traces) > 1,
             xaxis_title="rep",
             yaxis_title="seconds",
         )
@@ -274,7 +333,6 @@ def similarity_figure(reps: Sequence[RepRow]) -> go.Figure | None:
     )
     fig.update_layout(
         **_base_layout(
-            "Form: each rep against the reference",
             height=280,
             xaxis_title="rep",
             yaxis_title="similarity",
@@ -287,38 +345,36 @@ def similarity_figure(reps: Sequence[RepRow]) -> go.Figure | None:
 # --- trends ---------------------------------------------------------------------------------------
 
 
-def weekly_trends_figure(weeks: Sequence[WeekRow]) -> go.Figure:
-    """Reps per week, one bar colour per workout, stacked."""
-    workouts = sorted({w.workout for w in weeks})
+def weekly_trends_figure(weeks: Sequence[WeekRow], titles: Titles = pretty_name) -> go.Figure:
+    """Reps per week, one bar colour per workout (its title), stacked."""
+    workouts = sorted({w.workout for w in weeks}, key=lambda w: titles(w).lower())
     traces = []
     for wk in workouts:
         rows = [w for w in weeks if w.workout == wk]
+        name = titles(wk)
         traces.append(
             go.Bar(
                 x=[w.week.isoformat() for w in rows],
                 y=[w.reps for w in rows],
-                name=wk,
+                name=name,
                 marker_color=workout_color(wk, workouts),
                 customdata=[[w.sessions, w.best_reps, round(w.active_s / 60, 1)] for w in rows],
                 hovertemplate=(
                     "week of %{x}: %{y} reps<br>%{customdata[0]} sessions, best %{customdata[1]},"
-                    " %{customdata[2]} min<extra>" + wk + "</extra>"
+                    " %{customdata[2]} min<extra>" + name + "</extra>"
                 ),
             )
         )
     fig = go.Figure(traces)
     fig.update_layout(
         **_base_layout(
-            "Reps per week",
             height=300,
             barmode="stack",
-            showlegend=len(workouts) > 1,
-            legend=dict(orientation="h", y=-0.35, x=0),
+            legend=len(workouts) > 1,
             # ISO dates sort as text: weeks left to right whatever order the traces list them in
-            xaxis=dict(
-                type="category", categoryorder="category ascending", gridcolor=COLORS["grid"], tickangle=-45
-            ),
-            yaxis_title="reps per week (from Monday)",
+            xaxis=dict(type="category", categoryorder="category ascending", tickangle=-45),
+            xaxis_title="week (from Monday)",
+            yaxis_title="reps",
         )
     )
     return fig

@@ -19,6 +19,7 @@ from typing import Any
 import redis
 
 from hiitpi.live.contract import ENTRY_EVENT, ENTRY_SAMPLE, LiveEntry, LiveKeys, LiveState
+from hiitpi.referee.catalog import Catalog, phase_title, pretty_name
 from hiitpi.referee.programs import Program
 
 log = logging.getLogger(__name__)
@@ -55,11 +56,34 @@ def captured_at(sample: LiveEntry) -> float | None:
     return sample.wall - (total_ms + (infer_ms(sample.stages) or 0.0)) / 1000.0
 
 
-def program_position(program: Program | None, state: dict[str, str]) -> dict[str, Any] | None:
+def _title_of(catalog: Catalog | None) -> Callable[[str], str]:
+    from hiitpi.referee.programs import ANY
+
+    base = catalog.title if catalog is not None else pretty_name
+    # a free circuit's block of "any": whatever is done, recognised as auto mode does
+    return lambda name: "Any workout" if name == ANY else base(name)
+
+
+def program_position(
+    program: Program | None, state: dict[str, str], catalog: Catalog | None = None
+) -> dict[str, Any] | None:
+    """Where the program is: round, the interval (work segments counted over the whole program),
+    seconds left, what comes next; names as titles (``workout``/``next`` stay the rules names)."""
     if program is None:
         return None
+    title = _title_of(catalog)
     elapsed = _f(state.get("program_elapsed")) or _f(state.get("elapsed")) or 0.0
     pos = program.position(elapsed)
+    seg = pos.segment
+    works = program.work_segments
+    done_works = sum(1 for w in works if w.start_s <= seg.start_s)
+    after = program.timeline[seg.index + 1] if seg.index + 1 < len(program.timeline) else None
+    if after is None:
+        nxt = "the end"
+    elif after.kind == "rest":
+        nxt = f"rest {after.duration_s:g} s"
+    else:
+        nxt = title(after.workout)
     return {
         "name": program.name,
         "title": program.title,
@@ -67,8 +91,31 @@ def program_position(program: Program | None, state: dict[str, str]) -> dict[str
         "rounds": pos.rounds,
         "kind": pos.kind,
         "workout": pos.workout,
+        "workout_title": title(pos.workout),
+        "interval": max(1, done_works),
+        "intervals": len(works),
+        "next": None if after is None else "rest" if after.kind == "rest" else after.workout,
+        "next_title": nxt,
         "remaining": round(pos.remaining_s, 1),
+        "duration": seg.duration_s,
         "done": pos.done,
+    }
+
+
+def labels(live: LiveState, catalog: Catalog | None = None) -> dict[str, str]:
+    """What the page reads instead of internal names: the session's title (the program's, else
+    the workout's), the current workout's and the phase's."""
+    title = _title_of(catalog)
+    if live.program or live.workout:
+        what = title(live.program or live.workout)
+    else:
+        what = "Auto mode" if live.auto else ""  # auto mode before its first recognised rep
+    return {
+        "what": what,
+        "workout": title(live.workout) if live.workout else "",
+        "phase": "Rest" if live.phase == "rest" else phase_title(live.phase),
+        # auto mode: the recognised workout and the correction choices, by title
+        "recognised": title(live.recognised) if live.recognised else "",
     }
 
 
@@ -77,6 +124,7 @@ def build_message(
     entries: Sequence[LiveEntry],
     *,
     program: Program | None = None,
+    catalog: Catalog | None = None,
     last_chart_t: float | None = None,
     chart_every_s: float = 1.0 / CHART_POINTS_PER_S,
 ) -> tuple[dict[str, Any], float | None]:
@@ -118,6 +166,10 @@ def build_message(
         if e.type != ENTRY_EVENT or e.kind not in EVENT_KINDS:
             continue
         ev = {"kind": e.kind, "count": e.count, "session": e.session, "t": rel(e.ts)}
+        if e.kind in ("rep", "no_rep"):
+            ev["dur"] = _duration(e.data)
+        if e.kind == "rep" and e.data.get("extra", {}).get("full") is False:
+            ev["partial"] = True
         if e.kind in ("rep", "no_rep") and e.data.get("similarity") is not None:
             ev["similarity"], ev["deviation"] = e.data["similarity"], e.data.get("deviation")
         if e.kind in ("no_rep", "fault"):
@@ -128,12 +180,13 @@ def build_message(
         elif e.kind == "status":
             ev["message"] = e.data.get("message")
         events.append(ev)
-    msg: dict[str, Any] = {"state": st, "points": points, "events": events}
-    pos = program_position(program, state)
+    msg: dict[str, Any] = {"state": st, "labels": labels(live, catalog), "points": points, "events": events}
+    pos = program_position(program, state, catalog)
     if pos is not None:
         msg["program"] = pos
     if newest is not None:
         msg["seq"] = newest.seq
+        msg["score"] = None if newest.score is None else round(newest.score, 2)
         cap = captured_at(newest)
         if cap is not None:
             msg["captured"] = round(cap, 4)
@@ -154,31 +207,62 @@ WAITING = "Live view degraded: the live bus is back; waiting for the engine to r
 RESYNC = b""
 
 
+def _duration(data: dict[str, Any]) -> float | None:
+    try:
+        return round(float(data["t_end"]) - float(data["t_start"]), 3)
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRep:
+    """One attempt of a running session as the store has it (``t_end`` in the referee clock)."""
+
+    t_end: float
+    valid: bool
+    duration_s: float | None = None
+    reason: str | None = None
+
+
 def history_points(
-    stored: Sequence[tuple[float, int]], recent: Sequence[LiveEntry], session: str, t0: float
-) -> list[list[float]]:
-    """The session's reps so far as chart points ``[seconds into the session, count]``: the ones in
-    the store (``(t_end, count)`` in the referee clock) and the ones still only in the stream (the
-    store writes in batches), each once. Pure: tested directly."""
-    times = {round(t, 3): c for t, c in stored}
+    stored: Sequence[StoredRep],
+    recent: Sequence[LiveEntry],
+    session: str,
+    t0: float,
+    total: int | None = None,
+) -> list[list[Any]]:
+    """The session's attempts so far, for the live charts: ``[seconds into the session, the
+    session's count after it, its duration, 1 (counted) or 0 (a no-rep), the no-rep's reason]``.
+    The ones in the store and the ones still only in the stream (the store writes in batches) are
+    each taken once. The count runs over the whole session (every interval of a program); with
+    ``total`` (the state's count now) the newest counted rep is ``total`` even when the store is
+    behind and only the stream's tail is known. Pure: tested directly."""
+    seen: dict[tuple[float, int], tuple[float | None, str | None]] = {
+        (round(r.t_end, 3), int(r.valid)): (r.duration_s, r.reason) for r in stored
+    }
     for e in recent:
-        if e.type == ENTRY_EVENT and e.kind == "rep" and e.session == session and e.ts is not None:
-            times.setdefault(round(e.ts, 3), e.count or 0)
-    return [[round(t - t0, 3), c] for t, c in sorted(times.items())]
+        if e.type != ENTRY_EVENT or e.kind not in ("rep", "no_rep") or e.session != session or e.ts is None:
+            continue
+        key = (round(e.ts, 3), int(e.kind == "rep"))
+        seen.setdefault(key, (_duration(e.data), e.data.get("reason") or "no-rep" if not key[1] else None))
+    counted = sum(ok for _t, ok in seen)
+    n = max(0, (total if total is not None else counted) - counted)
+    out: list[list[Any]] = []
+    for (t, ok), (dur, why) in sorted(seen.items()):
+        n += ok
+        out.append([round(t - t0, 3), n, None if dur is None else round(dur, 3), ok, why if not ok else None])
+    return out
 
 
-def stored_rep_points(store: Any, store_id: int) -> list[tuple[float, int]]:
-    """(t_end, count within its interval) of every counted rep of a session in the store: what
-    the live chart shows, for the time a viewer was not watching (or Redis was away)."""
+def stored_reps(store: Any, store_id: int) -> list[StoredRep]:
+    """Every attempt of a session in the store, in order: what the live charts show for the time
+    a viewer was not watching (or Redis was away)."""
     from hiitpi.store.queries import session_detail
 
-    out: list[tuple[float, int]] = []
-    counts: dict[int, int] = {}
-    for rep in session_detail(store, store_id).reps:
-        if rep.valid:
-            counts[rep.interval_index] = counts.get(rep.interval_index, 0) + 1
-            out.append((rep.t_end, counts[rep.interval_index]))
-    return out
+    return [
+        StoredRep(r.t_end, r.valid, round(r.t_end - r.t_start, 3), r.reason)
+        for r in session_detail(store, store_id).reps
+    ]
 
 
 @dataclass(eq=False)
@@ -209,7 +293,8 @@ class LiveHub:
         keys: LiveKeys,
         *,
         programs: Callable[[], dict[str, Program]] = dict,
-        session_reps: Callable[[int], list[tuple[float, int]]] | None = None,
+        catalog: Callable[[], Catalog] | None = None,
+        session_reps: Callable[[int], list[StoredRep]] | None = None,
         block_ms: int = 1000,
         queue_size: int = 64,
         max_viewers: int = 200,
@@ -218,6 +303,7 @@ class LiveHub:
         self.url = url
         self.keys = keys
         self.programs = programs
+        self.catalog = catalog
         self.session_reps = session_reps
         self.block_ms = block_ms
         self.queue_size = queue_size
@@ -272,7 +358,8 @@ class LiveHub:
     # -- the sync message -----------------------------------------------------------------------
 
     async def sync(self) -> bytes:
-        """The state and the running session's reps so far, or why there is nothing to show."""
+        """The state and the session's reps so far (the running one, else the one that ended: its
+        result card stands beside its charts), or why there is nothing to show."""
         client = self._connect()
         for attempt in (1, 2):  # a second try: the first may get a pooled connection Redis closed
             try:
@@ -285,10 +372,10 @@ class LiveHub:
         recent = [LiveEntry.decode(i, f) for i, f in raw]
         if self.down is not None:
             return sse({"degraded": WAITING if not state else DEGRADED}).encode()
-        msg, _ = build_message(state, [], program=self._program(state))
+        msg, _ = build_message(state, [], program=self._program(state), catalog=self._catalog())
         live = LiveState.decode(state)
-        if live.running and live.t0 is not None:
-            stored: list[tuple[float, int]] = []
+        if live.session and live.t0 is not None:
+            stored: list[StoredRep] = []
             if live.store_id is not None and self.session_reps is not None:
                 try:
                     stored = await asyncio.to_thread(self.session_reps, live.store_id)
@@ -296,7 +383,7 @@ class LiveHub:
                     log.warning("live feed: no stored reps for session %s: %s", live.store_id, exc)
             msg["history"] = {
                 "session": live.session,
-                "reps": history_points(stored, recent[::-1], live.session, live.t0),
+                "reps": history_points(stored, recent[::-1], live.session, live.t0, live.total_reps),
             }
         msg["sent"] = round(time.time(), 4)
         return sse(msg).encode()
@@ -314,7 +401,19 @@ class LiveHub:
 
     def _program(self, state: dict[str, str]) -> Program | None:
         name = state.get("program") or ""
-        return self.programs().get(name) if name else None
+        if not name:
+            return None
+        cat = self._catalog()
+        return cat.programs.get(name) if cat is not None else self.programs().get(name)
+
+    def _catalog(self) -> Catalog | None:
+        if self.catalog is None:
+            return None
+        try:
+            return self.catalog()
+        except Exception as exc:  # the rules folder is read by the page too: it says what is wrong
+            log.warning("live feed: no catalogue for titles: %s", exc)
+            return None
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Read the live bus and fan it out until ``stopping`` is set; idle while nobody watches."""
@@ -361,7 +460,11 @@ class LiveHub:
                     self._broadcast(await self.sync())  # the same sync for all, read once
                     continue
                 msg, last_chart_t = build_message(
-                    state, entries, program=self._program(state), last_chart_t=last_chart_t
+                    state,
+                    entries,
+                    program=self._program(state),
+                    catalog=self._catalog(),
+                    last_chart_t=last_chart_t,
                 )
                 msg["sent"] = round(time.time(), 4)  # the page splits its latency: engine+feed | browser
                 if entries or not msg["events"]:

@@ -52,6 +52,19 @@ class Overlay:
 _SHADE = (np.arange(256) * 0.35).astype(np.uint8)
 
 
+def overlay_for(state) -> Overlay:
+    """The picture's text for a live state: the session's count (every interval of a program, as
+    the page shows it), the workout's and the phase's names for people (the font is ASCII only)."""
+    from hiitpi.referee.catalog import pretty_name
+
+    if not state.running:
+        return Overlay()
+    phase = "" if state.phase in ("", "-") else pretty_name(state.phase).lower()
+    return Overlay(
+        reps=state.total_reps, workout=pretty_name(state.workout) if state.workout else "", phase=phase
+    )
+
+
 def scaled_size(width: int, height: int, max_width: int) -> tuple[int, int]:
     if width <= max_width:
         return width, height
@@ -198,9 +211,7 @@ class MjpegBroadcaster:
         if self._clients == 0:
             return
         st = result.state
-        overlay = Overlay(
-            reps=st.reps if st.running else 0, workout=st.workout if st.running else "", phase=st.phase
-        )
+        overlay = overlay_for(st)
         self._drawn = (result.pose, overlay)
         if self.camera_encodes:
             return

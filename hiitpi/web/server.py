@@ -183,7 +183,7 @@ class WebServer:
         from hiitpi.live.contract import LiveKeys
         from hiitpi.web.asgi import build_asgi
         from hiitpi.web.connlimits import guarded_protocol
-        from hiitpi.web.livefeed import LiveHub, stored_rep_points
+        from hiitpi.web.livefeed import LiveHub, stored_reps
 
         s = self.settings
         ctx = self.ctx
@@ -193,8 +193,8 @@ class WebServer:
         self.hub = hub = LiveHub(
             s.redis.url,
             LiveKeys(s.redis.prefix),
-            programs=lambda: ctx.catalog.get().programs,
-            session_reps=lambda sid: stored_rep_points(ctx.store, sid),
+            catalog=ctx.catalog.get,
+            session_reps=lambda sid: stored_reps(ctx.store, sid),
             max_viewers=s.web.feed_max_viewers,
         )
         broadcaster = ctx.broadcaster()

@@ -1,15 +1,26 @@
 /* HIIT PI live page: follows /api/live/events (Server-Sent Events) and updates the page through
- * the DOM — big numbers, program countdown, flash on rep, no-rep reason, charts drawn with Plotly
- * (the session so far from the feed's history, then grown point by point), optional spoken cues
- * (speechSynthesis). It also measures frame captured → number shown (window.hiitpiMetrics) for
- * the browser test. */
+ * the DOM. While a session runs the page is a workout screen (the root gets `running`): the
+ * session's count, the interval countdown of a program, the phase, the last no-rep's reason and
+ * one Stop button; beeps (Web Audio) and spoken cues (speechSynthesis) at interval changes. When
+ * it ends, the result card links to the session's page. The charts are the session's: a viewer
+ * who joins late gets the session so far (the feed's `history`), a new session clears them.
+ * It also measures frame captured → number shown (window.hiitpiMetrics) for the browser tests,
+ * and records every cue it gives (metrics.cues). */
 (function () {
   "use strict";
-  var es = null, cur = { session: null, reps: null, noReps: null, programKey: null, lastRepT: null };
+  var es = null, cur = fresh();
   var broken = false;  // the feed failed since it last opened: the video is reloaded when it is back
-  var pendingReps = {}, pendingSeq = {}, observers = [], chartBuf = [], chartFlushed = 0;
-  var metrics = window.hiitpiMetrics = { rep: [], repsShown: [], frame: [], frameDom: [], toSent: [], toBrowser: [], messages: 0, errors: 0 };
+  var pendingReps = {}, pendingSeq = {}, observers = [];
+  var metrics = window.hiitpiMetrics = {
+    rep: [], repsShown: [], frame: [], frameDom: [], toSent: [], toBrowser: [], messages: 0, errors: 0, cues: []
+  };
   var WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"];
+  var NOREP_SHOW_MS = 6000;  // a no-rep's reason stays this long (and goes at a rest or a stop)
+
+  function fresh() {
+    return { session: null, reps: null, programKey: null, lastT: null, total: 0, attempts: 0,
+             running: null, norepAt: 0, beeped: null, banner: null };
+  }
 
   // The two live charts are drawn by Plotly directly (Plotly.restyle / extendTraces on the graph
   // the page already shows), not through Dash props: a chart operation waits until its graph is
@@ -21,14 +32,13 @@
   }
   function chart(fn) { chartOps.push(fn); later(flushCharts); }
   function flushCharts() {
-    var reps = graph("live-reps-graph"), pose = graph("live-pose-graph");
-    if (!reps || !pose) { return; }
+    var reps = graph("live-reps-graph"), times = graph("live-time-graph");
+    if (!reps || !times) { return; }
     var ops = chartOps; chartOps = [];
-    ops.forEach(function (fn) { try { fn(reps, pose); } catch (e) { metrics.errors += 1; } });
+    ops.forEach(function (fn) { try { fn(reps, times); } catch (e) { metrics.errors += 1; } });
   }
   // Numbers and banners change up to 30 times a second: they are written straight into the DOM
-  // (no callback ever outputs these elements, so React never overwrites them); only the charts
-  // and the session id go through Dash (set_props), a few times a second at most.
+  // (no callback ever outputs these elements, so React never overwrites them).
   function put(id, text) {
     var el = document.getElementById(id);
     if (el && el.textContent !== text) { el.textContent = text; }
@@ -44,26 +54,55 @@
   function me() {
     try { return JSON.parse(window.localStorage.getItem("me")) || {}; } catch (e) { return {}; }
   }
-  function speakOn() {
-    var box = document.querySelector("#speak input[type=checkbox]");
+  function soundOn(what) {
+    var box = document.querySelector("#sound input[value='" + what + "']");
     return !!(box && box.checked);
   }
-  function say(text) {
-    if (!speakOn() || !("speechSynthesis" in window)) { return; }
+
+  // --- cues: beeps (Web Audio) and speech -----------------------------------------------------
+  var audio = null;
+  function audioCtx() {
+    var AC = window.AudioContext || window.webkitAudioContext;
+    if (!AC) { return null; }
+    if (!audio) { try { audio = new AC(); } catch (e) { return null; } }
+    if (audio.state === "suspended") { audio.resume(); }
+    return audio;
+  }
+  // a phone plays sound only after a tap: any tap on the page unlocks it (Start is one)
+  document.addEventListener("pointerdown", function () { audioCtx(); }, { passive: true });
+  function beep(freq, ms, what) {
+    metrics.cues.push({ t: Date.now(), kind: "beep", what: what, freq: freq });
+    if (!soundOn("beeps")) { return; }
+    var ac = audioCtx();
+    if (!ac) { return; }
+    try {
+      var osc = ac.createOscillator(), gain = ac.createGain(), t = ac.currentTime;
+      osc.type = "sine"; osc.frequency.value = freq;
+      gain.gain.setValueAtTime(0.0001, t);
+      gain.gain.exponentialRampToValueAtTime(0.4, t + 0.01);
+      gain.gain.exponentialRampToValueAtTime(0.0001, t + ms / 1000);
+      osc.connect(gain); gain.connect(ac.destination);
+      osc.start(t); osc.stop(t + ms / 1000 + 0.02);
+    } catch (e) { /* no audio output */ }
+  }
+  function say(text, what) {
+    metrics.cues.push({ t: Date.now(), kind: "say", what: what, text: text });
+    if (!soundOn("speak") || !("speechSynthesis" in window)) { return; }
     try {
       var u = new SpeechSynthesisUtterance(text);
-      u.rate = 1.15;
+      u.rate = 1.1;
       window.speechSynthesis.cancel();
       window.speechSynthesis.speak(u);
     } catch (e) { /* no voice on this device */ }
   }
-  function flash(id, cls) {
+
+  function flash(id, c) {
     var el = document.getElementById(id);
     if (!el) { return; }
     el.classList.remove("flash", "flash-bad");
     void el.offsetWidth;  // restart the transition
-    el.classList.add(cls);
-    setTimeout(function () { el.classList.remove(cls); }, 350);
+    el.classList.add(c);
+    setTimeout(function () { el.classList.remove(c); }, 350);
   }
   function observeText(id, onChange) {
     var el = document.getElementById(id);
@@ -77,6 +116,64 @@
     if (list.length > 20000) { list.splice(0, list.length - 20000); }
   }
 
+  // --- the charts of the session ---------------------------------------------------------------
+  function clearCharts() {
+    chart(function (reps, times) {
+      window.Plotly.restyle(reps, { x: [[], []], y: [[], []], text: [[], []] }, [0, 1]);
+      window.Plotly.restyle(times, { x: [[], []], y: [[], []] }, [0, 1]);
+    });
+  }
+  // one attempt: [seconds into the session, count after it, its duration, 1 counted | 0 no-rep, reason]
+  function drawAttempts(items, replace) {
+    var rx = [], ry = [], nx = [], ny = [], nt = [], tx = [], ty = [], bx = [], by = [];
+    var start = replace ? 0 : cur.attempts - items.length;
+    items.forEach(function (a, i) {
+      var k = start + i + 1;
+      if (a[3]) { rx.push(a[0]); ry.push(a[1]); tx.push(k); ty.push(a[2]); }
+      else { nx.push(a[0]); ny.push(a[1]); nt.push(a[4] || "no-rep"); bx.push(k); by.push(a[2]); }
+    });
+    chart(function (reps, times) {
+      if (replace) {
+        window.Plotly.restyle(reps, { x: [rx, nx], y: [ry, ny], text: [[], nt] }, [0, 1]);
+        window.Plotly.restyle(times, { x: [tx, bx], y: [ty, by] }, [0, 1]);
+      } else {
+        window.Plotly.extendTraces(reps, { x: [rx, nx], y: [ry, ny], text: [[], nt] }, [0, 1], 5000);
+        window.Plotly.extendTraces(times, { x: [tx, bx], y: [ty, by] }, [0, 1], 5000);
+      }
+    });
+  }
+
+  // --- the page's two modes --------------------------------------------------------------------
+  function mode(running, st, lab) {
+    var root = document.getElementById("live-root");
+    if (root) {
+      var want = "live " + (running ? "running" : "idle") + (msgProgram ? " has-program" : "");
+      if (root.className !== want) { root.className = want; }
+    }
+    // the result card: the session that ended (its numbers stay in the state until the next)
+    if (!running && st.session && st.store_id) {
+      var counting = st.counting === "attempts";
+      cls("live-result", "card result");
+      put("live-result-title", (st.player || "") + " · " + (lab.what || ""));
+      put("live-result-reps", st.total_reps || "0");
+      put("live-result-label", counting ? "attempts" : "reps");
+      var sub = [fmtTime(st.elapsed)];
+      if (st.avg_pace) { sub.push("avg " + Number(st.avg_pace).toFixed(1) + "/min"); }
+      sub.push((st.total_no_reps || "0") + " no\u2011reps");  // a hyphen the line does not break at
+      sub.push(counting ? (st.full_reps || "0") + " full reps" : (st.total_attempts || "0") + " attempts");
+      put("live-result-sub", sub.join(" · "));
+      var link = document.getElementById("live-result-link");
+      var href = "/session/" + st.store_id;
+      if (link && link.getAttribute("href") !== href) {
+        link.setAttribute("href", href);
+        link.textContent = "Open session " + st.store_id + " ›";
+      }
+    } else {
+      cls("live-result", "card result hidden");
+    }
+  }
+  var msgProgram = null;
+
   function handle(msg) {
     metrics.messages += 1;
     if (msg.degraded) {
@@ -84,112 +181,145 @@
       return;
     }
     cls("live-degraded", "banner banner-warn hidden");
-    var st = msg.state || {};
+    var st = msg.state || {}, lab = msg.labels || {};
     var running = st.running === "1";
-    var what = msg.program ? msg.program.title : (st.program || st.workout || (st.auto === "1" ? "auto mode" : ""));
+    var counting = st.counting === "attempts";
+    var what = lab.what || (msg.program ? msg.program.title : "");
     var sid = st.session || "";
     var hist = msg.history && msg.history.session === sid ? msg.history.reps : null;
+    msgProgram = msg.program && running ? msg.program : null;
     if (sid !== cur.session) {  // a new session clears both charts
-      cur.session = sid; cur.reps = null; cur.noReps = null; cur.programKey = null; cur.lastRepT = null;
-      put("live-norep", ""); put("live-form", ""); chartBuf = [];
-      chart(function (reps, pose) {
-        window.Plotly.restyle(reps, { x: [[]], y: [[]] }, [0]);
-        window.Plotly.restyle(pose, { x: [[], []], y: [[], []] }, [0, 1]);
-      });
+      cur = fresh(); cur.session = sid;
+      put("live-norep", ""); put("live-form", "");
+      clearCharts();
     }
     if (hist) {
-      // the session so far (from the store: a phone that opens late, or the time Redis was away)
-      // replaces the reps chart, so it never shows a flat line and a jump
-      cur.lastRepT = hist.length ? hist[hist.length - 1][0] : null;
-      chart(function (reps) {
-        window.Plotly.restyle(reps, { x: [hist.map(function (q) { return q[0]; })], y: [hist.map(function (q) { return q[1]; })] }, [0]);
-      });
+      // the session so far (from the store and the stream: a phone that opens late, or the time
+      // Redis was away) replaces the charts, so they never show a flat line and a jump
+      cur.attempts = hist.length;
+      cur.lastT = hist.length ? hist[hist.length - 1][0] : null;
+      cur.total = 0;
+      hist.forEach(function (a) { if (a[3]) { cur.total = a[1]; } });
+      drawAttempts(hist, true);
     }
-    var reps = st.reps || "0";
+    var total = st.total_reps || "0";
     if (msg.captured) {
-      if (reps !== cur.reps) { pendingReps[reps] = msg.captured; }
+      if (total !== cur.reps) { pendingReps[total] = msg.captured; }
       if (msg.seq !== undefined) { pendingSeq[String(msg.seq)] = msg.captured; }
     }
-    if (reps !== cur.reps) {
-      put("live-reps", reps);
-      if (cur.reps !== null && Number(reps) > Number(cur.reps)) {
+    if (total !== cur.reps) {
+      put("live-reps", total);
+      if (cur.reps !== null && Number(total) > Number(cur.reps) && running) {
         flash("live-reps-box", "flash");
-        var n = Number(reps);
-        say(n <= 10 ? WORDS[n] : String(n));
+        var n = Number(total);
+        say(n <= 10 ? WORDS[n] : String(n), "count");
       }
-      cur.reps = reps;
+      cur.reps = total;
     }
-    var pace = st.pace ? Number(st.pace).toFixed(1) : "–";
-    put("live-pace", pace);
+    put("live-reps-label", counting ? "ATTEMPTS" : "REPS");
+    put("live-second-label", counting ? "FULL REPS" : "ATTEMPTS");
+    put("live-second", counting ? (st.full_reps || "0") : (st.total_attempts || "0"));
+    put("live-pace", running ? Number(st.pace || 0).toFixed(1) : "0.0");
+    put("live-avg", st.avg_pace ? Number(st.avg_pace).toFixed(1) : "–");
     put("live-elapsed", fmtTime(st.elapsed));
-    put("live-phase", st.phase || "–");
-    put("live-who", running ? (st.player + " · " + what)
-                            : (st.player ? "Last session: " + st.player + " · " + what : "No session running"));
-    var mine = me().session;
-    if (running && sid && mine !== sid) {
-      put("live-training", (st.player || "Someone") + " is training (" + what + ")");
-      cls("live-training", "banner banner-info");
-    } else {
-      cls("live-training", "banner banner-info hidden");
+    put("live-phase", running ? (lab.phase || "–") : "–");
+    put("live-who", running ? (st.player + " · " + what) : "No session running");
+    cur.banner = { running: running, sid: sid, player: st.player, what: what };
+    training();
+    program(msgProgram, st, lab);
+    mode(running, st, lab);
+    if (cur.running === true && !running) {  // it just ended: the reason of a no-rep goes too
+      put("live-norep", "");
+      beep(523, 600, "end"); say("Done. " + total + (counting ? " attempts." : " reps."), "end");
     }
-    var p = msg.program;
-    if (p && running) {
-      cls("live-program", "program " + p.kind);
-      var pw = p.workout === "any" ? (p.kind === "rest" ? "any workout" : (st.recognised || "any workout")) : p.workout;
-      put("live-program-phase", p.kind === "rest" ? "Rest · next " + pw : pw);
-      put("live-countdown", String(Math.ceil(p.remaining)));
-      put("live-round", "round " + p.round + "/" + p.rounds);
-      var key = p.round + ":" + p.kind;
-      if (cur.programKey !== null && key !== cur.programKey) {
-        if (p.kind === "rest") { say("rest"); }
-        else if (p.round === Math.ceil(p.rounds / 2) + (p.rounds % 2 ? 0 : 1)) { say("halfway. go"); }
-        else { say("go"); }
-      }
-      cur.programKey = key;
-    } else {
-      cls("live-program", "program hidden");
-    }
-    showAuto(st, running);
-    put("live-diag", "frame " + (msg.seq !== undefined ? msg.seq : "–") + " · " + (st.fps ? Number(st.fps).toFixed(0) : "–") + " fps");
+    showAuto(st, running, lab);
+    cur.running = running;
+    if (cur.norepAt && Date.now() - cur.norepAt > NOREP_SHOW_MS) { put("live-norep", ""); cur.norepAt = 0; }
+    var score = msg.score !== undefined && msg.score !== null ? " · pose " + Number(msg.score).toFixed(2) : "";
+    put("live-diag", "frame " + (msg.seq !== undefined ? msg.seq : "–") + " · " + (st.fps ? Number(st.fps).toFixed(0) : "–") + " fps" + score);
 
-    var repX = [], repY = [];
+    var fresh_ = [];
     (msg.events || []).forEach(function (e) {
       if (e.session && sid && e.session !== sid) { return; }
       if ((e.kind === "rep" || e.kind === "no_rep") && e.similarity !== undefined) {
         // the rep against the workout's reference: 0-100 and the part that was furthest off
         put("live-form", "Form " + Math.round(e.similarity) + "/100" + (e.deviation ? " · " + e.deviation + " off most" : ""));
       }
-      if (e.kind === "rep" && e.t !== null) {
-        if (cur.lastRepT !== null && e.t <= cur.lastRepT) { return; }  // on the chart already (history)
-        repX.push(e.t); repY.push(e.count); cur.lastRepT = e.t;
+      if ((e.kind === "rep" || e.kind === "no_rep") && e.t !== null && e.t !== undefined) {
+        if (cur.lastT !== null && e.t <= cur.lastT) { return; }  // on the chart already (history)
+        cur.lastT = e.t;
+        cur.attempts += 1;
+        if (e.kind === "rep") { cur.total += 1; }
+        fresh_.push([e.t, cur.total, e.dur, e.kind === "rep" ? 1 : 0, e.reason]);
       }
-      else if (e.kind === "no_rep" || e.kind === "fault") {
+      if (e.kind === "no_rep" || e.kind === "fault") {
         put("live-norep", (e.kind === "no_rep" ? "No rep: " : "") + e.reason);
+        cur.norepAt = Date.now();
         flash("live-reps-box", "flash-bad");
-        say(e.reason);
-      } else if (e.kind === "session_stop") { say("saved"); }
+        say(e.reason, "norep");
+      }
     });
     // Charts are redrawn after the numbers have been painted, never in the same task: a Plotly
     // redraw takes tens of ms on a phone and would hold the new count back.
-    if (repX.length) {
-      chart(function (reps) { window.Plotly.extendTraces(reps, { x: [repX], y: [repY] }, [0], 3000); });
+    if (fresh_.length) { drawAttempts(fresh_, false); }
+  }
+
+  // The interval of a program: what it is, the countdown (big), round and interval, what comes
+  // next; a beep in each of the last 3 seconds and a long one with a spoken cue at each change.
+  function program(p, st, lab) {
+    if (!p) {
+      cls("live-program", "program hidden");
+      put("live-interval-reps", "–");
+      return;
     }
-    (msg.points || []).forEach(function (q) { chartBuf.push(q); });
-    var now = Date.now();
-    if (chartBuf.length && now - chartFlushed >= 1000) {
-      var pts = chartBuf, xs = pts.map(function (q) { return q[0]; });
-      chartBuf = []; chartFlushed = now;
-      chart(function (reps, pose) {
-        window.Plotly.extendTraces(pose, { x: [xs, xs], y: [pts.map(function (q) { return q[1]; }), pts.map(function (q) { return q[2]; })] }, [0, 1], 3000);
-      });
+    var rest = p.kind === "rest";
+    cls("live-program", "program " + p.kind);
+    // a free circuit's block of "any": the workout auto mode recognised in it, once it has
+    var work = p.workout === "any" && lab.recognised ? lab.recognised : p.workout_title;
+    put("live-program-phase", rest ? "Rest" : "Work · " + work);
+    var left = Math.max(0, Math.ceil(p.remaining));
+    put("live-countdown", String(left));
+    put("live-round", "Round " + p.round + "/" + p.rounds + " · interval " + p.interval + "/" + p.intervals);
+    put("live-next", "Next: " + p.next_title);
+    put("live-interval-reps", rest ? "–" : (st.reps || "0"));
+    var key = p.round + ":" + p.interval + ":" + p.kind;
+    if (cur.programKey !== null && key !== cur.programKey) {
+      if (rest) {
+        put("live-norep", ""); cur.norepAt = 0;
+        beep(440, 500, "rest");
+        say("Rest. Next: " + p.next_title + ".", "rest");
+      } else {
+        beep(880, 500, "go");
+        var cue = p.workout_title + ". Go!";
+        if (p.round === p.rounds && p.interval === p.intervals) { cue = "Last one. " + cue; }
+        else if (p.interval === Math.floor(p.intervals / 2) + 1) { cue = "Halfway. " + cue; }
+        say(cue, "go");
+      }
+      cur.beeped = null;
+    }
+    cur.programKey = key;
+    if (left >= 1 && left <= 3 && p.remaining <= 3.05 && cur.beeped !== key + ":" + left) {
+      cur.beeped = key + ":" + left;
+      beep(660, 120, "countdown");
+    }
+  }
+  // "X is training": on every phone but the one that started it. Checked again on every tick: this
+  // phone learns its session from Start's answer, which can come after the state that shows it.
+  function training() {
+    var b = cur.banner;
+    if (b && b.running && b.sid && me().session !== b.sid) {
+      put("live-training", (b.player || "Someone") + " is training (" + b.what + ")");
+      cls("live-training", "banner banner-info");
+    } else {
+      cls("live-training", "banner banner-info hidden");
     }
   }
   // Auto mode: the recognised workout with its confidence, and the likeliest others as buttons
   var autoShown = "";
-  function showAuto(st, running) {
+  function showAuto(st, running, lab) {
     if (!(running && st.auto === "1")) { cls("live-auto", "auto hidden"); return; }
     cls("live-auto", "auto");
-    var what = st.recognised ? (st.recognised.replace(/_/g, " ") + " · " + Math.round(100 * Number(st.confidence || 0)) + " %")
+    var what = st.recognised ? ((lab.recognised || st.recognised) + " · " + Math.round(100 * Number(st.confidence || 0)) + " %")
                              : (st.phase === "rest" ? "Resting" : "Watching: start moving");
     put("live-auto-what", st.recognised ? "Recognised: " + what : what);
     var choices = st.choices || "";
@@ -208,8 +338,8 @@
 
   function open() {
     if (es) { return; }
-    cur = { session: null, reps: null, noReps: null, programKey: null, lastRepT: null };
-    chartBuf = []; chartOps = [];
+    cur = fresh();
+    chartOps = [];
     var mine = es = new EventSource("/api/live/events");
     es.onopen = function () {
       if (!broken) { return; }
@@ -274,5 +404,7 @@
     flushCharts();
     var onLive = !!document.getElementById("live-reps");
     if (onLive && !es) { open(); } else if (!onLive && es) { close(); }
+    if (onLive && cur.norepAt && Date.now() - cur.norepAt > NOREP_SHOW_MS) { put("live-norep", ""); cur.norepAt = 0; }
+    if (onLive) { training(); }
   }, 250);
 })();
