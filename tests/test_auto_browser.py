@@ -89,6 +89,10 @@ def test_the_page_shows_the_recognised_workout_and_corrects_it_with_one_tap(auto
     assert corrected != "jumping_jack"
     assert corrected.replace("_", " ") in _text(d, "#live-auto-what").lower()
     assert label  # the button said which workout it was
-    auto_appliance["engine"].end_session()
-    d2 = session_detail(auto_appliance["store"], list_sessions(auto_appliance["store"]).items[0].id)
+    auto_appliance["engine"].end_session()  # the close is queued to the store's writer, not waited for
+    sid = list_sessions(auto_appliance["store"]).items[0].id
+    d2 = _wait(
+        "the session saved",
+        lambda: (d := session_detail(auto_appliance["store"], sid)).session.status == "done" and d,
+    )
     assert d2.session.workout == corrected and [i.workout for i in d2.intervals] == [corrected]

@@ -104,10 +104,12 @@ def test_live_session_to_history_and_export(appliance, browser):  # noqa: F811
     card = d.find_element(By.ID, "live-workout").rect
     video = d.find_element(By.CSS_SELECTOR, ".card.video").rect
     stop = d.find_element(By.ID, "stop-btn").rect
-    assert card["y"] < 120 and stop["y"] + stop["height"] <= PHONE[1], (
+    nav = d.find_element(By.CSS_SELECTOR, ".nav").rect
+    assert card["y"] < nav["y"] + nav["height"] + 40 and stop["y"] + stop["height"] <= PHONE[1], (
         card,
+        nav,
         stop,
-    )  # Stop on the first screen
+    )  # the count right below the navigation, Stop on the first screen
     assert video["y"] >= card["y"] + card["height"], (card, video)
     appliance["gate"].set()  # the person steps in front of the camera
 
