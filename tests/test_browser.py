@@ -105,7 +105,7 @@ def test_live_session_to_history_and_export(appliance, browser):  # noqa: F811
     video = d.find_element(By.CSS_SELECTOR, ".card.video").rect
     stop = d.find_element(By.ID, "stop-btn").rect
     nav = d.find_element(By.CSS_SELECTOR, ".nav").rect
-    assert card["y"] < nav["y"] + nav["height"] + 40 and stop["y"] + stop["height"] <= PHONE[1], (
+    assert card["y"] < nav["y"] + nav["height"] + 60 and stop["y"] + stop["height"] <= PHONE[1], (
         card,
         nav,
         stop,
