@@ -79,7 +79,7 @@ def test_send_a_clip_from_the_page_and_play_its_annotated_video(dash, browser, s
     d.find_element(By.ID, "upload-banner-link").click()
 
     _wait("the session page", lambda: _text(d, "#sess-reps") == str(SQUAT_REPS), timeout=20)
-    assert "from a video" in _text(d, "#sess-when")
+    assert "from a video" in _text(d, "#sess-sub")
     video = _wait("the video player", lambda: d.find_elements(By.ID, "sess-video"))[0]
     assert d.execute_script("return arguments[0].canPlayType('video/mp4; codecs=\"avc1.42E01E\"')", video)
     d.execute_script("arguments[0].muted = true; arguments[0].play();", video)
