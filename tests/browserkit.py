@@ -87,9 +87,12 @@ def appliance(settings_factory, redis_url, shared_data, tmp_path):
 
 
 @contextlib.contextmanager
-def run_appliance(settings_factory, redis_url, clip, overrides: dict | None = None, *, rules_dir=None):
+def run_appliance(
+    settings_factory, redis_url, clip, overrides: dict | None = None, *, rules_dir=None, autostart=False
+):
     """The appliance of `appliance` on ``clip``: the real rules with the test programs beside them
-    in ``rules_dir`` (when given), settings ``overrides`` on top (e.g. another rules folder)."""
+    in ``rules_dir`` (when given), settings ``overrides`` on top (e.g. another rules folder);
+    ``autostart`` starts the configured workout at once (auto mode watching from the start)."""
     from hiitpi.capture.select import create_source_factory
     from hiitpi.engine import Engine
     from hiitpi.store.db import Store
@@ -133,7 +136,7 @@ def run_appliance(settings_factory, redis_url, clip, overrides: dict | None = No
         settings,
         source_factory=lambda: GatedSource(real(), gate, ended),
         recorder=recorder,
-        autostart=False,
+        autostart=autostart,
         sinks=(video,),
     )
     engine.start()

@@ -3,14 +3,11 @@ confidence, and the one-tap correction, against the real engine on a real clip."
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
-from tests.browserkit import PHONE, GatedSource, shot
+from tests.browserkit import PHONE, run_appliance, shot
 from tests.browserkit import text_of as _text
 from tests.browserkit import wait_for as _wait
-from tests.conftest import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -20,38 +17,14 @@ CLIP = "jumping_jack/unknown550_jj_1.mp4"
 @pytest.fixture()
 def auto_appliance(settings_factory, redis_url, shared_data):
     """Engine (watching in auto mode from the start) + recorder + dashboard on a gated real clip."""
-    from hiitpi.capture.select import create_source_factory
-    from hiitpi.engine import Engine
-    from hiitpi.store.db import Store
-    from hiitpi.store.recorder import SessionRecorder
-    from hiitpi.web.app import create_app
-    from hiitpi.web.server import WebServer
-
-    settings = settings_factory(
-        {
-            ("redis", "url"): redis_url,
-            ("capture", "source"): str(shared_data / "clips" / CLIP),
-            ("capture", "paced"): True,
-            ("capture", "loop"): False,
-            ("capture", "stall_timeout_s"): 120,
-            ("referee", "workout"): "auto",
-            ("web", "host"): "127.0.0.1",
-            ("web", "port"): free_port(),
-        }
-    )
-    gate, ended = threading.Event(), threading.Event()
-    real = create_source_factory(settings.capture)
-    store = Store.from_settings(settings)
-    recorder = SessionRecorder.from_settings(store, settings)
-    engine = Engine(settings, source_factory=lambda: GatedSource(real(), gate, ended), recorder=recorder)
-    engine.start()
-    web = WebServer(settings, create_app(settings, store=store, auth=False))
-    web.start()
-    yield {"base": f"http://127.0.0.1:{settings.web.port}", "engine": engine, "store": store, "gate": gate}
-    web.stop()
-    engine.stop()
-    recorder.close()
-    store.close()
+    with run_appliance(
+        settings_factory,
+        redis_url,
+        shared_data / "clips" / CLIP,
+        {("referee", "workout"): "auto"},
+        autostart=True,
+    ) as app:
+        yield app
 
 
 def test_the_page_shows_the_recognised_workout_and_corrects_it_with_one_tap(auto_appliance, browser):
