@@ -33,6 +33,7 @@ from hiitpi.referee.rules import Rule
 from hiitpi.referee.view import ViewDetector
 from hiitpi.teach.bank import BY_KEY, CANDIDATES, Candidate, series
 from hiitpi.teach.periodic import CORE_PARTS, Swings, align, orient, rank, swings
+from hiitpi.teach.sides import sided_found
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +160,10 @@ STATE_NAMES = {
 
 
 def _cycles(sw: Swings) -> list[float]:
-    """Durations of the demo's cycles: between consecutive far turning points."""
+    """Durations of the demo's cycles: between consecutive far turning points (of each side, for
+    a movement taught per side)."""
+    if sw.sides is not None:
+        return [c for side in sw.sides for c in _cycles(side)]
     return [b - a for a, b in zip(sw.far_t[:-1], sw.far_t[1:], strict=True)]
 
 
@@ -204,7 +208,7 @@ def build_reps_doc(
             "min_s": round(min(0.6, max(0.2, 0.2 * shortest)), 2),
             "max_s": round(min(60.0, max(4.0, 3.0 * longest)), 1),
             "rom": {"feature": deciding, "start": 0.0, "full": 1.0},
-        },
+        } | ({"each_side": True, "alternate": True} if primary.sides is not None else {}),
     )  # fmt: skip
     calibrated = ", ".join(m.key for m in members)
     comments["states"] = (
@@ -212,6 +216,10 @@ def build_reps_doc(
         f"person's own travel, 0 at their {start_name} position, 1 at their {far_name} position. "
         f"{start_name}: back within 35 % of the way; {far_name}: past 65 %."
     )
+    if primary.sides is not None:
+        comments["states"] += (
+            " The sides alternated in the demo: one machine per side (each_side), each side in its own travel."
+        )
     comments["rep"] = (
         f"timing from the demo's reps ({shortest:.2f} s to {longest:.2f} s): shorter than min_s is noise, "
         "a rep that has not reached the far position within max_s is dropped"
@@ -253,6 +261,8 @@ def _members(primary: Swings, ranked: list[Swings]) -> list[Swings]:
         part = BY_KEY[sw.key].part
         if part in parts or (core and part not in CORE_PARTS):
             continue
+        if (sw.sides is None) != (primary.sides is None):
+            continue  # a movement taught per side is decided on per-side features only
         out.append(align(primary, sw))
         parts.add(part)
     return out
@@ -302,6 +312,10 @@ def teach_reps(
             "do at least three full reps facing the camera; for a held position (a plank, a yoga "
             "pose) teach a hold instead (--hold)",
         )
+    sided = sided_found(demo, candidates)
+    if sided:
+        log.info("%s: the sides alternate (%s): taught per side", source, ", ".join(sided))
+        found.update(sided)
     ranked = rank(found, {c.key: c.part for c in candidates})
     view = demo_view(demo)
     parts = {c.key: c.part for c in candidates}
@@ -312,7 +326,9 @@ def teach_reps(
     tried: list[tuple[int, Taught]] = []
     need = 2 if strict or any(other_parts(sw) >= 2 for sw in ranked[:TRY_PRIMARIES]) else 1
     for primary in ranked[:TRY_PRIMARIES]:
-        if primary.count < 2 or other_parts(primary) < need:
+        if primary.count < 2 or (sided and primary.key not in sided):
+            continue
+        if other_parts(primary) < need and not sided:
             continue
         members = _members(primary, ranked)
         doc, comments = build_reps_doc(name, members[0], members, view, title)

@@ -68,6 +68,9 @@ class Swings:
     agrees_with: list[str] = field(default_factory=list)
     #: how clearly the demo's ends say which end is the start (0: not at all, 0.5: clearly)
     start_weight: float = 0.0
+    #: an alternating movement's candidate measured per side (`hiitpi.teach.sides`): the left and
+    #: right swings its reps are merged from
+    sides: tuple[Swings, Swings] | None = None
 
     def flipped(self) -> Swings:
         """The same swings with the start and far ends exchanged."""
@@ -75,6 +78,7 @@ class Swings:
             self.key, self.lo, self.hi, not self.start_high, list(self.start_t), list(self.start_v),
             list(self.far_t), list(self.far_v), self.coverage, self.noise, self.score,
             list(self.agrees_with), self.start_weight,
+            None if self.sides is None else (self.sides[0].flipped(), self.sides[1].flipped()),
         )  # fmt: skip
 
     @property
