@@ -325,10 +325,10 @@ def teach_reps(
 
     tried: list[tuple[int, Taught]] = []
     need = 2 if strict or any(other_parts(sw) >= 2 for sw in ranked[:TRY_PRIMARIES]) else 1
-    for primary in ranked[:TRY_PRIMARIES]:
-        if primary.count < 2 or (sided and primary.key not in sided):
-            continue
-        if other_parts(primary) < need and not sided:
+    # an alternating movement is decided on the part whose sides are most clearly opposed
+    primaries = [found[k] for k in sided] if sided else ranked[:TRY_PRIMARIES]
+    for primary in primaries:
+        if primary.count < 2 or (other_parts(primary) < need and not sided):
             continue
         members = _members(primary, ranked)
         doc, comments = build_reps_doc(name, members[0], members, view, title)

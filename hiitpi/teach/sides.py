@@ -76,8 +76,8 @@ def correlation(
 def antiphase(
     t: np.ndarray, sides: dict[str, tuple[np.ndarray, np.ndarray]], candidates: list[Candidate]
 ) -> list[Candidate]:
-    """The candidates whose sides move in antiphase, each side moving enough on its own; none
-    unless they are on at least `MIN_PARTS` body parts."""
+    """The candidates whose sides move in antiphase, each side moving enough on its own, the most
+    clearly opposed first; none unless they are on at least `MIN_PARTS` body parts."""
     out = []
     for c in candidates:
         left, right = sides[c.key]
@@ -88,8 +88,9 @@ def antiphase(
         if any(_robust_range(x) < floor for x in (left, right)):
             continue
         log.debug("alternating: %s left/right correlation %.2f", c.key, r)
-        out.append(c)
-    return out if len({c.part for c in out}) >= MIN_PARTS else []
+        out.append((r, c))
+    out.sort(key=lambda rc: rc[0])
+    return [c for _, c in out] if len({c.part for _, c in out}) >= MIN_PARTS else []
 
 
 def _robust_range(x: np.ndarray) -> float:
@@ -135,7 +136,8 @@ def sided_swings(
 
 
 def sided_found(demo, candidates: tuple[Candidate, ...]) -> dict[str, Swings]:
-    """The per-side swings of the candidates that alternate in ``demo`` (empty: no alternation)."""
+    """The per-side swings of the candidates that alternate in ``demo``, the most clearly opposed
+    sides first (empty: no alternation)."""
     bil = bilateral(candidates)
     sides = side_series(demo.poses, demo.times, bil)
     alt = antiphase(demo.times, sides, bil)
