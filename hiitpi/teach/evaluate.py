@@ -237,14 +237,15 @@ def similarity(rows: list[ManifestRow], demos: dict[str, Demo], catalog: Any) ->
         if len(clean) < 2:
             continue
         ref = record_reference(rule, demo, clean)
-        selfs = [s.score for s in score_events(ref, demo, clean) if s is not None]
+        selfs = [s.score for s in score_events(ref, demo, clean, events) if s is not None]
         full = []
         for c in clean:
-            s = score_events(record_reference(rule, demo, [x for x in clean if x is not c]), demo, [c])[0]
+            others = record_reference(rule, demo, [x for x in clean if x is not c])
+            s = score_events(others, demo, [c], events)[0]
             if s is not None:
                 full.append(s.score)
         flag = []
-        for e, s in zip(flagged, score_events(ref, demo, flagged), strict=True):
+        for e, s in zip(flagged, score_events(ref, demo, flagged, events), strict=True):
             if s is not None:
                 flag.append(
                     {"score": s.score, "deviation": s.deviation, "kind": e.kind, "reason": _reason(e, events)}

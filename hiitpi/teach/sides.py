@@ -17,7 +17,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from hiitpi.teach.bank import Candidate, series
+from hiitpi.teach.bank import Candidate, one_side, series
 from hiitpi.teach.periodic import Swings, _filled, min_range, swings
 
 log = logging.getLogger(__name__)
@@ -37,15 +37,11 @@ def bilateral(candidates: tuple[Candidate, ...]) -> list[Candidate]:
     return [c for c in candidates if c.spec.get("side") in ("mean", "min", "max") and "points" in c.spec]
 
 
-def one_side(c: Candidate, side: str) -> Candidate:
-    return Candidate(f"{c.key}@{side}", {**c.spec, "side": side}, c.part, c.what)
-
-
 def side_series(poses, times, candidates: list[Candidate]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """key → (left series, right series) of each candidate."""
     sided = [one_side(c, s) for c in candidates for s in ("left", "right")]
     f = series(poses, times, sided)
-    return {c.key: (f[f"{c.key}@left"], f[f"{c.key}@right"]) for c in candidates}
+    return {c.key: (f[f"{c.key}_left"], f[f"{c.key}_right"]) for c in candidates}
 
 
 def correlation(
