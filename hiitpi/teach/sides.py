@@ -33,8 +33,17 @@ MIN_BOTH_SEEN = 0.5
 
 
 def bilateral(candidates: tuple[Candidate, ...]) -> list[Candidate]:
-    """The candidates read on both sides at once (side-less points and a side rule such as ``mean``)."""
-    return [c for c in candidates if c.spec.get("side") in ("mean", "min", "max") and "points" in c.spec]
+    """The candidates read on both sides at once (side-less points and a side rule such as ``mean``),
+    one per measurement (the mean and the more bent knee are the same knee on one side)."""
+    out, seen = [], set()
+    for c in candidates:
+        if c.spec.get("side") not in ("mean", "min", "max") or "points" not in c.spec:
+            continue
+        what = repr(sorted((k, v) for k, v in c.spec.items() if k != "side"))
+        if what not in seen:
+            seen.add(what)
+            out.append(c)
+    return out
 
 
 def side_series(poses, times, candidates: list[Candidate]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
