@@ -32,7 +32,7 @@ from hiitpi.referee.machine import Referee
 from hiitpi.referee.rules import Rule
 from hiitpi.referee.view import ViewDetector
 from hiitpi.teach.bank import BY_KEY, CANDIDATES, Candidate, series
-from hiitpi.teach.periodic import CORE_PARTS, Swings, align, orient, rank, swings
+from hiitpi.teach.periodic import CORE_PARTS, Swings, align, clearly_seen, orient, rank, swings
 from hiitpi.teach.sides import sided_found
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,11 @@ class Demo:
     @property
     def duration_s(self) -> float:
         return float(self.times[-1] - self.times[0]) if len(self.times) > 1 else 0.0
+
+    def clearly_seen(self) -> tuple[float, float]:
+        """From when until when the person is clearly seen (`hiitpi.teach.periodic.clearly_seen`)."""
+        scores = np.array([0.0 if p is None else p.score for p in self.poses])
+        return clearly_seen(self.times, scores)
 
     def seen_share(self) -> float:
         return sum(p is not None for p in self.poses) / max(len(self.poses), 1)
@@ -302,8 +307,9 @@ def teach_reps(
     check_person(demo, source)
     feats = series(demo.poses, demo.times, candidates)
     found = {}
+    seen = demo.clearly_seen()
     for c in candidates:
-        sw = swings(c.key, c.spec, demo.times, feats[c.key], use_end=demo.ends_at_rest)
+        sw = swings(c.key, c.spec, demo.times, feats[c.key], use_end=demo.ends_at_rest, seen=seen)
         if sw is not None and sw.count >= 1:
             found[c.key] = sw
     if not found:
