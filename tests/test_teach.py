@@ -143,6 +143,10 @@ def test_alternating_high_knees_are_taught_per_side(demos):
     assert taught.doc["rep"].get("each_side") is True and taught.doc["rep"].get("alternate") is True
     assert 18 <= taught.count <= 20
     assert {e.side for e in taught.reps} == {"left", "right"}
+    # the plotted knee is the side that moved: it bends in every rep (the mean of both would not)
+    for e in taught.reps:
+        sel = (taught.times >= e.t_start) & (taught.times <= e.t_end)
+        assert np.nanmax(taught.signal[sel]) - np.nanmin(taught.signal[sel]) > 40, (e.t_start, e.t_end)
     assert 15 <= _reps(taught.rule, demos("high_knees/apurvo_high_knees_march_trim.mp4")) <= 17
     # a squat's sides move together: no per-side rule
     squat = teach_reps(demos("squat/wahoo_squats_trim.mp4"), "deep_squat", reps=10)

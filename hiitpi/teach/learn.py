@@ -33,7 +33,7 @@ from hiitpi.referee.rules import Rule
 from hiitpi.referee.view import ViewDetector
 from hiitpi.teach.bank import BY_KEY, CANDIDATES, Candidate, series
 from hiitpi.teach.periodic import CORE_PARTS, Swings, align, clearly_seen, orient, rank, swings
-from hiitpi.teach.sides import sided_found
+from hiitpi.teach.sides import moving_side, sided_found
 
 log = logging.getLogger(__name__)
 
@@ -183,8 +183,9 @@ def build_reps_doc(
         spec = dict(cand.spec)
         spec["calibrate"] = _calibrate(sw, spec)
         features[sw.key] = spec
+        what = cand.what if sw.sides is None else _each_side(cand.what)
         comments[sw.key] = (
-            f"{cand.what}: {_fmt(sw.start_value)} at the start, {_fmt(sw.far_value)} at the far "
+            f"{what}: {_fmt(sw.start_value)} at the start, {_fmt(sw.far_value)} at the far "
             f"position in the demo (calibrated: measured in the person's own travel)"
         )
     deciding = members[0].key
@@ -230,6 +231,14 @@ def build_reps_doc(
         "a rep that has not reached the far position within max_s is dropped"
     )
     return doc, comments
+
+
+def _each_side(what: str) -> str:
+    """A candidate's description for a rule counted per side: "knee bend, each side on its own"."""
+    for both in ("both legs averaged", "both sides averaged", "both averaged"):
+        if both in what:
+            return what.replace(both, "each side on its own")
+    return f"{what} (each side on its own)"
 
 
 def _doc(name: str, title: str, kind: str, description: str, view: str | None, **rest: Any) -> dict:
@@ -338,11 +347,14 @@ def teach_reps(
             continue
         members = _members(primary, ranked)
         doc, comments = build_reps_doc(name, members[0], members, view, title)
+        signal = feats[primary.key]
+        if members[0].sides is not None:
+            signal = moving_side(BY_KEY[primary.key], demo, members[0].start_high)
         rule = parse_text(render(doc, name, comments), f"<taught {name}>")
         events = count_demo(rule, demo)
         taught = Taught(
             name, "reps", doc, rule, [m.key for m in members], view, events,
-            feats[primary.key], primary.key, demo.times, comments=comments,
+            signal, primary.key, demo.times, comments=comments,
         )  # fmt: skip
         log.debug(
             "teach %s: primary %s members %s → %d reps", name, primary.key, taught.members, taught.count

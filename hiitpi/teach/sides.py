@@ -152,3 +152,11 @@ def sided_found(demo, candidates: tuple[Candidate, ...]) -> dict[str, Swings]:
         if sw is not None and sw.count >= 2:
             out[c.key] = sw
     return out
+
+
+def moving_side(c: Candidate, demo, start_high: bool) -> np.ndarray:
+    """One series to show a per-side candidate by: at each moment the side further from the start
+    (the lower of the two when the start is the high end), so each side's rep is one swing."""
+    left, right = side_series(demo.poses, demo.times, [c])[c.key]
+    pick = np.fmin if start_high else np.fmax
+    return pick(left, right)
