@@ -366,6 +366,62 @@ def test_shipped_high_knees_count_each_leg_and_flag_same_side_twice():
     assert len(faults) == 1 and "alternate" in faults[0].reason
 
 
+EACH_SIDE_RULE = """\
+name = "knee_drive"
+min_score = 0.3
+min_dwell_s = 0.06
+
+[features]
+knee_lift = { type = "height", points = ["knee", "hip"], side = "max" }
+
+[[states]]
+name = "down"
+when = [{ feature = "knee_lift", below = -0.7 }]
+
+[[states]]
+name = "up"
+when = [{ feature = "knee_lift", above = -0.3 }]
+
+[rep]
+start = "down"
+sequence = ["up"]
+each_side = true
+min_s = 0.2
+max_s = 4.0
+"""
+
+
+@pytest.mark.parametrize(
+    ("lifts", "sides"),
+    [
+        # the legs take turns: one rep per lift, each on its side
+        ((("left",), ("right",), ("left",), ("right",)), ["left", "right", "left", "right"]),
+        # both legs up at the same moment (the pose model put both on the one that moved): one
+        # machine per leg sees each lift, and it counts once
+        ((("left", "right"),) * 3, ["left", "left", "left"]),
+    ],
+)
+def test_one_machine_per_side_counts_each_lift_once(tmp_path, lifts, sides):
+    p = tmp_path / "knee_drive.toml"
+    p.write_text(EACH_SIDE_RULE)
+    ref = Referee(load_rule(p))
+    t, events = 0.0, []
+    for up in lifts:
+        for i in range(20):
+            x = math.sin(math.pi * i / 19)
+            fig = Figure(
+                lift_left=85 * x if "left" in up else 0.0, lift_right=85 * x if "right" in up else 0.0
+            )
+            events += ref.update(standing_figure(fig, t))
+            t += 1 / FPS
+        for _ in range(6):
+            events += ref.update(standing_figure(Figure(), t))
+            t += 1 / FPS
+    events += ref.finish()
+    assert [e.side for e in events if e.kind == "rep"] == sides
+    assert ref.count == len(sides)
+
+
 def test_shipped_high_knees_count_the_hidden_far_leg_from_the_alternation():
     # side on, the far leg is behind the near one: its hip, knee and ankle are not seen at all;
     # every lift of the near leg after the first means the far one went up in between
