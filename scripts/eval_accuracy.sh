@@ -610,7 +610,11 @@ note named, each measured:
   knees above its hips: RepCount sit-up 0.480 (at −0.25: 0.461), Countix 0.556. A push-up's torso
   within 25° of vertical (the shoulders' height above the hips over 0.8, 0.9 or 0.95 torso lengths,
   every view: getting into the plank seen from the front): RepCount push-up 0.122 → 0.122–0.136,
-  Countix push-up 0.299 / 0.70 → 0.305–0.314 / 0.50–0.60.
+  Countix push-up 0.299 / 0.70 → 0.305–0.314 / 0.50–0.60. A speed no joint reaches (a calibrated
+  angle changing by more than 1,000, 2,000 or 4,000° a second from the last pose: stu10_48's
+  elbows jump between 3° and 180° from frame to frame): RepCount 0.182 / 0.700 → 0.182, 0.189,
+  0.180 (push-up 0.144, 0.156, 0.113; jacks 0.049 at 1,000°/s), Countix 0.175 / 0.811 → 0.185 /
+  0.784, 0.182 / 0.811, 0.175 / 0.811 (push-up 0.349, 0.324, 0.299): no value helps both.
 - *A rep still at its far position when the sequence ends counted* (attempts only; `finish()`
   counts one on its way back): Countix 0.175 / 0.811 → 0.171 / 0.838 (sit_up028 is cut off at the
   top of its fourth sit-up), RepCount 0.182 / 0.700 → 0.267 / 0.675 (reps outside any labelled one
