@@ -139,6 +139,22 @@ def test_full_reps_count_with_timings_and_rom(knee_rule):
         assert e.duration_s == pytest.approx(e.eccentric_s + e.concentric_s + e.extra["pause_s"], abs=0.002)
 
 
+def test_an_abandoned_rep_is_neither_counted_nor_called(knee_rule):
+    """Auto mode's rest mid-rep: the cycle under way is forgotten (finish() counts nothing of it),
+    and the next full rep counts as usual."""
+    ref = Referee(knee_rule())
+    clock = Clock()
+    events = feed(ref, hold(178, 0.5) + rep(), clock)
+    events += feed(ref, ramp(178, 80, 0.8) + hold(80, 0.2) + ramp(80, 130, 0.3), clock)  # on its way back
+    ref.abandon()
+    assert ref.finish() == [] and ref.count == 1 and ref.no_reps == 0
+    events += feed(ref, ramp(130, 178, 0.3) + hold(178, 0.5) + rep(), clock)
+    assert [e.kind for e in events if e.kind in ("rep", "no_rep")] == ["rep", "rep"] and ref.count == 2
+    fresh = Referee(knee_rule())  # without abandon() the rep on its way back counts at finish()
+    feed(fresh, hold(178, 0.5) + rep() + ramp(178, 80, 0.8) + hold(80, 0.2) + ramp(80, 130, 0.3), Clock())
+    assert [e.kind for e in fresh.finish()] == ["rep"]
+
+
 def test_hysteresis_noise_around_one_threshold_does_not_count(knee_rule):
     ref = Referee(knee_rule(dwell=0.0))
     clock = Clock()

@@ -82,9 +82,11 @@ class AutoSessions:
                 self._begin(s, ch.since)
             else:
                 self._next_interval(s, s.auto.referee, self._round(s))
-        elif ch is not None and s.started:
+        elif ch is not None and s.started:  # the interval's last events (a rep on its way back) close it
             s.resting = True
-            self._change("rest_start", {"recognised": None})
+            s.note(step)
+            self._change("rest_start", {"recognised": None}, events=tuple(step))
+            return []
         elif s.program is not None:
             pass  # a free circuit rests and ends on its clock
         elif s.started and s.auto.rested_for(t) > s.auto.recogniser.cfg.end_after_s:

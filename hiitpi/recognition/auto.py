@@ -56,6 +56,7 @@ class AutoMode:
         self._recent_s = cfg.credit_s + cfg.window_s + REPLAY_MARGIN_S
         self._interval: deque[tuple[Pose | None, float]] = deque()
         self.referee: Referee | None = None  # the current interval's
+        self._counted_until: float | None = None  # the end of the last rep or no-rep counted
         self.resting = True
         self.rest_since: float | None = None
         #: the recogniser's change at the latest pose (None: no change)
@@ -87,16 +88,21 @@ class AutoMode:
         self.last_change = change
         if change is not None and change.workout is not None:
             start = change.since - REPLAY_MARGIN_S
-            if self.rest_since is not None:  # what the last interval counted is not counted again
-                start = max(start, self.rest_since)
+            if self.rest_since is not None and self._counted_until is not None:
+                # what the last interval counted is not counted again; a rep it had under way at
+                # the rest (not counted) is replayed from its start
+                start = max(start, self._counted_until)
             self._interval = deque(item for item in self._recent if item[1] >= start)
             self.referee = self._interval_referee(change.workout)
             self.resting = False
             self.rest_since = None
             return self._replay()
-        if change is not None:  # rest
+        if change is not None:  # rest: a rep under way is not counted here but replayed if the set goes on
             self.resting = True
             self.rest_since = t
+            if self.referee is not None:
+                self.referee.abandon()
+            return []
         if self.referee is None or self.resting:
             return []
         self._interval.append((pose, t))
@@ -163,6 +169,8 @@ class AutoMode:
         for ev in events:
             if ev.kind == "rep":
                 self.recogniser.activity(ev.t_end)
+            if ev.kind in ("rep", "no_rep"):
+                self._counted_until = max(ev.t_end, self._counted_until or ev.t_end)
         return events
 
 
@@ -180,6 +188,16 @@ class Interval:
     @property
     def reps(self) -> int:
         return len(self.rep_ends)
+
+    def tally(self, events: list[RefEvent]) -> None:
+        """Count the referee's events into this interval."""
+        for e in events:
+            if e.kind == "rep":
+                self.rep_ends.append(e.t_end)
+            elif e.kind == "no_rep":
+                self.no_reps += 1
+            elif e.kind == "hold_tick" and e.hold_s is not None:
+                self.hold_s = max(self.hold_s, e.hold_s)
 
     def to_dict(self) -> dict:
         return {
@@ -205,6 +223,9 @@ class Timeline:
         if change is not None:
             self.decisions.append((change.t, change.workout))
             if self._cur is not None:
+                if change.workout is None:  # a rest's events (its referee finishing) close the interval
+                    self._cur.tally(events)
+                    events = []
                 self._cur.end = change.t
             self._cur = None
             if change.workout is not None:
@@ -212,13 +233,7 @@ class Timeline:
                 self.intervals.append(self._cur)
         cur = self._cur
         if cur is not None:
-            for e in events:
-                if e.kind == "rep":
-                    cur.rep_ends.append(e.t_end)
-                elif e.kind == "no_rep":
-                    cur.no_reps += 1
-                elif e.kind == "hold_tick" and e.hold_s is not None:
-                    cur.hold_s = max(cur.hold_s, e.hold_s)
+            cur.tally(events)
             cur.end = t
 
     def reps_by_workout(self, t0: float = -1e18, t1: float = 1e18) -> dict[str, int]:

@@ -347,6 +347,15 @@ class Referee:
             self.scorer.annotate(events)
         return events
 
+    def abandon(self) -> None:
+        """The set was interrupted (auto mode's rest): forget a cycle under way without counting
+        it and without calling it a no-rep; whoever counts on replays it from its start."""
+        for child in self._children:
+            child.abandon()
+        self._pending.clear()
+        self._reset_cycle()
+        self._armed = False
+
     def _finish(self, t: float) -> list[RefEvent]:
         if self._children:
             events: list[RefEvent] = []
