@@ -38,7 +38,7 @@ MJPEG_MIMETYPE = f"multipart/x-mixed-replace; boundary={BOUNDARY}"
 REDUCED_FPS = 1.0
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class Overlay:
     """What is written on the picture."""
 
@@ -55,15 +55,23 @@ _SHADE = (np.arange(256) * 0.35).astype(np.uint8)
 
 def overlay_for(state) -> Overlay:
     """The picture's text for a live state: the session's count (every interval of a program, as
-    the page shows it), the workout's and the phase's names for people (the font is ASCII only)."""
+    the page shows it), the workout's and the phase's names for people (the font is ASCII only).
+    Called for every analysed frame; the same count, workout and phase give the same (shared,
+    not to be changed) `Overlay`."""
+    if not state.running:
+        return _NO_OVERLAY
+    return _overlay(state.total_reps, state.workout, state.phase)
+
+
+@functools.lru_cache(maxsize=64)
+def _overlay(reps: int, workout: str, phase: str) -> Overlay:
     from hiitpi.referee.catalog import pretty_name
 
-    if not state.running:
-        return Overlay()
-    phase = "" if state.phase in ("", "-") else pretty_name(state.phase).lower()
-    return Overlay(
-        reps=state.total_reps, workout=pretty_name(state.workout) if state.workout else "", phase=phase
-    )
+    phase = "" if phase in ("", "-") else pretty_name(phase).lower()
+    return Overlay(reps=reps, workout=pretty_name(workout) if workout else "", phase=phase)
+
+
+_NO_OVERLAY = Overlay()
 
 
 def scaled_size(width: int, height: int, max_width: int) -> tuple[int, int]:
