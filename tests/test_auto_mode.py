@@ -85,6 +85,38 @@ def test_auto_session_starts_on_the_first_rep_and_counts_it(tmp_path, model_mirr
     store.close()
 
 
+def test_recognised_reps_are_scored_against_the_workouts_reference(tmp_path, model_mirror, redis_url, clip):
+    """A workout with a recorded reference: auto mode's reps get their form score, as a picked
+    workout's do (the reference recorded from this clip, so each rep is close to it)."""
+    import shutil
+    import statistics
+
+    from hiitpi.referee.catalog import load_catalog
+    from hiitpi.referee.reference import path_for_rule, save_reference
+    from hiitpi.store.queries import list_sessions, session_detail
+    from hiitpi.teach.record import record_reference
+    from hiitpi.teach.session import load_demo
+
+    rules = shutil.copytree(REPO / "rules", tmp_path / "rules")
+    settings = _settings(tmp_path, model_mirror, redis_url)
+    settings.referee.rules_dir = rules
+    rule = load_catalog(rules).workout("jumping_jack")
+    save_reference(record_reference(rule, load_demo(clip, settings, progress=False)), path_for_rule(rule))
+    store, recorder, engine = _engine(settings, clip, tmp_path, paced=False)
+    engine.start()
+    try:
+        assert engine.wait(timeout=120)
+    finally:
+        engine.stop()
+        recorder.close()
+    d = session_detail(store, list_sessions(store).items[0].id)
+    assert d.session.workout == "jumping_jack" and d.session.reps == 11
+    scores = [r.similarity for r in d.reps if r.valid]
+    assert len(scores) == 11 and None not in scores, scores
+    assert statistics.median(scores) >= 80, scores
+    store.close()
+
+
 def test_a_wrong_guess_is_corrected_with_one_command_and_the_reps_move(
     tmp_path, model_mirror, redis_url, clip
 ):

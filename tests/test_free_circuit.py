@@ -9,7 +9,8 @@ import pytest
 
 from hiitpi.config import load_settings
 from hiitpi.engine.pipeline import PoseStage
-from hiitpi.engine.session import SessionChange, SessionController, SessionRefused
+from hiitpi.engine.session import SessionController, SessionRefused
+from hiitpi.engine.sessionstate import SessionChange
 from hiitpi.engine.sinks import RecorderSink
 from hiitpi.live.contract import LiveState
 from hiitpi.recognition.data import pose_index_sequences, rules_resolver

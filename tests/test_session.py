@@ -9,7 +9,9 @@ import pytest
 
 from hiitpi.config import load_settings
 from hiitpi.engine.pipeline import PoseStage
-from hiitpi.engine.session import SessionChange, SessionController, SessionRefused
+from hiitpi.engine.replies import answer
+from hiitpi.engine.session import SessionController, SessionRefused
+from hiitpi.engine.sessionstate import SessionChange
 from hiitpi.live.contract import LiveCommand
 from hiitpi.referee.synth import squat_sequence
 
@@ -75,19 +77,19 @@ def test_one_session_per_camera_a_start_while_someone_trains_names_them(controll
     controller.start("ben", "squat")
     with pytest.raises(SessionRefused, match=r"ben is training \(squat\)"):
         controller.start("ana", "jumping_jack")
-    ok, msg = controller.handle(LiveCommand(id="1-0", action="start", player="ana", workout="squat"))
+    ok, msg = answer(controller, LiveCommand(id="1-0", action="start", player="ana", workout="squat"))
     assert not ok and msg.startswith("ben is training")
     assert controller.session.player == "ben"
 
 
 def test_commands_that_cannot_run_say_why(controller):
-    assert controller.handle(LiveCommand(id="1-0", action="stop")) == (
+    assert answer(controller, LiveCommand(id="1-0", action="stop")) == (
         False,
         "no session is running: there is nothing to stop",
     )
-    ok, msg = controller.handle(LiveCommand(id="2-0", action="start", player="ana", workout="squatt"))
+    ok, msg = answer(controller, LiveCommand(id="2-0", action="start", player="ana", workout="squatt"))
     assert not ok and "no workout or program named 'squatt'" in msg
-    ok, msg = controller.handle(LiveCommand(id="3-0", action="jump"))
+    ok, msg = answer(controller, LiveCommand(id="3-0", action="jump"))
     assert not ok and "unknown action" in msg
     assert controller.changes == []
 
@@ -139,20 +141,20 @@ def test_the_counting_setting_reaches_the_session_referee(tmp_path, rules_dir):
 
 
 def test_the_page_chooses_the_counting_per_session_and_it_is_validated(controller):
-    ok, msg = controller.handle(
-        LiveCommand(id="1-0", action="start", player="eve", workout="squat", counting="attempts")
+    ok, msg = answer(
+        controller, LiveCommand(id="1-0", action="start", player="eve", workout="squat", counting="attempts")
     )
     assert ok and controller.session.counting == "attempts"
     assert controller.session.referee.counting == "attempts" and controller.state().counting == "attempts"
     assert controller.changes[0].data["counting"] == "attempts"
     controller.stop()
-    ok, msg = controller.handle(
-        LiveCommand(id="2-0", action="start", player="eve", workout="squat", counting="loose")
+    ok, msg = answer(
+        controller, LiveCommand(id="2-0", action="start", player="eve", workout="squat", counting="loose")
     )
     assert not ok and msg == "counting must be one of judge, attempts, not 'loose'"
     assert controller.session is None
-    ok, _ = controller.handle(
-        LiveCommand(id="3-0", action="start", player="eve", workout="duo", counting="attempts")
+    ok, _ = answer(
+        controller, LiveCommand(id="3-0", action="start", player="eve", workout="duo", counting="attempts")
     )
     feed(controller, squat_sequence(4, period_s=2.0))  # through the program: every interval keeps it
     assert controller.changes[-1].kind == "session_stop"
@@ -165,9 +167,9 @@ def test_start_and_stop_messages_name_the_title_and_the_history_id(controller):
     controller.on_change = lambda ch: (  # what the store sink does: the session gets its id
         setattr(ch.session, "store_id", 42) if ch.kind == "session_start" else None
     )
-    ok, msg = controller.handle(LiveCommand(id="1-0", action="start", player="ana", workout="duo"))
+    ok, msg = answer(controller, LiveCommand(id="1-0", action="start", player="ana", workout="duo"))
     assert (ok, msg) == (True, "Started Duo for ana (session 42).")
-    ok, msg = controller.handle(LiveCommand(id="2-0", action="stop"))
+    ok, msg = answer(controller, LiveCommand(id="2-0", action="stop"))
     assert (ok, msg) == (True, "Stopped: session 42 saved, 0 reps.")
     assert controller.state().store_id == 42  # the page links the result to it
 

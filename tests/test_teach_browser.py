@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.browserkit import ARTIFACTS, CLIP_REPS, run_appliance, text_of, wait_for
+from tests.browserkit import ARTIFACTS, CLIP_REPS, PHONE, run_appliance, text_of, wait_for
 from tests.conftest import REPO, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -69,6 +69,7 @@ def test_teach_from_an_uploaded_clip(teach_site, browser, shared_data, tmp_path)
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     d = browser
+    d.set_window_size(*PHONE)  # a phone's 390 px (headless Chromium's own window is 500)
     d.get(teach_site["base"] + "/teach")
     wait_for("the teach page", lambda: d.find_elements(By.ID, "teach-name"))
     assert not d.find_element(By.ID, "teach-record").is_enabled()  # no camera in this process
@@ -140,6 +141,7 @@ def test_live_page_and_session_page_show_each_reps_form_score(
     save_reference(ref, where)
     with run_appliance(settings_factory, redis_url, shared_data / "clips" / CLIP, overrides) as app:
         d = browser
+        d.set_window_size(*PHONE)  # a phone's 390 px (headless Chromium's own window is 500)
         d.get(app["base"] + "/")
         wait_for("the live page", lambda: text_of(d, "#live-diag").startswith("frame"))
         d.find_element(By.ID, "new-player").send_keys("Ana")

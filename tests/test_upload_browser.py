@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from tests.browserkit import ARTIFACTS
+from tests.browserkit import ARTIFACTS, PHONE
 from tests.browserkit import text_of as _text
 from tests.browserkit import wait_for as _wait
 from tests.uploadkit import SQUAT, SQUAT_REPS, UploadDashboard, upload_settings
@@ -50,6 +50,7 @@ def test_send_a_clip_from_the_page_and_play_its_annotated_video(dash, browser, s
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     clip = shared_data / "clips" / SQUAT
     d = browser
+    d.set_window_size(*PHONE)  # a phone's 390 px (headless Chromium's own window is 500)
     d.get(dash.base + "/upload")
     _wait("the upload page", lambda: _text(d, "#upload-jobs") == "No video sent yet.")
     film = d.find_element(By.ID, "upload-film")  # the phone's camera, straight from the page
@@ -121,6 +122,7 @@ def test_the_page_says_what_is_wrong(settings_factory, tmp_path, redis_url, brow
     d = UploadDashboard(upload_settings(settings_factory, tmp_path, redis_url, max_mb=2))
     try:
         b = browser
+        b.set_window_size(*PHONE)  # a phone's 390 px (headless Chromium's own window is 500)
         b.get(d.base + "/upload")
         big = shared_data / "clips" / "burpee" / "wahoo_burpees.mp4"  # 4 MB
         _pick(b, big)

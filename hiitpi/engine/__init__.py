@@ -4,7 +4,8 @@ See docs/architecture.md for the parts and the flow of a frame.
 """
 
 from hiitpi.engine.core import Engine, EngineError
-from hiitpi.engine.session import DEFAULT_PLAYER, Session, SessionChange, SessionController, SessionRefused
+from hiitpi.engine.session import DEFAULT_PLAYER, SessionController, SessionRefused
+from hiitpi.engine.sessionstate import Session, SessionChange
 from hiitpi.engine.sinks import EngineSink, FrameResult, Recorder
 
 __all__ = [

@@ -23,7 +23,7 @@ class AutoSessions:
     def _arm(self, player: str, program: Any = None, *, counting: str | None = None) -> Any:
         """Auto mode (or a free circuit, ``program`` its `ProgramRun`): a session that waits,
         watching, for the first recognised rep."""
-        from hiitpi.engine.session import Session
+        from hiitpi.engine.sessionstate import Session
 
         counting = counting or self.settings.referee.counting
         s = Session(

@@ -24,8 +24,10 @@ from hiitpi.capture.select import SourceFactory, create_source_factory
 from hiitpi.config import Settings
 from hiitpi.engine.loop import FrameLoop
 from hiitpi.engine.pipeline import PoseStage
-from hiitpi.engine.session import DEFAULT_PLAYER, Session, SessionChange, SessionController, SessionRefused
-from hiitpi.engine.sinks import EngineSink, FrameResult, LiveSink, Recorder, RecorderSink
+from hiitpi.engine.replies import answer
+from hiitpi.engine.session import DEFAULT_PLAYER, SessionController, SessionRefused
+from hiitpi.engine.sessionstate import Session, SessionChange
+from hiitpi.engine.sinks import EngineSink, LiveSink, Recorder, RecorderSink, SinkFanout
 from hiitpi.engine.stats import EngineStats
 from hiitpi.errors import HiitpiError
 from hiitpi.live.contract import LiveCommand, LiveKeys, LiveState
@@ -73,9 +75,8 @@ class Engine:
             if recorder is not None
             else None
         )
-        self._sinks: list[EngineSink] = [self.store_sink] if self.store_sink is not None else []
+        self.sinks = SinkFanout([self.store_sink] if self.store_sink is not None else [])
         self._extra_sinks = list(sinks)
-        self._sink_errors: dict[str, str] = {}
         self._cmd = LiveState()  # the last command's echo (cmd_* fields)
         self._undo: list[tuple[str, Callable[[], None]]] = []
         self.controller = SessionController(
@@ -147,8 +148,8 @@ class Engine:
             from hiitpi.redact import redact_url
 
             log.warning("starting without the live bus at %s; it will be retried", redact_url(r.url))
-        self._sinks.append(LiveSink(self.publisher))
-        self._sinks.extend(self._extra_sinks)
+        for sink in (LiveSink(self.publisher), *self._extra_sinks):
+            self.sinks.add(sink)
         return self.publisher.close
 
     def start_capture(self) -> Callable[[], None]:
@@ -169,7 +170,7 @@ class Engine:
         self.loop = FrameLoop(
             self.stage,
             self.controller,
-            deliver=self._deliver,
+            deliver=self.sinks.on_frame,
             state=self.live_state,
             commands=self.commands.drain if self.commands is not None else list,
             handle_command=self.handle_command,
@@ -209,27 +210,10 @@ class Engine:
 
     def add_sink(self, sink: EngineSink) -> None:
         """Hand every analysed frame and session change to ``sink`` too (after the engine's own)."""
-        self._sinks.append(sink)
-
-    def _deliver(self, result: FrameResult) -> None:
-        for sink in self._sinks:
-            self._call(sink, "on_frame", result)
+        self.sinks.add(sink)
 
     def _on_change(self, change: SessionChange) -> None:
-        state = self.live_state()
-        for sink in self._sinks:
-            self._call(sink, "on_session", change, state)
-
-    def _call(self, sink: EngineSink, method: str, *args: Any) -> None:
-        try:
-            getattr(sink, method)(*args)
-        except Exception as exc:
-            if sink.name not in self._sink_errors:
-                log.error("%s: %s failed (%s); counting goes on", sink.name, method, exc)
-            self._sink_errors[sink.name] = str(exc)
-        else:
-            if self._sink_errors.pop(sink.name, None) is not None:
-                log.info("%s: working again", sink.name)
+        self.sinks.on_session(change, self.live_state())
 
     # -- sessions and commands (thread-safe) ----------------------------------------------------
 
@@ -245,15 +229,12 @@ class Engine:
             self.publisher.publish(None, [], self.live_state())
         return s
 
-    def switch_workout(self, workout: str, *, round: int | None = None) -> None:
-        self.controller.switch(workout, round=round)
-
     def end_session(self, status: str = "done") -> None:
         self.controller.stop(status)
 
     def handle_command(self, cmd: LiveCommand) -> tuple[bool, str]:
         """Run a start/stop/switch command; its answer goes out in the state (cmd_* fields)."""
-        ok, message = self.controller.handle(cmd)
+        ok, message = answer(self.controller, cmd)
         unsaved = self.store_problem()
         if ok and unsaved and cmd.action in ("start", "stop"):
             message = f"{message}, but it is not saved yet: {unsaved}"
@@ -266,10 +247,7 @@ class Engine:
 
     def store_problem(self) -> str | None:
         """Why the history is not being written now (a full disk, with what to do), or None."""
-        rec = self.store_sink.recorder if self.store_sink is not None else None
-        if rec is None or getattr(rec, "healthy", True):
-            return None
-        return getattr(rec, "last_error", None) or "the database cannot be written"
+        return self.store_sink.problem() if self.store_sink is not None else None
 
     @property
     def catalog(self):
@@ -288,18 +266,12 @@ class Engine:
 
     def wait(self, timeout: float | None = None) -> bool:
         """Until a finite source has been fully analysed (or the engine stopped)."""
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not self.finished.is_set() and not self.stop_event.is_set():
-            left = None if deadline is None else deadline - time.monotonic()
-            if left is not None and left <= 0:
-                return False
-            self.finished.wait(0.1 if left is None else min(0.1, left))
-        return self.finished.is_set()
+        return self.loop is not None and self.loop.wait(self.stop_event, timeout)
 
     @property
     def degraded(self) -> dict[str, str]:
         """Parts that are not working, with why: sinks that failed, the source, the analysis."""
-        out = dict(self._sink_errors)
+        out = dict(self.sinks.errors)
         out.pop("live bus", None)  # the publisher degrades by itself and says so in redis_reconnects
         cap = self.capture.status() if self.capture is not None else None
         if cap is not None and not cap.healthy:

@@ -66,6 +66,16 @@ class FrameLoop:
         self._thread = threading.Thread(target=run, name="analysis", daemon=True)
         self._thread.start()
 
+    def wait(self, stop: threading.Event, timeout: float | None = None) -> bool:
+        """Until a finite source has been fully analysed (True), ``stop`` is set or the timeout passes."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.finished.is_set() and not stop.is_set():
+            left = None if deadline is None else deadline - time.monotonic()
+            if left is not None and left <= 0:
+                return False
+            self.finished.wait(0.1 if left is None else min(0.1, left))
+        return self.finished.is_set()
+
     def join(self, timeout: float) -> None:
         if self._thread is not None:
             self._thread.join(timeout=timeout)

@@ -24,14 +24,15 @@ import dataclasses
 import logging
 import threading
 import uuid
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from hiitpi.config import Settings
+from hiitpi.engine import sessionstate
 from hiitpi.engine.autosession import AutoSessions
+from hiitpi.engine.sessionstate import Session, SessionChange, ended_state, running_state, tally
 from hiitpi.errors import InputError
-from hiitpi.live.contract import LiveCommand, LiveState, validate_command
+from hiitpi.live.contract import LiveState
 from hiitpi.pose.types import Pose
 from hiitpi.recognition import is_auto
 from hiitpi.referee.events import RefEvent
@@ -45,70 +46,6 @@ DEFAULT_PLAYER = "guest"
 
 class SessionRefused(InputError):
     """A command the session policy refuses (someone is training, nothing to stop, unknown name)."""
-
-
-@dataclass(slots=True)
-class Session:
-    id: str
-    player: str
-    workout: str  # the current interval's workout (rules name); "" while auto mode waits
-    referee: Referee | None  # None while auto mode waits for the first rep
-    program: Any = None  # a `ProgramRun` when the session is a HIIT program
-    auto: Any = None  # an `AutoMode` when the workout is recognised (auto mode, a free block)
-    corrections: dict[str, str] = dataclasses.field(default_factory=dict)  # recognised → said
-    started: bool = True  # session_start announced (auto mode: at the first recognised rep)
-    t0: float | None = None  # referee clock at the session's first frame
-    store_id: Any = None  # set by the store sink when it opens the session's row
-    resting: bool = False
-    counting: str = "judge"  # the session's counting convention (every interval keeps it)
-    reps_before: int = 0  # reps of the intervals already finished
-    no_reps_before: int = 0
-    attempts_before: int = 0
-    partial_reps: int = 0  # reps counted short of the full range (counting attempts), whole session
-
-    @property
-    def total_reps(self) -> int:
-        return self.reps_before + (self.referee.count if self.referee else 0)
-
-    @property
-    def total_no_reps(self) -> int:
-        return self.no_reps_before + (self.referee.no_reps if self.referee else 0)
-
-    @property
-    def total_attempts(self) -> int:
-        return self.attempts_before + (self.referee.attempts if self.referee else 0)
-
-    @property
-    def watching(self) -> bool:
-        """A free block that has not recognised anything yet."""
-        return self.auto is not None and self.started and self.auto.referee is None
-
-    @property
-    def total_full_reps(self) -> int:
-        """Reps that reached the full range and passed every check (the judge's count)."""
-        return self.total_reps - self.partial_reps
-
-    def note(self, events: Iterable[RefEvent]) -> None:
-        """Count the partial reps among the referee's events (counted when counting attempts)."""
-        self.partial_reps += sum(1 for e in events if e.kind == "rep" and e.extra.get("full") is False)
-
-    @property
-    def program_name(self) -> str | None:
-        return self.program.program.name if self.program is not None else None
-
-
-@dataclass(frozen=True, slots=True)
-class SessionChange:
-    """``kind``: session_start, interval_end, interval_start, interval_relabel, rest_start or
-    session_stop; ``t`` the referee clock; ``data`` what the live bus carries with it; ``events``
-    the referee's last events of the interval that ends (a rep on its way back when the set
-    stops), before the change, or an interval_relabel's re-counted reps."""
-
-    kind: str
-    session: Session
-    t: float
-    data: dict[str, Any]
-    events: tuple[RefEvent, ...] = ()
 
 
 class SessionController(AutoSessions):
@@ -222,7 +159,7 @@ class SessionController(AutoSessions):
     def _next_interval(self, s: Session, referee: Referee, round: int | None = None) -> None:
         last = tuple(s.referee.finish())  # the set is over: a rep on its way back counts
         s.note(last)
-        self._change("interval_end", {"workout": s.workout, **_tally(s.referee)}, events=last)
+        self._change("interval_end", {"workout": s.workout, **tally(s.referee)}, events=last)
         s.reps_before += s.referee.count
         s.no_reps_before += s.referee.no_reps
         s.attempts_before += s.referee.attempts
@@ -242,17 +179,8 @@ class SessionController(AutoSessions):
                 return s
             last = tuple(s.referee.finish()) if not s.resting else ()
             s.note(last)
-            tally = _tally(s.referee)
-            self._ended = self._session_state(s)
-            self._ended.running = False
-            self._ended.pace = 0.0  # nobody is moving any more: the recent pace is 0, the average stays
-            self._ended.store_id = s.store_id  # where the page links the result to
-            self._ended.t0 = s.t0  # and where a page opened later finds its charts
-            self._ended.phase = ""
-            # the program stays: the result card is titled by it ("Tabata squats", not "Squat")
-            self._ended.program_elapsed = self._ended.round = self._ended.rounds = None
-            self._ended.segment = ""
-            self._ended.remaining = None
+            numbers = tally(s.referee)
+            self._ended = ended_state(s, self.last_t)
             self.session = None
             self._change(
                 "session_stop",
@@ -260,7 +188,7 @@ class SessionController(AutoSessions):
                     "status": status,
                     "player": s.player,
                     "workout": s.workout,
-                    **tally,
+                    **numbers,
                     "total_reps": s.total_reps,
                     "total_no_reps": s.total_no_reps,
                     "total_attempts": s.total_attempts,
@@ -274,38 +202,6 @@ class SessionController(AutoSessions):
                 "session %s ended (%s): %d reps, %d no-reps", s.id, status, s.total_reps, s.total_no_reps
             )
             return s
-
-    def handle(self, cmd: LiveCommand) -> tuple[bool, str]:
-        """Run a start/stop/switch/correct command from the page; (ok, message fit to show)."""
-        try:
-            problem = validate_command(cmd.action, cmd.player, cmd.workout, cmd.counting)
-            if problem:
-                raise SessionRefused(problem)
-            if cmd.action == "start":
-                s = self.start(
-                    cmd.player or DEFAULT_PLAYER, cmd.workout or self.settings.referee.workout, cmd.counting
-                )
-                if not s.started:  # auto mode, a free circuit: the session opens at the first rep
-                    what = self.catalog.title(s.program_name) if s.program is not None else "Auto mode"
-                    return True, f"{what} for {s.player}: waiting for the first rep."
-                title = self.catalog.title(s.program_name or s.workout)
-                where = f" (session {s.store_id})" if s.store_id is not None else ""
-                return True, f"Started {title} for {s.player}{where}."
-            if cmd.action == "switch":
-                self.switch(cmd.workout or "")
-                return True, f"Switched to {self.catalog.title(self.session.workout)}."
-            if cmd.action == "correct":
-                self.correct(cmd.workout or "")
-                s = self.session
-                return True, f"Corrected to {self.catalog.title(s.workout)}: {s.referee.count} reps."
-            s = self.stop("done")
-            if not s.started:
-                return True, "Stopped: auto mode was still waiting for a first rep, nothing saved."
-            where = f"session {s.store_id}" if s.store_id is not None else "the session"
-            return True, f"Stopped: {where} saved, {s.total_reps} reps."
-        except SessionRefused as exc:
-            log.warning("command %s %s refused: %s", cmd.id, cmd.action, exc.message)
-            return False, exc.message
 
     def _running(self, what: str) -> Session:
         if self.session is None:
@@ -356,8 +252,7 @@ class SessionController(AutoSessions):
     # -- what viewers see -------------------------------------------------------------------------
 
     def elapsed(self, s: Session) -> float:
-        t = self.last_t
-        return round(t - s.t0, 2) if (t is not None and s.t0 is not None) else 0.0
+        return sessionstate.elapsed(s, self.last_t)
 
     def state(self) -> LiveState:
         """The session part of the live state (the running session, else the one that ended)."""
@@ -365,43 +260,7 @@ class SessionController(AutoSessions):
             s = self.session
             if s is None:
                 return dataclasses.replace(self._ended)
-            return self._session_state(s)
-
-    def _session_state(self, s: Session) -> LiveState:
-        from hiitpi.referee.pace import average_rpm
-
-        ref = s.referee
-        elapsed = self.elapsed(s) if s.started else 0.0
-        # the recent pace at the newest frame, not the referee's last pose: it decays during a rest
-        pace = ref.pace_meter.rate(self.last_t) if ref is not None and self.last_t is not None else 0.0
-        avg = average_rpm(s.total_reps, elapsed)
-        st = LiveState(
-            session=s.id,
-            player=s.player,
-            workout=s.workout,
-            running=True,
-            phase="waiting" if ref is None or s.watching else "rest" if s.resting else ref.phase,
-            reps=ref.count if ref else 0,
-            no_reps=ref.no_reps if ref else 0,
-            attempts=ref.attempts if ref else 0,
-            total_reps=s.total_reps,
-            total_no_reps=s.total_no_reps,
-            total_attempts=s.total_attempts,
-            full_reps=s.total_full_reps,
-            counting=ref.counting if ref else s.counting,
-            pace=round(pace, 2),
-            avg_pace=None if avg is None else round(avg, 2),
-            elapsed=elapsed,
-            t0=s.t0,
-            store_id=s.store_id,
-        )
-        if s.auto is not None:
-            for key, value in s.auto.live_fields().items():
-                setattr(st, key, value)
-        if s.program is not None:
-            for key, value in s.program.state(elapsed).items():
-                setattr(st, key, value)
-        return st
+            return running_state(s, self.last_t)
 
     def _change(
         self,
@@ -415,9 +274,3 @@ class SessionController(AutoSessions):
         if t is None:
             t = self.last_t if self.last_t is not None else self._clock()
         self.on_change(SessionChange(kind, s or self.session, t, data, events))
-
-
-def _tally(ref: Referee | None) -> dict[str, Any]:
-    if ref is None:
-        return {"reps": 0, "no_reps": 0, "attempts": 0, "pace": 0.0}
-    return {"reps": ref.count, "no_reps": ref.no_reps, "attempts": ref.attempts, "pace": round(ref.pace, 2)}

@@ -18,15 +18,18 @@ keeps the order: commit first, then publish.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from hiitpi.capture.base import Frame
-from hiitpi.engine.session import SessionChange
+from hiitpi.engine.sessionstate import SessionChange
 from hiitpi.live.contract import LiveState, encode_event, encode_sample
 from hiitpi.pose.types import Pose
 from hiitpi.referee.events import RefEvent
+
+log = logging.getLogger("hiitpi.engine.core")
 
 
 @dataclass(slots=True)
@@ -130,6 +133,12 @@ class RecorderSink:
             self.recorder.record(event)
         self._commit(result.events, result.stages_ms)
 
+    def problem(self) -> str | None:
+        """Why the history is not being written now (a full disk, with what to do), or None."""
+        if getattr(self.recorder, "healthy", True):
+            return None
+        return getattr(self.recorder, "last_error", None) or "the database cannot be written"
+
 
 class LiveSink:
     """Samples, events and the state onto the live bus (`hiitpi.live.publisher.LivePublisher`)."""
@@ -181,3 +190,35 @@ class LiveSink:
         result.published = written and sample is not None
         if result.published:
             result.latency_ms = (time.monotonic() - frame.captured_at) * 1000 - stages.get("pose", 0.0)
+
+
+class SinkFanout:
+    """Hands every analysed frame and session change to each sink in order. A sink that raises
+    is marked degraded (logged once, its error kept in ``errors`` until it works again) and the
+    others still get the frame: counting goes on."""
+
+    def __init__(self, sinks: list[EngineSink] | None = None):
+        self.sinks: list[EngineSink] = list(sinks or ())
+        self.errors: dict[str, str] = {}  # sink name → its last error
+
+    def add(self, sink: EngineSink) -> None:
+        self.sinks.append(sink)
+
+    def on_frame(self, result: FrameResult) -> None:
+        for sink in self.sinks:
+            self._call(sink, "on_frame", result)
+
+    def on_session(self, change: SessionChange, state: LiveState) -> None:
+        for sink in self.sinks:
+            self._call(sink, "on_session", change, state)
+
+    def _call(self, sink: EngineSink, method: str, *args: Any) -> None:
+        try:
+            getattr(sink, method)(*args)
+        except Exception as exc:
+            if sink.name not in self.errors:
+                log.error("%s: %s failed (%s); counting goes on", sink.name, method, exc)
+            self.errors[sink.name] = str(exc)
+        else:
+            if self.errors.pop(sink.name, None) is not None:
+                log.info("%s: working again", sink.name)

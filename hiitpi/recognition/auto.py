@@ -90,7 +90,7 @@ class AutoMode:
             if self.rest_since is not None:  # what the last interval counted is not counted again
                 start = max(start, self.rest_since)
             self._interval = deque(item for item in self._recent if item[1] >= start)
-            self.referee = Referee(self.rules[change.workout], self.pace_window_s, self.counting)
+            self.referee = self._interval_referee(change.workout)
             self.resting = False
             self.rest_since = None
             return self._replay()
@@ -103,6 +103,15 @@ class AutoMode:
         while t - self._interval[0][1] > KEEP_S:
             self._interval.popleft()
         return self._count(self.referee.update(pose, t))
+
+    def _interval_referee(self, workout: str) -> Referee:
+        """A fresh referee for an interval of ``workout``; its reps are scored for form when the
+        workout has a recorded reference, as in a session whose workout was picked."""
+        from hiitpi.referee.similarity import attach_scorer
+
+        referee = Referee(self.rules[workout], self.pace_window_s, self.counting)
+        attach_scorer(referee)
+        return referee
 
     def finish(self) -> list[RefEvent]:
         """The stream is over: the interval referee's last events (a rep on its way back counts)."""
@@ -135,7 +144,7 @@ class AutoMode:
             self._interval = deque(self._recent)
         elif self.referee.name != workout:
             self.renamed[self.referee.name] = workout
-        self.referee = Referee(self.rules[workout], self.pace_window_s, self.counting)
+        self.referee = self._interval_referee(workout)
         self.resting = False
         self.rest_since = None
         t = self._interval[-1][1] if self._interval else 0.0
