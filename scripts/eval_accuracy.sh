@@ -91,7 +91,7 @@ def alignment(rep):
 
 
 RC_LOST = ("train3335.mp4", "stu8_58.mp4", "test2320.mp4", "stu2_62.mp4")
-CX_LOST = ("lunge17.mp4", "push_up033.mp4", "push_up035.mp4", "squat027.mp4")
+CX_LOST = ("push_up033.mp4", "push_up035.mp4", "squat027.mp4", "sit_up022.mp4")
 
 
 def scored(rep):
@@ -236,6 +236,13 @@ One rules set (`rules/`) for everything below; pose model `{model}` for the clip
   straighter elbow below 30°: past the elbow's anatomical limit (~150° of flexion) in both arms
   is no one in a plank. The floor comes from anatomy, not from the data; measured afterwards at
   20° and 40° (below, and in the leave-one-source-out table).
+- **The shoulders under the hips are a glitch in a standing exercise** (fourth round): the squat,
+  the lunge, the jumping jack and high knees read the shoulders' height above the hips (torso
+  lengths, ~1 standing, still well above 0 in a deep squat's forward lean) with `plausible_min = 0`.
+  A pose with the shoulders below the hips is nobody doing these exercises; the pose model makes
+  such poses when it puts the hips at the top of the body (a fifth of Countix's lunge4, four fifths
+  of squat027), and they made reps. Set from anatomy, then measured at −0.25, 0.25 and 0.5 (below,
+  and in the leave-one-source-out table).
 
 ## Clips (`clips/manifest.csv`, judge mode)
 
@@ -295,8 +302,9 @@ first round Countix was kept aside while the design was made: it was run to meas
 push-up sequence was looked at (the torso-tilt gate of the push-up rule, 40° → 25°, which
 RepCount-A also preferred). In the second round it was measured on for every change, and the
 lunge rule (the mean of every joint that moves) was chosen on it: it is the only labelled lunge
-data besides three clips, which count the same either way. The frame rate is not given: 30 fps
-assumed.
+data besides three clips, which count the same either way. In the fourth round the standing
+exercises' floor (the shoulders under the hips) was set from anatomy and then measured: Countix is
+the only set it moves. The frame rate is not given: 30 fps assumed.
 
 {summary(cx)}
 
@@ -319,7 +327,8 @@ turning points per median) with the states' travel levels (first round, a 27-poi
 when a stale travel is re-learnt (second round: how many small turning points, how steady their
 rhythm; a 9-point grid). The third round's plausibility floor (the push-up's folded elbows) was
 set from anatomy at 30° before it was measured; its table shows what the data would have chosen
-among no floor, 20°, 30° and 40°. Each is re-chosen from its grid without each source in turn (the clips'
+among no floor, 20°, 30° and 40°. The fourth round's floor of the standing exercises (the
+shoulders' height above the hips, 0) likewise, among no floor, −0.25, 0, 0.25 and 0.5. Each is re-chosen from its grid without each source in turn (the clips'
 `source_repo`, the pose data sets) and scored on the one left out, beside the shipped choice.
 
 {loso}
@@ -332,9 +341,13 @@ RepCount-A 0.189 / 0.70, Countix 0.207 / 0.70, clips unchanged — the choice ma
 clip source above. It was not shipped: it ties on MAE and costs Countix two sequences within one
 (0.757 → 0.703). Chosen without RepCount-A the grid picks (0.5, 9, 0.3/0.7/0.45), which scores
 RepCount-A worse than the shipped choice (the table above: 0.211 / 0.60 against 0.182 / 0.70 now):
-the levels are where RepCount-A and the rest disagree most. Re-learning: chosen without Countix
-the grid picks (6, 0.2), which scores Countix worse than the shipped choice (0.227 against 0.208
-now); without RepCount-A it picks the shipped (8, 0.3). The
+the levels are where RepCount-A and the rest disagree most. With the fourth round's standing
+floor the shipped travel choice is again the one picked without any one clip source. Re-learning:
+chosen without Countix the grid picks (6, 0.2), which scores Countix worse than the shipped choice
+(0.194 against 0.175 now); without RepCount-A it picks the shipped (8, 0.3); without any one clip
+source it now picks (10, 0.5), whose MAE over everything is 0.1357 against the shipped 0.1359 with
+the same figures per set to three places (clips 0.003 / 1.00, RepCount-A 0.182 / 0.70, Countix
+0.175 / 0.81): not worth a change. The
 rule changes of the second round (the lunge's, the jack's and the push-up's features) are choices
 of what to measure, not constants on a grid. The lunge's and the jack's were each measured on the
 one pose set that has the exercise (Countix's lunges, RepCount-A's jacks) and left the clips of
@@ -342,7 +355,13 @@ that exercise as they were, so no other source can confirm or refute them. The p
 height was chosen on RepCount-A and then measured on the two sources it was not chosen on:
 Countix's push-ups (OBO 0.50 → 0.60, MAE 0.321 → 0.324) and the clips' (unchanged, 0.006 / 1.00).
 Plausibility floor: chosen without any one source the grid keeps 30° (on the pose sets 20° gives
-the same figures; 40° gives Countix push-up 0.326, as without a floor).
+the same figures; 40° gives Countix push-up 0.326, as without a floor). Standing floor: only
+Countix moves with it. Without Countix, no floor, −0.25, 0 and 0.25 tie (RepCount-A 0.182 / 0.70,
+the clips unchanged) and the tie keeps the shipped 0, which scores Countix 0.175 / 0.81 against
+0.208 / 0.78 with no floor. Without RepCount-A the grid picks 0.5 (Countix 0.166, its lunges
+0.048), which scores RepCount-A 0.197 / 0.65 (its squats 0.145 / 0.89 → 0.212 / 0.67: shoulders
+less than half a torso length above the hips are real deep squats there): a floor chosen on
+Countix would not have generalised; the anatomical one does not cost RepCount-A or the clips.
 
 ## Which change moved which figure
 
@@ -377,6 +396,8 @@ mode, RepCount-A and Countix in attempts mode). Start (main, absolute thresholds
 | push-up: the mean of the elbow and the head's height above the feet (from the elbow and the shoulders above the hands); chosen on RepCount-A's push-ups, then measured on Countix's and the clips' | RepCount push-up 0.252 / 0.375 → 0.124 / 0.500 (RepCount 0.208 / 0.675 → 0.183 / 0.700; counted once 556 → 572, missed 66 → 52; stu6_42 13 → 8 of 8); Countix push-up 0.321 / 0.50 → 0.324 / 0.60 (Countix 0.214 / 0.730 → 0.215 / 0.757); clips' push-ups unchanged (0.006 / 1.00). Its calibration constants do not matter here: a floor of 0.2, 0.3 or 0.4 and a start/far of 1.1/0.4 or 1.3/0.5 give the same figures within 0.005 |
 | *third round* (from main at 8fedfa0: RepCount 0.183 / 0.700, counted once 572 of 635; Countix 0.215 / 0.757; clips 0.003 / 1.000) | |
 | a pose with both elbows folded past 30° (the anatomical limit) is a glitch, dropped like a frame with nobody seen | Countix push-up 0.324 / 0.60 → 0.299 / 0.70 (push_up025 6 → 5 of 4; Countix 0.215 / 0.757 → 0.208 / 0.784); RepCount push-up 0.124 → 0.122 (stu4_46 54 → 53 of 45; RepCount 0.183 → 0.182, OBO 0.700; counted once 572 → 571, missed 52 → 53, outside 34 unchanged); clips unchanged (0.003 / 1.000). It drops 2 of stu10_48's glitch frames, not the glitch's rep: in its other frames (0.2–0.6 s) the arms' readings jump between 3° and 180° from frame to frame, and the straighter one is 40° or more |
+| *fourth round* (from main at d6e0ab0: RepCount 0.182 / 0.700, counted once 571 of 635; Countix 0.208 / 0.784; clips 0.003 / 1.000) | |
+| squat, lunge, jumping jack, high knees: a pose with the shoulders below the hips is a glitch (`upright`, `plausible_min = 0`) | Countix squat 0.171 / 0.80 → 0.111 / 0.90 (squat027 10 → 1 of 5: 1,470 of its 1,786 poses have the hips above the shoulders; squat029 7 → 6, squat033 6 → 5 of 5), lunge 0.145 → 0.084 (lunge17 9 → 6 of 4, lunge4 7 → 6 of 7: 397 of its 1,531 poses dropped), Countix 0.208 / 0.784 → 0.175 / 0.811; RepCount-A unchanged (0.182 / 0.700, counted once 571; test2320 loses 92 of its 102 poses and counted 0 before); clips unchanged (0.003 / 1.000); reps counted on the sequences of exercises that are not workouts here (the false-rep table) as squat 439 → 397, as lunge 566 → 531, as jumping jack 569 → 561. A floor on the shoulders' height above the ankles instead (`depth`, 0) does part of it (Countix 0.196 / 0.811); with the hips' floor it adds nothing |
 
 ### Tried and not kept (measured)
 
@@ -536,6 +557,69 @@ Third round (against main at 8fedfa0, then with the elbow floor: clips 0.003 / 1
   0.500. None kept: what the hip angle shows from the
   feet is not meaningless in these data.
 
+Fourth round (against main at d6e0ab0: clips 0.003 / 1.000, RepCount 0.182 / 0.700, Countix
+0.208 / 0.784; after the standing floor Countix 0.175 / 0.811). The directions the issue's round-4
+note named, each measured:
+
+- *The exercise's posture gating the count, not only the calibration.* A cycle in which the
+  posture fails for a while is no attempt at all (a new check action that drops the cycle: neither
+  rep nor attempt nor no-rep). The rules' own posture is loose where the errors are: of the 882
+  reps counted on the two pose sets, 875 had the posture of some state in every frame of their
+  cycle (a squat has no uncalibrated state condition at all). A squat leaning more than 70°, 75°, 80° or
+  85° for 0.1 s: at 75–85° nothing changes (squat033's 90° is a one-frame spike in a cycle that is
+  three quarters gaps), at 70° RepCount squat 0.145 / 0.89 → 0.207 / 0.56 (its squatters lean up
+  to 60–78°). A push-up's torso below 10° or 25° for 0.2 s (side and oblique
+  views): RepCount push-up 0.122 → 0.145 and 0.207, Countix unchanged — real push-ups read a torso
+  of 0–20° for moments in glitches (stu8_45's labelled reps). A short attempt's partial mark
+  counting only in the posture: no change anywhere. The exercise recogniser was not used as a
+  gate: it was trained on these sequences (its rests between RepCount-A's labelled reps are its
+  `none`), so its figures here would not be a measure.
+- *A set starts when a rhythm starts; an isolated cycle far from the set's shape is not a rep.*
+  Measured as filters over the referee's own counted reps (start, end and the peak of the
+  calibrated signal of each), knowing the whole sequence's median rep in advance — more than a live
+  referee knows, so these bound what the live mechanism could do. Reps before the first two whose
+  durations are within a ratio r of each other dropped (r = 1.25, 1.5, 2, 3): RepCount 0.181–0.199
+  / 0.675–0.75, Countix 0.198–0.242 (the first reps of Countix's sets are real). A rep with no other
+  rep within r of its duration dropped (r = 1.25–3, sets of 2–4 or more): RepCount 0.190–0.237,
+  Countix 0.182–0.292. A rep both isolated (its gaps to the next reps over 1, 2, 3 or 5 median
+  durations) and off the median duration by more than 1.5, 2 or 3 times: RepCount 0.175–0.190 /
+  0.70–0.725, Countix 0.180–0.196 / 0.729–0.811 (the best, 3 and 1.5: 0.175 / 0.725 and 0.180 /
+  0.811, against 0.182 / 0.700 and 0.175 / 0.811). A rep longer than 2, 2.5, 3 or 4 median
+  durations dropped (the isolated long cycles of set-up): RepCount 0.194–0.209, Countix
+  0.204–0.223 (measured before the standing floor, against 0.182 / 0.208).
+- *A cycle's shape against the set's median to merge double counts.* On RepCount-A (sequences of
+  three reps or more) the reps outside any labelled one or counted again stand out by duration
+  (49 % of them within 0.8–1.2 of their sequence's median duration, against 87 % of the reps
+  counted once) but not by their peak in the calibrated signal (78 % against 79 %). Two reps
+  merged when one is shorter than 0.4–0.7 median durations, their gap under 0.2–1 s and together
+  0.6–1.6 medians long: Countix 0.175 → 0.152–0.171 but RepCount 0.182 → 0.189 whatever the
+  constants: the two reps it merges there are doubles, in sequences counted right by luck or
+  short (train2659 4 → 3 of 4, stu2_62 10 → 9 of 19), and the doubles of stu3_53 and stu8_45 are
+  not among them. With the short rep's peak also under 0.6–1.0 of the median peak: RepCount
+  0.182–0.203, Countix 0.167–0.175. Short attempts (cycles that reached only the partial mark)
+  not counted at all: RepCount 0.193 / 0.750, Countix 0.182 / 0.730 (before the standing floor,
+  against 0.182 / 0.700 and 0.208 / 0.784): 31 of RepCount-A's 35 counted short attempts are
+  labelled reps.
+- *Other floors from anatomy, measured like the kept one.* The knees above the ankles in the
+  standing exercises: RepCount jacks 0.065 → 0.072, nothing else moves. The hips above the ankles
+  there: nothing moves (the shoulders' floor already drops those poses). A sit-up's knees above
+  its ankles (feet on the floor, knees bent): at 0, RepCount sit-up 0.417 → 0.367 and Countix
+  sit-up 0.222 → 0.201, but at −0.5, −0.25, −0.1, 0.1 and 0.25 RepCount sit-up 0.417, 0.422, 0.432,
+  0.369, 0.505 and Countix sit-up 0.201, 0.242, 0.222, 0.250, 0.418: a gain at one value only, on
+  sit-ups that may be done with straight legs (knees and ankles level) — not kept. A sit-up's
+  knees above its hips: RepCount sit-up 0.480 (at −0.25: 0.461), Countix 0.556. A push-up's torso
+  within 25° of vertical (the shoulders' height above the hips over 0.8, 0.9 or 0.95 torso lengths,
+  every view: getting into the plank seen from the front): RepCount push-up 0.122 → 0.122–0.136,
+  Countix push-up 0.299 / 0.70 → 0.305–0.314 / 0.50–0.60. A speed no joint reaches (a calibrated
+  angle changing by more than 1,000, 2,000 or 4,000° a second from the last pose: stu10_48's
+  elbows jump between 3° and 180° from frame to frame): RepCount 0.182 / 0.700 → 0.182, 0.189,
+  0.180 (push-up 0.144, 0.156, 0.113; jacks 0.049 at 1,000°/s), Countix 0.175 / 0.811 → 0.185 /
+  0.784, 0.182 / 0.811, 0.175 / 0.811 (push-up 0.349, 0.324, 0.299): no value helps both.
+- *A rep still at its far position when the sequence ends counted* (attempts only; `finish()`
+  counts one on its way back): Countix 0.175 / 0.811 → 0.171 / 0.838 (sit_up028 is cut off at the
+  top of its fourth sit-up), RepCount 0.182 / 0.700 → 0.267 / 0.675 (reps outside any labelled one
+  34 → 48; its squats 0.145 → 0.311: RepCount-A's labels do not count the rep a sequence ends in).
+
 ## What stands in the way of the pose-sequence targets
 
 The issue's targets on RepCount-A and Countix-Fitness (attempts: MAE ≤ 0.15, OBO ≥ 0.75) are not
@@ -550,16 +634,20 @@ is, and on RepCount-A nor is OBO. The tables of the clips that add most to the M
   second of landmarks folds the knee over the shoulders), labels that stop before the movement does (stu4_46;
   stu8_45, whose elbow bends twice more after its last labelled rep), gaps that swallow
   half-cycles (train3344) and fast reps in noise (stu9_52, stu9_57).
-- Countix: the four sequences counted at about twice their label add {lost(cx, CX_LOST):.3f} —
-  push_up033 shows four clear push-ups for a label of 2; push_up035 (and push_up025) count getting
-  into the plank as reps; squat027 and lunge17 are long sequences with set-up and rests around a
-  few reps, where any movement that looks like a rep is one. The other 33 are at MAE
-  {rest(cx, CX_LOST):.3f}; {obo_words(cx)}. In sit_up022 (12 labelled, 5 counted) the landmarks show
-  six sit-ups (the sixth cut off as the person is lost), then nobody for three seconds, then for
-  eleven seconds a person standing still.
+- Countix: four sequences add {lost(cx, CX_LOST):.3f} — push_up033 shows four clear push-ups for a
+  label of 2; push_up035 (and push_up025) count getting into the plank as reps, seen from the front,
+  where the rule has no posture condition (its torso tilt counts only from the side); in squat027 the pose model puts the hips above
+  the shoulders in four poses of five (those poses are dropped now: 1 of 5 counted, 10 before); in
+  sit_up022 (12 labelled, 5 counted) the landmarks show six sit-ups (the sixth cut off as the
+  person is lost), then nobody for three seconds, then for eleven seconds a person standing still.
+  The other 33 are at MAE {rest(cx, CX_LOST):.3f}; {obo_words(cx)}. Of those, lunge17 (6 of 4) is a
+  long sequence with set-up and rests around a few reps, and in push_up023 (3 of 6) the body is
+  upright in the picture after its third push-up (a torso of 0–5° from vertical while the elbows
+  bend, as if the picture were turned), where the side view's torso condition fails.
 
-No mechanism measured above removes the set-up reps without losing real ones elsewhere, and the
-learned opinion did not close the gap on data it was not trained on. Earlier loader experiments
+No mechanism measured above removes the set-up reps without losing real ones elsewhere (the
+fourth round's posture gates and rhythm and shape filters each trade one data set's sequences for
+the other's), and the learned opinion did not close the gap on data it was not trained on. Earlier loader experiments
 on RepCount-A (aspect restoration variants, depth-based side selection, 3D bone lengths) are
 recorded in this file's history at commit 787b21c.
 """)

@@ -10,7 +10,10 @@ shipped value:
 - *re-learning*: when a stale travel is re-learnt from smaller turning points (how many of them,
   and how steady their rhythm must be);
 - *plausible*: the physical floor below which a pose is a glitch (the push-up's folded elbows,
-  30 degrees from anatomy, not from the data; 0 is no floor).
+  30 degrees from anatomy, not from the data; 0 is no floor);
+- *upright*: the same for the standing exercises (squat, lunge, jumping jack, high knees): the
+  shoulders' height above the hips below which a pose is a glitch (0, the shoulders under the hips,
+  from anatomy; "none" is no floor).
 
 For every source (a clip's `source_repo` in the clips manifest, the data set for pose sequences),
 the grid value with the lowest MAE on every *other* source is picked and scored on the left-out
@@ -54,7 +57,11 @@ GRIDS = {
         list(itertools.product((6, 8, 10), (0.2, 0.3, 0.5))),
     ),
     "plausible": ("floor", (30,), [(0,), (20,), (30,), (40,)]),
+    "upright": ("floor", (0.0,), [(None,), (-0.25,), (0.0,), (0.25,), (0.5,)]),
 }
+
+#: the features each floor group sets (the folded elbows; the shoulders above the hips)
+FLOORED = {"plausible": "folded", "upright": "upright"}
 
 
 class Relevelled:
@@ -97,10 +104,12 @@ class Relevelled:
 
 
 class Floored:
-    """The catalogue with every feature's ``plausible_min`` set to ``floor`` (0: none)."""
+    """The catalogue with the ``plausible_min`` of every feature named ``feature`` set to ``floor``
+    (None: no floor)."""
 
-    def __init__(self, catalog, floor: float):
+    def __init__(self, catalog, feature: str, floor: float | None):
         self.catalog = catalog
+        self.feature = feature
         self.floor = floor
         self._cache: dict = {}
 
@@ -108,7 +117,9 @@ class Floored:
         rule = self.catalog.workout(name)
         if rule.name not in self._cache:
             features = {
-                n: f.model_copy(update={"plausible_min": self.floor}) if f.plausible_min is not None else f
+                n: f.model_copy(update={"plausible_min": self.floor})
+                if n == self.feature and f.plausible_min is not None
+                else f
                 for n, f in rule.features.items()
             }
             self._cache[rule.name] = rule.model_copy(update={"features": features})
@@ -132,8 +143,8 @@ def catalog_for(group: str, value, rules):
     if group == "travel":
         turn, reps, levels = value
         return Relevelled(rules, levels, reps), {"TURN": turn}
-    if group == "plausible":
-        return Floored(rules, value[0]), {}
+    if group in FLOORED:
+        return Floored(rules, FLOORED[group], value[0]), {}
     turns, cv = value
     return rules, {"RELEARN_TURNS": turns, "RHYTHM_CV": cv}
 
@@ -167,7 +178,10 @@ def obo(results) -> float:
 def fmt(value) -> str:
     parts = []
     for v in value:
-        parts.append("/".join(f"{x:g}" for x in v) if isinstance(v, tuple) else f"{v:g}")
+        if v is None:
+            parts.append("none")
+        else:
+            parts.append("/".join(f"{x:g}" for x in v) if isinstance(v, tuple) else f"{v:g}")
     return ", ".join(parts)
 
 
@@ -185,7 +199,7 @@ def table(group: str, data: Path, settings, rules) -> list[str]:
     ]
     for held in sources:
         rest = {v: [r for r in rs if r.source != held] for v, rs in by_value.items()}
-        best = min(grid, key=lambda v: (mae(rest[v]), v != default))
+        best = min(grid, key=lambda v: (mae(rest[v]), v != default, str(v)))
         mine = [r for r in by_value[best] if r.source == held]
         shipped = [r for r in by_value[default] if r.source == held]
         lines.append(

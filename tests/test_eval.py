@@ -210,9 +210,12 @@ def test_eval_countix_reads_99_columns_and_lists_what_is_not_a_workout(shared_da
     # bench press, front raise, pull-ups, rope pushdown: listed, not scored
     others = [c for c in rep["clips"] if c.get("not_workout")]
     assert len(others) == rep["not_workouts"] == 39 and all("pred" not in c for c in others)
-    # regression guard at the measured level (docs/accuracy.md: MAE 0.215 / OBO 0.757)
-    assert rep["mae"] <= 0.225 and rep["obo"] >= 0.75
-    assert rep["per_exercise"]["lunge"]["mae"] <= 0.16
+    # regression guard at the measured level (docs/accuracy.md: MAE 0.175 / OBO 0.811)
+    assert rep["mae"] <= 0.185 and rep["obo"] >= 0.78
+    # the shoulders under the hips are a glitch in a standing exercise (without it: lunge 0.145,
+    # squat 0.171)
+    assert rep["per_exercise"]["lunge"]["mae"] <= 0.10
+    assert rep["per_exercise"]["squat"]["mae"] <= 0.13
     assert rep["per_exercise"]["push_up"]["obo"] >= 0.6
     assert "alignment" not in rep  # Countix gives counts only
 

@@ -366,6 +366,62 @@ def test_shipped_high_knees_count_each_leg_and_flag_same_side_twice():
     assert len(faults) == 1 and "alternate" in faults[0].reason
 
 
+EACH_SIDE_RULE = """\
+name = "knee_drive"
+min_score = 0.3
+min_dwell_s = 0.06
+
+[features]
+knee_lift = { type = "height", points = ["knee", "hip"], side = "max" }
+
+[[states]]
+name = "down"
+when = [{ feature = "knee_lift", below = -0.7 }]
+
+[[states]]
+name = "up"
+when = [{ feature = "knee_lift", above = -0.3 }]
+
+[rep]
+start = "down"
+sequence = ["up"]
+each_side = true
+min_s = 0.2
+max_s = 4.0
+"""
+
+
+@pytest.mark.parametrize(
+    ("lifts", "sides"),
+    [
+        # the legs take turns: one rep per lift, each on its side
+        ((("left",), ("right",), ("left",), ("right",)), ["left", "right", "left", "right"]),
+        # both legs up at the same moment (the pose model put both on the one that moved): one
+        # machine per leg sees each lift, and it counts once
+        ((("left", "right"),) * 3, ["left", "left", "left"]),
+    ],
+)
+def test_one_machine_per_side_counts_each_lift_once(tmp_path, lifts, sides):
+    p = tmp_path / "knee_drive.toml"
+    p.write_text(EACH_SIDE_RULE)
+    ref = Referee(load_rule(p))
+    t, events = 0.0, []
+    for up in lifts:
+        for i in range(20):
+            x = math.sin(math.pi * i / 19)
+            fig = Figure(
+                lift_left=85 * x if "left" in up else 0.0, lift_right=85 * x if "right" in up else 0.0
+            )
+            events += ref.update(standing_figure(fig, t))
+            t += 1 / FPS
+        for _ in range(6):
+            events += ref.update(standing_figure(Figure(), t))
+            t += 1 / FPS
+    events += ref.finish()
+    assert [e.side for e in events if e.kind == "rep"] == sides
+    assert ref.count == len(sides)
+
+
 def test_shipped_high_knees_count_the_hidden_far_leg_from_the_alternation():
     # side on, the far leg is behind the near one: its hip, knee and ankle are not seen at all;
     # every lift of the near leg after the first means the far one went up in between
@@ -571,6 +627,79 @@ def test_one_folded_elbow_is_not_a_glitch():
         p.keypoints[wrist, :2] = p.keypoints[KEYPOINT_INDEX["right_shoulder"], :2] + 0.01
         ref.update(p)
     assert ref.glitches == 0
+
+
+_UPPER_BODY = [n for n in KEYPOINT_INDEX if not any(k in n for k in ("hip", "knee", "ankle"))]
+
+
+def _upper_body_about_the_hips(pose: Pose, lean_deg: float) -> Pose:
+    """The pose with the head, shoulders and arms turned about the hips by ``lean_deg`` (forward):
+    70° is a strong forward lean, 180° the upper body under the hips (a pose-model glitch that puts
+    the hips on top, as in Countix's squat027 and lunge4)."""
+    kp = pose.keypoints.copy()
+    hips = [KEYPOINT_INDEX["left_hip"], KEYPOINT_INDEX["right_hip"]]
+    cx, cy = kp[hips, 0].mean() * pose.width, kp[hips, 1].mean() * pose.height
+    a = math.radians(lean_deg)
+    for name in _UPPER_BODY:
+        i = KEYPOINT_INDEX[name]
+        x, y = kp[i, 0] * pose.width - cx, kp[i, 1] * pose.height - cy
+        kp[i, 0] = (cx + x * math.cos(a) - y * math.sin(a)) / pose.width
+        kp[i, 1] = (cy + x * math.sin(a) + y * math.cos(a)) / pose.height
+    return Pose(kp, pose.score, pose.timestamp, pose.width, pose.height)
+
+
+def _squats_with_glitches(lean_deg: float, reps: int = 3) -> list[Pose]:
+    """Standing 1 s, then ``reps`` times: a squat to 80° (2 s), standing, 0.5 s of a bent-knee pose
+    with the upper body turned ``lean_deg`` about the hips, standing."""
+    out, t = [], 0.0
+
+    def add(knee: float, lean: float = 0.0) -> None:
+        nonlocal t
+        p = standing_figure(Figure(knee_deg=knee), t)
+        out.append(_upper_body_about_the_hips(p, lean) if lean else p)
+        t += 1 / FPS
+
+    for _ in range(30):
+        add(178)
+    for _ in range(reps):
+        for i in range(60):
+            add(178 - 98 * (0.5 - 0.5 * math.cos(2 * math.pi * i / 60)))
+        for _ in range(20):
+            add(178)
+        for _ in range(15):
+            add(100, lean_deg)
+        for _ in range(20):
+            add(178)
+    return out
+
+
+@pytest.mark.parametrize("workout", ["squat", "lunge"])
+@pytest.mark.parametrize("counting", ["judge", "attempts"])
+def test_shoulders_below_the_hips_are_a_glitch_in_a_standing_exercise(tmp_path, workout, counting):
+    rule = shipped(workout)
+    assert rule.features["upright"].plausible_min == 0  # the shoulders under the hips: nobody standing
+    ref = Referee(rule, counting=counting)
+    for p in _squats_with_glitches(180.0):
+        ref.update(p)
+    ref.finish()
+    assert ref.count == 3 and ref.glitches == 45
+    # without the floor each glitch's bent knees and low shoulders are one more rep
+    text = (REPO / "rules" / f"{workout}.toml").read_text().replace(", plausible_min = 0 }", " }")
+    (tmp_path / f"{workout}.toml").write_text(text)
+    ref = Referee(load_rule(tmp_path / f"{workout}.toml"), counting=counting)
+    for p in _squats_with_glitches(180.0):
+        ref.update(p)
+    ref.finish()
+    assert ref.count == 6 and ref.glitches == 0
+
+
+def test_a_forward_lean_is_not_a_glitch():
+    # the shoulders 70° forward of the hips are still above them: measured, not dropped
+    for workout in ("squat", "lunge", "jumping_jack", "high_knees"):
+        ref = Referee(shipped(workout), counting="attempts")
+        for p in _squats_with_glitches(70.0, reps=1):
+            ref.update(p)
+        assert ref.glitches == 0, workout
 
 
 def test_a_plausible_range_is_read_even_when_nothing_else_reads_the_feature(tmp_path):

@@ -91,6 +91,12 @@ def test_the_recorder_keeps_each_reps_score_and_the_page_and_coach_show_it(tmp_p
         fig = figures.similarity_figure(d.reps)
         assert fig is not None and list(fig.data[0].y) == [91.5, 84.0, 62.5, 40.0]
         assert figures.similarity_figure([r for r in d.reps if r.similarity is None]) is None
+        from hiitpi.web.layout import form_note  # the chart in words, for a phone without hover
+
+        assert form_note(d.reps) == (
+            "Furthest from the reference: no-rep 4 (40/100), knees off most. Off most often: knees (3 of 4 scored)."
+        )
+        assert form_note([r for r in d.reps if r.similarity is None]) == ""
 
         import io
 

@@ -135,6 +135,63 @@ def test_no_reps_score_lower_than_full_reps_of_the_same_clip(demos):
     assert np.median(flagged) < np.median(full), (flagged, full)
 
 
+def test_alternating_high_knees_are_taught_per_side(demos):
+    """Fast high knees (60 fps): the knees' and hips' sides move in antiphase, so the rule runs one
+    machine per side and counts every lift, here and on the slow march of another person (whose
+    lifts the pose model often puts on both legs at once)."""
+    taught = teach_reps(demos("high_knees/venkat_high_knees_gym.mp4"), "fast_knees", reps=19)
+    assert taught.doc["rep"].get("each_side") is True and taught.doc["rep"].get("alternate") is True
+    assert 18 <= taught.count <= 20
+    assert {e.side for e in taught.reps} == {"left", "right"}
+    # the plotted knee is the side that moved: it bends in every rep (the mean of both would not)
+    for e in taught.reps:
+        sel = (taught.times >= e.t_start) & (taught.times <= e.t_end)
+        assert np.nanmax(taught.signal[sel]) - np.nanmin(taught.signal[sel]) > 40, (e.t_start, e.t_end)
+    assert 15 <= _reps(taught.rule, demos("high_knees/apurvo_high_knees_march_trim.mp4")) <= 17
+    # a squat's sides move together: no per-side rule
+    squat = teach_reps(demos("squat/wahoo_squats_trim.mp4"), "deep_squat", reps=10)
+    assert "each_side" not in squat.doc["rep"]
+
+
+@pytest.mark.parametrize(
+    "clip", ["high_knees/venkat_high_knees_gym.mp4", "mountain_climber/venkat_mountain_climbers_side.mp4"]
+)
+def test_first_three_reps_of_a_fast_alternating_clip_count_the_rest(demos, shared_data, clip):
+    from hiitpi.referee.datasets import read_manifest
+    from hiitpi.teach.evaluate import first_reps
+
+    row = next(r for r in read_manifest(shared_data / "clips" / "manifest.csv") if r.file == clip)
+    res, info = first_reps(row, demos(clip))
+    assert res is not None and res.pred is not None, info
+    assert row.gt_min - 1 <= res.pred <= row.gt_max + 1, (res.pred, info)
+    assert info["learnt_from_s"] <= 3.0
+
+
+def test_a_same_side_twice_scores_lower_than_the_clean_reps(demos):
+    """Slow high knees with the built-in rules: the reps called "same side twice" are compared with
+    the reference reps of the side that was due, and score lower than the clean reps (leave one out)."""
+    from hiitpi.referee.catalog import load_catalog
+    from hiitpi.teach.record import clean_reps, record_reference, score_events
+    from tests.conftest import REPO
+
+    rule = load_catalog(REPO / "rules").workout("high_knees")
+    demo = demos("high_knees/apurvo_high_knees_march_trim.mp4")
+    events = count_demo(rule, demo)
+    clean = clean_reps(events)
+    faulted = [e for e in events if e.kind == "rep" and e not in clean]
+    assert len(faulted) >= 4 and len(clean) >= 4
+    ref = record_reference(rule, demo, clean)
+    assert ref.alternating and "knee_left" in ref.features
+    full = [
+        score_events(record_reference(rule, demo, [x for x in clean if x is not c]), demo, [c], events)[
+            0
+        ].score
+        for c in clean
+    ]
+    flagged = [s.score for s in score_events(ref, demo, faulted, events)]
+    assert np.median(flagged) < np.median(full), (flagged, full)
+
+
 def test_teach_from_the_camera_through_an_engine_sink(tmp_path, model_mirror, redis_url, shared_data):
     """The dashboard's "record a few reps in front of the camera": the real engine (MoveNet on a clip
     played as a camera would deliver it) hands its poses to a `PoseTap`; 12 s of jumping jacks are

@@ -183,6 +183,7 @@ def test_live_page_and_session_page_show_each_reps_form_score(
             lambda: d.find_elements(By.CSS_SELECTOR, "#sess-similarity .js-plotly-plot .main-svg"),
             timeout=20,
         )
+        assert text_of(d, "#sess-form-note").startswith("Furthest from the reference: rep ")
         d.execute_script("document.getElementById('sess-similarity').scrollIntoView();")
         time.sleep(0.5)
         d.save_screenshot(str(ARTIFACTS / "session-form-phone.png"))

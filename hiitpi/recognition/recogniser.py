@@ -26,6 +26,7 @@ every ``hop_s`` the features of the new frames, the window summary and one matri
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import deque
 from collections.abc import Mapping
@@ -56,6 +57,11 @@ class RecogniserConfig:
     switch_margin: float = 0.2  # another workout must lead by this much...
     switch_s: float = 0.6  # ...for this long to take over
     idle_s: float = 4.0  # nothing done (no rep, or the classifier says none) this long: rest
+    # ...or, while a rep is under way (the workout's referee away from its start position), this
+    # many of the person's own rep intervals (the median of the last few), at most idle_max_s: in a
+    # slow set (a lunge every 5 s) the next rep is not a rest after 4 s
+    idle_rhythm: float = 1.5
+    idle_max_s: float = 10.0
     hold_s: float = 1.5  # seconds a hold must be held to count as evidence
     min_score: float = 0.2  # keypoints under this score are not seen (features)
     end_after_s: float = 120.0  # auto mode: a session resting this long has ended
@@ -89,6 +95,19 @@ class _Candidate:
         if not recent or t - recent[-1][1] > cfg.evidence_s:
             return None
         return recent[0][0]
+
+    def idle_after(self, cfg: RecogniserConfig) -> float:
+        """Seconds without a rep after which the person is resting: ``idle_s``; while a rep is under
+        way, ``idle_rhythm`` times the median interval of the last reps (at most ``idle_max_s``)."""
+        ends = [r[1] for r in list(self.reps)[-5:]]
+        rule = self.referee.rule
+        start = rule.rep.start if rule.rep is not None else None
+        under_way = self.referee.state not in (None, start)
+        if self.hold or len(ends) < 2 or not under_way:
+            return cfg.idle_s
+        gaps = sorted(b - a for a, b in itertools.pairwise(ends))
+        rhythm = gaps[len(gaps) // 2]
+        return min(max(cfg.idle_s, cfg.idle_rhythm * rhythm), cfg.idle_max_s)
 
     def last_activity(self) -> float | None:
         if self.hold:
@@ -231,8 +250,9 @@ class Recogniser:
                 return self._change("switch", best, t, max(since, t - cfg.credit_s), p_best)
         else:
             self._challenger = None
-        last = self._pinned_last if self._pinned else self.candidates[cur].last_activity()
-        idle = last is None or t - last > cfg.idle_s
+        cand = None if self._pinned else self.candidates[cur]
+        last = self._pinned_last if cand is None else cand.last_activity()
+        idle = last is None or t - last > (cfg.idle_s if cand is None else cand.idle_after(cfg))
         if idle or (not self._pinned and self._none_since is not None and t - self._none_since >= cfg.idle_s):
             return self._change("rest", None, t, t, p_none)
         return None

@@ -41,6 +41,11 @@ from hiitpi.referee.view import VIEWS, ViewDetector
 log = logging.getLogger(__name__)
 
 _INF = math.inf
+#: one machine per side: a side's rep reaching the far position within this share of a rep of the
+#: other side's is the same lift seen on both legs (the pose model put both on the one that moved)
+SAME_LIFT_SHARE = 0.25
+#: the sides of a rule counted one machine per side (``each_side``), in the order of its machines
+SIDES = ("left", "right")
 
 #: the counting conventions: "judge" counts full reps, "attempts" every attempted cycle
 COUNTING: tuple[str, ...] = ("judge", "attempts")
@@ -102,9 +107,7 @@ class Referee:
         self.counting = counting
         self._children: list[Referee] = []
         if rule.rep is not None and rule.rep.each_side:
-            self._children = [
-                Referee(_one_side(rule, side), pace_window_s, counting) for side in ("left", "right")
-            ]
+            self._children = [Referee(_one_side(rule, side), pace_window_s, counting) for side in SIDES]
         self._scale = BodyScale(rule.min_score)
         self._features = [make_feature(spec, rule.min_score) for spec in rule.features.values()]
         self._fidx = {f.spec.name: i for i, f in enumerate(self._features)}
@@ -267,6 +270,8 @@ class Referee:
         self.hold_s = 0.0
         self.last_t: float | None = None
         self.last_side: str | None = None
+        #: each side's last rep (one machine per side): when it reached the far position, how long it took
+        self._side_far: dict[str, tuple[float, float]] = {}
         self._cand: str | None = None
         self._cand_since = 0.0
         self._armed = False
@@ -345,8 +350,8 @@ class Referee:
     def _finish(self, t: float) -> list[RefEvent]:
         if self._children:
             events: list[RefEvent] = []
-            for child in self._children:
-                events.extend(self._merge_side_events(child.finish(t)))
+            for side, child in zip(SIDES, self._children, strict=True):
+                events.extend(self._merge_side_events(side, child.finish(t)))
             return events
         events = []
         self._pending.clear()  # short cycles no full rep followed: fidgeting at the end of the set
@@ -733,17 +738,21 @@ class Referee:
         self.last_t = t
         self.pace_meter.seen(t)
         events: list[RefEvent] = []
-        for child in self._children:
-            events.extend(self._merge_side_events(child._step(px, t)))
+        for side, child in zip(SIDES, self._children, strict=True):
+            events.extend(self._merge_side_events(side, child._step(px, t)))
         states = [c.state for c in self._children]
         active = [s for s in states if s is not None and s != self._start]
         self.state = active[0] if active else next((s for s in states if s is not None), None)
         self.view = self._children[0].view
         return events
 
-    def _merge_side_events(self, child_events: list[RefEvent]) -> list[RefEvent]:
+    def _merge_side_events(self, side: str, child_events: list[RefEvent]) -> list[RefEvent]:
         events: list[RefEvent] = []
         for ev in child_events:
+            if ev.kind in ("rep", "no_rep"):
+                ev.side = side
+                if self._same_lift(ev):
+                    continue
             if ev.kind == "rep":
                 self.count += 1
                 self.attempts += 1
@@ -767,6 +776,21 @@ class Referee:
             ev.count = self.count
             events.append(ev)
         return events
+
+    def _same_lift(self, ev: RefEvent) -> bool:
+        """Whether ``ev`` is the other side's last rep seen again: the pose model put both legs on
+        the one that moved, so both machines saw it reach the far position at nearly the same moment
+        (the sides of a real alternation are half a cycle apart)."""
+        far = ev.t_start + (ev.eccentric_s or 0.0)
+        other = self._side_far.get("right" if ev.side == "left" else "left")
+        if other is not None and abs(far - other[0]) < SAME_LIFT_SHARE * min(ev.duration_s, other[1]):
+            log.debug(
+                "%s: the %s side at %.2f s is the other side's lift seen again", self.name, ev.side, far
+            )
+            return True
+        if ev.kind == "rep":
+            self._side_far[ev.side] = (far, ev.duration_s)
+        return False
 
 
 def _one_side(rule: Rule, side: str) -> Rule:

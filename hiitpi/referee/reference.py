@@ -5,8 +5,9 @@ so it never mistakes one for a workout). It holds the features the trajectories 
 (ordinary feature specs, one per body part), the body part each is said as, the size a difference
 is measured in per feature (``scale``: the demo's own range, with a floor so a part that hardly
 moved is not judged to the degree), and, per camera view, the reps: each feature resampled to
-``points`` values from the rep's start to its end. `hiitpi.referee.similarity` scores a rep
-against it.
+``points`` values from the rep's start to its end, and for a workout whose sides alternate the
+side each rep moved (its features then include each side's own, ``knee_left``...).
+`hiitpi.referee.similarity` scores a rep against it.
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ class RefRep:
     t_start: float
     t_end: float
     values: dict[str, list[float | None]]
+    #: the side that moved (an alternating workout's rep: "left", "right"), else None
+    side: str | None = None
 
 
 @dataclass
@@ -56,6 +59,11 @@ class Reference:
     @property
     def reps(self) -> int:
         return sum(len(v) for v in self.views.values())
+
+    @property
+    def alternating(self) -> bool:
+        """The reps were recorded with the side that moved (a workout whose sides alternate)."""
+        return any(r.side for reps in self.views.values() for r in reps)
 
     def feature_specs(self) -> dict[str, FeatureSpec]:
         specs = {}
@@ -80,6 +88,7 @@ class Reference:
                 view: [
                     {
                         "t": [round(r.t_start, 3), round(r.t_end, 3)],
+                        **({"side": r.side} if r.side else {}),
                         "values": {k: [_r(x) for x in vs] for k, vs in r.values.items()},
                     }
                     for r in reps
@@ -94,7 +103,10 @@ class Reference:
             if data.get("version") != VERSION:
                 raise ValueError(f"version {data.get('version')!r}, this HIIT PI reads version {VERSION}")
             views = {
-                view: [RefRep(float(r["t"][0]), float(r["t"][1]), dict(r["values"])) for r in reps]
+                view: [
+                    RefRep(float(r["t"][0]), float(r["t"][1]), dict(r["values"]), _side(r.get("side")))
+                    for r in reps
+                ]
                 for view, reps in data["views"].items()
             }
             ref = cls(
@@ -115,6 +127,12 @@ class Reference:
                 "record it again with `hiitpi teach --reference-for WORKOUT VIDEO`",
             ) from None
         return ref
+
+
+def _side(side) -> str | None:
+    if side not in (None, "left", "right"):
+        raise ValueError(f"a rep's side is left or right, not {side!r}")
+    return side
 
 
 def _r(x: float | None) -> float | None:

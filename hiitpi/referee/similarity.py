@@ -8,7 +8,10 @@ either. A feature's difference is measured in its ``scale`` (the reference's own
 feature, with a floor), so knees and hands weigh alike, and counts at most one scale. The distance is the root mean square difference along
 the warped path, over the features valid in the view; the score is ``100 * (1 - d)``, floored at 0
 (a rep one full range away from the reference, all the way, scores 0), against the closest
-recorded rep. The part named is the one with the largest difference along that path.
+recorded rep. The part named is the one with the largest difference along that path. A reference
+of a workout whose sides alternate keeps each rep's side and each side's own features: a rep is
+compared with the reps of the side the alternation calls for (the other one from the rep before),
+so the same leg lifted twice scores lower than a lift of the leg that was due.
 
 `RepScorer` is the referee's hook (`Referee.scorer`): it keeps a buffer of the feature values of
 the last frames and scores each rep and no-rep the referee calls, setting the event's
@@ -96,12 +99,17 @@ def dtw(a: np.ndarray, b: np.ndarray, band: float = BAND) -> tuple[float, np.nda
 
 
 def score_trajectory(
-    traj: dict[str, np.ndarray], ref: Reference, view: str | None, valid: dict[str, tuple[str, ...]]
+    traj: dict[str, np.ndarray],
+    ref: Reference,
+    view: str | None,
+    valid: dict[str, tuple[str, ...]],
+    side: str | None = None,
 ) -> Similarity | None:
     """Score one rep's raw trajectory (feature → values over the rep) against ``ref``.
 
-    ``valid``: feature → the views it can be trusted in (empty: all). None if the reference has no
-    rep in this (or a nearby) view, or no feature could be compared."""
+    ``valid``: feature → the views it can be trusted in (empty: all). ``side``: the side this rep
+    should have moved (an alternating reference: it is compared with that side's reps only). None
+    if the reference has no rep in this (or a nearby) view, or no feature could be compared."""
     views = [view] if view in ref.views else []
     if not views:
         views = [v for v in NEAR_VIEWS.get(view or "", ()) if v in ref.views]
@@ -123,7 +131,10 @@ def score_trajectory(
         if r is not None:
             rep[k] = r / ref.scale[k]
     best: Similarity | None = None
-    for rr in ref.views[ref_view]:
+    reps = ref.views[ref_view]
+    if side is not None and any(rr.side == side for rr in reps):
+        reps = [rr for rr in reps if rr.side == side]
+    for rr in reps:
         common = [k for k in rep if k in rr.values and _seen(rr.values[k])]
         if not common:
             continue
@@ -152,6 +163,29 @@ def _filled(vs: list) -> np.ndarray:
     return np.interp(idx, idx[ok], x[ok])
 
 
+class Alternation:
+    """Which side each rep of an alternating workout should have moved: the other side from the
+    rep before it (the first rep: its own side). Events without a side expect none."""
+
+    def __init__(self) -> None:
+        self.last: str | None = None
+
+    def expect(self, ev: RefEvent) -> str | None:
+        """The side ``ev`` (a rep or no-rep) is compared with; a rep moves the alternation on."""
+        if ev.side is None:
+            return None
+        side = ev.side if self.last is None else ("right" if self.last == "left" else "left")
+        if ev.kind == "rep":
+            self.last = ev.side
+        return side
+
+    @classmethod
+    def expected_sides(cls, events: list[RefEvent]) -> dict[int, str | None]:
+        """``id(event)`` → the side each rep and no-rep of a session (in order) is compared with."""
+        alt = cls()
+        return {id(e): alt.expect(e) for e in events if e.kind in ("rep", "no_rep")}
+
+
 class RepScorer:
     """The referee's similarity hook: ``observe(px, t, view, events)`` on every pose buffers the
     reference's features and scores the reps and no-reps among ``events`` (in place)."""
@@ -166,9 +200,11 @@ class RepScorer:
         self._scale = BodyScale(min_score)
         self._buf: deque = deque()  # (t, view, values tuple)
         self.last: Similarity | None = None
+        self._alternation = Alternation()
 
     def reset(self) -> None:
         self._buf.clear()
+        self._alternation = Alternation()
         for f in self._feats:
             f.reset()
         self.last = None
@@ -184,8 +220,11 @@ class RepScorer:
 
     def annotate(self, events: list[RefEvent]) -> None:
         for ev in events:
-            if ev.kind in ("rep", "no_rep") and ev.t_end > ev.t_start:
-                sim = self.score(ev.t_start, ev.t_end)
+            if ev.kind not in ("rep", "no_rep"):
+                continue
+            side = self._alternation.expect(ev) if self.ref.alternating else None
+            if ev.t_end > ev.t_start:
+                sim = self.score(ev.t_start, ev.t_end, side)
                 if sim is not None:
                     ev.similarity = sim.score
                     ev.deviation = sim.deviation
@@ -200,11 +239,11 @@ class RepScorer:
         arr = np.array([[np.nan if x is None else x for x in vals] for _, vals in rows], dtype=float)
         return {k: arr[:, i] for i, k in enumerate(self._keys)}, view
 
-    def score(self, t0: float, t1: float) -> Similarity | None:
+    def score(self, t0: float, t1: float, side: str | None = None) -> Similarity | None:
         traj, view = self.trajectory(t0, t1)
         if not traj:
             return None
-        return score_trajectory(traj, self.ref, view, self._valid)
+        return score_trajectory(traj, self.ref, view, self._valid, side)
 
 
 def attach_scorer(referee) -> RepScorer | None:

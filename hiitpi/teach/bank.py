@@ -91,6 +91,24 @@ SHAPE_KEYS: tuple[str, ...] = (
 )  # fmt: skip
 
 
+#: for a workout whose sides alternate, these shape features are kept per side too, so a lift of
+#: the wrong leg is told from a lift of the right one
+SIDED_SHAPE_KEYS: tuple[str, ...] = ("knee", "hip", "elbow", "arm_raise", "stand", "hands")
+
+
+def one_side(c: Candidate, side: str) -> Candidate:
+    """``c`` read on one side only (``side``: left or right), keyed ``<key>_<side>``."""
+    return Candidate(f"{c.key}_{side}", {**c.spec, "side": side}, c.part, f"{c.what}, {side} side")
+
+
+def shape_candidates(alternating: bool = False) -> list[Candidate]:
+    """The features a reference's reps are recorded on (and, for alternating sides, each side's own)."""
+    out = [BY_KEY[k] for k in SHAPE_KEYS]
+    if alternating:
+        out += [one_side(BY_KEY[k], side) for k in SIDED_SHAPE_KEYS for side in ("left", "right")]
+    return out
+
+
 def compile_specs(specs: dict[str, FeatureSpec], min_score: float) -> list:
     return [make_feature(spec, min_score) for spec in specs.values()]
 

@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 FIRST_REPS = 3
 #: the first-reps mode grows the clip's start by this much at a time (seconds)
 GROW_S = 1.0
+#: when more than the reps asked for came within one step (a fast movement), the steps in between
+FINE_S = 0.25
 
 
 @dataclass
@@ -114,28 +116,41 @@ def _period(taught) -> float:
     return float(np.median([e.duration_s for e in reps])) if reps else 0.0
 
 
-def first_n(demo: Demo, n: int, name: str) -> tuple[float, Any] | None:
-    """(seconds, taught) for the shortest start of ``demo`` in which the teacher (strict: three body
-    parts agreeing) finds ``n`` reps. A faster part of the movement reaches ``n`` first (the hips of
-    a burpee bend twice in each one), so the start keeps growing up to three times as long, and a
-    movement with reps at least 1.6 times as long that reaches ``n`` there is taken instead: a
-    rep is the longest cycle the body repeats."""
+def first_n(demo: Demo, n: int, name: str) -> tuple[float, Any, float] | None:
+    """(seconds, taught, cut) for the shortest start of ``demo`` in which the teacher (strict: three
+    body parts agreeing) finds ``n`` reps; the reps after ``cut`` are the ones still to count. The
+    start grows a second at a time; when one second brings more than ``n`` (a fast movement), the
+    lengths in between are tried a quarter second apart, and if none holds exactly ``n`` the
+    longer start is taught and ``cut`` is the end of its ``n``-th rep. A faster part of the
+    movement reaches ``n`` first (the hips of a burpee bend twice in each one), so the start keeps
+    growing up to three times as long, and a movement with reps at least 1.6 times as long that
+    reaches ``n`` there is taken instead: a rep is the longest cycle the body repeats."""
     t0, t_last = float(demo.times[0]), float(demo.times[-1])
 
-    def at(length: float):
+    def taught_at(length: float):
         try:
-            taught = teach_reps(prefix(demo, t0 + length), name, strict=True)
+            return teach_reps(prefix(demo, t0 + length), name, strict=True)
         except TeachError:
             return None
-        return taught if taught.count == n else None
+
+    def at(length: float):
+        taught = taught_at(length)
+        return taught if taught is not None and taught.count == n else None
 
     length = 2.0
-    first = None
-    while t0 + length <= t_last + GROW_S:
-        first = at(length)
-        if first is not None:
-            break
-        length += GROW_S
+    first = cut = None
+    while first is None and t0 + length <= t_last + GROW_S:
+        taught = taught_at(length)
+        if taught is not None and taught.count == n:
+            first = taught
+        elif taught is not None and taught.count > n:
+            first, fine = _between(at, length - GROW_S, length)
+            if first is not None:
+                length = fine
+            else:
+                first, cut = taught, taught.reps[n - 1].t_end
+        else:
+            length += GROW_S
     if first is None:
         return None
     period = _period(first)
@@ -143,9 +158,19 @@ def first_n(demo: Demo, n: int, name: str) -> tuple[float, Any] | None:
     while longer <= 3.0 * length and t0 + longer <= t_last + GROW_S:
         other = at(longer)
         if other is not None and other.signal_name != first.signal_name and _period(other) >= 1.6 * period:
-            return longer, other
+            return longer, other, t0 + longer
         longer += GROW_S
-    return length, first
+    return length, first, t0 + length if cut is None else cut
+
+
+def _between(at, lo: float, hi: float) -> tuple[Any, float]:
+    """The first start length after ``lo`` (FINE_S apart, before ``hi``) ``at`` accepts: (taught, length)."""
+    length = lo + FINE_S
+    while length < hi - 1e-9:
+        if length >= 1.0 and (taught := at(length)) is not None:
+            return taught, length
+        length += FINE_S
+    return None, hi
 
 
 def first_reps(row: ManifestRow, demo: Demo, n: int = FIRST_REPS) -> tuple[ClipResult | None, dict]:
@@ -160,16 +185,14 @@ def first_reps(row: ManifestRow, demo: Demo, n: int = FIRST_REPS) -> tuple[ClipR
     if found is None:
         res.error = f"no {n} reps found in any start of the clip"
         return res, info
-    length, taught = found
-    t0 = float(demo.times[0])
-    cut = t0 + length
+    length, taught, cut = found
     events = count_demo(taught.rule, demo)
     later = sum(e.kind == "rep" and e.t_end > cut for e in events)
     res.pred = n + later
     res.no_reps = sum(e.kind == "no_rep" and e.t_end > cut for e in events)
     res.attempts = res.pred + res.no_reps
-    res.source = f"first {length:.0f} s"
-    info.update(learnt_from_s=round(length, 1), features=taught.members)
+    res.source = f"first {length:g} s"
+    info.update(learnt_from_s=round(length, 2), features=taught.members, counted_after_s=round(cut, 2))
     return res, info
 
 
@@ -214,14 +237,15 @@ def similarity(rows: list[ManifestRow], demos: dict[str, Demo], catalog: Any) ->
         if len(clean) < 2:
             continue
         ref = record_reference(rule, demo, clean)
-        selfs = [s.score for s in score_events(ref, demo, clean) if s is not None]
+        selfs = [s.score for s in score_events(ref, demo, clean, events) if s is not None]
         full = []
         for c in clean:
-            s = score_events(record_reference(rule, demo, [x for x in clean if x is not c]), demo, [c])[0]
+            others = record_reference(rule, demo, [x for x in clean if x is not c])
+            s = score_events(others, demo, [c], events)[0]
             if s is not None:
                 full.append(s.score)
         flag = []
-        for e, s in zip(flagged, score_events(ref, demo, flagged), strict=True):
+        for e, s in zip(flagged, score_events(ref, demo, flagged, events), strict=True):
             if s is not None:
                 flag.append(
                     {"score": s.score, "deviation": s.deviation, "kind": e.kind, "reason": _reason(e, events)}

@@ -32,7 +32,8 @@ from hiitpi.referee.machine import Referee
 from hiitpi.referee.rules import Rule
 from hiitpi.referee.view import ViewDetector
 from hiitpi.teach.bank import BY_KEY, CANDIDATES, Candidate, series
-from hiitpi.teach.periodic import CORE_PARTS, Swings, align, orient, rank, swings
+from hiitpi.teach.periodic import CORE_PARTS, Swings, align, clearly_seen, orient, rank, swings
+from hiitpi.teach.sides import moving_side, sided_found
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,11 @@ class Demo:
     @property
     def duration_s(self) -> float:
         return float(self.times[-1] - self.times[0]) if len(self.times) > 1 else 0.0
+
+    def clearly_seen(self) -> tuple[float, float]:
+        """From when until when the person is clearly seen (`hiitpi.teach.periodic.clearly_seen`)."""
+        scores = np.array([0.0 if p is None else p.score for p in self.poses])
+        return clearly_seen(self.times, scores)
 
     def seen_share(self) -> float:
         return sum(p is not None for p in self.poses) / max(len(self.poses), 1)
@@ -159,7 +165,10 @@ STATE_NAMES = {
 
 
 def _cycles(sw: Swings) -> list[float]:
-    """Durations of the demo's cycles: between consecutive far turning points."""
+    """Durations of the demo's cycles: between consecutive far turning points (of each side, for
+    a movement taught per side)."""
+    if sw.sides is not None:
+        return [c for side in sw.sides for c in _cycles(side)]
     return [b - a for a, b in zip(sw.far_t[:-1], sw.far_t[1:], strict=True)]
 
 
@@ -174,8 +183,9 @@ def build_reps_doc(
         spec = dict(cand.spec)
         spec["calibrate"] = _calibrate(sw, spec)
         features[sw.key] = spec
+        what = cand.what if sw.sides is None else _each_side(cand.what)
         comments[sw.key] = (
-            f"{cand.what}: {_fmt(sw.start_value)} at the start, {_fmt(sw.far_value)} at the far "
+            f"{what}: {_fmt(sw.start_value)} at the start, {_fmt(sw.far_value)} at the far "
             f"position in the demo (calibrated: measured in the person's own travel)"
         )
     deciding = members[0].key
@@ -204,7 +214,7 @@ def build_reps_doc(
             "min_s": round(min(0.6, max(0.2, 0.2 * shortest)), 2),
             "max_s": round(min(60.0, max(4.0, 3.0 * longest)), 1),
             "rom": {"feature": deciding, "start": 0.0, "full": 1.0},
-        },
+        } | ({"each_side": True, "alternate": True} if primary.sides is not None else {}),
     )  # fmt: skip
     calibrated = ", ".join(m.key for m in members)
     comments["states"] = (
@@ -212,11 +222,23 @@ def build_reps_doc(
         f"person's own travel, 0 at their {start_name} position, 1 at their {far_name} position. "
         f"{start_name}: back within 35 % of the way; {far_name}: past 65 %."
     )
+    if primary.sides is not None:
+        comments["states"] += (
+            " The sides alternated in the demo: one machine per side (each_side), each side in its own travel."
+        )
     comments["rep"] = (
         f"timing from the demo's reps ({shortest:.2f} s to {longest:.2f} s): shorter than min_s is noise, "
         "a rep that has not reached the far position within max_s is dropped"
     )
     return doc, comments
+
+
+def _each_side(what: str) -> str:
+    """A candidate's description for a rule counted per side: "knee bend, each side on its own"."""
+    for both in ("both legs averaged", "both sides averaged", "both averaged"):
+        if both in what:
+            return what.replace(both, "each side on its own")
+    return f"{what} (each side on its own)"
 
 
 def _doc(name: str, title: str, kind: str, description: str, view: str | None, **rest: Any) -> dict:
@@ -253,6 +275,8 @@ def _members(primary: Swings, ranked: list[Swings]) -> list[Swings]:
         part = BY_KEY[sw.key].part
         if part in parts or (core and part not in CORE_PARTS):
             continue
+        if (sw.sides is None) != (primary.sides is None):
+            continue  # a movement taught per side is decided on per-side features only
         out.append(align(primary, sw))
         parts.add(part)
     return out
@@ -292,8 +316,9 @@ def teach_reps(
     check_person(demo, source)
     feats = series(demo.poses, demo.times, candidates)
     found = {}
+    seen = demo.clearly_seen()
     for c in candidates:
-        sw = swings(c.key, c.spec, demo.times, feats[c.key], use_end=demo.ends_at_rest)
+        sw = swings(c.key, c.spec, demo.times, feats[c.key], use_end=demo.ends_at_rest, seen=seen)
         if sw is not None and sw.count >= 1:
             found[c.key] = sw
     if not found:
@@ -302,6 +327,10 @@ def teach_reps(
             "do at least three full reps facing the camera; for a held position (a plank, a yoga "
             "pose) teach a hold instead (--hold)",
         )
+    sided = sided_found(demo, candidates)
+    if sided:
+        log.info("%s: the sides alternate (%s): taught per side", source, ", ".join(sided))
+        found.update(sided)
     ranked = rank(found, {c.key: c.part for c in candidates})
     view = demo_view(demo)
     parts = {c.key: c.part for c in candidates}
@@ -311,16 +340,21 @@ def teach_reps(
 
     tried: list[tuple[int, Taught]] = []
     need = 2 if strict or any(other_parts(sw) >= 2 for sw in ranked[:TRY_PRIMARIES]) else 1
-    for primary in ranked[:TRY_PRIMARIES]:
-        if primary.count < 2 or other_parts(primary) < need:
+    # an alternating movement is decided on the part whose sides are most clearly opposed
+    primaries = [found[k] for k in sided] if sided else ranked[:TRY_PRIMARIES]
+    for primary in primaries:
+        if primary.count < 2 or (other_parts(primary) < need and not sided):
             continue
         members = _members(primary, ranked)
         doc, comments = build_reps_doc(name, members[0], members, view, title)
+        signal = feats[primary.key]
+        if members[0].sides is not None:
+            signal = moving_side(BY_KEY[primary.key], demo, members[0].start_high)
         rule = parse_text(render(doc, name, comments), f"<taught {name}>")
         events = count_demo(rule, demo)
         taught = Taught(
             name, "reps", doc, rule, [m.key for m in members], view, events,
-            feats[primary.key], primary.key, demo.times, comments=comments,
+            signal, primary.key, demo.times, comments=comments,
         )  # fmt: skip
         log.debug(
             "teach %s: primary %s members %s → %d reps", name, primary.key, taught.members, taught.count

@@ -68,6 +68,9 @@ class Swings:
     agrees_with: list[str] = field(default_factory=list)
     #: how clearly the demo's ends say which end is the start (0: not at all, 0.5: clearly)
     start_weight: float = 0.0
+    #: an alternating movement's candidate measured per side (`hiitpi.teach.sides`): the left and
+    #: right swings its reps are merged from
+    sides: tuple[Swings, Swings] | None = None
 
     def flipped(self) -> Swings:
         """The same swings with the start and far ends exchanged."""
@@ -75,6 +78,7 @@ class Swings:
             self.key, self.lo, self.hi, not self.start_high, list(self.start_t), list(self.start_v),
             list(self.far_t), list(self.far_v), self.coverage, self.noise, self.score,
             list(self.agrees_with), self.start_weight,
+            None if self.sides is None else (self.sides[0].flipped(), self.sides[1].flipped()),
         )  # fmt: skip
 
     @property
@@ -160,8 +164,17 @@ def turning_points(t: np.ndarray, z: np.ndarray, turn: float = TURN) -> list[tup
     return out
 
 
-def swings(key: str, spec: dict, t: np.ndarray, x: np.ndarray, use_end: bool = True) -> Swings | None:
-    """The cycles of one candidate, or None if it does not move enough (or is rarely seen)."""
+def swings(
+    key: str,
+    spec: dict,
+    t: np.ndarray,
+    x: np.ndarray,
+    use_end: bool = True,
+    seen: tuple[float, float] | None = None,
+) -> Swings | None:
+    """The cycles of one candidate, or None if it does not move enough (or is rarely seen).
+    ``seen``: when the person is clearly seen from and until (`clearly_seen`), for where the
+    demonstration starts and ends."""
     ok = ~np.isnan(x)
     coverage = float(ok.mean()) if len(x) else 0.0
     if coverage < 0.5 or ok.sum() < 10:
@@ -179,6 +192,8 @@ def swings(key: str, spec: dict, t: np.ndarray, x: np.ndarray, use_end: bool = T
     # (people start and finish at the start position; ``use_end=False`` for a clip cut short)
     valid = np.flatnonzero(~np.isnan(z))
     t0, t1 = t[valid[0]], t[valid[-1]]
+    if seen is not None:
+        t0, t1 = max(t0, seen[0]), min(t1, seen[1])
     at_end = (t[valid] >= t1 - 1.0) if use_end else np.zeros(len(valid), dtype=bool)
     ends = z[valid][(t[valid] <= t0 + 1.0) | at_end]
     start_high = bool(np.median(ends) > 0.5)
@@ -195,6 +210,27 @@ def swings(key: str, spec: dict, t: np.ndarray, x: np.ndarray, use_end: bool = T
     d = np.abs(np.diff(z[valid]))
     s.noise = float(np.median(d)) if len(d) else 0.0
     return s
+
+
+#: the person is clearly seen where the pose's score, over a quarter second, is at least this
+#: share of its median over the clip
+CLEAR_SHARE = 0.8
+CLEAR_WINDOW_S = 0.25
+
+
+def clearly_seen(t: np.ndarray, scores: np.ndarray) -> tuple[float, float]:
+    """From when until when the person is clearly seen: a title card, a fade or a blurred
+    transition at either end of a clip (poses with a low score) is not where the demo starts."""
+    if len(t) < 2:
+        return float(t[0]) if len(t) else 0.0, float(t[-1]) if len(t) else 0.0
+    dt = float(np.median(np.diff(t))) or 1.0
+    win = max(1, round(CLEAR_WINDOW_S / dt))
+    k = np.ones(win)
+    smooth = np.convolve(scores, k, mode="same") / np.convolve(np.ones(len(scores)), k, mode="same")
+    ok = np.flatnonzero(smooth >= CLEAR_SHARE * float(np.median(scores)))
+    if not len(ok):
+        return float(t[0]), float(t[-1])
+    return float(t[ok[0]]), float(t[ok[-1]])
 
 
 def _match(a: list[float], b: list[float], tol: float) -> float:

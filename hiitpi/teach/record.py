@@ -15,7 +15,7 @@ from hiitpi.referee.reference import POINTS, Reference, RefRep
 from hiitpi.referee.rules import Rule
 from hiitpi.referee.similarity import resample
 from hiitpi.referee.view import ViewDetector
-from hiitpi.teach.bank import BY_KEY, SHAPE_KEYS, measure, series
+from hiitpi.teach.bank import measure, series, shape_candidates
 from hiitpi.teach.learn import Demo, count_demo
 from hiitpi.teach.periodic import min_range
 
@@ -52,13 +52,18 @@ def clean_reps(events: list[RefEvent]) -> list[RefEvent]:
     return out
 
 
+def alternates(rule: Rule) -> bool:
+    """The workout's sides alternate (its reps say which side moved)."""
+    return rule.rep is not None and bool(rule.rep.alternate or rule.rep.each_side)
+
+
 def record_reference(rule: Rule, demo: Demo, events: list[RefEvent] | None = None) -> Reference:
     """The reference of ``rule`` from a demo: its clean reps (``events`` from the referee, else
     counted here) with the shape features resampled to `POINTS` values each."""
     if events is None:
         events = count_demo(rule, demo)
     reps = clean_reps(events)
-    cands = [BY_KEY[k] for k in SHAPE_KEYS]
+    cands = shape_candidates(alternates(rule))
     feats = series(demo.poses, demo.times, cands, rule.min_score)
     views = frame_views(demo, rule.min_score)
     t = demo.times
@@ -82,7 +87,8 @@ def record_reference(rule: Rule, demo: Demo, events: list[RefEvent] | None = Non
         for c in cands:
             r = resample(feats[c.key][sel], POINTS)
             values[c.key] = [None] * POINTS if r is None else [float(x) for x in r]
-        ref.views.setdefault(view, []).append(RefRep(e.t_start, e.t_end, values))
+        side = e.side if alternates(rule) else None
+        ref.views.setdefault(view, []).append(RefRep(e.t_start, e.t_end, values, side))
         spans.append(sel)
     for c in cands:
         vals = np.concatenate([feats[c.key][s] for s in spans]) if spans else np.array([])
@@ -93,10 +99,16 @@ def record_reference(rule: Rule, demo: Demo, events: list[RefEvent] | None = Non
     return ref
 
 
-def score_events(ref: Reference, demo: Demo, events: list[RefEvent]) -> list:
+def score_events(
+    ref: Reference, demo: Demo, events: list[RefEvent], session: list[RefEvent] | None = None
+) -> list:
     """Offline: the `Similarity` (or None) of each rep or no-rep event of a demo against ``ref``
-    (the features measured as the live `RepScorer` measures them)."""
-    from hiitpi.referee.similarity import score_trajectory
+    (the features measured as the live `RepScorer` measures them). ``session``: all the events
+    ``events`` are among, in order (default ``events``): for alternating sides, what each rep is
+    compared with is the side the one before it calls for."""
+    from hiitpi.referee.similarity import Alternation, score_trajectory
+
+    expected = Alternation.expected_sides(session if session is not None else events)
 
     min_score = ref.min_score
     specs = ref.feature_specs()
@@ -112,5 +124,6 @@ def score_events(ref: Reference, demo: Demo, events: list[RefEvent]) -> list:
             continue
         seen = Counter(v for v, s in zip(views, sel, strict=True) if s and v is not None)
         view = seen.most_common(1)[0][0] if seen else None
-        out.append(score_trajectory({k: feats[k][sel] for k in specs}, ref, view, valid))
+        traj = {k: feats[k][sel] for k in specs}
+        out.append(score_trajectory(traj, ref, view, valid, expected.get(id(e)) if ref.alternating else None))
     return out

@@ -12,6 +12,7 @@ one; see `callbacks.SESSION_CARDS`).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from urllib.parse import urlencode
@@ -856,16 +857,33 @@ def session_page(
 
 
 def _similarity_graph(d: SessionDetail) -> list:
-    """The per-rep similarity chart, when the workout had a reference (else nothing)."""
+    """The per-rep similarity chart, when the workout had a reference (else nothing), and in words
+    which rep was furthest from it and which part was off (a phone has no hover)."""
     fig = figures.similarity_figure(d.reps)
-    return (
-        []
-        if fig is None
-        else [
-            html.H2("Form: each rep against the reference"),
-            dcc.Graph(id="sess-similarity", figure=fig, config={"displayModeBar": False}),
-        ]
-    )
+    if fig is None:
+        return []
+    return [
+        html.H2("Form: each rep against the reference"),
+        dcc.Graph(id="sess-similarity", figure=fig, config={"displayModeBar": False}),
+        html.P(form_note(d.reps), className="sc-sub", id="sess-form-note"),
+    ]
+
+
+def form_note(reps: Sequence[RepRow]) -> str:
+    """ "Furthest from the reference: rep 4 (44/100), knees off most. Off most often: knees (6 of
+    10 scored)." for the scored reps (no-reps included, named so)."""
+    scored = [r for r in reps if r.similarity is not None]
+    if not scored:
+        return ""
+    low = min(scored, key=lambda r: r.similarity)
+    what = "rep" if low.valid else "no-rep"
+    part = f", {low.deviation} off most" if low.deviation else ""
+    note = f"Furthest from the reference: {what} {low.index} ({low.similarity:.0f}/100){part}."
+    parts = Counter(r.deviation for r in scored if r.deviation)
+    if parts:
+        name, n = parts.most_common(1)[0]
+        note += f" Off most often: {name} ({n} of {len(scored)} scored)."
+    return note
 
 
 def not_found(message: str) -> html.Div:
