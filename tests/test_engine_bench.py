@@ -43,6 +43,7 @@ def test_bench_pipeline_json_contract(shared_data, model_mirror, redis_url, tmp_
     )
     assert out["cpu_to_invoke"] > 1  # the model is not all there is
     assert out["bare_invoke_spaced"] is None and out["cpu_to_invoke_spaced"] is None  # unpaced
+    assert out["paced_floor"] is None
     # the bench cleans up after itself
     import redis
 
@@ -69,6 +70,12 @@ def test_bench_pipeline_paced_also_compares_with_the_invoke_spaced_at_the_frame_
         out["all_cpu_ms_per_frame"] / spaced["cpu_ms"], rel=0.01
     )
     assert out["cpu_to_invoke_spaced"] > 1
+    # the fixed part: the spaced invoke and the file's decoding (nobody watched: no JPEG)
+    floor = out["paced_floor"]
+    assert floor["invoke_spaced_ms"] == pytest.approx(spaced["cpu_ms"], abs=0.001)
+    assert floor["decode_ms"] > 0 and floor["jpeg_ms_per_picture"] == 0 and floor["pictures_per_frame"] == 0
+    assert floor["sum_ms"] == pytest.approx(floor["invoke_spaced_ms"] + floor["decode_ms"], abs=0.002)
+    assert floor["to_invoke"] == pytest.approx(floor["sum_ms"] / out["bare_invoke"]["cpu_ms"], rel=0.01)
 
 
 def test_bench_pipeline_missing_clip(tmp_path, capsys):

@@ -56,6 +56,39 @@ def test_the_count_box_is_darkened_to_35_percent_truncated(squat_and_pose):
     assert np.array_equal(out[-20:, -20:], image[-20:, -20:])  # outside the box: the picture itself
 
 
+def test_the_count_is_the_text_drawn_on_the_box_and_follows_the_count(squat_and_pose):
+    image, _ = squat_and_pose
+    w = image.shape[1]
+    scale = max(0.6, w / 400)
+    # on black (privacy mode) the box is exactly the text as OpenCV draws it there
+    black = np.zeros_like(image)
+    out = render_frame(black, None, Overlay(reps=7, workout="Squat"), max_width=w, privacy=False)
+    direct = np.zeros_like(image)
+    (_, th), _ = cv2.getTextSize("7", cv2.FONT_HERSHEY_SIMPLEX, scale * 1.6, 3)
+    (_, uh), _ = cv2.getTextSize("Squat", cv2.FONT_HERSHEY_SIMPLEX, scale * 0.5, 1)
+    cv2.putText(
+        direct, "7", (8, th + 8), cv2.FONT_HERSHEY_SIMPLEX, scale * 1.6, (255, 255, 255), 3, cv2.LINE_AA
+    )
+    cv2.putText(
+        direct,
+        "Squat",
+        (8, th + uh + 18),
+        cv2.FONT_HERSHEY_SIMPLEX,
+        scale * 0.5,
+        (220, 220, 220),
+        1,
+        cv2.LINE_AA,
+    )
+    assert np.array_equal(out, direct)
+    # on the picture: the strokes' cores are white over the darkened box; a new count redraws it
+    seven = render_frame(image, None, Overlay(reps=7), max_width=w, privacy=False)
+    eight = render_frame(image, None, Overlay(reps=8), max_width=w, privacy=False)
+    box = (slice(0, th + 24), slice(0, w // 3))
+    assert (seven[box] == 255).all(axis=2).sum() > 50
+    assert not np.array_equal(seven[box], eight[box])
+    assert np.array_equal(seven[th + 40 :], eight[th + 40 :])
+
+
 def test_privacy_mode_never_sends_the_camera_image(squat_and_pose):
     image, pose = squat_and_pose
     out = render_frame(image, pose, Overlay(reps=3), max_width=640, privacy=True)

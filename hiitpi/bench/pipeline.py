@@ -212,6 +212,21 @@ def run_pipeline_bench(
         spaced.append(bare_invoke(bare_model, frame0, 60, period_s=1.0 / source_fps))
     bare_model.close()
     records = list(engine.stats.records)
+    floor = None
+    if paced and spaced:
+        from hiitpi.bench.floor import paced_floor
+
+        floor = paced_floor(
+            source,
+            frame0,
+            settings.web,
+            source_fps=source_fps,
+            invoke_spaced_ms=statistics.mean(i["cpu_ms"] for i in spaced),
+            invoke_ms=statistics.mean(i["cpu_ms"] for i in invokes),
+            pictures_per_frame=watcher.video.encoded / len(records)
+            if watcher is not None and records
+            else 0.0,
+        )
     stages: dict[str, list[float]] = {}
     for r in records:
         for k, v in r.stages_ms.items():
@@ -255,6 +270,9 @@ def run_pipeline_bench(
         # ... and the ratio to it: the model under the same conditions as in the paced pipeline (one
         # invoke a frame period, the thread asleep in between), so only what is around it counts
         "cpu_to_invoke_spaced": round(all_cpu / spaced_cpu, 3) if all_cpu and spaced_cpu else None,
+        # paced runs: what no code around the model can take away (the invoke spaced, the file's
+        # decoding, the viewer's JPEGs; `hiitpi.bench.floor`) per frame, and its ratio to the bare invoke
+        "paced_floor": floor,
         # wall time per analysed frame over the bare invoke's (unpaced: how close to the model's speed)
         "period_to_invoke": round(1000.0 / fps / invoke_wall, 3) if fps and invoke_wall else None,
         # CPU time of the analysis thread per frame, pose model included: unlike wall times it
@@ -462,6 +480,13 @@ def bench_pipeline_cmd(args: argparse.Namespace, settings: Settings) -> int:
     )
     if result["cpu_to_invoke_spaced"]:
         print(f"    = {result['cpu_to_invoke_spaced']}x the bare invoke spaced at the clip's frame rate")
+    floor = result["paced_floor"]
+    if floor:
+        print(
+            f"  the fixed part: invoke spaced {floor['invoke_spaced_ms']} + decoding {floor['decode_ms']} + "
+            f"JPEG {floor['jpeg_ms_per_picture']} x {floor['pictures_per_frame']} a frame = {floor['sum_ms']} ms "
+            f"= {floor['to_invoke']}x the bare invoke, before any code around the model"
+        )
     print(f"  reps counted: {result['reps']} (Redis state: {result['redis_state_reps']})")
     if result["store"] != "off":
         c = result["rep_commit_ms"]

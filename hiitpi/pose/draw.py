@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
 import cv2
@@ -24,7 +25,10 @@ _EXTRA_PARENT = {
 }
 
 
-def _side_colour(a: str, b: str = "") -> tuple[int, int, int]:
+Colour = tuple[int, int, int]
+
+
+def _side_colour(a: str, b: str = "") -> Colour:
     if a.startswith("left") and (not b or b.startswith("left")):
         return LEFT_COLOUR
     if a.startswith("right") and (not b or b.startswith("right")):
@@ -70,29 +74,36 @@ def draw_pose(
     t = thickness or max(2, round(min(w, h) / 160))
     radius = t + 1
     line = cv2.LINE_AA if antialias else cv2.LINE_8
-    pts = dict(zip(KEYPOINT_NAMES, pose.keypoints.tolist(), strict=True))
-    pts.update({name: p.tolist() for name, p in pose.extras.items()})
-
-    def px(p: list[float]) -> tuple[int, int]:
-        return round(p[0] * w), round(p[1] * h)
-
-    edges = list(SKELETON_EDGES) + [(parent, name) for name, parent in _EXTRA_PARENT.items() if name in pts]
-    if "left_heel" in pts and "left_foot_index" in pts:
-        edges.append(("left_heel", "left_foot_index"))
-    if "right_heel" in pts and "right_foot_index" in pts:
-        edges.append(("right_heel", "right_foot_index"))
-    for a, b in edges:
-        pa, pb = pts[a], pts[b]
-        if pa[2] < min_score or pb[2] < min_score:
-            continue
-        cv2.line(canvas, px(pa), px(pb), _side_colour(a, b), t, line)
-    for name, p in pts.items():
-        if p[2] < min_score:
-            continue
-        centre = px(p)
-        cv2.circle(canvas, centre, radius, _side_colour(name), -1, line)
-        cv2.circle(canvas, centre, radius, (255, 255, 255), 1, line)
+    colours, edges = _plan(tuple(pose.extras))
+    kps = pose.keypoints.tolist()
+    if pose.extras:
+        kps += [p.tolist() for p in pose.extras.values()]
+    # pixel centres of the points seen well enough (None: left out)
+    px = [(round(x * w), round(y * h)) if s >= min_score else None for x, y, s, *_ in kps]
+    for a, b, colour in edges:
+        pa, pb = px[a], px[b]
+        if pa is not None and pb is not None:
+            cv2.line(canvas, pa, pb, colour, t, line)
+    for centre, colour in zip(px, colours, strict=True):
+        if centre is not None:
+            cv2.circle(canvas, centre, radius, colour, -1, line)
+            cv2.circle(canvas, centre, radius, (255, 255, 255), 1, line)
     return canvas
+
+
+@functools.lru_cache(maxsize=8)
+def _plan(extras: tuple[str, ...]) -> tuple[list[Colour], list[tuple[int, int, Colour]]]:
+    """For a pose with these extra points: each point's colour (in the keypoints-then-extras
+    order) and the bones as (point, point, colour) — worked out once, not for every picture."""
+    order = list(KEYPOINT_NAMES) + list(extras)
+    index = {name: i for i, name in enumerate(order)}
+    pairs = list(SKELETON_EDGES) + [(parent, name) for name, parent in _EXTRA_PARENT.items() if name in index]
+    if "left_heel" in index and "left_foot_index" in index:
+        pairs.append(("left_heel", "left_foot_index"))
+    if "right_heel" in index and "right_foot_index" in index:
+        pairs.append(("right_heel", "right_foot_index"))
+    edges = [(index[a], index[b], _side_colour(a, b)) for a, b in pairs]
+    return [_side_colour(name) for name in order], edges
 
 
 __all__ = ["blank_canvas", "draw_pose"]

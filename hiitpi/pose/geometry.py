@@ -7,6 +7,7 @@ maps points from input coordinates back to the full frame, for any aspect ratio.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -54,13 +55,19 @@ class RegionWarp:
         a00, a01, a10, a11 = c * sx, -s * sy, s * sx, c * sy
         tx = region.cx - (a00 * out_w + a01 * out_h) / 2
         ty = region.cy - (a10 * out_w + a11 * out_h) / 2
-        self.to_frame = np.array([[a00, a01, tx], [a10, a11, ty]])  # 2x3, input -> frame (continuous)
-        self._affine = (a00, a01, tx, a10, a11, ty)
+        #: input -> frame (continuous pixels) as (a00, a01, tx, a10, a11, ty); `to_frame` as a 2x3 array
+        self.affine = (a00, a01, tx, a10, a11, ty)
         self.scale = max(sx, sy)
+
+    @functools.cached_property
+    def to_frame(self) -> np.ndarray:
+        """The 2x3 affine map input -> frame (continuous pixels), made only when asked for."""
+        a00, a01, tx, a10, a11, ty = self.affine
+        return np.array([[a00, a01, tx], [a10, a11, ty]])
 
     def sample(self, frame: np.ndarray, rgb: bool = True) -> np.ndarray:
         """The region as an ``out_h`` x ``out_w`` x 3 uint8 image (RGB when ``rgb``)."""
-        a00, a01, tx, a10, a11, ty = self._affine
+        a00, a01, tx, a10, a11, ty = self.affine
         fh, fw = frame.shape[:2]
         # Only the part of the frame the region covers is touched: the input's corners in the frame.
         xs = [

@@ -16,6 +16,7 @@ picture (`admit`), so another phone never slows the ones already watching.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import threading
@@ -37,7 +38,7 @@ MJPEG_MIMETYPE = f"multipart/x-mixed-replace; boundary={BOUNDARY}"
 REDUCED_FPS = 1.0
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, frozen=True)
 class Overlay:
     """What is written on the picture."""
 
@@ -54,15 +55,23 @@ _SHADE = (np.arange(256) * 0.35).astype(np.uint8)
 
 def overlay_for(state) -> Overlay:
     """The picture's text for a live state: the session's count (every interval of a program, as
-    the page shows it), the workout's and the phase's names for people (the font is ASCII only)."""
+    the page shows it), the workout's and the phase's names for people (the font is ASCII only).
+    Called for every analysed frame; the same count, workout and phase give the same (shared,
+    not to be changed) `Overlay`."""
+    if not state.running:
+        return _NO_OVERLAY
+    return _overlay(state.total_reps, state.workout, state.phase)
+
+
+@functools.lru_cache(maxsize=64)
+def _overlay(reps: int, workout: str, phase: str) -> Overlay:
     from hiitpi.referee.catalog import pretty_name
 
-    if not state.running:
-        return Overlay()
-    phase = "" if state.phase in ("", "-") else pretty_name(state.phase).lower()
-    return Overlay(
-        reps=state.total_reps, workout=pretty_name(state.workout) if state.workout else "", phase=phase
-    )
+    phase = "" if phase in ("", "-") else pretty_name(phase).lower()
+    return Overlay(reps=reps, workout=pretty_name(workout) if workout else "", phase=phase)
+
+
+_NO_OVERLAY = Overlay()
 
 
 def scaled_size(width: int, height: int, max_width: int) -> tuple[int, int]:
@@ -105,21 +114,32 @@ def draw_overlay(
     from hiitpi.pose.draw import draw_pose
 
     canvas = draw_pose(canvas, pose, min_score=min_score, copy=False, antialias=False)  # 15 a second
-    sw = canvas.shape[1]
-    text = f"{overlay.reps}"
     sub = " ".join(s for s in (overlay.workout, overlay.phase, overlay.message) if s)
-    scale = max(0.6, sw / 400)
+    layer = text_layer(f"{overlay.reps}", sub, max(0.6, canvas.shape[1] / 400))
+    h, w = min(layer.shape[0], canvas.shape[0]), min(layer.shape[1], canvas.shape[1])
+    roi = canvas[0:h, 0:w]
+    cv2.LUT(roi, _SHADE, dst=roi)  # darkened in place: a table look-up, not a float copy of the box
+    cv2.max(roi, layer[0:h, 0:w], dst=roi)  # the text over it, lighten-blended
+    return canvas
+
+
+@functools.lru_cache(maxsize=16)
+def text_layer(text: str, sub: str, scale: float) -> np.ndarray:
+    """The count's box with its text drawn on black (anti-aliased), the size of the box.
+
+    The text changes at a rep or a phase, the picture 15 times a second: drawn once here, then
+    laid over each darkened box with a per-pixel maximum (a text pixel is white or light grey,
+    the box under it at most 35 % bright), two table-sized operations instead of drawing the
+    glyphs' strokes again."""
     (tw, th), _ = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale * 1.6, 3)
     (uw, uh), _ = cv2.getTextSize(sub, cv2.FONT_HERSHEY_SIMPLEX, scale * 0.5, 1)
-    box_w, box_h = max(tw, uw) + 16, th + uh + 24
-    roi = canvas[0:box_h, 0:box_w]
-    cv2.LUT(roi, _SHADE, dst=roi)  # darkened in place: a table look-up, not a float copy of the box
+    layer = np.zeros((th + uh + 24, max(tw, uw) + 16, 3), np.uint8)
     cv2.putText(
-        canvas, text, (8, th + 8), cv2.FONT_HERSHEY_SIMPLEX, scale * 1.6, (255, 255, 255), 3, cv2.LINE_AA
+        layer, text, (8, th + 8), cv2.FONT_HERSHEY_SIMPLEX, scale * 1.6, (255, 255, 255), 3, cv2.LINE_AA
     )
     if sub:
         cv2.putText(
-            canvas,
+            layer,
             sub,
             (8, th + uh + 18),
             cv2.FONT_HERSHEY_SIMPLEX,
@@ -128,7 +148,8 @@ def draw_overlay(
             1,
             cv2.LINE_AA,
         )
-    return canvas
+    layer.flags.writeable = False  # shared by every picture with this text
+    return layer
 
 
 class MjpegBroadcaster:

@@ -129,7 +129,7 @@ class MoveNet(PoseBackend):
         # (y, x, score) in the input -> (x, y, score) in the frame, clipped to it. 17 points in
         # plain Python: right after the model has run, each numpy call starts from a cold cache
         # and this costs less than half of the same in numpy (measured, issue 20).
-        a00, a01, tx, a10, a11, ty = warp.to_frame.ravel().tolist()
+        a00, a01, tx, a10, a11, ty = warp.affine
         ow, oh = warp.out_w, warp.out_h
         a00, a01, tx, a10, a11, ty = a00 * ow / w, a01 * oh / w, tx / w, a10 * ow / h, a11 * oh / h, ty / h
         points = []
