@@ -82,11 +82,9 @@ class AutoSessions:
                 self._begin(s, ch.since)
             else:
                 self._next_interval(s, s.auto.referee, self._round(s))
-        elif ch is not None and s.started:  # the interval's last events (a rep on its way back) close it
+        elif ch is not None and s.started:  # a rep under way is replayed if the set goes on (AutoMode)
             s.resting = True
-            s.note(step)
-            self._change("rest_start", {"recognised": None}, events=tuple(step))
-            return []
+            self._change("rest_start", {"recognised": None})
         elif s.program is not None:
             pass  # a free circuit rests and ends on its clock
         elif s.started and s.auto.rested_for(t) > s.auto.recogniser.cfg.end_after_s:
