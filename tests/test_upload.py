@@ -70,8 +70,11 @@ def test_a_sent_clip_becomes_a_dated_session_with_its_reps_and_a_playable_video(
     assert (s.source, s.player, s.workout, s.status, s.reps) == ("video", "Ana", "squat", "done", SQUAT_REPS)
     assert s.started_at == datetime.fromisoformat(SQUAT_FILMED)  # dated from the video's creation_time
     assert s.duration_s == pytest.approx(5.72, abs=0.05)
+    # its totals as a live session keeps them: every attempt, the full reps, the convention
+    assert (s.attempts, s.full_reps, s.counting) == (SQUAT_REPS, SQUAT_REPS, "judge")
+    assert [i.attempts for i in d.intervals] == [SQUAT_REPS]
     reps = [r for r in d.reps if r.valid]
-    assert len(reps) == SQUAT_REPS
+    assert len(reps) == SQUAT_REPS and all(r.full for r in reps)
     for rep in reps:  # every rep with its timings, in the video's own clock
         assert 0 <= rep.t_start < rep.t_end <= 5.8 and rep.eccentric_s and rep.concentric_s
     # the sent file is gone; the annotated video is kept, H.264 with byte ranges for the phone

@@ -197,6 +197,7 @@ def ingest_video(
                 video_name=file_name or path.name,
                 video_file=out.name if out is not None else None,
                 video_bytes=out.stat().st_size if out is not None else None,
+                counting=result.counting,
             ),
         )
     except BaseException:

@@ -47,6 +47,8 @@ class VideoSession:
     #: auto mode: the recognised intervals, (workout, start s, end s, hold s or None) in order;
     #: None: one interval of ``workout``
     intervals: Sequence[tuple[str, float, float, float | None]] | None = None
+    #: the convention it was counted by ("judge" or "attempts"; None: judge), as a live session's
+    counting: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +78,15 @@ def save_video_session(store: Store, v: VideoSession) -> int:
     n_no = len(reps) - n_reps
     n_faults = sum(e.kind == "fault" for e in v.events)
     hold = v.hold_s if v.intervals is None else (sum(h or 0.0 for *_, h in spans) or None)
-    totals = {"duration_s": duration, "reps": n_reps, "no_reps": n_no, "faults": n_faults, "hold_s": hold}
+    totals = {
+        "duration_s": duration,
+        "reps": n_reps,
+        "no_reps": n_no,
+        "faults": n_faults,
+        "hold_s": hold,
+        "attempts": len(reps),  # every rep and no-rep, as the live recorder counts them
+        "full_reps": sum(_full(e) for e in reps),
+    }
     where = [_span_of(spans, e.t_end) for e in v.events]
     with store.writing() as s:
         player_id = s.scalar(select(Player.id).where(Player.name_key == name_key(player)))
@@ -98,6 +108,7 @@ def save_video_session(store: Store, v: VideoSession) -> int:
                 t0=0.0,
                 status="done",
                 source="video",
+                counting=v.counting,
                 video_name=_clip(v.video_name),
                 video_file=_clip(v.video_file),
                 video_bytes=v.video_bytes,
@@ -123,6 +134,7 @@ def save_video_session(store: Store, v: VideoSession) -> int:
                         reps=n_ok,
                         no_reps=sum(e.kind == "no_rep" for e in mine),
                         faults=sum(e.kind == "fault" for e in mine),
+                        attempts=sum(e.kind in ("rep", "no_rep") for e in mine),
                         hold_s=held,
                     )
                     .returning(Interval.id)
@@ -145,6 +157,7 @@ def save_video_session(store: Store, v: VideoSession) -> int:
                         "similarity": e.similarity,
                         "deviation": e.deviation,
                         "valid": e.kind == "rep",
+                        "full": _full(e),
                         "reason": (e.reason or None) and e.reason[:200],
                         "recorded_at": v.started_at + timedelta(seconds=max(0.0, e.t_end)),
                     }
@@ -161,6 +174,11 @@ def save_video_session(store: Store, v: VideoSession) -> int:
         n_no,
     )
     return sid
+
+
+def _full(e: RefEvent) -> bool:
+    """A rep that reached the full range and passed every check (not a short attempt, not a no-rep)."""
+    return e.kind == "rep" and e.extra.get("full", True) is not False
 
 
 def _spans(v: VideoSession, duration: float) -> list[tuple[str, float, float, float | None]]:
