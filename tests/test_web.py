@@ -789,3 +789,12 @@ def test_a_recovered_session_gets_its_summary_on_request(settings, store, tmp_pa
     finally:
         web.stop()
         worker.stop()
+
+
+def test_start_is_for_the_name_just_typed_before_the_one_picked():
+    """Typing "Bob" under "or a new name" and pressing Start (without Add) starts Bob's session."""
+    from hiitpi.web.actions import who_starts
+
+    assert who_starts("Ana", "Bob") == "Bob"
+    assert who_starts("Ana", "  ") == "Ana" and who_starts("Ana", None) == "Ana"
+    assert who_starts(None, "Bob") == "Bob" and who_starts(None, None) is None

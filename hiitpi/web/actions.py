@@ -56,6 +56,14 @@ def add_player(store: Store, name: object) -> ActionResult:
 COUNTING_CHOICES = {"judge": "Full reps only", "attempts": "Every attempt"}
 
 
+def who_starts(picked: object, typed: object) -> object:
+    """The player a Start is for: a name just typed under "or a new name" (the person means it,
+    whether or not they pressed Add), else the one picked."""
+    if isinstance(typed, str) and typed.strip():
+        return typed
+    return picked if picked else typed
+
+
 def start_session(
     reader: LiveReader, catalog: Catalog, player: object, workout: object, counting: object = None
 ) -> ActionResult:

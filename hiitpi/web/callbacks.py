@@ -341,12 +341,12 @@ def register_callbacks(app: Dash, wc: WebContext) -> None:
         prevent_initial_call=True,
     )
     def start(n, picked, typed, workout, counting, me):
-        from hiitpi.web.actions import start_session
+        from hiitpi.web.actions import start_session, who_starts
 
         if not n:
             raise PreventUpdate
 
-        name = picked if picked else typed
+        name = who_starts(picked, typed)
         res = start_session(wc.reader, wc.catalog.get(), name if name is not None else "", workout, counting)
         if not res.ok:
             return res.message, MSG_ERR, no_update
