@@ -64,16 +64,20 @@ def port_status(settings: Settings, running) -> tuple[str, bool, str]:
 
 
 def source_status(settings: Settings, running) -> tuple[str, bool, str]:
-    """The camera or the file opens and gives one decoded frame (left alone while the appliance
-    runs: a camera opens once)."""
+    """The camera or the file opens and gives one decoded frame (a camera is left alone while the
+    appliance runs: it opens once; a file is checked whatever runs)."""
     from hiitpi.capture.base import EndOfStream
     from hiitpi.capture.select import create_source_factory
     from hiitpi.errors import HiitpiError
 
     spec = settings.capture.source
     part = "video file" if _is_file_spec(spec) else "camera"
-    if running is not None:
-        return (part, True, f"{spec}: in use by this appliance (pid {running.pid})")
+    if running is not None and part == "camera":
+        return (
+            part,
+            True,
+            f"{spec}: not opened, the appliance (pid {running.pid}) is running: a camera opens once",
+        )
     try:
         source = create_source_factory(settings.capture, paced=False, loop=False)()
         source.open()
