@@ -52,3 +52,14 @@ class ErrorList(InputError):
 
     def __str__(self) -> str:
         return "\n".join(self.errors)
+
+
+def did_you_mean(name: object, known: list[str] | tuple[str, ...]) -> str:
+    """`` (did you mean 'squat'?)`` for a name close to one of ``known`` (a typo), else ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name).strip().lower(), [k.lower() for k in known], n=1)
+    if not close:
+        return ""
+    match = next(k for k in known if k.lower() == close[0])
+    return f" (did you mean {match!r}?)"

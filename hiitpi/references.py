@@ -13,6 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hiitpi.config import ConfigError, Settings
+from hiitpi.errors import did_you_mean
 
 
 def _startable(rules_dir: Path) -> tuple[set[str], list[str]]:
@@ -68,8 +69,8 @@ def reference_problems(settings: Settings) -> list[str]:
         workout = settings.referee.workout
         if normalise_name(workout) not in names:
             problems.append(
-                f"{where(('referee', 'workout'))}: referee.workout: no workout or program named '{workout}' "
-                f"in {rules_dir}; known: {', '.join(shown) or 'none'} (see `hiitpi rules list`)"
+                f"{where(('referee', 'workout'))}: referee.workout: no workout or program named '{workout}'"
+                f"{did_you_mean(workout, shown)} in {rules_dir}; known: {', '.join(shown) or 'none'} (see `hiitpi rules list`)"
             )
     source_problem = _source_problem(settings.capture.source)
     if source_problem:

@@ -86,6 +86,8 @@ def test_manifest_names_and_aliases_resolve(alias, name):
 def test_unknown_workout_names_the_known_ones():
     with pytest.raises(KeyError, match=r"known: .*squat.*hiitpi rules list"):
         load_catalog(RULES).workout("zumba")
+    with pytest.raises(KeyError, match=r"no workout rules named 'Sqaut' \(did you mean 'squat'\?\); known"):
+        load_catalog(RULES).workout("Sqaut")
 
 
 def test_good_file_parses(tmp_path):

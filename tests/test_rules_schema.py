@@ -202,7 +202,10 @@ def test_rules_check_knows_programs(tmp_path):
     bad.write_text('name = "broken"\nrounds = 2\n\n[[blocks]]\nworkout = "squatt"\nwork_s = 20\n')
     res = hiitpi("rules", "check", str(rules))
     assert res.returncode == EXIT_BAD_INPUT
-    assert f"{bad}:5: blocks.0.workout: unknown workout 'squatt'; known: burpee," in res.stderr
+    assert (
+        f"{bad}:5: blocks.0.workout: unknown workout 'squatt' (did you mean 'squat'?); known: burpee,"
+        in res.stderr
+    )
     assert "13 workout(s) loaded, 4 program(s) loaded, 1 error(s) in 1 file(s)" in res.stdout
     res = hiitpi("rules", "check", str(bad))
     assert res.returncode == EXIT_BAD_INPUT and "unknown workout 'squatt'" in res.stderr

@@ -11,7 +11,6 @@ the reason, and skipped. Nothing here loads TFLite: `available_backends`, `get_b
 
 from __future__ import annotations
 
-import difflib
 import importlib
 import logging
 import pkgutil
@@ -23,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from hiitpi.errors import ErrorList, InputError
+from hiitpi.errors import ErrorList, InputError, did_you_mean
 from hiitpi.pose.base import BackendOptions, PoseBackend
 from hiitpi.schema import describe
 
@@ -176,11 +175,9 @@ class BackendRegistry:
 
     def _unknown_message(self, name: str) -> str:
         known = sorted(self._specs)
-        close = difflib.get_close_matches(str(name), known, n=1)
-        msg = f"unknown pose model {name!r}"
-        if close:
-            msg += f" (did you mean {close[0]!r}?)"
-        msg += f"; available: {', '.join(known) or 'none'}"
+        msg = (
+            f"unknown pose model {name!r}{did_you_mean(name, known)}; available: {', '.join(known) or 'none'}"
+        )
         if self._broken:
             msg += "; not loaded: " + ", ".join(f"{m} ({r})" for m, r in sorted(self._broken.items()))
         return msg + " (set [pose] model or --model; `hiitpi pose --list` describes them)"

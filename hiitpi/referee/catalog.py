@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
-from hiitpi.errors import ErrorList, InputError
+from hiitpi.errors import ErrorList, InputError, did_you_mean
 from hiitpi.referee.programs import ANY, Program, ProgramError, load_program, programs_dir
 from hiitpi.referee.rules import Rule, RulesError, load_rule, normalise_name
 
@@ -34,7 +34,7 @@ class UnknownNameError(InputError, KeyError):
         self.name = name
         self.known = known
         super().__init__(
-            f"no {what} named '{name}'; known: {', '.join(known) or '(none loaded)'}",
+            f"no {what} named '{name}'{did_you_mean(name, known)}; known: {', '.join(known) or '(none loaded)'}",
             "see `hiitpi rules list`",
         )
 

@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from pydantic import ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from hiitpi.errors import ErrorList
+from hiitpi.errors import ErrorList, did_you_mean
 from hiitpi.schema import (
     NAME_RE,
     FileModel,
@@ -122,7 +122,7 @@ class Block(FileModel):
         if known is not None and workout not in known:
             names = sorted(set(known.values()))
             raise ValueError(
-                f"unknown workout '{workout}'; known: {', '.join(names) or '(none)'} (or \"{ANY}\")"
+                f"unknown workout '{workout}'{did_you_mean(workout, names)}; known: {', '.join(names) or '(none)'} (or \"{ANY}\")"
             )
         return workout
 
