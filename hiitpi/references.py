@@ -82,4 +82,4 @@ def check_references(settings: Settings) -> None:
     """Raise `ConfigError` (exit 2) listing every setting that names something that does not exist."""
     problems = reference_problems(settings)
     if problems:
-        raise ConfigError(problems, "fix the names above (`hiitpi config show` prints every setting)")
+        raise ConfigError(problems, "fix the settings above (`hiitpi config show` prints every setting)")

@@ -80,6 +80,8 @@ def test_video_file_loops_with_rising_timestamps(short_clip):
 def test_missing_and_bad_files_say_what_is_wrong(tmp_path):
     with pytest.raises(SourceOpenError, match="does not exist"):
         VideoFileSource(tmp_path / "nope.mp4").open()
+    with pytest.raises(SourceOpenError, match="is a folder, not a video file"):
+        VideoFileSource(tmp_path).open()
     bad = tmp_path / "bad.mp4"
     bad.write_bytes(b"not a video at all" * 100)
     with pytest.raises(SourceOpenError, match="ffprobe"):

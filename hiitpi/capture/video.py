@@ -40,6 +40,8 @@ def open_video(path: str | Path, *, ahead: bool = False) -> tuple[cv2.VideoCaptu
     ``ahead``: the file is read as fast as it decodes (offline analysis), so FFmpeg may decode the
     next frames on other cores meanwhile (`hiitpi.threadpools`: ``decoder_ahead`` threads)."""
     path = Path(path)
+    if path.is_dir():
+        raise VideoOpenError(f"{path} is a folder, not a video file", "pass the path of a video file in it")
     if not path.is_file():
         raise VideoOpenError(f"video file {path} does not exist", "pass the path of a video file")
     from hiitpi import threadpools
