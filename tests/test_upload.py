@@ -95,6 +95,7 @@ def test_a_sent_clip_becomes_a_dated_session_with_its_reps_and_a_playable_video(
     # the page the phone opens: the session with the video player and the mark
     page = requests.get(f"{dash.base}/api/uploads", timeout=10).json()["uploads"]
     assert [u["id"] for u in page] == [up["id"]]
+    assert (page[0]["workout"], page[0]["title"]) == ("squat", "Squat")  # the page shows the title
 
 
 def test_auto_mode_recognises_the_workout_of_a_sent_video(dash, shared_data):

@@ -202,7 +202,7 @@ def upload_routes(ctx: WebContext, paired) -> list[Route]:
             rows = await asyncio.to_thread(list_uploads, ctx.store, limit=20)
         except StoreError as exc:
             return _error(503, str(exc))
-        return JSONResponse({"uploads": [r.to_dict() for r in rows]}, headers=NO_STORE)
+        return JSONResponse({"uploads": [_shown(ctx, r.to_dict()) for r in rows]}, headers=NO_STORE)
 
     async def one_job(request: Request) -> Response:
         if not paired(request):
@@ -349,13 +349,22 @@ def _probe_and_queue(ctx: WebContext, path: Path, token, player, workout, keep, 
     return {**row.to_dict(), "position": queue_position(ctx.store, row.id)}
 
 
+def _shown(ctx: WebContext, job: dict) -> dict:
+    """A job as the page shows it: with its workout's title ("Squat", "Auto mode")."""
+    from hiitpi.recognition import is_auto
+
+    workout = job.get("workout")
+    job["title"] = "Auto mode" if workout and is_auto(workout) else ctx.catalog.get().title(workout)
+    return job
+
+
 def _job_response(ctx: WebContext, token: str) -> Response:
     from hiitpi.store.errors import NotFound, StoreError
     from hiitpi.store.uploads import get_upload, queue_position
 
     try:
         row = get_upload(ctx.store, token)
-        body = row.to_dict()
+        body = _shown(ctx, row.to_dict())
         body["position"] = queue_position(ctx.store, row.id) if row.status == "queued" else 0
     except NotFound:
         return _error(404, "no such upload")

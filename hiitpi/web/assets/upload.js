@@ -178,7 +178,7 @@
       row.setAttribute("data-upload-id", u.id);
       var top = el("div", "upload-job-top");
       top.appendChild(el("span", "sc-title", u.file_name));
-      top.appendChild(el("span", "sc-sub", u.player + " · " + u.workout + (u.duration_s ? " · " + clock(u.duration_s) : "")));
+      top.appendChild(el("span", "sc-sub", u.player + " · " + (u.title || u.workout) + (u.duration_s ? " · " + clock(u.duration_s) : "")));
       row.appendChild(top);
       var st = el("div", "upload-job-status", statusText(u));
       row.appendChild(st);
