@@ -798,3 +798,22 @@ def test_start_is_for_the_name_just_typed_before_the_one_picked():
     assert who_starts("Ana", "Bob") == "Bob"
     assert who_starts("Ana", "  ") == "Ana" and who_starts("Ana", None) == "Ana"
     assert who_starts(None, "Bob") == "Bob" and who_starts(None, None) is None
+
+
+def test_personal_bests_say_why_a_best_pace_is_missing():
+    from datetime import UTC, datetime
+
+    from hiitpi.store.queries import BestRow
+    from hiitpi.web.layout import bests_table
+
+    def text(node) -> str:
+        kids = getattr(node, "children", node)
+        if isinstance(kids, (list, tuple)):
+            return " ".join(text(k) for k in kids)
+        return str(kids) if not hasattr(kids, "children") else text(kids)
+
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    short = BestRow("squat", 3, 16, 1, at, None, None, None, None)
+    assert "at least 30 s" in text(bests_table([short]))
+    timed = BestRow("squat", 3, 16, 1, at, 30.0, 1, None, None)
+    assert "at least 30 s" not in text(bests_table([timed]))

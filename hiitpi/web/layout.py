@@ -23,6 +23,7 @@ from hiitpi.recognition import AUTO
 from hiitpi.referee.catalog import Choice, pretty_name
 from hiitpi.store.players import PlayerRow
 from hiitpi.store.queries import (
+    MIN_PACE_S,
     BestRow,
     BoardRow,
     IntervalRow,
@@ -1003,7 +1004,7 @@ def week_block(st: Streaks, player: str) -> list:
 def bests_table(rows: Sequence[BestRow], title: Title = pretty_name) -> html.Div:
     if not rows:
         return html.Div("No sessions yet.", className="msg")
-    return _table(
+    table = _table(
         ("workout", "most reps", "best pace", "sessions"),
         [
             (
@@ -1017,6 +1018,10 @@ def bests_table(rows: Sequence[BestRow], title: Title = pretty_name) -> html.Div
             for b in sorted(rows, key=lambda b: title(b.workout).lower())
         ],
     )
+    if all(b.best_pace_rpm is not None for b in rows):
+        return table
+    why = f"A best pace is a session's reps per minute of work, from sessions with at least {MIN_PACE_S:g} s of it."
+    return html.Div([table, html.Div(why, className="sc-sub", id="bests-pace-note")])
 
 
 def board_table(rows: Sequence[BoardRow], sort: str = "reps") -> html.Div:
