@@ -236,6 +236,14 @@ def test_busy_policy_by_board():
     assert board_model() is None or isinstance(board_model(), str)
     assert busy_probe("allow", lambda: True)() is False
     assert busy_probe("refuse", lambda: True)() is True
+    from hiitpi.coach.busy import describe_policy
+
+    assert describe_policy("auto", "Raspberry Pi 4 Model B Rev 1.4") == (
+        "chat waits until the session ends ([coach] chat_during_session = 'auto' on Raspberry Pi 4 Model B Rev 1.4)"
+    )
+    assert describe_policy("auto", None) == (
+        "chat answers during a session (niced) ([coach] chat_during_session = 'auto' (not a Pi 4 or smaller))"
+    )
 
 
 # --- the conversations in SQLite ----------------------------------------------------------------

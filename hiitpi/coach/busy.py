@@ -47,7 +47,8 @@ def describe_policy(policy: str, board: str | None) -> str:
     """One line for the log and `serve --check`."""
     refuse = refuses_during_session(policy, board)
     what = "waits until the session ends" if refuse else "answers during a session (niced)"
-    why = f"[coach] chat_during_session = {policy!r}" + (f" on {board}" if policy == "auto" else "")
+    where = f" on {board}" if board else " (not a Pi 4 or smaller)"
+    why = f"[coach] chat_during_session = {policy!r}" + (where if policy == "auto" else "")
     return f"chat {what} ({why})"
 
 
