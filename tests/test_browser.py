@@ -72,6 +72,7 @@ def test_live_session_to_history_and_export(appliance, browser):  # noqa: F811
         d.find_element(By.ID, "start-btn").get_attribute("title")
         == "Pick a player (or type a new name) first"
     )
+    assert text_of(d, "#start-hint") == "Pick a player (or type a new name) first."  # in words on a phone
     # an unusable name: a message, nothing written
     d.find_element(By.ID, "new-player").send_keys("   ")
     d.find_element(By.ID, "add-player").click()
@@ -84,6 +85,7 @@ def test_live_session_to_history_and_export(appliance, browser):  # noqa: F811
     wait_for(
         "Start to be enabled", lambda: d.find_element(By.ID, "start-btn").get_attribute("disabled") is None
     )
+    assert text_of(d, "#start-hint") == ""
     assert overflow_x(d) == 0
     shot(d, "live-idle-phone")
 

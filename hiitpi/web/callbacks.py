@@ -316,17 +316,20 @@ def register_callbacks(app: Dash, wc: WebContext) -> None:
     @app.callback(
         Output("start-btn", "disabled"),
         Output("start-btn", "title"),
+        Output("start-hint", "children"),
         Input("player-pick", "value"),
         Input("new-player", "value"),
         Input("workout-pick", "value"),
     )
     def start_ready(picked, typed, workout):
-        """Start is pressable once there is a player and a workout."""
+        """Start is pressable once there is a player and a workout; until then it says why."""
         if not (picked or (typed or "").strip()):
-            return True, "Pick a player (or type a new name) first"
-        if not workout:
-            return True, "Pick a workout first"
-        return False, ""
+            why = "Pick a player (or type a new name) first"
+        elif not workout:
+            why = "Pick a workout first"
+        else:
+            return False, "", ""
+        return True, why, f"{why}."
 
     @app.callback(
         Output("action-msg", "children", allow_duplicate=True),

@@ -247,6 +247,8 @@ def live_page(
                             ),
                         ],
                     ),
+                    # why Start is greyed, in words (a phone shows no tooltip)
+                    html.Div("", id="start-hint", className="sc-sub"),
                 ],
             ),
             _workout_card(window, auto_panel([c for c in choices if c.kind == "workout"])),
