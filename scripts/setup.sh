@@ -90,6 +90,12 @@ if ! .venv/bin/hiitpi --log-level WARNING models fetch --no-progress; then
   warn "the default pose model could not be fetched: see above (set HIITPI_MODEL_MIRROR to a folder with it)"
 fi
 
+# the coach's model is a 670 MB download, fetched on purpose only: say so when it is not here
+coach_model=$(.venv/bin/hiitpi --log-level ERROR models list 2>/dev/null | awk '$1 == "tinyllama" {print $2}')
+if [ -n "$coach_model" ] && [ "$coach_model" != "ok" ]; then
+  warn "the coach's model (tinyllama, 670 MB): summaries come from a template until you run .venv/bin/hiitpi models fetch tinyllama"
+fi
+
 # --- report ------------------------------------------------------------------------------------
 echo
 if [ "${#DONE[@]}" -gt 0 ]; then
