@@ -223,9 +223,6 @@ class Timeline:
         if change is not None:
             self.decisions.append((change.t, change.workout))
             if self._cur is not None:
-                if change.workout is None:  # a rest's events (its referee finishing) close the interval
-                    self._cur.tally(events)
-                    events = []
                 self._cur.end = change.t
             self._cur = None
             if change.workout is not None:
