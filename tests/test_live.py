@@ -239,7 +239,7 @@ def test_samples_are_thinned_to_the_viewers_rate_while_every_event_arrives_at_on
             if e.kind == "rep":
                 assert entries[j + 1].type == "sample" and entries[j + 1].seq % 10 == 9
         due_samples = [s for s in samples if s.seq % 10 != 9]
-        assert 10 * wall * 0.6 <= len(due_samples) <= 10 * wall + 2, (len(due_samples), wall)
+        assert 10 * wall * 0.5 <= len(due_samples) <= 10 * wall + 2, (len(due_samples), wall)
         assert len(samples) < i / 3  # far fewer than frames
         assert reader.live_state().reps == reps
         # only a clock moved: nothing is written (it goes with the next sample) ...
