@@ -65,6 +65,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         rc.add_argument(
             "--counting", choices=COUNTING, default="attempts", help="counting convention (default attempts)"
         )
+        rc.add_argument(
+            "--turn",
+            type=int,
+            choices=(0, 90, 180, 270),
+            default=0,
+            help="turn every sequence's picture clockwise by this many degrees first (a camera on its side)",
+        )
         rc.add_argument("--json", action="store_true", help="print one JSON object")
         rc.set_defaults(func=poses_cmd, settings_overrides=_overrides, data_set=name)
     from hiitpi.commands import eval_recognition, evalteach
@@ -121,11 +128,12 @@ def poses_cmd(args: argparse.Namespace, settings: Settings) -> int:
         raise InputError(f"{pose_dir}: pose folder not found", "give the folder of <video stem>.npy files")
     catalog = _catalog(settings)
     results = score_pose_sequences(
-        rows, pose_dir, catalog, settings, args.fps, args.counting, source=args.data_set
+        rows, pose_dir, catalog, settings, args.fps, args.counting, source=args.data_set, turn=args.turn
     )
     report = summarize(results, key="video")
     report["index"] = str(args.index)
     report["fps"] = args.fps
+    report["turn"] = args.turn
     report["counting"] = args.counting
     _print(report, args.json, "video")
     return 0 if report["failed"] == 0 else 1

@@ -121,8 +121,11 @@ class Recogniser:
     def __init__(self, rules: Mapping[str, Rule], model: Classifier, config: RecogniserConfig | None = None):
         self.cfg = config or RecogniserConfig()
         self.model = model
+        # each candidate's referee watches the whole session, every exercise in it: there is no set
+        # whose first seconds say which way is up (push-ups before squats would read as a picture
+        # turned for the squats' referee), so the picture's turn is read by the interval's referee only
         self.candidates = {
-            name: _Candidate(name, Referee(rule), rule.kind == "hold")
+            name: _Candidate(name, Referee(rule.model_copy(update={"up_cue": "none"})), rule.kind == "hold")
             for name, rule in sorted(rules.items())
             if name in model.classes
         }

@@ -184,6 +184,25 @@ def restore_aspect(xy: np.ndarray, valid: np.ndarray, iterations: int = 6) -> np
     return out
 
 
+def turn_picture(array: np.ndarray, degrees: int) -> np.ndarray:
+    """A pose array (see the module doc) as a picture turned clockwise by ``degrees`` (0, 90, 180,
+    270) would give it: a camera on its side. Each axis stays min–max normalised; empty frames stay
+    empty; z is kept."""
+    if degrees % 360 == 0:
+        return array
+    if degrees % 90:
+        raise ValueError(f"a picture turns by a multiple of 90 degrees, not {degrees}")
+    xyz = array[:, :99].reshape(len(array), 33, 3).copy()
+    seen = np.any(array[:, :99], axis=1)
+    x, y = xyz[seen, :, 0].copy(), xyz[seen, :, 1].copy()
+    for _ in range(degrees % 360 // 90):  # a quarter clockwise: the top goes to the right
+        x, y = 1.0 - y, x
+    xyz[seen, :, 0], xyz[seen, :, 1] = x, y
+    out = array.copy()
+    out[:, :99] = xyz.reshape(len(array), 99)
+    return out
+
+
 def pose_sequence(
     array: np.ndarray, fps: float, size: int = 1000, restore: bool = True
 ) -> Iterable[Pose | None]:

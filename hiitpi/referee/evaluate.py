@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from hiitpi.referee.datasets import ManifestRow, PoseIndexRow, pose_sequence
+from hiitpi.referee.datasets import ManifestRow, PoseIndexRow, pose_sequence, turn_picture
 from hiitpi.referee.events import RefEvent
 from hiitpi.referee.machine import Referee
 
@@ -292,8 +292,10 @@ def score_pose_sequences(
     fps: float = 30.0,
     counting: str = "attempts",
     source: str = "",
+    turn: int = 0,
 ) -> list[ClipResult]:
-    """The referee (after the same One Euro smoothing as live) on every sequence of a pose index."""
+    """The referee (after the same One Euro smoothing as live) on every sequence of a pose index;
+    with ``turn``, each sequence's picture turned clockwise by that many degrees first."""
     pose_dir = Path(pose_dir)
     results: list[ClipResult] = []
     for row in rows:
@@ -304,7 +306,7 @@ def score_pose_sequences(
             continue
         npy = pose_dir / (Path(row.video).stem + ".npy")
         try:
-            array = np.load(npy)
+            array = turn_picture(np.load(npy), turn)
             poses = list(pose_sequence(array, fps))
         except (OSError, ValueError) as exc:
             res.error = f"{npy}: {exc}"

@@ -33,6 +33,7 @@ import numpy as np
 
 from hiitpi.pose.types import Pose
 from hiitpi.referee.events import RefEvent
+from hiitpi.referee.orientation import Orientation
 from hiitpi.referee.features import COMBINED_TYPES, BodyScale, Feature, make_feature
 from hiitpi.referee.pace import PaceMeter
 from hiitpi.referee.rules import Rule
@@ -113,6 +114,8 @@ class Referee:
         self._fidx = {f.spec.name: i for i, f in enumerate(self._features)}
         self.values: list[float | None] = [None] * len(self._features)
         self._all_checks = [_Check(c, self._fidx[c.feature]) for c in rule.checks]
+        #: the picture's turn read from a standing body (`hiitpi.referee.orientation`)
+        self._orient = Orientation(rule.up_cue, rule.min_score) if rule.up_cue != "none" else None
         viewed = any(f.spec.views for f in self._features)
         self._viewer = ViewDetector(rule.min_score) if viewed else None
         self._tables = {v: self._table(v) for v in ((None, *VIEWS) if viewed else (None,))}
@@ -290,6 +293,8 @@ class Referee:
             f.reset()
         if self._viewer is not None:
             self._viewer.reset()
+        if self._orient is not None:
+            self._orient.reset()
         self._reset_cycle()
 
     def _reset_cycle(self) -> None:
@@ -309,6 +314,11 @@ class Referee:
     def phase(self) -> str:
         """The current state's name ('-' before the first state is reached)."""
         return self.state or "-"
+
+    @property
+    def turn(self) -> int:
+        """Degrees the picture reads as turned, from a standing body (0: upright or not read)."""
+        return 0 if self._orient is None else self._orient.turn
 
     @property
     def pace(self) -> float:
@@ -331,9 +341,33 @@ class Referee:
                 self._wh = wh
                 self._whs = np.array([pose.width, pose.height, 1.0], dtype=np.float32)
             px = (pose.keypoints * self._whs).tolist()
+        if self._orient is not None:
+            turn = self._orient.turn
+            px, replay = self._orient.update(px, t, *(self._wh or (0, 0)))
+            if self._orient.turn != turn:
+                log.debug(
+                    "%s: the picture reads as turned %d° (from the body); measuring it upright",
+                    self.name,
+                    self._orient.turn,
+                )
+            if replay is not None:
+                return self._measure_again(replay)
+        return self._feed(px, t)
+
+    def _feed(self, px: list | None, t: float) -> list[RefEvent]:
         events = self._update_sides(px, t) if self._children else self._step(px, t)
         if self.scorer is not None:
             self.scorer.observe(px, t, self.view, events)
+        return events
+
+    def _measure_again(self, poses: list[tuple[list | None, float]]) -> list[RefEvent]:
+        """The set so far forgotten and its poses (turned back) measured again; the picture's turn kept."""
+        orient, self._orient = self._orient, None
+        self.reset()
+        self._orient = orient
+        events: list[RefEvent] = []
+        for px, t in poses:
+            events += self._feed(px, t)
         return events
 
     def finish(self, t: float | None = None) -> list[RefEvent]:
@@ -809,4 +843,5 @@ def _one_side(rule: Rule, side: str) -> Rule:
         for name, spec in rule.features.items()
     }
     rep = rule.rep.model_copy(update={"each_side": False, "alternate": False})
-    return rule.model_copy(update={"features": features, "rep": rep})
+    # the picture's turn is read once, by the machine that feeds both sides
+    return rule.model_copy(update={"features": features, "rep": rep, "up_cue": "none"})

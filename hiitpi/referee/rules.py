@@ -326,6 +326,15 @@ class Rule(RuleModel):
         title="Longest gap",
         description="The person unseen for longer than this: the half-done rep is dropped.",
     )
+    up_cue: OneOf("none", "standing", "hands", "knees") = Field(
+        "none",
+        title="Which way is up",
+        description="How the body shows which way is up, so a turned picture (a camera on its side, a phone "
+        "video whose rotation was not applied) is read upright: `standing` (the torso and the whole body point "
+        "up), `hands` (the hands under the shoulders: push-ups, planks), `knees` (lying with the knees bent "
+        "up: sit-ups), `none` (not read). Read from the set's first 3 s; the keypoints are turned back before "
+        "any feature is measured.",
+    )
     features: dict[str, FeatureSpec] = Field(
         title="Features",
         description='The numbers measured on the body, by name: `knee = { type = "angle", points = '

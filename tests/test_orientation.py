@@ -1,0 +1,195 @@
+"""The picture's turn read from the body (a camera on its side): `hiitpi.referee.orientation`."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hiitpi.config import Settings
+from hiitpi.pose.types import Pose
+from hiitpi.referee.catalog import load_catalog
+from hiitpi.referee.datasets import pose_sequence, read_pose_index, turn_picture
+from hiitpi.referee.evaluate import count_sequence
+from hiitpi.referee.machine import Referee
+from hiitpi.referee.orientation import CUES, Orientation, turn_back
+from hiitpi.referee.synth import Figure, plank_figure, squat_sequence, standing_figure
+
+REPO = Path(__file__).resolve().parent.parent
+FPS = 30.0
+TURNS = (90, 180, 270)
+
+
+def shipped(name: str):
+    return load_catalog(REPO / "rules").workout(name)
+
+
+def turned(pose: Pose, turn: int) -> Pose:
+    """``pose`` as a picture turned clockwise by ``turn`` degrees shows it (its up points there)."""
+    kp = pose.keypoints.copy()
+    w, h = pose.width, pose.height
+    for _ in range(turn // 90):  # a quarter clockwise: the top goes to the right
+        kp[:, 0], kp[:, 1] = 1.0 - kp[:, 1].copy(), kp[:, 0].copy()
+        w, h = h, w
+    return Pose(kp, pose.score, pose.timestamp, w, h)
+
+
+def count(rule, poses: list[Pose], counting: str = "judge") -> Referee:
+    ref = Referee(rule, counting=counting)
+    for p in poses:
+        ref.update(p)
+    ref.finish()
+    return ref
+
+
+def squats_then(poses: list[Pose], reps: int, t0: float) -> list[Pose]:
+    out = list(poses)
+    for p in squat_sequence(reps):
+        out.append(Pose(p.keypoints, p.score, p.timestamp + t0, p.width, p.height))
+    return out
+
+
+@pytest.mark.parametrize("turn", (0, *TURNS))
+def test_each_cue_reads_the_turn_of_its_posture_and_turning_back_undoes_it(turn):
+    stand = turned(standing_figure(Figure(), 0.0), turn)
+    plank = turned(plank_figure(0.0), turn)
+    for cue, pose in (("standing", stand), ("hands", plank)):
+        px = (pose.keypoints * np.array([pose.width, pose.height, 1.0])).tolist()
+        assert CUES[cue](px, 0.2) == turn, cue
+        upright = turn_back(px, turn, pose.width, pose.height)
+        orig = standing_figure(Figure(), 0.0) if cue == "standing" else plank_figure(0.0)
+        want = (orig.keypoints * np.array([orig.width, orig.height, 1.0])).tolist()
+        assert np.allclose(upright, want, atol=1e-3), cue
+    # the standing cue reads a plank as a body lying along the frame (why each rule names its
+    # cue); a standing body's hands hang under its shoulders, but along its own line: no vote
+    px = (plank.keypoints * np.array([plank.width, plank.height, 1.0])).tolist()
+    assert CUES["standing"](px, 0.2) == (turn + 270) % 360
+    px = (stand.keypoints * np.array([stand.width, stand.height, 1.0])).tolist()
+    assert CUES["hands"](px, 0.2) is None
+
+
+@pytest.mark.parametrize("turn", TURNS)
+@pytest.mark.parametrize("counting", ["judge", "attempts"])
+def test_squats_filmed_by_a_camera_on_its_side_count_as_upright(turn, counting):
+    rule = shipped("squat")
+    assert rule.up_cue == "standing"
+    poses = squat_sequence(5)
+    assert count(rule, poses, counting).count == 5
+    ref = count(rule, [turned(p, turn) for p in poses], counting)
+    assert ref.count == 5 and ref.turn == turn
+    if turn == 180:
+        # without the cue an upside-down squatter has the shoulders under the hips in every pose:
+        # each is the standing floor's glitch, and no squat is counted
+        blind = count(rule.model_copy(update={"up_cue": "none"}), [turned(p, turn) for p in poses], counting)
+        assert blind.count == 0 and blind.glitches > 0
+
+
+@pytest.mark.parametrize("turn", TURNS)
+def test_push_ups_filmed_by_a_camera_on_its_side_count_as_upright(turn):
+    out, t = [], 0.0
+    for _ in range(4):
+        for i in range(45):
+            x = 0.5 - 0.5 * math.cos(2 * math.pi * i / 45)
+            out.append(plank_figure(t, elbow_deg=175 - 95 * x))
+            t += 1 / FPS
+    rule = shipped("push_up")
+    assert rule.up_cue == "hands"
+    assert count(rule, out).count == 4
+    ref = count(rule, [turned(p, turn) for p in out])
+    assert ref.count == 4 and ref.turn == turn
+
+
+def test_the_first_reps_read_before_the_turn_is_known_are_measured_again():
+    # 3 s of squats pass before the turn is read: they are measured again, turned back, so the
+    # events are the upright ones (no rep lost, none counted twice)
+    rule = shipped("squat")
+    poses = squat_sequence(6, period_s=1.2)
+    upright = []
+    ref = Referee(rule, counting="attempts")
+    for p in poses:
+        upright += ref.update(p)
+    turned_events = []
+    ref = Referee(rule, counting="attempts")
+    for p in poses:
+        turned_events += ref.update(turned(p, 90))
+    assert [(e.kind, round(e.t_end, 3)) for e in turned_events] == [
+        (e.kind, round(e.t_end, 3)) for e in upright
+    ]
+    assert ref.count == 6
+
+
+def test_lying_down_in_the_middle_of_a_set_does_not_turn_the_picture():
+    # two squats, five seconds lying on the floor (a body along the frame's side, in an upright
+    # picture), two squats: the turn was read upright at the start and stays so
+    rule = shipped("squat")
+    first = squat_sequence(2)
+    t = first[-1].timestamp
+    lying = [turned(standing_figure(Figure(), t + i / FPS), 90) for i in range(int(5 * FPS))]
+    lying = [Pose(p.keypoints, p.score, p.timestamp, 640, 480) for p in lying]  # same camera
+    poses = squats_then(first + lying, 2, t + 5.0)
+    ref = count(rule, poses)
+    assert ref.turn == 0
+    # counted as if the rule had no cue at all: the picture was never turned
+    blind = count(rule.model_copy(update={"up_cue": "none"}), poses)
+    assert ref.count == blind.count >= 4
+
+
+def test_a_forward_lean_does_not_turn_the_picture():
+    # squats leaning 70° forward: the torso tips sideways, the whole body does not
+    orient = Orientation("standing")
+    for i in range(int(6 * FPS)):
+        lean = math.radians(70 * (0.5 - 0.5 * math.cos(2 * math.pi * i / 60)))
+        p = standing_figure(Figure(knee_deg=100), i / FPS)
+        px = (p.keypoints * np.array([p.width, p.height, 1.0])).tolist()
+        hip = px[11]
+        for j in (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10):  # head, shoulders and arms about the hips
+            x, y = px[j][0] - hip[0], px[j][1] - hip[1]
+            px[j][0] = hip[0] + x * math.cos(lean) - y * math.sin(lean)
+            px[j][1] = hip[1] + x * math.sin(lean) + y * math.cos(lean)
+        orient.update(px, i / FPS, p.width, p.height)
+    assert orient.decided and orient.turn == 0
+
+
+@pytest.fixture(scope="module")
+def settings():
+    return Settings()
+
+
+def test_a_real_sideways_video_is_read_as_turned(shared_data, settings):
+    # RepCount-A's test2320 was decoded without its rotation: the squatter lies along the left
+    # edge of the picture in every frame where a person was found
+    rows = {r.video: r for r in read_pose_index(shared_data / "repcount_pose" / "index.csv")}
+    array = np.load(shared_data / "repcount_pose" / "poses" / "test2320.npy")
+    ref = count_sequence(shipped("squat"), list(pose_sequence(array, FPS)), FPS, settings)
+    assert rows["test2320.mp4"].exercise == "squat" and ref.turn == 270
+
+
+@pytest.mark.parametrize("turn", TURNS)
+def test_real_jumping_jacks_turned_count_as_upright(shared_data, settings, turn):
+    array = np.load(shared_data / "repcount_pose" / "poses" / "stu8_28.npy")
+    rule = shipped("jumping_jack")
+    upright = count_sequence(rule, list(pose_sequence(array, FPS)), FPS, settings)
+    ref = count_sequence(rule, list(pose_sequence(turn_picture(array, turn), FPS)), FPS, settings)
+    assert upright.count == 7 and ref.count == 7 and ref.turn == turn
+    blind = count_sequence(
+        rule.model_copy(update={"up_cue": "none"}),
+        list(pose_sequence(turn_picture(array, turn), FPS)),
+        FPS,
+        settings,
+    )
+    assert abs(blind.count - 7) > 1
+
+
+def test_turn_picture_keeps_empty_frames_and_the_angle_columns():
+    a = np.random.default_rng(0).random((4, 104)).astype(np.float32)
+    a[1] = 0.0
+    for turn in TURNS:
+        b = turn_picture(a, turn)
+        assert not b[1].any() and np.array_equal(b[:, 99:], a[:, 99:])
+        assert np.array_equal(b[:, 2:99:3], a[:, 2:99:3])  # z kept
+    assert np.allclose(turn_picture(turn_picture(a, 90), 270), a, atol=1e-6)
+    assert np.allclose(turn_picture(turn_picture(a, 180), 180), a, atol=1e-6)
+    with pytest.raises(ValueError, match="multiple of 90"):
+        turn_picture(a, 45)
