@@ -22,6 +22,24 @@ trap 'rm -rf "$tmp"' EXIT
 "$PY" -m hiitpi eval repcount "$DATA/repcount_pose/index.csv" "$DATA/repcount_pose/poses" --json >"$tmp/repcount.json" || true
 "$PY" -m hiitpi eval repcount "$DATA/repcount_pose/index.csv" "$DATA/repcount_pose/poses" --counting judge --json >"$tmp/repcount_judge.json" || true
 "$PY" -m hiitpi eval countix "$DATA/countix_pose/index.csv" "$DATA/countix_pose/poses" --json >"$tmp/countix.json" || true
+# the same data as a camera stood on its side films it, read with the rules' up_cue and without
+# (TURNED=0 skips it): the pose sets turned by 90, 180 and 270 degrees, the clips by 90 and 270
+mkdir -p "$tmp/turned"
+if [ "${TURNED:-1}" != 0 ]; then
+  cp -r rules "$tmp/rules_nocue" && sed -i '/^up_cue = /d' "$tmp"/rules_nocue/*.toml
+  for turn in 90 180 270; do
+    for cue in cue nocue; do
+      rules=(); [ "$cue" = nocue ] && rules=(--rules "$tmp/rules_nocue")
+      "$PY" -m hiitpi eval repcount "$DATA/repcount_pose/index.csv" "$DATA/repcount_pose/poses" --turn "$turn" "${rules[@]}" --json >"$tmp/turned/repcount_${turn}_$cue.json" || true
+      "$PY" -m hiitpi eval countix "$DATA/countix_pose/index.csv" "$DATA/countix_pose/poses" --turn "$turn" "${rules[@]}" --json >"$tmp/turned/countix_${turn}_$cue.json" || true
+    done
+  done
+  for turn in 90 270; do
+    "$PY" scripts/turned_clips.py "$DATA/clips/manifest.csv" "$tmp/turned/clips$turn" --turn "$turn" 2>/dev/null
+    "$PY" -m hiitpi eval clips "$tmp/turned/clips$turn/manifest.csv" --model "$MODEL" --no-progress --json >"$tmp/turned/clips_${turn}_cue.json" || true
+    "$PY" -m hiitpi eval clips "$tmp/turned/clips$turn/manifest.csv" --model "$MODEL" --no-progress --rules "$tmp/rules_nocue" --json >"$tmp/turned/clips_${turn}_nocue.json" || true
+  done
+fi
 if [ -n "${LOSO_FILE:-}" ]; then
   cp "$LOSO_FILE" "$tmp/loso.md"  # a table scripts/eval_loso.py printed before (same commit's rules)
 elif [ "${LOSO:-1}" != 0 ]; then
@@ -156,6 +174,46 @@ def worst(rep, key, n=12):
     return "\n".join(out)
 
 
+def turned():
+    """The turned data's figures, with the rules' up_cue and without; '' when not measured."""
+    d = tmp / "turned"
+    if not (d / "repcount_90_cue.json").is_file():
+        return "(not measured: TURNED=0)"
+
+    def load(name):
+        try:
+            return json.load(open(d / name))
+        except (OSError, ValueError):
+            return None
+
+    def mo(rep, keep=None):
+        cs = [c for c in rep["clips"] if c.get("pred") is not None and c.get("gt") and (keep is None or c["exercise"] in keep)]
+        if not cs:
+            return "-"
+        mae = sum(abs(c["pred"] - c["gt"]) / c["gt"] for c in cs) / len(cs)
+        obo = sum(abs(c["pred"] - c["gt"]) <= 1 for c in cs) / len(cs)
+        return f"{mae:.3f} / {obo:.3f}"
+
+    standing = {"squat", "lunge", "jumping_jack"}
+    out = ["| data | turned | all: with `up_cue` | all: without | standing (squat, lunge, jack): with | standing: without |",
+           "|---|---:|---:|---:|---:|---:|"]
+    for name, up in (("RepCount-A", rc), ("Countix", cx)):
+        key = "repcount" if name == "RepCount-A" else "countix"
+        out.append(f"| {name} | upright | {mo(up)} | | {mo(up, standing)} | |")
+        for turn in (90, 180, 270):
+            a, b = load(f"{key}_{turn}_cue.json"), load(f"{key}_{turn}_nocue.json")
+            if a and b:
+                out.append(f"| {name} | {turn}° | {mo(a)} | {mo(b)} | {mo(a, standing)} | {mo(b, standing)} |")
+    up = {Path(c["file"]).stem: c for c in clips["clips"]}
+    for turn in (90, 270):
+        a, b = load(f"clips_{turn}_cue.json"), load(f"clips_{turn}_nocue.json")
+        if a and b:
+            same = [up[Path(c["file"]).stem.rsplit("_turned", 1)[0]] for c in a["clips"]]
+            upright = {"clips": same}
+            out.append(f"| clips (MoveNet, judge) | {turn}° ({len(a['clips'])} clips) | {mo(a)} | {mo(b)} | upright: {mo(upright)} | |")
+    return "\n".join(out)
+
+
 def negatives():
     """How many reps our workouts' referees count on sequences of exercises that are not ours."""
     from hiitpi.config import load_settings
@@ -243,6 +301,8 @@ One rules set (`rules/`) for everything below; pose model `{model}` for the clip
   such poses when it puts the hips at the top of the body (a fifth of Countix's lunge4, four fifths
   of squat027), and they made reps. Set from anatomy, then measured at −0.25, 0.25 and 0.5 (below,
   and in the leave-one-source-out table).
+- **Which way is up, from the body** (fifth round): a camera on its side is read from the body
+  (the rules' `up_cue`) and counted as if upright; the section "A camera on its side" below.
 
 ## Clips (`clips/manifest.csv`, judge mode)
 
@@ -319,6 +379,24 @@ as workouts (recognising the exercise is another issue); this is how many reps o
 workouts' referees would count on them if the wrong workout were running (attempts mode):
 
 {negatives()}
+
+## A camera on its side (the same data, turned)
+
+A camera stood on its side, or a phone video whose rotation was lost, shows a standing person
+lying along a side of the frame. Each rule names how the body shows which way is up (`up_cue`:
+`standing`, `hands`, `knees`; `hiitpi/referee/orientation.py`); the turn is read in a set's first
+seconds (1.5 s of agreeing votes), the keypoints are turned back before any feature, and the poses
+seen before it was read are measured again. Live, and in `hiitpi analyze` and `hiitpi eval clips`,
+the pose model then sees the picture upright (`hiitpi/pose/upright.py`; offline, a video read as
+turned is analysed again that way). Measured by turning the same data: the pose sequences with
+`hiitpi eval repcount|countix --turn N` (each frame's landmarks turned, then min–max normalised per
+axis as the data sets' own pipeline does), the clips with `scripts/turned_clips.py` (the videos
+turned, then the whole pipeline); without = the same rules with `up_cue` removed. On the data as it
+is (upright) no sequence and no clip changes: the turn is read as upright everywhere except in
+RepCount-A test2320, a video decoded without its rotation (its squatter lies along the left edge;
+counted 0 of 4 either way: nobody is found in 198 of its 300 frames).
+
+{turned()}
 
 ## Leave-one-source-out
 
@@ -399,6 +477,8 @@ mode, RepCount-A and Countix in attempts mode). Start (main, absolute thresholds
 | *fourth round* (from main at d6e0ab0: RepCount 0.182 / 0.700, counted once 571 of 635; Countix 0.208 / 0.784; clips 0.003 / 1.000) | |
 | squat, lunge, jumping jack, high knees: a pose with the shoulders below the hips is a glitch (`upright`, `plausible_min = 0`) | Countix squat 0.171 / 0.80 → 0.111 / 0.90 (squat027 10 → 1 of 5: 1,470 of its 1,786 poses have the hips above the shoulders; squat029 7 → 6, squat033 6 → 5 of 5), lunge 0.145 → 0.084 (lunge17 9 → 6 of 4, lunge4 7 → 6 of 7: 397 of its 1,531 poses dropped), Countix 0.208 / 0.784 → 0.175 / 0.811; RepCount-A unchanged (0.182 / 0.700, counted once 571; test2320 loses 92 of its 102 poses and counted 0 before); clips unchanged (0.003 / 1.000); reps counted on the sequences of exercises that are not workouts here (the false-rep table) as squat 439 → 397, as lunge 566 → 531, as jumping jack 569 → 561. A floor on the shoulders' height above the ankles instead (`depth`, 0) does part of it (Countix 0.196 / 0.811); with the hips' floor it adds nothing |
 | per-side counting (mountain climber, toe tap; from the teach issue): a side's rep carries its side, and a rep the other side's machine saw reach the far position within a quarter of a rep is one lift seen on both legs, counted once | clips unchanged (0.003 / 1.000, mountain climber 0.000 / 1.000); RepCount-A and Countix have no per-side workout (unchanged, measured after the merge: 0.182 / 0.700, 0.175 / 0.811) |
+| *fifth round* (from main at 2ed3943: clips 0.003 / 1.000, RepCount 0.182 / 0.700, Countix 0.175 / 0.811) | |
+| the picture's turn read from the body (`up_cue`: squat, lunge, jumping jack, high knees, side squat jump, toe tap, wall sit `standing`; push-up `hands`; sit-up `knees`), the keypoints turned back, the first poses measured again; then the pose model fed the picture upright | on the data as it is no workout's count moves (clips, RepCount-A, Countix; auto mode: `hiitpi eval recognition` identical); the false-rep table rises (reps counted on the exercises that are not workouts here, as push-up 669 → 706, squat 397 → 410, jumping jack 561 → 570, lunge 531 → 551: a bench press or a pull-up read by a standing or a push-up rule as a turned picture); turned by 90° (the table "A camera on its side"): RepCount-A 0.794 / 0.125 → 0.276 / 0.600, Countix 0.538 / 0.432 → 0.225 / 0.676 (their standing sequences 0.769 → 0.112 and 0.658 → 0.098 against 0.097 and 0.098 upright), the 21 clips 0.736 / 0.190 → 0.171 / 0.762 with the referee alone, → 0.055 / 0.952 with the pose model fed the picture upright; referee speed 62,023 → 45,773 poses/s on the slowest workout (push-up: the bench's pose data begin lying down, read as a turned picture, and every pose is then turned back) |
 
 ### Tried and not kept (measured)
 
@@ -620,6 +700,27 @@ note named, each measured:
   counts one on its way back): Countix 0.175 / 0.811 → 0.171 / 0.838 (sit_up028 is cut off at the
   top of its fourth sit-up), RepCount 0.182 / 0.700 → 0.267 / 0.675 (reps outside any labelled one
   34 → 48; its squats 0.145 → 0.311: RepCount-A's labels do not count the rep a sequence ends in).
+
+Fifth round (the picture's turn; against main at 2ed3943), each measured on the data as it is
+and turned, before the version kept:
+
+- *Any time, not only at a set's start* (a sliding 3 s window): Countix lunge17 6 → 7 of 4 upright
+  (the person lies down 15 s in, read as a turned picture). *Only before the set's first attempt*:
+  the turned copies lose whole sequences (RepCount-A stu4_63 turned 270° 15 → 1, stu7_30 turned 90°
+  15 → 1: an attempt is counted in the sideways picture before the turn is read).
+- *A share of the poses voting* (half of them in the first 3 s) instead of seconds of votes:
+  MoveNet's turned push-ups never read (tayyab_pushup2 and deepanshu_pushup_home: 43 % and 40 % of
+  their poses vote, every vote for the right turn): turned clips 0.255 / 0.667 with the referee
+  alone, against 0.171 / 0.762. With no guard at all, squat027's garbage poses (the hips above the
+  nose) read as a turn upright, 7.8 s in (counted 1 → 3 of 5, by chance).
+- *A turned reading undone only before the first attempt*: `hiitpi eval recognition switch`
+  burpee → sit-up 10 → 1 right reps (the sit-ups' interval began with burpee poses, read as a
+  turn). *The recogniser's candidate referees reading the turn too* (they watch the whole session):
+  the switches followed 100 % → 84.6 % (push-ups before squats read as a turned picture for the
+  squats' candidate); kept: only the interval's referee reads it.
+- *The hands cue without the body line across it*: RepCount-A train2659 4 → 1 upright (its far arm
+  reads in front of the shoulders). *The knees cue with legs seen end-on*: RepCount-A stu2_62 (sit-ups
+  filmed from the feet) 10 → 7 upright.
 
 ## What stands in the way of the pose-sequence targets
 

@@ -2,7 +2,9 @@
 
 One `PoseStage` feeds any number of referees (the session's, and the recogniser's candidates):
 the pose model runs once per frame whoever watches. The live frame loop and offline analysis
-(`hiitpi analyze`, evaluations) use the same stage, so a clip counts the same in both.
+(`hiitpi analyze`, evaluations) use the same stage, so a clip counts the same in both. Once the
+referee has read the picture as turned (a camera on its side), `follow` has the stage run the pose
+model on the picture turned upright (`hiitpi.pose.upright`).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from hiitpi.pose.types import Pose
+from hiitpi.pose.upright import estimate_upright
 from hiitpi.referee.events import RefEvent
 from hiitpi.stats import summary
 
@@ -49,6 +52,8 @@ class PoseStage:
         self.smoother = smoother
         self.times = StageTimes() if keep_times else None
         self.last_ms: dict[str, float] = {}
+        #: where the body's up points in the picture (0 upright): the pose model sees it turned upright
+        self.turn = 0
 
     def _time(self, stage: str, t0: float) -> None:
         ms = (time.perf_counter() - t0) * 1000.0
@@ -60,11 +65,8 @@ class PoseStage:
         """``rgb``: the image's channels are R, G, B (see `hiitpi.pose.base.PoseBackend.estimate`)."""
         self.last_ms = {}
         t0 = time.perf_counter()
-        pose = (
-            self.estimator.estimate(image, timestamp, rgb=True)
-            if rgb
-            else self.estimator.estimate(image, timestamp)
-        )
+        kw = {"rgb": True} if rgb else {}
+        pose = estimate_upright(self.estimator, image, timestamp, self.turn, **kw)
         self._time("pose", t0)
         return self.smooth(pose)
 
@@ -86,8 +88,18 @@ class PoseStage:
         self._time("referee", t0)
         return events
 
+    def follow(self, referee: Any) -> None:
+        """Run the pose model on the picture as ``referee`` has read it (its ``turn``, once read)
+        from the next frame: a turned picture turned upright, tracking started afresh."""
+        if referee is None or not getattr(referee, "turn_read", False) or referee.turn == self.turn:
+            return
+        self.turn = referee.turn
+        if hasattr(self.estimator, "reset"):
+            self.estimator.reset()  # a tracked region of the old picture means nothing in the new
+
     def reset(self) -> None:
-        """A new clip or session: tracking and smoothing start afresh."""
+        """A new clip or session: tracking and smoothing start afresh (the picture's turn is kept:
+        the camera has not moved)."""
         for part in (self.estimator, self.smoother):
             if part is not None and hasattr(part, "reset"):
                 part.reset()

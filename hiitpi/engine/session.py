@@ -224,6 +224,8 @@ class SessionController(AutoSessions):
                 if s.t0 is None:
                     s.t0 = t
                 events = [] if s.resting else stage.referee((s.referee,), pose, t)
+            # a camera on its side: once the referee has read the turn, the pose model sees it upright
+            stage.follow(s.auto.referee if s.auto is not None else s.referee)
             s.note(events)
             if s.program is not None and s.started and self.session is s:
                 self._program_step(s)  # after this frame's events: they belong to their interval

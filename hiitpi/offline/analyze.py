@@ -106,6 +106,7 @@ def analyze_video(
     out_max_side: int | None = None,
     encoder: Any = None,
     on_frame: FrameHook | None = None,
+    turn: int = 0,
 ) -> AnalysisResult:
     """Run the real pipeline over a video file; optionally write an annotated copy to ``out``
     (H.264 MP4 with faststart, `hiitpi.offline.h264`, its longer side at most ``out_max_side``).
@@ -114,7 +115,11 @@ def analyze_video(
     recognised interval, and its reps are theirs.
 
     ``clock="pts"`` times every frame by its own timestamp (a variable frame-rate video). The
-    annotated file is complete when this returns and absent when it raises."""
+    annotated file is complete when this returns and absent when it raises.
+
+    ``turn``: the picture is turned so (a camera on its side; where the body's up points): the pose
+    model sees it upright. A video the referee reads as turned is analysed again that way (as
+    `hiitpi eval clips` does; live, the pose model sees it upright from the moment it is read)."""
     from hiitpi.pose.smoothing import PoseSmoother
     from hiitpi.referee.catalog import load_catalog
 
@@ -151,6 +156,7 @@ def analyze_video(
             raise
     info = source.info
     stage = PoseStage(estimator, PoseSmoother.from_settings(settings.pose.smoothing), keep_times=True)
+    stage.turn = turn
     writer = None
     size = (info.width, info.height)
     if out is not None:
@@ -181,6 +187,7 @@ def analyze_video(
                     break
                 pose = stage.process(frame.image, frame.timestamp)
                 evs = stage.referee((auto or referee,), pose, frame.timestamp)
+                stage.follow(auto.referee if auto else referee)  # a camera on its side: see it upright
                 events.extend(evs)
                 if timeline is not None:
                     timeline.add(auto.last_change, evs, frame.timestamp)
@@ -213,6 +220,25 @@ def analyze_video(
                 writer.abort()
         if own:
             estimator.close()
+    if referee is not None and turn == 0 and referee.turn_read and referee.turn:
+        log.info(
+            "%s: the picture reads as turned %d° (from the body): analysing it again seen upright",
+            Path(path).name,
+            referee.turn,
+        )
+        return analyze_video(
+            path,
+            settings,
+            workout,
+            out=out,
+            progress=progress,
+            estimator=None if own else estimator,
+            clock=clock,
+            out_max_side=out_max_side,
+            encoder=encoder,
+            on_frame=on_frame,
+            turn=referee.turn,
+        )
     wall = time.perf_counter() - t_wall
     duration = (last_t + 1 / info.fps) if frames else 0.0
     ivs = timeline.intervals if timeline is not None else None

@@ -14,6 +14,7 @@ import numpy as np
 from hiitpi.capture.video import VideoFileSource, VideoInfo
 from hiitpi.engine.pipeline import PoseStage
 from hiitpi.pose.types import Pose
+from hiitpi.pose.upright import estimate_upright
 from hiitpi.referee.events import RefEvent
 from hiitpi.referee.machine import Referee
 
@@ -39,14 +40,17 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def pose_cache_key(path: str | Path, settings: Any) -> str:
-    """Identifies a clip's raw poses: file content, model, and the settings that change them."""
+def pose_cache_key(path: str | Path, settings: Any, turn: int = 0) -> str:
+    """Identifies a clip's raw poses: file content, model, the settings that change them, and the
+    turn the picture was seen upright by (`video_poses`)."""
     key = {
         "sha": file_sha256(path),
         "model": settings.pose.model,
         "min_score": settings.pose.min_score,
         "v": CACHE_VERSION,
     }
+    if turn:
+        key["turn"] = turn
     options = settings.pose.options.get(settings.pose.model)
     if options:  # [pose.options.<model>] (crop tracking on/off) changes the poses
         key["options"] = options
@@ -65,15 +69,18 @@ def video_poses(
     estimator: Any = None,
     cache_dir: str | Path | None = None,
     progress: bool = False,
+    turn: int = 0,
 ) -> tuple[list[Pose | None], VideoInfo]:
     """Raw (unsmoothed) poses of every frame of a video, from the cache when it has them.
 
     ``cache_dir=None`` uses <data_dir>/cache/poses; pass ``False``-y ``""`` to skip the cache.
+    ``turn``: the picture is turned so (where the body's up points): the model sees it upright
+    (`hiitpi.pose.upright`), the poses are where the picture shows them.
     """
     cache_file = None
     if cache_dir != "":
         cache_dir = Path(cache_dir) if cache_dir else default_cache_dir(settings)
-        cache_file = cache_dir / f"{pose_cache_key(path, settings)}.npz"
+        cache_file = cache_dir / f"{pose_cache_key(path, settings, turn)}.npz"
         if cache_file.is_file():
             try:
                 return _load_cached(cache_file, path)
@@ -93,7 +100,7 @@ def video_poses(
         estimator.reset()
         with progress_bar(info.frames, Path(path).name, progress) as bar:
             for frame in itertools.chain([first] if first is not None else [], frames):
-                poses.append(estimator.estimate(frame.image, frame.timestamp))
+                poses.append(estimate_upright(estimator, frame.image, frame.timestamp, turn))
                 bar.update(1)
     finally:
         frames.close()

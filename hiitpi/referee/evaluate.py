@@ -265,15 +265,24 @@ def score_clips(
         rule = _workout(catalog, res)
         if rule is None:
             continue
-        try:
-            poses, info = video_poses(row.path, settings, cache_dir=cache_dir, progress=progress)
-        except Exception as exc:  # one bad clip must not stop the evaluation
-            res.error = f"{type(exc).__name__}: {exc}"
-            log.warning("%s: %s", row.file, res.error)
+        turn, referee = 0, None
+        # a clip the referee reads as turned (a camera on its side) is measured again with the pose
+        # model seeing it upright, as the live stage does once the turn is read (once: no more)
+        while referee is None or (referee.turn != turn and turn == 0):
+            turn = referee.turn if referee is not None else 0
+            try:
+                poses, info = video_poses(
+                    row.path, settings, cache_dir=cache_dir, progress=progress, turn=turn
+                )
+            except Exception as exc:  # one bad clip must not stop the evaluation
+                res.error = f"{type(exc).__name__}: {exc}"
+                log.warning("%s: %s", row.file, res.error)
+                break
+            referee = Referee(rule, settings.referee.pace_window_s, counting)
+            count_poses(poses, info, referee, PoseSmoother.from_settings(settings.pose.smoothing))
+            referee.finish()
+        if res.error:
             continue
-        referee = Referee(rule, settings.referee.pace_window_s, counting)
-        count_poses(poses, info, referee, PoseSmoother.from_settings(settings.pose.smoothing))
-        referee.finish()
         _take(res, referee)
         log.info(
             "%s: gt %s pred %s",

@@ -317,8 +317,13 @@ class Referee:
 
     @property
     def turn(self) -> int:
-        """Degrees the picture reads as turned, from a standing body (0: upright or not read)."""
+        """Where the body's up points in the picture, read from the body (0: upright or not read)."""
         return 0 if self._orient is None else self._orient.turn
+
+    @property
+    def turn_read(self) -> bool:
+        """The set's picture turn has been read (`turn` says which)."""
+        return self._orient is not None and self._orient.decided
 
     @property
     def pace(self) -> float:
