@@ -39,7 +39,9 @@ def turn_video(src: Path, dst: Path, turn: int, max_side: int) -> int:
             h, w = frame.shape[:2]
             s = max_side / max(h, w)
             if s < 1:
-                frame = cv2.resize(frame, (int(w * s) // 2 * 2, int(h * s) // 2 * 2), interpolation=cv2.INTER_AREA)
+                frame = cv2.resize(
+                    frame, (int(w * s) // 2 * 2, int(h * s) // 2 * 2), interpolation=cv2.INTER_AREA
+                )
             frame = cv2.rotate(frame, TURNED_BY[turn])
             if out is None:
                 size = (frame.shape[1], frame.shape[0])

@@ -151,6 +151,8 @@ def _print(result, d: dict) -> None:
         f"frames {d['frames']} at {d['fps']} fps ({d['duration_s']:.1f}s) processed in {d['wall_s']:.1f}s "
         f"({d['frames_per_second']} frames/s)"
     )
+    if d.get("picture_turn"):
+        print(f"the picture reads as turned {d['picture_turn']}° (a camera on its side): analysed upright")
     if result.hold_s:
         print(f"held {d['hold_s']:.1f}s")
     print(

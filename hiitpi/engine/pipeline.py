@@ -9,6 +9,7 @@ model on the picture turned upright (`hiitpi.pose.upright`).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -20,6 +21,8 @@ from hiitpi.pose.types import Pose
 from hiitpi.pose.upright import estimate_upright
 from hiitpi.referee.events import RefEvent
 from hiitpi.stats import summary
+
+log = logging.getLogger(__name__)
 
 STAGES = ("pose", "smooth", "referee")
 
@@ -94,6 +97,11 @@ class PoseStage:
         if referee is None or not getattr(referee, "turn_read", False) or referee.turn == self.turn:
             return
         self.turn = referee.turn
+        log.info(
+            "the picture reads as turned %d° from the body (%s): the pose model sees it upright",
+            self.turn,
+            getattr(referee, "name", "referee"),
+        )
         if hasattr(self.estimator, "reset"):
             self.estimator.reset()  # a tracked region of the old picture means nothing in the new
 

@@ -45,6 +45,7 @@ class AnalysisResult:
     person_frames: int = 0  # frames in which the pose model found a person
     kind: str = "reps"  # the rule's kind: "reps" or "hold" (auto mode: "reps")
     intervals: list | None = None  # auto mode: the recognised intervals (`hiitpi.recognition.auto.Interval`)
+    turn: int = 0  # where the body's up pointed in the picture (a camera on its side), read from the body
 
     def to_dict(self) -> dict:
         reps = [e for e in self.events if e.kind == "rep"]
@@ -67,6 +68,7 @@ class AnalysisResult:
             "person_frames": self.person_frames,
             "wall_s": round(self.wall_s, 3),
             "frames_per_second": round(self.frames / self.wall_s, 2) if self.wall_s > 0 else None,
+            "picture_turn": self.turn,
             **({"intervals": [iv.to_dict() for iv in self.intervals]} if self.intervals is not None else {}),
         }
 
@@ -260,6 +262,7 @@ def analyze_video(
         person_frames=person_frames,
         kind=rule.kind if rule is not None else "reps",
         intervals=ivs,
+        turn=stage.turn,
     )
 
 

@@ -55,7 +55,9 @@ def pose_in_picture(pose: Pose | None, turn: int) -> Pose | None:
     return Pose(kps, pose.score, pose.timestamp, w, h, extras)
 
 
-def estimate_upright(estimator: Any, image: np.ndarray, timestamp: float, turn: int, **kw: Any) -> Pose | None:
+def estimate_upright(
+    estimator: Any, image: np.ndarray, timestamp: float, turn: int, **kw: Any
+) -> Pose | None:
     """``estimator.estimate`` on the picture turned upright; the pose as the picture shows it."""
     if turn == 0:
         return estimator.estimate(image, timestamp, **kw)

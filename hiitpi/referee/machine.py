@@ -33,8 +33,8 @@ import numpy as np
 
 from hiitpi.pose.types import Pose
 from hiitpi.referee.events import RefEvent
-from hiitpi.referee.orientation import Orientation
 from hiitpi.referee.features import COMBINED_TYPES, BodyScale, Feature, make_feature
+from hiitpi.referee.orientation import Orientation
 from hiitpi.referee.pace import PaceMeter
 from hiitpi.referee.rules import Rule
 from hiitpi.referee.view import VIEWS, ViewDetector

@@ -78,7 +78,7 @@ def _direction(dx: float, dy: float, tolerance_deg: float) -> int | None:
         return None
     # 0° = up the picture, clockwise on screen
     a = math.degrees(math.atan2(dx, -dy)) % 360.0
-    turn = int(round(a / 90.0)) % 4 * 90
+    turn = round(a / 90.0) % 4 * 90
     off = abs((a - turn + 180.0) % 360.0 - 180.0)
     return turn if off <= tolerance_deg else None
 
@@ -196,7 +196,18 @@ class Orientation:
     — on the pose that decides the picture is turned — the set's poses so far (None where nobody
     was seen), turned back, to be measured again. ``turn`` is the current reading (0 upright)."""
 
-    __slots__ = ("_first", "_last_t", "_recent", "_seen", "_tally", "_window", "cue", "decided", "min_score", "turn")
+    __slots__ = (
+        "_first",
+        "_last_t",
+        "_recent",
+        "_seen",
+        "_tally",
+        "_window",
+        "cue",
+        "decided",
+        "min_score",
+        "turn",
+    )
 
     def __init__(self, cue: str = "standing", min_score: float = 0.2):
         if cue not in CUES:
