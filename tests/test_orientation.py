@@ -193,3 +193,22 @@ def test_turn_picture_keeps_empty_frames_and_the_angle_columns():
     assert np.allclose(turn_picture(turn_picture(a, 180), 180), a, atol=1e-6)
     with pytest.raises(ValueError, match="multiple of 90"):
         turn_picture(a, 45)
+
+
+def test_a_frozen_frame_is_no_evidence_of_a_turned_picture():
+    # a set that begins on 3 s of one repeated frame of a body lying along the frame (a stalled
+    # camera, the switching test's rest), then squats: the repeated frame does not vote
+    rule = shipped("squat")
+    lying = turned(standing_figure(Figure(), 0.0), 90)
+    frozen = [Pose(lying.keypoints, lying.score, i / FPS, 640, 480) for i in range(int(3 * FPS))]
+    ref = count(rule, squats_then(frozen, 3, 3.0))
+    assert ref.turn == 0 and ref.count == 3
+    # the same frames with the body's own small movements do read as a turned picture
+    moving = [
+        Pose(lying.keypoints + np.float32([0.01 * math.sin(i), 0.0, 0.0]), lying.score, i / FPS, 640, 480)
+        for i in range(int(3 * FPS))
+    ]
+    orient = Orientation("standing")
+    for p in moving:
+        orient.update((p.keypoints * np.array([640, 480, 1.0])).tolist(), p.timestamp, 640, 480)
+    assert orient.decided and orient.turn == 90

@@ -14,7 +14,9 @@ pose as a glitch. The body says which way is up, in a way each workout's rules n
 - ``knees``: lying with the knees bent up (sit-ups), the legs lying across that and not seen
   end-on (from the feet the legs say nothing).
 
-Each pose that says votes for one of four turns, weighted by the time it covers. The turn is read
+Each pose that says votes for one of four turns, weighted by the time it covers; a pose identical
+to the one before (a frozen or repeated frame: nothing in it moved by `STILL_TORSO` torso lengths)
+does not vote. The turn is read
 once a set, at its start: when `EVIDENCE_S` seconds of votes agree on a turn (`SHARE` of the votes
 cast), within the set's first `GIVE_UP_S` seconds (after that the picture is upright). A camera on
 its side is on its side from the first pose, while someone lying down in the middle of a set of
@@ -50,6 +52,8 @@ SHARE = 0.8
 GIVE_UP_S = 10.0
 #: a turned reading is undone by this many seconds of poses that read upright
 WINDOW_S = 3.0
+#: a pose votes only if some keypoint moved this many torso lengths since the pose before
+STILL_TORSO = 0.005
 #: a vote covers the time since the pose before, at most this (a gap in the video is no evidence)
 MAX_VOTE_S = 0.1
 
@@ -169,6 +173,20 @@ def turn_back(px: list | None, turn: int, width: float, height: float) -> list |
     return [[width - p[0], height - p[1], p[2]] for p in px]
 
 
+def _moved(before: list | None, now: list, min_score: float) -> bool:
+    """Some keypoint seen in both poses moved by `STILL_TORSO` torso lengths or more."""
+    if before is None:
+        return False
+    torso = _torso(now, min_score)
+    if torso <= 0.0:
+        return False
+    limit = STILL_TORSO * torso
+    return any(
+        a[2] >= min_score and b[2] >= min_score and abs(a[0] - b[0]) + abs(a[1] - b[1]) >= limit
+        for a, b in zip(before, now, strict=True)
+    )
+
+
 class _Tally:
     """Seconds of votes by turn, kept as they come and go."""
 
@@ -198,6 +216,7 @@ class Orientation:
 
     __slots__ = (
         "_first",
+        "_last_px",
         "_last_t",
         "_recent",
         "_seen",
@@ -224,6 +243,7 @@ class Orientation:
         self._seen: list[tuple[list | None, float, float, float]] = []
         self._first: float | None = None  # when the set's first person was seen
         self._last_t: float | None = None
+        self._last_px: list | None = None
         self._tally = _Tally()  # the set's votes until the turn is decided
         #: a turned picture's last WINDOW_S seconds of votes (time, vote, seconds), to see it upright
         self._recent: deque[tuple[float, int | None, float]] = deque()
@@ -233,9 +253,14 @@ class Orientation:
         self, px: list | None, t: float, width: float, height: float
     ) -> tuple[list | None, list[tuple[list | None, float]] | None]:
         """(keypoints as upright, the set's poses turned back when a turn was just read, else None)."""
+        if self.decided and not self.turn:
+            return px, None  # upright for the rest of the set: nothing more to read
         vote = None if px is None else CUES[self.cue](px, self.min_score)
+        if vote is not None and not _moved(self._last_px, px, self.min_score):
+            vote = None  # a frozen frame is not more evidence
         dt = 0.0 if self._last_t is None else min(max(t - self._last_t, 0.0), MAX_VOTE_S)
         self._last_t = t
+        self._last_px = px
         replay = None
         if not self.decided:
             self._seen.append((px, t, width, height))
@@ -244,7 +269,7 @@ class Orientation:
                 if self._first is None:
                     self._first = t
                 replay = self._decide(t)
-        elif self.turn and px is not None:
+        elif px is not None:
             recent, window = self._recent, self._window
             recent.append((t, vote, dt))
             window.add(vote, dt)
