@@ -739,3 +739,28 @@ def test_a_plausible_range_is_read_even_when_nothing_else_reads_the_feature(tmp_
     # every pose straighter than 170° is dropped as if nobody were seen, and only those
     assert ref.glitches == sum(a > 170 for a in angles) > 0
     assert [v is None for v in seen] == [a > 170 for a in angles]
+
+
+def test_a_feature_not_seen_is_stood_in_for_by_its_fallback():
+    # the feet out of the frame: the squat's knee angle cannot be measured, its hip angle stands in
+    rule = shipped("squat")
+    assert rule.features["knee"].fallback == "hip"
+    ankles = [KEYPOINT_INDEX["left_ankle"], KEYPOINT_INDEX["right_ankle"]]
+    ref = Referee(rule, counting="attempts")
+    knee, hip = ref._fidx["knee"], ref._fidx["hip"]
+    stood_in = 0
+    for p in squat_sequence(4):
+        p.keypoints[ankles, 2] = 0.0
+        ref.update(p)
+        assert ref.values[knee] == ref.values[hip]
+        stood_in += ref.values[knee] is not None
+    ref.finish()
+    assert ref.count == 4 and stood_in > 100
+    # seen, the knee is measured itself
+    ref = Referee(rule, counting="attempts")
+    differ = 0
+    for p in squat_sequence(2):
+        ref.update(p)
+        assert ref.values[knee] is not None
+        differ += abs(ref.values[knee] - ref.values[hip]) > 1e-6
+    assert differ > 30

@@ -306,3 +306,23 @@ def test_a_frame_count_in_a_check_is_an_unknown_key(tmp_path):
     assert any(
         f"{p}:23: checks.0.min_frames: unknown key 'min_frames'" in e and "min_s" in e for e in errs
     ), errs
+
+
+def test_a_bad_fallback_names_file_line_and_key(tmp_path):
+    p = write(
+        tmp_path,
+        "bad.toml",
+        CALIBRATED.replace("min_travel = 30 } }", 'min_travel = 30 }, fallback = "hip" }'),
+    )
+    errs = errors_of(p)
+    assert any(f"{p}:4: features.knee.fallback: unknown feature 'hip'" in e for e in errs), errs
+    # a calibrated feature stood in for by one in other units
+    p = write(
+        tmp_path,
+        "bad2.toml",
+        CALIBRATED.replace("min_travel = 30 } }", 'min_travel = 30 }, fallback = "hips" }'),
+    )
+    errs = errors_of(p)
+    assert any(
+        f"{p}:4: features.knee.fallback: 'hips' and 'knee' must both be calibrated" in e for e in errs
+    ), errs

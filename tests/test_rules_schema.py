@@ -142,7 +142,7 @@ def test_base_is_valid():
         (
             'side = "mean" }',
             'side = "mean", name = "k" }',
-            "bad.toml:5: features.knee: unknown key 'name'; allowed here: axis, calibrate, min_range",
+            "bad.toml:5: features.knee: unknown key 'name'; allowed here: axis, calibrate, fallback, min_range",
         ),
         # kinds
         ('kind = "reps"', 'kind = "hold"', 'bad.toml: (file): a kind = "hold" rule needs a [hold] table'),

@@ -72,6 +72,12 @@ def register(sub: argparse._SubParsersAction) -> None:
             default=0,
             help="turn every sequence's picture clockwise by this many degrees first (a camera on its side)",
         )
+        rc.add_argument(
+            "--hide",
+            choices=("feet", "head"),
+            default="",
+            help="leave that part of the body unseen in every pose first (a tight crop)",
+        )
         rc.add_argument("--json", action="store_true", help="print one JSON object")
         rc.set_defaults(func=poses_cmd, settings_overrides=_overrides, data_set=name)
     from hiitpi.commands import eval_recognition, evalteach
@@ -128,12 +134,13 @@ def poses_cmd(args: argparse.Namespace, settings: Settings) -> int:
         raise InputError(f"{pose_dir}: pose folder not found", "give the folder of <video stem>.npy files")
     catalog = _catalog(settings)
     results = score_pose_sequences(
-        rows, pose_dir, catalog, settings, args.fps, args.counting, source=args.data_set, turn=args.turn
+        rows, pose_dir, catalog, settings, args.fps, args.counting, source=args.data_set, turn=args.turn, hide=args.hide
     )
     report = summarize(results, key="video")
     report["index"] = str(args.index)
     report["fps"] = args.fps
     report["turn"] = args.turn
+    report["hidden"] = args.hide or None
     report["counting"] = args.counting
     _print(report, args.json, "video")
     return 0 if report["failed"] == 0 else 1

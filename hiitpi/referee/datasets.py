@@ -203,6 +203,24 @@ def turn_picture(array: np.ndarray, degrees: int) -> np.ndarray:
     return out
 
 
+#: parts of the body a tight crop leaves out of the frame (`hidden`), by name
+OUT_OF_FRAME: dict[str, tuple[str, ...]] = {
+    "feet": ("left_ankle", "right_ankle"),
+    "head": ("nose", "left_eye", "right_eye", "left_ear", "right_ear"),
+}
+
+
+def hidden(pose: Pose | None, part: str) -> Pose | None:
+    """``pose`` with the keypoints of ``part`` (`OUT_OF_FRAME`) unseen (score 0), as a crop would."""
+    if pose is None or not part:
+        return pose
+    from hiitpi.pose.types import KEYPOINT_INDEX
+
+    kps = pose.keypoints.copy()
+    kps[[KEYPOINT_INDEX[n] for n in OUT_OF_FRAME[part]], 2] = 0.0
+    return Pose(kps, pose.score, pose.timestamp, pose.width, pose.height, pose.extras)
+
+
 def pose_sequence(
     array: np.ndarray, fps: float, size: int = 1000, restore: bool = True
 ) -> Iterable[Pose | None]:

@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-from hiitpi.referee.datasets import ManifestRow, PoseIndexRow, pose_sequence, turn_picture
+from hiitpi.referee.datasets import ManifestRow, PoseIndexRow, hidden, pose_sequence, turn_picture
 from hiitpi.referee.events import RefEvent
 from hiitpi.referee.machine import Referee
 
@@ -302,9 +302,11 @@ def score_pose_sequences(
     counting: str = "attempts",
     source: str = "",
     turn: int = 0,
+    hide: str = "",
 ) -> list[ClipResult]:
     """The referee (after the same One Euro smoothing as live) on every sequence of a pose index;
-    with ``turn``, each sequence's picture turned clockwise by that many degrees first."""
+    with ``turn``, each sequence's picture turned clockwise by that many degrees first; with
+    ``hide``, that part of the body (`datasets.OUT_OF_FRAME`) unseen in every pose, as a tight crop."""
     pose_dir = Path(pose_dir)
     results: list[ClipResult] = []
     for row in rows:
@@ -316,7 +318,7 @@ def score_pose_sequences(
         npy = pose_dir / (Path(row.video).stem + ".npy")
         try:
             array = turn_picture(np.load(npy), turn)
-            poses = list(pose_sequence(array, fps))
+            poses = [hidden(p, hide) for p in pose_sequence(array, fps)]
         except (OSError, ValueError) as exc:
             res.error = f"{npy}: {exc}"
             continue

@@ -21,7 +21,7 @@ from pydantic import ConfigDict, Field, ValidationInfo, field_validator
 from hiitpi.pose.types import KEYPOINT_INDEX
 from hiitpi.referee.calibrate import CalibrateSpec, Calibrator
 from hiitpi.referee.view import VIEWS
-from hiitpi.schema import FileModel, Internal, Number, OneOf, Texts
+from hiitpi.schema import FileModel, Internal, Name, Number, OneOf, Texts
 
 #: Names that take a side: ``knee`` is ``left_knee`` or ``right_knee`` depending on ``side``.
 SIDED_PARTS: tuple[str, ...] = ("eye", "ear", "shoulder", "elbow", "wrist", "hip", "knee", "ankle")
@@ -259,6 +259,13 @@ class FeatureSpec(FileModel):
         (),
         title="Of",
         description='For `type = "mean"`: the calibrated features it averages (`["knee", "stand"]`).',
+    )
+    fallback: Name | None = Field(
+        None,
+        title="Fallback",
+        description="A feature that stands in when this one cannot be measured (a point it needs is not "
+        "seen: the feet out of the frame): its value is used in this one's place, in a mean too. Both "
+        "calibrated, or neither; it is measured and calibrated on its own all along.",
     )
 
     @field_validator("points")

@@ -159,12 +159,18 @@ class Referee:
         for f in self._features:
             if f.spec.name in used:
                 used |= set(f.spec.of)
+                if f.spec.fallback:
+                    used.add(f.spec.fallback)
         self._active = [
             (i, f)
             for i, f in enumerate(self._features)
             if f.spec.name in used and f.spec.type not in COMBINED_TYPES
         ]
         self._cals = [(i, f.calibrator) for i, f in self._active if f.calibrator is not None]
+        #: (feature, the feature that stands in for it when it cannot be measured)
+        self._fallbacks = [
+            (i, self._fidx[f.spec.fallback]) for i, f in self._active if f.spec.fallback in self._fidx
+        ]
         # physical plausibility: a raw value outside its feature's range makes the pose a glitch
         self._plausible = [
             (
@@ -453,6 +459,9 @@ class Referee:
                     v = values[i]
                     if v is not None:
                         values[i] = cal.update(v, t, learn)
+            for i, k in self._fallbacks:
+                if values[i] is None:
+                    values[i] = values[k]  # not seen: the feature that stands in for it
             for i, inputs in self._means[self.view]:
                 vs = [values[j] for j in inputs if values[j] is not None]
                 values[i] = sum(vs) / len(vs) if vs else None

@@ -165,6 +165,19 @@ def _check_feature_references(t: _Tables, problems: Problems) -> None:
     # a mean is taken of calibrated features: their values are shares of the person's travel, so
     # they agree in units whatever they measure
     for name, spec in t.features.items():
+        fb = spec.fallback if spec is not None else None
+        if fb is not None:
+            other = t.features.get(fb, False)
+            if other is False or fb == name:
+                problems.add(
+                    ("features", name, "fallback"),
+                    f"unknown feature '{fb}'; defined: {known}" if fb != name else "a feature cannot stand in for itself",
+                )
+            elif other is not None and (other.calibrate is None) != (spec.calibrate is None):
+                problems.add(
+                    ("features", name, "fallback"),
+                    f"'{fb}' and '{name}' must both be calibrated or neither: the one stands in for the other",
+                )
         for part in spec.of if spec is not None else ():
             other = t.features.get(part, False)
             if other is False:

@@ -376,8 +376,8 @@ class Rule(RuleModel):
         return next(s for s in self.states if s.name == name)
 
     def features_read(self) -> set[str]:
-        """The features a state, a partial condition, the range of motion or a check reads, and the
-        features those are the mean of."""
+        """The features a state, a partial condition, the range of motion or a check reads, the
+        features those are the mean of, and the features that stand in for them (`fallback`)."""
         used = {c.feature for st in self.states for c in (*st.when, *st.any)}
         used |= {c.feature for c in self.checks}
         # a feature with a plausible range is read on every pose: outside it the pose is a glitch
@@ -391,7 +391,8 @@ class Rule(RuleModel):
         todo = list(used)
         while todo:
             spec = self.features.get(todo.pop())
-            for name in spec.of if spec is not None else ():
+            stand_ins = (spec.fallback,) if spec is not None and spec.fallback else ()
+            for name in (*spec.of, *stand_ins) if spec is not None else ():
                 if name not in used:
                     used.add(name)
                     todo.append(name)
