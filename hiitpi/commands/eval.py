@@ -134,7 +134,15 @@ def poses_cmd(args: argparse.Namespace, settings: Settings) -> int:
         raise InputError(f"{pose_dir}: pose folder not found", "give the folder of <video stem>.npy files")
     catalog = _catalog(settings)
     results = score_pose_sequences(
-        rows, pose_dir, catalog, settings, args.fps, args.counting, source=args.data_set, turn=args.turn, hide=args.hide
+        rows,
+        pose_dir,
+        catalog,
+        settings,
+        args.fps,
+        args.counting,
+        source=args.data_set,
+        turn=args.turn,
+        hide=args.hide,
     )
     report = summarize(results, key="video")
     report["index"] = str(args.index)

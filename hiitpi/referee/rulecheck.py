@@ -171,7 +171,9 @@ def _check_feature_references(t: _Tables, problems: Problems) -> None:
             if other is False or fb == name:
                 problems.add(
                     ("features", name, "fallback"),
-                    f"unknown feature '{fb}'; defined: {known}" if fb != name else "a feature cannot stand in for itself",
+                    f"unknown feature '{fb}'; defined: {known}"
+                    if fb != name
+                    else "a feature cannot stand in for itself",
                 )
             elif other is not None and (other.calibrate is None) != (spec.calibrate is None):
                 problems.add(
