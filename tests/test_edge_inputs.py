@@ -152,6 +152,17 @@ def test_export_of_a_session_number_that_is_not_one(web):
     assert web.phone.get(web.base + "/export/session/123.csv", timeout=5).status_code == 404
 
 
+def test_a_multi_output_callback_with_the_wrong_number_of_outputs_is_refused(web):
+    # the health banner's callback has two outputs: no outputs, one, or three are a bad request
+    # (Dash itself raised on them: a 500)
+    out = key(web, "health-banner.children", "health-banner.className")
+    good = callback_body(out, [("health-tick", "n_intervals", 3)])
+    for outs in ([], good["outputs"][:1], good["outputs"] * 2, good["outputs"][0]):
+        r = post(web, {**good, "outputs": outs})
+        assert r.status_code == 400 and "outputs" in r.json()["error"], (outs, r.status_code, r.text[:200])
+    assert post(web, good).status_code in (200, 204)
+
+
 def test_every_callback_argument_has_a_rule(web):
     from hiitpi.web.callguard import missing_rules
 

@@ -73,6 +73,14 @@ def test_a_name_that_exists_says_what_to_do(env, shared_data):
     _one_error(res, "'squats' is already a name of 'squat'", "--reference-for squat")
 
 
+def test_a_name_too_long_for_a_file_says_so(env, shared_data):
+    # 600 letters are a valid name by the pattern, but no file system takes a file of that name
+    res = run_cli(
+        "teach", str(shared_data / "clips/squat/calimiro_squat_19.mp4"), "--name", "x" * 600, "--yes", env=env
+    )
+    _one_error(res, "is too long for a workout name (600 characters, at most 48)", "shorter --name")
+
+
 def test_not_a_video(env, tmp_path):
     junk = tmp_path / "clip.mp4"
     junk.write_text("this is not a video")

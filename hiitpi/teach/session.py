@@ -44,6 +44,10 @@ class Lesson:
         return self.taught.name
 
 
+#: the longest workout name (it names a rules file: a file system refuses names past 255 bytes)
+MAX_NAME = 48
+
+
 def check_name(name: str, rules_dir: str | Path) -> str:
     """The workout name to use (``"My Squat"`` → ``my_squat``); `NameTakenError` if a workout, an
     alias or a file of that name exists, `InputError` if it cannot be a name."""
@@ -54,6 +58,11 @@ def check_name(name: str, rules_dir: str | Path) -> str:
         raise InputError(
             f"'{name}' cannot be a workout name",
             "use letters, digits and _ (start with a letter): --name wall_push",
+        )
+    if len(key) > MAX_NAME:
+        raise InputError(
+            f"'{key[:24]}…' is too long for a workout name ({len(key)} characters, at most {MAX_NAME})",
+            "choose a shorter --name: it names the rules file",
         )
     rules_dir = Path(rules_dir)
     cat = load_catalog(rules_dir)

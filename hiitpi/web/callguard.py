@@ -258,6 +258,11 @@ def _outputs(value: Any, output: str) -> None:
     specs = value if isinstance(value, list) else [value]
     if not output.startswith("..") and isinstance(value, list):
         raise Refused("outputs must be one object for this callback")
+    if output.startswith(".."):
+        # several outputs: the renderer sends one object for each (Dash fails on any other number)
+        want = len(output.strip(".").split("..."))
+        if not isinstance(value, list) or len(value) != want:
+            raise Refused(f"outputs must be a list of this callback's {want} outputs")
     for spec in specs:
         if not isinstance(spec, dict) or not isinstance(spec.get("property"), str):
             raise Refused("outputs must be objects with an id and a property")
