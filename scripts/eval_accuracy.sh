@@ -778,6 +778,17 @@ and turned, before the version kept:
   shoulders above the feet for the head when the head is not seen (RepCount-A 0.241 → 0.264,
   Countix 0.290 → 0.313): each worse than the features left (kept: only the squat's hip angle,
   better on both sets).
+- *Frame rate, measured on the pose sets* (every time constant is in seconds; the synthetic
+  30/60 fps tests count alike): the same sequences at 60 fps count the same as at 30 fps in 30 of
+  RepCount-A's 40 and 32 of Countix's 37 with halfway poses put between, 30 and 34 with each pose
+  repeated (15 fps, every other pose dropped: 32 and 28), by 1–5 reps on borderline cycles
+  (stu9_57's fast sit-ups 34 → 30). Without the One Euro smoothing the repeated poses still move 9
+  and 4 counts: the glitch filter's median of the last 0.1 s weighs every pose alike, so a repeated
+  one weighs twice. A median weighted by the time each pose stands for made the repeated poses
+  count alike in 35 of 40 and 36 of 37 (smoothing off), but cost the shipped pipeline at 30 fps
+  RepCount-A 0.182 → 0.187 and Countix 0.175 / 0.811 → 0.188 / 0.784, and with the smoothing on (its
+  speed estimate sees a repeated pose as a stop) the repeated poses still differed in 8 of 40: not
+  kept.
 - *The hands cue without the body line across it*: RepCount-A train2659 4 → 1 upright (its far arm
   reads in front of the shoulders). *The knees cue with legs seen end-on*: RepCount-A stu2_62 (sit-ups
   filmed from the feet) 10 → 7 upright.

@@ -6,13 +6,16 @@ cache of its own)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
 import pytest
 
 from hiitpi.errors import InputError
+from hiitpi.referee.machine import Referee
 from hiitpi.teach.learn import TeachError, count_demo, teach_hold, teach_reps
+from hiitpi.teach.tomlwrite import render
 
 pytestmark = pytest.mark.slow
 
@@ -223,3 +226,27 @@ def test_teach_from_the_camera_through_an_engine_sink(tmp_path, model_mirror, re
     lesson = teach_demo(tap.take(), "camera_jack")
     assert tap.status()["state"] == "idle"
     assert 10 <= lesson.taught.count <= 13, lesson.taught.count  # about 11.4 jacks in the first 12 s
+
+
+def test_taught_rules_read_a_camera_on_its_side_as_the_built_in_ones_do(demos):
+    from hiitpi.teach.learn import demo_up_cue
+
+    # the demo says how the body shows which way is up: standing, hands under the shoulders
+    assert demo_up_cue(demos("squat/wahoo_squats_trim.mp4")) == "standing"
+    assert demo_up_cue(demos("push_up/calimiro_pushups_videoplayback.mp4")) == "hands"
+    taught = teach_reps(demos("jumping_jack/unknown550_jj_1.mp4"), "star_jump_up", reps=11)
+    assert taught.rule.up_cue == "standing" and 'up_cue = "standing"' in render(taught.doc, "x")
+    # the taught jacks, turned a quarter, are read upright and counted as before
+    demo = demos("jumping_jack/ahmedlila_jj_12.mp4")
+    turned = [None if p is None else _turned90(p) for p in demo.poses]
+    ref = Referee(taught.rule, counting="judge")
+    for p, t in zip(turned, demo.times, strict=True):
+        ref.update(p, float(t))
+    ref.finish()
+    assert ref.turn == 90 and ref.count == 12
+
+
+def _turned90(pose):
+    kp = pose.keypoints.copy()
+    kp[:, 0], kp[:, 1] = 1.0 - pose.keypoints[:, 1], pose.keypoints[:, 0]
+    return dataclasses.replace(pose, keypoints=kp, width=pose.height, height=pose.width)

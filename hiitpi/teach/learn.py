@@ -120,6 +120,30 @@ def demo_view(demo: Demo, min_score: float = 0.2) -> str | None:
     return views.most_common(1)[0][0] if views else None
 
 
+#: a cue names the demo's up when this share of its poses vote, and this share of the votes say upright
+UP_CUE_VOTING = 0.5
+UP_CUE_UPRIGHT = 0.9
+
+
+def demo_up_cue(demo: Demo, min_score: float = 0.2) -> str:
+    """How the body shows which way is up in the demonstrated exercise (`hiitpi.referee.orientation`):
+    the first cue — standing, hands under the shoulders, bent knees up — that most of the demo's
+    poses read and that reads it upright; "none" when none does (the taught rules then do not read a
+    camera on its side)."""
+    from hiitpi.referee.orientation import CUES
+
+    pxs = [
+        (p.keypoints * np.array([p.width, p.height, 1.0], dtype=np.float32)).tolist()
+        for p in demo.poses
+        if p is not None
+    ]
+    for cue in ("standing", "hands", "knees"):
+        votes = [v for v in (CUES[cue](px, min_score) for px in pxs) if v is not None]
+        if pxs and len(votes) >= UP_CUE_VOTING * len(pxs) and votes.count(0) >= UP_CUE_UPRIGHT * len(votes):
+            return cue
+    return "none"
+
+
 def check_person(demo: Demo, source: str) -> None:
     if not demo.poses or demo.seen_share() < 0.3:
         raise TeachError(
@@ -173,7 +197,7 @@ def _cycles(sw: Swings) -> list[float]:
 
 
 def build_reps_doc(
-    name: str, primary: Swings, members: list[Swings], view: str | None, title: str = ""
+    name: str, primary: Swings, members: list[Swings], view: str | None, title: str = "", up_cue: str = "none"
 ) -> tuple[dict, dict[str, str]]:
     """The rules document of a taught rep workout, and the comment for each feature key."""
     features: dict[str, dict] = {}
@@ -199,7 +223,7 @@ def build_reps_doc(
     shortest, longest = min(cycles), max(cycles)
     part = BY_KEY[primary.key].part
     doc = _doc(
-        name, title, "reps", f"Taught by demonstration: {len(primary.far_t)} reps, {part} leading.", view,
+        name, title, "reps", f"Taught by demonstration: {len(primary.far_t)} reps, {part} leading.", view, up_cue,
         min_dwell_s=round(min(0.1, max(0.04, 0.08 * shortest)), 2),
         features=features,
         states=[
@@ -241,8 +265,11 @@ def _each_side(what: str) -> str:
     return f"{what} (each side on its own)"
 
 
-def _doc(name: str, title: str, kind: str, description: str, view: str | None, **rest: Any) -> dict:
-    """A taught rules document: its header (the view the demo was seen in, when known), then ``rest``."""
+def _doc(
+    name: str, title: str, kind: str, description: str, view: str | None, up_cue: str = "none", **rest: Any
+) -> dict:
+    """A taught rules document: its header (the view the demo was seen in, when known; how the body
+    shows which way is up, when it does), then ``rest``."""
     doc: dict[str, Any] = {
         "name": name,
         "title": title or name.replace("_", " ").capitalize(),
@@ -252,6 +279,8 @@ def _doc(name: str, title: str, kind: str, description: str, view: str | None, *
     if view:
         doc["views"] = [view]
     doc["min_score"] = 0.2
+    if up_cue != "none":
+        doc["up_cue"] = up_cue
     return doc | rest
 
 
@@ -333,6 +362,7 @@ def teach_reps(
         found.update(sided)
     ranked = rank(found, {c.key: c.part for c in candidates})
     view = demo_view(demo)
+    up_cue = demo_up_cue(demo)
     parts = {c.key: c.part for c in candidates}
 
     def other_parts(sw: Swings) -> int:
@@ -346,7 +376,7 @@ def teach_reps(
         if primary.count < 2 or (other_parts(primary) < need and not sided):
             continue
         members = _members(primary, ranked)
-        doc, comments = build_reps_doc(name, members[0], members, view, title)
+        doc, comments = build_reps_doc(name, members[0], members, view, title, up_cue)
         signal = feats[primary.key]
         if members[0].sides is not None:
             signal = moving_side(BY_KEY[primary.key], demo, members[0].start_high)
@@ -465,7 +495,7 @@ def teach_hold(demo: Demo, name: str, *, title: str = "") -> Taught:
         states.append({"name": "off", "any": off})
     doc = _doc(
         name, title, "hold", f"Taught by demonstration: a held position ({', '.join(k for k, *_ in held)}).",
-        view, min_dwell_s=0.1, features=features, states=states, hold={"state": "hold", "tick_s": 1.0},
+        view, demo_up_cue(demo), min_dwell_s=0.1, features=features, states=states, hold={"state": "hold", "tick_s": 1.0},
     )  # fmt: skip
     comments["states"] = (
         "the clock runs while every feature is within its band around the demonstrated pose; the band is "

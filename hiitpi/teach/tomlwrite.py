@@ -41,7 +41,17 @@ def render(doc: dict, header: str, comments: dict[str, str] | None = None) -> st
     (top-level keys, [features] with a comment each, [[states]], [rep] or [hold], [[checks]])."""
     comments = comments or {}
     out = _comment(header)
-    for key in ("name", "title", "kind", "aliases", "description", "views", "min_score", "min_dwell_s"):
+    for key in (
+        "name",
+        "title",
+        "kind",
+        "aliases",
+        "description",
+        "views",
+        "min_score",
+        "min_dwell_s",
+        "up_cue",
+    ):
         if key in doc:
             out.append(f"{key} = {value(doc[key])}")
     out += ["", "[features]"]
