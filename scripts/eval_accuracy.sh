@@ -25,13 +25,19 @@ trap 'rm -rf "$tmp"' EXIT
 # the same data as a camera stood on its side films it, read with the rules' up_cue and without
 # (TURNED=0 skips it): the pose sets turned by 90, 180 and 270 degrees, the clips by 90 and 270
 mkdir -p "$tmp/turned"
+# both pose sets with more eval arguments: $tmp/turned/repcount_TAG.json and countix_TAG.json
+pose_sets() {
+  local tag=$1
+  shift
+  "$PY" -m hiitpi eval repcount "$DATA/repcount_pose/index.csv" "$DATA/repcount_pose/poses" "$@" --json >"$tmp/turned/repcount_$tag.json" || true
+  "$PY" -m hiitpi eval countix "$DATA/countix_pose/index.csv" "$DATA/countix_pose/poses" "$@" --json >"$tmp/turned/countix_$tag.json" || true
+}
 if [ "${TURNED:-1}" != 0 ]; then
   cp -r rules "$tmp/rules_nocue" && sed -i '/^up_cue = /d' "$tmp"/rules_nocue/*.toml
   for turn in 90 180 270; do
     for cue in cue nocue; do
       rules=(); [ "$cue" = nocue ] && rules=(--rules "$tmp/rules_nocue")
-      "$PY" -m hiitpi eval repcount "$DATA/repcount_pose/index.csv" "$DATA/repcount_pose/poses" --turn "$turn" "${rules[@]}" --json >"$tmp/turned/repcount_${turn}_$cue.json" || true
-      "$PY" -m hiitpi eval countix "$DATA/countix_pose/index.csv" "$DATA/countix_pose/poses" --turn "$turn" "${rules[@]}" --json >"$tmp/turned/countix_${turn}_$cue.json" || true
+      pose_sets "${turn}_$cue" --turn "$turn" "${rules[@]}"
     done
   done
   for turn in 90 270; do
@@ -46,8 +52,7 @@ cp -r rules "$tmp/rules_nofallback" && sed -i 's/, fallback = "[a-z_]*" }/ }/' "
 for hide in feet head; do
   for fb in fallback nofallback; do
     rules=(); [ "$fb" = nofallback ] && rules=(--rules "$tmp/rules_nofallback")
-    "$PY" -m hiitpi eval repcount "$DATA/repcount_pose/index.csv" "$DATA/repcount_pose/poses" --hide "$hide" "${rules[@]}" --json >"$tmp/turned/repcount_hide_${hide}_$fb.json" || true
-    "$PY" -m hiitpi eval countix "$DATA/countix_pose/index.csv" "$DATA/countix_pose/poses" --hide "$hide" "${rules[@]}" --json >"$tmp/turned/countix_hide_${hide}_$fb.json" || true
+    pose_sets "hide_${hide}_$fb" --hide "$hide" "${rules[@]}"
   done
 done
 if [ -n "${LOSO_FILE:-}" ]; then
