@@ -212,3 +212,24 @@ def test_a_frozen_frame_is_no_evidence_of_a_turned_picture():
     for p in moving:
         orient.update((p.keypoints * np.array([640, 480, 1.0])).tolist(), p.timestamp, 640, 480)
     assert orient.decided and orient.turn == 90
+
+
+def test_what_a_sideways_reading_counts_is_held_back_until_the_turn_is_read():
+    # while most votes name a turn the events are held; read upright they are let go in order,
+    # read turned the set is measured again instead: no event is given twice or lost
+    rule = shipped("squat")
+    for turn in (0, 270):
+        poses = [turned(p, turn) if turn else p for p in squat_sequence(4, period_s=1.2)]
+        ref = Referee(rule, counting="attempts")
+        given, held = [], 0
+        for p in poses:
+            out = ref.update(p)
+            if ref._orient.leaning:
+                assert out == []
+            held = max(held, len(ref._held))
+            given += out
+        given += ref.finish()
+        reps = [e for e in given if e.kind == "rep"]
+        # turned 270°, the sideways reading counts two events before the turn is read
+        assert held == (2 if turn else 0), (turn, held)
+        assert [e.count for e in reps] == [1, 2, 3, 4] and ref.count == 4, turn

@@ -114,8 +114,10 @@ class Referee:
         self._fidx = {f.spec.name: i for i, f in enumerate(self._features)}
         self.values: list[float | None] = [None] * len(self._features)
         self._all_checks = [_Check(c, self._fidx[c.feature]) for c in rule.checks]
-        #: the picture's turn read from a standing body (`hiitpi.referee.orientation`)
+        #: the picture's turn read from the body (`hiitpi.referee.orientation`), and the events held
+        #: back while it may be turned
         self._orient = Orientation(rule.up_cue, rule.min_score) if rule.up_cue != "none" else None
+        self._held: list[RefEvent] = []
         viewed = any(f.spec.views for f in self._features)
         self._viewer = ViewDetector(rule.min_score) if viewed else None
         self._tables = {v: self._table(v) for v in ((None, *VIEWS) if viewed else (None,))}
@@ -301,6 +303,7 @@ class Referee:
             self._viewer.reset()
         if self._orient is not None:
             self._orient.reset()
+        self._held = []
         self._reset_cycle()
 
     def _reset_cycle(self) -> None:
@@ -362,7 +365,17 @@ class Referee:
                     self._orient.turn,
                 )
             if replay is not None:
+                self._held.clear()  # measured sideways: the set is measured again instead
                 return self._measure_again(replay)
+            events = self._feed(px, t)
+            if self._orient.leaning:
+                # the picture may be turned: what the sideways reading counts is held back until the
+                # turn is read (then measured again) or the picture is read upright (then let go)
+                self._held.extend(events)
+                return []
+            if self._held:
+                events, self._held = [*self._held, *events], []
+            return events
         return self._feed(px, t)
 
     def _feed(self, px: list | None, t: float) -> list[RefEvent]:
@@ -387,10 +400,11 @@ class Referee:
         t = self.last_t if t is None else t
         if t is None:
             return []
+        held, self._held = self._held, []  # a clip over before its picture's turn was read
         events = self._finish(t)
         if self.scorer is not None:
             self.scorer.annotate(events)
-        return events
+        return [*held, *events]
 
     def abandon(self) -> None:
         """The set was interrupted (auto mode's rest): forget a cycle under way without counting

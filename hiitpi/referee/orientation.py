@@ -280,6 +280,15 @@ class Orientation:
                 self.turn = 0  # someone who lay down before the set has stood up
         return turn_back(px, self.turn, width, height), replay
 
+    @property
+    def leaning(self) -> bool:
+        """Not read yet, and most of the votes so far name a turn: the picture may well be turned."""
+        if self.decided:
+            return False
+        by = self._tally.by_turn
+        turn = max(TURNS, key=by.__getitem__)
+        return turn != 0 and by[turn] > 0.0
+
     def _decide(self, t: float) -> list[tuple[list | None, float]] | None:
         turn = self._tally.reading()
         if turn is None and t - self._first < GIVE_UP_S:
