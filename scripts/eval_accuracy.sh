@@ -427,7 +427,8 @@ A camera stood on its side, or a phone video whose rotation was lost, shows a st
 lying along a side of the frame. Each rule names how the body shows which way is up (`up_cue`:
 `standing`, `hands`, `knees`; `hiitpi/referee/orientation.py`); the turn is read in a set's first
 seconds (1.5 s of agreeing votes), the keypoints are turned back before any feature, and the poses
-seen before it was read are measured again. Live, and in `hiitpi analyze` and `hiitpi eval clips`,
+seen before it was read are measured again (what the sideways reading counted meanwhile is held
+back, never shown or stored twice). Live, and in `hiitpi analyze` and `hiitpi eval clips`,
 the pose model then sees the picture upright (`hiitpi/pose/upright.py`; offline, a video read as
 turned is analysed again that way). Measured by turning the same data: the pose sequences with
 `hiitpi eval repcount|countix --turn N` (each frame's landmarks turned, then min–max normalised per
