@@ -193,3 +193,20 @@ def browser(tmp_path):
         yield driver
     finally:
         driver.quit()
+
+
+@pytest.fixture(scope="session")
+def turned_clip():
+    """``turned_clip(src, dst, turn=90)``: a clip as a camera stood on its side films it (its up
+    pointing ``turn`` degrees clockwise), through `scripts/turned_clips.py`'s own writer, full size."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("turned_clips", REPO / "scripts" / "turned_clips.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+
+    def make(src: Path, dst: Path, turn: int = 90) -> Path:
+        assert mod.turn_video(Path(src), Path(dst), turn, max_side=100_000) > 0
+        return Path(dst)
+
+    return make

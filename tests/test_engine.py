@@ -353,24 +353,10 @@ def test_hiit_program_switches_rests_and_finishes(tmp_path, model_mirror, redis_
 
 
 def test_a_camera_on_its_side_is_counted_as_upright_and_the_model_then_sees_it_upright(
-    tmp_path, model_mirror, redis_url, clip, analyze_result
+    tmp_path, model_mirror, redis_url, clip, analyze_result, turned_clip
 ):
-    import cv2
-
     # the clip as a camera stood on its side films it (up points right in the picture)
-    cap, out = cv2.VideoCapture(str(clip)), None
-    turned = tmp_path / "turned.mp4"
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frame = cv2.rotate(frame, cv2.ROTATE_90_CLOCKWISE)
-        if out is None:
-            fourcc = cv2.VideoWriter_fourcc(*"mp4v")
-            out = cv2.VideoWriter(str(turned), fourcc, 30.0, (frame.shape[1], frame.shape[0]))
-        out.write(frame)
-    cap.release()
-    out.release()
+    turned = turned_clip(clip, tmp_path / "turned.mp4")
     settings = make_settings(tmp_path, model_mirror, redis_url)
     engine = Engine(settings, source_factory=lambda: VideoFileSource(turned, paced=False))
     engine.start()

@@ -10,6 +10,7 @@ import pytest
 
 from hiitpi.config import Settings
 from hiitpi.pose.types import Pose
+from hiitpi.pose.upright import pose_in_picture
 from hiitpi.referee.catalog import load_catalog
 from hiitpi.referee.datasets import pose_sequence, read_pose_index, turn_picture
 from hiitpi.referee.evaluate import count_sequence
@@ -28,12 +29,7 @@ def shipped(name: str):
 
 def turned(pose: Pose, turn: int) -> Pose:
     """``pose`` as a picture turned clockwise by ``turn`` degrees shows it (its up points there)."""
-    kp = pose.keypoints.copy()
-    w, h = pose.width, pose.height
-    for _ in range(turn // 90):  # a quarter clockwise: the top goes to the right
-        kp[:, 0], kp[:, 1] = 1.0 - kp[:, 1].copy(), kp[:, 0].copy()
-        w, h = h, w
-    return Pose(kp, pose.score, pose.timestamp, w, h)
+    return pose_in_picture(pose, turn)
 
 
 def count(rule, poses: list[Pose], counting: str = "judge") -> Referee:

@@ -6,13 +6,13 @@ cache of its own)."""
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import numpy as np
 import pytest
 
 from hiitpi.errors import InputError
+from hiitpi.pose.upright import pose_in_picture
 from hiitpi.referee.machine import Referee
 from hiitpi.teach.learn import TeachError, count_demo, teach_hold, teach_reps
 from hiitpi.teach.tomlwrite import render
@@ -238,15 +238,9 @@ def test_taught_rules_read_a_camera_on_its_side_as_the_built_in_ones_do(demos):
     assert taught.rule.up_cue == "standing" and 'up_cue = "standing"' in render(taught.doc, "x")
     # the taught jacks, turned a quarter, are read upright and counted as before
     demo = demos("jumping_jack/ahmedlila_jj_12.mp4")
-    turned = [None if p is None else _turned90(p) for p in demo.poses]
+    turned = [pose_in_picture(p, 90) for p in demo.poses]
     ref = Referee(taught.rule, counting="judge")
     for p, t in zip(turned, demo.times, strict=True):
         ref.update(p, float(t))
     ref.finish()
     assert ref.turn == 90 and ref.count == 12
-
-
-def _turned90(pose):
-    kp = pose.keypoints.copy()
-    kp[:, 0], kp[:, 1] = 1.0 - pose.keypoints[:, 1], pose.keypoints[:, 0]
-    return dataclasses.replace(pose, keypoints=kp, width=pose.height, height=pose.width)

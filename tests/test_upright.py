@@ -66,33 +66,14 @@ def test_movenet_on_a_turned_photo_sees_it_upright_and_puts_the_keypoints_back(s
     assert sideways is None or seen.keypoints[:, 2].mean() >= sideways.keypoints[:, 2].mean()
 
 
-def _turned_clip(src: Path, dst: Path, turn: int = 90) -> Path:
-    cap = cv2.VideoCapture(str(src))
-    fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
-    out = None
-    while True:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frame = cv2.rotate(frame, TURNED_BY[turn])
-        if out is None:
-            out = cv2.VideoWriter(
-                str(dst), cv2.VideoWriter_fourcc(*"mp4v"), fps, (frame.shape[1], frame.shape[0])
-            )
-        out.write(frame)
-    cap.release()
-    out.release()
-    return dst
-
-
 @pytest.mark.slow
 def test_a_clip_filmed_by_a_camera_on_its_side_is_analysed_upright(
-    settings, shared_data, tmp_path, monkeypatch
+    settings, shared_data, tmp_path, monkeypatch, turned_clip
 ):
     from hiitpi.offline.analyze import analyze_video
 
     # crunches (5 by hand, 6 counted upright): MoveNet on the sideways picture loses the curl
-    clip = _turned_clip(shared_data / "clips" / "situp" / "thchen_crunches.mp4", tmp_path / "turned.mp4")
+    clip = turned_clip(shared_data / "clips" / "situp" / "thchen_crunches.mp4", tmp_path / "turned.mp4")
     res = analyze_video(clip, settings, "situp", progress=False)
     assert res.reps in (5, 6) and res.turn == 90 and res.to_dict()["picture_turn"] == 90
     # the referee's reading alone, the model still seeing the picture sideways, is not enough (the
@@ -104,12 +85,14 @@ def test_a_clip_filmed_by_a_camera_on_its_side_is_analysed_upright(
 
 
 @pytest.mark.slow
-def test_eval_measures_a_turned_clip_again_with_the_model_seeing_it_upright(settings, shared_data, tmp_path):
+def test_eval_measures_a_turned_clip_again_with_the_model_seeing_it_upright(
+    settings, shared_data, tmp_path, turned_clip
+):
     from hiitpi.referee.catalog import load_catalog
     from hiitpi.referee.datasets import read_manifest
     from hiitpi.referee.evaluate import score_clips
 
-    _turned_clip(shared_data / "clips" / "jumping_jack" / "afrl_jumpingjacks.mp4", tmp_path / "jj.mp4")
+    turned_clip(shared_data / "clips" / "jumping_jack" / "afrl_jumpingjacks.mp4", tmp_path / "jj.mp4")
     manifest = tmp_path / "manifest.csv"
     with manifest.open("w", newline="") as f:
         w = csv.writer(f)
