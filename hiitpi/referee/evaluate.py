@@ -246,9 +246,6 @@ def score_clips(
     progress: bool = False,
 ) -> list[ClipResult]:
     """The real pipeline (pose model, smoothing, referee) on every clip of a manifest."""
-    from hiitpi.offline.poses import count_poses, video_poses
-    from hiitpi.pose.smoothing import PoseSmoother
-
     results: list[ClipResult] = []
     for row in rows:
         res = ClipResult(
@@ -265,23 +262,12 @@ def score_clips(
         rule = _workout(catalog, res)
         if rule is None:
             continue
-        turn, referee = 0, None
-        # a clip the referee reads as turned (a camera on its side) is measured again with the pose
-        # model seeing it upright, as the live stage does once the turn is read (once: no more)
-        while referee is None or (referee.turn != turn and turn == 0):
-            turn = referee.turn if referee is not None else 0
-            try:
-                poses, info = video_poses(
-                    row.path, settings, cache_dir=cache_dir, progress=progress, turn=turn
-                )
-            except Exception as exc:  # one bad clip must not stop the evaluation
-                res.error = f"{type(exc).__name__}: {exc}"
-                log.warning("%s: %s", row.file, res.error)
-                break
-            referee = Referee(rule, settings.referee.pace_window_s, counting)
-            count_poses(poses, info, referee, PoseSmoother.from_settings(settings.pose.smoothing))
-            referee.finish()
-        if res.error:
+        # a clip the referee reads as turned (a camera on its side) is measured once more with the
+        # pose model seeing it upright, as the live stage does once the turn is read
+        referee = _count_clip(row, rule, settings, counting, 0, cache_dir, progress, res)
+        if referee is not None and referee.turn:
+            referee = _count_clip(row, rule, settings, counting, referee.turn, cache_dir, progress, res)
+        if referee is None:
             continue
         _take(res, referee)
         log.info(
@@ -291,6 +277,33 @@ def score_clips(
             res.pred_hold_s or res.pred,
         )
     return results
+
+
+def _count_clip(
+    row: ManifestRow,
+    rule: Any,
+    settings: Any,
+    counting: str,
+    turn: int,
+    cache_dir: Any,
+    progress: bool,
+    res: ClipResult,
+) -> Referee | None:
+    """The referee over a clip's poses (the model seeing the picture turned upright by ``turn``);
+    None, and ``res.error`` set, when the clip cannot be read."""
+    from hiitpi.offline.poses import count_poses, video_poses
+    from hiitpi.pose.smoothing import PoseSmoother
+
+    try:
+        poses, info = video_poses(row.path, settings, cache_dir=cache_dir, progress=progress, turn=turn)
+    except Exception as exc:  # one bad clip must not stop the evaluation
+        res.error = f"{type(exc).__name__}: {exc}"
+        log.warning("%s: %s", row.file, res.error)
+        return None
+    referee = Referee(rule, settings.referee.pace_window_s, counting)
+    count_poses(poses, info, referee, PoseSmoother.from_settings(settings.pose.smoothing))
+    referee.finish()
+    return referee
 
 
 def score_pose_sequences(
