@@ -12,6 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from hiitpi.config import Settings
+from hiitpi.referee.catalog import load_catalog
 from hiitpi.referee.datasets import (
     ManifestError,
     pose_sequence,
@@ -19,8 +21,17 @@ from hiitpi.referee.datasets import (
     read_pose_index,
     restore_aspect,
 )
-from hiitpi.referee.evaluate import ClipResult, align_cycles, format_table, summarize
+from hiitpi.referee.evaluate import (
+    STRIDE_SLACK,
+    ClipResult,
+    align_cycles,
+    count_sequence,
+    format_table,
+    frame_stride,
+    summarize,
+)
 from hiitpi.referee.events import RefEvent
+from hiitpi.referee.synth import squat_sequence
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -163,6 +174,31 @@ def test_repcount_arrays_become_coco_poses(shared_data):
     assert poses[10] is None or poses[10].timestamp == pytest.approx(10 / 30.0)
 
 
+def test_frame_stride_keeps_to_the_most_frames_a_second():
+    assert frame_stride(30, None) == frame_stride(30, 30) == frame_stride(10, 30) == 1
+    assert frame_stride(30, 15) == 2 and frame_stride(30, 10) == 3 and frame_stride(60, 15) == 4
+    # a phone's 30.05 fps is 30: every third frame at 10, not every fourth
+    assert frame_stride(30.047, 10) == 3 and frame_stride(60.015, 10) == 6
+    for fps in (12.5, 24, 25, 29.97, 30, 48, 50, 59.94, 60, 120):
+        for limit in (5, 7.5, 10, 15, 20):
+            k = frame_stride(fps, limit)
+            assert fps / k <= limit * (1 + STRIDE_SLACK)  # at most the limit ...
+            assert k == 1 or fps / (k - 1) > limit * (1 + STRIDE_SLACK)  # ... and no slower than needed
+
+
+def test_a_slower_analysis_sees_every_kth_pose_at_its_own_time():
+    settings = Settings()
+    squat = load_catalog(REPO / "rules").workout("squat")
+    poses = squat_sequence(4, fps=30.0, period_s=2.0)
+    seen: list[RefEvent] = []
+    full = count_sequence(squat, poses, 30.0, settings, "judge")
+    slow = count_sequence(squat, poses, 30.0, settings, "judge", seen, every=3)
+    assert full.count == slow.count == 4
+    # the referee saw frames 0, 3, 6, ...: the last one it saw, at that frame's time
+    assert slow.last_t == pytest.approx(((len(poses) - 1) // 3 * 3) / 30.0)
+    assert [e.count for e in seen if e.kind == "rep"] == [1, 2, 3, 4]
+
+
 def run_cli(*args: str, env: dict | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
     full_env = {**os.environ, **(env or {})}
     return subprocess.run(
@@ -221,6 +257,20 @@ def test_eval_countix_reads_99_columns_and_lists_what_is_not_a_workout(shared_da
     assert "alignment" not in rep  # Countix gives counts only
 
 
+def test_eval_at_fewer_frames_a_second(shared_data):
+    # every third pose, as a Pi without a Coral analyses (about 10 a second; docs/accuracy.md: Countix
+    # 0.280 / 0.649 at 10 fps against 0.175 / 0.811 at 30)
+    cx = shared_data / "countix_pose"
+    res = run_cli("eval", "countix", str(cx / "index.csv"), str(cx / "poses"), "--max-fps", "10", "--json")
+    assert res.returncode == 0, res.stderr
+    rep = json.loads(res.stdout)
+    assert rep["max_fps"] == 10 and rep["n"] == 37 and rep["failed"] == 0
+    assert 0.175 < rep["mae"] <= 0.32
+    bad = run_cli("eval", "countix", str(cx / "index.csv"), str(cx / "poses"), "--max-fps", "0")
+    assert bad.returncode == 2 and "Traceback" not in bad.stderr
+    assert "'0' is not a frame rate (frames a second, above 0)" in bad.stderr.splitlines()[-1]
+
+
 def test_eval_with_the_feet_out_of_frame_reads_the_squat_from_the_hips(shared_data, tmp_path):
     # every pose with the ankles unseen (a tight crop): the squat's knee angle is stood in for by
     # its hip angle (docs/accuracy.md: Countix squats 0.229 without the fallback, 0.184 with it)
@@ -277,3 +327,10 @@ def test_eval_clips_on_a_small_manifest(tmp_path, shared_data, model_mirror):
     assert any((tmp_path / "data" / "cache" / "poses").glob("*.npz"))
     again = run_cli("eval", "clips", str(manifest), "--json", "--no-progress", env=env)
     assert json.loads(again.stdout)["clips"] == rep["clips"]
+    # every third frame of these 30 fps clips, as a Pi without a Coral analyses them (from the cache)
+    slow = json.loads(
+        run_cli("eval", "clips", str(manifest), "--json", "--no-progress", "--max-fps", "10", env=env).stdout
+    )
+    assert slow["max_fps"] == 10 and rep["max_fps"] is None
+    slow_by_file = {Path(c["file"]).name: c for c in slow["clips"]}
+    assert slow_by_file["calimiro_squat_19.mp4"]["pred"] == 2

@@ -48,6 +48,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     clips.add_argument("--cache-dir", help="pose cache folder (default <data_dir>/cache/poses)")
     clips.add_argument("--no-cache", action="store_true", help="always run the pose model")
     clips.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _max_fps_option(clips)
     clips.set_defaults(func=clips_cmd, settings_overrides=_overrides)
     for name, what in POSE_SETS.items():
         rc = esub.add_parser(
@@ -78,12 +79,32 @@ def register(sub: argparse._SubParsersAction) -> None:
             default="",
             help="leave that part of the body unseen in every pose first (a tight crop)",
         )
+        _max_fps_option(rc)
         rc.add_argument("--json", action="store_true", help="print one JSON object")
         rc.set_defaults(func=poses_cmd, settings_overrides=_overrides, data_set=name)
     from hiitpi.commands import eval_recognition, evalteach
 
     eval_recognition.register(esub)
     evalteach.register(esub)
+
+
+def _frames_a_second(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < 1000:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a frame rate (frames a second, above 0)")
+    return value
+
+
+def _max_fps_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--max-fps",
+        type=_frames_a_second,
+        help="analyse at most this many frames a second (every k-th frame), as a slower pose model "
+        "does: a Pi without a Coral analyses about 10",
+    )
 
 
 def _overrides(args: argparse.Namespace) -> dict:
@@ -113,10 +134,17 @@ def clips_cmd(args: argparse.Namespace, settings: Settings) -> int:
     catalog = _catalog(settings)
     cache_dir = "" if args.no_cache else args.cache_dir
     results = score_clips(
-        rows, catalog, settings, args.counting, cache_dir=cache_dir, progress=not args.no_progress
+        rows,
+        catalog,
+        settings,
+        args.counting,
+        cache_dir=cache_dir,
+        progress=not args.no_progress,
+        max_fps=args.max_fps,
     )
     report = summarize(results, key="file")
     report["model"] = settings.pose.model
+    report["max_fps"] = args.max_fps
     report["manifest"] = str(args.manifest)
     report["counting"] = args.counting
     _print(report, args.json, "file")
@@ -143,10 +171,12 @@ def poses_cmd(args: argparse.Namespace, settings: Settings) -> int:
         source=args.data_set,
         turn=args.turn,
         hide=args.hide,
+        max_fps=args.max_fps,
     )
     report = summarize(results, key="video")
     report["index"] = str(args.index)
     report["fps"] = args.fps
+    report["max_fps"] = args.max_fps
     report["turn"] = args.turn
     report["hidden"] = args.hide or None
     report["counting"] = args.counting

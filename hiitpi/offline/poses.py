@@ -143,12 +143,14 @@ def _load_cached(cache_file: Path, path: str | Path) -> tuple[list[Pose | None],
 
 
 def count_poses(
-    poses: list[Pose | None], info: VideoInfo, referee: Referee, smoother: Any = None
+    poses: list[Pose | None], info: VideoInfo, referee: Referee, smoother: Any = None, every: int = 1
 ) -> list[RefEvent]:
-    """Run smoother + referee over a clip's poses; returns every event."""
+    """Run smoother + referee over a clip's poses (with ``every`` = k, every k-th frame only, as a
+    slower analysis sees the clip); returns every event."""
     stage = PoseStage(None, smoother)
     events: list[RefEvent] = []
-    for i, pose in enumerate(poses):
+    for i in range(0, len(poses), every):
+        pose = poses[i]
         t = pose.timestamp if pose is not None else i / info.fps
         events.extend(stage.referee((referee,), stage.smooth(pose), t))
     return events

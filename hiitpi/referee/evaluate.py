@@ -10,6 +10,8 @@ in the pose data sets) are listed as not workouts and not scored.
 `score_clips` and `score_pose_sequences` run the referee over labelled data; the counting
 convention (`hiitpi.referee.machine.COUNTING`) is the caller's: data labelled by attempts
 (RepCount-A, Countix) in ``attempts`` mode, complete reps (the clips manifest) in ``judge`` mode.
+With ``max_fps`` only every k-th frame is analysed (`frame_stride`), at most that many a second:
+the rate a Pi without a Coral analyses (about 10 a second: the live engine drops the others).
 
 Where an index gives every labelled rep's frames (RepCount-A), the referee's reps are also matched
 to them (`align_cycles`): how many labelled reps were counted once, missed or counted more than
@@ -20,6 +22,7 @@ missed rep and an extra one); these say where it is wrong.
 from __future__ import annotations
 
 import logging
+import math
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +44,18 @@ ALIGN_BEFORE_S = 0.1
 ALIGN_AFTER_S = 0.25
 #: the keys of an alignment, in the order the tables print them
 ALIGN_KEYS: tuple[str, ...] = ("labelled", "once", "missed", "extra", "outside")
+
+
+#: a source this share faster than the limit still counts as at it (a 30.05 fps phone video at 10)
+STRIDE_SLACK = 0.02
+
+
+def frame_stride(source_fps: float, max_fps: float | None) -> int:
+    """Every k-th frame of a ``source_fps`` video is analysed so that at most ``max_fps`` are a
+    second (1 without a limit): 30 fps at 10 → 3, 25 fps at 10 → 3, 60 fps at 15 → 4."""
+    if not max_fps or source_fps <= max_fps * (1 + STRIDE_SLACK):
+        return 1
+    return max(1, math.ceil(source_fps / max_fps - STRIDE_SLACK))
 
 
 @dataclass
@@ -244,8 +259,10 @@ def score_clips(
     *,
     cache_dir: str | Path | None = None,
     progress: bool = False,
+    max_fps: float | None = None,
 ) -> list[ClipResult]:
-    """The real pipeline (pose model, smoothing, referee) on every clip of a manifest."""
+    """The real pipeline (pose model, smoothing, referee) on every clip of a manifest; with
+    ``max_fps``, at most that many of each clip's frames a second (`frame_stride`)."""
     results: list[ClipResult] = []
     for row in rows:
         res = ClipResult(
@@ -264,9 +281,10 @@ def score_clips(
             continue
         # a clip the referee reads as turned (a camera on its side) is measured once more with the
         # pose model seeing it upright, as the live stage does once the turn is read
-        referee = _count_clip(row, rule, settings, counting, 0, cache_dir, progress, res)
+        where = (cache_dir, progress, max_fps)
+        referee = _count_clip(row, rule, settings, counting, 0, where, res)
         if referee is not None and referee.turn:
-            referee = _count_clip(row, rule, settings, counting, referee.turn, cache_dir, progress, res)
+            referee = _count_clip(row, rule, settings, counting, referee.turn, where, res)
         if referee is None:
             continue
         _take(res, referee)
@@ -285,15 +303,16 @@ def _count_clip(
     settings: Any,
     counting: str,
     turn: int,
-    cache_dir: Any,
-    progress: bool,
+    where: tuple[Any, bool, float | None],
     res: ClipResult,
 ) -> Referee | None:
     """The referee over a clip's poses (the model seeing the picture turned upright by ``turn``);
-    None, and ``res.error`` set, when the clip cannot be read."""
+    None, and ``res.error`` set, when the clip cannot be read. ``where``: the pose cache folder,
+    whether to show progress, and the most frames a second to analyse."""
     from hiitpi.offline.poses import count_poses, video_poses
     from hiitpi.pose.smoothing import PoseSmoother
 
+    cache_dir, progress, max_fps = where
     try:
         poses, info = video_poses(row.path, settings, cache_dir=cache_dir, progress=progress, turn=turn)
     except Exception as exc:  # one bad clip must not stop the evaluation
@@ -301,7 +320,8 @@ def _count_clip(
         log.warning("%s: %s", row.file, res.error)
         return None
     referee = Referee(rule, settings.referee.pace_window_s, counting)
-    count_poses(poses, info, referee, PoseSmoother.from_settings(settings.pose.smoothing))
+    smoother = PoseSmoother.from_settings(settings.pose.smoothing)
+    count_poses(poses, info, referee, smoother, every=frame_stride(info.fps, max_fps))
     referee.finish()
     return referee
 
@@ -316,11 +336,14 @@ def score_pose_sequences(
     source: str = "",
     turn: int = 0,
     hide: str = "",
+    max_fps: float | None = None,
 ) -> list[ClipResult]:
     """The referee (after the same One Euro smoothing as live) on every sequence of a pose index;
     with ``turn``, each sequence's picture turned clockwise by that many degrees first; with
-    ``hide``, that part of the body (`datasets.OUT_OF_FRAME`) unseen in every pose, as a tight crop."""
+    ``hide``, that part of the body (`datasets.OUT_OF_FRAME`) unseen in every pose, as a tight crop;
+    with ``max_fps``, at most that many poses a second (`frame_stride`)."""
     pose_dir = Path(pose_dir)
+    every = frame_stride(fps, max_fps)
     results: list[ClipResult] = []
     for row in rows:
         res = ClipResult(row.video, row.exercise, row.count, None, source=source)
@@ -336,7 +359,7 @@ def score_pose_sequences(
             res.error = f"{npy}: {exc}"
             continue
         events: list[RefEvent] = []
-        _take(res, count_sequence(rule, poses, fps, settings, counting, events))
+        _take(res, count_sequence(rule, poses, fps, settings, counting, events, every=every))
         if row.cycles:
             res.alignment = align_cycles(events, row.cycles, fps)
     return results
@@ -349,15 +372,18 @@ def count_sequence(
     settings: Any,
     counting: str = "attempts",
     events: list[RefEvent] | None = None,
+    every: int = 1,
 ) -> Referee:
     """The referee of ``rule`` run over a pose sequence (frame i at i / fps) after the live One Euro
-    smoothing, and finished; its events are appended to ``events`` if given."""
+    smoothing, and finished; its events are appended to ``events`` if given. With ``every`` = k
+    only every k-th frame is seen (a slower analysis of the same movement)."""
     from hiitpi.pose.smoothing import PoseSmoother
 
     referee = Referee(rule, settings.referee.pace_window_s, counting)
     smoother = PoseSmoother.from_settings(settings.pose.smoothing)
     out = events if events is not None else []
-    for i, pose in enumerate(poses):
+    for i in range(0, len(poses), every):
+        pose = poses[i]
         out += referee.update(smoother.filter(pose) if pose is not None else None, i / fps)
     out += referee.finish()
     return referee
