@@ -367,3 +367,61 @@ def test_live_page_says_degraded_when_redis_dies_and_recovers(tmp_path, redis_se
         )
     finally:
         web.stop()
+
+
+def test_live_page_says_when_the_camera_is_on_its_side_or_too_slow(tmp_path, redis_url, browser):
+    """The engine's live state says the picture reads as turned (a camera on its side) and how many
+    frames a second it analyses: the workout screen says so in one line, and nothing when upright
+    at 30 fps."""
+    from hiitpi.config import load_settings
+    from hiitpi.live.contract import LiveKeys, LiveState
+    from hiitpi.live.reader import LiveReader
+    from hiitpi.web.app import create_app
+    from hiitpi.web.server import WebServer
+
+    settings = load_settings(
+        None,
+        env={},
+        overrides={
+            ("general", "data_dir"): str(tmp_path / "data"),
+            ("redis", "url"): redis_url,
+            ("web", "host"): "127.0.0.1",
+            ("web", "port"): free_port(),
+        },
+    )
+    web = WebServer(settings, create_app(settings, auth=False))
+    web.start()
+    reader = LiveReader(redis_url, LiveKeys(settings.redis.prefix))
+
+    def state(reps: int, **kw) -> None:
+        base = {"session": "s1", "player": "Cleo", "workout": "squat", "running": True, "elapsed": 30.0}
+        st = LiveState(**{**base, "reps": reps, "total_reps": reps, **kw})
+        reader.client.hset(reader.keys.state, mapping=st.encode())
+
+    try:
+        state(4, turn=90, fps=9.4)
+        d = browser
+        d.set_window_size(*PHONE)
+        d.get(f"http://127.0.0.1:{settings.web.port}/")
+        wait_for("the live state", lambda: text_of(d, "#live-reps") == "4")
+        wait_for("the camera note", lambda: visible(d, "#live-camera"))
+        note = text_of(d, "#live-camera")
+        assert (
+            note
+            == "Camera on its side: counted as if upright. 9 frames a second: fast moves may lose reps (a Coral gives 30)."
+        )
+        assert overflow_x(d) == 0
+        shot(d, "live-camera-note-phone")
+        d.set_window_size(*LAPTOP)
+        shot(d, "live-camera-note-laptop")
+        state(5, turn=180, fps=30.0)
+        wait_for("the count", lambda: text_of(d, "#live-reps") == "5")
+        assert text_of(d, "#live-camera") == "Picture upside down: counted as if upright."
+        state(6, turn=0, fps=29.8)
+        wait_for("the note to go", lambda: text_of(d, "#live-reps") == "6" and not visible(d, "#live-camera"))
+        state(7, turn=0, fps=8.0, elapsed=2.0)  # the frame rate of the first seconds says nothing yet
+        wait_for("the count", lambda: text_of(d, "#live-reps") == "7")
+        assert not visible(d, "#live-camera")
+    finally:
+        reader.close()
+        web.stop()

@@ -368,4 +368,6 @@ def test_a_camera_on_its_side_is_counted_as_upright_and_the_model_then_sees_it_u
     reader = LiveReader(redis_url, LiveKeys(settings.redis.prefix))
     assert int(reader.state()["reps"]) == analyze_result["reps"] == 3
     assert engine.stage.turn == 90  # the pose model saw the rest of the clip upright
+    # the live page is told (it says "Camera on its side: counted as if upright.")
+    assert reader.live_state().turn == 90
     reader.close()

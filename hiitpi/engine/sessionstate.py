@@ -111,6 +111,7 @@ def running_state(s: Session, last_t: float | None) -> LiveState:
         total_attempts=s.total_attempts,
         full_reps=s.total_full_reps,
         counting=ref.counting if ref else s.counting,
+        turn=ref.turn if ref else 0,
         pace=round(pace, 2),
         avg_pace=None if avg is None else round(avg, 2),
         elapsed=since,

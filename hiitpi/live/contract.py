@@ -177,6 +177,9 @@ class LiveState:
     recognised: str = ""  # auto mode: the workout the recogniser holds ("" none yet, or rest)
     confidence: float | None = None  # auto mode: its probability, 0..1
     choices: tuple[str, ...] = ()  # auto mode: the next likeliest workouts, for a one-tap correction
+    #: where the body's up points in the picture, read from the body by the interval's referee: 0
+    #: upright (or not read), 90/180/270 a camera on its side or upside down, counted as if upright
+    turn: int = 0
     fps: float = 0.0
     dropped: int = 0
     source: str = ""

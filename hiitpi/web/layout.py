@@ -319,6 +319,8 @@ def _workout_card(window: str, auto: html.Div) -> html.Section:
         id="live-workout",
         children=[
             html.Div(id="live-who", className="who", children="No session running"),
+            # how the camera is set up, when it matters for the count: on its side, or too slow
+            html.Div(id="live-camera", className="camera-note hidden", role="status"),
             html.Div(
                 className="program hidden",
                 id="live-program",

@@ -233,6 +233,7 @@
       beep(523, 600, "end"); say("Done. " + total + (counting ? " attempts." : " reps."), "end");
     }
     showAuto(st, running, lab);
+    camera(st, running);
     cur.running = running;
     if (cur.norepAt && Date.now() - cur.norepAt > NOREP_SHOW_MS) { put("live-norep", ""); cur.norepAt = 0; }
     var score = msg.score !== undefined && msg.score !== null ? " · pose " + Number(msg.score).toFixed(2) : "";
@@ -262,6 +263,25 @@
     // Charts are redrawn after the numbers have been painted, never in the same task: a Plotly
     // redraw takes tens of ms on a phone and would hold the new count back.
     if (fresh_.length) { drawAttempts(fresh_, false); }
+  }
+
+  // How the camera is set up, when it matters for the count (docs/accuracy.md): a picture the
+  // referee reads as turned (a camera on its side) is counted as if upright; below SLOW_FPS analysed
+  // frames a second (a Pi without a Coral analyses about 10) fast movements lose reps.
+  var SLOW_FPS = 20;
+  function camera(st, running) {
+    var notes = [];
+    var turn = Number(st.turn || 0);
+    if (running && turn) {
+      notes.push(turn === 180 ? "Picture upside down: counted as if upright."
+        : "Camera on its side: counted as if upright.");
+    }
+    var fps = Number(st.fps || 0);
+    if (running && fps > 0 && fps < SLOW_FPS && Number(st.elapsed || 0) > 5) {
+      notes.push(Math.round(fps) + " frames a second: fast moves may lose reps (a Coral gives 30).");
+    }
+    put("live-camera", notes.join(" "));
+    cls("live-camera", notes.length ? "camera-note" : "camera-note hidden");
   }
 
   // The interval of a program: what it is, the countdown (big), round and interval, what comes
