@@ -55,6 +55,11 @@ for hide in feet head; do
     pose_sets "hide_${hide}_$fb" --hide "$hide" "${rules[@]}"
   done
 done
+# fewer frames a second (a Pi without a Coral analyses about 10): every k-th frame
+for rate in 15 10; do
+  pose_sets "fps$rate" --max-fps "$rate"
+  "$PY" -m hiitpi eval clips "$DATA/clips/manifest.csv" --model "$MODEL" --no-progress --max-fps "$rate" --json >"$tmp/turned/clips_fps$rate.json" || true
+done
 if [ -n "${LOSO_FILE:-}" ]; then
   cp "$LOSO_FILE" "$tmp/loso.md"  # a table scripts/eval_loso.py printed before (same commit's rules)
 elif [ "${LOSO:-1}" != 0 ]; then
@@ -249,6 +254,40 @@ def cropped():
                 f"| {name} | {hide} | {f(a['mae'])} / {f(a['obo'])} | {f(b['mae'])} / {f(b['obo'])} | "
                 f"{f(pa['squat']['mae'])} | {f(pb['squat']['mae'])} | {f(pa['push_up']['mae'])} | {f(pb['push_up']['mae'])} |"
             )
+    return "\n".join(out)
+
+
+def rates():
+    """The figures with at most 15 and 10 frames a second analysed, and the clips they change."""
+    d = tmp / "turned"
+    runs = {}
+    for rate in (15, 10):
+        try:
+            runs[rate] = {k: json.load(open(d / f"{k}_fps{rate}.json")) for k in ("clips", "repcount", "countix")}
+        except (OSError, ValueError):
+            return "(not measured)"
+    out = ["| data | every frame | at most 15 a second | at most 10 a second |", "|---|---:|---:|---:|"]
+    for name, key, rep in (("clips (MoveNet, judge)", "clips", clips), ("RepCount-A", "repcount", rc), ("Countix", "countix", cx)):
+        cells = [f"{f(r['mae'])} / {f(r['obo'])}" for r in (rep, runs[15][key], runs[10][key])]
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
+    out += ["", "The clips whose count is off at either rate (accepted ranges as in the clips table):", "",
+            "| clip | filmed at | gt | every frame | at most 15 | at most 10 |", "|---|---:|---:|---:|---:|---:|"]
+    fps = {}
+    import csv
+    with open(data / "clips" / "manifest.csv", newline="") as fh:
+        for row in csv.DictReader(fh):
+            fps[row["file"]] = row.get("fps", "")
+    by = {rate: {c["file"]: c for c in runs[rate]["clips"]["clips"]} for rate in runs}
+    for c in clips["clips"]:
+        if "gt_hold_s" in c:
+            continue
+        a, b = by[15].get(c["file"]), by[10].get(c["file"])
+        if not a or not b or (not a.get("abs_err") and not b.get("abs_err") and not c.get("abs_err")):
+            continue
+        gt = str(c["gt"]) if "gt_min" not in c else f"{c['gt_min']}–{c['gt_max']}"
+        rate = fps.get(c["file"], "")
+        rate = f"{float(rate):.0f} fps" if rate else "-"
+        out.append(f"| {Path(c['file']).name} | {rate} | {gt} | {c['pred']} | {a['pred']} | {b['pred']} |")
     return "\n".join(out)
 
 
@@ -450,6 +489,16 @@ aspect restoration still uses them), with the rules' fallbacks and without (MAE 
 push-up MAE):
 
 {cropped()}
+
+## Fewer frames a second (a Pi without a Coral)
+
+On a Raspberry Pi 4's CPU the pose model takes about 95 ms a frame (docs/pose.md): the live engine
+analyses about 10 frames a second and drops the others; a Coral gives 30. Every time constant of
+the referee is in seconds, so the rules are the same at any rate, but fewer poses carry less of the
+movement. Measured with `hiitpi eval clips|repcount|countix --max-fps 15|10` (every k-th frame: a
+30 fps clip's every second or third, a 60 fps clip's every fourth or sixth; MAE / OBO):
+
+{rates()}
 
 ## Leave-one-source-out
 
@@ -798,6 +847,43 @@ and turned, before the version kept:
 - *The hands cue without the body line across it*: RepCount-A train2659 4 → 1 upright (its far arm
   reads in front of the shoulders). *The knees cue with legs seen end-on*: RepCount-A stu2_62 (sit-ups
   filmed from the feet) 10 → 7 upright.
+
+Sixth round (against main at 3cadf86: clips 0.003 / 1.000, RepCount 0.182 / 0.700, Countix
+0.175 / 0.811), each measured on all three and not kept:
+
+- *BlazePose's z, measured before keeping* (the issue's depth route; the live MoveNet has none).
+  Each frame's three axis scales restored from 3D bone lengths (the 2D restoration's least squares
+  with z), then every angle measured in 3D: RepCount 0.182 / 0.700 → 0.217 / 0.600, Countix 0.175 /
+  0.811 → 0.256 / 0.676 (the torso's tilt in 3D too: 0.215 / 0.600 and 0.252 / 0.703); 3D angles
+  over the 2D-restored x and y: 0.219 / 0.625 and 0.182 / 0.784. The view read from z (the shoulders'
+  and hips' yaw from their depth difference, in place of their width in the picture): RepCount
+  0.188–0.192 / 0.700, Countix 0.167–0.178 / 0.811–0.838 — Countix push-ups 0.299 → 0.249, RepCount-A
+  push-ups 0.122 → 0.146–0.176: one set's push-ups for the other's. A 2D-to-3D lifting of the 17
+  points would be trained to give this z (nothing else here has depth): not built, as the z it would
+  imitate does not help.
+- *The mean's inputs weighted by their noise* (the inverse square of a running mean of each
+  calibrated input's |second difference|, over 2 or 8 s, floored at 0.02–0.2): RepCount 0.183–0.208,
+  Countix 0.175–0.192 (the second round's weighting by the residual from a median: also worse).
+- *A state only when every input agrees* (sit-ups: up when the least-risen calibrated input is past
+  0.65, down when the most-risen is under 0.35): RepCount sit-up 0.417 → 0.513, Countix sit-up
+  0.222 → 0.392; only down so: 0.468 and 0.392; only up so: 0.475 and 0.250.
+- *A cycle that shakes is no rep* (its deciding signal's path over twice its range, above 1.5, 2,
+  2.5, 3 or 4: stu10_48's glitch block, whose elbows jump between 3° and 180°, is one): RepCount
+  0.185–0.290, Countix 0.184–0.421 — real reps jitter at the bottom and pause.
+- *Fewer frames a second* (the section above): the dwell as the time the poses in a state stand
+  for (each its own interval; the rules' dwell rounded up to whole 30 fps frames and one more, so a
+  30 fps source is unchanged): at 15 fps RepCount 0.178 → 0.174, Countix 0.250 → 0.255; at 10 fps
+  RepCount 0.221 → 0.226, Countix 0.280 → 0.256, the clips 0.045 / 0.960 → 0.063 / 0.920, and the
+  clips as filmed 0.003 → 0.014 (its 60 fps and 30.05 fps clips). The turning points read from a
+  median of at least the last 3 poses (below 30 fps the last 0.1 s holds one or two and no median is
+  taken: Countix squat017 at 15 fps counts 1 of 4, an early glitch read as its far turning point):
+  every frame unchanged; at 15 fps the clips 0.005 / 0.960 → 0.003 / 1.000, Countix 0.250 → 0.203,
+  RepCount 0.178 → 0.209; at 10 fps the clips 0.045 / 0.960 → 0.056 / 0.880 (calimiro's push-ups
+  30 → 29 of 31, the march 16 → 15 of 16: at 10 fps a 3-pose median spans 0.2 s), Countix 0.280 → 0.226, RepCount 0.221 → 0.237.
+  The One Euro filter discretised exactly (1 − e^(−dt/τ) for dt / (dt + τ)): halfway poses at
+  60 fps count as at 30 in 66 of 77 sequences (from 62) but RepCount-A at 30 fps 0.182 → 0.196;
+  defined at 30 fps and carried exactly to other rates: 64 of 77, RepCount-A at 30 fps unchanged,
+  Countix 0.175 / 0.811 → 0.172 / 0.784 (its rounding moves two borderline sequences).
 
 ## What stands in the way of the pose-sequence targets
 
