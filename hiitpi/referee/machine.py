@@ -658,7 +658,7 @@ class Referee:
         rep = self.rule.rep
         t0 = self._t_cycle
         complete = self._seq_pos >= len(self._seq)
-        if t_end - t0 < rep.min_s:
+        if t_end - t0 < rep.min_s - 1e-9:
             log.debug("%s: cycle of %.2fs is shorter than min_s, ignored", self.name, t_end - t0)
             return
         if not complete:
