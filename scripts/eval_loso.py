@@ -14,6 +14,7 @@ shipped value:
 - *upright*: the same for the standing exercises (squat, lunge, jumping jack, high knees): the
   shoulders' height above the hips below which a pose is a glitch (0, the shoulders under the hips,
   from anatomy; "none" is no floor).
+- *situp_min_s*: the shortest sit-up cycle (seconds out of the lying position) that is not noise.
 
 For every source (a clip's `source_repo` in the clips manifest, the data set for pose sequences),
 the grid value with the lowest MAE on every *other* source is picked and scored on the left-out
@@ -58,7 +59,11 @@ GRIDS = {
     ),
     "plausible": ("floor", (30,), [(0,), (20,), (30,), (40,)]),
     "upright": ("floor", (0.0,), [(None,), (-0.25,), (0.0,), (0.25,), (0.5,)]),
+    "situp_min_s": ("min_s", (0.25,), [(0.2,), (0.25,), (0.3,)]),
 }
+
+#: the workout each rep-timing group sets the `min_s` of
+RETIMED = {"situp_min_s": "situp"}
 
 #: the features each floor group sets (the folded elbows; the shoulders above the hips)
 FLOORED = {"plausible": "folded", "upright": "upright"}
@@ -126,6 +131,21 @@ class Floored:
         return self._cache[rule.name]
 
 
+class Retimed:
+    """The catalogue with ``workout``'s shortest rep (`[rep] min_s`) set to ``min_s``."""
+
+    def __init__(self, catalog, workout: str, min_s: float):
+        self.catalog = catalog
+        self.name = workout
+        self.min_s = min_s
+
+    def workout(self, name):
+        rule = self.catalog.workout(name)
+        if rule.name != self.name or rule.rep is None:
+            return rule
+        return rule.model_copy(update={"rep": rule.rep.model_copy(update={"min_s": self.min_s})})
+
+
 @contextlib.contextmanager
 def constants(**values):
     """The calibration module's constants set to ``values`` for the duration."""
@@ -145,6 +165,8 @@ def catalog_for(group: str, value, rules):
         return Relevelled(rules, levels, reps), {"TURN": turn}
     if group in FLOORED:
         return Floored(rules, FLOORED[group], value[0]), {}
+    if group in RETIMED:
+        return Retimed(rules, RETIMED[group], value[0]), {}
     turns, cv = value
     return rules, {"RELEARN_TURNS": turns, "RHYTHM_CV": cv}
 
