@@ -766,12 +766,14 @@ def test_a_feature_not_seen_is_stood_in_for_by_its_fallback():
     assert differ > 30
 
 
-def test_a_cycle_of_exactly_min_s_counts(knee_rule):
-    # 30 fps: out of the start position for 9 frame intervals is 0.3 s (min_s), whatever the float
-    # sum of the timestamps says; 8 intervals (0.27 s) are noise
-    for frames_down, reps in ((8, 1), (7, 0)):
-        ref = Referee(knee_rule(dwell=0.0))
-        clock = Clock()
-        clock.t = 10.0  # a clock well past zero, where 9 / 30 s does not sum to 0.3 exactly
-        feed(ref, hold(178, 0.5) + [60.0] * frames_down + hold(178, 0.3), clock)
-        assert ref.count == reps, frames_down
+def test_a_cycle_must_last_longer_than_min_s_wherever_it_falls(knee_rule):
+    # 30 fps: out of the start position for 9 frame intervals is 0.3 s, min_s exactly: noise, at any
+    # point of the clock (the float sum of the timestamps is 0.29999 s at some and 0.30001 s at
+    # others); 10 intervals count
+    for start in (0.0, 0.1, 1.0, 10.0, 123.4, 1000.0):
+        for frames_down, reps in ((9, 1), (8, 0)):
+            ref = Referee(knee_rule(dwell=0.0))
+            clock = Clock()
+            clock.t = start
+            feed(ref, hold(178, 0.5) + [60.0] * frames_down + hold(178, 0.3), clock)
+            assert ref.count == reps, (start, frames_down)

@@ -16,7 +16,7 @@ failed cycles is the counting convention: ``judge`` (the default) calls them no-
 reason; ``attempts`` counts them too and marks them with a fault event carrying the reason (a
 short cycle once a full rep follows it: getting ready and fidgeting after the set are not
 attempts). ``count`` is the convention's number, ``attempts`` every attempted cycle in both.
-A cycle shorter than ``min_s`` is noise; one that has not reached its far position within
+A cycle no longer than ``min_s`` is noise (at any point of the clock); one that has not reached its far position within
 ``max_s``, or a person lost for longer than ``max_gap_s``, resets the half-done rep (the far
 position itself may be held as long as the person likes). `finish` ends a set: a rep on its way
 back from the far position when the clip or interval ends counts. Work per pose is constant and
@@ -658,8 +658,8 @@ class Referee:
         rep = self.rule.rep
         t0 = self._t_cycle
         complete = self._seq_pos >= len(self._seq)
-        if t_end - t0 < rep.min_s - 1e-9:
-            log.debug("%s: cycle of %.2fs is shorter than min_s, ignored", self.name, t_end - t0)
+        if t_end - t0 < rep.min_s + 1e-9:
+            log.debug("%s: cycle of %.2fs is no longer than min_s, ignored", self.name, t_end - t0)
             return
         if not complete:
             # short of the person's own travel: a no-rep for the judge. Counting attempts it is an

@@ -177,7 +177,7 @@ class RepSpec(RuleModel):
         "incomplete rep", title="Partial reason", description="The reason a partial rep is called with."
     )
     min_s: Number(0.0, 60.0, unit="seconds") = Field(
-        0.25, title="Shortest rep", description="Shorter cycles are noise and are not counted."
+        0.25, title="Shortest rep", description="Cycles no longer than this are noise and are not counted."
     )
     max_s: Number(0.1, 600.0, unit="seconds") = Field(
         10.0,

@@ -251,7 +251,7 @@ def build_reps_doc(
             " The sides alternated in the demo: one machine per side (each_side), each side in its own travel."
         )
     comments["rep"] = (
-        f"timing from the demo's reps ({shortest:.2f} s to {longest:.2f} s): shorter than min_s is noise, "
+        f"timing from the demo's reps ({shortest:.2f} s to {longest:.2f} s): no longer than min_s is noise, "
         "a rep that has not reached the far position within max_s is dropped"
     )
     return doc, comments
