@@ -263,7 +263,7 @@ def test_eval_countix_reads_99_columns_and_lists_what_is_not_a_workout(shared_da
 
 def test_eval_at_fewer_frames_a_second(shared_data):
     # every third pose, as a Pi without a Coral analyses (about 10 a second; docs/accuracy.md: Countix
-    # 0.280 / 0.649 at 10 fps against 0.175 / 0.811 at 30)
+    # 0.260 / 0.676 at 10 fps against 0.170 / 0.811 at 30)
     cx = shared_data / "countix_pose"
     res = run_cli("eval", "countix", str(cx / "index.csv"), str(cx / "poses"), "--max-fps", "10", "--json")
     assert res.returncode == 0, res.stderr
