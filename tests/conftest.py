@@ -66,6 +66,23 @@ def settings_factory(tmp_path, model_mirror):
     return make
 
 
+def web_settings(data_dir, redis_url: str):
+    """Settings for a dashboard alone: data in ``data_dir``, the live bus at ``redis_url``, the web
+    server on a free loopback port."""
+    from hiitpi.config import load_settings
+
+    return load_settings(
+        None,
+        env={},
+        overrides={
+            ("general", "data_dir"): str(data_dir),
+            ("redis", "url"): redis_url,
+            ("web", "host"): "127.0.0.1",
+            ("web", "port"): free_port(),
+        },
+    )
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

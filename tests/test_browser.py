@@ -38,7 +38,7 @@ from tests.browserkit import (
     visible,
     wait_for,
 )
-from tests.conftest import free_port
+from tests.conftest import web_settings
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -297,22 +297,12 @@ def test_live_page_says_degraded_when_redis_dies_and_recovers(tmp_path, redis_se
     """Redis killed under an open live page: a "live view degraded" banner; back when Redis is."""
     from selenium.webdriver.common.by import By
 
-    from hiitpi.config import load_settings
     from hiitpi.live.contract import LiveKeys, LiveState
     from hiitpi.live.reader import LiveReader
     from hiitpi.web.app import create_app
     from hiitpi.web.server import WebServer
 
-    settings = load_settings(
-        None,
-        env={},
-        overrides={
-            ("general", "data_dir"): str(tmp_path / "data"),
-            ("redis", "url"): redis_url,
-            ("web", "host"): "127.0.0.1",
-            ("web", "port"): free_port(),
-        },
-    )
+    settings = web_settings(tmp_path / "data", redis_url)
     app = create_app(settings, auth=False)
     web = WebServer(settings, app)
     web.start()
@@ -373,22 +363,12 @@ def test_live_page_says_when_the_camera_is_on_its_side_or_too_slow(tmp_path, red
     """The engine's live state says the picture reads as turned (a camera on its side) and how many
     frames a second it analyses: the workout screen says so in one line, and nothing when upright
     at 30 fps."""
-    from hiitpi.config import load_settings
     from hiitpi.live.contract import LiveKeys, LiveState
     from hiitpi.live.reader import LiveReader
     from hiitpi.web.app import create_app
     from hiitpi.web.server import WebServer
 
-    settings = load_settings(
-        None,
-        env={},
-        overrides={
-            ("general", "data_dir"): str(tmp_path / "data"),
-            ("redis", "url"): redis_url,
-            ("web", "host"): "127.0.0.1",
-            ("web", "port"): free_port(),
-        },
-    )
+    settings = web_settings(tmp_path / "data", redis_url)
     web = WebServer(settings, create_app(settings, auth=False))
     web.start()
     reader = LiveReader(redis_url, LiveKeys(settings.redis.prefix))

@@ -27,23 +27,12 @@ from hiitpi.store.queries import list_sessions
 from hiitpi.store.recorder import SessionRecorder
 from hiitpi.web.actions import add_player, start_session, stop_session
 from hiitpi.web.livefeed import build_message, history_points
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO, free_port, web_settings
 
 
 @pytest.fixture()
 def settings(tmp_path, redis_url):
-    from hiitpi.config import load_settings
-
-    return load_settings(
-        None,
-        env={},
-        overrides={
-            ("general", "data_dir"): str(tmp_path / "data"),
-            ("redis", "url"): redis_url,
-            ("web", "host"): "127.0.0.1",
-            ("web", "port"): free_port(),
-        },
-    )
+    return web_settings(tmp_path / "data", redis_url)
 
 
 @pytest.fixture()
@@ -538,20 +527,10 @@ def test_a_late_viewer_gets_the_session_so_far(served, reader, store):
 
 
 def test_feed_says_degraded_when_redis_is_down(tmp_path, store):
-    from hiitpi.config import load_settings
     from hiitpi.web.app import create_app
     from hiitpi.web.server import WebServer
 
-    s = load_settings(
-        None,
-        env={},
-        overrides={
-            ("general", "data_dir"): str(tmp_path / "d3"),
-            ("redis", "url"): f"redis://127.0.0.1:{free_port()}/0",
-            ("web", "host"): "127.0.0.1",
-            ("web", "port"): free_port(),
-        },
-    )
+    s = web_settings(tmp_path / "d3", f"redis://127.0.0.1:{free_port()}/0")
     web = WebServer(s, create_app(s, store=store, auth=False))
     web.start()
     try:
