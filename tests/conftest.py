@@ -11,6 +11,7 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -213,17 +214,27 @@ def browser(tmp_path):
 
 
 @pytest.fixture(scope="session")
-def turned_clip():
-    """``turned_clip(src, dst, turn=90)``: a clip as a camera stood on its side films it (its up
-    pointing ``turn`` degrees clockwise), through `scripts/turned_clips.py`'s own writer, full size."""
+def camera_clips():
+    """`scripts/camera_clips.py` as a module: copies of clips as other cameras film them."""
     import importlib.util
 
-    spec = importlib.util.spec_from_file_location("turned_clips", REPO / "scripts" / "turned_clips.py")
+    spec = importlib.util.spec_from_file_location("camera_clips", REPO / "scripts" / "camera_clips.py")
     mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod  # its dataclass looks its module up
     spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.fixture(scope="session")
+def turned_clip(camera_clips):
+    """``turned_clip(src, dst, turn=90)``: a clip as a camera stood on its side films it (its up
+    pointing ``turn`` degrees clockwise), through `scripts/camera_clips.py`'s own writer, full size."""
 
     def make(src: Path, dst: Path, turn: int = 90) -> Path:
-        assert mod.turn_video(Path(src), Path(dst), turn, max_side=100_000) > 0
+        assert (
+            camera_clips.change_video(Path(src), Path(dst), camera_clips.Camera(max_side=100_000, turn=turn))
+            > 0
+        )
         return Path(dst)
 
     return make

@@ -338,3 +338,62 @@ def test_eval_clips_on_a_small_manifest(tmp_path, shared_data, model_mirror):
     assert slow["max_fps"] == 10 and rep["max_fps"] is None
     slow_by_file = {Path(c["file"]).name: c for c in slow["clips"]}
     assert slow_by_file["calimiro_squat_19.mp4"]["pred"] == 2
+
+
+@pytest.mark.slow
+def test_other_cameras_film_the_same_clips_and_count_the_same(tmp_path, shared_data, model_mirror):
+    """`scripts/camera_clips.py` films the clips as another camera would (here: a front camera's
+    mirrored picture, a person half the size, a 320 px webcam); the whole pipeline counts them alike."""
+    import cv2
+
+    clips = shared_data / "clips"
+    manifest = tmp_path / "m.csv"
+    rel = os.path.relpath(clips, tmp_path)
+    manifest.write_text(
+        "file,exercise,gt_reps,gt_min,gt_max\n"
+        f"{rel}/squat/calimiro_squat_19.mp4,squat,2,2,2\n"
+        f"{rel}/jumping_jack/afrl_jumpingjacks.mp4,jumping_jack,3,3,4\n"
+    )
+    out = tmp_path / "far"
+    cmd = [sys.executable, str(REPO / "scripts" / "camera_clips.py"), str(manifest), str(out)]
+    res = subprocess.run(
+        [*cmd, "--mirror", "--far", "0.5", "--max-side", "320"], capture_output=True, text=True
+    )
+    assert res.returncode == 0, res.stderr
+    names = [line.split(",")[0] for line in (out / "manifest.csv").read_text().splitlines()[1:]]
+    assert names == [
+        "calimiro_squat_19_side320_far0.5_mirrored.mp4",
+        "afrl_jumpingjacks_side320_far0.5_mirrored.mp4",
+    ]
+    cap = cv2.VideoCapture(str(out / names[0]))
+    ok, frame = cap.read()
+    cap.release()
+    h, w = frame.shape[:2]
+    assert ok and max(h, w) == 320
+    # the picture sits in the middle half of the frame, grey around it
+    assert abs(float(frame[: h // 5].mean()) - 96) < 6 and abs(float(frame[:, : w // 5].mean()) - 96) < 6
+    env = {"HIITPI_MODEL_MIRROR": str(model_mirror), "HIITPI_DATA_DIR": str(tmp_path / "data")}
+    rep = json.loads(
+        run_cli("eval", "clips", str(out / "manifest.csv"), "--json", "--no-progress", env=env).stdout
+    )
+    by_file = {c["file"]: c["pred"] for c in rep["clips"]}
+    assert by_file[names[0]] == 2 and 3 <= by_file[names[1]] <= 4
+    # a change that is not one says so, in one line
+    bad = subprocess.run([*cmd, "--far", "2"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "'2' is not a fraction (above 0, at most 1)" in bad.stderr
+
+
+def test_a_camera_change_does_what_it_says_to_a_frame(camera_clips):
+    mod = camera_clips
+    frame = np.zeros((100, 200, 3), np.uint8)
+    frame[:, :50] = 200  # a bright left quarter
+    rng = np.random.default_rng(0)
+    mirrored = mod.changed_frame(frame, mod.Camera(mirror=True), rng)
+    assert mirrored[:, 150:].min() == 200 and mirrored[:, :150].max() == 0
+    dim = mod.changed_frame(frame, mod.Camera(dim=0.3), rng)
+    assert abs(float(dim[:, :50].mean()) - 60) < 2 and float(dim[:, 50:].std()) > 2  # dimmer, and noisy
+    far = mod.changed_frame(frame, mod.Camera(far=0.5), rng)
+    assert far.shape == frame.shape and far[25:75, 50:75].min() == 200 and far[:, :50].max() == mod.GREY
+    turned = mod.changed_frame(frame, mod.Camera(turn=90), rng)
+    assert turned.shape == (200, 100, 3) and turned[:50].min() == 200  # the left side is now the top
+    assert mod.Camera(max_side=320, far=0.5, mirror=True).suffix() == "_side320_far0.5_mirrored"
