@@ -23,6 +23,13 @@ from hiitpi.pose.types import keypoint_array
 
 log = logging.getLogger(__name__)
 
+#: Said once a process, when the model is first loaded.
+CAUTION = (
+    "posenet counts far less reliably than MoveNet (16 of 25 test clips within one rep, against 25 of 25: "
+    'docs/accuracy.md); set [pose] model = "movenet-lightning" to referee'
+)
+_cautioned = False
+
 
 def decode_single_pose(heatmap: np.ndarray, offsets: np.ndarray, stride: int) -> np.ndarray:
     """(17, 3) y, x (input pixels), score from one image's heatmap (H, W, 17) and offsets (H, W, 34)."""
@@ -43,7 +50,8 @@ def decode_single_pose(heatmap: np.ndarray, offsets: np.ndarray, stride: int) ->
 @register_backend(
     "posenet",
     title="PoseNet",
-    description="PoseNet MobileNetV1 (stride 16, 385x385), raw heatmaps and offsets decoded here; no tracking",
+    description="PoseNet MobileNetV1 (stride 16, 385x385), raw heatmaps and offsets decoded here; no tracking. "
+    "Counts far less reliably than MoveNet (docs/accuracy.md): for comparison, not for refereeing",
     files={"cpu": {"model": "posenet"}},
 )
 class PoseNet(PoseBackend):
@@ -69,6 +77,10 @@ class PoseNet(PoseBackend):
         if heat_shape[-1] != 17:
             raise ModelLoadError(f"{model.path}: heatmap has {heat_shape[-1]} channels, expected 17")
         self.stride = round((self.input_h - 1) / (heat_shape[1] - 1))
+        global _cautioned
+        if not _cautioned:
+            log.warning(CAUTION)
+            _cautioned = True
 
     def decode(self, outputs: list[np.ndarray], warp: RegionWarp, w: int, h: int) -> Decoded:
         raw = decode_single_pose(outputs[self._heat][0], outputs[self._off][0], self.stride)
