@@ -612,10 +612,10 @@ offers (`[pose] model`). The rules are the same for every row.
 
 What the tables say (as measured for this commit): mirrored, with
 the person half the size and in a dim room, every clip is counted within one rep. A 320 px webcam
-costs the crunches (thchen_crunches 3 of 5–6, "not up far enough" four times: these crunches curl
-the hip angle about 20°, near the sit-up rule's physical floor of 30° of travel, and the noisier
-keypoints of a small picture read less of it; the floor is the judge's and was not lowered for
-a clip). A 320 px webcam in a dark room is past what MoveNet can see: it loses the joints for
+costs the crunches (thchen_crunches 3 of 5–6, "not up far enough" four times: filmed from the feet
+and above, as filmed its curls pass the up mark, 0.65 of the travel learnt from its first ones, by
+a small margin; in the smaller picture the noisier keypoints make four of them stop between 0.5
+and 0.65 — the judge's no-rep; attempts counting counts 6). A 320 px webcam in a dark room is past what MoveNet can see: it loses the joints for
 seconds at a time (the count falls on 11 of 25 clips); the README says to light the room.
 MoveNet Thunder and BlazePose count like MoveNet Lightning (the same clips off by one), so the
 referee does not depend on one model's keypoints. PoseNet does not count well enough to
