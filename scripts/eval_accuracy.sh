@@ -1018,6 +1018,18 @@ Sixth round (against main at 3cadf86: clips 0.003 / 1.000, RepCount 0.182 / 0.70
   defined at 30 fps and carried exactly to other rates: 64 of 77, RepCount-A at 30 fps unchanged,
   Countix 0.175 / 0.811 → 0.172 / 0.784 (its rounding moves two borderline sequences).
 
+Seventh round (against main at f3b3b1a: clips 0.003 / 1.000, RepCount 0.179 / 0.700, Countix
+0.170 / 0.811), measured and not kept:
+
+- *The One Euro smoothing's two constants* (set from the filter's paper, never fitted): a grid of
+  `min_cutoff` 1.0, 1.7 (shipped), 3.0 Hz by `beta` 0.1, 0.3 (shipped), 1.0. The clips 0.001–0.003 /
+  1.000 everywhere (0.001 with `beta` 0.1: venkat's fast high knees 18 of 18–20 instead of 17),
+  RepCount 0.178–0.187 / 0.675–0.700, Countix 0.170–0.201 / 0.703–0.811; the best on the pose sets
+  (1.0, 0.3: RepCount 0.178, Countix 0.170) is the shipped one but for a thousandth, and `beta` 0.1
+  costs Countix 0.170 → 0.201. Nothing to change.
+- *PoseNet with MoveNet's crop tracking* (the section "Other cameras and pose models"): the clips
+  0.268 / 0.640 → 0.241 / 0.640.
+
 ## What stands in the way of the pose-sequence targets
 
 The issue's targets on RepCount-A and Countix-Fitness (attempts: MAE ≤ 0.15, OBO ≥ 0.75) are not
