@@ -301,18 +301,27 @@ def test_eval_with_the_feet_out_of_frame_reads_the_squat_from_the_hips(shared_da
     assert json.loads(res.stdout)["per_exercise"]["squat"]["mae"] > 0.20
 
 
+def small_manifest(tmp_path: Path, shared_data: Path, rows: list[str]) -> Path:
+    """A manifest elsewhere (columns file … gt_hold_s), its paths relative to it, pointing at the
+    shared clips: each row is ``CLIP,exercise,gt_reps,gt_min,gt_max,gt_hold_s`` with CLIP under clips/."""
+    rel = os.path.relpath(shared_data / "clips", tmp_path)
+    manifest = tmp_path / "m.csv"
+    lines = [f"{rel}/{row}" for row in rows]
+    manifest.write_text("file,exercise,gt_reps,gt_min,gt_max,gt_hold_s\n" + "\n".join(lines) + "\n")
+    return manifest
+
+
 @pytest.mark.slow
 def test_eval_clips_on_a_small_manifest(tmp_path, shared_data, model_mirror):
-    clips = shared_data / "clips"
-    manifest = tmp_path / "m.csv"
-    # a manifest elsewhere: paths relative to it, pointing at the shared clips
-    rel = os.path.relpath(clips, tmp_path)
-    manifest.write_text(
-        "file,exercise,gt_reps,gt_min,gt_max,gt_hold_s\n"
-        f"{rel}/squat/calimiro_squat_19.mp4,squat,2,2,2,\n"
-        f"{rel}/jumping_jack/afrl_jumpingjacks.mp4,jumping_jack,3,3,4,\n"
-        f"{rel}/plank/venkat_plank_forearm_gym.mp4,plank,0,0,0,5.5\n"
-        f"{rel}/missing.mp4,squat,3,3,3,\n"
+    manifest = small_manifest(
+        tmp_path,
+        shared_data,
+        [
+            "squat/calimiro_squat_19.mp4,squat,2,2,2,",
+            "jumping_jack/afrl_jumpingjacks.mp4,jumping_jack,3,3,4,",
+            "plank/venkat_plank_forearm_gym.mp4,plank,0,0,0,5.5",
+            "missing.mp4,squat,3,3,3,",
+        ],
     )
     env = {"HIITPI_MODEL_MIRROR": str(model_mirror), "HIITPI_DATA_DIR": str(tmp_path / "data")}
     res = run_cli("eval", "clips", str(manifest), "--json", "--no-progress", env=env)
@@ -346,13 +355,13 @@ def test_other_cameras_film_the_same_clips_and_count_the_same(tmp_path, shared_d
     mirrored picture, a person half the size, a 320 px webcam); the whole pipeline counts them alike."""
     import cv2
 
-    clips = shared_data / "clips"
-    manifest = tmp_path / "m.csv"
-    rel = os.path.relpath(clips, tmp_path)
-    manifest.write_text(
-        "file,exercise,gt_reps,gt_min,gt_max\n"
-        f"{rel}/squat/calimiro_squat_19.mp4,squat,2,2,2\n"
-        f"{rel}/jumping_jack/afrl_jumpingjacks.mp4,jumping_jack,3,3,4\n"
+    manifest = small_manifest(
+        tmp_path,
+        shared_data,
+        [
+            "squat/calimiro_squat_19.mp4,squat,2,2,2,",
+            "jumping_jack/afrl_jumpingjacks.mp4,jumping_jack,3,3,4,",
+        ],
     )
     out = tmp_path / "far"
     cmd = [sys.executable, str(REPO / "scripts" / "camera_clips.py"), str(manifest), str(out)]
