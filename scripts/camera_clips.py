@@ -60,30 +60,31 @@ class Camera:
         return "_" + "_".join(parts) if parts else "_copy"
 
 
-def changed_frame(frame: np.ndarray, args: Camera, rng: np.random.Generator) -> np.ndarray:
+def changed_frame(frame: np.ndarray, camera: Camera, rng: np.random.Generator) -> np.ndarray:
+    """One frame as ``camera`` films it."""
     h, w = frame.shape[:2]
-    s = args.max_side / max(h, w)
+    s = camera.max_side / max(h, w)
     if s < 1:
         frame = cv2.resize(frame, (int(w * s) // 2 * 2, int(h * s) // 2 * 2), interpolation=cv2.INTER_AREA)
-    if args.far < 1:
+    if camera.far < 1:
         h, w = frame.shape[:2]
         small = cv2.resize(
-            frame, (max(2, int(w * args.far)), max(2, int(h * args.far))), interpolation=cv2.INTER_AREA
+            frame, (max(2, int(w * camera.far)), max(2, int(h * camera.far))), interpolation=cv2.INTER_AREA
         )
         frame = np.full_like(frame, GREY)
         y, x = (h - small.shape[0]) // 2, (w - small.shape[1]) // 2
         frame[y : y + small.shape[0], x : x + small.shape[1]] = small
-    if args.dim < 1:
-        lit = frame.astype(np.float32) * args.dim + rng.normal(0.0, DIM_NOISE, frame.shape)
+    if camera.dim < 1:
+        lit = frame.astype(np.float32) * camera.dim + rng.normal(0.0, DIM_NOISE, frame.shape)
         frame = np.clip(lit, 0, 255).astype(np.uint8)
-    if args.mirror:
+    if camera.mirror:
         frame = cv2.flip(frame, 1)
-    if args.turn:
-        frame = cv2.rotate(frame, TURNED_BY[args.turn])
+    if camera.turn:
+        frame = cv2.rotate(frame, TURNED_BY[camera.turn])
     return frame
 
 
-def change_video(src: Path, dst: Path, args: Camera) -> int:
+def change_video(src: Path, dst: Path, camera: Camera) -> int:
     """Frames written."""
     cap = cv2.VideoCapture(str(src))
     fps = cap.get(cv2.CAP_PROP_FPS) or 30.0
@@ -94,7 +95,7 @@ def change_video(src: Path, dst: Path, args: Camera) -> int:
             ok, frame = cap.read()
             if not ok:
                 break
-            frame = changed_frame(frame, args, rng)
+            frame = changed_frame(frame, camera, rng)
             if out is None:
                 size = (frame.shape[1], frame.shape[0])
                 out = cv2.VideoWriter(str(dst), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)

@@ -25,8 +25,8 @@ log = logging.getLogger(__name__)
 
 #: Said once a process, when the model is first loaded.
 CAUTION = (
-    "posenet counts far less reliably than MoveNet (16 of 25 test clips within one rep, against 25 of 25: "
-    'docs/accuracy.md); set [pose] model = "movenet-lightning" to referee'
+    "posenet counts far less reliably than MoveNet or BlazePose on the test clips (docs/accuracy.md, "
+    '"Other cameras and pose models"); set [pose] model = "movenet-lightning" to referee'
 )
 _cautioned = False
 
