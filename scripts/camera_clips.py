@@ -26,6 +26,7 @@ import csv
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 import cv2
 import numpy as np
@@ -128,16 +129,36 @@ def parser() -> argparse.ArgumentParser:
     return ap
 
 
+def refuse(message: str) -> NoReturn:
+    """One line on what is wrong, and exit code 2."""
+    print(f"camera_clips: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def read_rows(manifest: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """The manifest's columns and rows; `refuse` when it cannot be used."""
+    try:
+        with manifest.open(newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            fields, rows = reader.fieldnames or [], list(reader)
+    except (OSError, UnicodeDecodeError, csv.Error) as e:
+        refuse(f"cannot read the manifest {manifest}: {e}")
+    missing = [c for c in ("file", "exercise") if c not in fields]
+    if missing:
+        refuse(
+            f"{manifest}:1: no column {', '.join(missing)} (a clips manifest: file, exercise, gt_reps, ...)"
+        )
+    return fields, rows
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     camera = Camera(args.max_side, args.far, args.dim, args.mirror, args.turn)
     catalog = load_catalog(args.rules)
-    with args.manifest.open(newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        fields, rows = reader.fieldnames or [], list(reader)
+    fields, rows = read_rows(args.manifest)
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    kept = []
-    for row in rows:
+    kept, failed = [], 0
+    for line, row in enumerate(rows, start=2):
         try:
             rule = catalog.workout(row["exercise"])
         except KeyError:
@@ -146,6 +167,11 @@ def main(argv: list[str] | None = None) -> int:
             continue
         name = f"{Path(row['file']).stem}{camera.suffix()}.mp4"
         n = change_video(args.manifest.parent / row["file"], args.out_dir / name, camera)
+        if n == 0:  # not there, or not a video OpenCV can read: left out, said, and the run fails
+            (args.out_dir / name).unlink(missing_ok=True)
+            print(f"{args.manifest}:{line}: cannot read the video {row['file']}: left out", file=sys.stderr)
+            failed += 1
+            continue
         print(f"{name}: {n} frames", file=sys.stderr)
         kept.append({**row, "file": name})
     with (args.out_dir / "manifest.csv").open("w", newline="", encoding="utf-8") as f:
@@ -153,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         w.writeheader()
         w.writerows(kept)
     print(f"{len(kept)} clips{camera.suffix().replace('_', ' ')} in {args.out_dir}", file=sys.stderr)
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

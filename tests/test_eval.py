@@ -392,6 +392,31 @@ def test_other_cameras_film_the_same_clips_and_count_the_same(tmp_path, shared_d
     assert bad.returncode == 2 and "'2' is not a fraction (above 0, at most 1)" in bad.stderr
 
 
+def test_camera_clips_says_what_it_cannot_use(tmp_path):
+    """A manifest that is not there or has no file column: one line, exit 2; a clip it cannot read is
+    left out of the copies' manifest, said with its line, and the run fails."""
+    script = [sys.executable, str(REPO / "scripts" / "camera_clips.py")]
+    out = tmp_path / "out"
+    gone = subprocess.run([*script, str(tmp_path / "nope.csv"), str(out)], capture_output=True, text=True)
+    assert gone.returncode == 2 and gone.stderr.startswith("camera_clips: cannot read the manifest")
+    assert len(gone.stderr.strip().splitlines()) == 1
+    wrong = tmp_path / "wrong.csv"
+    wrong.write_text("name,exercise\nx.mp4,squat\n")
+    res = subprocess.run([*script, str(wrong), str(out)], capture_output=True, text=True)
+    assert (
+        res.returncode == 2 and f"{wrong}:1: no column file" in res.stderr and "Traceback" not in res.stderr
+    )
+    broken = tmp_path / "m.csv"
+    (tmp_path / "not_a_video.mp4").write_bytes(b"not a video")
+    broken.write_text("file,exercise,gt_reps\nnot_a_video.mp4,squat,3\n")
+    res = subprocess.run([*script, str(broken), str(out), "--mirror"], capture_output=True, text=True)
+    assert (
+        res.returncode == 1 and f"{broken}:2: cannot read the video not_a_video.mp4: left out" in res.stderr
+    )
+    assert (out / "manifest.csv").read_text().splitlines() == ["file,exercise,gt_reps"]
+    assert not list(out.glob("*.mp4"))
+
+
 def test_a_camera_change_does_what_it_says_to_a_frame(camera_clips):
     mod = camera_clips
     frame = np.zeros((100, 200, 3), np.uint8)
