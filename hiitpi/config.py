@@ -114,6 +114,13 @@ class PoseSettings(Section):
     min_score: float = Field(
         0.2, ge=0, le=1, title="Min pose score", description="Below this a frame has no person."
     )
+    exposure: Literal["auto", "off"] = Field(
+        "auto",
+        title="Exposure",
+        description="'auto': a dim picture is brightened before the pose model (its brightest "
+        "percent up to 200 of 255, at most 4 times), as a camera's auto-exposure would; "
+        "'off': the model sees the frames as they come.",
+    )
     smoothing: SmoothingSettings = Field(default_factory=SmoothingSettings)
     options: dict[str, dict[str, bool | int | float | str]] = Field(
         default_factory=dict,

@@ -392,6 +392,44 @@ def test_other_cameras_film_the_same_clips_and_count_the_same(tmp_path, shared_d
     assert bad.returncode == 2 and "'2' is not a fraction (above 0, at most 1)" in bad.stderr
 
 
+def test_a_dim_room_on_a_cheap_webcam_counts_once_the_picture_is_brightened(
+    tmp_path, shared_data, model_mirror
+):
+    """The clips as a 320 px webcam films them in a dim room (a fifth of the light, a dim sensor's
+    noise): with `[pose] exposure = "auto"` (the default) the pose model sees the picture brightened
+    and counts them right; with "off" it sees them dark and loses reps (docs/accuracy.md, "Other
+    cameras and pose models")."""
+    manifest = small_manifest(
+        tmp_path,
+        shared_data,
+        [
+            "push_up/sumukh_incline_pushup.mp4,push_up,5,5,5,",
+            "situp/thchen_crunches.mp4,situp,5,5,6,",
+        ],
+    )
+    out = tmp_path / "dim"
+    res = subprocess.run(
+        [sys.executable, str(REPO / "scripts" / "camera_clips.py"), str(manifest), str(out)]
+        + ["--max-side", "320", "--dim", "0.2"],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stderr
+    counts = {}
+    for exposure in ("auto", "off"):
+        env = {
+            "HIITPI_MODEL_MIRROR": str(model_mirror),
+            "HIITPI_DATA_DIR": str(tmp_path / "data"),
+            "HIITPI_POSE_EXPOSURE": exposure,
+        }
+        rep = json.loads(
+            run_cli("eval", "clips", str(out / "manifest.csv"), "--json", "--no-progress", env=env).stdout
+        )
+        counts[exposure] = [c["pred"] for c in rep["clips"]]
+    assert counts["auto"][0] == 5 and 5 <= counts["auto"][1] <= 6, counts
+    assert counts["off"][0] < 5 and counts["off"][1] < 5, counts
+
+
 def test_camera_clips_says_what_it_cannot_use(tmp_path):
     """A manifest that is not there or has no file column: one line, exit 2; a clip it cannot read is
     left out of the copies' manifest, said with its line, and the run fails."""

@@ -21,7 +21,7 @@ from hiitpi.referee.machine import Referee
 log = logging.getLogger(__name__)
 
 #: Bump when the cached pose format or the way poses are produced changes.
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: a dim picture is brightened before the model ([pose] exposure)
 
 
 def progress_bar(total: int, desc: str, enabled: bool):
@@ -51,6 +51,8 @@ def pose_cache_key(path: str | Path, settings: Any, turn: int = 0) -> str:
     }
     if turn:
         key["turn"] = turn
+    if settings.pose.exposure != "auto":
+        key["exposure"] = settings.pose.exposure
     options = settings.pose.options.get(settings.pose.model)
     if options:  # [pose.options.<model>] (crop tracking on/off) changes the poses
         key["options"] = options

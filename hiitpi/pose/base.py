@@ -6,7 +6,8 @@
    a new frame size forgets the tracking state;
 2. **region**: where the model looks in this frame (the letterboxed frame, a tracked crop, or
    what a person detector found; None = nobody here);
-3. **prepare**: that region sampled into the model's input (size, colour order, dtype, scaling);
+3. **prepare**: that region sampled into the model's input (size, colour order, dtype, scaling),
+   brightened by the frame's exposure gain when the picture is dim (`hiitpi.pose.exposure`);
 4. **infer**: the model run;
 5. **decode**: its outputs as 17 COCO keypoints normalised to the full frame, a pose score and
    extra points;
@@ -26,6 +27,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from hiitpi.pose.exposure import Exposure
 from hiitpi.pose.geometry import Region, RegionWarp, check_frame, image_to_input, too_small
 from hiitpi.pose.types import Pose
 from hiitpi.schema import FileModel
@@ -77,6 +79,10 @@ class PoseBackend(ABC):
         self.last_region: Region | None = None
         #: The channel order of the frame being estimated (set by `estimate`).
         self.frame_rgb = False
+        #: Brightens a dim picture's model input (`[pose] exposure`); None leaves it as it is.
+        self.exposure: Exposure | None = Exposure()
+        #: The gain of the frame being estimated (set by `estimate`; 1.0 = not brightened).
+        self.frame_gain = 1.0
         self._frame_size: tuple[int, int] | None = None
 
     def estimate(self, frame: np.ndarray, timestamp: float, *, rgb: bool = False) -> Pose | None:
@@ -91,6 +97,7 @@ class PoseBackend(ABC):
         self.frame_rgb = rgb
         if too_small(frame):
             return None
+        self.frame_gain = self.exposure.gain(frame) if self.exposure is not None else 1.0
         h, w = frame.shape[:2]
         if self._frame_size != (w, h):
             self.reset()
@@ -127,8 +134,9 @@ class PoseBackend(ABC):
         return image_to_input(img, self.input_model.input_dtype, self.pixel_scale, self.pixel_offset)
 
     def sample_rgb(self, frame: np.ndarray, warp: RegionWarp) -> np.ndarray:
-        """``warp``'s region of the frame in R, G, B order, converted only if the frame is BGR."""
-        return warp.sample(frame, rgb=not self.frame_rgb)
+        """``warp``'s region of the frame in R, G, B order, converted only if the frame is BGR, and
+        brightened by the frame's exposure gain."""
+        return Exposure.apply(warp.sample(frame, rgb=not self.frame_rgb), self.frame_gain)
 
     def infer(self, tensor: np.ndarray) -> Any:
         """The model's outputs for one input."""

@@ -271,5 +271,7 @@ def create_estimator(settings: Any) -> PoseBackend:
     options = backend_options(settings, spec)
     models = open_models(settings, spec)
     estimator = spec.cls(spec.name, models, options, settings.pose.min_score)
+    if settings.pose.exposure == "off":
+        estimator.exposure = None
     log.info("pose backend %s on %s", estimator.name, estimator.device)
     return estimator

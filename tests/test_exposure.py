@@ -1,0 +1,81 @@
+"""A dim picture is brightened before the pose model (`hiitpi.pose.exposure`, `[pose] exposure`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hiitpi.pose.exposure import MAX_GAIN, TARGET, Exposure
+from tests.test_pose_support import make_settings, read_image
+
+
+def dimmed(img: np.ndarray, light: float, noise: float = 0.0, seed: int = 0) -> np.ndarray:
+    """``img`` with ``light`` of its light and a sensor's noise (σ of 255), as a dim room films it."""
+    rng = np.random.default_rng(seed)
+    out = img.astype(np.float32) * light + rng.normal(0.0, noise, img.shape)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def test_a_well_lit_picture_is_left_as_it_is(shared_data):
+    img = read_image(shared_data, "squat.bmp")
+    exp = Exposure()
+    assert exp.gain(img) == 1.0
+    assert exp.apply(img, 1.0) is img
+    # nothing in the picture (a lens cap, a black frame) is not brightened either
+    assert exp.gain(np.zeros((120, 160, 3), np.uint8)) == 1.0
+
+
+@pytest.mark.parametrize("light", [0.6, 0.3])
+def test_a_dim_picture_gets_its_highlights_back(shared_data, light):
+    img = read_image(shared_data, "squat.bmp")
+    exp = Exposure()
+    dim = dimmed(img, light)
+    gain = exp.gain(dim)
+    assert 1.0 < gain <= MAX_GAIN
+    lifted = exp.apply(dim, gain)
+    grid = lifted[::8, ::8].max(axis=2)
+    # the brightest percent is where a camera's auto-exposure would put it
+    assert abs(float(np.percentile(grid, 99)) - TARGET) <= 3
+    assert lifted.dtype == np.uint8 and lifted.shape == img.shape
+
+
+def test_the_gain_stops_where_only_noise_is_left(shared_data):
+    img = read_image(shared_data, "squat.bmp")
+    exp = Exposure()
+    assert exp.gain(dimmed(img, 0.05)) == MAX_GAIN
+    # saturates at white instead of wrapping round
+    assert int(exp.apply(np.full((4, 4, 3), 200, np.uint8), 4.0).min()) == 255
+
+
+def test_the_backend_brightens_its_input_not_the_frame(shared_data, model_mirror, tmp_path):
+    """`estimate` reads the frame's gain and the model sees the brightened crop; the frame is not
+    changed; `[pose] exposure = "off"` gives a backend that leaves the input as it is."""
+    from hiitpi.pose.registry import create_estimator
+
+    img = dimmed(read_image(shared_data, "squat.bmp"), 0.25, noise=6.0)
+    before = img.copy()
+    est = create_estimator(make_settings(model_mirror, tmp_path, device="cpu"))
+    seen = []
+    run = est.input_model.run
+    est.input_model.run = lambda tensor: seen.append(tensor.copy()) or run(tensor)
+    pose = est.estimate(img, 0.0)
+    assert pose is not None and est.frame_gain == pytest.approx(Exposure().gain(img))
+    assert np.array_equal(img, before)
+    est_off = create_estimator(make_settings(model_mirror, tmp_path, device="cpu", exposure="off"))
+    assert est_off.exposure is None
+    run_off = est_off.input_model.run
+    est_off.input_model.run = lambda tensor: seen.append(tensor.copy()) or run_off(tensor)
+    est_off.estimate(img, 0.0)
+    assert est_off.frame_gain == 1.0
+    lit, unlit = seen
+    # the same crop (the first frame is letterboxed), brighter by the gain
+    assert float(lit.mean()) == pytest.approx(float(unlit.mean()) * est.frame_gain, rel=0.05)
+
+
+def test_poses_seen_without_the_exposure_are_cached_apart(shared_data, model_mirror, tmp_path):
+    from hiitpi.offline.poses import pose_cache_key
+
+    clip = shared_data / "clips" / "squat" / "calimiro_squat_19.mp4"
+    auto = pose_cache_key(clip, make_settings(model_mirror, tmp_path))
+    off = pose_cache_key(clip, make_settings(model_mirror, tmp_path, exposure="off"))
+    assert auto != off
