@@ -38,9 +38,15 @@ class Exposure:
     def gain(self, frame: np.ndarray) -> float:
         """1.0 for a frame that is bright enough (or black); else target / highlights, at most max_gain."""
         grid = frame[::STEP, ::STEP]
-        if grid.size == 0:
+        # each pixel's brightest channel (three maxima: ~10 times faster than .max(axis=2) on a
+        # strided view), then np.percentile's linear percentile, by partition (~30 us a frame)
+        bright = np.maximum(np.maximum(grid[..., 0], grid[..., 1]), grid[..., 2]).ravel()
+        if bright.size < 2:
             return 1.0
-        highlights = float(np.percentile(grid.max(axis=2), PERCENTILE))
+        at = PERCENTILE / 100.0 * (bright.size - 1)
+        k = min(int(at), bright.size - 2)
+        part = np.partition(bright, (k, k + 1))
+        highlights = float(part[k]) + (at - k) * (float(part[k + 1]) - float(part[k]))
         if highlights >= self.target or highlights < 1.0:
             return 1.0
         return min(self.max_gain, self.target / highlights)
