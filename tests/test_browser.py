@@ -360,9 +360,9 @@ def test_live_page_says_degraded_when_redis_dies_and_recovers(tmp_path, redis_se
 
 
 def test_live_page_says_when_the_camera_is_on_its_side_or_too_slow(tmp_path, redis_url, browser):
-    """The engine's live state says the picture reads as turned (a camera on its side) and how many
-    frames a second it analyses: the workout screen says so in one line, and nothing when upright
-    at 30 fps."""
+    """The engine's live state says the picture reads as turned (a camera on its side), that it is
+    too dark, and how many frames a second it analyses: the workout screen says so in one line, and
+    nothing when upright and lit at 30 fps."""
     from hiitpi.live.contract import LiveKeys, LiveState
     from hiitpi.live.reader import LiveReader
     from hiitpi.web.app import create_app
@@ -399,9 +399,17 @@ def test_live_page_says_when_the_camera_is_on_its_side_or_too_slow(tmp_path, red
         assert text_of(d, "#live-camera") == "Picture upside down: counted as if upright."
         state(6, turn=0, fps=29.8)
         wait_for("the note to go", lambda: text_of(d, "#live-reps") == "6" and not visible(d, "#live-camera"))
-        state(7, turn=0, fps=8.0, elapsed=2.0)  # the frame rate of the first seconds says nothing yet
+        state(7, turn=0, fps=8.0, elapsed=2.0, dark=True)  # the first seconds say nothing yet
         wait_for("the count", lambda: text_of(d, "#live-reps") == "7")
         assert not visible(d, "#live-camera")
+        state(8, turn=0, fps=30.0, dark=True)  # darker than the exposure can make up for
+        wait_for(
+            "the dark note",
+            lambda: text_of(d, "#live-camera") == "Too dark to count reliably: turn on a light.",
+        )
+        d.set_window_size(*PHONE)
+        wait_for("the phone width", lambda: overflow_x(d) == 0)
+        shot(d, "live-camera-dark-phone")
     finally:
         reader.close()
         web.stop()

@@ -370,4 +370,29 @@ def test_a_camera_on_its_side_is_counted_as_upright_and_the_model_then_sees_it_u
     assert engine.stage.turn == 90  # the pose model saw the rest of the clip upright
     # the live page is told (it says "Camera on its side: counted as if upright.")
     assert reader.live_state().turn == 90
+    assert not reader.live_state().dark  # and the room is lit
+    reader.close()
+
+
+def test_a_room_too_dark_for_the_exposure_is_said_and_its_reps_still_kept(
+    tmp_path, model_mirror, redis_url, clip, analyze_result, camera_clips
+):
+    """The clip in a room with a twentieth of its light: the pose model's input is brightened by the
+    exposure's most and the live state says the picture is still too dark (the page: "Too dark to
+    count reliably"); its reps are still counted, as in the lit clip."""
+    dark = tmp_path / "dark.mp4"
+    assert camera_clips.change_video(clip, dark, camera_clips.Camera(max_side=100_000, dim=0.05)) > 0
+    settings = make_settings(tmp_path, model_mirror, redis_url)
+    engine = Engine(settings, source_factory=lambda: VideoFileSource(dark, paced=False))
+    engine.start()
+    try:
+        assert engine.wait(timeout=120)
+        time.sleep(0.3)
+        assert engine.estimator.frame_gain == engine.estimator.exposure.max_gain
+    finally:
+        engine.stop()
+    reader = LiveReader(redis_url, LiveKeys(settings.redis.prefix))
+    st = reader.live_state()
+    assert st.dark
+    assert st.reps == analyze_result["reps"] == 3
     reader.close()

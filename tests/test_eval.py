@@ -408,9 +408,9 @@ def test_a_dim_room_on_a_cheap_webcam_counts_once_the_picture_is_brightened(
         ],
     )
     out = tmp_path / "dim"
+    script = [sys.executable, str(REPO / "scripts" / "camera_clips.py")]
     res = subprocess.run(
-        [sys.executable, str(REPO / "scripts" / "camera_clips.py"), str(manifest), str(out)]
-        + ["--max-side", "320", "--dim", "0.2"],
+        [*script, str(manifest), str(out), "--max-side", "320", "--dim", "0.2"],
         capture_output=True,
         text=True,
     )

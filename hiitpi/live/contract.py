@@ -180,6 +180,9 @@ class LiveState:
     #: where the body's up points in the picture, read from the body by the interval's referee: 0
     #: upright (or not read), 90/180/270 a camera on its side or upside down, counted as if upright
     turn: int = 0
+    #: the picture is darker than the pose model's exposure can make up for (`hiitpi.pose.exposure`:
+    #: brightened by its most, 4 times, in the newest frame)
+    dark: bool = False
     fps: float = 0.0
     dropped: int = 0
     source: str = ""

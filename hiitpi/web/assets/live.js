@@ -266,7 +266,8 @@
   }
 
   // How the camera is set up, when it matters for the count (docs/accuracy.md): a picture the
-  // referee reads as turned (a camera on its side) is counted as if upright; below SLOW_FPS analysed
+  // referee reads as turned (a camera on its side) is counted as if upright; a picture darker than
+  // the pose model's exposure can make up for (`dark`) loses joints; below SLOW_FPS analysed
   // frames a second (a Pi without a Coral analyses about 10) fast movements lose reps.
   var SLOW_FPS = 20;
   function camera(st, running) {
@@ -275,6 +276,9 @@
     if (running && turn) {
       notes.push(turn === 180 ? "Picture upside down: counted as if upright."
         : "Camera on its side: counted as if upright.");
+    }
+    if (running && st.dark === "1" && Number(st.elapsed || 0) > 5) {
+      notes.push("Too dark to count reliably: turn on a light.");
     }
     var fps = Number(st.fps || 0);
     if (running && fps > 0 && fps < SLOW_FPS && Number(st.elapsed || 0) > 5) {
