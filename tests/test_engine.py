@@ -352,19 +352,25 @@ def test_hiit_program_switches_rests_and_finishes(tmp_path, model_mirror, redis_
     store.close()
 
 
-def test_a_camera_on_its_side_is_counted_as_upright_and_the_model_then_sees_it_upright(
-    tmp_path, model_mirror, redis_url, clip, analyze_result, turned_clip
-):
-    # the clip as a camera stood on its side films it (up points right in the picture)
-    turned = turned_clip(clip, tmp_path / "turned.mp4")
-    settings = make_settings(tmp_path, model_mirror, redis_url)
-    engine = Engine(settings, source_factory=lambda: VideoFileSource(turned, paced=False))
+def _served(settings, video: Path) -> Engine:
+    """The engine run over ``video`` (unpaced) to its end, then stopped."""
+    engine = Engine(settings, source_factory=lambda: VideoFileSource(video, paced=False))
     engine.start()
     try:
         assert engine.wait(timeout=120)
         time.sleep(0.3)
     finally:
         engine.stop()
+    return engine
+
+
+def test_a_camera_on_its_side_is_counted_as_upright_and_the_model_then_sees_it_upright(
+    tmp_path, model_mirror, redis_url, clip, analyze_result, turned_clip
+):
+    # the clip as a camera stood on its side films it (up points right in the picture)
+    turned = turned_clip(clip, tmp_path / "turned.mp4")
+    settings = make_settings(tmp_path, model_mirror, redis_url)
+    engine = _served(settings, turned)
     reader = LiveReader(redis_url, LiveKeys(settings.redis.prefix))
     assert int(reader.state()["reps"]) == analyze_result["reps"] == 3
     assert engine.stage.turn == 90  # the pose model saw the rest of the clip upright
@@ -383,14 +389,8 @@ def test_a_room_too_dark_for_the_exposure_is_said_and_its_reps_still_kept(
     dark = tmp_path / "dark.mp4"
     assert camera_clips.change_video(clip, dark, camera_clips.Camera(max_side=100_000, dim=0.05)) > 0
     settings = make_settings(tmp_path, model_mirror, redis_url)
-    engine = Engine(settings, source_factory=lambda: VideoFileSource(dark, paced=False))
-    engine.start()
-    try:
-        assert engine.wait(timeout=120)
-        time.sleep(0.3)
-        assert engine.estimator.frame_gain == engine.estimator.exposure.max_gain
-    finally:
-        engine.stop()
+    engine = _served(settings, dark)
+    assert engine.estimator.frame_gain == engine.estimator.exposure.max_gain
     reader = LiveReader(redis_url, LiveKeys(settings.redis.prefix))
     st = reader.live_state()
     assert st.dark
