@@ -407,6 +407,7 @@ def test_live_page_says_when_the_camera_is_on_its_side_or_too_slow(tmp_path, red
             "the dark note",
             lambda: text_of(d, "#live-camera") == "Too dark to count reliably: turn on a light.",
         )
+        shot(d, "live-camera-dark-laptop")
         d.set_window_size(*PHONE)
         wait_for("the phone width", lambda: overflow_x(d) == 0)
         shot(d, "live-camera-dark-phone")
