@@ -45,7 +45,11 @@ from hiitpi.capture.video import open_video
 cap, _ = open_video(os.environ["PROBE_CLIP"])
 ahead, _ = open_video(os.environ["PROBE_CLIP"], ahead=True)
 ahead_threads = ahead.get(cv2.CAP_PROP_N_THREADS)
-ahead.release()  # its FFmpeg frame threads end with it
+ahead.release()  # its FFmpeg frame threads end with it: a moment later on a busy machine
+import time
+deadline = time.monotonic() + 3.0
+while len(os.listdir("/proc/self/task")) > 1 and time.monotonic() < deadline:
+    time.sleep(0.05)
 print(json.dumps({
     "ahead_threads": ahead_threads,
     "code": code,
