@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
@@ -41,13 +42,14 @@ def file_sha256(path: str | Path) -> str:
 
 
 def pose_cache_key(path: str | Path, settings: Any, turn: int = 0) -> str:
-    """Identifies a clip's raw poses: file content, model, the settings that change them, and the
-    turn the picture was seen upright by (`video_poses`)."""
+    """Identifies a clip's raw poses: file content, model, the settings that change them, the
+    turn the picture was seen upright by (`video_poses`), and the libraries that made them."""
     key = {
         "sha": file_sha256(path),
         "model": settings.pose.model,
         "min_score": settings.pose.min_score,
         "v": CACHE_VERSION,
+        "libs": pose_libraries(),
     }
     if turn:
         key["turn"] = turn
@@ -58,6 +60,24 @@ def pose_cache_key(path: str | Path, settings: Any, turn: int = 0) -> str:
         key["options"] = options
     desc = json.dumps(key, sort_keys=True)
     return hashlib.sha256(desc.encode()).hexdigest()[:24]
+
+
+@functools.cache
+def pose_libraries() -> dict[str, str]:
+    """The versions of what decodes the frames, samples the model's input and runs the model: a new
+    one can move a keypoint (OpenCV 5.1's bilinear warp differs from 4.14's by a grey level in 2 %
+    of the pixels), so poses cached with another are not reused."""
+    import importlib.metadata as md
+
+    import cv2
+
+    out = {"opencv": cv2.__version__}
+    for dist in ("ai-edge-litert", "tflite-runtime"):
+        try:
+            out[dist] = md.version(dist)
+        except md.PackageNotFoundError:
+            pass
+    return out
 
 
 def default_cache_dir(settings: Any) -> Path:
