@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from hiitpi.pose.exposure import MAX_GAIN, TARGET, Exposure
+from hiitpi.pose.exposure import MAX_GAIN, RELIT, TARGET, Exposure
 from tests.test_pose_support import make_settings, read_image
 
 
@@ -81,6 +81,21 @@ def test_poses_seen_without_the_exposure_are_cached_apart(shared_data, model_mir
     assert auto != off
 
 
+def test_poses_made_by_another_opencv_or_runtime_are_not_reused(
+    shared_data, model_mirror, tmp_path, monkeypatch
+):
+    from hiitpi.offline import poses
+
+    clip = shared_data / "clips" / "squat" / "calimiro_squat_19.mp4"
+    settings = make_settings(model_mirror, tmp_path)
+    here = poses.pose_cache_key(clip, settings)
+    assert set(poses.pose_libraries()) >= {"opencv"} and len(poses.pose_libraries()) >= 2
+    for lib in poses.pose_libraries():
+        other = {**poses.pose_libraries(), lib: "0.0.1"}
+        monkeypatch.setattr(poses, "pose_libraries", lambda other=other: other)
+        assert poses.pose_cache_key(clip, settings) != here
+
+
 def test_the_highlights_are_numpys_99th_percentile():
     """The fast percentile (by partition) is np.percentile's, on frames of any size and light."""
     rng = np.random.default_rng(7)
@@ -91,3 +106,55 @@ def test_the_highlights_are_numpys_99th_percentile():
         highlights = float(np.percentile(frame[::8, ::8].max(axis=2), 99))
         want = 1.0 if highlights >= TARGET or highlights < 1 else min(MAX_GAIN, TARGET / highlights)
         assert exp.gain(frame) == pytest.approx(want, rel=1e-12)
+
+
+def test_too_dark_is_said_at_the_most_gain_and_unsaid_only_well_below_it():
+    """A picture whose gain moves about the most with the noise does not flicker between too dark
+    and lit: it is too dark at the most, and lit again only under `RELIT` of it."""
+    exp = Exposure()
+    dark = False
+    said = []
+    for gain in (3.9, MAX_GAIN, 3.8, 3.5, MAX_GAIN, 3.3, 3.8, 1.0):
+        dark = exp.too_dark(gain, dark)
+        said.append(dark)
+    assert said == [False, True, True, True, True, False, False, False]
+
+
+def test_the_backend_says_when_its_picture_is_too_dark(shared_data, model_mirror, tmp_path):
+    """`estimate` keeps ``too_dark`` for the frames so far; a new source (`reset`) starts lit, and
+    a backend without the exposure never says it."""
+    from hiitpi.pose.registry import create_estimator
+
+    img = read_image(shared_data, "squat.bmp")
+    est = create_estimator(make_settings(model_mirror, tmp_path, device="cpu"))
+    est.estimate(img, 0.0)
+    assert not est.too_dark
+    est.estimate(dimmed(img, 0.03), 0.033)
+    assert est.too_dark and est.frame_gain == MAX_GAIN
+    est.estimate(dimmed(img, 0.22), 0.067)  # lighter (a gain of 3.7), still within the margin
+    assert est.too_dark and RELIT * MAX_GAIN <= est.frame_gain < MAX_GAIN
+    est.reset()
+    assert not est.too_dark
+    off = create_estimator(make_settings(model_mirror, tmp_path, device="cpu", exposure="off"))
+    off.estimate(dimmed(img, 0.03), 0.0)
+    assert not off.too_dark
+
+
+@pytest.mark.parametrize(
+    "dark, frames, noted", [(0, 300, False), (29, 300, False), (30, 300, True), (0, 0, False)]
+)
+def test_an_analysis_notes_a_video_filmed_in_the_dark(dark, frames, noted):
+    from hiitpi.offline.analyze import AnalysisResult
+
+    r = AnalysisResult(
+        video="v.mp4", workout="squat", model="movenet-lightning", frames=frames, fps=30.0,
+        duration_s=frames / 30, reps=3, no_reps=0, attempts=3, counting="judge", hold_s=0.0,
+        events=[], timings={}, wall_s=1.0, dark_frames=dark,
+    )  # fmt: skip
+    notes = r.notes()
+    assert bool(notes) == noted
+    if noted:
+        (note,) = notes
+        assert note.startswith("filmed too dark to count reliably: 30 of its 300 frames (10 %)")
+        assert "film with a light on" in note
+    assert r.to_dict()["dark_frames"] == dark

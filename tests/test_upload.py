@@ -347,6 +347,21 @@ def test_odd_phone_videos_are_refereed_with_a_note(dash, clip, tmp_path, kind, n
     assert d.session.started_at.year == datetime.now(UTC).year  # no filming date: dated when received
 
 
+def test_a_video_filmed_in_the_dark_is_refereed_with_a_note(dash, clip, tmp_path):
+    """A twentieth of the light: brightened by the exposure's most, still counted, and the session
+    says it was filmed too dark to count reliably (the live page's "Too dark" for a sent video)."""
+    from hiitpi.store.queries import session_detail
+
+    r = dash.post(make_video("dark", clip, tmp_path / "evening.mp4"))
+    assert r.status_code == 201, r.text
+    assert not any("dark" in n for n in r.json()["upload"]["notes"])  # not known before the analysis
+    job = dash.wait(r.json()["upload"]["id"])
+    assert job["status"] == "done", job
+    (note,) = [n for n in job["notes"] if "too dark" in n]
+    assert note.startswith("filmed too dark to count reliably:") and "film with a light on" in note
+    assert session_detail(dash.store, job["session_id"]).session.reps == SQUAT_REPS
+
+
 @pytest.mark.slow
 def test_a_60fps_clip_counts_what_hiitpi_analyze_counts(dash, shared_data):
     from hiitpi.offline.analyze import analyze_video

@@ -88,11 +88,13 @@ def analyze_cmd(args: argparse.Namespace, settings: Settings) -> int:
         progress=not args.no_progress,
         out_max_side=settings.upload.video_max_side,
     )
-    d = result.to_dict()
+    d = {**result.to_dict(), "notes": result.notes()}
     if args.json:
         print(json.dumps(d, indent=1))
         return 0
     _print(result, d)
+    for note in result.notes():
+        print(f"note: {note}")
     if args.out:
         print(f"annotated video: {args.out}")
     return 0

@@ -285,7 +285,7 @@ class Engine:
         st = self.controller.state()
         cap = self.capture.status() if self.capture is not None else None
         st.fps = round(self.stats.fps, 1)
-        st.dark = self._dark()
+        st.dark = bool(getattr(self.estimator, "too_dark", False))
         st.dropped = cap.dropped if cap else 0
         st.source = cap.source if cap else ""
         st.source_restarts = cap.restarts if cap else 0
@@ -297,12 +297,6 @@ class Engine:
         if running is not None:  # where a viewer finds the session's history (the charts since its start)
             st.t0, st.store_id = running.t0, running.store_id
         return st
-
-    def _dark(self) -> bool:
-        """The newest frame was brightened by the exposure's most and is still dim."""
-        est = self.estimator
-        exposure = getattr(est, "exposure", None)
-        return exposure is not None and est.frame_gain >= exposure.max_gain
 
     def _clock_now(self) -> float:
         """The referee clock now, before any frame: the monotonic capture clock for a camera,

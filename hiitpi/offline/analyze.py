@@ -25,6 +25,10 @@ from hiitpi.referee.similarity import attach_scorer
 
 log = logging.getLogger(__name__)
 
+#: A video with at least this share of its frames too dark for the pose model's exposure
+#: (`hiitpi.pose.exposure`) is noted as filmed in the dark.
+DARK_SHARE = 0.1
+
 
 @dataclass
 class AnalysisResult:
@@ -46,6 +50,18 @@ class AnalysisResult:
     kind: str = "reps"  # the rule's kind: "reps" or "hold" (auto mode: "reps")
     intervals: list | None = None  # auto mode: the recognised intervals (`hiitpi.recognition.auto.Interval`)
     turn: int = 0  # where the body's up pointed in the picture (a camera on its side), read from the body
+    dark_frames: int = 0  # frames darker than the pose model's exposure can make up for
+
+    def notes(self) -> list[str]:
+        """What the user should know about how the video was filmed, read from the analysis."""
+        out = []
+        if self.frames and self.dark_frames >= DARK_SHARE * self.frames:
+            out.append(
+                f"filmed too dark to count reliably: {self.dark_frames} of its {self.frames} frames "
+                f"({100 * self.dark_frames / self.frames:.0f} %) were darker than the pose model can brighten, "
+                "and reps there may be missed (film with a light on)"
+            )
+        return out
 
     def to_dict(self) -> dict:
         reps = [e for e in self.events if e.kind == "rep"]
@@ -66,6 +82,7 @@ class AnalysisResult:
             "faults": [_rep_dict(e) for e in self.events if e.kind == "fault"],
             "timings_ms": self.timings,
             "person_frames": self.person_frames,
+            "dark_frames": self.dark_frames,
             "wall_s": round(self.wall_s, 3),
             "frames_per_second": round(self.frames / self.wall_s, 2) if self.wall_s > 0 else None,
             "picture_turn": self.turn,
@@ -175,7 +192,7 @@ def analyze_video(
                 f"cannot write a video at {out}: {exc}", "use a .mp4 name in a writable folder"
             ) from exc
     events: list[RefEvent] = []
-    frames = person_frames = 0
+    frames = person_frames = dark_frames = 0
     last_t = 0.0
     t_wall = time.perf_counter()
     ok = False
@@ -195,6 +212,7 @@ def analyze_video(
                     timeline.add(auto.last_change, evs, frame.timestamp)
                 frames += 1
                 person_frames += pose is not None
+                dark_frames += bool(getattr(estimator, "too_dark", False))
                 last_t = frame.timestamp
                 if writer is not None:
                     image = frame.image
@@ -263,6 +281,7 @@ def analyze_video(
         kind=rule.kind if rule is not None else "reps",
         intervals=ivs,
         turn=stage.turn,
+        dark_frames=dark_frames,
     )
 
 

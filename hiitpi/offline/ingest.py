@@ -172,6 +172,7 @@ def ingest_video(
                 "no workout was recognised in this video (auto mode)",
                 "pick the workout it shows and send it again",
             )
+        notes.extend(result.notes())
         if result.intervals:
             notes.append(
                 "auto mode recognised "

@@ -83,6 +83,9 @@ class PoseBackend(ABC):
         self.exposure: Exposure | None = Exposure()
         #: The gain of the frame being estimated (set by `estimate`; 1.0 = not brightened).
         self.frame_gain = 1.0
+        #: The picture is darker than the exposure can make up for (`Exposure.too_dark`, from the
+        #: frames so far of this source; set by `estimate`, cleared by `reset`).
+        self.too_dark = False
         self._frame_size: tuple[int, int] | None = None
 
     def estimate(self, frame: np.ndarray, timestamp: float, *, rgb: bool = False) -> Pose | None:
@@ -102,6 +105,7 @@ class PoseBackend(ABC):
         if self._frame_size != (w, h):
             self.reset()
             self._frame_size = (w, h)
+        self.too_dark = self.exposure is not None and self.exposure.too_dark(self.frame_gain, self.too_dark)
         region = self.region(frame)
         self.last_region = region
         if region is None:
@@ -159,6 +163,7 @@ class PoseBackend(ABC):
     def reset(self) -> None:
         """Forget tracking state (a new clip, a camera restart). Subclasses extend it."""
         self._frame_size = None
+        self.too_dark = False
 
     def close(self) -> None:
         """Let the models go."""

@@ -7,7 +7,9 @@ keypoints in such frames (docs/accuracy.md, "Other cameras and pose models": the
 percentile of each pixel's brightest channel, on a sparse grid of pixels — and returns the gain that
 brings them up to ``target``, never below 1 (a bright picture is left as it is) and at most
 ``max_gain`` (past that the sensor's noise is all that is left to amplify). `Exposure.apply` scales
-the model's input by it; the frame itself (the video, the overlay) is not changed.
+the model's input by it; the frame itself (the video, the overlay) is not changed. `Exposure.too_dark`
+says when a picture needs more than ``max_gain`` (the live page's "Too dark to count reliably", the
+analysis's note on a sent video).
 """
 
 from __future__ import annotations
@@ -24,6 +26,9 @@ MAX_GAIN = 4.0
 STEP = 8
 #: which share of pixels are "the highlights"
 PERCENTILE = 99.0
+#: a picture said to be too dark is said to be lit again only once its gain falls below this
+#: share of the most (a picture on the edge, its gain moving with the noise, does not flicker)
+RELIT = 0.85
 
 
 class Exposure:
@@ -50,6 +55,11 @@ class Exposure:
         if highlights >= self.target or highlights < 1.0:
             return 1.0
         return min(self.max_gain, self.target / highlights)
+
+    def too_dark(self, gain: float, was: bool) -> bool:
+        """The picture is darker than this exposure can make up for: its gain is at the most (or,
+        when it ``was`` already too dark, still within `RELIT` of it)."""
+        return gain >= self.max_gain * (RELIT if was else 1.0)
 
     @staticmethod
     def apply(img: np.ndarray, gain: float) -> np.ndarray:
