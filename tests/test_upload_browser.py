@@ -144,3 +144,29 @@ def test_the_page_says_what_is_wrong(settings_factory, tmp_path, redis_url, brow
         assert d.files("queue") == [] and d.files("incoming") == []
     finally:
         d.close()
+
+
+def test_a_video_filmed_in_the_dark_says_so_on_its_session(dash, browser, shared_data, tmp_path):
+    """Its session and the upload list carry the analysis's note, at a phone's width and a laptop's."""
+    from tests.uploadkit import make_video
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    r = dash.post(make_video("dark", shared_data / "clips" / SQUAT, tmp_path / "evening.mp4"))
+    assert r.status_code == 201, r.text
+    job = dash.wait(r.json()["upload"]["id"])
+    assert job["status"] == "done", job
+    d = browser
+    for tag, size in (("phone", PHONE), ("laptop", (1280, 1000))):
+        d.set_window_size(*size)
+        d.get(f"{dash.base}/session/{job['session_id']}")
+        _wait(
+            "the session's notes",
+            lambda: "filmed too dark to count reliably" in _text(d, "#sess-video-notes"),
+        )
+        assert d.execute_script("return document.documentElement.scrollWidth") <= size[0]
+        d.execute_script("document.getElementById('sess-video-notes').scrollIntoView({block: 'center'})")
+        time.sleep(0.3)
+        d.save_screenshot(str(ARTIFACTS / f"session-video-dark-{tag}.png"))
+    d.get(dash.base + "/upload")
+    _wait("the note in the list", lambda: "filmed too dark" in _text(d, "#upload-jobs"))
+    d.save_screenshot(str(ARTIFACTS / "upload-dark-laptop.png"))
