@@ -85,6 +85,7 @@ def test_analyze_cli_json_and_annotated_video(tmp_path, shared_data, model_mirro
     d = json.loads(res.stdout)
     assert d["workout"] == "jumping_jack" and 3 <= d["reps"] <= 4 and "no_reps" in d
     assert len(d["rep_events"]) == d["reps"]
+    assert d["notes"] == [] and d["dark_frames"] == 0  # a lit room: nothing to say
     for r in d["rep_events"]:
         assert {"start", "end", "eccentric_s", "concentric_s"} <= set(r)
     cap = cv2.VideoCapture(str(out))
@@ -97,6 +98,25 @@ def test_analyze_cli_json_and_annotated_video(tmp_path, shared_data, model_mirro
         capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert probe.stdout.strip() == "h264"  # what a phone's browser plays (mp4v it refuses)
+
+
+def test_analyze_cli_says_a_video_was_filmed_too_dark(tmp_path, shared_data, model_mirror):
+    """A twentieth of the light: counted as well as the pose model can, and said (text and JSON)."""
+    from tests.uploadkit import make_video
+
+    dark = make_video(
+        "dark", shared_data / "clips" / "squat" / "calimiro_squat_19.mp4", tmp_path / "evening.mp4"
+    )
+    env = {**os.environ, "HIITPI_MODEL_MIRROR": str(model_mirror), "HIITPI_DATA_DIR": str(tmp_path / "d")}
+    run = [sys.executable, "-m", "hiitpi", "analyze", str(dark), "--workout", "squat", "--no-progress"]
+    res = subprocess.run(run, capture_output=True, text=True, cwd=REPO, env=env, timeout=240)
+    assert res.returncode == 0, res.stderr
+    (note,) = [line for line in res.stdout.splitlines() if line.startswith("note:")]
+    assert note.startswith("note: filmed too dark to count reliably: 143 of its 143 frames (100 %)"), note
+    assert "film with a light on" in note
+    res = subprocess.run([*run, "--json"], capture_output=True, text=True, cwd=REPO, env=env, timeout=240)
+    d = json.loads(res.stdout)
+    assert d["dark_frames"] == d["frames"] == 143 and d["notes"] == [note.removeprefix("note: ")]
 
 
 def test_analyze_cli_errors_are_one_line(tmp_path):
