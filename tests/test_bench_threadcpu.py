@@ -46,3 +46,21 @@ def test_roles_by_thread_name():
     assert role_of("analysis") == "analysis" and role_of("capture-watchdog") == "capture"
     assert role_of("mjpeg-encoder") == "video" and role_of("web-viewer") == "web"
     assert role_of(None) == LIBRARY and role_of("something-else") == "other"
+
+
+def test_samples_taken_at_once_from_two_threads_count_nothing_twice():
+    """The sampler and the caller sample at the same time (``stop()`` once did): no thread's CPU
+    may come out larger than the process's, as it did when one sample stored a figure the other
+    had already passed (a thread with a long past then counted its whole past)."""
+    from hiitpi.bench.threadcpu import UNACCOUNTED
+
+    _burn(0.5)  # this thread has a past that a miscount would add
+    meter = ThreadCpuMeter(interval_s=0.001)
+    meter.start()
+    end = time.monotonic() + 0.3
+    while time.monotonic() < end:
+        meter._sample()
+    meter.stop()
+    roles = meter.by_role()
+    seen = sum(cpu for role, cpu in roles.items() if role != UNACCOUNTED)
+    assert seen <= meter.process_s - meter.excluded_s() + 0.02, roles

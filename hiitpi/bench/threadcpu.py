@@ -81,6 +81,9 @@ class ThreadCpuMeter:
         self._ended: dict[str | None, float] = {}  # CPU of threads whose id was reused, by name
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        # one sample at a time: two interleaved samples would read a thread's CPU in one order and
+        # store it in the other, and a falling figure reads as a reused id (its whole past counted)
+        self._lock = threading.Lock()
         self.process_s = 0.0
         self.wall_s = 0.0
         self._p0 = self._w0 = 0.0
@@ -93,10 +96,10 @@ class ThreadCpuMeter:
         self._thread.start()
 
     def stop(self) -> None:
-        self._sample()
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=2)
+        self._sample()
         self.process_s = time.process_time() - self._p0
         self.wall_s = time.monotonic() - self._w0
 
@@ -105,6 +108,10 @@ class ThreadCpuMeter:
             self._sample()
 
     def _sample(self, baseline: bool = False) -> None:
+        with self._lock:
+            self._sample_locked(baseline)
+
+    def _sample_locked(self, baseline: bool) -> None:
         names = {t.native_id: t.name for t in threading.enumerate() if t.native_id is not None}
         for tid in _tids():
             cpu = task_cpu_s(tid)
