@@ -162,6 +162,51 @@ def test_restore_aspect_recovers_a_squashed_body():
     assert err_after < 0.2 * err_before
 
 
+def _lying_figure(frames: int = 30) -> np.ndarray:
+    # a body lying along the picture (side view, knees bent up): most bones nearly horizontal
+    pts = np.zeros((33, 2))
+    pts[:] = (0.05, 0.5)  # the head
+    for i, xy in {11: (0.2, 0.52), 12: (0.2, 0.5), 13: (0.3, 0.55), 14: (0.3, 0.53), 15: (0.4, 0.55),
+                  16: (0.4, 0.53), 23: (0.55, 0.52), 24: (0.55, 0.5), 25: (0.7, 0.3), 26: (0.7, 0.28),
+                  27: (0.85, 0.52), 28: (0.85, 0.5)}.items():  # fmt: skip
+        pts[i] = xy
+    rng = np.random.default_rng(1)
+    return np.stack([pts + rng.normal(0, 0.003, pts.shape) for _ in range(frames)])
+
+
+def test_a_collapsed_aspect_fit_is_found_and_fitted_again():
+    from hiitpi.referee.datasets import RIGID_SEGMENTS, _repair_collapsed
+
+    true = _lying_figure()
+    seg_a = np.array([a for a, _ in RIGID_SEGMENTS])
+    seg_b = np.array([b for _, b in RIGID_SEGMENTS])
+    scales = np.random.default_rng(2).uniform(0.5, 2.0, (len(true), 1, 2))
+    d = (true * scales)[:, seg_a] - (true * scales)[:, seg_b]
+    dx2, dy2 = d[..., 0] ** 2, d[..., 1] ** 2
+    ref = np.sum((true[:, seg_a] - true[:, seg_b]) ** 2, axis=-1).mean(axis=0)
+    right = 1.0 / scales[:, 0, :] ** 2  # the a², b² that undo each frame's stretch
+    ab = right.copy()
+    ab[[5, 6, 20], 0] = 1e-3  # the width folded to nothing: every horizontal bone an "outlier"
+    fixed = _repair_collapsed(ab, dx2, dy2, ref)
+    ratio = lambda x: x[:, 0] / x[:, 1]  # noqa: E731
+    # the collapsed ratio was off by a factor of about 500 (log 6); the refit is within 16 %
+    assert np.allclose(np.log(ratio(fixed) / ratio(right))[[5, 6, 20]], 0, atol=0.15)
+    sound = np.setdiff1d(np.arange(len(true)), [5, 6, 20])
+    assert np.array_equal(fixed[sound], ab[sound])  # sound fits are kept as they are
+
+
+def test_a_lying_body_keeps_its_shape_through_the_aspect_fit(shared_data):
+    # RepCount-A stu3_53 (sit-ups, side view) at 16 s: the fit used to fold the lying body to a line
+    # for a few frames (the hip angle 110 -> 12 -> 84 -> 12 degrees), each fold a sit-up counted
+    arr = np.load(shared_data / "repcount_pose" / "poses" / "stu3_53.npy")
+    xy = arr[:, :99].reshape(len(arr), 33, 3)[:, :, :2].astype(np.float64)
+    restored = restore_aspect(xy, np.any(arr[:, :99], axis=1))[470:500]
+    v1, v2 = restored[:, 11] - restored[:, 23], restored[:, 25] - restored[:, 23]
+    cos = np.sum(v1 * v2, axis=1) / np.linalg.norm(v1, axis=1) / np.linalg.norm(v2, axis=1)
+    hip = np.degrees(np.arccos(np.clip(cos, -1, 1)))
+    assert hip.min() > 80 and np.max(np.abs(np.diff(hip))) < 20
+
+
 def test_repcount_arrays_become_coco_poses(shared_data):
     index = read_pose_index(shared_data / "repcount_pose" / "index.csv")
     assert len(index) == 40
@@ -221,18 +266,18 @@ def test_eval_repcount_json_contract(shared_data):
     assert set(rep["per_exercise"]) == {"jumping_jack", "push_up", "situp", "squat"}
     assert all({"mae", "obo", "n"} <= set(v) for v in rep["per_exercise"].values())
     assert len(rep["clips"]) == 40 and {"video", "exercise", "gt", "pred", "attempts"} <= set(rep["clips"][0])
-    # regression guard at the measured level (docs/accuracy.md: MAE 0.181 / OBO 0.700 in attempts
-    # mode); the published pose-based counters on the full test set: PoseRAC 0.236 / 0.56,
-    # joint-angle PoseRAC 0.211 / 0.60
-    assert rep["mae"] <= 0.19 and rep["obo"] >= 0.675
+    # regression guard at the measured level (docs/accuracy.md: MAE 0.161 / OBO 0.725 in attempts
+    # mode; 0.181 / 0.700 before collapsed aspect fits were fitted again); the published pose-based
+    # counters on the full test set: PoseRAC 0.236 / 0.56, joint-angle PoseRAC 0.211 / 0.60
+    assert rep["mae"] <= 0.17 and rep["obo"] >= 0.70
     assert rep["per_exercise"]["jumping_jack"]["mae"] <= 0.08
     assert rep["per_exercise"]["squat"]["obo"] >= 0.75
     # the push-up read from the elbow and the head's height above the feet (0.252 from the elbow
     # and the shoulders above the hands)
     assert rep["per_exercise"]["push_up"]["mae"] <= 0.14
     # fast crunches (stu9_57, a rep every 0.55 s) spend 0.3 s up: a sit-up's min_s of 0.25 s counts
-    # them (0.417 with 0.3)
-    assert rep["per_exercise"]["situp"]["mae"] <= 0.41
+    # them (0.417 with 0.3, before collapsed aspect fits were fitted again: 0.406 then with 0.25)
+    assert rep["per_exercise"]["situp"]["mae"] <= 0.36
     # every labelled rep's frames are given: the reps are matched to them (572 of 635 once)
     al = rep["alignment"]
     assert al["labelled"] == sum(c["alignment"]["labelled"] for c in rep["clips"]) > 600
@@ -250,7 +295,7 @@ def test_eval_countix_reads_99_columns_and_lists_what_is_not_a_workout(shared_da
     # bench press, front raise, pull-ups, rope pushdown: listed, not scored
     others = [c for c in rep["clips"] if c.get("not_workout")]
     assert len(others) == rep["not_workouts"] == 39 and all("pred" not in c for c in others)
-    # regression guard at the measured level (docs/accuracy.md: MAE 0.141 / OBO 0.838; 0.170 /
+    # regression guard at the measured level (docs/accuracy.md: MAE 0.138 / OBO 0.838; 0.170 /
     # 0.811 before a push-up's start needed the hands on the floor from the front)
     assert rep["mae"] <= 0.15 and rep["obo"] >= 0.81
     assert rep["per_exercise"]["situp"]["mae"] <= 0.20  # 0.222 with a sit-up's min_s of 0.3 s
@@ -264,13 +309,13 @@ def test_eval_countix_reads_99_columns_and_lists_what_is_not_a_workout(shared_da
 
 def test_eval_at_fewer_frames_a_second(shared_data):
     # every third pose, as a Pi without a Coral analyses (about 10 a second; docs/accuracy.md: Countix
-    # 0.224 / 0.703 at 10 fps against 0.141 / 0.838 at 30)
+    # 0.171 / 0.784 at 10 fps against 0.138 / 0.838 at 30)
     cx = shared_data / "countix_pose"
     res = run_cli("eval", "countix", str(cx / "index.csv"), str(cx / "poses"), "--max-fps", "10", "--json")
     assert res.returncode == 0, res.stderr
     rep = json.loads(res.stdout)
     assert rep["max_fps"] == 10 and rep["n"] == 37 and rep["failed"] == 0
-    assert 0.175 < rep["mae"] <= 0.32
+    assert 0.15 < rep["mae"] <= 0.30
     bad = run_cli("eval", "countix", str(cx / "index.csv"), str(cx / "poses"), "--max-fps", "0")
     assert bad.returncode == 2 and "Traceback" not in bad.stderr
     assert "'0' is not a frame rate (frames a second, above 0)" in bad.stderr.splitlines()[-1]
@@ -306,7 +351,8 @@ def test_a_push_up_seen_from_the_front_starts_with_the_hands_on_the_floor(shared
     """Countix push_up035 gets into position seen from the front, kneeling with its hands off the
     floor, and bends its arms four times before its four push-ups; push_up019 once between its
     own. The start of a push-up is a plank (the wrists no higher than half a torso above the ankles
-    from the front): those are not reps. Without that condition they are."""
+    from the front): those are not reps. Without that condition they are. (One quick dip of the
+    elbows seen from above still counts in push_up035: 5 of 4.)"""
     cx = shared_data / "countix_pose"
     index = tmp_path / "index.csv"
     rows = [
@@ -322,14 +368,14 @@ def test_a_push_up_seen_from_the_front_starts_with_the_hands_on_the_floor(shared
         assert res.returncode == 0, res.stderr
         return {c["video"]: c["pred"] for c in json.loads(res.stdout)["clips"]}
 
-    assert counts(None) == {"push_up035.mp4": 4, "push_up019.mp4": 17}  # as labelled
+    assert counts(None) == {"push_up035.mp4": 5, "push_up019.mp4": 17}  # labelled 4 and 17
     rules = tmp_path / "rules"
     shutil.copytree(REPO / "rules", rules)
     push_up = rules / "push_up.toml"
     push_up.write_text(
         push_up.read_text().replace('{ feature = "hands", below = 0.5, or_missing = true }, ', "")
     )
-    assert counts(rules) == {"push_up035.mp4": 8, "push_up019.mp4": 18}
+    assert counts(rules) == {"push_up035.mp4": 10, "push_up019.mp4": 18}
 
 
 def small_manifest(tmp_path: Path, shared_data: Path, rows: list[str]) -> Path:

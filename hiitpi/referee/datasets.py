@@ -134,7 +134,62 @@ RIGID_SEGMENTS: tuple[tuple[int, int], ...] = (
 )  # fmt: skip
 
 
-def restore_aspect(xy: np.ndarray, valid: np.ndarray, iterations: int = 6) -> np.ndarray:
+#: the axis-scale ratios a frame's repair tries (log of a² / b²): from 1:8 to 8:1 in the picture's
+#: width to height, in steps of 1.7 % (refined between grid points by a parabola)
+ASPECT_GRID = np.linspace(np.log(1 / 64), np.log(64), 241)
+#: a bone's squared length this far (in log) from the frame's common scale weighs as an outlier
+#: (a Cauchy loss): 0.3 is a length 16 % off, as a foreshortened or misplaced bone is
+ASPECT_LOSS_SCALE = 0.3
+#: a frame is fitted again when its fit's loss is above the best the search finds by more than
+#: two bones grossly off would add (each a squared length e times too long or short): a fit that
+#: explains the frame worse than that is not a near-tie but a collapse
+ASPECT_REPAIR_MARGIN = 2 * float(np.log1p((1 / ASPECT_LOSS_SCALE) ** 2))
+#: frames searched at once (the grid × segments array of one chunk stays a few MB)
+_ASPECT_CHUNK = 256
+
+
+def _aspect_loss(log_k: np.ndarray, dx2: np.ndarray, dy2: np.ndarray, log_ref: np.ndarray) -> np.ndarray:
+    """The loss of axis-scale ratios ``log_k`` (log a²/b², shape (frames, n)) for each frame: the
+    robust spread of its rigid segments' log squared lengths around their median, the scale that
+    does not depend on b²."""
+    e = np.log(np.exp(log_k)[..., None] * dx2[:, None, :] + dy2[:, None, :] + 1e-12) - log_ref
+    e -= np.median(e, axis=2, keepdims=True)
+    return np.sum(np.log1p((e / ASPECT_LOSS_SCALE) ** 2), axis=2)
+
+
+def _repair_collapsed(ab: np.ndarray, dx2: np.ndarray, dy2: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """``ab`` (each frame's a², b²) with the frames whose fit fell into a degenerate minimum fitted
+    again: the ratio a²/b² searched on `ASPECT_GRID` (a global search, which such a minimum cannot
+    trap), the scale from the median segment. A frame is refitted only when its loss is
+    `ASPECT_REPAIR_MARGIN` above the search's best, so sound fits are kept as they are."""
+    grid = ASPECT_GRID
+    step = grid[1] - grid[0]
+    log_ref = np.log(ref)[None, None, :]
+    out = ab.copy()
+    for lo in range(0, len(ab), _ASPECT_CHUNK):
+        sl = slice(lo, lo + _ASPECT_CHUNK)
+        x2, y2 = dx2[sl], dy2[sl]
+        now = _aspect_loss(np.log(ab[sl, :1] / ab[sl, 1:]), x2, y2, log_ref)[:, 0]
+        cost = _aspect_loss(np.broadcast_to(grid, (len(x2), len(grid))), x2, y2, log_ref)
+        j = np.clip(np.argmin(cost, axis=1), 1, len(grid) - 2)
+        rows = np.arange(len(j))
+        c0, c1, c2 = cost[rows, j - 1], cost[rows, j], cost[rows, j + 1]
+        bad = now > c1 + ASPECT_REPAIR_MARGIN
+        if not bad.any():
+            continue
+        curv = c0 - 2 * c1 + c2
+        shift = np.where(curv > 1e-12, 0.5 * (c0 - c2) / np.where(curv > 1e-12, curv, 1), 0.0)
+        log_k = grid[j] + np.clip(shift, -1, 1) * step
+        q = np.exp(log_k)[:, None] * x2 + y2
+        log_b2 = -np.median(np.log(q + 1e-12) - np.log(ref)[None, :], axis=1)
+        fixed = np.stack([np.exp(log_k + log_b2), np.exp(log_b2)], axis=1)
+        out[lo : lo + len(j)][bad] = fixed[bad]
+    return out
+
+
+def restore_aspect(
+    xy: np.ndarray, valid: np.ndarray, iterations: int = 6, repair: bool = True
+) -> np.ndarray:
     """Undo per-frame, per-axis min–max normalisation by bone-length constancy.
 
     Each frame f was scaled by unknown factors (1/w_f, 1/h_f), so angles measured on it are
@@ -143,6 +198,10 @@ def restore_aspect(xy: np.ndarray, valid: np.ndarray, iterations: int = 6) -> np
     a²·dx² + b²·dy² closest to the sequence's typical lengths — a linear least-squares problem
     in (a², b²) — and re-estimate the typical lengths from the result, a few times over.
     Foreshortened bones violate the assumption, so residuals are down-weighted (Cauchy).
+    That fit can fall into a degenerate minimum on a frame (one axis shrunk to almost nothing, its
+    bones taken for outliers: a body lying along the picture folded to a line for a few frames);
+    such frames are found and fitted again by a global search (`_repair_collapsed`; ``repair=False``
+    leaves them, for comparison: `scripts/aspect_check.py`).
     Returns the rescaled (frames, points, 2) coordinates; invalid frames are left as they are.
     """
     out = xy.astype(np.float64).copy()
@@ -179,6 +238,8 @@ def restore_aspect(xy: np.ndarray, valid: np.ndarray, iterations: int = 6) -> np
         s = float(np.median(ref[2:4]))
         ref /= s
         ab /= s
+    if repair:
+        ab = _repair_collapsed(ab, dx2, dy2, ref)
     out[idx, :, 0] *= np.sqrt(ab[:, :1])
     out[idx, :, 1] *= np.sqrt(ab[:, 1:])
     return out
