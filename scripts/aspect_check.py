@@ -25,9 +25,9 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 #: COCO keypoint → BlazePose landmark (the points both models have)
-COCO_TO_BLAZEPOSE = {0: 0, 5: 11, 6: 12, 7: 13, 8: 14, 9: 15, 10: 16, 11: 23, 12: 24, 13: 25, 14: 26, 15: 27, 16: 28}
+COCO_TO_BLAZEPOSE = {0: 0, 5: 11, 6: 12, 7: 13, 8: 14, 9: 15, 10: 16, 11: 23, 12: 24, 13: 25, 14: 26, 15: 27, 16: 28}  # fmt: skip
 #: joint angles compared (BlazePose indices: end, vertex, end)
-ANGLES = ((11, 23, 25), (12, 24, 26), (23, 25, 27), (24, 26, 28), (11, 13, 15), (12, 14, 16), (13, 11, 23), (14, 12, 24))
+ANGLES = ((11, 23, 25), (12, 24, 26), (23, 25, 27), (24, 26, 28), (11, 13, 15), (12, 14, 16), (13, 11, 23), (14, 12, 24))  # fmt: skip
 MIN_SCORE = 0.3
 
 
@@ -66,7 +66,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("manifest", nargs="?", default=str(Path(data) / "clips" / "manifest.csv"))
     args = p.parse_args(argv)
     if not Path(args.manifest).is_file():
-        print(f"aspect_check: {args.manifest}: manifest not found (set HIITPI_DATA or give its path)", file=sys.stderr)
+        print(
+            f"aspect_check: {args.manifest}: manifest not found (set HIITPI_DATA or give its path)",
+            file=sys.stderr,
+        )
         return 2
     overrides = {}
     if os.environ.get("HIITPI_MODEL_MIRROR"):

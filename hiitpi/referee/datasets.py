@@ -187,9 +187,7 @@ def _repair_collapsed(ab: np.ndarray, dx2: np.ndarray, dy2: np.ndarray, ref: np.
     return out
 
 
-def restore_aspect(
-    xy: np.ndarray, valid: np.ndarray, iterations: int = 6, repair: bool = True
-) -> np.ndarray:
+def restore_aspect(xy: np.ndarray, valid: np.ndarray, iterations: int = 6, repair: bool = True) -> np.ndarray:
     """Undo per-frame, per-axis min–max normalisation by bone-length constancy.
 
     Each frame f was scaled by unknown factors (1/w_f, 1/h_f), so angles measured on it are
