@@ -24,8 +24,11 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-#: COCO keypoint → BlazePose landmark (the points both models have)
-COCO_TO_BLAZEPOSE = {0: 0, 5: 11, 6: 12, 7: 13, 8: 14, 9: 15, 10: 16, 11: 23, 12: 24, 13: 25, 14: 26, 15: 27, 16: 28}  # fmt: skip
+from hiitpi.referee.datasets import BLAZEPOSE_TO_COCO  # noqa: E402
+
+#: COCO keypoint → BlazePose landmark for the points compared: the nose and the body (the pose
+#: sets' own mapping, without the eyes and ears)
+COCO_TO_BLAZEPOSE = {c: b for c, b in enumerate(BLAZEPOSE_TO_COCO) if c == 0 or c >= 5}
 #: joint angles compared (BlazePose indices: end, vertex, end)
 ANGLES = ((11, 23, 25), (12, 24, 26), (23, 25, 27), (24, 26, 28), (11, 13, 15), (12, 14, 16), (13, 11, 23), (14, 12, 24))  # fmt: skip
 MIN_SCORE = 0.3
