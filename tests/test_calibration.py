@@ -4,6 +4,7 @@ decided by margin, frame rate, clips that start mid-rep, the two counting conven
 from __future__ import annotations
 
 import math
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -172,12 +173,23 @@ def test_a_stale_travel_is_relearnt_from_a_steady_rhythm(travel_rule):
     # two very deep squats (the travel is learnt at its 120-degree ceiling), then a set of twelve
     # shallow ones (38 degrees) at a steady 1.2 s: their turning points never come back half of
     # 120 degrees, but after four steady cycles the travel is theirs and the rest are counted
-    ref = Referee(travel_rule, counting="attempts")
-    run(ref, knee_poses(knee_track([(2, 30.0, 2.0, 0.0), (12, 140.0, 1.2, 0.0)])))
-    cal = ref._features[ref._fidx["knee"]].calibrator
-    assert cal.relearnt == 1
-    assert cal.travel == pytest.approx(38.0, abs=3.0)
-    assert ref.count == 2 + 12 - 4
+    for counting in ("attempts", "judge"):
+        ref = Referee(travel_rule, counting=counting)
+        events = run(ref, knee_poses(knee_track([(2, 30.0, 2.0, 0.0), (12, 140.0, 1.2, 0.0)])))
+        cal = ref._features[ref._fidx["knee"]].calibrator
+        assert cal.relearnt == 1
+        assert cal.travel == pytest.approx(38.0, abs=3.0)
+        # the cycles of the rhythm it was re-learnt from, measured again on the new travel, count
+        # too (late, marked): all but the one under way when it was re-learnt
+        reps = [e for e in events if e.kind == "rep"]
+        late = [e for e in reps if e.extra.get("recounted")]
+        assert (ref.count, len(late), ref.no_reps) == (2 + 12 - 1, 3, 0), counting
+        assert [e.count for e in reps] == list(range(1, 14))
+        # each shallow squat once: no two reps overlap in time
+        spans = sorted((e.t_start, e.t_end) for e in reps)
+        assert all(b[0] >= a[1] - 1e-9 for a, b in pairwise(spans))
+        assert late[0].t_start >= 5.0 and late[-1].t_end < 10.0
+        assert ref.pace > 0 and list(ref.pace_meter._times) == sorted(ref.pace_meter._times)
     # without the deep ones nothing is stale: all twelve count and nothing is re-learnt
     ref = Referee(travel_rule, counting="attempts")
     run(ref, knee_poses(knee_track([(12, 140.0, 1.2, 0.0)])))

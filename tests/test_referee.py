@@ -563,6 +563,17 @@ def test_pace_counts_recent_reps_and_decays_to_zero():
     assert pm.rate(61.0) == 0.0
 
 
+def test_a_rep_found_late_takes_its_place_in_the_pace_window():
+    # a rep counted late (measured again after the travel was re-learnt) ends before the last one;
+    # it must leave the window in its turn, not hold the ones after it in
+    pm = PaceMeter(window_s=10.0)
+    pm.seen(0.0)
+    for t in (1.0, 2.0, 9.0, 3.0):
+        pm.add(t)
+    assert list(pm._times) == [1.0, 2.0, 3.0, 9.0]
+    assert pm.rate(13.5) == pytest.approx(1 * 60.0 / 10.0)  # only the rep at 9 s is in the window
+
+
 def test_referee_pace_property_decays_when_the_person_stops(knee_rule):
     ref = Referee(knee_rule(), pace_window_s=10.0)
     clock = Clock()

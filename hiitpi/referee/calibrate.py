@@ -21,8 +21,9 @@ a first set) can be too large for the movement that follows: its turning points 
 back far enough to be confirmed, and the travel would never be corrected. So smaller turning
 points are watched too (a retrace of half the physical floor); once ``RELEARN_TURNS`` of them
 (four cycles) have come in a steady rhythm with no confirmed turning point in between, they are
-the person's movement now and the travel is re-learnt from them. Fidgets, a rest or a walk to the
-mat have no rhythm and do not. Nothing here counts frames: 30 and 60 fps calibrate alike.
+the person's movement now and the travel is re-learnt from them (``relearnt_since`` says when that
+rhythm began: the referee measures its cycles again, `hiitpi.referee.machine`). Fidgets, a rest or
+a walk to the mat have no rhythm and do not. Nothing here counts frames: 30 and 60 fps calibrate alike.
 """
 
 from __future__ import annotations
@@ -165,7 +166,7 @@ class Calibrator:
 
     __slots__ = (
         "_ceil", "_ext", "_floor", "_his", "_lo", "_los", "_rising", "_sign",
-        "_small", "_span", "_spikes", "relearnt", "spec",
+        "_small", "_span", "_spikes", "relearnt", "relearnt_since", "spec",
     )  # fmt: skip
 
     def __init__(self, spec: CalibrateSpec):
@@ -190,6 +191,8 @@ class Calibrator:
         self._small.reset()
         #: how many times a stale travel was re-learnt from a rhythm of smaller turning points
         self.relearnt = 0
+        #: when the rhythm the travel was last re-learnt from began (seconds; None: never)
+        self.relearnt_since: float | None = None
 
     @property
     def rest(self) -> float | None:
@@ -264,6 +267,9 @@ class Calibrator:
             return
         if len(small.points) < RELEARN_TURNS or not small.rhythmic():
             return
+        ts = [t for _, far, t in small.points if far]
+        # the rhythm began half a period before its first turning point was seen
+        self.relearnt_since = small.points[0][2] - 0.5 * (ts[-1] - ts[0]) / (len(ts) - 1)
         los = [v for v, far, _ in small.points if not far]
         his = [v for v, far, _ in small.points if far]
         self._los.clear()

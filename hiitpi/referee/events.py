@@ -18,7 +18,9 @@ class RefEvent:
       (full reps when judging, attempts when counting attempts). ``extra`` may hold
       ``pause_s`` (time held at the far position), ``full = False`` (counting attempts: a short
       or failed attempt, followed by a ``fault`` with the reason) and ``hidden = True`` (an
-      alternating rep of a side that could not be seen, counted from the alternation).
+      alternating rep of a side that could not be seen, counted from the alternation) and
+      ``recounted = True`` (a rep found late: its cycle, measured on a stale travel, went uncounted
+      until the travel was re-learnt from the set's rhythm; its times are in the past).
     - ``no_rep``: a movement that did not count (judging); ``reason`` says why ("not low
       enough", or the mark it missed: "feet not apart").
     - ``fault``: a form problem during a hold or a rep ("hips sagging"), or the reason of a short

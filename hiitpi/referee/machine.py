@@ -19,15 +19,20 @@ attempts). ``count`` is the convention's number, ``attempts`` every attempted cy
 A cycle no longer than ``min_s`` is noise (at any point of the clock); one that has not reached its far position within
 ``max_s``, or a person lost for longer than ``max_gap_s``, resets the half-done rep (the far
 position itself may be held as long as the person likes). `finish` ends a set: a rep on its way
-back from the far position when the clip or interval ends counts. Work per pose is constant and
-every time constant is in seconds, so the frame rate does not matter.
+back from the far position when the clip or interval ends counts. When a stale travel is re-learnt
+from the set's rhythm (`hiitpi.referee.calibrate`), the rhythm's cycles, measured on the old travel,
+are measured again on the new one (`_recount`) and those never called count late. Work per pose is
+constant (the measuring again is bounded by RECOUNT_S) and every time constant is in seconds, so the
+frame rate does not matter.
 """
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 import math
+from collections import deque
 
 import numpy as np
 
@@ -45,6 +50,9 @@ _INF = math.inf
 #: one machine per side: a side's rep reaching the far position within this share of a rep of the
 #: other side's is the same lift seen on both legs (the pose model put both on the one that moved)
 SAME_LIFT_SHARE = 0.25
+#: how far back (seconds) the poses are kept to be measured again when a stale travel is re-learnt:
+#: the four cycles of a rhythm at a rep every 3 s (a slower rhythm is not measured again)
+RECOUNT_S = 12.0
 #: the sides of a rule counted one machine per side (``each_side``), in the order of its machines
 SIDES = ("left", "right")
 
@@ -222,6 +230,8 @@ class Referee:
         self._wh: tuple[int, int] | None = None
         self._whs = None
         self.pace_meter = PaceMeter(pace_window_s)
+        #: a copy measuring poses again (see `_recount`) emits nothing of its own accord
+        self._recounting = False
         #: scores each rep against a recorded reference (`hiitpi.referee.similarity.attach_scorer`)
         self.scorer = None
         self.reset()
@@ -304,6 +314,10 @@ class Referee:
         if self._orient is not None:
             self._orient.reset()
         self._held = []
+        #: the recent poses ((px, t), RECOUNT_S) and cycles called ((t_start, t_end)), for `_recount`
+        self._recent: deque = deque()
+        self._called: deque = deque()
+        self._relearnt_seen = 0
         self._reset_cycle()
 
     def _reset_cycle(self) -> None:
@@ -443,6 +457,11 @@ class Referee:
         dt = 0.0 if self.last_t is None else t - self.last_t
         self.last_t = t
         self.pace_meter.seen(t)
+        if self._cals and self._hold is None and not self._recounting:
+            recent = self._recent
+            recent.append((px, t))
+            while recent[0][1] < t - RECOUNT_S:
+                recent.popleft()
         values = self.values
         if px is None:
             for i in range(len(values)):
@@ -528,7 +547,63 @@ class Referee:
             log.debug("%s: rep timed out after %.1fs", self.name, t - self._t_cycle)
             self._reset_cycle()
             self._armed = False
+        if self._cals and not self._recounting:
+            relearnt = sum(cal.relearnt for _, cal in self._cals)
+            if relearnt != self._relearnt_seen:
+                self._relearnt_seen = relearnt
+                since = min(cal.relearnt_since for _, cal in self._cals if cal.relearnt_since is not None)
+                self._recount(since, t, events)
         return events
+
+    def _recount(self, since: float, now: float, events: list[RefEvent]) -> None:
+        """A stale travel was re-learnt from a rhythm that began at ``since``: the cycles of that
+        rhythm were measured against the old travel and may not have been called at all. A copy of
+        the machine, with the travel just learnt, measures the poses since then again; each cycle
+        it completes that this machine called nothing (no rep, no no-rep, no attempt awaiting a
+        full rep) is counted now."""
+        if now - since > RECOUNT_S:
+            return  # a rhythm slower than a rep every few seconds: not a set measured again
+        poses = [(px, t) for px, t in self._recent if t >= since]
+        if not poses:
+            return
+        recent, called, scorer = self._recent, self._called, self.scorer
+        self._recent, self._called, self.scorer = deque(), deque(), None
+        try:
+            twin = copy.deepcopy(self, {id(self.rule): self.rule})  # the rule is shared, not copied
+        finally:
+            self._recent, self._called, self.scorer = recent, called, scorer
+        twin._recounting = True
+        twin.count = twin.attempts = twin.no_reps = twin._full = 0
+        twin._pending = []
+        twin.state = twin._cand = twin._t_last_start = twin._missing_since = None
+        twin._armed, twin._fresh, twin._start_glimpsed = False, True, False
+        twin._reset_cycle()
+        twin.last_t = None
+        for _, cal in twin._cals:
+            cal._spikes.clear()
+        found: list[RefEvent] = []
+        for px, t in poses:
+            found += twin._step(px, t)
+        busy = self._t_cycle if self._in_cycle else now  # the cycle under way is this machine's
+        reasons = {(e.t_start, e.t_end): e.reason for e in found if e.kind == "fault"}
+        for ev in found:
+            if ev.kind not in ("rep", "no_rep") or ev.t_end > busy:
+                continue
+            # called already, or a short cycle waiting on a full rep (attempts): not again
+            if any(a < ev.t_end and ev.t_start < b for a, b in self._called) or any(
+                a < ev.t_end and ev.t_start < b for a, b, _ in self._pending
+            ):
+                continue
+            log.debug(
+                "%s: a cycle at %.1f-%.1fs measured on the travel re-learnt", self.name, ev.t_start, ev.t_end
+            )
+            args = (ev.t_start, ev.t_end)
+            if ev.kind == "no_rep" or ev.extra.get("full") is False:
+                why = ev.reason or reasons.get(args) or self.rule.rep.partial_reason
+                self._short(*args, why, ev.eccentric_s, ev.concentric_s, ev.rom, ev.side, events)
+            else:
+                extra = {**ev.extra, "recounted": True}
+                self._add_rep(*args, ev.eccentric_s, ev.concentric_s, ev.rom, ev.side, extra, events)
 
     def _in_posture(self, values: list) -> bool:
         """Whether the uncalibrated ``when`` conditions of some state hold (those valid in the view)."""
@@ -713,6 +788,7 @@ class Referee:
     def _short(self, t0, t_end, reason, ecc, con, rom_val, side, events: list[RefEvent]) -> None:
         """A cycle that is not a full rep: a no-rep (judge) or an attempt with a fault (attempts)."""
         if self.counting == "judge":
+            self._note_called(t0, t_end)
             self.no_reps += 1
             self.attempts += 1
             events.append(
@@ -745,7 +821,15 @@ class Referee:
                 )
         self._add_rep(t0, t_end, ecc, con, rom_val, side, extra, events)
 
+    def _note_called(self, t0: float, t_end: float) -> None:
+        if self._cals and not self._recounting:
+            called = self._called
+            called.append((t0, t_end))
+            while called[0][1] < t_end - RECOUNT_S:
+                called.popleft()
+
     def _add_rep(self, t0, t_end, ecc, con, rom_val, side, extra: dict, events: list[RefEvent]) -> None:
+        self._note_called(t0, t_end)
         self.count += 1
         self.attempts += 1
         self.pace_meter.add(t_end)

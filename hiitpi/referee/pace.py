@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections import deque
 
 
@@ -32,9 +33,13 @@ class PaceMeter:
             self._t0 = t
 
     def add(self, t: float) -> None:
+        """A rep ended at ``t`` (one found late, measured again, may end before the last)."""
         self.seen(t)
         times = self._times
-        times.append(t)
+        if times and t < times[-1]:
+            bisect.insort(times, t)
+        else:
+            times.append(t)
         cutoff = t - self.window_s
         while times and times[0] <= cutoff:
             times.popleft()
