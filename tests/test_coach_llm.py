@@ -173,6 +173,98 @@ def test_runner_cancel(tiny_gguf, facts):
     assert 3 <= len(got) < 500
 
 
+# --- the model in a process of its own -----------------------------------------------------------
+
+
+def test_the_model_runs_in_a_process_of_its_own_and_writes_the_same_text(tiny_gguf, facts):
+    from hiitpi.coach.isolated import ProcessRunner
+    from hiitpi.coach.llm import LlamaRunner
+
+    messages = build_messages(derive(facts))
+    with LlamaRunner(tiny_gguf, n_threads=1) as here:
+        expected = here.generate(messages, max_tokens=24, seed=3)
+    runner = ProcessRunner(tiny_gguf, n_threads=1)
+    assert not runner.loaded and runner._proc is None  # no process until the first job
+    pieces: list[str] = []
+    gen = runner.generate(messages, max_tokens=24, seed=3, on_token=pieces.append)
+    child = runner._proc
+    assert runner.loaded and child.pid != os.getpid() and child.poll() is None
+    assert gen.text == expected.text and "".join(pieces) == gen.text
+    assert gen.stats.completion_tokens == expected.stats.completion_tokens and runner.load_s > 0
+    assert runner.generate(messages, max_tokens=24, seed=3).text == gen.text  # same seed, same text
+    assert runner._proc is child  # loaded once, kept between jobs
+    runner.close()
+    assert not runner.loaded and child.poll() is not None  # the process, and its memory, are gone
+
+
+def test_a_crash_in_the_model_process_fails_that_job_only(tiny_gguf, facts):
+    import signal
+
+    from hiitpi.coach.isolated import ProcessRunner
+    from hiitpi.coach.llm import CoachProcessDied
+
+    runner = ProcessRunner(tiny_gguf, n_threads=1)
+    messages = build_messages(derive(facts))
+
+    def crash(piece: str) -> None:  # llama.cpp dying as it writes (what a segfault does)
+        if runner._proc is not None:
+            os.kill(runner._proc.pid, signal.SIGSEGV)
+
+    with pytest.raises(CoachProcessDied, match="killed by SIGSEGV"):
+        runner.generate(messages, max_tokens=400, on_token=crash)
+    assert not runner.loaded and runner._proc is None
+    assert runner.generate(messages, max_tokens=4, seed=1).stats.completion_tokens >= 1  # a fresh one
+    runner.close()
+
+
+def test_time_limit_and_cancel_reach_the_model_process(tiny_gguf, facts):
+    from hiitpi.coach.isolated import ProcessRunner
+    from hiitpi.coach.llm import GenerationCancelled, GenerationTimeout
+
+    messages = build_messages(derive(facts))
+    with ProcessRunner(tiny_gguf, n_threads=1) as runner:
+        runner.load()
+        full = runner.generate(messages, max_tokens=120, seed=5)
+        pieces: list[str] = []
+        t0 = time.monotonic()
+        limit = full.stats.total_s * 0.4
+        with pytest.raises(GenerationTimeout) as info:
+            runner.generate(messages, max_tokens=120, seed=5, on_token=pieces.append, deadline=t0 + limit)
+        assert time.monotonic() - t0 < limit + 1.0
+        assert info.value.partial == "".join(pieces) and len(info.value.partial) < len(full.text)
+        cancel = threading.Event()
+        got: list[str] = []
+
+        def on_token(piece: str) -> None:
+            got.append(piece)
+            if len(got) == 3:
+                cancel.set()
+
+        with pytest.raises(GenerationCancelled):
+            runner.generate(messages, max_tokens=500, on_token=on_token, cancel=cancel)
+        assert 3 <= len(got) < 500
+        assert runner.generate(messages, max_tokens=4, seed=1).text  # the same process goes on
+
+
+def test_a_crash_while_writing_the_summary_gives_the_template_and_says_so(tiny_gguf, facts):
+    import signal
+
+    from hiitpi.coach.summary import Coach
+    from hiitpi.coach.template import template_summary
+
+    coach = Coach(tiny_gguf, threads=1, nice=0, max_tokens=200)
+
+    def on_event(ev) -> None:
+        runner = coach.model._runner
+        if ev.kind == "token" and ev.source == "model" and runner is not None and runner._proc is not None:
+            os.kill(runner._proc.pid, signal.SIGSEGV)
+
+    s = coach.summarize(facts, on_event=on_event)
+    assert s.kind == "template" and s.text == template_summary(derive(facts))
+    assert "model process was killed by SIGSEGV" in s.reason
+    assert coach.summarize(facts).attempts  # the next summary starts a new process
+
+
 # --- the summary flow and its fallbacks --------------------------------------------------------
 
 
@@ -291,16 +383,17 @@ def test_worker_runs_off_the_callers_thread_and_streams(tiny_gguf, facts):
     from hiitpi.coach.job import CoachWorker
     from hiitpi.coach.summary import Coach
 
-    worker = CoachWorker(
-        Coach(tiny_gguf, threads=1, max_tokens=200, sampling={"grammar": _grammar(NO_DIGITS)})
-    )
+    coach = Coach(tiny_gguf, threads=1, max_tokens=200, sampling={"grammar": _grammar(NO_DIGITS)})
+    worker = CoachWorker(coach)
     events, done, nice = [], [], []
     caller_nice = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
 
     def on_event(ev) -> None:
         events.append(ev)
-        if ev.kind == "done":  # on the worker thread, after the model ran there
-            nice.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
+        runner = coach.model._runner
+        if ev.kind == "token" and not nice and runner is not None and runner._proc is not None:
+            # the model runs in its own process, niced as a whole (every llama.cpp thread)
+            nice.append(os.getpriority(os.PRIO_PROCESS, runner._proc.pid))
 
     try:
         t0 = time.monotonic()
@@ -323,7 +416,7 @@ def test_worker_runs_off_the_callers_thread_and_streams(tiny_gguf, facts):
     snap = job.snapshot()
     assert snap.status == "done" and snap.kind == summary.kind and snap.text == summary.text
     assert events[0].kind == "start" and events[-1].kind == "done"
-    assert nice and nice[0] >= max(10, caller_nice)  # the worker runs niced ([coach] nice, default 10)
+    assert nice and nice[0] >= max(10, caller_nice)  # the model runs niced ([coach] nice, default 10)
     # the caller keeps its own priority (the suite itself may run under `nice`)
     assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == caller_nice
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from hiitpi.coach.factcheck import CheckResult
-from hiitpi.coach.llm import CoachModelError, GenerationCancelled, GenerationTimeout
+from hiitpi.coach.llm import CoachModelError, CoachProcessDied, GenerationCancelled, GenerationTimeout
 from hiitpi.coach.model import SharedModel
 
 log = logging.getLogger(__name__)
@@ -100,6 +100,10 @@ def generate_checked(
                     cancel=cancel,
                     sampling=sampling,
                 )
+            except CoachProcessDied as exc:  # llama.cpp crashed in its own process: this job only
+                attempts.append(Attempt(n, "", False, error=str(exc)))
+                emit(CoachEvent("discard", n, "model", "the model's process ended"))
+                return Checked(None, str(exc), attempts)
             except CoachModelError as exc:
                 attempts.append(Attempt(n, "", False, error=str(exc)))
                 emit(CoachEvent("discard", n, "model", "model failed to load"))

@@ -50,6 +50,10 @@ class CoachModelError(HiitpiError, RuntimeError):
     """The model file is missing, not a GGUF, or llama.cpp could not load it."""
 
 
+class CoachProcessDied(CoachModelError):
+    """The process llama.cpp ran in ended (a signal, an exit) in the middle of a job."""
+
+
 class GenerationTimeout(TimeoutError):
     """Generation ran past its deadline; ``partial`` holds the text produced so far."""
 

@@ -1,11 +1,12 @@
 """The one loaded model of a process, shared by the summary and the chat.
 
-Both run on the coach's one worker thread (`hiitpi.coach.job.CoachWorker`), so one `LlamaRunner`
-serves them in turn: loaded by the first job that needs it, kept while questions keep coming
+Both run on the coach's one worker thread (`hiitpi.coach.job.CoachWorker`), so one runner serves
+them in turn — a `hiitpi.coach.isolated.ProcessRunner`: llama.cpp in a child process, so a crash in
+it costs a summary (written from the template instead), never the engine's session. It is loaded by the first job that needs it, kept while questions keep coming
 (``keep_s`` seconds after the last use, so a follow-up question does not load ~670 MB again and
 reuses the prompt prefix already in llama.cpp's cache), then released so the memory goes back to
 the engine. ``keep_s = 0`` releases it after every use (the command line, and the summary before
-the chat existed).
+the chat existed); releasing it stops the child.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from hiitpi.coach.llm import DEFAULT_CTX, LlamaRunner
+from hiitpi.coach.isolated import ProcessRunner
+from hiitpi.coach.llm import DEFAULT_CTX
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +45,7 @@ class SharedModel:
         #: why there is no file (when ``path`` is None): said in the template/plain answer's reason
         self.missing_reason = missing_reason
         self._lock = threading.Lock()
-        self._runner: LlamaRunner | None = None
+        self._runner: ProcessRunner | None = None
         self._last_used = 0.0
 
     @classmethod
@@ -76,13 +78,13 @@ class SharedModel:
         return self._runner is not None and self._runner.loaded
 
     @contextmanager
-    def use(self) -> Iterator[LlamaRunner]:
+    def use(self) -> Iterator[ProcessRunner]:
         """The runner for one job (loading happens on its first ``generate``)."""
         if self.path is None:
             raise ValueError("no model file: check `path` before using the model")
         with self._lock:
             if self._runner is None:
-                self._runner = LlamaRunner(
+                self._runner = ProcessRunner(
                     self.path, n_threads=self.threads, n_ctx=self.n_ctx, nice=self.nice
                 )
             try:
