@@ -138,7 +138,9 @@ def test_one_model_serves_the_summary_and_the_chat(tiny):
         first_load = runner.load_s
         answer = worker.ask("What should I work on next time?", ctx, all_facts(ctx)).wait(60)
         assert answer.kind == "model"
-        assert model._runner is runner and runner._proc is child and runner.load_s == first_load  # not reloaded
+        assert (
+            model._runner is runner and runner._proc is child and runner.load_s == first_load
+        )  # not reloaded
         deadline = time.monotonic() + 10
         while model.loaded and time.monotonic() < deadline:  # idle for keep_s: the worker frees it
             time.sleep(0.1)

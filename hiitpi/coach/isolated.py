@@ -28,8 +28,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from hiitpi.coach.llm import (
-    DEFAULT_BATCH,
-    DEFAULT_CTX,
     CoachModelError,
     CoachProcessDied,
     Generation,
@@ -85,20 +83,12 @@ class ProcessRunner:
     """`LlamaRunner` in a child process (see the module doc). Not thread-safe: one job at a time,
     as `hiitpi.coach.model.SharedModel` lends it."""
 
-    def __init__(
-        self,
-        model_path: str | Path,
-        *,
-        n_threads: int = 2,
-        n_ctx: int = DEFAULT_CTX,
-        n_batch: int = DEFAULT_BATCH,
-        nice: int = 0,
-    ):
+    def __init__(self, model_path: str | Path, *, nice: int = 0, **options: int):
+        """``options`` are the child's `LlamaRunner`'s (``n_threads``, ``n_ctx``, ``n_batch``);
+        ``nice`` lowers the whole child's priority (every llama.cpp thread)."""
         self.model_path = Path(model_path)
-        self.n_threads = n_threads
-        self.n_ctx = n_ctx
-        self.n_batch = n_batch
         self.nice = nice
+        self.options = options
         self.load_s: float | None = None
         self._proc: subprocess.Popen | None = None
         self._out = None  # the child's answers (a pipe's read end)
@@ -117,9 +107,7 @@ class ProcessRunner:
         read_fd, write_fd = os.pipe()
         args = {
             "model_path": str(self.model_path),
-            "n_threads": self.n_threads,
-            "n_ctx": self.n_ctx,
-            "n_batch": self.n_batch,
+            "options": self.options,
             "nice": self.nice,
             "fd": write_fd,
         }
@@ -237,27 +225,25 @@ class ProcessRunner:
         self,
         messages: list[dict[str, str]],
         *,
-        max_tokens: int = 220,
-        temperature: float = 0.4,
-        seed: int = 0,
         on_token: Callable[[str], None] | None = None,
         deadline: float | None = None,
         cancel: threading.Event | None = None,
         sampling: dict | None = None,
+        **options: float,
     ) -> Generation:
-        """As `LlamaRunner.generate`; a child that dies is a `CoachModelError`."""
+        """As `LlamaRunner.generate` (``options``: its ``max_tokens``, ``temperature``, ``seed``);
+        a child that dies is a `CoachProcessDied`."""
         if deadline is not None and time.monotonic() >= deadline:
             raise GenerationTimeout("no time left before generation started")
         self.load()
+        timeout_s = None if deadline is None else max(0.0, deadline - time.monotonic())
         self._send(
             {
                 "op": "generate",
                 "messages": messages,
-                "max_tokens": max_tokens,
-                "temperature": temperature,
-                "seed": seed,
-                "timeout_s": None if deadline is None else max(0.0, deadline - time.monotonic()),
+                "options": options,
                 "sampling": _to_wire(sampling),
+                "timeout_s": timeout_s,
             }
         )
         until = None if deadline is None else deadline + GRACE_S
@@ -334,9 +320,7 @@ def _serve(args: dict) -> int:
         commands.put({"op": "close"})  # the parent has gone
 
     threading.Thread(target=read, daemon=True).start()
-    runner = LlamaRunner(
-        args["model_path"], n_threads=args["n_threads"], n_ctx=args["n_ctx"], n_batch=args["n_batch"]
-    )
+    runner = LlamaRunner(args["model_path"], **args["options"])
     while True:
         msg = commands.get()
         op = msg.get("op")
@@ -354,13 +338,11 @@ def _serve(args: dict) -> int:
             try:
                 gen = runner.generate(
                     msg["messages"],
-                    max_tokens=msg["max_tokens"],
-                    temperature=msg["temperature"],
-                    seed=msg["seed"],
                     on_token=lambda piece: send(kind="token", text=piece),
                     deadline=None if timeout is None else time.monotonic() + timeout,
                     cancel=cancel,
                     sampling=_from_wire(msg.get("sampling") or {}) or None,
+                    **msg["options"],
                 )
                 send(kind="done", text=gen.text, stats=gen.stats.to_dict())
             except GenerationTimeout as exc:
