@@ -314,7 +314,8 @@ class Referee:
         if self._orient is not None:
             self._orient.reset()
         self._held = []
-        #: the recent poses ((px, t), RECOUNT_S) and cycles called ((t_start, t_end)), for `_recount`
+        #: what the recent poses measured ((values, view, t), RECOUNT_S) and the cycles called
+        #: ((t_start, t_end)), for `_recount`
         self._recent: deque = deque()
         self._called: deque = deque()
         self._relearnt_seen = 0
@@ -451,38 +452,50 @@ class Referee:
 
     def _step(self, px: list | None, t: float) -> list[RefEvent]:
         """One pose as pixel keypoints [[x, y, score] * 17] (None: nobody seen)."""
+        seen = self._measure(px, t)
+        if self._cals and self._hold is None and not self._recounting:
+            # what the pose measured, kept to be decided on again (`_recount`): the features' own
+            # values and the view depend on the pose alone, not on the travel
+            recent = self._recent
+            recent.append((list(self.values) if seen else None, self.view, t))
+            while recent[0][2] < t - RECOUNT_S:
+                recent.popleft()
+        return self._decide(seen, t)
+
+    def _measure(self, px: list | None, t: float) -> bool:
+        """The features' values of one pose (before calibration) into ``values``, and the view;
+        False when nobody is seen, or the pose is a glitch."""
+        values = self.values
+        if px is None:
+            for i in range(len(values)):
+                values[i] = None
+            return False
+        scale = self._scale
+        scale.update(px)
+        for i, f in self._active:
+            values[i] = f.compute(px, scale, t)
+        for i, lo, hi in self._plausible:
+            v = values[i]
+            if v is not None and not (lo <= v <= hi):
+                # no body in this exercise looks like this: a glitch, as if nobody were seen
+                self.glitches += 1
+                for j in range(len(values)):
+                    values[j] = None
+                return False
+        if self._viewer is not None:
+            self.view = self._viewer.update(px, t)
+        return True
+
+    def _decide(self, seen: bool, t: float) -> list[RefEvent]:
+        """The state machine on the values `_measure` left (calibrated here)."""
         events: list[RefEvent] = []
         if self.last_t is None:
             self._t_origin = t
         dt = 0.0 if self.last_t is None else t - self.last_t
         self.last_t = t
         self.pace_meter.seen(t)
-        if self._cals and self._hold is None and not self._recounting:
-            recent = self._recent
-            recent.append((px, t))
-            while recent[0][1] < t - RECOUNT_S:
-                recent.popleft()
         values = self.values
-        if px is None:
-            for i in range(len(values)):
-                values[i] = None
-        else:
-            scale = self._scale
-            scale.update(px)
-            for i, f in self._active:
-                values[i] = f.compute(px, scale, t)
-            for i, lo, hi in self._plausible:
-                v = values[i]
-                if v is not None and not (lo <= v <= hi):
-                    # no body in this exercise looks like this: a glitch, as if nobody were seen
-                    self.glitches += 1
-                    px = None
-                    for j in range(len(values)):
-                        values[j] = None
-                    break
-        if px is not None:
-            if self._viewer is not None:
-                self.view = self._viewer.update(px, t)
+        if seen:
             if self._cals:
                 # calibrated features learn the person's range only in the exercise's posture
                 # (the conditions of a state on uncalibrated features): not while they stand
@@ -558,12 +571,12 @@ class Referee:
     def _recount(self, since: float, now: float, events: list[RefEvent]) -> None:
         """A stale travel was re-learnt from a rhythm that began at ``since``: the cycles of that
         rhythm were measured against the old travel and may not have been called at all. A copy of
-        the machine, with the travel just learnt, measures the poses since then again; each cycle
-        it completes that this machine called nothing (no rep, no no-rep, no attempt awaiting a
-        full rep) is counted now."""
+        the machine, with the travel just learnt, decides again on what the poses since then
+        measured (the features are not computed again); each cycle it completes that this machine
+        called nothing (no rep, no no-rep, no attempt awaiting a full rep) is counted now."""
         if now - since > RECOUNT_S:
             return  # a rhythm slower than a rep every few seconds: not a set measured again
-        poses = [(px, t) for px, t in self._recent if t >= since]
+        poses = [p for p in self._recent if p[2] >= since]
         if not poses:
             return
         recent, called, scorer = self._recent, self._called, self.scorer
@@ -582,8 +595,11 @@ class Referee:
         for _, cal in twin._cals:
             cal._spikes.clear()
         found: list[RefEvent] = []
-        for px, t in poses:
-            found += twin._step(px, t)
+        values = twin.values
+        for measured, view, t in poses:
+            values[:] = measured if measured is not None else [None] * len(values)
+            twin.view = view
+            found += twin._decide(measured is not None, t)
         busy = self._t_cycle if self._in_cycle else now  # the cycle under way is this machine's
         reasons = {(e.t_start, e.t_end): e.reason for e in found if e.kind == "fault"}
         for ev in found:
