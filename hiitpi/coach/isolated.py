@@ -137,11 +137,7 @@ class ProcessRunner:
         answers.put(None)  # the child closed its end: it has ended
 
     def _send(self, msg: dict) -> None:
-        try:
-            self._proc.stdin.write(json.dumps(msg) + "\n")
-            self._proc.stdin.flush()
-        except (BrokenPipeError, OSError, ValueError):
-            pass  # the child has gone; the answer loop says how
+        self._send_to(self._proc, msg)
 
     def _died(self) -> CoachProcessDied:
         proc = self._proc
@@ -202,7 +198,7 @@ class ProcessRunner:
             proc.stdin.write(json.dumps(msg) + "\n")
             proc.stdin.flush()
         except (BrokenPipeError, OSError, ValueError):
-            pass
+            pass  # the child has gone; the answer loop says how
 
     # --- LlamaRunner's interface ---------------------------------------------------------
 
