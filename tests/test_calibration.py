@@ -255,6 +255,12 @@ def test_finish_counts_a_rep_on_its_way_back_when_the_clip_ends(travel_rule):
     assert ref.count == 2
     (ev,) = ref.finish()
     assert ev.kind == "rep" and ref.count == 3
+    # counting attempts (cycles, as RepCount-A and Countix label them) a cycle without its end
+    # is not one: the same set ends at two
+    ref = Referee(travel_rule, counting="attempts")
+    for p in poses:
+        ref.update(p)
+    assert ref.count == 2 and ref.finish() == [] and (ref.count, ref.attempts) == (2, 2)
     # still at the bottom when the clip ends: not counted
     ref = Referee(travel_rule)
     for p in poses[: len(poses) - 8]:

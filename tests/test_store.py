@@ -349,7 +349,10 @@ def test_record_never_blocks_while_another_writer_holds_the_lock(store, recorder
     blocker.execute("ROLLBACK")
     blocker.close()
     recorder.flush()
-    assert worst < 0.05, f"record() took {worst * 1000:.1f} ms"
+    # a record() that waited on the lock would take what is left of its 1.5 s; the bound is
+    # a third of that, not a speed (a loaded machine stalls any call for a tenth of a second)
+    assert worst < 0.5, f"record() took {worst * 1000:.1f} ms"
+    assert n >= 100  # the caller went on recording all the while
     assert queries.get_session(store, recorder.session_id).reps == n
     assert recorder.healthy
 

@@ -18,8 +18,10 @@ short cycle once a full rep follows it: getting ready and fidgeting after the se
 attempts). ``count`` is the convention's number, ``attempts`` every attempted cycle in both.
 A cycle no longer than ``min_s`` is noise (at any point of the clock); one that has not reached its far position within
 ``max_s``, or a person lost for longer than ``max_gap_s``, resets the half-done rep (the far
-position itself may be held as long as the person likes). `finish` ends a set: a rep on its way
-back from the far position when the clip or interval ends counts. When a stale travel is re-learnt
+position itself may be held as long as the person likes). `finish` ends a set: judging, a rep on
+its way back from the far position when the clip or interval ends counts (its full range was shown);
+counting attempts, a cycle counts only once back at its start, as data labelled by cycles (a start
+and an end each) count them. When a stale travel is re-learnt
 from the set's rhythm (`hiitpi.referee.calibrate`), the rhythm's cycles, measured on the old travel,
 are measured again on the new one (`_recount`) and those never called count late. Work per pose is
 constant (the measuring again is bounded by RECOUNT_S) and every time constant is in seconds, so the
@@ -410,8 +412,9 @@ class Referee:
         return events
 
     def finish(self, t: float | None = None) -> list[RefEvent]:
-        """The set is over (end of a clip or an interval): a rep that reached the far position
-        and is on its way back counts now instead of waiting for the start position."""
+        """The set is over (end of a clip or an interval). Judging, a rep that reached the far
+        position and is on its way back counts now instead of waiting for the start position;
+        counting attempts, a cycle without its end is not one (see the module doc)."""
         t = self.last_t if t is None else t
         if t is None:
             return []
@@ -439,7 +442,8 @@ class Referee:
         events = []
         self._pending.clear()  # short cycles no full rep followed: fidgeting at the end of the set
         if (
-            self._hold is None
+            self.counting == "judge"
+            and self._hold is None
             and self._armed
             and self._in_cycle
             and self._seq_pos >= len(self._seq)
