@@ -141,9 +141,9 @@ class RefereeSettings(Section):
     counting: Literal["judge", "attempts"] = Field(
         "judge",
         title="Counting",
-        description="judge: only full-range reps count, short ones are no-reps with a reason; "
-        "attempts: every attempted rep counts, short ones are marked as faults. The page can "
-        "choose per session.",
+        description="judge: only full-range reps count, short ones are no-reps with a reason "
+        "(a rep on its way back when the set ends counts); attempts: every attempted rep counts "
+        "once back at its start, short ones are marked as faults. The page can choose per session.",
     )
     autostart: bool = Field(
         False,
