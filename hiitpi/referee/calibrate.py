@@ -194,6 +194,11 @@ class Calibrator:
         #: when the rhythm the travel was last re-learnt from began (seconds; None: never)
         self.relearnt_since: float | None = None
 
+    def forget_recent(self) -> None:
+        """Forget the values of the last SPIKE_S seconds (what the turning points are read from):
+        a copy that replays older poses (`hiitpi.referee.machine`) starts that window afresh."""
+        self._spikes.clear()
+
     @property
     def rest(self) -> float | None:
         """The person's start position, in feature units (None before the first value)."""

@@ -597,7 +597,7 @@ class Referee:
         twin._reset_cycle()
         twin.last_t = None
         for _, cal in twin._cals:
-            cal._spikes.clear()
+            cal.forget_recent()
         found: list[RefEvent] = []
         values = twin.values
         for measured, view, t in poses:
