@@ -157,7 +157,7 @@ class SessionController(AutoSessions):
             self._next_interval(s, self._referee(self.workout(workout), s.counting), round)
 
     def _next_interval(self, s: Session, referee: Referee, round: int | None = None) -> None:
-        last = tuple(s.referee.finish())  # the set is over: a rep on its way back counts
+        last = tuple(s.referee.finish())  # the set is over: a rep on its way back counts (judging)
         s.note(last)
         self._change("interval_end", {"workout": s.workout, **tally(s.referee)}, events=last)
         s.reps_before += s.referee.count

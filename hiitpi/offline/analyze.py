@@ -225,11 +225,11 @@ def analyze_video(
                 if on_frame is not None:
                     on_frame(frames, info.frames)
         if auto is not None:
-            last = auto.finish()  # the clip is over: a rep on its way back counts, as in eval
+            last = auto.finish()  # the clip is over, as in eval (judging: a rep on its way back counts)
             events.extend(last)
             timeline.add(None, last, last_t)
         else:
-            events.extend(referee.finish())  # the clip is over: a rep on its way back counts, as in eval
+            events.extend(referee.finish())  # as in eval (judging: a rep on its way back counts)
         ok = True
     finally:
         source.close()

@@ -120,7 +120,7 @@ class AutoMode:
         return referee
 
     def finish(self) -> list[RefEvent]:
-        """The stream is over: the interval referee's last events (a rep on its way back counts)."""
+        """The stream is over: the interval referee's last events (judging, a rep on its way back counts)."""
         if self.referee is None or self.resting:
             return []
         return self._count(self.referee.finish())
