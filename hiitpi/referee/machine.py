@@ -21,11 +21,11 @@ A cycle no longer than ``min_s`` is noise (at any point of the clock); one that 
 position itself may be held as long as the person likes). `finish` ends a set: judging, a rep on
 its way back from the far position when the clip or interval ends counts (its full range was shown);
 counting attempts, a cycle counts only once back at its start, as data labelled by cycles (a start
-and an end each) count them. When a stale travel is re-learnt
-from the set's rhythm (`hiitpi.referee.calibrate`), the rhythm's cycles, measured on the old travel,
-are measured again on the new one (`_recount`) and those never called count late. Work per pose is
-constant (the measuring again is bounded by RECOUNT_S) and every time constant is in seconds, so the
-frame rate does not matter.
+and an end each) count them. When a stale travel is re-learnt from the set's rhythm
+(`hiitpi.referee.calibrate`), the rhythm's cycles, measured on the old travel, are measured again
+on the new one (`_recount`) and those never called count late. Work per pose is constant (the
+measuring again is bounded by RECOUNT_S) and every time constant is in seconds, so the frame rate
+does not matter.
 """
 
 from __future__ import annotations
