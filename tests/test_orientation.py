@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from hiitpi.config import Settings
-from hiitpi.pose.types import Pose
+from hiitpi.pose.types import KEYPOINT_INDEX, Pose
 from hiitpi.pose.upright import pose_in_picture
 from hiitpi.referee.catalog import load_catalog
 from hiitpi.referee.datasets import pose_sequence, read_pose_index, turn_picture
@@ -229,3 +229,54 @@ def test_what_a_sideways_reading_counts_is_held_back_until_the_turn_is_read():
         # turned 270°, the sideways reading counts two events before the turn is read
         assert held == (2 if turn else 0), (turn, held)
         assert [e.count for e in reps] == [1, 2, 3, 4] and ref.count == 4, turn
+
+
+def lying_px(points: dict[str, tuple[float, float]], turn: int) -> list:
+    """A 640x480 picture's keypoints (every one seen, the unnamed ones at the hips), turned."""
+    kp = np.zeros((17, 3), dtype=np.float32)
+    kp[:, :2] = np.float32(points["hip"]) / np.float32([640, 480])
+    kp[:, 2] = 0.9
+    for side in ("left", "right"):
+        for part in ("shoulder", "hip", "knee", "ankle"):
+            kp[KEYPOINT_INDEX[f"{side}_{part}"], :2] = np.float32(points[part]) / np.float32([640, 480])
+    pose = turned(Pose(kp, 0.9, 0.0, 640, 480), turn) if turn else Pose(kp, 0.9, 0.0, 640, 480)
+    return (pose.keypoints * np.array([pose.width, pose.height, 1.0])).tolist()
+
+
+@pytest.mark.parametrize("turn", (0, *TURNS))
+def test_the_knees_cue_reads_bent_knees_with_the_feet_near_the_hips_and_sitting_up(turn):
+    # lying from the side, head left, knees up and the feet drawn in: hips to ankles is shorter
+    # than the torso (the line is short) while the legs themselves are long: the knees say
+    knees_up = {"shoulder": (150, 400), "hip": (300, 400), "knee": (380, 300), "ankle": (440, 400)}
+    # sitting up with straight legs out: no knee bend, the torso up and the legs across it
+    sitting = {"shoulder": (250, 260), "hip": (300, 400), "knee": (400, 400), "ankle": (500, 400)}
+    # the same bent legs seen from the feet (foreshortened) and a standing body: no vote
+    end_on = {"shoulder": (300, 250), "hip": (300, 400), "knee": (300, 350), "ankle": (300, 390)}
+    standing = {"shoulder": (300, 150), "hip": (300, 300), "knee": (300, 400), "ankle": (300, 500)}
+    cue = CUES["knees"]
+    assert cue(lying_px(knees_up, turn), 0.3) == turn
+    assert cue(lying_px(sitting, turn), 0.3) == turn
+    assert cue(lying_px(end_on, turn), 0.3) is None
+    assert cue(lying_px(standing, turn), 0.3) is None
+
+
+@pytest.mark.parametrize("turn", (90, 270))
+@pytest.mark.parametrize(
+    ("path", "reps"),
+    [
+        # RepCount-A's stu2_55 (knees bent, feet near the hips) and Countix's sit_up026 and
+        # sit_up028 (counts as the upright picture gives them): before the knees cue read the
+        # legs' own length and sitting up, each turned by 90° (and Countix's by 270°) was read
+        # upright and counted 0
+        ("repcount_pose/poses/stu2_55.npy", 29),
+        ("countix_pose/poses/sit_up026.npy", 8),
+        ("countix_pose/poses/sit_up028.npy", 2),
+    ],
+)
+def test_real_sit_ups_turned_count_as_upright(shared_data, settings, path, reps, turn):
+    array = np.load(shared_data / path)
+    rule = shipped("situp")
+    assert rule.up_cue == "knees"
+    upright = count_sequence(rule, list(pose_sequence(array, FPS)), FPS, settings)
+    ref = count_sequence(rule, list(pose_sequence(turn_picture(array, turn), FPS)), FPS, settings)
+    assert upright.count == reps and ref.count == reps and ref.turn == turn

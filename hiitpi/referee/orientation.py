@@ -12,7 +12,10 @@ pose as a glitch. The body says which way is up, in a way each workout's rules n
   (Countix squat027) turns the torso alone.
 - ``hands``: the hands under the shoulders (push-ups, planks), with the body's line across that.
 - ``knees``: lying with the knees bent up (sit-ups), the legs lying across that and not seen
-  end-on (from the feet the legs say nothing).
+  end-on (from the feet the legs say nothing); or, where the knees do not say (straight legs),
+  sitting up: the torso up with the legs out across it. The line from hips to ankles of bent legs
+  is short (the feet are near the hips), so the legs' own length (thighs and shins), not that
+  line, tells legs seen end-on.
 
 Each pose that says votes for one of four turns, weighted by the time it covers; a pose identical
 to the one before (a frozen or repeated frame: nothing in it moved by `STILL_TORSO` torso lengths)
@@ -133,19 +136,39 @@ def _hands(px: list, min_score: float) -> int | None:
 
 
 def _knees(px: list, min_score: float) -> int | None:
-    """Lying with the knees bent up (a sit-up): the knees' offset from the line of hips and ankles,
-    at least `KNEE_BEND` of that line's length (straight legs do not say), with that line across it
-    and at least a torso long (legs seen from the feet do not say)."""
+    """A sit-up: lying with the knees bent up (`_knees_up`), else sitting up (`_sitting_up`)."""
     hip = _mid(px, _LH, _RH, min_score)
     knee = _mid(px, _LK, _RK, min_score)
     ank = _mid(px, _LA, _RA, min_score)
     if hip is None or knee is None or ank is None:
         return None
+    turn = _knees_up(px, hip, knee, ank, min_score)
+    return turn if turn is not None else _sitting_up(px, hip, ank, min_score)
+
+
+def _knees_up(px: list, hip: tuple, knee: tuple, ank: tuple, min_score: float) -> int | None:
+    """The knees' offset from the line of hips and ankles, at least `KNEE_BEND` of that line's
+    length (straight legs do not say), with that line across it and the legs (thighs and shins) at
+    least a torso long (legs seen from the feet, foreshortened, do not say)."""
     dx, dy = 2.0 * knee[0] - hip[0] - ank[0], 2.0 * knee[1] - hip[1] - ank[1]
     if math.hypot(dx, dy) < 2.0 * KNEE_BEND * math.hypot(ank[0] - hip[0], ank[1] - hip[1]):
         return None
     turn = _direction(dx, dy, AXIS_TOLERANCE_DEG)
-    # seen from the feet the legs are foreshortened and say nothing: they must lie across
+    if turn is None:
+        return None
+    legs = math.hypot(knee[0] - hip[0], knee[1] - hip[1]) + math.hypot(ank[0] - knee[0], ank[1] - knee[1])
+    if legs < _torso(px, min_score):
+        return None
+    return turn if _across(turn, hip, ank, 0.0) else None
+
+
+def _sitting_up(px: list, hip: tuple, ank: tuple, min_score: float) -> int | None:
+    """The torso (hips to shoulders, within its quadrant) with the legs out across it, hips to
+    ankles at least a torso long: the top of a sit-up, whatever the knees do."""
+    sh = _mid(px, _LS, _RS, min_score)
+    if sh is None:
+        return None
+    turn = _direction(sh[0] - hip[0], sh[1] - hip[1], TORSO_TOLERANCE_DEG)
     if turn is None or math.hypot(ank[0] - hip[0], ank[1] - hip[1]) < _torso(px, min_score):
         return None
     return turn if _across(turn, hip, ank, 0.0) else None

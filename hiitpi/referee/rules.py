@@ -332,8 +332,8 @@ class Rule(RuleModel):
         description="How the body shows which way is up, so a turned picture (a camera on its side, a phone "
         "video whose rotation was not applied) is read upright: `standing` (the torso and the whole body point "
         "up), `hands` (the hands under the shoulders: push-ups, planks), `knees` (lying with the knees bent "
-        "up: sit-ups), `none` (not read). Read from the set's first 3 s; the keypoints are turned back before "
-        "any feature is measured.",
+        "up, or sitting up with the legs out: sit-ups), `none` (not read). Read in the set's first seconds (1.5 s "
+        "of poses that agree, within 10 s); the keypoints are turned back before any feature is measured.",
     )
     features: dict[str, FeatureSpec] = Field(
         title="Features",
