@@ -1072,6 +1072,12 @@ Sixth round (against main at 3cadf86: clips 0.003 / 1.000, RepCount 0.182 / 0.70
   every frame unchanged; at 15 fps the clips 0.005 / 0.960 → 0.003 / 1.000, Countix 0.250 → 0.203,
   RepCount 0.178 → 0.209; at 10 fps the clips 0.045 / 0.960 → 0.056 / 0.880 (calimiro's push-ups
   30 → 29 of 31, the march 16 → 15 of 16: at 10 fps a 3-pose median spans 0.2 s), Countix 0.280 → 0.226, RepCount 0.221 → 0.237.
+  One pose standing for its own interval (at most 0.1 s) where that is longer than the dwell, so a
+  state seen in a single pose at 10 frames a second commits (30 and 60 fps sources unchanged;
+  measured at e8a4473): at 10 fps RepCount 0.233 / 0.600 → 0.188 / 0.650 (stu3_31's fast jacks
+  59 → 92 of 92, stu9_52 41 → 49 of 57), Countix 0.173 / 0.784 → 0.189 / 0.811; at 15 fps RepCount
+  0.184 / 0.675 → 0.199 / 0.625 (train1665 3 → 6 of 3, train2659 4 → 6 of 4), Countix 0.192 → 0.204:
+  a one-pose excursion of noise counts as often as a real one-pose state.
   The One Euro filter discretised exactly (1 − e^(−dt/τ) for dt / (dt + τ)): halfway poses at
   60 fps count as at 30 in 66 of 77 sequences (from 62) but RepCount-A at 30 fps 0.182 → 0.196;
   defined at 30 fps and carried exactly to other rates: 64 of 77, RepCount-A at 30 fps unchanged,
