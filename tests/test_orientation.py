@@ -250,14 +250,19 @@ def test_the_knees_cue_reads_bent_knees_with_the_feet_near_the_hips_and_sitting_
     knees_up = {"shoulder": (150, 400), "hip": (300, 400), "knee": (380, 300), "ankle": (440, 400)}
     # sitting up with straight legs out: no knee bend, the torso up and the legs across it
     sitting = {"shoulder": (250, 260), "hip": (300, 400), "knee": (400, 400), "ankle": (500, 400)}
-    # the same bent legs seen from the feet (foreshortened) and a standing body: no vote
+    # no vote: the same bent legs seen from the feet (foreshortened), a standing body, kneeling
+    # on the heels (the knee folded under: the feet at the hips), and knees and torso pointing
+    # one way (RepCount-A's stu2_62, filmed from the feet, reads so) or the top of a bent-knee
+    # sit-up (where the knees say nothing, the legs too short to say sitting up)
     end_on = {"shoulder": (300, 250), "hip": (300, 400), "knee": (300, 350), "ankle": (300, 390)}
-    standing = {"shoulder": (300, 150), "hip": (300, 300), "knee": (300, 400), "ankle": (300, 500)}
+    standing = {"shoulder": (300, 150), "hip": (300, 300), "knee": (300, 400), "ankle": (300, 470)}
+    kneeling = {"shoulder": (330, 210), "hip": (330, 360), "knee": (220, 420), "ankle": (340, 425)}
+    curled = {"shoulder": (260, 260), "hip": (300, 400), "knee": (380, 300), "ankle": (440, 400)}
     cue = CUES["knees"]
     assert cue(lying_px(knees_up, turn), 0.3) == turn
     assert cue(lying_px(sitting, turn), 0.3) == turn
-    assert cue(lying_px(end_on, turn), 0.3) is None
-    assert cue(lying_px(standing, turn), 0.3) is None
+    for pose in (end_on, standing, kneeling, curled):
+        assert cue(lying_px(pose, turn), 0.3) is None, pose
 
 
 @pytest.mark.parametrize("turn", (90, 270))
@@ -280,3 +285,39 @@ def test_real_sit_ups_turned_count_as_upright(shared_data, settings, path, reps,
     upright = count_sequence(rule, list(pose_sequence(array, FPS)), FPS, settings)
     ref = count_sequence(rule, list(pose_sequence(turn_picture(array, turn), FPS)), FPS, settings)
     assert upright.count == reps and ref.count == reps and ref.turn == turn
+
+
+#: getting down to the mat, in an upright picture: a deep squat and a forward fold, each read by
+#: the knees cue as a sit-up's posture turned by a quarter (lying with the knees up; sitting up)
+GETTING_DOWN = {
+    "squat": {"shoulder": (0.29, 0.23), "hip": (0.3, 0.38), "knee": (0.4, 0.37), "ankle": (0.32, 0.46)},
+    "fold": {"shoulder": (0.3, 0.55), "hip": (0.5, 0.5), "knee": (0.5, 0.7), "ankle": (0.5, 0.9)},
+}
+
+
+@pytest.mark.parametrize("posture", sorted(GETTING_DOWN))
+def test_a_sit_up_set_after_getting_down_by_a_squat_or_a_fold_still_counts(shared_data, settings, posture):
+    # three seconds of it (moving a little) before RepCount-A's stu2_55 (29 as filmed): read as
+    # turned, then the sit-ups read the picture upright again and only the reps of those seconds
+    # are lost; before, a sit-up's few votes never undid the reading (0 and 1 counted)
+    seq = list(pose_sequence(np.load(shared_data / "repcount_pose" / "poses" / "stu2_55.npy"), FPS))
+    first = next(p for p in seq if p is not None)
+    n = int(3 * FPS)
+    poses = []
+    for i in range(n):
+        kp = np.zeros((17, 3), dtype=np.float32)
+        kp[:, 2] = 0.9
+        kp[:, :2] = GETTING_DOWN[posture]["hip"]
+        for side in ("left", "right"):
+            for part, xy in GETTING_DOWN[posture].items():
+                kp[KEYPOINT_INDEX[f"{side}_{part}"], :2] = xy
+        kp[:, :2] += np.float32(0.004) * np.float32([math.sin(1.7 * i), math.cos(2.3 * i)])
+        poses.append(Pose(kp, 0.9, i / FPS, first.width, first.height))
+    px = (poses[0].keypoints * np.array([first.width, first.height, 1.0])).tolist()
+    assert CUES["knees"](px, 0.2) in (90, 270)
+    poses += [
+        None if p is None else Pose(p.keypoints, p.score, p.timestamp + n / FPS, p.width, p.height)
+        for p in seq
+    ]
+    ref = count_sequence(shipped("situp"), poses, FPS, settings)
+    assert ref.turn == 0 and 27 <= ref.count <= 30

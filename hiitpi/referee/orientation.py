@@ -12,10 +12,13 @@ pose as a glitch. The body says which way is up, in a way each workout's rules n
   (Countix squat027) turns the torso alone.
 - ``hands``: the hands under the shoulders (push-ups, planks), with the body's line across that.
 - ``knees``: lying with the knees bent up (sit-ups), the legs lying across that and not seen
-  end-on (from the feet the legs say nothing); or, where the knees do not say (straight legs),
-  sitting up: the torso up with the legs out across it. The line from hips to ankles of bent legs
-  is short (the feet are near the hips), so the legs' own length (thighs and shins), not that
-  line, tells legs seen end-on.
+  end-on (from the feet the legs say nothing), the torso across it too (lying, or rising); or,
+  where the knees do not say, sitting up: the torso up with the legs out across it. The line from
+  hips to ankles of bent legs is short (the feet are near the hips), so the legs' own length
+  (thighs and shins), not that line, tells legs seen end-on. In one picture a deep squat, a
+  forward fold or straight legs raised from lying look like a sit-up's postures turned by a
+  quarter: getting down to the mat so for longer than `EVIDENCE_S` reads the picture as turned,
+  and the set's sit-ups then read it upright again (below).
 
 Each pose that says votes for one of four turns, weighted by the time it covers; a pose identical
 to the one before (a frozen or repeated frame: nothing in it moved by `STILL_TORSO` torso lengths)
@@ -27,9 +30,11 @@ lunges (Countix lunge17, 15 s in) is lying down. Seconds of votes, not a share o
 pose model's garbage (squat027) leaves most poses without a vote and its few agreements never add
 up, while a push-up's set-up leaves many poses without one and its votes still add up. When the
 picture reads turned, the poses seen so far are measured again turned back (the set's first reps
-are not lost). A turned reading goes back to upright when `SHARE` of the last `WINDOW_S` seconds
-vote upright (someone who lay down before the set, or an interval that began with the last
-exercise's poses, and stood up).
+are not lost). A turned reading goes back to upright when `EVIDENCE_S` seconds of the votes cast
+in the last `WINDOW_S` seconds name upright, `SHARE` of them (someone who lay down before the set,
+or an interval that began with the last exercise's poses, and stood up; a sit-up set read as
+turned from the squat or the forward fold that got the person down to the mat: lying, only some
+of a sit-up's poses vote).
 """
 
 from __future__ import annotations
@@ -48,12 +53,15 @@ AXIS_TOLERANCE_DEG = 30.0
 TORSO_TOLERANCE_DEG = 45.0
 #: a sit-up's knees this share of the hips-to-ankles length off their line, or the legs do not say
 KNEE_BEND = 0.2
+#: the feet nearer the hips than this share of the torso: the knee folded past a sit-up's bend
+#: (thighs and shins each about a torso long: a knee bent to 30° or less), as kneeling on the heels
+FOLDED_FEET = 0.5
 #: a turn is read when this many seconds of votes name it, and they are this share of the votes
 EVIDENCE_S = 1.5
 SHARE = 0.8
 #: after this long into a set without a reading the picture is upright
 GIVE_UP_S = 10.0
-#: a turned reading is undone by this many seconds of poses that read upright
+#: a turned reading is undone by `EVIDENCE_S` seconds of upright votes within this many seconds
 WINDOW_S = 3.0
 #: a pose votes only if some keypoint moved this many torso lengths since the pose before
 STILL_TORSO = 0.005
@@ -149,15 +157,23 @@ def _knees(px: list, min_score: float) -> int | None:
 def _knees_up(px: list, hip: tuple, knee: tuple, ank: tuple, min_score: float) -> int | None:
     """The knees' offset from the line of hips and ankles, at least `KNEE_BEND` of that line's
     length (straight legs do not say), with that line across it and the legs (thighs and shins) at
-    least a torso long (legs seen from the feet, foreshortened, do not say)."""
+    least a torso long (legs seen from the feet, foreshortened, do not say); the feet at least
+    `FOLDED_FEET` of a torso from the hips (a knee folded under, as kneeling on the heels, does
+    not say); and the torso across the knees' direction too (lying, or risen less than halfway:
+    RepCount-A's stu2_62, filmed from the feet, reads knees and torso along one direction)."""
     dx, dy = 2.0 * knee[0] - hip[0] - ank[0], 2.0 * knee[1] - hip[1] - ank[1]
-    if math.hypot(dx, dy) < 2.0 * KNEE_BEND * math.hypot(ank[0] - hip[0], ank[1] - hip[1]):
+    feet = math.hypot(ank[0] - hip[0], ank[1] - hip[1])
+    if math.hypot(dx, dy) < 2.0 * KNEE_BEND * feet:
         return None
     turn = _direction(dx, dy, AXIS_TOLERANCE_DEG)
     if turn is None:
         return None
+    torso = _torso(px, min_score)
     legs = math.hypot(knee[0] - hip[0], knee[1] - hip[1]) + math.hypot(ank[0] - knee[0], ank[1] - knee[1])
-    if legs < _torso(px, min_score):
+    if legs < torso or feet < FOLDED_FEET * torso:
+        return None
+    sh = _mid(px, _LS, _RS, min_score)
+    if sh is not None and not _across(turn, hip, sh, 0.0):
         return None
     return turn if _across(turn, hip, ank, 0.0) else None
 
@@ -299,7 +315,7 @@ class Orientation:
             while t - recent[0][0] > WINDOW_S:
                 _, v, d = recent.popleft()
                 window.add(v, -d)
-            if window.reading(SHARE * WINDOW_S) == 0:
+            if window.reading() == 0:
                 self.turn = 0  # someone who lay down before the set has stood up
         return turn_back(px, self.turn, width, height), replay
 
