@@ -316,7 +316,7 @@ class Orientation:
                 _, v, d = recent.popleft()
                 window.add(v, -d)
             if window.reading() == 0:
-                self.turn = 0  # someone who lay down before the set has stood up
+                self.turn = 0  # stood up after lying down, or a sit-up set read turned by getting down
         return turn_back(px, self.turn, width, height), replay
 
     @property

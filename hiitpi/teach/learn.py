@@ -127,9 +127,9 @@ UP_CUE_UPRIGHT = 0.9
 
 def demo_up_cue(demo: Demo, min_score: float = 0.2) -> str:
     """How the body shows which way is up in the demonstrated exercise (`hiitpi.referee.orientation`):
-    the first cue — standing, hands under the shoulders, knees bent up or sitting up — that most of the demo's
-    poses read and that reads it upright; "none" when none does (the taught rules then do not read a
-    camera on its side)."""
+    the first cue — standing, hands under the shoulders, knees bent up or sitting up — that most of
+    the demo's poses read and that reads it upright; "none" when none does (the taught rules then do
+    not read a camera on its side)."""
     from hiitpi.referee.orientation import CUES
 
     pxs = [
